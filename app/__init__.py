@@ -1,0 +1,84 @@
+"""Green Points (绿色积分): the application factory."""
+
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from app.config import Config, instance_secret_key, read_environment
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, error handlers, CLI. No I/O."""
+    app = Flask(__name__, static_folder=str(ROOT / "static"), static_url_path="/static",
+                instance_path=str(ROOT / "instance"))
+    configure(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_cli(app)
+    return app
+
+
+def configure(app: Flask, config: dict[str, Any] | None) -> None:
+    app.config.from_object(Config)
+    read_environment(app.config)
+    app.config.from_prefixed_env("GREENPOINTS")
+    if config:
+        app.config.update(config)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = (
+            f"sqlite:///{Path(app.instance_path) / 'greenpoints.db'}")
+    if not app.config.get("SECRET_KEY"):
+        if app.config["GREENPOINTS_ENV"] == "production":
+            raise RuntimeError("SECRET_KEY must be set in production.")
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+
+def register_extensions(app: Flask) -> None:
+    from app.db import configure_engine
+    from app.extensions import api, babel, db, migrate
+    from app.i18n import select_locale, select_timezone
+    from app.types import render_item
+
+    db.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
+                     render_item=render_item, compare_type=True)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    api.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.auth import api as auth_api
+    from app.auth import views as auth_views
+    from app.extensions import api
+    from app.ledger import api as ledger_api
+    from app.main import views as main_views
+    from app.villages import api as villages_api
+
+    for blueprint in (auth_api.blp, villages_api.blp, ledger_api.blp):
+        api.register_blueprint(blueprint)
+    app.register_blueprint(main_views.bp)
+    app.register_blueprint(auth_views.bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    from app.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_cli(app: Flask) -> None:
+    from app.auth.cli import users_cli
+    from app.demo.cli import demo_command
+    from app.ledger.cli import ledger_cli
+    from app.villages.cli import villages_cli
+
+    for command in (villages_cli, users_cli, ledger_cli, demo_command):
+        app.cli.add_command(command)

@@ -1,0 +1,1 @@
+"""Users, roles, logins, API tokens and the decorators that guard views."""

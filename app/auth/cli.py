@@ -1,0 +1,38 @@
+"""flask users ..."""
+
+import sys
+
+import click
+from flask.cli import AppGroup
+
+from app.auth.models import ROLES
+from app.auth.services import create_user
+from app.db import db
+from app.errors import DomainError
+from app.households.services import get_household
+from app.villages.services import village_by_code
+
+users_cli = AppGroup("users", help="Manage users.")
+
+
+@users_cli.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--village", "village_code", required=True, help="The village's code.")
+@click.option("--household", "household_id", type=int,
+              help="The household id (required for the household role).")
+def create(username: str, role: str, village_code: str, household_id: int | None) -> None:
+    """Create a user; the password is read from standard input."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        village = village_by_code(village_code)
+        household = get_household(village.id, household_id) if household_id else None
+        user = create_user(village, username, password, role, household=household)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.detail) from None
+    click.echo(f"Created {role} {user.username} in {village.code}, id {user.id}.")

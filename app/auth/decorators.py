@@ -1,0 +1,67 @@
+"""Who is calling: the current user, loaded once per request, and role checks."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import g, redirect, request, session, url_for
+
+from app.auth.models import User
+from app.auth.services import user_for_token
+from app.db import db
+from app.errors import Forbidden, Unauthorized, wants_json
+
+
+def bearer_token() -> str | None:
+    """Return the bearer token of this request, if it sent one."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def current_user() -> User | None:
+    """Return the user of this request (bearer token for the API, cookie for pages)."""
+    if "user" not in g:
+        g.user = None
+        if request.path.startswith("/api/"):
+            token = bearer_token()
+            if token is not None:
+                g.user = user_for_token(token)
+        elif (user_id := session.get("user_id")) is not None:
+            user = db.session.get(User, user_id)
+            if user is not None and user.active:
+                g.user = user
+            else:
+                session.clear()
+    return g.user
+
+
+def login_required_user() -> User:
+    """Return the current user, or refuse: 401 for the API, the login page for browsers."""
+    user = current_user()
+    if user is None:
+        raise Unauthorized("Log in first: send Authorization: Bearer <token>.")
+    return user
+
+
+def role_required(*roles: str) -> Callable:
+    """Let only users with one of these roles call the view."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            try:
+                user = login_required_user()
+            except Unauthorized:
+                if wants_json():
+                    raise
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if roles and user.role not in roles:
+                raise Forbidden("Your role may not do this.")
+            return view(*args, **kwargs)
+
+        wrapper.required_roles = roles  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator

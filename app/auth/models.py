@@ -1,0 +1,68 @@
+"""Users, API tokens and login attempts."""
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, true
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Model, utcnow
+from app.types import UTCDateTime
+
+ADMIN = "admin"
+INSPECTOR = "inspector"
+STOREKEEPER = "storekeeper"
+HOUSEHOLD = "household"
+ROLES = (ADMIN, INSPECTOR, STOREKEEPER, HOUSEHOLD)
+STAFF = (ADMIN, INSPECTOR, STOREKEEPER)
+
+
+class User(Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(
+            "role IN ('admin', 'inspector', 'storekeeper', 'household')", name="role"
+        ),
+        CheckConstraint("role <> 'household' OR household_id IS NOT NULL", name="household"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    # The household a resident logs in for; for staff, the household they live in
+    # (an inspector may not grade their own household).
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
+    active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF
+
+
+class ApiToken(Model):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # SHA-256 of the bearer token: a stolen database holds no usable token.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginAttempt(Model):
+    """A failed login, kept in the database so limits hold across app servers."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username_created_at", "username", "created_at"),
+        Index("ix_login_attempts_address_created_at", "address", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

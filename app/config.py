@@ -1,0 +1,60 @@
+"""Default settings; environment variables and a test's mapping override them."""
+
+import os
+import secrets
+from pathlib import Path
+
+
+class Config:
+    """Settings that just work on a fresh machine (SQLite under instance/)."""
+
+    SQLALCHEMY_DATABASE_URI: str | None = None  # filled from DATABASE_URL or instance/
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SECRET_KEY: str | None = None
+    BASE_URL: str | None = None
+    # "production" requires SECRET_KEY to be set; "development" makes one under instance/.
+    GREENPOINTS_ENV = "development"
+
+    API_TITLE = "Green Points API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "/static/vendor/swagger-ui/"
+
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+
+    API_TOKEN_HOURS = 12
+    PASSWORD_HASH_METHOD = "scrypt"
+    # Failed logins per username or per address inside the window before 429.
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+
+    # How many times a write is retried after a transient database error.
+    WRITE_RETRIES = 8
+
+
+def read_environment(config: dict) -> None:
+    """Apply the documented environment variables (API.md) to the config mapping."""
+    if url := os.environ.get("DATABASE_URL"):
+        config["SQLALCHEMY_DATABASE_URI"] = url
+    for name in ("SECRET_KEY", "BASE_URL", "GREENPOINTS_ENV"):
+        if value := os.environ.get(name):
+            config[name] = value
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Return the development secret kept under instance/, making it on first use."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()

@@ -1,0 +1,116 @@
+"""The declarative base, the session, and how a write transaction runs on each engine.
+
+SQLite: pysqlite's own transaction handling is switched off so that SQLAlchemy
+emits BEGIN itself; writes begin with BEGIN IMMEDIATE so that they queue on the
+busy timeout instead of failing with SQLITE_BUSY when a read turns into a write.
+WAL lets readers go on while one writer writes. PostgreSQL: READ COMMITTED; the
+ledger's conditional UPDATEs take row locks in ascending id order.
+"""
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, TypeVar
+
+from flask import current_app
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import DeclarativeBase
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    # mypy cannot see db.Model's dynamic base; to it, models are plain Base classes.
+    Model = Base
+else:
+    Model = db.Model
+
+T = TypeVar("T")
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+IMMEDIATE = "greenpoints_immediate"
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+def configure_engine(engine: Engine) -> None:
+    """Attach the per-connection settings each engine needs."""
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_connection, _record):
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(conn):
+        immediate = conn.get_execution_options().get(IMMEDIATE)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_transient(error: DBAPIError) -> bool:
+    """Tell whether a database error is worth retrying with the same request."""
+    orig = error.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in ("40001", "40P01"):  # serialization failure, deadlock
+        return True
+    if isinstance(error, OperationalError) and sqlstate is None:
+        message = str(orig).lower()
+        return "database is locked" in message or "database is busy" in message
+    return False
+
+
+def begin_write() -> None:
+    """End any read transaction and begin a write transaction on the session."""
+    db.session.rollback()
+    db.session.connection(execution_options={IMMEDIATE: True})
+
+
+def run_write(work: Callable[[], T], *, retries: int | None = None) -> T:
+    """Run work() in one write transaction and commit; retry transient errors.
+
+    work must be repeatable: it is called again from the start after a
+    serialization failure, a deadlock or a busy SQLite database, so it reads
+    everything it decides on inside the transaction.
+    """
+    attempts = retries if retries is not None else current_app.config["WRITE_RETRIES"]
+    for attempt in range(attempts + 1):
+        begin_write()
+        try:
+            result = work()
+            db.session.commit()
+            return result
+        except DBAPIError as error:
+            db.session.rollback()
+            if attempt == attempts or not is_transient(error):
+                raise
+        except BaseException:
+            db.session.rollback()
+            raise
+        time.sleep(min(0.005 * 2**attempt, 0.2))
+    raise AssertionError("unreachable")

@@ -1,0 +1,1 @@
+"""The demo village: plausible data to try Green Points with."""

@@ -1,0 +1,170 @@
+"""Domain errors, and one place that turns every error into problem+json or a page."""
+
+from typing import Any
+
+from flask import Flask, current_app, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_JSON = "application/problem+json"
+
+# Default code and title for plain HTTP errors (routing, smorest, abort()).
+HTTP_CODES = {
+    400: ("validation_error", "Bad request"),
+    401: ("unauthorized", "Unauthorized"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    409: ("conflict", "Conflict"),
+    413: ("payload_too_large", "Payload too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    422: ("validation_error", "Validation error"),
+    429: ("rate_limited", "Too many requests"),
+    503: ("unavailable", "Service unavailable"),
+}
+
+
+class DomainError(Exception):
+    """A refusal by the business rules, with its HTTP status and API code."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(self, detail: str | None = None, **extra: Any):
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class Unauthorized(DomainError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+
+class ValidationFailed(DomainError):
+    status, code, title = 422, "validation_error", "Validation error"
+
+
+class InsufficientPoints(DomainError):
+    status, code, title = 409, "insufficient_points", "Insufficient points"
+
+
+class AlreadyReversed(DomainError):
+    status, code, title = 409, "already_reversed", "Already reversed"
+
+
+class IdempotencyConflict(DomainError):
+    status, code, title = 422, "idempotency_conflict", "Idempotency key reused"
+
+
+class RateLimited(DomainError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+
+def wants_json() -> bool:
+    """Tell whether the client of this request expects JSON rather than a page."""
+    if request.path.startswith("/api/") or request.path == "/healthz":
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def problem(
+    status: int, code: str, title: str, detail: str | None = None, **extra: Any
+):
+    """Build a problem+json response (RFC 9457) carrying our API code."""
+    body = {
+        "type": f"https://greenpoints.example/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail or title,
+        "code": code,
+        **extra,
+    }
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_JSON
+    return response
+
+
+PAGE_TITLES = {
+    400: _l("The request could not be understood."),
+    401: _l("Please log in first."),
+    403: _l("You may not open this page."),
+    404: _l("This page does not exist."),
+    405: _l("This page does not accept that action."),
+    409: _l("That could not be done."),
+    413: _l("The upload is too large."),
+    429: _l("Too many tries. Please wait a moment."),
+    500: _l("Something went wrong on our side."),
+    503: _l("The service is busy. Please try again shortly."),
+}
+
+
+def error_page(status: int, detail: str | None = None):
+    """Render the friendly page shown to browsers for an error."""
+    message = PAGE_TITLES.get(status, PAGE_TITLES[500])
+    try:
+        return render_template("errors/error.html", status=status, message=message,
+                               detail=detail), status
+    except Exception:  # a broken template must not hide the original error
+        current_app.logger.exception("The error page failed to render")
+        return f"{status} {message}", status, {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def _http_error(error: HTTPException):
+    status = error.code or 500
+    code, title = HTTP_CODES.get(status, ("error", error.name))
+    if not wants_json():
+        return error_page(status)
+    extra: dict[str, Any] = {}
+    detail = error.description if status != 500 else None
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages")
+    if messages:
+        # webargs nests messages by location: {"json": {"field": [...]}}.
+        errors: dict[str, Any] = {}
+        for location_errors in messages.values():
+            if isinstance(location_errors, dict):
+                errors.update(location_errors)
+            else:
+                errors.setdefault("_schema", []).extend(location_errors)
+        extra["errors"] = errors
+        detail = "The request did not pass validation."
+    response = problem(status, code, title, detail, **extra)
+    if status == 429 and (retry := getattr(error, "retry_after", None)):
+        response.headers["Retry-After"] = str(retry)
+    return response
+
+
+def _domain_error(error: DomainError):
+    if not wants_json():
+        return error_page(error.status, error.detail)
+    extra = dict(error.extra)
+    headers = extra.pop("headers", {})
+    response = problem(error.status, error.code, error.title, error.detail, **extra)
+    response.headers.update(headers)
+    return response
+
+
+def _unexpected_error(error: Exception):
+    current_app.logger.exception("Unhandled error", exc_info=error)
+    if not wants_json():
+        return error_page(500)
+    return problem(500, "internal_error", "Internal server error",
+                   "An unexpected error occurred. It has been logged.")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Route every error through problem+json (API) or the error page (browser)."""
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(Exception, _unexpected_error)

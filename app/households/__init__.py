@@ -1,0 +1,1 @@
+"""Households: the account holders, and their QR cards."""

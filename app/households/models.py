@@ -1,0 +1,28 @@
+"""The household: one card, one points account."""
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Model, utcnow
+from app.types import UTCDateTime
+
+
+class Household(Model):
+    __tablename__ = "households"
+    __table_args__ = (UniqueConstraint("village_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    members: Mapped[int | None]
+    # active, or moved (moved away: kept for its history, no new points).
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    # Bumped when a card is reissued; older cards stop working.
+    card_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,133 @@
+"""Accounts, journals, transfers, entries, and stored idempotent outcomes."""
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Model, utcnow
+from app.types import UTCDateTime
+
+HOUSEHOLD = "household"
+ISSUANCE = "issuance"
+REDEMPTION = "redemption"
+ADJUSTMENT = "adjustment"
+EXPIRY = "expiry"
+SYSTEM_KINDS = (ISSUANCE, REDEMPTION, ADJUSTMENT, EXPIRY)
+ACCOUNT_KINDS = (HOUSEHOLD, *SYSTEM_KINDS)
+
+
+class Account(Model):
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('household', 'issuance', 'redemption', 'adjustment', 'expiry')",
+            name="kind",
+        ),
+        CheckConstraint("kind <> 'household' OR balance >= 0", name="household_not_negative"),
+        CheckConstraint("(kind = 'household') = (household_id IS NOT NULL)", name="owner"),
+        CheckConstraint("version >= 0", name="version"),
+        # One account of each system kind per village.
+        Index(
+            "uq_accounts_village_system_kind",
+            "village_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("household_id IS NULL"),
+            postgresql_where=text("household_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), unique=True)
+    # Cached: always equals the sum of the account's entries (verify checks it).
+    balance: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The number of entries; the next entry gets version + 1.
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Journal(Model):
+    """One business operation on the ledger (the API calls it a transaction)."""
+
+    __tablename__ = "journals"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    memo: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # A journal is reversed at most once: the UNIQUE makes the database say so.
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("journals.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Transfer(Model):
+    __tablename__ = "transfers"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    journal_id: Mapped[int] = mapped_column(ForeignKey("journals.id"), index=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    # Points leave the debit account and arrive in the credit account.
+    debit_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    credit_account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class Entry(Model):
+    """One account's side of a transfer, with the account's balance after it."""
+
+    __tablename__ = "entries"
+    __table_args__ = (
+        CheckConstraint("delta <> 0", name="delta_not_zero"),
+        CheckConstraint("version >= 1", name="version"),
+        Index("ix_entries_account_id_created_at", "account_id", "created_at"),
+    )
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id"), index=True)
+    journal_id: Mapped[int] = mapped_column(ForeignKey("journals.id"), index=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    delta: Mapped[int] = mapped_column(BigInteger)
+    balance_after: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyRecord(Model):
+    """The first outcome reached by a request that carried an Idempotency-Key."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (UniqueConstraint("village_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    key: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of who sent what where; the same key with another request is refused.
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int]
+    body: Mapped[str] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+APPEND_ONLY_TABLES = ("journals", "transfers", "entries")

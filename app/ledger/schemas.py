@@ -1,0 +1,67 @@
+"""Ledger API schemas."""
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from app.ledger.services import MAX_AMOUNT
+from app.schemas import Id, PageQuery, Text
+
+
+class AdjustmentIn(Schema):
+    household_id = Id(required=True)
+    amount = fields.Integer(strict=True, required=True,
+                            validate=validate.Range(min=-MAX_AMOUNT, max=MAX_AMOUNT))
+    reason = Text(required=True, min_length=1, max_length=500)
+
+    @validates("amount")
+    def _not_zero(self, value: int, **_kwargs) -> None:
+        if value == 0:
+            raise ValidationError("An adjustment moves at least one point.")
+
+
+class AdjustmentOut(Schema):
+    transaction_id = fields.Integer()
+    household_id = fields.Integer()
+    amount = fields.Integer()
+    balance = fields.Integer()
+    reason = fields.String()
+    created_at = fields.DateTime()
+
+
+class StatementLineOut(Schema):
+    transaction_id = fields.Integer()
+    kind = fields.String()
+    amount = fields.Integer()
+    balance_after = fields.Integer()
+    created_at = fields.DateTime()
+    memo = fields.String()
+    reason = fields.String(allow_none=True)
+    reverses_id = fields.Integer(allow_none=True)
+
+
+class StatementQuery(PageQuery):
+    before_version = fields.Integer(validate=validate.Range(min=1))
+
+
+class StatementOut(Schema):
+    items = fields.List(fields.Nested(StatementLineOut))
+    balance = fields.Integer()
+    next_before_version = fields.Integer(
+        allow_none=True, metadata={"description": "Pass as before_version for the next page."})
+
+
+class ProblemOut(Schema):
+    check = fields.String()
+    detail = fields.String()
+    account_id = fields.Integer()
+    transaction_id = fields.Integer()
+    transfer_id = fields.Integer()
+    village_id = fields.Integer()
+    expected = fields.Integer()
+    actual = fields.Integer()
+
+
+class VerifyOut(Schema):
+    ok = fields.Boolean()
+    transactions = fields.Integer()
+    postings = fields.Integer()
+    problems = fields.List(fields.Nested(ProblemOut))

@@ -1,0 +1,1 @@
+"""The pages every role shares: home, language, health."""

@@ -1,0 +1,71 @@
+"""Home pages per role, the language switch and the health check."""
+
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.auth.decorators import current_user, role_required
+from app.db import db
+from app.errors import problem
+from app.ledger.services import household_account
+from app.villages.models import Village
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """200 when the database answers, else 503."""
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return problem(503, "unavailable", "Service unavailable",
+                       "The database does not answer.")
+    return jsonify(status="ok")
+
+
+@bp.get("/")
+def index():
+    """Send people to their home page, or to the login page."""
+    if current_user() is None:
+        return redirect("/login")
+    return redirect("/home")
+
+
+@bp.get("/home")
+@role_required()
+def home():
+    """The home page of the current user's role."""
+    user = g.user
+    village = db.session.get(Village, user.village_id)
+    balance = None
+    if user.household_id is not None:
+        balance = household_account(user.household_id).balance
+    return render_template("main/home.html", user=user, village=village, balance=balance)
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    """Switch the language of the pages and go back."""
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    target = request.args.get("next", "/")
+    # Only paths on this site: never an open redirect.
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        target = "/"
+    return redirect(target)
+
+
+@bp.app_context_processor
+def page_globals() -> dict:
+    """The locale and the role names that every page may show."""
+    from flask_babel import get_locale
+    from flask_babel import lazy_gettext as _l
+
+    def current_locale() -> str:
+        return "zh_CN" if get_locale().language == "zh" else "en"
+
+    role_names = {"admin": _l("Village admin"), "inspector": _l("Inspector"),
+                  "storekeeper": _l("Storekeeper"), "household": _l("Household")}
+    return {"current_locale": current_locale, "role_names": role_names}

@@ -1,0 +1,1 @@
+"""Villages, their grids and their time zones."""

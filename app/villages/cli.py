@@ -1,0 +1,26 @@
+"""flask villages ..."""
+
+import click
+from flask.cli import AppGroup
+
+from app.db import db
+from app.errors import DomainError
+from app.villages.services import create_village
+
+villages_cli = AppGroup("villages", help="Manage villages.")
+
+
+@villages_cli.command("create")
+@click.argument("name")
+@click.option("--code", required=True, help="Short code, printed on cards (e.g. MZ).")
+@click.option("--tz", "timezone", default="Asia/Shanghai", show_default=True,
+              help="The village's time zone.")
+def create(name: str, code: str, timezone: str) -> None:
+    """Create a village with its system accounts."""
+    try:
+        village = create_village(name, code, timezone)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.detail) from None
+    click.echo(f"Created village {village.name} ({village.code}), id {village.id}.")

@@ -1,0 +1,153 @@
+"""How an API call that writes runs: one transaction, retried, and idempotent.
+
+A view decorated with write_endpoint() runs inside run_write(): everything it
+does commits together or not at all, and a transient database error runs it
+again from the start. With an Idempotency-Key, the first outcome the request
+reaches (a success, or a 409 business refusal) is stored in the same
+transaction and replayed for every copy of the request: on PostgreSQL a copy
+that arrives at the same instant waits on the key's unique index and then reads
+the stored outcome; on SQLite writes queue behind BEGIN IMMEDIATE.
+"""
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Response, g, request
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.db import db, run_write
+from app.errors import DomainError, IdempotencyConflict, problem
+from app.ledger.models import IdempotencyRecord
+
+KEY_HEADER = "Idempotency-Key"
+KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,64}")
+# Outcomes worth replaying: successes and business refusals.
+STORED_REFUSALS = {409}
+
+IDEMPOTENCY_DOC = {
+    "parameters": [{
+        "in": "header",
+        "name": KEY_HEADER,
+        "required": False,
+        "schema": {"type": "string", "minLength": 1, "maxLength": 64,
+                   "pattern": "^[\\x21-\\x7e]{1,64}$"},
+        "description": "Repeat the request with the same key to get the first outcome "
+                       "again with no second effect.",
+    }],
+}
+
+
+class _KeyTaken(Exception):
+    """Another copy of this request stored its outcome first."""
+
+
+def request_fingerprint(user_id: int) -> str:
+    """Hash who sent what to where, so a reused key with another request is caught."""
+    body = request.get_data(cache=True)
+    try:
+        canonical = json.dumps(json.loads(body or b"null"), sort_keys=True,
+                               separators=(",", ":"), ensure_ascii=False).encode()
+    except ValueError:
+        canonical = body
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.path.encode(), str(user_id).encode(),
+                 canonical):
+        digest.update(len(part).to_bytes(8, "big") + part)
+    return digest.hexdigest()
+
+
+def _replay(record: IdempotencyRecord) -> Response:
+    response = Response(record.body, status=record.status_code,
+                        mimetype="application/problem+json" if record.status_code >= 400
+                        else "application/json")
+    if record.location:
+        response.headers["Location"] = record.location
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _valid_key() -> str | None:
+    key = request.headers.get(KEY_HEADER)
+    if key is None:
+        return None
+    if not KEY_PATTERN.fullmatch(key):
+        raise _BadKey()
+    return key
+
+
+class _BadKey(DomainError):
+    status, code, title = 400, "validation_error", "Validation error"
+
+    def __init__(self):
+        super().__init__(
+            f"{KEY_HEADER} must be 1 to 64 visible ASCII characters.",
+            errors={KEY_HEADER: ["Must be 1 to 64 visible ASCII characters."]},
+        )
+
+
+def write_endpoint(view: Callable) -> Callable:
+    """Run an API view in one retried write transaction, honouring Idempotency-Key.
+
+    Use it below the route and above smorest's arguments/response decorators, so
+    that what is stored is the response exactly as the client first got it.
+    """
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        key = _valid_key()
+        if key is None:
+            return run_write(lambda: view(*args, **kwargs))
+        user = g.user  # role_required, above this decorator, has loaded it
+        fingerprint = request_fingerprint(user.id)
+        village_id = user.village_id
+
+        def work() -> Response:
+            stored = db.session.scalar(select(IdempotencyRecord).where(
+                IdempotencyRecord.village_id == village_id, IdempotencyRecord.key == key))
+            if stored is not None:
+                if stored.request_hash != fingerprint:
+                    raise IdempotencyConflict(
+                        "This Idempotency-Key was used with a different request.")
+                return _replay(stored)
+            record = IdempotencyRecord(village_id=village_id, key=key,
+                                       request_hash=fingerprint, status_code=0, body="")
+            try:
+                with db.session.begin_nested():
+                    db.session.add(record)
+                    db.session.flush()
+            except IntegrityError:
+                raise _KeyTaken() from None
+            try:
+                with db.session.begin_nested():
+                    response = _as_response(view(*args, **kwargs))
+            except DomainError as error:
+                if error.status not in STORED_REFUSALS:
+                    raise
+                extra = dict(error.extra)
+                extra.pop("headers", None)
+                response = problem(error.status, error.code, error.title, error.detail,
+                                   **extra)
+            record.status_code = response.status_code
+            record.body = response.get_data(as_text=True)
+            record.location = response.headers.get("Location")
+            db.session.flush()
+            return response
+
+        for _ in range(3):
+            try:
+                return run_write(work)
+            except _KeyTaken:
+                continue
+        return run_write(work)
+
+    return wrapper
+
+
+def _as_response(result) -> Response:
+    from flask import make_response
+
+    return make_response(result)
