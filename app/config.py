@@ -22,6 +22,14 @@ class Config:
     OPENAPI_JSON_PATH = "openapi.json"
     OPENAPI_SWAGGER_UI_PATH = "docs"
     OPENAPI_SWAGGER_UI_URL = "/static/vendor/swagger-ui/"
+    API_SPEC_OPTIONS = {
+        "info": {"description": "Green Points (绿色积分): points for waste sorting. "
+                                "Log in with POST /api/v1/auth/tokens, then send "
+                                "Authorization: Bearer <token>."},
+        "components": {"securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearerAuth": []}],
+    }
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from flask import Flask, current_app, jsonify, render_template, request
+from flask import Flask, current_app, jsonify, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
@@ -124,7 +124,9 @@ def _http_error(error: HTTPException):
     status = error.code or 500
     code, title = HTTP_CODES.get(status, ("error", error.name))
     if not wants_json():
-        return error_page(status)
+        page = make_response(error_page(status))
+        page.headers.extend(_own_headers(error))
+        return page
     extra: dict[str, Any] = {}
     detail = error.description if status != 500 else None
     data = getattr(error, "data", None) or {}
@@ -140,9 +142,14 @@ def _http_error(error: HTTPException):
         extra["errors"] = errors
         detail = "The request did not pass validation."
     response = problem(status, code, title, detail, **extra)
-    if status == 429 and (retry := getattr(error, "retry_after", None)):
-        response.headers["Retry-After"] = str(retry)
+    response.headers.extend(_own_headers(error))
     return response
+
+
+def _own_headers(error: HTTPException) -> list[tuple[str, str]]:
+    """Return the headers the error itself carries (Allow on a 405, Retry-After, ...)."""
+    return [(name, value) for name, value in error.get_headers()
+            if name.lower() != "content-type"]
 
 
 def _domain_error(error: DomainError):

@@ -19,6 +19,7 @@ def client_address() -> str:
 
 
 @blp.post("/tokens")
+@blp.doc(security=[])
 @blp.arguments(LoginIn)
 @blp.response(201, TokenOut)
 @blp.alt_response(401, description="Wrong username or password")

@@ -1,6 +1,6 @@
 """Login and logout pages (cookie session)."""
 
-from flask import Blueprint, redirect, render_template, request, session
+from flask import Blueprint, g, redirect, render_template, request, session
 from flask_babel import gettext as _
 
 from app.auth import services
@@ -9,6 +9,17 @@ from app.db import db
 from app.errors import RateLimited
 
 bp = Blueprint("auth", __name__)
+
+
+@bp.before_app_request
+def forget_earlier_user() -> None:
+    """Load the user afresh for every request, never from an earlier one.
+
+    g lives as long as the app context, and a request reuses one that is already
+    pushed (the tests hold one around many requests); a cached user would let a
+    revoked token or a disabled user through.
+    """
+    g.pop("user", None)
 
 
 def safe_next(target: str | None) -> str:

@@ -423,12 +423,12 @@ def verify(village_id: int | None = None) -> VerifyReport:
         select(reversal.c.id, reversal.c.reverses_id, reversal.c.village_id)
         .where(reversal.c.reverses_id.is_not(None)), reversal.c.village_id))
     for reversal_id, original_id, _vid in pairs:
-        mirror = sorted(session.execute(
+        mirror = sorted(tuple(row) for row in session.execute(
             select(Transfer.credit_account_id, Transfer.debit_account_id, Transfer.amount)
-            .where(Transfer.journal_id == original_id)).tuples())
-        actual = sorted(session.execute(
+            .where(Transfer.journal_id == original_id)))
+        actual = sorted(tuple(row) for row in session.execute(
             select(Transfer.debit_account_id, Transfer.credit_account_id, Transfer.amount)
-            .where(Transfer.journal_id == reversal_id)).tuples())
+            .where(Transfer.journal_id == reversal_id)))
         if mirror != actual:
             add("reversal", f"transaction {reversal_id} does not mirror {original_id}",
                 transaction_id=reversal_id)

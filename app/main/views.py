@@ -1,6 +1,7 @@
 """Home pages per role, the language switch and the health check."""
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session
+from flask_babel import refresh
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -11,6 +12,13 @@ from app.ledger.services import household_account
 from app.villages.models import Village
 
 bp = Blueprint("main", __name__)
+
+
+@bp.before_app_request
+def choose_locale_afresh() -> None:
+    """Pick the language for every request, never the one cached by an earlier one."""
+    # Flask-Babel caches the locale on g, which a reused app context carries over.
+    refresh()
 
 
 @bp.get("/healthz")

@@ -1,0 +1,169 @@
+"""Logging in for a bearer token, the login rate limit, and when a token stops working."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from conftest import PASSWORD
+from sqlalchemy import select, update
+
+from app.auth.models import INSPECTOR, ApiToken
+from app.db import db, utcnow
+
+TOKENS = "/api/v1/auth/tokens"
+# Any call that needs a valid token; the admin may make it.
+GUARDED = "/api/v1/grids"
+
+
+def log_in(client, username, password=PASSWORD):
+    return client.post(TOKENS, json={"username": username, "password": password})
+
+
+def assert_problem(response, status, code):
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    assert response.json["status"] == status
+    assert response.json["code"] == code
+
+
+def test_login_answers_201_with_token_expiry_and_user(client, admin):
+    response = log_in(client, "admin")
+
+    assert response.status_code == 201
+    body = response.json
+    assert isinstance(body["token"], str) and len(body["token"]) >= 32
+    expires_at = datetime.fromisoformat(body["expires_at"])
+    assert expires_at.tzinfo is not None
+    assert expires_at > utcnow()
+    assert body["user"]["id"] == admin.id
+    assert body["user"]["username"] == "admin"
+    assert body["user"]["role"] == "admin"
+    assert body["user"]["village_id"] == admin.village_id
+
+
+def test_the_issued_token_opens_the_api(client, admin):
+    token = log_in(client, "admin").json["token"]
+
+    response = client.get(GUARDED, headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+
+
+def test_wrong_password_is_401_unauthorized(client, admin):
+    response = log_in(client, "admin", "not-the-password")
+
+    assert_problem(response, 401, "unauthorized")
+    assert "token" not in response.json
+
+
+def test_unknown_user_is_401_unauthorized(client, admin):
+    response = log_in(client, "nobody")
+
+    assert_problem(response, 401, "unauthorized")
+
+
+def test_sixth_try_after_five_failures_is_rate_limited_even_with_the_right_password(
+    client, admin
+):
+    for _ in range(5):
+        assert log_in(client, "admin", "wrong-password").status_code == 401
+
+    response = log_in(client, "admin")
+
+    assert_problem(response, 429, "rate_limited")
+    assert int(response.headers["Retry-After"]) > 0
+
+
+def test_failures_of_one_username_do_not_lock_out_another(client, admin, make_user):
+    make_user(INSPECTOR, username="inspector")
+    for _ in range(5):
+        log_in(client, "admin", "wrong-password")
+
+    assert log_in(client, "inspector").status_code == 201
+
+
+def test_disabled_user_cannot_log_in(client, admin):
+    admin.active = False
+    db.session.commit()
+
+    response = log_in(client, "admin")
+
+    assert_problem(response, 401, "unauthorized")
+
+
+def test_disabling_a_user_stops_its_existing_token(client, admin, admin_headers):
+    assert client.get(GUARDED, headers=admin_headers).status_code == 200
+    admin.active = False
+    db.session.commit()
+
+    response = client.get(GUARDED, headers=admin_headers)
+
+    assert_problem(response, 401, "unauthorized")
+
+
+def test_expired_token_is_401(client, admin, admin_headers):
+    db.session.execute(update(ApiToken).where(ApiToken.user_id == admin.id)
+                       .values(expires_at=utcnow() - timedelta(minutes=1)))
+    db.session.commit()
+
+    response = client.get(GUARDED, headers=admin_headers)
+
+    assert_problem(response, 401, "unauthorized")
+
+
+@pytest.mark.parametrize("header", [
+    "Bearer not-a-real-token",
+    "Bearer ",
+    "Basic YWRtaW46cGFzc3dvcmQ=",
+    "garbage",
+])
+def test_garbage_authorization_is_401(client, admin, header):
+    response = client.get(GUARDED, headers={"Authorization": header})
+
+    assert_problem(response, 401, "unauthorized")
+
+
+def test_no_token_is_401(client, admin):
+    assert_problem(client.get(GUARDED), 401, "unauthorized")
+
+
+def test_logging_out_revokes_the_token(client, admin, admin_headers):
+    response = client.delete(f"{TOKENS}/current", headers=admin_headers)
+
+    assert response.status_code == 204
+    assert_problem(client.get(GUARDED, headers=admin_headers), 401, "unauthorized")
+    token = db.session.scalar(select(ApiToken).where(ApiToken.user_id == admin.id))
+    assert token.revoked_at is not None
+
+
+def test_logging_out_leaves_the_users_other_tokens_working(client, admin, token_for):
+    phone, tablet = token_for(admin), token_for(admin)
+
+    client.delete(f"{TOKENS}/current", headers=phone)
+
+    assert client.get(GUARDED, headers=tablet).status_code == 200
+
+
+def test_logging_out_without_a_token_is_401(client, admin):
+    assert_problem(client.delete(f"{TOKENS}/current"), 401, "unauthorized")
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"password": PASSWORD}, "username"),
+    ({"username": "admin"}, "password"),
+    ({"username": 42, "password": PASSWORD}, "username"),
+    ({"username": "admin", "password": ["x"]}, "password"),
+    ({"username": "", "password": PASSWORD}, "username"),
+])
+def test_missing_or_mistyped_login_fields_are_422_naming_the_field(client, admin, body, field):
+    response = client.post(TOKENS, json=body)
+
+    assert_problem(response, 422, "validation_error")
+    assert field in response.json["errors"]
+    assert response.json["errors"][field]
+
+
+def test_a_malformed_login_does_not_count_towards_the_rate_limit(client, admin):
+    for _ in range(6):
+        client.post(TOKENS, json={"username": "admin"})
+
+    assert log_in(client, "admin").status_code == 201
