@@ -22,7 +22,7 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	@touch $@
 
 translations: $(VENV)/.installed
-	@$(BIN)/pybabel compile --use-fuzzy -q -d app/translations
+	@$(BIN)/pybabel compile --use-fuzzy -d app/translations > /dev/null
 
 run: $(VENV)/.installed translations
 	$(FLASK) db upgrade
