@@ -8,10 +8,30 @@ from app.households.models import Household
 from app.ledger.services import open_household_account
 from app.villages.models import Grid, Village
 
+ACTIVE = "active"
+MOVED = "moved"
+STATUSES = (ACTIVE, MOVED)
+
 
 def household_code(village: Village, grid: Grid, number: int) -> str:
     """Return the printed code of a household, like MZ-03-0127."""
     return f"{village.code}-{grid.number:02d}-{number:04d}"
+
+
+def allocate_codes(village: Village, grid: Grid, count: int) -> list[str]:
+    """Return the next count unused household codes of a grid, in order.
+
+    Two writers allocating at once both pick the same code; the UNIQUE
+    (village_id, code) constraint refuses the second, whose transaction is then
+    retried or reported.
+    """
+    prefix = household_code(village, grid, 0)[:-4]
+    last = db.session.scalar(
+        select(func.max(Household.code)).where(
+            Household.village_id == village.id, Household.code.like(f"{prefix}%"))
+    )
+    first = int(last[len(prefix):]) + 1 if last else 1
+    return [household_code(village, grid, n) for n in range(first, first + count)]
 
 
 def create_household(
@@ -27,16 +47,10 @@ def create_household(
     if grid.village_id != village.id:
         raise ValidationFailed("The grid belongs to another village.",
                                errors={"grid_id": ["No such grid in this village."]})
-    prefix = household_code(village, grid, 0)[:-4]
-    last = db.session.scalar(
-        select(func.max(Household.code)).where(
-            Household.village_id == village.id, Household.code.like(f"{prefix}%"))
-    )
-    number = int(last[len(prefix):]) + 1 if last else 1
     household = Household(
-        village_id=village.id, grid_id=grid.id, code=household_code(village, grid, number),
+        village_id=village.id, grid_id=grid.id, code=allocate_codes(village, grid, 1)[0],
         name=name, address=address, phone=phone, members=members,
-        status="active", card_version=1,
+        status=ACTIVE, card_version=1,
     )
     db.session.add(household)
     db.session.flush()
