@@ -58,14 +58,19 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import api as auth_api
     from app.auth import views as auth_views
     from app.extensions import api
+    from app.households import api as households_api
+    from app.households import views as households_views
+    from app.inspections import api as inspections_api
+    from app.inspections import views as inspections_views
     from app.ledger import api as ledger_api
     from app.main import views as main_views
     from app.villages import api as villages_api
 
-    for blueprint in (auth_api.blp, villages_api.blp, ledger_api.blp):
+    for blueprint in (auth_api.blp, villages_api.blp, households_api.blp, inspections_api.blp,
+                      ledger_api.blp):
         api.register_blueprint(blueprint)
-    app.register_blueprint(main_views.bp)
-    app.register_blueprint(auth_views.bp)
+    for blueprint in (main_views.bp, auth_views.bp, households_views.bp, inspections_views.bp):
+        app.register_blueprint(blueprint)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -77,8 +82,9 @@ def register_error_handlers(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from app.auth.cli import users_cli
     from app.demo.cli import demo_command
+    from app.households.cli import households_cli
     from app.ledger.cli import ledger_cli
     from app.villages.cli import villages_cli
 
-    for command in (villages_cli, users_cli, ledger_cli, demo_command):
+    for command in (villages_cli, users_cli, households_cli, ledger_cli, demo_command):
         app.cli.add_command(command)

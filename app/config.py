@@ -44,6 +44,8 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
+    MAX_PHOTO_BYTES = 8 * 1024 * 1024
+    PHOTO_FOLDER: str | None = None  # default: instance/photos
 
     # How many times a write is retried after a transient database error.
     WRITE_RETRIES = 8

@@ -175,3 +175,23 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(Exception, _unexpected_error)
+
+
+class InvalidQr(DomainError):
+    status, code, title = 422, "invalid_qr", "Not a valid Green Points card"
+
+
+class RevokedQr(DomainError):
+    status, code, title = 410, "revoked_qr", "This card was replaced by a newer one"
+
+
+class AlreadyInspectedToday(DomainError):
+    status, code, title = 409, "already_inspected_today", "Already inspected today"
+
+
+class ConflictOfInterest(DomainError):
+    status, code, title = 403, "conflict_of_interest", "Conflict of interest"
+
+
+class HouseholdInactive(DomainError):
+    status, code, title = 409, "household_inactive", "The household has moved away"

@@ -1,8 +1,10 @@
 """Schema pieces shared by the features' API schemas."""
 
 import re
+from collections.abc import Callable
 
 from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow.validate import Length as validate_length
 
 # Refuse control characters in any text we store or show.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -14,13 +16,15 @@ def _no_control_characters(value: str) -> None:
         raise ValidationError("Control characters are not allowed.")
 
 
-def Text(*, max_length: int, required: bool = False, min_length: int = 0, **kwargs):  # noqa: N802
+def Text(  # noqa: N802
+    *, max_length: int, required: bool = False, min_length: int = 0, validate=None, **kwargs
+):
     """A stripped string field with a length limit and no control characters."""
-    return TrimmedString(
-        required=required,
-        validate=[validate.Length(min=min_length, max=max_length), _no_control_characters],
-        **kwargs,
-    )
+    checks: list[Callable] = [validate_length(min=min_length, max=max_length),
+                              _no_control_characters]
+    if validate is not None:
+        checks.append(validate)
+    return TrimmedString(required=required, validate=checks, **kwargs)
 
 
 class TrimmedString(fields.String):

@@ -53,17 +53,26 @@ def request_fingerprint(user_id: int) -> str:
                                separators=(",", ":"), ensure_ascii=False).encode()
     except ValueError:
         canonical = body
+    return fingerprint(request.method.encode(), request.path.encode(), str(user_id).encode(),
+                       canonical)
+
+
+def fingerprint(*parts: bytes) -> str:
+    """Hash the parts of a request unambiguously (each with its length)."""
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.path.encode(), str(user_id).encode(),
-                 canonical):
+    for part in parts:
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
 
 
 def _replay(record: IdempotencyRecord) -> Response:
-    response = Response(record.body, status=record.status_code,
-                        mimetype="application/problem+json" if record.status_code >= 400
-                        else "application/json")
+    if record.status_code >= 400:
+        mimetype = "application/problem+json"
+    elif 300 <= record.status_code < 400:
+        mimetype = "text/html"
+    else:
+        mimetype = "application/json"
+    response = Response(record.body, status=record.status_code, mimetype=mimetype)
     if record.location:
         response.headers["Location"] = record.location
     response.headers["Idempotent-Replayed"] = "true"
@@ -89,6 +98,63 @@ class _BadKey(DomainError):
         )
 
 
+def _problem_response(error: DomainError) -> Response:
+    extra = dict(error.extra)
+    extra.pop("headers", None)
+    return problem(error.status, error.code, error.title, error.detail, **extra)
+
+
+def run_idempotent(
+    village_id: int,
+    key: str,
+    fingerprint: str,
+    produce: Callable[[], Response],
+    *,
+    on_refusal: Callable[[DomainError], Response] = _problem_response,
+) -> Response:
+    """Run produce() once per key: store its response, or a business refusal, with the key.
+
+    Every later call with the key gets the stored response back (marked
+    Idempotent-Replayed); a call with the key and another fingerprint is refused.
+    """
+
+    def work() -> Response:
+        stored = db.session.scalar(select(IdempotencyRecord).where(
+            IdempotencyRecord.village_id == village_id, IdempotencyRecord.key == key))
+        if stored is not None:
+            if stored.request_hash != fingerprint:
+                raise IdempotencyConflict(
+                    "This Idempotency-Key was used with a different request.")
+            return _replay(stored)
+        record = IdempotencyRecord(village_id=village_id, key=key,
+                                   request_hash=fingerprint, status_code=0, body="")
+        try:
+            with db.session.begin_nested():
+                db.session.add(record)
+                db.session.flush()
+        except IntegrityError:
+            raise _KeyTaken() from None
+        try:
+            with db.session.begin_nested():
+                response = _as_response(produce())
+        except DomainError as error:
+            if error.status not in STORED_REFUSALS:
+                raise
+            response = on_refusal(error)
+        record.status_code = response.status_code
+        record.body = response.get_data(as_text=True)
+        record.location = response.headers.get("Location")
+        db.session.flush()
+        return response
+
+    for _ in range(3):
+        try:
+            return run_write(work)
+        except _KeyTaken:
+            continue
+    return run_write(work)
+
+
 def write_endpoint(view: Callable) -> Callable:
     """Run an API view in one retried write transaction, honouring Idempotency-Key.
 
@@ -102,47 +168,8 @@ def write_endpoint(view: Callable) -> Callable:
         if key is None:
             return run_write(lambda: view(*args, **kwargs))
         user = g.user  # role_required, above this decorator, has loaded it
-        fingerprint = request_fingerprint(user.id)
-        village_id = user.village_id
-
-        def work() -> Response:
-            stored = db.session.scalar(select(IdempotencyRecord).where(
-                IdempotencyRecord.village_id == village_id, IdempotencyRecord.key == key))
-            if stored is not None:
-                if stored.request_hash != fingerprint:
-                    raise IdempotencyConflict(
-                        "This Idempotency-Key was used with a different request.")
-                return _replay(stored)
-            record = IdempotencyRecord(village_id=village_id, key=key,
-                                       request_hash=fingerprint, status_code=0, body="")
-            try:
-                with db.session.begin_nested():
-                    db.session.add(record)
-                    db.session.flush()
-            except IntegrityError:
-                raise _KeyTaken() from None
-            try:
-                with db.session.begin_nested():
-                    response = _as_response(view(*args, **kwargs))
-            except DomainError as error:
-                if error.status not in STORED_REFUSALS:
-                    raise
-                extra = dict(error.extra)
-                extra.pop("headers", None)
-                response = problem(error.status, error.code, error.title, error.detail,
-                                   **extra)
-            record.status_code = response.status_code
-            record.body = response.get_data(as_text=True)
-            record.location = response.headers.get("Location")
-            db.session.flush()
-            return response
-
-        for _ in range(3):
-            try:
-                return run_write(work)
-            except _KeyTaken:
-                continue
-        return run_write(work)
+        return run_idempotent(user.village_id, key, request_fingerprint(user.id),
+                              lambda: view(*args, **kwargs))
 
     return wrapper
 

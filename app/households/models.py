@@ -26,3 +26,18 @@ class Household(Model):
     # Bumped when a card is reissued; older cards stop working.
     card_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CardReissue(Model):
+    """A replaced door card: who reissued it, when and why."""
+
+    __tablename__ = "card_reissues"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    old_version: Mapped[int]
+    new_version: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(500))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

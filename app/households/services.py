@@ -1,6 +1,6 @@
 """Households: creating them with their points account, finding them."""
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.db import db
 from app.errors import NotFound, ValidationFailed
@@ -19,19 +19,17 @@ def household_code(village: Village, grid: Grid, number: int) -> str:
 
 
 def allocate_codes(village: Village, grid: Grid, count: int) -> list[str]:
-    """Return the next count unused household codes of a grid, in order.
+    """Take the next count household numbers of a grid and return their codes.
 
-    Two writers allocating at once both pick the same code; the UNIQUE
-    (village_id, code) constraint refuses the second, whose transaction is then
-    retried or reported.
+    One atomic UPDATE of the grid's counter: concurrent writers queue on the
+    grid's row and never pick the same number.
     """
-    prefix = household_code(village, grid, 0)[:-4]
-    last = db.session.scalar(
-        select(func.max(Household.code)).where(
-            Household.village_id == village.id, Household.code.like(f"{prefix}%"))
-    )
-    first = int(last[len(prefix):]) + 1 if last else 1
-    return [household_code(village, grid, n) for n in range(first, first + count)]
+    last = db.session.execute(
+        update(Grid).where(Grid.id == grid.id)
+        .values(household_seq=Grid.household_seq + count)
+        .returning(Grid.household_seq),
+        execution_options={"synchronize_session": False}).scalar_one()
+    return [household_code(village, grid, n) for n in range(last - count + 1, last + 1)]
 
 
 def create_household(
@@ -64,3 +62,91 @@ def get_household(village_id: int, household_id: int) -> Household:
     if household is None or household.village_id != village_id:
         raise NotFound("No such household.")
     return household
+
+
+def update_household(household: Household, changes: dict) -> Household:
+    """Change a household's details; its code and card stay as printed."""
+    if "grid_id" in changes:
+        grid = db.session.get(Grid, changes["grid_id"])
+        if grid is None or grid.village_id != household.village_id:
+            raise ValidationFailed("No such grid in this village.",
+                                   errors={"grid_id": ["No such grid in this village."]})
+    if "status" in changes and changes["status"] not in STATUSES:
+        raise ValidationFailed("Unknown status.", errors={"status": [f"One of {STATUSES}."]})
+    for field in ("name", "address", "grid_id", "phone", "members", "status"):
+        if field in changes:
+            setattr(household, field, changes[field])
+    db.session.flush()
+    return household
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def search_households(
+    village_id: int,
+    *,
+    grid_id: int | None = None,
+    q: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[list[tuple[Household, int]], int]:
+    """Return one page of the village's households with their balances, and the total."""
+    from app.ledger.models import Account
+
+    query = select(Household, Account.balance).join(
+        Account, Account.household_id == Household.id).where(
+        Household.village_id == village_id)
+    if grid_id is not None:
+        query = query.where(Household.grid_id == grid_id)
+    if status:
+        query = query.where(Household.status == status)
+    if q:
+        pattern = _like(q.strip())
+        query = query.where(
+            Household.name.like(pattern, escape="\\")
+            | Household.code.like(pattern, escape="\\")
+            | Household.address.like(pattern, escape="\\")
+            | Household.phone.like(pattern, escape="\\")
+        )
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.session.execute(
+        query.order_by(Household.code).limit(per_page).offset((page - 1) * per_page))
+    return [(household, balance) for household, balance in rows], total
+
+
+def reissue_card(household: Household, *, actor_id: int | None, reason: str) -> Household:
+    """Replace the household's card: older cards now answer revoked_qr."""
+    from app.households.models import CardReissue
+
+    # One atomic increment, so two reissues at once give two versions, not one.
+    new = db.session.execute(
+        update(Household).where(Household.id == household.id)
+        .values(card_version=Household.card_version + 1)
+        .returning(Household.card_version),
+        execution_options={"synchronize_session": False}).scalar_one()
+    db.session.add(CardReissue(village_id=household.village_id, household_id=household.id,
+                               old_version=new - 1, new_version=new, reason=reason,
+                               actor_id=actor_id))
+    db.session.flush()
+    db.session.refresh(household)
+    return household
+
+
+def grid_households(village_id: int, grid_id: int) -> list[Household]:
+    """Return the active households of a grid, in code order."""
+    return list(db.session.scalars(
+        select(Household).where(Household.village_id == village_id,
+                                Household.grid_id == grid_id,
+                                Household.status == ACTIVE)
+        .order_by(Household.code)))
+
+
+def inspected_today(household: Household) -> bool:
+    """Tell whether the household was inspected today (the village's date)."""
+    from app.inspections.services import count_today
+
+    return count_today(household) > 0

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.db import db, utcnow
@@ -439,8 +439,22 @@ def verify(village_id: int | None = None) -> VerifyReport:
                         postings=postings or 0, problems=problems)
 
 
+
+
+def open_household_accounts(village_id: int, household_ids: Sequence[int]) -> None:
+    """Create the points accounts of many new households in one bulk insert."""
+    if not household_ids:
+        return
+    db.session.execute(
+        insert(Account),
+        [{"village_id": village_id, "kind": HOUSEHOLD, "household_id": household_id}
+         for household_id in household_ids],
+    )
+
+
 __all__ = [
     "Leg", "post", "reverse", "adjust", "credit", "balance", "balance_as_of", "statement",
-    "verify", "open_village_accounts", "open_household_account", "system_account_id",
+    "verify", "open_village_accounts", "open_household_account", "open_household_accounts",
+    "system_account_id",
     "household_account",
 ]

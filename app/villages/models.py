@@ -31,4 +31,6 @@ class Grid(Model):
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
     number: Mapped[int]
     name: Mapped[str] = mapped_column(String(100))
+    # The last household number given out in this grid (MZ-03-0127 is number 127).
+    household_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -27,6 +27,9 @@ def create_village(name: str, code: str, timezone: str = "Asia/Shanghai") -> Vil
     db.session.add(village)
     db.session.flush()
     open_village_accounts(village.id)
+    from app.inspections.services import create_default_rules
+
+    create_default_rules(village.id)
     return village
 
 

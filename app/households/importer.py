@@ -1,0 +1,514 @@
+"""Import a village's roster of households from CSV or XLSX: all rows or none.
+
+The file is read and every row checked before anything is written; one bad row
+refuses the whole file, and the refusal names each bad row by the number the
+spreadsheet shows (the header is row 1). A good file becomes its households in
+the current transaction, with codes allocated once per grid, one bulk insert of
+households and one of their points accounts. The caller commits.
+"""
+
+import csv
+import io
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+
+from app.db import db
+from app.errors import DomainError
+from app.households.models import Household
+from app.households.services import ACTIVE, allocate_codes
+from app.ledger.services import open_household_accounts
+from app.villages.models import Grid, Village
+from app.villages.services import list_grids
+
+NAME, ADDRESS, GRID, PHONE, MEMBERS = "name", "address", "grid", "phone", "members"
+REQUIRED = (NAME, ADDRESS, GRID)
+HEADER_ALIASES = {
+    NAME: ("name", "户主", "户主姓名", "姓名"),
+    ADDRESS: ("address", "地址", "住址"),
+    GRID: ("grid", "网格"),
+    PHONE: ("phone", "电话", "手机", "联系电话"),
+    MEMBERS: ("members", "人口", "家庭人口", "人数"),
+}
+TEMPLATE_HEADER = ("户主姓名", "地址", "网格", "电话", "人口")
+TEMPLATE_NAMES = dict(zip((NAME, ADDRESS, GRID, PHONE, MEMBERS), TEMPLATE_HEADER, strict=True))
+TEMPLATE_ROWS = (
+    # A phone written with dashes stays text when Excel opens and saves the CSV.
+    ("马秀英", "马庄村1组 幸福路8号", "东一网格", "138-1234-5678", 3),
+    ("王建国", "马庄村2组 和平路12号", "西一网格", "", 4),
+)
+
+MAX_ROWS = 20_000
+# Physical rows read at most, blank ones included: bounds a decompression bomb.
+MAX_SHEET_ROWS = 100_000
+MAX_LISTED_ERRORS = 200
+# A title row or two may stand above the header; look this far for it.
+HEADER_SEARCH_ROWS = 10
+MAX_LENGTHS = {NAME: 100, ADDRESS: 200, PHONE: 32}
+
+Report = Callable[[str, str], None]  # (column key, message) of the row being checked
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# Control, format (zero-width, bidi), surrogate and line/paragraph separators.
+REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+PHONE_PATTERN = re.compile(r"[0-9+\- ]+")
+WHOLE_PATTERN = re.compile(r"([0-9]{1,9})(?:\.0*)?")
+
+
+class RosterInvalid(DomainError):
+    """The roster file, or some of its rows, cannot be imported; nothing was."""
+
+    status, code, title = 422, "validation_error", "The roster has errors"
+
+    def __init__(self, detail: str, errors: dict[str, list]):
+        super().__init__(detail, errors=errors)
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    row: int
+    name: str
+    address: str
+    grid: Grid
+    phone: str | None
+    members: int | None
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    index: int
+    header: str
+
+
+def import_roster(village: Village, data: bytes) -> list[Household]:
+    """Create every household of a roster file, or none and raise RosterInvalid."""
+    rows = parse_roster(village, data)
+    by_grid: dict[int, list[RosterRow]] = defaultdict(list)
+    for row in rows:
+        by_grid[row.grid.id].append(row)
+    codes: dict[int, Iterator[str]] = {
+        grid_id: iter(allocate_codes(village, grid_rows[0].grid, len(grid_rows)))
+        for grid_id, grid_rows in by_grid.items()
+    }
+    households = [
+        Household(
+            village_id=village.id,
+            grid_id=row.grid.id,
+            code=next(codes[row.grid.id]),
+            name=row.name,
+            address=row.address,
+            phone=row.phone,
+            members=row.members,
+            status=ACTIVE,
+            card_version=1,
+        )
+        for row in rows
+    ]
+    db.session.add_all(households)
+    db.session.flush()
+    open_household_accounts(village.id, [household.id for household in households])
+    return households
+
+
+def parse_roster(village: Village, data: bytes) -> list[RosterRow]:
+    """Read and check every row of a roster file; raise RosterInvalid on any problem."""
+    rows = _physical_rows(data)
+    try:
+        columns, header_row = _find_header(rows)
+        return _check_rows(village, rows, columns, header_row)
+    finally:
+        rows.close()  # an XLSX keeps its archive open until then
+
+
+def roster_template_csv() -> bytes:
+    """Return an example roster as CSV, with a BOM so that Excel reads it as UTF-8."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(TEMPLATE_HEADER)
+    writer.writerows(TEMPLATE_ROWS)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def roster_template_xlsx() -> bytes:
+    """Return an example roster as an XLSX workbook with a bold header row."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None  # a new workbook always has its first sheet
+    sheet.title = "住户名单"
+    sheet.append(TEMPLATE_HEADER)
+    for row in TEMPLATE_ROWS:
+        sheet.append(row)
+    bold = Font(bold=True)
+    for cell in sheet[1]:
+        cell.font = bold
+    for letter, width in zip("ABCDE", (14, 32, 14, 18, 8), strict=True):
+        sheet.column_dimensions[letter].width = width
+    # Text, so that Excel keeps a phone number's digits instead of 1.38123E+10.
+    sheet.column_dimensions["D"].number_format = "@"
+    for (cell,) in sheet.iter_rows(min_row=2, min_col=4, max_col=4):
+        cell.number_format = "@"
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def _file_error(message: str) -> RosterInvalid:
+    return RosterInvalid(f"{message} Nothing was imported.", errors={"file": [message]})
+
+
+# Cell values.
+
+
+def _text(value: Any) -> str:
+    """Return a cell's value as stripped text: 3.0 is "3", 13812345678 stays whole."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _whole(value: Any) -> int | None:
+    """Return a cell's value as a whole number (3, 3.0, "3", "３"), else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 1e9 else None
+    match = WHOLE_PATTERN.fullmatch(unicodedata.normalize("NFKC", _text(value)))
+    return int(match[1]) if match else None
+
+
+def _same(text: str) -> str:
+    """Return the form two texts share when they differ only by spaces or letter case."""
+    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
+
+
+# Reading the file: (row number, cell values) for every physical row.
+
+
+def _physical_rows(data: bytes) -> Generator[tuple[int, Sequence[Any]], None, None]:
+    if not data or not data.strip():
+        raise _file_error("The file is empty.")
+    if data.startswith(ZIP_MAGIC):
+        return _xlsx_rows(data)
+    if data.startswith(OLE_MAGIC):
+        raise _file_error(
+            "This is an old Excel .xls file. Save it as an Excel workbook "
+            "(.xlsx) or as CSV and upload it again."
+        )
+    return _csv_rows(_decode(data))
+
+
+def _xlsx_rows(data: bytes) -> Generator[tuple[int, Sequence[Any]], None, None]:
+    not_xlsx = (
+        "The file is a ZIP archive but not an Excel workbook (.xlsx) that can be "
+        "read. Save it as .xlsx or CSV and upload it again."
+    )
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    # openpyxl fails on damaged or foreign ZIPs (.ods, .docx) with many kinds of error.
+    except Exception:
+        raise _file_error(not_xlsx) from None
+    try:
+        if not book.worksheets:
+            raise _file_error("The workbook has no worksheet.")
+        sheet = book.worksheets[0]
+        # The stored size may be wrong (some programs write A1:A1); read what is there.
+        sheet.reset_dimensions()
+        values = sheet.iter_rows(values_only=True)
+        number = 0
+        while True:
+            try:
+                row = next(values)
+            except StopIteration:
+                return
+            except Exception:  # damaged sheet XML, again with many kinds of error
+                raise _file_error(not_xlsx) from None
+            number += 1
+            if number > MAX_SHEET_ROWS:
+                raise _file_error(
+                    f"The sheet runs past row {MAX_SHEET_ROWS}; a roster holds "
+                    f"at most {MAX_ROWS} households."
+                )
+            yield number, row
+    finally:
+        book.close()
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings: tuple[str, ...] = ("utf-16",)
+    else:
+        # Chinese Excel saves "CSV" in GB18030 (GBK); UTF-8 is tried first.
+        encodings = ("utf-8-sig", "gb18030")
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise _file_error(
+            "The file is neither an Excel workbook (.xlsx) nor CSV text (UTF-8 or GB18030)."
+        )
+    sample = text[:4096]
+    controls = sum(1 for c in sample if unicodedata.category(c) == "Cc" and c not in "\t\r\n")
+    # A stray control character is a row error; many of them mean binary data.
+    if "\x00" in text or controls > max(4, len(sample) // 100):
+        raise _file_error("The file is neither an Excel workbook (.xlsx) nor CSV text.")
+    return text
+
+
+def _csv_rows(text: str) -> Generator[tuple[int, Sequence[Any]], None, None]:
+    sample = "\n".join([line for line in text[:65536].splitlines() if line.strip()][:10])
+    delimiter = max(",;\t", key=sample.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    number = 0
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise _file_error(f"Row {number + 1} of the CSV cannot be read ({error}).") from None
+        number += 1
+        if number > MAX_SHEET_ROWS:
+            raise _file_error(
+                f"The file runs past row {MAX_SHEET_ROWS}; a roster holds "
+                f"at most {MAX_ROWS} households."
+            )
+        yield number, row
+
+
+# The header: which column holds what.
+
+
+def _normal_header(value: Any) -> str:
+    text = unicodedata.normalize("NFKC", _text(value))
+    return "".join(text.split()).replace("*", "").casefold()
+
+
+ALIAS_KEYS = {
+    _normal_header(alias): key for key, aliases in HEADER_ALIASES.items() for alias in aliases
+}
+
+
+def _is_blank(row: Sequence[Any]) -> bool:
+    return all(_text(value) == "" for value in row)
+
+
+def _find_header(
+    rows: Iterable[tuple[int, Sequence[Any]]],
+) -> tuple[dict[str, Column], int]:
+    seen = 0
+    for number, row in rows:
+        if _is_blank(row):
+            continue
+        seen += 1
+        columns: dict[str, Column] = {}
+        for index, value in enumerate(row):
+            key = ALIAS_KEYS.get(_normal_header(value))
+            if key is None:
+                continue
+            header = _text(value)
+            if key in columns:
+                raise _file_error(
+                    f"Columns {columns[key].header!r} and {header!r} both give "
+                    f"the household's {key}; keep one of them."
+                )
+            columns[key] = Column(key, index, header)
+        if columns:
+            missing = [key for key in REQUIRED if key not in columns]
+            if missing:
+                names = ", ".join(f"{key} ({TEMPLATE_NAMES[key]})" for key in missing)
+                raise _file_error(
+                    f"The header (row {number}) lacks the required column(s): {names}."
+                )
+            return columns, number
+        if seen >= HEADER_SEARCH_ROWS:
+            break
+    raise _file_error(
+        "No header row found. The first row names the columns: 户主姓名 "
+        "(name), 地址 (address), 网格 (grid), and optionally 电话 (phone) "
+        "and 人口 (members)."
+    )
+
+
+# The rows.
+
+
+class _Problems:
+    """Row errors in row order, the first MAX_LISTED_ERRORS of them kept."""
+
+    def __init__(self) -> None:
+        self.listed: list[dict[str, Any]] = []
+        self.total = 0
+        self.rows: set[int] = set()
+
+    def add(self, row: int, column: str, message: str) -> None:
+        self.total += 1
+        self.rows.add(row)
+        if len(self.listed) < MAX_LISTED_ERRORS:
+            self.listed.append({"row": row, "column": column, "message": message})
+
+
+def _check_rows(
+    village: Village,
+    rows: Iterable[tuple[int, Sequence[Any]]],
+    columns: dict[str, Column],
+    header_row: int,
+) -> list[RosterRow]:
+    grids = _GridFinder(list_grids(village.id))
+    problems = _Problems()
+    checked: list[RosterRow] = []
+    first_seen: dict[tuple[str, str], int] = {}
+    count = 0
+    for number, row in rows:
+        if _is_blank(row):
+            continue
+        count += 1
+        if count > MAX_ROWS:
+            raise _file_error(
+                f"The file has more than {MAX_ROWS} households; split it into "
+                "files of at most that many rows."
+            )
+
+        def cell(key: str, row: Sequence[Any] = row) -> Any:
+            column = columns.get(key)
+            if column is None or column.index >= len(row):
+                return None
+            return row[column.index]
+
+        def bad(key: str, message: str, number: int = number) -> None:
+            problems.add(number, columns[key].header, message)
+
+        name = _required_text(cell(NAME), NAME, bad)
+        address = _required_text(cell(ADDRESS), ADDRESS, bad)
+        grid = _grid(cell(GRID), grids, bad)
+        phone = _phone(cell(PHONE), bad) if PHONE in columns else None
+        members = _members(cell(MEMBERS), bad) if MEMBERS in columns else None
+        if name is not None and address is not None:
+            key = (_same(name), _same(address))
+            if key in first_seen:
+                bad(
+                    NAME,
+                    f"The same household (name and address) is already on row {first_seen[key]}.",
+                )
+            else:
+                first_seen[key] = number
+        if number not in problems.rows and name and address and grid:
+            checked.append(RosterRow(number, name, address, grid, phone, members))
+
+    if problems.total:
+        listed = (
+            ""
+            if problems.total <= MAX_LISTED_ERRORS
+            else f" The first {MAX_LISTED_ERRORS} problems are listed."
+        )
+        raise RosterInvalid(
+            f"{len(problems.rows)} row(s) have errors ({problems.total} problem(s)); "
+            f"nothing was imported.{listed}",
+            errors={"rows": problems.listed},
+        )
+    if not checked:
+        raise _file_error(f"The file has a header (row {header_row}) but no households.")
+    return checked
+
+
+class _GridFinder:
+    """Find a grid of the village by its name or by its number."""
+
+    def __init__(self, grids: list[Grid]):
+        self.by_name = {grid.name.strip(): grid for grid in grids}
+        loose: dict[str, list[Grid]] = defaultdict(list)
+        for grid in grids:
+            loose[_same(grid.name)].append(grid)
+        self.by_loose_name = {key: found[0] for key, found in loose.items() if len(found) == 1}
+        self.by_number = {grid.number: grid for grid in grids}
+
+    def find(self, value: Any) -> Grid | None:
+        text = _text(value)
+        found = self.by_name.get(text) or self.by_loose_name.get(_same(text))
+        if found is not None:
+            return found
+        number = _whole(value)
+        return self.by_number.get(number) if number is not None else None
+
+
+def _required_text(value: Any, key: str, bad: Report) -> str | None:
+    text = _text(value)
+    if not text:
+        bad(key, f"The {key} is missing.")
+        return None
+    return _checked_text(text, key, bad)
+
+
+def _checked_text(text: str, key: str, bad: Report) -> str | None:
+    limit = MAX_LENGTHS[key]
+    if len(text) > limit:
+        bad(key, f"The {key} has {len(text)} characters; at most {limit} are allowed.")
+        return None
+    if not text.isprintable() and any(unicodedata.category(c) in REFUSED_CATEGORIES for c in text):
+        bad(
+            key,
+            f"The {key} contains a control or invisible character (such as a line "
+            "break or a zero-width space).",
+        )
+        return None
+    return text
+
+
+def _grid(value: Any, grids: _GridFinder, bad: Report) -> Grid | None:
+    text = _text(value)
+    if not text:
+        bad(GRID, "The grid is missing.")
+        return None
+    grid = grids.find(value)
+    if grid is None:
+        bad(GRID, f"No grid named or numbered {text!r} in this village.")
+    return grid
+
+
+def _phone(value: Any, bad: Report) -> str | None:
+    text = _text(value)
+    if not text:
+        return None
+    if _checked_text(text, PHONE, bad) is None:
+        return None
+    phone = unicodedata.normalize("NFKC", text)
+    if re.fullmatch(r"[0-9.]+[eE]\+?[0-9]+", phone):
+        bad(
+            PHONE,
+            f"Excel turned this phone number into {text!r}; format the column as "
+            "text and type the number again.",
+        )
+        return None
+    if not PHONE_PATTERN.fullmatch(phone) or not any(c.isdigit() for c in phone):
+        bad(PHONE, "A phone number has only digits, +, - and spaces.")
+        return None
+    return phone
+
+
+def _members(value: Any, bad: Report) -> int | None:
+    if not _text(value):
+        return None
+    number = _whole(value)
+    if number is None or not 1 <= number <= 99:
+        bad(MEMBERS, f"The number of members is a whole number from 1 to 99, not {_text(value)!r}.")
+        return None
+    return number

@@ -1,0 +1,95 @@
+"""Household API schemas."""
+
+from flask_smorest.fields import Upload
+from marshmallow import Schema, ValidationError, fields, validate, validates
+from webargs.fields import DelimitedList
+
+from app.households.services import STATUSES
+from app.schemas import Id, Text
+
+PHONE = validate.Regexp(r"^[0-9+\- ]{3,32}$", error="Digits, +, - and spaces only.")
+
+
+class HouseholdIn(Schema):
+    name = Text(required=True, min_length=1, max_length=100)
+    address = Text(required=True, min_length=1, max_length=200)
+    grid_id = Id(required=True)
+    phone = Text(max_length=32, allow_none=True, validate=PHONE)
+    members = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 99))
+
+
+class HouseholdPatch(Schema):
+    name = Text(min_length=1, max_length=100)
+    address = Text(min_length=1, max_length=200)
+    grid_id = Id()
+    phone = Text(max_length=32, allow_none=True, validate=PHONE)
+    members = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 99))
+    status = fields.String(validate=validate.OneOf(STATUSES))
+
+    @validates("phone")
+    def _phone(self, value, **_kwargs):
+        if value is not None and not value:
+            raise ValidationError("Send null to clear the phone.")
+
+
+class HouseholdOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    address = fields.String()
+    grid_id = fields.Integer()
+    phone = fields.String(allow_none=True)
+    members = fields.Integer(allow_none=True)
+    status = fields.String()
+    card_version = fields.Integer()
+    balance = fields.Integer()
+    qr_payload = fields.String()
+
+
+class HouseholdQuery(Schema):
+    grid_id = Id()
+    q = Text(max_length=100)
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class HouseholdList(Schema):
+    items = fields.List(fields.Nested(HouseholdOut))
+    total = fields.Integer()
+    page = fields.Integer()
+    per_page = fields.Integer()
+
+
+class ReissueIn(Schema):
+    reason = Text(min_length=1, max_length=500, load_default="补发积分卡 card reissued")
+
+
+class ScanIn(Schema):
+    payload = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ScanOut(Schema):
+    household = fields.Nested(HouseholdOut)
+    inspected_today = fields.Boolean()
+
+
+class ImportIn(Schema):
+    file = Upload(required=True, metadata={"description": "The roster: CSV or XLSX"})
+
+
+class HouseholdBrief(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    grid_id = fields.Integer()
+
+
+class ImportOut(Schema):
+    imported = fields.Integer()
+    items = fields.List(fields.Nested(HouseholdBrief))
+
+
+class CardsQuery(Schema):
+    grid_id = Id()
+    ids = DelimitedList(Id(), validate=validate.Length(min=1, max=2000))

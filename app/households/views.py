@@ -1,0 +1,250 @@
+"""Household pages: the public door page, and the admin's roster pages."""
+
+from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+from app.auth.decorators import role_required
+from app.auth.models import ADMIN
+from app.db import db, run_write
+from app.errors import DomainError, InvalidQr, RevokedQr
+from app.households import cards, services
+from app.households.importer import (
+    RosterInvalid,
+    import_roster,
+    roster_template_csv,
+    roster_template_xlsx,
+)
+from app.households.printing import card_sheet_pdf
+from app.ledger.services import household_account, statement
+from app.villages.models import Village
+from app.villages.services import get_grid, list_grids
+
+bp = Blueprint("households", __name__)
+
+KIND_WORDS = {
+    "inspection": _l("Sorting inspection"),
+    "adjustment": _l("Correction"),
+    "reversal": _l("Cancelled"),
+    "redemption": _l("Goods from the points shop"),
+    "redemption_cancel": _l("Goods returned"),
+}
+
+
+def mask_name(name: str) -> str:
+    """Hide a name fit for a door: 马秀利 -> 马*利, 马利 -> 马*."""
+    if len(name) <= 1:
+        return "*"
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def movement_words(line) -> str:
+    """Say in plain words why points moved."""
+    words = str(KIND_WORDS.get(line.kind, line.kind))
+    return f"{words}: {line.memo}" if line.memo else words
+
+
+@bp.get("/q/<token>")
+def door_page(token: str):
+    """What anyone who scans a door card sees: masked name, balance, last movements."""
+    try:
+        household = cards.resolve_card(token, None)
+    except RevokedQr:
+        return render_template("households/door_revoked.html"), 410
+    except InvalidQr:
+        return render_template("households/door_invalid.html"), 404
+    account = household_account(household.id)
+    village = db.session.get(Village, household.village_id)
+    lines = statement(account.id, limit=10)
+    return render_template("households/door.html", household=household, village=village,
+                           masked=mask_name(household.name), balance=account.balance,
+                           lines=lines, words=movement_words)
+
+
+# The admin's roster pages.
+
+def _village() -> Village:
+    village = db.session.get(Village, g.user.village_id)
+    assert village is not None
+    return village
+
+
+@bp.get("/admin/households")
+@role_required(ADMIN)
+def household_list():
+    """Search the roster, filter by grid."""
+    grid_id = request.args.get("grid_id", type=int)
+    q = request.args.get("q", "").strip()[:100]
+    page = max(1, request.args.get("page", 1, type=int))
+    rows, total = services.search_households(g.user.village_id, grid_id=grid_id, q=q or None,
+                                             page=page, per_page=50)
+    return render_template("households/list.html", rows=rows, total=total, page=page,
+                           pages=max(1, (total + 49) // 50), grids=list_grids(g.user.village_id),
+                           grid_id=grid_id, q=q)
+
+
+def _form_fields() -> tuple[dict, dict]:
+    """Read the household form; return the values and the errors per field."""
+    form = request.form
+    values = {key: form.get(key, "").strip() for key in
+              ("name", "address", "grid_id", "phone", "members", "status")}
+    errors: dict[str, str] = {}
+    if not 1 <= len(values["name"]) <= 100:
+        errors["name"] = _("Enter the name (up to 100 characters).")
+    if not 1 <= len(values["address"]) <= 200:
+        errors["address"] = _("Enter the address (up to 200 characters).")
+    if values["phone"] and (len(values["phone"]) > 32 or
+                            not all(c.isdigit() or c in "+- " for c in values["phone"])):
+        errors["phone"] = _("Digits, +, - and spaces only.")
+    members = values["members"]
+    if members and (not members.isdigit() or not 1 <= int(members) <= 99):
+        errors["members"] = _("A whole number from 1 to 99.")
+    try:
+        get_grid(g.user.village_id, int(values["grid_id"]))
+    except (ValueError, DomainError):
+        errors["grid_id"] = _("Choose a grid.")
+    return values, errors
+
+
+@bp.route("/admin/households/new", methods=["GET", "POST"])
+@role_required(ADMIN)
+def household_new():
+    """Add one household."""
+    values: dict = {}
+    errors: dict = {}
+    if request.method == "POST":
+        values, errors = _form_fields()
+        if not errors:
+            def create():
+                village = _village()
+                return services.create_household(
+                    village, get_grid(village.id, int(values["grid_id"])), values["name"],
+                    values["address"], phone=values["phone"] or None,
+                    members=int(values["members"]) if values["members"] else None).id
+            household_id = run_write(create)
+            return redirect(url_for("households.household_detail", household_id=household_id))
+    return render_template("households/form.html", values=values, errors=errors,
+                           grids=list_grids(g.user.village_id), household=None), \
+        422 if errors else 200
+
+
+@bp.route("/admin/households/<int:household_id>/edit", methods=["GET", "POST"])
+@role_required(ADMIN)
+def household_edit(household_id: int):
+    """Change a household's details."""
+    household = services.get_household(g.user.village_id, household_id)
+    errors: dict = {}
+    values = {"name": household.name, "address": household.address,
+              "grid_id": str(household.grid_id), "phone": household.phone or "",
+              "members": str(household.members or ""), "status": household.status}
+    if request.method == "POST":
+        values, errors = _form_fields()
+        if values["status"] not in services.STATUSES:
+            errors["status"] = _("Choose a status.")
+        if not errors:
+            def update():
+                target = services.get_household(g.user.village_id, household_id)
+                services.update_household(target, {
+                    "name": values["name"], "address": values["address"],
+                    "grid_id": int(values["grid_id"]), "phone": values["phone"] or None,
+                    "members": int(values["members"]) if values["members"] else None,
+                    "status": values["status"]})
+            run_write(update)
+            return redirect(url_for("households.household_detail", household_id=household_id))
+    return render_template("households/form.html", values=values, errors=errors,
+                           grids=list_grids(g.user.village_id), household=household), \
+        422 if errors else 200
+
+
+@bp.get("/admin/households/<int:household_id>")
+@role_required(ADMIN)
+def household_detail(household_id: int):
+    """A household: balance, card, every movement."""
+    household = services.get_household(g.user.village_id, household_id)
+    account = household_account(household.id)
+    grid = get_grid(g.user.village_id, household.grid_id)
+    return render_template("households/detail.html", household=household, grid=grid,
+                           balance=account.balance, lines=statement(account.id, limit=100),
+                           payload=cards.card_payload(household), words=movement_words)
+
+
+@bp.get("/admin/households/<int:household_id>/qr.svg")
+@role_required(ADMIN)
+def household_qr(household_id: int):
+    """The card's QR, for the detail page."""
+    household = services.get_household(g.user.village_id, household_id)
+    return Response(cards.qr_svg(cards.card_payload(household)), mimetype="image/svg+xml",
+                    headers={"Cache-Control": "private, no-store"})
+
+
+@bp.post("/admin/households/<int:household_id>/reissue")
+@role_required(ADMIN)
+def household_reissue(household_id: int):
+    """Replace the household's card; the old one stops working."""
+    reason = request.form.get("reason", "").strip()[:500] or "补发积分卡"
+
+    def reissue():
+        household = services.get_household(g.user.village_id, household_id)
+        services.reissue_card(household, actor_id=g.user.id, reason=reason)
+    run_write(reissue)
+    return redirect(url_for("households.household_detail", household_id=household_id,
+                            reissued=1))
+
+
+@bp.route("/admin/households/import", methods=["GET", "POST"])
+@role_required(ADMIN)
+def household_import():
+    """Upload a roster: every row or none, with a report of each bad row."""
+    problems = None
+    imported = None
+    status = 200
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            problems = {"file": [_("Choose a CSV or XLSX file.")]}
+            status = 422
+        else:
+            data = upload.read()
+            try:
+                imported = len(run_write(lambda: import_roster(_village(), data)))
+            except RosterInvalid as error:
+                problems = error.extra.get("errors", {})
+                status = 422
+    return render_template("households/import.html", problems=problems,
+                           imported=imported), status
+
+
+@bp.get("/admin/households/import/template.<fmt>")
+@role_required(ADMIN)
+def roster_template(fmt: str):
+    """A roster to fill in, as CSV or XLSX."""
+    if fmt == "csv":
+        return Response(roster_template_csv(), mimetype="text/csv", headers={
+            "Content-Disposition": 'attachment; filename="roster-template.csv"'})
+    if fmt == "xlsx":
+        return Response(roster_template_xlsx(), mimetype=(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), headers={
+            "Content-Disposition": 'attachment; filename="roster-template.xlsx"'})
+    return render_template("errors/error.html", status=404,
+                           message=_("This page does not exist.")), 404
+
+
+@bp.get("/admin/cards")
+@role_required(ADMIN)
+def card_print():
+    """Choose a grid and print its cards."""
+    return render_template("households/cards.html", grids=list_grids(g.user.village_id))
+
+
+@bp.get("/admin/cards.pdf")
+@role_required(ADMIN)
+def card_print_pdf():
+    """The chosen grid's cards as a PDF."""
+    grid_id = request.args.get("grid_id", type=int)
+    ids = [int(i) for i in request.args.getlist("id") if i.isdigit()]
+    pdf, filename = card_sheet_pdf(g.user.village_id, grid_id=grid_id,
+                                   household_ids=ids or None)
+    return Response(pdf, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{filename}"'})

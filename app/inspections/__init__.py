@@ -1,0 +1,1 @@
+"""Inspections: grading a household's sorting at the bins, credited by the rules."""

@@ -1,0 +1,67 @@
+"""Inspections and the village's scoring rules."""
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Model, utcnow
+from app.types import UTCDateTime
+
+
+class Inspection(Model):
+    __tablename__ = "inspections"
+    __table_args__ = (
+        # The daily limit, held by the database: slot runs 1..limit per household
+        # and village day, so two inspectors at one door cannot both go past it.
+        UniqueConstraint("household_id", "local_date", "slot"),
+        CheckConstraint("points >= 0", name="points"),
+        CheckConstraint("slot >= 1", name="slot"),
+        Index("ix_inspections_village_id_local_date", "village_id", "local_date"),
+        Index("ix_inspections_inspector_id_local_date", "inspector_id", "local_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), index=True)
+    inspector_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    grade: Mapped[str] = mapped_column(String(8))
+    points: Mapped[int]
+    note: Mapped[str | None] = mapped_column(Text)
+    photo: Mapped[str | None] = mapped_column(String(100))
+    # The village's calendar day when it happened (its time zone, not UTC).
+    local_date: Mapped[date] = mapped_column(Date)
+    slot: Mapped[int]
+    # None for a zero-point grade: nothing to post.
+    journal_id: Mapped[int | None] = mapped_column(ForeignKey("journals.id"), unique=True)
+    rules_id: Mapped[int] = mapped_column(ForeignKey("rule_sets.id"))
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    void_reason: Mapped[str | None] = mapped_column(String(500))
+    voided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    void_journal_id: Mapped[int | None] = mapped_column(ForeignKey("journals.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RuleSet(Model):
+    """One version of a village's scoring rules; the newest is in force.
+
+    Rules are never edited in place: a change adds a version, so every
+    inspection keeps the rules it was scored by, and the history shows who
+    changed what and when.
+    """
+
+    __tablename__ = "rule_sets"
+    __table_args__ = (
+        UniqueConstraint("village_id", "version"),
+        CheckConstraint("daily_limit >= 1", name="daily_limit"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    version: Mapped[int]
+    # JSON: [{"grade": "A", "points": 3, "label": "优"}, ...] in display order.
+    grades: Mapped[str] = mapped_column(Text)
+    daily_limit: Mapped[int]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

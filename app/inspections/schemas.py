@@ -1,0 +1,94 @@
+"""Inspection and rules API schemas."""
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from app.inspections.services import MAX_DAILY_LIMIT, MAX_POINTS_PER_GRADE
+from app.schemas import Id, PageQuery, Text
+
+GRADE_NAME = validate.Regexp(r"^[A-Z0-9]{1,8}$", error="1 to 8 capital letters or digits.")
+
+
+class RulesIn(Schema):
+    grades = fields.Dict(
+        keys=fields.String(validate=GRADE_NAME),
+        values=fields.Integer(strict=True, validate=validate.Range(0, MAX_POINTS_PER_GRADE)),
+        required=True, validate=validate.Length(min=1, max=10),
+        metadata={"example": {"A": 3, "B": 2, "C": 1, "D": 0}})
+    daily_limit = fields.Integer(strict=True, load_default=1,
+                                 validate=validate.Range(1, MAX_DAILY_LIMIT))
+    labels = fields.Dict(keys=fields.String(validate=GRADE_NAME),
+                         values=Text(min_length=1, max_length=20), load_default=dict,
+                         metadata={"example": {"A": "优", "B": "良", "C": "中", "D": "差"}})
+
+    @validates_schema
+    def _labels_name_grades(self, data, **_kwargs):
+        unknown = set(data.get("labels", {})) - set(data.get("grades", {}))
+        if unknown:
+            raise ValidationError(f"Labels for unknown grades: {sorted(unknown)}.", "labels")
+
+
+class RulesOut(Schema):
+    grades = fields.Dict(keys=fields.String(), values=fields.Integer())
+    labels = fields.Dict(keys=fields.String(), values=fields.String())
+    daily_limit = fields.Integer()
+    version = fields.Integer()
+    updated_at = fields.DateTime()
+    updated_by = fields.Integer(allow_none=True)
+
+
+class RulesHistory(Schema):
+    items = fields.List(fields.Nested(RulesOut))
+
+
+class InspectionIn(Schema):
+    household_id = Id()
+    payload = fields.String(validate=validate.Length(min=1, max=2000))
+    grade = fields.String(required=True, validate=validate.Length(min=1, max=8))
+    note = Text(max_length=500, allow_none=True)
+
+    @validates_schema
+    def _one_household(self, data, **_kwargs):
+        if ("household_id" in data) == ("payload" in data):
+            raise ValidationError("Give household_id or payload (the scanned card), not both.",
+                                  "household_id")
+
+
+class InspectionOut(Schema):
+    id = fields.Integer()
+    household_id = fields.Integer()
+    household_code = fields.String()
+    grid_id = fields.Integer()
+    inspector_id = fields.Integer()
+    grade = fields.String()
+    points = fields.Integer()
+    note = fields.String(allow_none=True)
+    transaction_id = fields.Integer(allow_none=True)
+    balance = fields.Integer()
+    inspected_at = fields.DateTime()
+    local_date = fields.Date()
+    has_photo = fields.Boolean()
+    voided = fields.Boolean()
+    void_reason = fields.String(allow_none=True)
+
+
+class InspectionQuery(PageQuery):
+    date = fields.Date(metadata={"description": "One village day (YYYY-MM-DD)"})
+    date_from = fields.Date(data_key="from")
+    date_to = fields.Date(data_key="to")
+    grid_id = Id()
+    inspector_id = Id()
+    household_id = Id()
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
+
+
+class InspectionList(Schema):
+    items = fields.List(fields.Nested(InspectionOut))
+    total = fields.Integer()
+
+
+class VoidIn(Schema):
+    reason = Text(required=True, min_length=1, max_length=500)
+
+
+class PhotoIn(Schema):
+    photo = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})

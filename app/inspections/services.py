@@ -1,0 +1,236 @@
+"""Grading and crediting: the rules, recording an inspection, voiding it."""
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from app.auth.models import User
+from app.db import db, utcnow
+from app.errors import (
+    AlreadyInspectedToday,
+    AlreadyReversed,
+    ConflictOfInterest,
+    HouseholdInactive,
+    NotFound,
+    ValidationFailed,
+)
+from app.households.models import Household
+from app.inspections.models import Inspection, RuleSet
+from app.ledger.services import credit, reverse
+from app.villages.models import Village
+
+DEFAULT_GRADES = (("A", 3, "优"), ("B", 2, "良"), ("C", 1, "中"), ("D", 0, "差"))
+DEFAULT_DAILY_LIMIT = 1
+MAX_POINTS_PER_GRADE = 1000
+MAX_DAILY_LIMIT = 10
+
+
+@dataclass(frozen=True)
+class Grade:
+    grade: str
+    points: int
+    label: str
+
+
+@dataclass(frozen=True)
+class Rules:
+    id: int
+    version: int
+    grades: tuple[Grade, ...]
+    daily_limit: int
+    actor_id: int | None
+    created_at: datetime
+
+    def grade(self, name: str) -> Grade:
+        for grade in self.grades:
+            if grade.grade == name:
+                return grade
+        raise ValidationFailed(
+            f"Unknown grade {name!r}; one of {', '.join(g.grade for g in self.grades)}.",
+            errors={"grade": [f"One of: {', '.join(g.grade for g in self.grades)}."]})
+
+
+def _rules(row: RuleSet) -> Rules:
+    grades = tuple(Grade(g["grade"], g["points"], g.get("label") or g["grade"])
+                   for g in json.loads(row.grades))
+    return Rules(row.id, row.version, grades, row.daily_limit, row.actor_id, row.created_at)
+
+
+def set_rules(village_id: int, grades: list[Grade], daily_limit: int, *,
+              actor_id: int | None) -> Rules:
+    """Put new rules in force: a new version; inspections after it are scored by it."""
+    names = [g.grade for g in grades]
+    if not grades or len(grades) > 10:
+        raise ValidationFailed("Give 1 to 10 grades.", errors={"grades": ["1 to 10 grades."]})
+    if len(set(names)) != len(names):
+        raise ValidationFailed("Grade names must differ.", errors={"grades": ["Duplicates."]})
+    for grade in grades:
+        if not 0 <= grade.points <= MAX_POINTS_PER_GRADE:
+            raise ValidationFailed(f"Points per grade are 0 to {MAX_POINTS_PER_GRADE}.",
+                                   errors={"grades": [f"{grade.grade}: 0 to "
+                                                      f"{MAX_POINTS_PER_GRADE} points."]})
+    if not 1 <= daily_limit <= MAX_DAILY_LIMIT:
+        raise ValidationFailed(f"The daily limit is 1 to {MAX_DAILY_LIMIT}.",
+                               errors={"daily_limit": [f"1 to {MAX_DAILY_LIMIT}."]})
+    version = (db.session.scalar(select(func.max(RuleSet.version))
+                                 .where(RuleSet.village_id == village_id)) or 0) + 1
+    row = RuleSet(village_id=village_id, version=version, daily_limit=daily_limit,
+                  actor_id=actor_id, grades=json.dumps(
+                      [{"grade": g.grade, "points": g.points, "label": g.label}
+                       for g in grades], ensure_ascii=False))
+    db.session.add(row)
+    db.session.flush()
+    return _rules(row)
+
+
+def create_default_rules(village_id: int) -> Rules:
+    """Give a new village the default rules: A 3, B 2, C 1, D 0, once a day."""
+    return set_rules(village_id, [Grade(*g) for g in DEFAULT_GRADES], DEFAULT_DAILY_LIMIT,
+                     actor_id=None)
+
+
+def current_rules(village_id: int) -> Rules:
+    """Return the rules in force in the village."""
+    row = db.session.scalar(select(RuleSet).where(RuleSet.village_id == village_id)
+                            .order_by(RuleSet.version.desc()).limit(1))
+    if row is None:
+        raise NotFound("The village has no rules yet.")
+    return _rules(row)
+
+
+def rules_history(village_id: int) -> list[Rules]:
+    """Return every version of the village's rules, newest first."""
+    return [_rules(row) for row in db.session.scalars(
+        select(RuleSet).where(RuleSet.village_id == village_id)
+        .order_by(RuleSet.version.desc()))]
+
+
+def village_today(village_id: int, moment: datetime | None = None) -> date:
+    """Return the village's calendar date at a moment (now by default)."""
+    timezone = db.session.scalar(select(Village.timezone).where(Village.id == village_id))
+    return (moment or utcnow()).astimezone(ZoneInfo(timezone or "Asia/Shanghai")).date()
+
+
+def count_today(household: Household) -> int:
+    """Return how many inspections the household had today (the village's date)."""
+    return _count_on(household.id, village_today(household.village_id))
+
+
+def _count_on(household_id: int, day: date) -> int:
+    return db.session.scalar(select(func.count(Inspection.id)).where(
+        Inspection.household_id == household_id, Inspection.local_date == day)) or 0
+
+
+def record_inspection(
+    household: Household,
+    inspector: User,
+    grade: str,
+    *,
+    note: str | None = None,
+) -> Inspection:
+    """Record an inspection and credit its points; never past the daily limit."""
+    if household.village_id != inspector.village_id:
+        raise NotFound("No such household.")
+    if inspector.household_id == household.id:
+        raise ConflictOfInterest("You may not inspect your own household.")
+    if household.status != "active":
+        raise HouseholdInactive("This household has moved away.")
+    rules = current_rules(household.village_id)
+    chosen = rules.grade(grade)
+    now = utcnow()
+    today = village_today(household.village_id, now)
+    inspection = None
+    for _ in range(rules.daily_limit):
+        slot = _count_on(household.id, today) + 1
+        if slot > rules.daily_limit:
+            break
+        candidate = Inspection(
+            village_id=household.village_id, household_id=household.id,
+            grid_id=household.grid_id, inspector_id=inspector.id, grade=chosen.grade,
+            points=chosen.points, note=note, local_date=today, slot=slot,
+            rules_id=rules.id, created_at=now)
+        try:
+            with db.session.begin_nested():
+                db.session.add(candidate)
+                db.session.flush()
+        except IntegrityError:
+            # Another inspector took this slot a moment ago: count again.
+            continue
+        inspection = candidate
+        break
+    if inspection is None:
+        raise AlreadyInspectedToday(
+            f"This household was already inspected today ({rules.daily_limit} a day).")
+    if chosen.points:
+        journal = credit(household.village_id, household.id, chosen.points,
+                         kind="inspection", memo=f"{chosen.label} ({chosen.grade})",
+                         actor_id=inspector.id)
+        inspection.journal_id = journal.id
+        db.session.flush()
+    return inspection
+
+
+def get_inspection(village_id: int, inspection_id: int) -> Inspection:
+    """Return an inspection of the village."""
+    inspection = db.session.get(Inspection, inspection_id)
+    if inspection is None or inspection.village_id != village_id:
+        raise NotFound("No such inspection.")
+    return inspection
+
+
+def void_inspection(inspection: Inspection, *, actor: User, reason: str) -> Inspection:
+    """Void an inspection: reverse its points (refused once they are spent)."""
+    if inspection.voided_at is not None:
+        raise AlreadyReversed("This inspection was already voided.")
+    if inspection.journal_id is not None:
+        reversal = reverse(inspection.journal_id, village_id=inspection.village_id,
+                           actor_id=actor.id, reason=reason)
+        inspection.void_journal_id = reversal.id
+    inspection.voided_at = utcnow()
+    inspection.void_reason = reason
+    inspection.voided_by = actor.id
+    db.session.flush()
+    return inspection
+
+
+def list_inspections(
+    village_id: int,
+    *,
+    day_from: date | None = None,
+    day_to: date | None = None,
+    grid_id: int | None = None,
+    inspector_id: int | None = None,
+    household_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[Inspection], int]:
+    """Return the village's inspections, newest first, filtered, and their total."""
+    query = select(Inspection).where(Inspection.village_id == village_id)
+    for column, value in ((Inspection.grid_id, grid_id),
+                          (Inspection.inspector_id, inspector_id),
+                          (Inspection.household_id, household_id)):
+        if value is not None:
+            query = query.where(column == value)
+    if day_from is not None:
+        query = query.where(Inspection.local_date >= day_from)
+    if day_to is not None:
+        query = query.where(Inspection.local_date <= day_to)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.session.scalars(query.order_by(Inspection.id.desc()).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def not_inspected_today(village_id: int, grid_id: int) -> list[Household]:
+    """Return the grid's active households with no inspection today."""
+    today = village_today(village_id)
+    inspected = select(Inspection.household_id).where(
+        Inspection.village_id == village_id, Inspection.local_date == today)
+    return list(db.session.scalars(
+        select(Household).where(Household.village_id == village_id,
+                                Household.grid_id == grid_id, Household.status == "active",
+                                Household.id.not_in(inspected))
+        .order_by(Household.code)))
