@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint translations messages clean
+.PHONY: run test lint translations messages clean browser-deps
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Green Points needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -33,9 +33,20 @@ run: $(VENV)/.installed translations
 	@echo ""
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test translations
+test: $(VENV)/.installed-test translations browser-deps
 	$(BIN)/ruff check app tests migrations/env.py
 	$(BIN)/pytest
+
+# The browser tests drive Debian's Chromium with a fake camera fed by ffmpeg.
+browser-deps:
+	@if ! command -v ffmpeg >/dev/null || ! { [ -x /usr/lib/chromium/chromium ] || [ -x /usr/bin/chromium ]; }; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "Installing Debian's chromium and ffmpeg for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ffmpeg >/dev/null; \
+		else \
+			echo "The browser tests need Chromium and ffmpeg: sudo apt-get install chromium ffmpeg" >&2; exit 1; \
+		fi; \
+	fi
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check app tests migrations/env.py

@@ -57,6 +57,8 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.auth import api as auth_api
     from app.auth import views as auth_views
+    from app.catalogue import api as catalogue_api
+    from app.catalogue import views as catalogue_views
     from app.extensions import api
     from app.households import api as households_api
     from app.households import views as households_views
@@ -64,13 +66,20 @@ def register_blueprints(app: Flask) -> None:
     from app.inspections import views as inspections_views
     from app.ledger import api as ledger_api
     from app.main import views as main_views
+    from app.redemptions import api as redemptions_api
+    from app.redemptions import views as redemptions_views
+    from app.reports import api as reports_api
+    from app.reports import views as reports_views
     from app.villages import api as villages_api
 
     for blueprint in (auth_api.blp, villages_api.blp, households_api.blp, inspections_api.blp,
-                      ledger_api.blp):
+                      catalogue_api.blp, redemptions_api.blp, ledger_api.blp):
         api.register_blueprint(blueprint)
-    for blueprint in (main_views.bp, auth_views.bp, households_views.bp, inspections_views.bp):
+    api.register_blueprint(reports_api.blp)
+    for blueprint in (main_views.bp, auth_views.bp, households_views.bp, inspections_views.bp,
+                      catalogue_views.bp, redemptions_views.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(reports_views.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

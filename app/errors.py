@@ -195,3 +195,7 @@ class ConflictOfInterest(DomainError):
 
 class HouseholdInactive(DomainError):
     status, code, title = 409, "household_inactive", "The household has moved away"
+
+
+class OutOfStock(DomainError):
+    status, code, title = 409, "out_of_stock", "Out of stock"

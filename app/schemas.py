@@ -38,5 +38,10 @@ def Id(**kwargs):  # noqa: N802
     return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_INT), **kwargs)
 
 
+def QueryId():  # noqa: N802
+    """A database id in a query string, where every value arrives as text."""
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_INT))
+
+
 class PageQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))

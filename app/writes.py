@@ -41,18 +41,43 @@ IDEMPOTENCY_DOC = {
 }
 
 
+PAGE_KEY_PREFIX = "page:"
+
+
+def page_key(form_key: str) -> str | None:
+    """Return the idempotency key for a page form's hidden key, or None if it is not valid.
+
+    Page keys live beside API keys, prefixed so that neither can replay the other.
+    """
+    key = PAGE_KEY_PREFIX + form_key
+    return key if form_key and KEY_PATTERN.fullmatch(key) else None
+
+
 class _KeyTaken(Exception):
     """Another copy of this request stored its outcome first."""
 
 
 def request_fingerprint(user_id: int) -> str:
-    """Hash who sent what to where, so a reused key with another request is caught."""
-    body = request.get_data(cache=True)
-    try:
-        canonical = json.dumps(json.loads(body or b"null"), sort_keys=True,
-                               separators=(",", ":"), ensure_ascii=False).encode()
-    except ValueError:
-        canonical = body
+    """Hash who sent what to where, so a reused key with another request is caught.
+
+    The body is hashed by meaning, not bytes: JSON with sorted keys, and a form by
+    its fields and files (a retried upload gets a new multipart boundary).
+    """
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        parts = sorted(f"{name}={value}" for name, value in request.form.items(multi=True))
+        for name, upload in request.files.items(multi=True):
+            data = upload.read()
+            upload.seek(0)
+            parts.append(f"{name}:{upload.filename}:{upload.mimetype}:"
+                         f"{hashlib.sha256(data).hexdigest()}")
+        canonical = "\n".join(sorted(parts)).encode()
+    else:
+        body = request.get_data(cache=True)
+        try:
+            canonical = json.dumps(json.loads(body or b"null"), sort_keys=True,
+                                   separators=(",", ":"), ensure_ascii=False).encode()
+        except ValueError:
+            canonical = body
     return fingerprint(request.method.encode(), request.path.encode(), str(user_id).encode(),
                        canonical)
 

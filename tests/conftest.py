@@ -18,6 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import URL, make_url, text
+from testsupport import PASSWORD, TEST_CONFIG
 
 from app import create_app
 from app.auth.models import ADMIN, HOUSEHOLD, User
@@ -28,19 +29,11 @@ from app.households.services import create_household
 from app.villages.models import Grid, Village
 from app.villages.services import create_grid, create_village
 
+__all__ = ["PASSWORD", "TEST_CONFIG"]
+
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 BACKENDS = [b for b in os.environ.get("GREENPOINTS_TEST_DATABASES",
                                       "sqlite,postgresql").split(",") if b]
-PASSWORD = "correct-horse-battery"
-
-TEST_CONFIG = {
-    "TESTING": True,
-    "SECRET_KEY": "test-secret-key",
-    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-    "BASE_URL": "http://greenpoints.test",
-}
-
-
 def _admin_conninfo() -> tuple[URL, str]:
     url = make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL))
     return url, url.set(drivername="postgresql").render_as_string(hide_password=False)

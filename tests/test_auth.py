@@ -3,8 +3,8 @@
 from datetime import datetime, timedelta
 
 import pytest
-from conftest import PASSWORD
 from sqlalchemy import select, update
+from testsupport import PASSWORD
 
 from app.auth.models import INSPECTOR, ApiToken
 from app.db import db, utcnow

@@ -1,7 +1,7 @@
 """The browser pages: language, logging in and out, the home page, error pages."""
 
 import pytest
-from conftest import PASSWORD
+from testsupport import PASSWORD
 
 from app.auth.models import HOUSEHOLD, INSPECTOR
 from app.db import db
@@ -72,9 +72,9 @@ def test_household_user_sees_its_balance_at_home(client, make_household, make_us
     make_user(HOUSEHOLD, household=household, username="mxy")
 
     log_in(client, "mxy")
-    home = client.get("/home")
+    home = client.get("/home", follow_redirects=True)
 
-    assert "我的积分" in home.text
+    assert "积分余额" in home.text
     assert ">37<" in home.text
 
 
@@ -83,7 +83,7 @@ def test_inspector_home_is_the_inspection_page(client, make_user):
 
     log_in(client, "wgy")
 
-    assert "入户督导" in client.get("/home").text
+    assert "入户检查" in client.get("/home").text
 
 
 def test_wrong_password_shows_the_error_with_401(client, admin):

@@ -2,14 +2,18 @@
 
 import random
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.auth.services import create_user
-from app.db import db
+from app.catalogue.services import create_good
+from app.db import db, utcnow
 from app.households.services import create_household
-from app.ledger.services import adjust
+from app.inspections.services import record_inspection
+from app.ledger.services import adjust, household_account
+from app.redemptions.services import LineRequest, redeem
 from app.villages.models import Village
 from app.villages.services import create_grid, create_village
 
@@ -49,9 +53,30 @@ def demo_village() -> Village | None:
     return db.session.scalar(select(Village).where(Village.code == VILLAGE_CODE))
 
 
-def load_demo(seed: int = 2026) -> Village:
-    """Create the demo village; the caller commits."""
+# A village points shop: everyday goods, priced in points.
+CATALOGUE = (
+    ("洗衣粉", "袋", 30, 40, "清洁用品"),
+    ("洗洁精", "瓶", 25, 30, "清洁用品"),
+    ("香皂", "块", 10, 60, "清洁用品"),
+    ("牙膏", "支", 15, 35, "个人护理"),
+    ("卫生纸", "提", 40, 20, "生活用品"),
+    ("食用油", "桶", 120, 12, "粮油"),
+    ("食盐", "袋", 8, 50, "粮油"),
+    ("酱油", "瓶", 20, 25, "粮油"),
+    ("垃圾袋", "卷", 12, 4, "生活用品"),
+    ("毛巾", "条", 35, 15, "生活用品"),
+)
+
+# A realistic spread: most households sort well, a few keep getting it wrong.
+GRADE_WEIGHTS = {"A": 55, "B": 25, "C": 12, "D": 8}
+DEMO_DAYS = 30
+
+
+def load_demo(seed: int = 2026, *, now: datetime | None = None) -> Village:
+    """Create the demo village with a month of inspections; the caller commits."""
     rng = random.Random(seed)
+    now = now or utcnow()
+    start = now - timedelta(days=DEMO_DAYS + 1)
     village = create_village(VILLAGE_NAME, VILLAGE_CODE, "Asia/Shanghai")
     grids = [create_grid(village.id, name) for name in GRID_NAMES]
     admin = create_user(village, DEMO_LOGINS[0].username, DEMO_LOGINS[0].password, ADMIN)
@@ -69,8 +94,47 @@ def load_demo(seed: int = 2026) -> Village:
         opening = rng.choice((0, 0, 5, 8, 12, 15, 20, 26, 31))
         if opening:
             adjust(village.id, household.id, opening, reason="期初积分（纸质积分卡结转）",
-                   actor_id=admin.id)
-    for login in DEMO_LOGINS[1:]:
-        create_user(village, login.username, login.password, login.role,
-                    household=households[0] if login.role == HOUSEHOLD else None)
+                   actor_id=admin.id, at=start)
+    users = {login.role: create_user(village, login.username, login.password, login.role,
+                                     household=households[0] if login.role == HOUSEHOLD
+                                     else None)
+             for login in DEMO_LOGINS[1:]}
+    inspect_a_month(households, users[INSPECTOR], rng, now)
+    stock_the_shop(village, households, users[STOREKEEPER], rng, now)
     return village
+
+
+def stock_the_shop(village: Village, households: list, storekeeper, rng: random.Random,
+                   now: datetime) -> None:
+    """Fill the catalogue, then let some households trade points for goods last week."""
+    goods = [create_good(village.id, name=name, unit=unit, price_points=price, stock=stock,
+                         category=category, actor_id=storekeeper.id, supplier="镇供销社")
+             for name, unit, price, stock, category in CATALOGUE]
+    affordable = [g for g in goods if g.price_points <= 40]
+    for index, household in enumerate(rng.sample(households, 25)):
+        balance = household_account(household.id).balance
+        picks = [g for g in affordable if g.price_points <= balance and g.stock > 2]
+        if not picks:
+            continue
+        good = rng.choice(picks)
+        redeem(household, storekeeper, [LineRequest(good.id, 1)],
+               at=now - timedelta(days=3, minutes=-10 * index))
+
+
+def inspect_a_month(households: list, inspector, rng: random.Random, now: datetime) -> None:
+    """Walk the grids every morning for a month; most doors get a grade."""
+    # Each household has its habits: some are inspected nearly daily and sort well.
+    habits = {h.id: (rng.uniform(0.45, 0.95), rng.uniform(-0.15, 0.25)) for h in households}
+    grades = list(GRADE_WEIGHTS)
+    for days_ago in range(DEMO_DAYS, 0, -1):
+        morning = (now - timedelta(days=days_ago)).replace(hour=0, minute=30, second=0,
+                                                           microsecond=0)
+        for index, household in enumerate(households):
+            presence, skill = habits[household.id]
+            if rng.random() > presence:
+                continue
+            weights = [GRADE_WEIGHTS["A"] * (1 + skill), GRADE_WEIGHTS["B"],
+                       GRADE_WEIGHTS["C"] * (1 - skill), GRADE_WEIGHTS["D"] * (1 - 2 * skill)]
+            grade = rng.choices(grades, weights=[max(w, 1) for w in weights])[0]
+            record_inspection(household, inspector, grade,
+                              at=morning + timedelta(minutes=2 * index))

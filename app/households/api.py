@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, HOUSEHOLD, STAFF
 from app.db import db
+from app.errors import NotFound, ValidationFailed
 from app.households import cards, services
 from app.households.importer import import_roster
 from app.households.models import Household
@@ -58,7 +59,11 @@ def _created(household: Household):
 def create_household(args):
     """Add a household; it gets its code, card and points account."""
     village = db.session.get(Village, g.user.village_id)
-    grid = get_grid(village.id, args["grid_id"])
+    try:
+        grid = get_grid(village.id, args["grid_id"])
+    except NotFound:
+        raise ValidationFailed("No such grid in this village.",
+                               errors={"grid_id": ["No such grid in this village."]}) from None
     household = services.create_household(
         village, grid, args["name"], args["address"], phone=args.get("phone"),
         members=args.get("members"))

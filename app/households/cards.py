@@ -20,11 +20,12 @@ import qrcode.constants
 from flask import current_app, has_request_context, request
 
 from app.db import db
-from app.errors import InvalidQr, RevokedQr, ValidationFailed
+from app.errors import InvalidQr, NotFound, RevokedQr, ValidationFailed
 from app.households.models import Household
 
 _LAYOUT = struct.Struct(">IIH")  # village id, household id, card version
 TAG_BYTES = 10
+MAX_CARD_VERSION = 2**16 - 1  # the version is packed in two bytes
 TOKEN_LENGTH = 27
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{27}")
 # A full card URL (any host: cards outlive a change of address) or the bare token.
@@ -73,7 +74,12 @@ def read_token(payload: str) -> tuple[int, int, int]:
     match = _PAYLOAD.match(payload.strip()) if isinstance(payload, str) else None
     if match is None:
         raise InvalidQr("This is not a Green Points card.")
-    raw = base64.urlsafe_b64decode(match.group(1) + "=")
+    token = match.group(1)
+    raw = base64.urlsafe_b64decode(token + "=")
+    # 27 characters hold 162 bits for 160: unless the spare two are zero, one card would
+    # scan under four spellings, three of them altered.
+    if base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
+        raise InvalidQr("This is not a Green Points card.")
     body, tag = raw[:_LAYOUT.size], raw[_LAYOUT.size:]
     village_id, household_id, version = _LAYOUT.unpack(body)
     if not hmac.compare_digest(tag, _tag(village_id, body)):
@@ -141,3 +147,13 @@ def qr_svg(payload: str, *, module_mm: float = 1.0) -> bytes:
         f'<rect width="{size}" height="{size}" fill="#fff"/>'
         f'<path fill="#000" d="{"".join(runs)}"/></svg>\n'
     ).encode()
+
+
+def household_by_ref(village_id: int, ref: dict) -> Household:
+    """Return the household an API call names: by household_id, or by its scanned card."""
+    if ref.get("payload") is not None:
+        return resolve_card(ref["payload"], village_id)
+    household = db.session.get(Household, ref["household_id"])
+    if household is None or household.village_id != village_id:
+        raise NotFound("No such household.")
+    return household

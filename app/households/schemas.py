@@ -1,13 +1,16 @@
 """Household API schemas."""
 
+import re
+
 from flask_smorest.fields import Upload
-from marshmallow import Schema, ValidationError, fields, validate, validates
+from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 from webargs.fields import DelimitedList
 
 from app.households.services import STATUSES
-from app.schemas import Id, Text
+from app.schemas import Id, QueryId, Text
 
-PHONE = validate.Regexp(r"^[0-9+\- ]{3,32}$", error="Digits, +, - and spaces only.")
+PHONE_PATTERN = re.compile(r"^[0-9+\- ]{3,32}$")
+PHONE = validate.Regexp(PHONE_PATTERN, error="Digits, +, - and spaces only.")
 
 
 class HouseholdIn(Schema):
@@ -47,7 +50,7 @@ class HouseholdOut(Schema):
 
 
 class HouseholdQuery(Schema):
-    grid_id = Id()
+    grid_id = QueryId()
     q = Text(max_length=100)
     status = fields.String(validate=validate.OneOf(STATUSES))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
@@ -91,5 +94,19 @@ class ImportOut(Schema):
 
 
 class CardsQuery(Schema):
-    grid_id = Id()
-    ids = DelimitedList(Id(), validate=validate.Length(min=1, max=2000))
+    grid_id = QueryId()
+    ids = DelimitedList(QueryId(), validate=validate.Length(min=1, max=2000))
+
+
+class HouseholdRef(Schema):
+    """Which household: by id, or by the payload of its scanned card (exactly one)."""
+
+    household_id = Id()
+    payload = fields.String(validate=validate.Length(min=1, max=2000),
+                            metadata={"description": "The scanned card (URL or token)"})
+
+    @validates_schema
+    def _one_household(self, data, **_kwargs):
+        if ("household_id" in data) == ("payload" in data):
+            raise ValidationError("Give household_id or payload (the scanned card), not both.",
+                                  "household_id")

@@ -106,11 +106,13 @@ def search_households(
         query = query.where(Household.status == status)
     if q:
         pattern = _like(q.strip())
+        # ilike: SQLite's LIKE ignores the case of Latin letters, PostgreSQL's does not;
+        # search the same on both (a phone keyboard types mz-01 for MZ-01).
         query = query.where(
-            Household.name.like(pattern, escape="\\")
-            | Household.code.like(pattern, escape="\\")
-            | Household.address.like(pattern, escape="\\")
-            | Household.phone.like(pattern, escape="\\")
+            Household.name.ilike(pattern, escape="\\")
+            | Household.code.ilike(pattern, escape="\\")
+            | Household.address.ilike(pattern, escape="\\")
+            | Household.phone.ilike(pattern, escape="\\")
         )
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = db.session.execute(
@@ -120,8 +122,11 @@ def search_households(
 
 def reissue_card(household: Household, *, actor_id: int | None, reason: str) -> Household:
     """Replace the household's card: older cards now answer revoked_qr."""
+    from app.households.cards import MAX_CARD_VERSION
     from app.households.models import CardReissue
 
+    if household.card_version >= MAX_CARD_VERSION:
+        raise ValidationFailed("This household has had too many cards; ask for support.")
     # One atomic increment, so two reissues at once give two versions, not one.
     new = db.session.execute(
         update(Household).where(Household.id == household.id)

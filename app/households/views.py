@@ -5,7 +5,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.auth.decorators import role_required
-from app.auth.models import ADMIN
+from app.auth.models import ADMIN, HOUSEHOLD
 from app.db import db, run_write
 from app.errors import DomainError, InvalidQr, RevokedQr
 from app.households import cards, services
@@ -16,11 +16,13 @@ from app.households.importer import (
     roster_template_xlsx,
 )
 from app.households.printing import card_sheet_pdf
+from app.households.schemas import PHONE_PATTERN
 from app.ledger.services import household_account, statement
 from app.villages.models import Village
 from app.villages.services import get_grid, list_grids
 
 bp = Blueprint("households", __name__)
+PAGE = 30
 
 KIND_WORDS = {
     "inspection": _l("Sorting inspection"),
@@ -43,7 +45,7 @@ def mask_name(name: str) -> str:
 def movement_words(line) -> str:
     """Say in plain words why points moved."""
     words = str(KIND_WORDS.get(line.kind, line.kind))
-    return f"{words}: {line.memo}" if line.memo else words
+    return _("%(kind)s: %(memo)s", kind=words, memo=line.memo) if line.memo else words
 
 
 @bp.get("/q/<token>")
@@ -58,9 +60,31 @@ def door_page(token: str):
     account = household_account(household.id)
     village = db.session.get(Village, household.village_id)
     lines = statement(account.id, limit=10)
+    from app.catalogue.services import list_goods
+
     return render_template("households/door.html", household=household, village=village,
                            masked=mask_name(household.name), balance=account.balance,
-                           lines=lines, words=movement_words)
+                           lines=lines, words=movement_words,
+                           goods=list_goods(household.village_id))
+
+
+@bp.get("/my")
+@role_required(HOUSEHOLD)
+def my_points():
+    """A resident's own page: balance, every movement and why, what the shop has."""
+    household = services.get_household(g.user.village_id, g.user.household_id)
+    account = household_account(household.id)
+    direction = request.args.get("show")
+    direction = direction if direction in ("in", "out") else None
+    before = request.args.get("before", type=int)
+    lines = statement(account.id, limit=PAGE, before_version=before, direction=direction)
+    more = len(lines) == PAGE
+    from app.catalogue.services import list_goods
+
+    return render_template("households/my.html", household=household,
+                           balance=account.balance, lines=lines, words=movement_words,
+                           show=direction, more=more, goods=list_goods(g.user.village_id),
+                           next_before=lines[-1].version if more else None)
 
 
 # The admin's roster pages.
@@ -85,21 +109,26 @@ def household_list():
                            grid_id=grid_id, q=q)
 
 
+def _has_control(text: str) -> bool:
+    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+
+
 def _form_fields() -> tuple[dict, dict]:
     """Read the household form; return the values and the errors per field."""
     form = request.form
     values = {key: form.get(key, "").strip() for key in
               ("name", "address", "grid_id", "phone", "members", "status")}
     errors: dict[str, str] = {}
-    if not 1 <= len(values["name"]) <= 100:
+    # The same rules as the API's schema: what one refuses, the other must not store.
+    if not 1 <= len(values["name"]) <= 100 or _has_control(values["name"]):
         errors["name"] = _("Enter the name (up to 100 characters).")
-    if not 1 <= len(values["address"]) <= 200:
+    if not 1 <= len(values["address"]) <= 200 or _has_control(values["address"]):
         errors["address"] = _("Enter the address (up to 200 characters).")
-    if values["phone"] and (len(values["phone"]) > 32 or
-                            not all(c.isdigit() or c in "+- " for c in values["phone"])):
+    if values["phone"] and not PHONE_PATTERN.match(values["phone"]):
         errors["phone"] = _("Digits, +, - and spaces only.")
     members = values["members"]
-    if members and (not members.isdigit() or not 1 <= int(members) <= 99):
+    if members and (not (members.isascii() and members.isdigit())
+                    or not 1 <= int(members) <= 99):
         errors["members"] = _("A whole number from 1 to 99.")
     try:
         get_grid(g.user.village_id, int(values["grid_id"]))

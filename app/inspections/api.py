@@ -7,9 +7,8 @@ from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, STAFF
 from app.db import db
 from app.errors import Forbidden, NotFound
-from app.households.cards import resolve_card
+from app.households.cards import household_by_ref
 from app.households.models import Household
-from app.households.services import get_household
 from app.inspections import services
 from app.inspections.models import Inspection
 from app.inspections.schemas import (
@@ -91,10 +90,7 @@ def rules_history():
 @blp.alt_response(409, description="already_inspected_today")
 def create_inspection(args):
     """Grade a household's sorting and credit its points by the rules."""
-    if "payload" in args:
-        household = resolve_card(args["payload"], g.user.village_id)
-    else:
-        household = get_household(g.user.village_id, args["household_id"])
+    household = household_by_ref(g.user.village_id, args)
     inspection = services.record_inspection(household, g.user, args["grade"],
                                             note=args.get("note"))
     return inspection_out(inspection, household), 201, {

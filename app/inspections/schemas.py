@@ -2,8 +2,9 @@
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.households.schemas import HouseholdRef
 from app.inspections.services import MAX_DAILY_LIMIT, MAX_POINTS_PER_GRADE
-from app.schemas import Id, PageQuery, Text
+from app.schemas import PageQuery, QueryId, Text
 
 GRADE_NAME = validate.Regexp(r"^[A-Z0-9]{1,8}$", error="1 to 8 capital letters or digits.")
 
@@ -40,17 +41,9 @@ class RulesHistory(Schema):
     items = fields.List(fields.Nested(RulesOut))
 
 
-class InspectionIn(Schema):
-    household_id = Id()
-    payload = fields.String(validate=validate.Length(min=1, max=2000))
+class InspectionIn(HouseholdRef):
     grade = fields.String(required=True, validate=validate.Length(min=1, max=8))
     note = Text(max_length=500, allow_none=True)
-
-    @validates_schema
-    def _one_household(self, data, **_kwargs):
-        if ("household_id" in data) == ("payload" in data):
-            raise ValidationError("Give household_id or payload (the scanned card), not both.",
-                                  "household_id")
 
 
 class InspectionOut(Schema):
@@ -75,9 +68,9 @@ class InspectionQuery(PageQuery):
     date = fields.Date(metadata={"description": "One village day (YYYY-MM-DD)"})
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
-    grid_id = Id()
-    inspector_id = Id()
-    household_id = Id()
+    grid_id = QueryId()
+    inspector_id = QueryId()
+    household_id = QueryId()
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
 
 

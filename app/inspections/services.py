@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.auth.models import User
@@ -76,6 +76,10 @@ def set_rules(village_id: int, grades: list[Grade], daily_limit: int, *,
     if not 1 <= daily_limit <= MAX_DAILY_LIMIT:
         raise ValidationFailed(f"The daily limit is 1 to {MAX_DAILY_LIMIT}.",
                                errors={"daily_limit": [f"1 to {MAX_DAILY_LIMIT}."]})
+    # Two admins saving at once both read the same newest version; queue them on the
+    # village's row (FOR NO KEY UPDATE: inserts that merely reference the village go on).
+    db.session.execute(select(Village.id).where(Village.id == village_id)
+                       .with_for_update(key_share=True))
     version = (db.session.scalar(select(func.max(RuleSet.version))
                                  .where(RuleSet.village_id == village_id)) or 0) + 1
     row = RuleSet(village_id=village_id, version=version, daily_limit=daily_limit,
@@ -131,8 +135,12 @@ def record_inspection(
     grade: str,
     *,
     note: str | None = None,
+    at: datetime | None = None,
 ) -> Inspection:
-    """Record an inspection and credit its points; never past the daily limit."""
+    """Record an inspection and credit its points; never past the daily limit.
+
+    at backdates it (demo data, paper records being entered later).
+    """
     if household.village_id != inspector.village_id:
         raise NotFound("No such household.")
     if inspector.household_id == household.id:
@@ -141,7 +149,7 @@ def record_inspection(
         raise HouseholdInactive("This household has moved away.")
     rules = current_rules(household.village_id)
     chosen = rules.grade(grade)
-    now = utcnow()
+    now = at or utcnow()
     today = village_today(household.village_id, now)
     inspection = None
     for _ in range(rules.daily_limit):
@@ -168,7 +176,7 @@ def record_inspection(
     if chosen.points:
         journal = credit(household.village_id, household.id, chosen.points,
                          kind="inspection", memo=f"{chosen.label} ({chosen.grade})",
-                         actor_id=inspector.id)
+                         actor_id=inspector.id, at=now)
         inspection.journal_id = journal.id
         db.session.flush()
     return inspection
@@ -184,16 +192,24 @@ def get_inspection(village_id: int, inspection_id: int) -> Inspection:
 
 def void_inspection(inspection: Inspection, *, actor: User, reason: str) -> Inspection:
     """Void an inspection: reverse its points (refused once they are spent)."""
-    if inspection.voided_at is not None:
-        raise AlreadyReversed("This inspection was already voided.")
-    if inspection.journal_id is not None:
-        reversal = reverse(inspection.journal_id, village_id=inspection.village_id,
-                           actor_id=actor.id, reason=reason)
-        inspection.void_journal_id = reversal.id
-    inspection.voided_at = utcnow()
-    inspection.void_reason = reason
-    inspection.voided_by = actor.id
-    db.session.flush()
+    with db.session.begin_nested():  # a refusal leaves nothing behind
+        # Claim the void with one conditional UPDATE: of two admins voiding at once, the
+        # second waits on the row lock, then finds it voided. A check in Python let both
+        # through on PostgreSQL when there was no journal to reverse (a zero-point grade).
+        claimed = db.session.execute(
+            update(Inspection)
+            .where(Inspection.id == inspection.id, Inspection.voided_at.is_(None))
+            .values(voided_at=utcnow(), void_reason=reason, voided_by=actor.id)
+            .returning(Inspection.id),
+            execution_options={"synchronize_session": False}).scalar_one_or_none()
+        if claimed is None:
+            raise AlreadyReversed("This inspection was already voided.")
+        db.session.refresh(inspection)
+        if inspection.journal_id is not None:
+            reversal = reverse(inspection.journal_id, village_id=inspection.village_id,
+                               actor_id=actor.id, reason=reason)
+            inspection.void_journal_id = reversal.id
+        db.session.flush()
     return inspection
 
 
@@ -234,3 +250,31 @@ def not_inspected_today(village_id: int, grid_id: int) -> list[Household]:
                                 Household.grid_id == grid_id, Household.status == "active",
                                 Household.id.not_in(inspected))
         .order_by(Household.code)))
+
+
+def verify_inspections(village_id: int | None = None) -> list[dict]:
+    """Check each inspection's points against its journal, and voids against reversals."""
+    from app.ledger.models import Journal, Transfer
+
+    credited = (select(Transfer.journal_id, func.sum(Transfer.amount).label("total"))
+                .group_by(Transfer.journal_id).subquery())
+    query = (select(Inspection.id, Inspection.points, Inspection.journal_id,
+                    credited.c.total, Inspection.voided_at, Inspection.void_journal_id,
+                    Journal.reverses_id)
+             .outerjoin(credited, credited.c.journal_id == Inspection.journal_id)
+             .outerjoin(Journal, Journal.id == Inspection.void_journal_id))
+    if village_id is not None:
+        query = query.where(Inspection.village_id == village_id)
+    problems = []
+    for (inspection_id, points, journal_id, total, voided_at, _void_journal_id,
+         reverses_id) in db.session.execute(query):
+        if (journal_id is None and points != 0) or (journal_id is not None and total != points):
+            problems.append({"check": "inspection", "inspection_id": inspection_id,
+                             "expected": points, "actual": total or 0,
+                             "detail": f"inspection {inspection_id}: {points} points, "
+                                       f"its journal credits {total or 0}"})
+        if journal_id is not None and voided_at is not None and reverses_id != journal_id:
+            problems.append({"check": "inspection_void", "inspection_id": inspection_id,
+                             "detail": f"inspection {inspection_id} is voided but its "
+                                       f"journal {journal_id} is not reversed"})
+    return problems

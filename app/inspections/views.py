@@ -17,7 +17,7 @@ from app.inspections import services
 from app.ledger.services import household_account
 from app.photos import store_photo
 from app.villages.services import list_grids
-from app.writes import KEY_PATTERN, fingerprint, run_idempotent
+from app.writes import fingerprint, page_key, run_idempotent
 
 bp = Blueprint("inspections", __name__)
 
@@ -84,12 +84,12 @@ def grade_form(household_id: int):
 def grade(household_id: int):
     """Record the grade. The form's key makes a double tap or a resent form count once."""
     household = get_household(g.user.village_id, household_id)
-    key = request.form.get("key", "")
+    key = page_key(request.form.get("key", ""))
     grade_name = request.form.get("grade", "")[:8]
     note = request.form.get("note", "").strip()[:500] or None
     upload = request.files.get("photo")
     photo = upload.read() if upload is not None and upload.filename else b""
-    if not KEY_PATTERN.fullmatch(key):
+    if key is None:
         return _grade_page(household, message=_("The form expired; please choose again."),
                            status=400)
     user = g.user
@@ -109,7 +109,7 @@ def grade(household_id: int):
 
     try:
         return run_idempotent(
-            village_id, f"page:{key}",
+            village_id, key,
             fingerprint(b"inspect", str(user_id).encode(), str(household_id).encode(),
                         grade_name.encode(), (note or "").encode(), photo),
             produce, on_refusal=refused)

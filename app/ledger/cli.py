@@ -5,8 +5,6 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from app.ledger.services import verify
-
 ledger_cli = AppGroup("ledger", help="Check the points ledger.")
 
 
@@ -19,7 +17,9 @@ def verify_command(village_code: str | None) -> None:
         from app.villages.services import village_by_code
 
         village_id = village_by_code(village_code).id
-    report = verify(village_id)
+    from app.checks import verify_all
+
+    report = verify_all(village_id)
     for problem in report.problems:
         click.echo(f"PROBLEM [{problem['check']}] {problem['detail']}", err=True)
     summary = (f"{report.transactions} transactions, {report.postings} postings, "

@@ -56,6 +56,9 @@ class ProblemOut(Schema):
     transaction_id = fields.Integer()
     transfer_id = fields.Integer()
     village_id = fields.Integer()
+    inspection_id = fields.Integer()
+    redemption_id = fields.Integer()
+    good_id = fields.Integer()
     expected = fields.Integer()
     actual = fields.Integer()
 

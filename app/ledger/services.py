@@ -93,6 +93,7 @@ def post(
     actor_id: int | None = None,
     reason: str | None = None,
     reverses_id: int | None = None,
+    at: datetime | None = None,
 ) -> Journal:
     """Post one balanced journal in the current transaction; never commits.
 
@@ -102,7 +103,7 @@ def post(
     rollback to the caller (the whole transaction, or its savepoint).
     """
     _check_legs(legs)
-    now = utcnow()
+    now = at or utcnow()  # `at` backdates a journal: demo data, migrated paper records
     journal = Journal(
         village_id=village_id,
         kind=kind,
@@ -193,7 +194,7 @@ def reverse(journal_id: int, *, village_id: int, actor_id: int | None, reason: s
     ]
     try:
         with db.session.begin_nested():
-            return post(village_id, REVERSAL, legs, memo=f"冲正 #{journal_id}",
+            return post(village_id, REVERSAL, legs, memo=original.memo,
                         actor_id=actor_id, reason=reason, reverses_id=journal_id)
     except IntegrityError as error:
         # A concurrent reversal of the same journal committed first.
@@ -203,7 +204,8 @@ def reverse(journal_id: int, *, village_id: int, actor_id: int | None, reason: s
 
 
 def adjust(
-    village_id: int, household_id: int, amount: int, *, reason: str, actor_id: int | None
+    village_id: int, household_id: int, amount: int, *, reason: str, actor_id: int | None,
+    at: datetime | None = None,
 ) -> Journal:
     """Correct a household's points by hand, up or down, never below zero."""
     if amount == 0:
@@ -214,12 +216,13 @@ def adjust(
     system = system_account_id(village_id, ADJUSTMENT)
     leg = (Leg(system, account.id, amount) if amount > 0
            else Leg(account.id, system, -amount))
-    return post(village_id, ADJUSTMENT, [leg], memo=reason, actor_id=actor_id, reason=reason)
+    return post(village_id, ADJUSTMENT, [leg], memo=reason, actor_id=actor_id, reason=reason,
+                at=at)
 
 
 def credit(
     village_id: int, household_id: int, amount: int, *, kind: str, memo: str,
-    actor_id: int | None,
+    actor_id: int | None, at: datetime | None = None,
 ) -> Journal:
     """Give a household points from the village's issuance account."""
     account = household_account(household_id)
@@ -227,7 +230,7 @@ def credit(
         raise NotFound("No such household.")
     issuance = system_account_id(village_id, ISSUANCE)
     return post(village_id, kind, [Leg(issuance, account.id, amount)], memo=memo,
-                actor_id=actor_id)
+                actor_id=actor_id, at=at)
 
 
 def balance(account_id: int) -> int:
@@ -263,9 +266,13 @@ class StatementLine:
 
 
 def statement(
-    account_id: int, *, limit: int = 50, before_version: int | None = None
+    account_id: int, *, limit: int = 50, before_version: int | None = None,
+    direction: str | None = None,
 ) -> list[StatementLine]:
-    """Return the account's entries, newest first, with running balances."""
+    """Return the account's entries, newest first, with running balances.
+
+    direction "in" keeps only points received, "out" only points spent.
+    """
     query = (
         select(Entry, Journal)
         .join(Journal, Journal.id == Entry.journal_id)
@@ -275,6 +282,10 @@ def statement(
     )
     if before_version is not None:
         query = query.where(Entry.version < before_version)
+    if direction == "in":
+        query = query.where(Entry.delta > 0)
+    elif direction == "out":
+        query = query.where(Entry.delta < 0)
     return [
         StatementLine(
             transaction_id=journal.id, kind=journal.kind, amount=entry.delta,

@@ -46,6 +46,8 @@ def index():
 def home():
     """The home page of the current user's role."""
     user = g.user
+    if user.role == "household":
+        return redirect("/my")
     village = db.session.get(Village, user.village_id)
     balance = None
     if user.household_id is not None:

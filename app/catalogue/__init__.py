@@ -1,0 +1,1 @@
+"""The points shop's catalogue: goods, prices in points, and stock movements."""

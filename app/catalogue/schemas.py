@@ -1,0 +1,85 @@
+"""Catalogue API schemas."""
+
+from marshmallow import Schema, fields, validate
+
+from app.catalogue.services import MAX_PRICE, MAX_STOCK
+from app.schemas import Text
+
+
+class GoodIn(Schema):
+    name = Text(required=True, min_length=1, max_length=100)
+    unit = Text(required=True, min_length=1, max_length=20)
+    price_points = fields.Integer(strict=True, required=True,
+                                  validate=validate.Range(1, MAX_PRICE))
+    stock = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, MAX_STOCK))
+    category = Text(max_length=50, allow_none=True)
+    low_stock = fields.Integer(strict=True, load_default=5, validate=validate.Range(0, MAX_STOCK))
+    supplier = Text(max_length=100, allow_none=True)
+
+
+class GoodPatch(Schema):
+    name = Text(min_length=1, max_length=100)
+    unit = Text(min_length=1, max_length=20)
+    price_points = fields.Integer(strict=True, validate=validate.Range(1, MAX_PRICE))
+    category = Text(max_length=50, allow_none=True)
+    low_stock = fields.Integer(strict=True, validate=validate.Range(0, MAX_STOCK))
+    active = fields.Boolean()
+
+
+class GoodOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    unit = fields.String()
+    category = fields.String(allow_none=True)
+    price_points = fields.Integer()
+    stock = fields.Integer()
+    low_stock = fields.Integer()
+    is_low = fields.Boolean()
+    active = fields.Boolean()
+    has_picture = fields.Boolean()
+
+
+class GoodsQuery(Schema):
+    all = fields.Boolean(load_default=False,
+                         metadata={"description": "Include inactive goods (admin, storekeeper)"})
+
+
+class GoodList(Schema):
+    items = fields.List(fields.Nested(GoodOut))
+
+
+class RestockIn(Schema):
+    quantity = fields.Integer(strict=True, required=True, validate=validate.Range(1, MAX_STOCK))
+    note = Text(max_length=500, allow_none=True)
+    supplier = Text(max_length=100, allow_none=True)
+
+
+class StocktakeIn(Schema):
+    counted = fields.Integer(strict=True, required=True, validate=validate.Range(0, MAX_STOCK))
+    reason = Text(required=True, min_length=1, max_length=500)
+
+
+class WriteOffIn(Schema):
+    quantity = fields.Integer(strict=True, required=True, validate=validate.Range(1, MAX_STOCK))
+    reason = Text(required=True, min_length=1, max_length=500)
+
+
+class MovementOut(Schema):
+    id = fields.Integer()
+    good_id = fields.Integer()
+    kind = fields.String()
+    quantity = fields.Integer()
+    stock_after = fields.Integer()
+    note = fields.String(allow_none=True)
+    supplier = fields.String(allow_none=True)
+    redemption_id = fields.Integer(allow_none=True)
+    actor_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class MovementList(Schema):
+    items = fields.List(fields.Nested(MovementOut))
+
+
+class PictureIn(Schema):
+    picture = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})

@@ -1,0 +1,194 @@
+"""The catalogue and its stock: every change of stock is a movement with a reason."""
+
+from collections.abc import Iterable
+
+from sqlalchemy import func, select, update
+
+from app.catalogue.models import (
+    RESTOCK,
+    STOCKTAKE,
+    WRITEOFF,
+    Good,
+    StockMovement,
+)
+from app.db import db
+from app.errors import NotFound, OutOfStock, ValidationFailed
+
+MAX_PRICE = 1_000_000
+MAX_STOCK = 1_000_000
+
+
+def create_good(village_id: int, *, name: str, unit: str, price_points: int, stock: int = 0,
+                category: str | None = None, low_stock: int = 5, actor_id: int | None = None,
+                supplier: str | None = None) -> Good:
+    """Add a good to the catalogue; its opening stock is recorded as a restock."""
+    _check_name_free(village_id, name)
+    good = Good(village_id=village_id, name=name, unit=unit, price_points=price_points,
+                category=category, low_stock=low_stock, stock=0, active=True)
+    db.session.add(good)
+    db.session.flush()
+    if stock:
+        move_stock(good.id, village_id, stock, kind=RESTOCK, note="期初库存",
+                   supplier=supplier, actor_id=actor_id)
+        db.session.refresh(good)
+    return good
+
+
+def _check_name_free(village_id: int, name: str, *, other_than: int | None = None) -> None:
+    query = select(Good.id).where(Good.village_id == village_id, Good.name == name)
+    if other_than is not None:
+        query = query.where(Good.id != other_than)
+    if db.session.scalar(query) is not None:
+        raise ValidationFailed(f"The catalogue already has {name!r}.",
+                               errors={"name": ["This name is taken."]})
+
+
+def get_good(village_id: int, good_id: int) -> Good:
+    """Return a good of the village."""
+    good = db.session.get(Good, good_id)
+    if good is None or good.village_id != village_id:
+        raise NotFound("No such good.")
+    return good
+
+
+def update_good(good: Good, changes: dict) -> Good:
+    """Change a good's name, unit, price, category, low-stock mark or active flag.
+
+    Stock changes only through movements (restock, stocktake, write-off).
+    """
+    if "name" in changes:
+        _check_name_free(good.village_id, changes["name"], other_than=good.id)
+    for field in ("name", "unit", "price_points", "category", "low_stock", "active"):
+        if field in changes:
+            setattr(good, field, changes[field])
+    db.session.flush()
+    return good
+
+
+def list_goods(village_id: int, *, active_only: bool = True) -> list[Good]:
+    """Return the catalogue, by category and name."""
+    query = select(Good).where(Good.village_id == village_id)
+    if active_only:
+        query = query.where(Good.active.is_(True))
+    return list(db.session.scalars(query.order_by(Good.category, Good.name)))
+
+
+def move_stock(good_id: int, village_id: int, quantity: int, *, kind: str,
+               note: str | None = None, supplier: str | None = None,
+               redemption_id: int | None = None, actor_id: int | None = None
+               ) -> StockMovement:
+    """Change a good's stock by quantity and record why; never below zero.
+
+    One conditional UPDATE: concurrent takers queue on the good's row and the
+    last units go to exactly as many as there are units.
+    """
+    if quantity == 0:
+        raise ValidationFailed("A stock movement changes the stock.")
+    statement = (update(Good).where(Good.id == good_id, Good.village_id == village_id)
+                 .values(stock=Good.stock + quantity).returning(Good.stock, Good.name))
+    if quantity < 0:
+        statement = statement.where(Good.stock + quantity >= 0)
+    row = db.session.execute(statement,
+                             execution_options={"synchronize_session": False}).one_or_none()
+    if row is None:
+        good = get_good(village_id, good_id)
+        raise OutOfStock(f"Not enough {good.name} in stock ({good.stock} {good.unit} left).",
+                         good_id=good.id, available=good.stock)
+    if row.stock > MAX_STOCK:
+        raise ValidationFailed(f"Stock is at most {MAX_STOCK}.",
+                               errors={"quantity": [f"Stock is at most {MAX_STOCK}."]})
+    movement = StockMovement(village_id=village_id, good_id=good_id, kind=kind,
+                             quantity=quantity, stock_after=row.stock, note=note,
+                             supplier=supplier, redemption_id=redemption_id, actor_id=actor_id)
+    db.session.add(movement)
+    db.session.flush()
+    return movement
+
+
+def restock(good: Good, quantity: int, *, note: str | None, supplier: str | None,
+            actor_id: int | None) -> StockMovement:
+    """Add delivered units."""
+    if quantity <= 0:
+        raise ValidationFailed("A restock adds at least one unit.",
+                               errors={"quantity": ["At least 1."]})
+    return move_stock(good.id, good.village_id, quantity, kind=RESTOCK, note=note,
+                      supplier=supplier, actor_id=actor_id)
+
+
+def stocktake(good: Good, counted: int, *, reason: str, actor_id: int | None
+              ) -> StockMovement | None:
+    """Set the stock to what was counted on the shelf; the difference is recorded."""
+    if counted < 0:
+        raise ValidationFailed("A count is zero or more.", errors={"counted": ["At least 0."]})
+    # Lock the row while counting, so a redemption cannot slip between read and write.
+    current = db.session.scalar(select(Good.stock).where(Good.id == good.id).with_for_update())
+    difference = counted - (current or 0)
+    if difference == 0:
+        return None
+    return move_stock(good.id, good.village_id, difference, kind=STOCKTAKE, note=reason,
+                      actor_id=actor_id)
+
+
+def write_off(good: Good, quantity: int, *, reason: str, actor_id: int | None
+              ) -> StockMovement:
+    """Take damaged or expired units off the shelf."""
+    if quantity <= 0:
+        raise ValidationFailed("A write-off removes at least one unit.",
+                               errors={"quantity": ["At least 1."]})
+    return move_stock(good.id, good.village_id, -quantity, kind=WRITEOFF, note=reason,
+                      actor_id=actor_id)
+
+
+def movements(good: Good, *, limit: int = 100) -> list[StockMovement]:
+    """Return the good's stock movements, newest first."""
+    return list(db.session.scalars(
+        select(StockMovement).where(StockMovement.good_id == good.id)
+        .order_by(StockMovement.id.desc()).limit(limit)))
+
+
+def low_stock(village_id: int) -> list[Good]:
+    """Return the active goods at or below their low-stock mark."""
+    return list(db.session.scalars(
+        select(Good).where(Good.village_id == village_id, Good.active.is_(True),
+                           Good.stock <= Good.low_stock).order_by(Good.stock, Good.name)))
+
+
+def verify_stock(village_id: int | None = None) -> list[dict]:
+    """Check each good's stock equals the sum of its movements, and each chain adds up."""
+    problems: list[dict] = []
+    sums = (select(StockMovement.good_id, func.coalesce(func.sum(StockMovement.quantity), 0)
+                   .label("total")).group_by(StockMovement.good_id).subquery())
+    query = (select(Good.id, Good.name, Good.stock, func.coalesce(sums.c.total, 0))
+             .outerjoin(sums, sums.c.good_id == Good.id))
+    if village_id is not None:
+        query = query.where(Good.village_id == village_id)
+    for good_id, name, stock, total in db.session.execute(query):
+        if stock != total:
+            problems.append({"check": "stock", "good_id": good_id, "expected": total,
+                             "actual": stock,
+                             "detail": f"good {good_id} ({name}): stock {stock}, "
+                                       f"movements sum to {total}"})
+    previous = func.lag(StockMovement.stock_after, 1, 0).over(
+        partition_by=StockMovement.good_id, order_by=StockMovement.id)
+    chain = select(StockMovement.good_id, StockMovement.id, StockMovement.quantity,
+                   StockMovement.stock_after, previous.label("previous"))
+    if village_id is not None:
+        chain = chain.where(StockMovement.village_id == village_id)
+    chain_sq = chain.subquery()
+    for good_id, movement_id, quantity, after, before in db.session.execute(
+            select(chain_sq).where(chain_sq.c.previous + chain_sq.c.quantity
+                                   != chain_sq.c.stock_after)):
+        problems.append({"check": "stock_chain", "good_id": good_id, "expected": before +
+                         quantity, "actual": after,
+                         "detail": f"good {good_id}: movement {movement_id} goes from "
+                                   f"{before} by {quantity} to {after}"})
+    return problems
+
+
+def goods_by_id(village_id: int, ids: Iterable[int]) -> dict[int, Good]:
+    """Return the village's goods with these ids."""
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    return {g.id: g for g in db.session.scalars(
+        select(Good).where(Good.village_id == village_id, Good.id.in_(wanted)))}

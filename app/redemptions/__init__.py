@@ -1,0 +1,1 @@
+"""Redemptions at the points shop's counter: receipts and cancellations."""

@@ -1,0 +1,114 @@
+"""A real headless Chromium against a live server, with a fake camera showing a card.
+
+The camera file is fixed for the life of the browser, so it shows one canonical
+card: household 1, card version 1, of village 1, signed with the test secret.
+Every test database starts its ids at 1 (a fresh SQLite file; PostgreSQL
+truncated with RESTART IDENTITY), so a test that creates a village and then a
+household owns that card. See ../shared/BROWSER_TESTING.md.
+"""
+
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import qrcode
+from werkzeug.serving import make_server
+
+from app import create_app
+from app.households.cards import make_token
+
+CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
+LAUNCH_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+]
+
+pytestmark = pytest.mark.browser
+
+
+def chromium_path() -> str:
+    for candidate in CHROMIUM_CANDIDATES:
+        if Path(candidate).exists():
+            return candidate
+    pytest.exit("Chromium is not installed: run `make test` (it installs Debian's chromium "
+                "and ffmpeg) or `apt-get install chromium ffmpeg`.", returncode=3)
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session")
+def canonical_token() -> str:
+    from testsupport import TEST_CONFIG
+
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    with app.app_context():
+        return make_token(SimpleNamespace(village_id=1, id=1, card_version=1))
+
+
+def card_picture(payload: str, path: Path) -> Path:
+    """Draw a card's QR in the middle of a white 640x480 picture."""
+    from PIL import Image
+
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, box_size=8,
+                         border=4)
+    code.add_data(payload)
+    code.make(fit=True)
+    qr = code.make_image(fill_color="black", back_color="white").get_image().convert("RGB")
+    frame = Image.new("RGB", (640, 480), "white")
+    frame.paste(qr, ((640 - qr.width) // 2, (480 - qr.height) // 2))
+    frame.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def card_png(tmp_path_factory, canonical_token) -> Path:
+    payload = f"http://greenpoints.test/q/{canonical_token}"
+    return card_picture(payload, tmp_path_factory.mktemp("card") / "card.png")
+
+
+@pytest.fixture(scope="session")
+def camera_file(card_png) -> Path:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.exit("ffmpeg is not installed: run `make test` or `apt-get install ffmpeg`.",
+                    returncode=3)
+    target = card_png.with_suffix(".y4m")
+    subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-loop", "1", "-i", str(card_png),
+                    "-frames:v", "1", "-pix_fmt", "yuv420p", str(target)], check=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def browser(camera_file) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path(), headless=True,
+            args=[*LAUNCH_ARGS, f"--use-file-for-fake-video-capture={camera_file}"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(app) -> Iterator[str]:
+    """Serve the test's app on 127.0.0.1 (a secure context: the camera works)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator:
+    context = browser.new_context(base_url=live_server, locale="zh-CN")
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()

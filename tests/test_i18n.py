@@ -1,0 +1,33 @@
+"""Every UI text has its Chinese translation, and the catalogue is up to date."""
+
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+ROOT = Path(__file__).resolve().parent.parent
+ZH = ROOT / "app/translations/zh_Hans_CN/LC_MESSAGES/messages.po"
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
+
+
+def source_messages() -> set[str]:
+    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
+    found = set()
+    for _filename, _lineno, message, _comments, _context in extract_from_dir(
+            ROOT / "app", method_map=method_map, keywords=KEYWORDS):
+        found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def test_every_ui_text_is_in_the_chinese_catalogue():
+    with ZH.open("rb") as handle:
+        catalogue = read_po(handle)
+    missing = source_messages() - {m.id for m in catalogue if m.id}
+    assert not missing, f"run `make messages` and translate: {sorted(missing)}"
+
+
+def test_every_chinese_entry_is_translated():
+    with ZH.open("rb") as handle:
+        catalogue = read_po(handle)
+    untranslated = [m.id for m in catalogue if m.id and (not m.string or m.fuzzy)]
+    assert not untranslated, f"translate in {ZH.name}: {untranslated}"

@@ -1,0 +1,601 @@
+"""The storekeeper's pages through a logged-in browser session (Flask test client)."""
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from sqlalchemy import func, select
+from testsupport import PASSWORD
+
+from app.auth.models import HOUSEHOLD, INSPECTOR, STOREKEEPER
+from app.catalogue import services as catalogue
+from app.catalogue.models import Good, StockMovement
+from app.checks import verify_all
+from app.db import db
+from app.households.cards import card_payload, make_token
+from app.households.services import reissue_card
+from app.ledger.models import Account
+from app.redemptions.models import Redemption
+
+KEY = re.compile(r'<input type="hidden" name="key" value="([^"]+)">')
+GOOD_ITEM = re.compile(r'<li class="(good[^"]*)"[^>]*>\s*<span class="good-name">([^<]+?) <span')
+RECEIPT_PATH = re.compile(r"^/shop/receipts/(\d+)$")
+
+
+def balance_of(household_id: int) -> int:
+    return db.session.scalar(select(Account.balance).where(Account.household_id == household_id))
+
+
+def stock_of(good_id: int) -> int:
+    return db.session.scalar(select(Good.stock).where(Good.id == good_id))
+
+
+def redemptions() -> int:
+    return db.session.scalar(select(func.count(Redemption.id)))
+
+
+def movements_of(good_id: int) -> list[StockMovement]:
+    return list(db.session.scalars(select(StockMovement).where(StockMovement.good_id == good_id)
+                                   .order_by(StockMovement.id)))
+
+
+def log_in(client, username):
+    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    assert response.status_code == 302, response.text
+    return response
+
+
+@pytest.fixture(autouse=True)
+def photo_folder(app, tmp_path):
+    app.config["PHOTO_FOLDER"] = str(tmp_path / "photos")
+
+
+@pytest.fixture
+def storekeeper(make_user):
+    return make_user(STOREKEEPER, username="dianzhang")
+
+
+@pytest.fixture
+def browser(client, storekeeper):
+    """The shop's tablet: logged in, pages in English (the texts asserted below)."""
+    client.get("/lang/en")
+    log_in(client, "dianzhang")
+    return client
+
+
+@pytest.fixture
+def make_good(app, village):
+    def make(name: str, *, price: int = 5, stock: int = 10, unit: str = "piece",
+             low_stock: int = 5) -> Good:
+        good = catalogue.create_good(village.id, name=name, unit=unit, price_points=price,
+                                     stock=stock, low_stock=low_stock)
+        db.session.commit()
+        return good
+
+    return make
+
+
+@pytest.fixture
+def soap(make_good):
+    return make_good("Soap", price=5, stock=10, unit="bar")
+
+
+@pytest.fixture
+def oil(make_good):
+    return make_good("Cooking oil", price=12, stock=3, unit="bottle")
+
+
+def key_of(page) -> str:
+    match = KEY.search(page.text)
+    assert match, "the basket page carries no key"
+    return match.group(1)
+
+
+def basket_form(browser, household, quantities, *, key=None):
+    """Open the basket, then post its form with the chosen quantities per good."""
+    if key is None:
+        key = key_of(browser.get(f"/shop/household/{household.id}"))
+    data = {"key": key, **{f"qty-{good.id}": str(q) for good, q in quantities.items()}}
+    return browser.post(f"/shop/household/{household.id}", data=data)
+
+
+def receipt_id_of(response) -> int:
+    assert response.status_code == 302, response.text
+    match = RECEIPT_PATH.match(urlsplit(response.headers["Location"]).path)
+    assert match, response.headers["Location"]
+    return int(match.group(1))
+
+
+# The counter ------------------------------------------------------------------------------
+
+def test_the_counter_renders_with_the_scanner(browser):
+    response = browser.get("/shop")
+
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    assert "Scan a card" in response.text
+    assert "data-start" in response.text
+    assert "static/js/scanner.js" in response.text
+    assert 'capture="environment"' in response.text
+
+
+def test_the_counter_renders_in_chinese_by_default(client, storekeeper):
+    log_in(client, "dianzhang")
+
+    response = client.get("/shop")
+
+    assert response.status_code == 200
+    assert 'lang="zh' in response.text
+    assert "static/js/scanner.js" in response.text
+
+
+def test_the_counter_sends_anonymous_users_to_the_login(client):
+    response = client.get("/shop")
+
+    assert response.status_code == 302
+    target = urlsplit(response.headers["Location"])
+    assert target.path == "/login"
+    assert parse_qs(target.query)["next"] == ["/shop"]
+
+
+def test_a_scanned_card_opens_the_basket(browser, household):
+    response = browser.get("/shop/card", query_string={"payload": card_payload(household)})
+
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == f"/shop/household/{household.id}"
+
+
+def test_a_bare_token_opens_the_basket_too(browser, household):
+    response = browser.get("/shop/card", query_string={"payload": make_token(household)})
+
+    assert urlsplit(response.headers["Location"]).path == f"/shop/household/{household.id}"
+
+
+@pytest.mark.parametrize("payload", ["garbage", "", "http://evil.example/q/" + "A" * 27,
+                                     "x" * 5000])
+def test_garbage_goes_back_to_the_counter_with_a_message(browser, payload):
+    response = browser.get("/shop/card", query_string={"payload": payload},
+                           follow_redirects=True)
+
+    assert response.status_code == 200
+    assert response.request.path == "/shop"
+    assert "That is not a valid card of this village." in response.text
+
+
+def test_a_replaced_card_goes_back_with_its_own_message(browser, household):
+    old = card_payload(household)
+    reissue_card(household, actor_id=None, reason="lost")
+    db.session.commit()
+
+    response = browser.get("/shop/card", query_string={"payload": old}, follow_redirects=True)
+
+    assert response.request.path == "/shop"
+    assert "This card was replaced by a newer one." in response.text
+
+
+def test_another_villages_card_is_not_valid_here(browser, make_village, make_household):
+    stranger = make_household(of=make_village("李庄村", "LZ"), name="李四")
+
+    response = browser.get("/shop/card", query_string={"payload": card_payload(stranger)},
+                           follow_redirects=True)
+
+    assert "That is not a valid card of this village." in response.text
+    assert browser.get(f"/shop/household/{stranger.id}").status_code == 404
+
+
+# The basket -------------------------------------------------------------------------------
+
+def test_the_basket_shows_the_balance_and_greys_what_is_too_dear(browser, make_household,
+                                                                 make_good):
+    household = make_household(points=10, name="王秀兰")
+    make_good("Matches", price=2)
+    make_good("Rice", price=10)
+    make_good("Kettle", price=11)
+
+    response = browser.get(f"/shop/household/{household.id}")
+
+    assert response.status_code == 200
+    assert "王秀兰" in response.text
+    assert re.search(r"data-balance>\s*10\s*<", response.text)
+    classes = {name: css.split() for css, name in GOOD_ITEM.findall(response.text)}
+    assert set(classes) == {"Matches", "Rice", "Kettle"}
+    assert "unaffordable" in classes["Kettle"]
+    assert "unaffordable" not in classes["Rice"]
+    assert "unaffordable" not in classes["Matches"]
+    assert 'name="qty-' in response.text
+    assert "static/js/basket.js" in response.text
+    assert key_of(response)
+
+
+def test_each_basket_page_has_a_fresh_key(browser, household):
+    first = key_of(browser.get(f"/shop/household/{household.id}"))
+    second = key_of(browser.get(f"/shop/household/{household.id}"))
+
+    assert first != second
+
+
+def test_goods_taken_off_sale_are_not_in_the_basket(browser, household, soap, oil):
+    assert browser.post(f"/admin/goods/{oil.id}/active").status_code == 302
+
+    names = [name for _, name in GOOD_ITEM.findall(
+        browser.get(f"/shop/household/{household.id}").text)]
+    assert names == ["Soap"]
+
+
+def test_redeeming_the_basket_goes_to_the_receipt(browser, village, storekeeper,
+                                                  make_household, soap, oil):
+    household = make_household(points=50, name="王秀兰")
+
+    response = basket_form(browser, household, {soap: 2, oil: 1})
+
+    redemption_id = receipt_id_of(response)
+    assert balance_of(household.id) == 28
+    assert (stock_of(soap.id), stock_of(oil.id)) == (8, 2)
+    redemption = db.session.get(Redemption, redemption_id)
+    assert redemption.storekeeper_id == storekeeper.id
+
+    page = browser.get(response.headers["Location"])
+    assert page.status_code == 200
+    assert redemption.receipt_no in page.text
+    assert re.fullmatch(r"MZ-\d{4}-000001", redemption.receipt_no)
+    assert village.name in page.text
+    assert "dianzhang" in page.text
+    assert "王秀兰" in page.text
+    assert "Soap" in page.text and "Cooking oil" in page.text
+    assert re.search(r"<td>Soap</td><td class=\"num\">2 bar</td><td class=\"num\">10</td>",
+                     page.text)
+    assert re.search(r"data-total>22<", page.text)
+    assert "Balance before 50" in page.text
+    assert re.search(r"data-balance-after>28<", page.text)
+    assert verify_all().ok
+
+
+def test_the_receipt_prints_on_58_mm_and_a4(browser, make_household, soap):
+    household = make_household(points=50)
+    location = basket_form(browser, household, {soap: 1}).headers["Location"]
+
+    assert "paper-58" in browser.get(location).text
+    assert "paper-58" in browser.get(location + "?paper=58").text
+    assert "paper-a4" in browser.get(location + "?paper=a4").text
+
+
+def test_the_same_form_twice_redeems_once(browser, make_household, soap):
+    household = make_household(points=50)
+    key = key_of(browser.get(f"/shop/household/{household.id}"))
+
+    first = basket_form(browser, household, {soap: 3}, key=key)
+    again = basket_form(browser, household, {soap: 3}, key=key)
+
+    assert receipt_id_of(first) == receipt_id_of(again)
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert balance_of(household.id) == 35
+    assert stock_of(soap.id) == 7
+    assert redemptions() == 1
+
+
+def test_an_over_budget_basket_comes_back_with_a_message(browser, make_household, soap, oil):
+    household = make_household(points=20)
+
+    response = basket_form(browser, household, {soap: 1, oil: 2})
+
+    assert response.status_code == 302
+    target = urlsplit(response.headers["Location"])
+    assert target.path == f"/shop/household/{household.id}"
+    page = browser.get(response.headers["Location"])
+    assert "Not enough points for these goods." in page.text
+    assert balance_of(household.id) == 20
+    assert (stock_of(soap.id), stock_of(oil.id)) == (10, 3)
+    assert redemptions() == 0
+
+
+def test_a_basket_with_more_than_the_shelf_comes_back_with_a_message(browser, make_household,
+                                                                     oil):
+    household = make_household(points=500)
+
+    response = basket_form(browser, household, {oil: 4}, )
+    page = browser.get(response.headers["Location"])
+
+    assert "Some of these goods are no longer in stock." in page.text
+    assert balance_of(household.id) == 500
+    assert stock_of(oil.id) == 3
+
+
+def test_an_empty_basket_asks_for_a_good(browser, make_household, soap):
+    household = make_household(points=50)
+
+    response = basket_form(browser, household, {soap: 0})
+
+    assert response.status_code == 422
+    assert "Choose at least one good." in response.text
+    assert redemptions() == 0
+
+
+def test_a_form_without_its_key_is_refused(browser, make_household, soap):
+    household = make_household(points=50)
+
+    response = browser.post(f"/shop/household/{household.id}", data={f"qty-{soap.id}": "1"})
+
+    assert response.status_code == 400
+    assert "The form expired" in response.text
+    assert balance_of(household.id) == 50
+
+
+def test_a_good_taken_off_sale_meanwhile_comes_back_with_a_message(browser, make_household,
+                                                                   soap):
+    household = make_household(points=50)
+    key = key_of(browser.get(f"/shop/household/{household.id}"))
+    catalogue.update_good(soap, {"active": False})
+    db.session.commit()
+
+    response = basket_form(browser, household, {soap: 1}, key=key)
+
+    assert response.status_code == 422
+    assert 'role="alert"' in response.text
+    assert balance_of(household.id) == 50
+    assert stock_of(soap.id) == 10
+
+
+@pytest.mark.parametrize("field, value", [
+    ("qty-{id}", "²"),             # a digit to str.isdigit(), not to int()
+    ("qty-{id}", "-1"),
+    ("qty-{id}", "1.5"),
+    ("qty-{id}", "9" * 30),
+    ("qty-²", "1"),
+    ("qty-" + "9" * 30, "1"),
+    ("qty-99999", "1"),
+])
+def test_a_tampered_form_never_breaks_the_page(browser, make_household, soap, field, value):
+    household = make_household(points=50)
+    key = key_of(browser.get(f"/shop/household/{household.id}"))
+
+    response = browser.post(f"/shop/household/{household.id}",
+                            data={"key": key, field.format(id=soap.id): value})
+
+    assert response.status_code < 500, response.text
+    db.session.rollback()
+    assert balance_of(household.id) + 5 * (10 - stock_of(soap.id)) == 50
+
+
+@pytest.mark.parametrize("length", [59, 60, 64, 65])
+def test_a_long_key_never_breaks_the_page(browser, make_household, soap, length):
+    household = make_household(points=50)
+
+    response = basket_form(browser, household, {soap: 1}, key="k" * length)
+
+    # The stored key is "page:" + key, and it must fit the 64 characters of its column.
+    assert response.status_code == (302 if length <= 59 else 400), response.text
+    assert balance_of(household.id) == (45 if length <= 59 else 50)
+
+
+def test_the_receipt_cancel_form_gives_points_back(browser, make_household, soap, oil):
+    household = make_household(points=50)
+    redemption_id = receipt_id_of(basket_form(browser, household, {soap: 2, oil: 1}))
+    page = browser.get(f"/shop/receipts/{redemption_id}")
+    assert f'action="/shop/receipts/{redemption_id}/cancel"' in page.text
+
+    response = browser.post(f"/shop/receipts/{redemption_id}/cancel", data={"reason": "拿错了"})
+
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == f"/shop/receipts/{redemption_id}"
+    assert balance_of(household.id) == 50
+    assert (stock_of(soap.id), stock_of(oil.id)) == (10, 3)
+    after = browser.get(f"/shop/receipts/{redemption_id}")
+    assert "data-cancelled" in after.text
+    assert "拿错了" in after.text
+    assert f'action="/shop/receipts/{redemption_id}/cancel"' not in after.text
+
+    # A second post (a double tap, an old tab) changes nothing.
+    again = browser.post(f"/shop/receipts/{redemption_id}/cancel", data={"reason": "again"})
+    assert again.status_code == 302
+    assert balance_of(household.id) == 50
+    assert stock_of(soap.id) == 10
+    assert [m.kind for m in movements_of(soap.id)] == ["restock", "redemption", "cancel"]
+    assert verify_all().ok
+
+
+def test_a_cancel_without_a_reason_changes_nothing(browser, make_household, soap):
+    household = make_household(points=50)
+    redemption_id = receipt_id_of(basket_form(browser, household, {soap: 1}))
+
+    response = browser.post(f"/shop/receipts/{redemption_id}/cancel", data={"reason": "  "})
+
+    assert response.status_code == 302
+    assert balance_of(household.id) == 45
+    assert stock_of(soap.id) == 9
+
+
+def test_the_counter_lists_the_latest_receipts(browser, make_household, soap):
+    household = make_household(points=50)
+    redemption_id = receipt_id_of(basket_form(browser, household, {soap: 1}))
+    receipt_no = db.session.get(Redemption, redemption_id).receipt_no
+
+    page = browser.get("/shop")
+
+    assert receipt_no in page.text
+    assert f"/shop/receipts/{redemption_id}" in page.text
+
+
+def test_another_villages_receipt_is_not_found(client, make_village, make_user, make_household,
+                                               browser, soap):
+    household = make_household(points=50)
+    redemption_id = receipt_id_of(basket_form(browser, household, {soap: 1}))
+    client.get("/logout")
+    make_user(STOREKEEPER, of=make_village("李庄村", "LZ"), username="lizhuang")
+    log_in(client, "lizhuang")
+
+    assert client.get(f"/shop/receipts/{redemption_id}").status_code == 404
+    client.post(f"/shop/receipts/{redemption_id}/cancel", data={"reason": "x"})
+    assert balance_of(household.id) == 45
+
+
+# The catalogue and stock pages ---------------------------------------------------------------
+
+def test_the_catalogue_warns_of_goods_at_or_below_their_mark(browser, make_good):
+    make_good("Soap", stock=5, low_stock=5)
+    make_good("Candles", stock=2, low_stock=5)
+    make_good("Rice", stock=6, low_stock=5)
+
+    response = browser.get("/admin/goods")
+
+    assert response.status_code == 200
+    warning = re.search(r"<div[^>]*data-low-stock[^>]*>(.*?)</div>", response.text, re.S)
+    assert warning, "no low-stock warning"
+    assert "Soap" in warning.group(1)
+    assert "Candles" in warning.group(1)
+    assert "Rice" not in warning.group(1)
+    assert "Rice" in response.text
+
+
+def test_no_warning_when_the_shelves_are_full(browser, make_good):
+    make_good("Rice", stock=50, low_stock=5)
+
+    assert "data-low-stock" not in browser.get("/admin/goods").text
+
+
+def test_adding_a_good_through_the_form(browser, village):
+    response = browser.post("/admin/goods", data={
+        "name": "Towel", "unit": "piece", "price_points": "3", "stock": "12",
+        "category": "Household"})
+
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/admin/goods"
+    good = db.session.scalar(select(Good).where(Good.name == "Towel"))
+    assert (good.village_id, good.unit, good.price_points, good.stock, good.category) == (
+        village.id, "piece", 3, 12, "Household")
+    assert [(m.kind, m.quantity) for m in movements_of(good.id)] == [("restock", 12)]
+    assert "Towel" in browser.get("/admin/goods").text
+
+
+@pytest.mark.parametrize("change", [{"price_points": "0"}, {"price_points": "2.5"},
+                                   {"price_points": ""}, {"name": ""}, {"unit": " "},
+                                   {"stock": "-1"}, {"price_points": "²"}])
+def test_a_bad_good_form_comes_back_with_a_message(browser, change):
+    data = {"name": "Towel", "unit": "piece", "price_points": "3", "stock": "1", **change}
+
+    response = browser.post("/admin/goods", data=data)
+
+    assert response.status_code == 422
+    assert "Enter a name, a unit, a price of at least 1 point" in response.text
+    assert db.session.scalar(select(func.count(Good.id))) == 0
+
+
+def test_a_name_taken_comes_back_with_a_message(browser, soap):
+    response = browser.post("/admin/goods",
+                            data={"name": "Soap", "unit": "bar", "price_points": "3"})
+
+    assert response.status_code == 422
+    assert 'role="alert"' in response.text
+    assert db.session.scalar(select(func.count(Good.id))) == 1
+
+
+def test_the_stock_page_restocks_and_lists_the_movement(browser, soap):
+    response = browser.post(f"/admin/goods/{soap.id}/restock",
+                            data={"quantity": "24", "supplier": "Town co-op",
+                                  "reason": "one box"})
+
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == f"/admin/goods/{soap.id}"
+    assert stock_of(soap.id) == 34
+    page = browser.get(response.headers["Location"])
+    assert "Saved." in page.text
+    assert re.search(r"data-stock>34<", page.text)
+    assert "Town co-op" in page.text
+    assert "one box" in page.text
+    assert "+24" in page.text
+    latest = movements_of(soap.id)[-1]
+    assert (latest.kind, latest.quantity, latest.supplier, latest.note) == (
+        "restock", 24, "Town co-op", "one box")
+
+
+def test_the_stock_page_records_a_stocktake_with_its_reason(browser, soap):
+    browser.post(f"/admin/goods/{soap.id}/stocktake",
+                 data={"quantity": "7", "reason": "monthly count"})
+
+    assert stock_of(soap.id) == 7
+    latest = movements_of(soap.id)[-1]
+    assert (latest.kind, latest.quantity, latest.stock_after, latest.note) == (
+        "stocktake", -3, 7, "monthly count")
+    page = browser.get(f"/admin/goods/{soap.id}")
+    assert "monthly count" in page.text
+    assert "Stocktake" in page.text
+    assert "-3" in page.text
+
+
+def test_a_stocktake_without_a_reason_changes_nothing(browser, soap):
+    response = browser.post(f"/admin/goods/{soap.id}/stocktake", data={"quantity": "7"},
+                            follow_redirects=True)
+
+    assert "Enter a quantity and a reason." in response.text
+    assert stock_of(soap.id) == 10
+    assert len(movements_of(soap.id)) == 1
+
+
+def test_the_stock_page_writes_off_with_its_reason(browser, soap):
+    browser.post(f"/admin/goods/{soap.id}/writeoff", data={"quantity": "2", "reason": "damp"})
+
+    assert stock_of(soap.id) == 8
+    latest = movements_of(soap.id)[-1]
+    assert (latest.kind, latest.quantity, latest.note) == ("writeoff", -2, "damp")
+    page = browser.get(f"/admin/goods/{soap.id}")
+    assert "Written off" in page.text
+    assert "damp" in page.text
+
+
+def test_writing_off_more_than_the_shelf_holds_is_refused(browser, soap):
+    response = browser.post(f"/admin/goods/{soap.id}/writeoff",
+                            data={"quantity": "11", "reason": "all gone"},
+                            follow_redirects=True)
+
+    assert "There are not that many on the shelf." in response.text
+    assert stock_of(soap.id) == 10
+
+
+def test_taking_a_good_off_sale_and_back(browser, soap):
+    browser.post(f"/admin/goods/{soap.id}/active")
+    assert db.session.get(Good, soap.id).active is False
+    assert "Put on sale" in browser.get(f"/admin/goods/{soap.id}").text
+
+    browser.post(f"/admin/goods/{soap.id}/active")
+    assert db.session.get(Good, soap.id).active is True
+
+
+def test_an_unknown_stock_action_changes_nothing(browser, soap):
+    response = browser.post(f"/admin/goods/{soap.id}/explode", data={"quantity": "3"})
+
+    assert response.status_code in (302, 404)
+    assert stock_of(soap.id) == 10
+
+
+# Who may open what ------------------------------------------------------------------------
+
+def test_a_storekeeper_cannot_open_the_household_admin(browser):
+    response = browser.get("/admin/households")
+
+    assert response.status_code == 403
+    assert response.mimetype == "text/html"
+
+
+@pytest.mark.parametrize("role", [INSPECTOR, HOUSEHOLD])
+def test_inspectors_and_households_cannot_open_the_shop(client, make_user, household, soap,
+                                                        role):
+    make_user(role, username="someone", household=household if role == HOUSEHOLD else None)
+    log_in(client, "someone")
+
+    for path in ("/shop", f"/shop/household/{household.id}", "/admin/goods",
+                 f"/admin/goods/{soap.id}"):
+        assert client.get(path).status_code == 403, path
+    key = "k" * 32
+    assert client.post(f"/shop/household/{household.id}",
+                       data={"key": key, f"qty-{soap.id}": "1"}).status_code == 403
+    assert client.post(f"/admin/goods/{soap.id}/restock",
+                       data={"quantity": "5"}).status_code == 403
+    assert stock_of(soap.id) == 10
+
+
+def test_an_admin_may_run_the_shop(client, admin, make_household, soap):
+    log_in(client, "admin")
+    household = make_household(points=10)
+
+    assert client.get("/shop").status_code == 200
+    assert receipt_id_of(basket_form(client, household, {soap: 1}))
+    assert balance_of(household.id) == 5
