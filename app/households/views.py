@@ -194,7 +194,14 @@ def household_detail(household_id: int):
     household = services.get_household(g.user.village_id, household_id)
     account = household_account(household.id)
     grid = get_grid(g.user.village_id, household.grid_id)
+    from sqlalchemy import select
+
+    from app.auth.models import User
+
+    logins = list(db.session.scalars(select(User.username).where(
+        User.household_id == household.id, User.role == HOUSEHOLD)))
     return render_template("households/detail.html", household=household, grid=grid,
+                           logins=logins,
                            balance=account.balance, lines=statement(account.id, limit=100),
                            payload=cards.card_payload(household), words=movement_words)
 
@@ -220,6 +227,28 @@ def household_reissue(household_id: int):
     run_write(reissue)
     return redirect(url_for("households.household_detail", household_id=household_id,
                             reissued=1))
+
+
+@bp.post("/admin/households/<int:household_id>/login")
+@role_required(ADMIN)
+def household_login(household_id: int):
+    """Give the household a login of its own, to see its points from home."""
+    from app.auth.services import create_user
+
+    username = request.form.get("username", "").strip()[:64]
+    password = request.form.get("password", "")[:256]
+    user = g.user
+
+    def create():
+        household = services.get_household(user.village_id, household_id)
+        create_user(_village(), username, password, HOUSEHOLD, household=household)
+    try:
+        run_write(create)
+    except DomainError as error:
+        return redirect(url_for("households.household_detail", household_id=household_id,
+                                login_error=error.detail))
+    return redirect(url_for("households.household_detail", household_id=household_id,
+                            login_created=username))
 
 
 @bp.route("/admin/households/import", methods=["GET", "POST"])

@@ -7,8 +7,8 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from app.auth.decorators import role_required
-from app.auth.models import ADMIN, INSPECTOR
-from app.db import db
+from app.auth.models import ADMIN, INSPECTOR, User
+from app.db import db, run_write
 from app.errors import DomainError, InvalidQr, RevokedQr
 from app.households.cards import resolve_card
 from app.households.models import Household
@@ -128,3 +128,38 @@ def done(inspection_id: int):
     return render_template("inspections/done.html", inspection=inspection,
                            household=household,
                            balance=household_account(household.id).balance)
+
+
+@bp.route("/admin/rules", methods=["GET", "POST"])
+@role_required(ADMIN)
+def rules_page():
+    """Points per grade, their names, and the daily limit; with every past version."""
+    message = None
+    status = 200
+    if request.method == "POST":
+        current = services.current_rules(g.user.village_id)
+        grades = []
+        for grade in current.grades:
+            points = request.form.get(f"points-{grade.grade}", "").strip()
+            label = request.form.get(f"label-{grade.grade}", "").strip()[:20] or grade.grade
+            if not points.isascii() or not points.isdigit():
+                message, status = _("Points are whole numbers of 0 or more."), 422
+                break
+            grades.append(services.Grade(grade.grade, int(points), label))
+        limit = request.form.get("daily_limit", "").strip()
+        if status == 200 and not (limit.isascii() and limit.isdigit()):
+            message, status = _("The daily limit is a whole number."), 422
+        if status == 200:
+            user = g.user
+            try:
+                run_write(lambda: services.set_rules(user.village_id, grades, int(limit),
+                                                     actor_id=user.id))
+                return redirect(url_for("inspections.rules_page", saved=1))
+            except DomainError as error:
+                message, status = error.detail, error.status
+    users = {u.id: u.username for u in db.session.scalars(
+        select(User).where(User.village_id == g.user.village_id))}
+    return render_template("inspections/rules.html",
+                           rules=services.current_rules(g.user.village_id),
+                           history=services.rules_history(g.user.village_id), users=users,
+                           message=message, saved=request.args.get("saved")), status

@@ -1,0 +1,83 @@
+"""The admin's rules page and household logins, through the browser-facing pages."""
+
+import pytest
+from sqlalchemy import select
+from testsupport import PASSWORD
+
+from app.auth.models import User
+from app.db import db
+from app.inspections.services import current_rules
+
+
+@pytest.fixture
+def admin_client(client, admin):
+    client.get("/lang/en")
+    assert client.post("/login", data={"username": "admin", "password": PASSWORD}
+                       ).status_code == 302
+    return client
+
+
+def rules_form(**overrides):
+    form = {"points-A": "3", "points-B": "2", "points-C": "1", "points-D": "0",
+            "label-A": "优", "label-B": "良", "label-C": "中", "label-D": "差",
+            "daily_limit": "1"}
+    return {**form, **overrides}
+
+
+def test_the_rules_page_shows_the_rules_in_force(admin_client):
+    page = admin_client.get("/admin/rules").get_data(as_text=True)
+    assert 'name="points-A" type="number" min="0" max="1000" value="3"' in page
+    assert 'value="优"' in page
+
+
+def test_saving_the_rules_adds_a_version_with_who_changed_it(admin_client, village):
+    response = admin_client.post("/admin/rules", data=rules_form(**{"points-A": "5",
+                                                                    "daily_limit": "2"}))
+    assert response.status_code == 302
+    rules = current_rules(village.id)
+    assert rules.version == 2 and rules.daily_limit == 2
+    assert rules.grade("A").points == 5
+    page = admin_client.get("/admin/rules").get_data(as_text=True)
+    assert "优 A 5" in page and "优 A 3" in page  # both versions in the history
+    assert "admin" in page
+
+
+@pytest.mark.parametrize("field, value", [("points-A", "-1"), ("points-B", "two"),
+                                          ("daily_limit", "0"), ("daily_limit", "")])
+def test_bad_rules_are_refused_and_nothing_changes(admin_client, village, field, value):
+    response = admin_client.post("/admin/rules", data=rules_form(**{field: value}))
+    assert response.status_code == 422
+    assert current_rules(village.id).version == 1
+
+
+def test_an_inspector_cannot_open_the_rules_page(client, make_user):
+    make_user("inspector", username="li")
+    client.post("/login", data={"username": "li", "password": PASSWORD})
+    assert client.get("/admin/rules").status_code == 403
+
+
+def test_the_admin_gives_a_household_its_own_login(admin_client, client, household):
+    response = admin_client.post(f"/admin/households/{household.id}/login",
+                                 data={"username": "ma-family", "password": "long-enough-1"})
+    assert response.status_code == 302
+    user = db.session.scalar(select(User).where(User.username == "ma-family"))
+    assert user.role == "household" and user.household_id == household.id
+    page = admin_client.get(f"/admin/households/{household.id}").get_data(as_text=True)
+    assert "ma-family" in page
+
+
+def test_a_short_password_is_refused_with_a_message(admin_client, household):
+    response = admin_client.post(f"/admin/households/{household.id}/login",
+                                 data={"username": "ma-family", "password": "short"})
+    assert "login_error" in response.headers["Location"]
+    assert db.session.scalar(select(User).where(User.username == "ma-family")) is None
+
+
+def test_the_inspector_and_storekeeper_homes_lead_to_their_scanners(client, make_user):
+    make_user("inspector", username="li")
+    make_user("storekeeper", username="wang")
+    client.post("/login", data={"username": "li", "password": PASSWORD})
+    assert 'href="/inspect"' in client.get("/home").get_data(as_text=True)
+    client.post("/logout")
+    client.post("/login", data={"username": "wang", "password": PASSWORD})
+    assert 'href="/shop"' in client.get("/home").get_data(as_text=True)
