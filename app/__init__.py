@@ -37,6 +37,11 @@ def configure(app: Flask, config: dict[str, Any] | None) -> None:
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    else:
+        # Notice a restarted database (pre-ping) and give up quickly on a dead one.
+        options = {"pool_pre_ping": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
+        options["connect_args"] = {"connect_timeout": 5, **options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
 
 
 def register_extensions(app: Flask) -> None:
@@ -90,10 +95,12 @@ def register_error_handlers(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     from app.auth.cli import users_cli
+    from app.backup.cli import backup_cli
     from app.demo.cli import demo_command
     from app.households.cli import households_cli
     from app.ledger.cli import ledger_cli
     from app.villages.cli import villages_cli
 
-    for command in (villages_cli, users_cli, households_cli, ledger_cli, demo_command):
+    for command in (villages_cli, users_cli, households_cli, ledger_cli, backup_cli,
+                    demo_command):
         app.cli.add_command(command)

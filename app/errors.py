@@ -162,6 +162,23 @@ def _domain_error(error: DomainError):
     return response
 
 
+def _database_unavailable(error: Exception):
+    """The database is down, unreachable, full or read-only: say so, never a traceback."""
+    from app.db import db
+
+    current_app.logger.error("Database unavailable: %s", error)
+    db.session.rollback()
+    if not wants_json():
+        response = error_page(503)
+    else:
+        response = problem(503, "unavailable", "Service unavailable",
+                           "The database is not available right now. Nothing was changed; "
+                           "try again shortly.")
+    response = current_app.make_response(response)
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 def _unexpected_error(error: Exception):
     current_app.logger.exception("Unhandled error", exc_info=error)
     if not wants_json():
@@ -172,8 +189,12 @@ def _unexpected_error(error: Exception):
 
 def register_error_handlers(app: Flask) -> None:
     """Route every error through problem+json (API) or the error page (browser)."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(InterfaceError, _database_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
 
 
