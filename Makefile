@@ -33,8 +33,7 @@ run: $(VENV)/.installed translations
 	@echo ""
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-test translations browser-deps
-	$(BIN)/ruff check app tests migrations/env.py
+test: lint translations browser-deps
 	$(BIN)/pytest
 
 # The browser tests drive Debian's Chromium with a fake camera fed by ffmpeg.

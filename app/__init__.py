@@ -12,8 +12,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, error handlers, CLI. No I/O."""
-    app = Flask(__name__, static_folder=str(ROOT / "static"), static_url_path="/static",
-                instance_path=str(ROOT / "instance"))
+    app = Flask(
+        __name__,
+        static_folder=str(ROOT / "static"),
+        static_url_path="/static",
+        instance_path=str(ROOT / "instance"),
+    )
     configure(app, config)
     register_extensions(app)
     register_blueprints(app)
@@ -30,7 +34,8 @@ def configure(app: Flask, config: dict[str, Any] | None) -> None:
         app.config.update(config)
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         app.config["SQLALCHEMY_DATABASE_URI"] = (
-            f"sqlite:///{Path(app.instance_path) / 'greenpoints.db'}")
+            f"sqlite:///{Path(app.instance_path) / 'greenpoints.db'}"
+        )
     if not app.config.get("SECRET_KEY"):
         if app.config["GREENPOINTS_ENV"] == "production":
             raise RuntimeError("SECRET_KEY must be set in production.")
@@ -53,8 +58,14 @@ def register_extensions(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
-                     render_item=render_item, compare_type=True)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(ROOT / "migrations"),
+        render_as_batch=True,
+        render_item=render_item,
+        compare_type=True,
+    )
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     api.init_app(app)
 
@@ -77,12 +88,25 @@ def register_blueprints(app: Flask) -> None:
     from app.reports import views as reports_views
     from app.villages import api as villages_api
 
-    for blueprint in (auth_api.blp, villages_api.blp, households_api.blp, inspections_api.blp,
-                      catalogue_api.blp, redemptions_api.blp, ledger_api.blp):
+    for blueprint in (
+        auth_api.blp,
+        villages_api.blp,
+        households_api.blp,
+        inspections_api.blp,
+        catalogue_api.blp,
+        redemptions_api.blp,
+        ledger_api.blp,
+    ):
         api.register_blueprint(blueprint)
     api.register_blueprint(reports_api.blp)
-    for blueprint in (main_views.bp, auth_views.bp, households_views.bp, inspections_views.bp,
-                      catalogue_views.bp, redemptions_views.bp):
+    for blueprint in (
+        main_views.bp,
+        auth_views.bp,
+        households_views.bp,
+        inspections_views.bp,
+        catalogue_views.bp,
+        redemptions_views.bp,
+    ):
         app.register_blueprint(blueprint)
     app.register_blueprint(reports_views.bp)
 
@@ -101,6 +125,5 @@ def register_cli(app: Flask) -> None:
     from app.ledger.cli import ledger_cli
     from app.villages.cli import villages_cli
 
-    for command in (villages_cli, users_cli, households_cli, ledger_cli, backup_cli,
-                    demo_command):
+    for command in (villages_cli, users_cli, households_cli, ledger_cli, backup_cli, demo_command):
         app.cli.add_command(command)

@@ -9,7 +9,15 @@ from app.redemptions.services import verify_redemptions
 def verify_all(village_id: int | None = None) -> VerifyReport:
     """Check the ledger's rules, then inspections, redemptions and stock against it."""
     report = verify(village_id)
-    problems = [*report.problems, *verify_inspections(village_id),
-                *verify_redemptions(village_id), *verify_stock(village_id)]
-    return VerifyReport(ok=not problems, transactions=report.transactions,
-                        postings=report.postings, problems=problems)
+    problems = [
+        *report.problems,
+        *verify_inspections(village_id),
+        *verify_redemptions(village_id),
+        *verify_stock(village_id),
+    ]
+    return VerifyReport(
+        ok=not problems,
+        transactions=report.transactions,
+        postings=report.postings,
+        problems=problems,
+    )

@@ -23,11 +23,12 @@ class Config:
     OPENAPI_SWAGGER_UI_PATH = "docs"
     OPENAPI_SWAGGER_UI_URL = "/static/vendor/swagger-ui/"
     API_SPEC_OPTIONS = {
-        "info": {"description": "Green Points (绿色积分): points for waste sorting. "
-                                "Log in with POST /api/v1/auth/tokens, then send "
-                                "Authorization: Bearer <token>."},
-        "components": {"securitySchemes": {
-            "bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        "info": {
+            "description": "Green Points (绿色积分): points for waste sorting. "
+            "Log in with POST /api/v1/auth/tokens, then send "
+            "Authorization: Bearer <token>."
+        },
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearerAuth": []}],
     }
 

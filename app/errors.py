@@ -77,9 +77,7 @@ def wants_json() -> bool:
     return best == "application/json"
 
 
-def problem(
-    status: int, code: str, title: str, detail: str | None = None, **extra: Any
-):
+def problem(status: int, code: str, title: str, detail: str | None = None, **extra: Any):
     """Build a problem+json response (RFC 9457) carrying our API code."""
     body = {
         "type": f"https://greenpoints.example/problems/{code}",
@@ -113,8 +111,9 @@ def error_page(status: int, detail: str | None = None):
     """Render the friendly page shown to browsers for an error."""
     message = PAGE_TITLES.get(status, PAGE_TITLES[500])
     try:
-        return render_template("errors/error.html", status=status, message=message,
-                               detail=detail), status
+        return render_template(
+            "errors/error.html", status=status, message=message, detail=detail
+        ), status
     except Exception:  # a broken template must not hide the original error
         current_app.logger.exception("The error page failed to render")
         return f"{status} {message}", status, {"Content-Type": "text/plain; charset=utf-8"}
@@ -148,8 +147,7 @@ def _http_error(error: HTTPException):
 
 def _own_headers(error: HTTPException) -> list[tuple[str, str]]:
     """Return the headers the error itself carries (Allow on a 405, Retry-After, ...)."""
-    return [(name, value) for name, value in error.get_headers()
-            if name.lower() != "content-type"]
+    return [(name, value) for name, value in error.get_headers() if name.lower() != "content-type"]
 
 
 def _domain_error(error: DomainError):
@@ -171,9 +169,12 @@ def _database_unavailable(error: Exception):
     if not wants_json():
         response = error_page(503)
     else:
-        response = problem(503, "unavailable", "Service unavailable",
-                           "The database is not available right now. Nothing was changed; "
-                           "try again shortly.")
+        response = problem(
+            503,
+            "unavailable",
+            "Service unavailable",
+            "The database is not available right now. Nothing was changed; try again shortly.",
+        )
     response = current_app.make_response(response)
     response.headers["Retry-After"] = "5"
     return response
@@ -183,8 +184,12 @@ def _unexpected_error(error: Exception):
     current_app.logger.exception("Unhandled error", exc_info=error)
     if not wants_json():
         return error_page(500)
-    return problem(500, "internal_error", "Internal server error",
-                   "An unexpected error occurred. It has been logged.")
+    return problem(
+        500,
+        "internal_error",
+        "Internal server error",
+        "An unexpected error occurred. It has been logged.",
+    )
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -18,8 +18,11 @@ class ProblemSchema(Schema):
     status = fields.Integer()
     detail = fields.String()
     code = fields.String(metadata={"description": "Fixed snake_case error code"})
-    errors = fields.Dict(keys=fields.String(), values=fields.Raw(),
-                         metadata={"description": "Validation messages per field"})
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        metadata={"description": "Validation messages per field"},
+    )
 
 
 class GreenPointsApi(Api):

@@ -17,8 +17,9 @@ ACCEPTED = {"JPEG", "PNG"}
 
 def photo_folder() -> Path:
     """Return the folder photos are kept in (PHOTO_FOLDER, default instance/photos)."""
-    folder = Path(current_app.config.get("PHOTO_FOLDER")
-                  or Path(current_app.instance_path) / "photos")
+    folder = Path(
+        current_app.config.get("PHOTO_FOLDER") or Path(current_app.instance_path) / "photos"
+    )
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -33,26 +34,38 @@ def store_photo(data: bytes, *, field: str = "photo") -> str:
     if not data:
         raise ValidationFailed("The photo is empty.", errors={field: ["Empty file."]})
     if len(data) > limit:
-        raise ValidationFailed(f"The photo is larger than {limit // 1_000_000} MB.",
-                               errors={field: ["Too large."]})
+        raise ValidationFailed(
+            f"The photo is larger than {limit // 1_000_000} MB.", errors={field: ["Too large."]}
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 if image.format not in ACCEPTED:
-                    raise ValidationFailed("Only JPEG and PNG photos are accepted.",
-                                           errors={field: ["Not a JPEG or PNG image."]})
+                    raise ValidationFailed(
+                        "Only JPEG and PNG photos are accepted.",
+                        errors={field: ["Not a JPEG or PNG image."]},
+                    )
                 if image.width * image.height > MAX_PIXELS:
-                    raise ValidationFailed("The photo has too many pixels.",
-                                           errors={field: ["Too many pixels."]})
+                    raise ValidationFailed(
+                        "The photo has too many pixels.", errors={field: ["Too many pixels."]}
+                    )
                 image.load()
                 clean = ImageOps.exif_transpose(image).convert("RGB")
-    except (UnidentifiedImageError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning, OSError, SyntaxError, ValueError) as error:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as error:
         if isinstance(error, ValidationFailed):
             raise
-        raise ValidationFailed("The file is not a readable photo.",
-                               errors={field: ["Not a readable JPEG or PNG image."]}) from None
+        raise ValidationFailed(
+            "The file is not a readable photo.",
+            errors={field: ["Not a readable JPEG or PNG image."]},
+        ) from None
     clean.thumbnail((MAX_SIDE, MAX_SIDE))
     name = f"{uuid.uuid4().hex}.jpg"
     out = io.BytesIO()

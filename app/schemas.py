@@ -20,8 +20,10 @@ def Text(  # noqa: N802
     *, max_length: int, required: bool = False, min_length: int = 0, validate=None, **kwargs
 ):
     """A stripped string field with a length limit and no control characters."""
-    checks: list[Callable] = [validate_length(min=min_length, max=max_length),
-                              _no_control_characters]
+    checks: list[Callable] = [
+        validate_length(min=min_length, max=max_length),
+        _no_control_characters,
+    ]
     if validate is not None:
         checks.append(validate)
     return TrimmedString(required=required, validate=checks, **kwargs)

@@ -29,15 +29,21 @@ KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,64}")
 STORED_REFUSALS = {409}
 
 IDEMPOTENCY_DOC = {
-    "parameters": [{
-        "in": "header",
-        "name": KEY_HEADER,
-        "required": False,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 64,
-                   "pattern": "^[\\x21-\\x7e]{1,64}$"},
-        "description": "Repeat the request with the same key to get the first outcome "
-                       "again with no second effect.",
-    }],
+    "parameters": [
+        {
+            "in": "header",
+            "name": KEY_HEADER,
+            "required": False,
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 64,
+                "pattern": "^[\\x21-\\x7e]{1,64}$",
+            },
+            "description": "Repeat the request with the same key to get the first outcome "
+            "again with no second effect.",
+        }
+    ],
 }
 
 
@@ -68,18 +74,24 @@ def request_fingerprint(user_id: int) -> str:
         for name, upload in request.files.items(multi=True):
             data = upload.read()
             upload.seek(0)
-            parts.append(f"{name}:{upload.filename}:{upload.mimetype}:"
-                         f"{hashlib.sha256(data).hexdigest()}")
+            parts.append(
+                f"{name}:{upload.filename}:{upload.mimetype}:{hashlib.sha256(data).hexdigest()}"
+            )
         canonical = "\n".join(sorted(parts)).encode()
     else:
         body = request.get_data(cache=True)
         try:
-            canonical = json.dumps(json.loads(body or b"null"), sort_keys=True,
-                                   separators=(",", ":"), ensure_ascii=False).encode()
+            canonical = json.dumps(
+                json.loads(body or b"null"),
+                sort_keys=True,
+                separators=(",", ":"),
+                ensure_ascii=False,
+            ).encode()
         except ValueError:
             canonical = body
-    return fingerprint(request.method.encode(), request.path.encode(), str(user_id).encode(),
-                       canonical)
+    return fingerprint(
+        request.method.encode(), request.path.encode(), str(user_id).encode(), canonical
+    )
 
 
 def fingerprint(*parts: bytes) -> str:
@@ -144,15 +156,18 @@ def run_idempotent(
     """
 
     def work() -> Response:
-        stored = db.session.scalar(select(IdempotencyRecord).where(
-            IdempotencyRecord.village_id == village_id, IdempotencyRecord.key == key))
+        stored = db.session.scalar(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.village_id == village_id, IdempotencyRecord.key == key
+            )
+        )
         if stored is not None:
             if stored.request_hash != fingerprint:
-                raise IdempotencyConflict(
-                    "This Idempotency-Key was used with a different request.")
+                raise IdempotencyConflict("This Idempotency-Key was used with a different request.")
             return _replay(stored)
-        record = IdempotencyRecord(village_id=village_id, key=key,
-                                   request_hash=fingerprint, status_code=0, body="")
+        record = IdempotencyRecord(
+            village_id=village_id, key=key, request_hash=fingerprint, status_code=0, body=""
+        )
         try:
             with db.session.begin_nested():
                 db.session.add(record)
@@ -193,8 +208,9 @@ def write_endpoint(view: Callable) -> Callable:
         if key is None:
             return run_write(lambda: view(*args, **kwargs))
         user = g.user  # role_required, above this decorator, has loaded it
-        return run_idempotent(user.village_id, key, request_fingerprint(user.id),
-                              lambda: view(*args, **kwargs))
+        return run_idempotent(
+            user.village_id, key, request_fingerprint(user.id), lambda: view(*args, **kwargs)
+        )
 
     return wrapper
 

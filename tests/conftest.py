@@ -32,8 +32,11 @@ from app.villages.services import create_grid, create_village
 __all__ = ["PASSWORD", "TEST_CONFIG"]
 
 DEFAULT_TEST_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-BACKENDS = [b for b in os.environ.get("GREENPOINTS_TEST_DATABASES",
-                                      "sqlite,postgresql").split(",") if b]
+BACKENDS = [
+    b for b in os.environ.get("GREENPOINTS_TEST_DATABASES", "sqlite,postgresql").split(",") if b
+]
+
+
 def _admin_conninfo() -> tuple[URL, str]:
     url = make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL))
     return url, url.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -157,14 +160,19 @@ def grid(make_grid) -> Grid:
 
 @pytest.fixture
 def make_household(app: Flask, village: Village, grid: Grid) -> Callable[..., Household]:
-    def make(*, of: Village | None = None, in_grid: Grid | None = None,
-             points: int = 0, **overrides) -> Household:
+    def make(
+        *, of: Village | None = None, in_grid: Grid | None = None, points: int = 0, **overrides
+    ) -> Household:
         target = of or village
-        target_grid = in_grid or (grid if target.id == village.id
-                                  else create_grid(target.id, f"网格{uuid.uuid4().hex[:6]}"))
+        target_grid = in_grid or (
+            grid
+            if target.id == village.id
+            else create_grid(target.id, f"网格{uuid.uuid4().hex[:6]}")
+        )
         fields = {"name": "马秀英", "address": "马庄村1组 幸福路8号", **overrides}
-        household = create_household(target, target_grid, fields.pop("name"),
-                                     fields.pop("address"), **fields)
+        household = create_household(
+            target, target_grid, fields.pop("name"), fields.pop("address"), **fields
+        )
         if points:
             from app.ledger.services import adjust
 
@@ -184,11 +192,17 @@ def household(make_household) -> Household:
 def make_user(app: Flask, village: Village) -> Callable[..., User]:
     counter = iter(range(1, 10_000))
 
-    def make(role: str = ADMIN, *, of: Village | None = None,
-             household: Household | None = None, username: str | None = None) -> User:
+    def make(
+        role: str = ADMIN,
+        *,
+        of: Village | None = None,
+        household: Household | None = None,
+        username: str | None = None,
+    ) -> User:
         target = of or village
-        user = create_user(target, username or f"{role}{next(counter)}", PASSWORD, role,
-                           household=household)
+        user = create_user(
+            target, username or f"{role}{next(counter)}", PASSWORD, role, household=household
+        )
         db.session.commit()
         return user
 

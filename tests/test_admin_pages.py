@@ -12,15 +12,24 @@ from app.inspections.services import current_rules
 @pytest.fixture
 def admin_client(client, admin):
     client.get("/lang/en")
-    assert client.post("/login", data={"username": "admin", "password": PASSWORD}
-                       ).status_code == 302
+    assert (
+        client.post("/login", data={"username": "admin", "password": PASSWORD}).status_code == 302
+    )
     return client
 
 
 def rules_form(**overrides):
-    form = {"points-A": "3", "points-B": "2", "points-C": "1", "points-D": "0",
-            "label-A": "优", "label-B": "良", "label-C": "中", "label-D": "差",
-            "daily_limit": "1"}
+    form = {
+        "points-A": "3",
+        "points-B": "2",
+        "points-C": "1",
+        "points-D": "0",
+        "label-A": "优",
+        "label-B": "良",
+        "label-C": "中",
+        "label-D": "差",
+        "daily_limit": "1",
+    }
     return {**form, **overrides}
 
 
@@ -31,8 +40,9 @@ def test_the_rules_page_shows_the_rules_in_force(admin_client):
 
 
 def test_saving_the_rules_adds_a_version_with_who_changed_it(admin_client, village):
-    response = admin_client.post("/admin/rules", data=rules_form(**{"points-A": "5",
-                                                                    "daily_limit": "2"}))
+    response = admin_client.post(
+        "/admin/rules", data=rules_form(**{"points-A": "5", "daily_limit": "2"})
+    )
     assert response.status_code == 302
     rules = current_rules(village.id)
     assert rules.version == 2 and rules.daily_limit == 2
@@ -42,8 +52,10 @@ def test_saving_the_rules_adds_a_version_with_who_changed_it(admin_client, villa
     assert "admin" in page
 
 
-@pytest.mark.parametrize("field, value", [("points-A", "-1"), ("points-B", "two"),
-                                          ("daily_limit", "0"), ("daily_limit", "")])
+@pytest.mark.parametrize(
+    "field, value",
+    [("points-A", "-1"), ("points-B", "two"), ("daily_limit", "0"), ("daily_limit", "")],
+)
 def test_bad_rules_are_refused_and_nothing_changes(admin_client, village, field, value):
     response = admin_client.post("/admin/rules", data=rules_form(**{field: value}))
     assert response.status_code == 422
@@ -57,8 +69,10 @@ def test_an_inspector_cannot_open_the_rules_page(client, make_user):
 
 
 def test_the_admin_gives_a_household_its_own_login(admin_client, client, household):
-    response = admin_client.post(f"/admin/households/{household.id}/login",
-                                 data={"username": "ma-family", "password": "long-enough-1"})
+    response = admin_client.post(
+        f"/admin/households/{household.id}/login",
+        data={"username": "ma-family", "password": "long-enough-1"},
+    )
     assert response.status_code == 302
     user = db.session.scalar(select(User).where(User.username == "ma-family"))
     assert user.role == "household" and user.household_id == household.id
@@ -67,8 +81,10 @@ def test_the_admin_gives_a_household_its_own_login(admin_client, client, househo
 
 
 def test_a_short_password_is_refused_with_a_message(admin_client, household):
-    response = admin_client.post(f"/admin/households/{household.id}/login",
-                                 data={"username": "ma-family", "password": "short"})
+    response = admin_client.post(
+        f"/admin/households/{household.id}/login",
+        data={"username": "ma-family", "password": "short"},
+    )
     assert "login_error" in response.headers["Location"]
     assert db.session.scalar(select(User).where(User.username == "ma-family")) is None
 

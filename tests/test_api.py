@@ -39,15 +39,17 @@ def adjust(client, admin_headers):
 
     def post(household, amount, reason="纠正", *, key=None, headers=None):
         extra = {"Idempotency-Key": key} if key is not None else {}
-        return client.post("/api/v1/adjustments",
-                           json={"household_id": household.id, "amount": amount,
-                                 "reason": reason},
-                           headers={**(headers or admin_headers), **extra})
+        return client.post(
+            "/api/v1/adjustments",
+            json={"household_id": household.id, "amount": amount, "reason": reason},
+            headers={**(headers or admin_headers), **extra},
+        )
 
     return post
 
 
 # Problem details -----------------------------------------------------------------------
+
 
 def test_unknown_api_url_is_404_problem(client):
     assert_problem(client.get("/api/v1/no-such-thing"), 404, "not_found")
@@ -61,20 +63,21 @@ def test_wrong_method_is_405_problem_naming_the_allowed_methods(client, admin_he
 
 
 def test_malformed_json_body_is_400_validation_error(client, admin_headers):
-    response = client.post("/api/v1/grids", data='{"name": ', headers=admin_headers,
-                           content_type="application/json")
+    response = client.post(
+        "/api/v1/grids", data='{"name": ', headers=admin_headers, content_type="application/json"
+    )
 
     assert_problem(response, 400, "validation_error")
 
 
 def test_schema_errors_are_422_with_errors_per_field(client, admin_headers):
-    response = client.post("/api/v1/adjustments", headers=admin_headers,
-                           json={"household_id": "one", "reason": ""})
+    response = client.post(
+        "/api/v1/adjustments", headers=admin_headers, json={"household_id": "one", "reason": ""}
+    )
 
     body = assert_problem(response, 422, "validation_error")
     assert set(body["errors"]) == {"household_id", "amount", "reason"}
-    assert all(isinstance(messages, list) and messages
-               for messages in body["errors"].values())
+    assert all(isinstance(messages, list) and messages for messages in body["errors"].values())
 
 
 def test_refusal_is_409_problem(adjust, household):
@@ -84,6 +87,7 @@ def test_refusal_is_409_problem(adjust, household):
 
 
 # Grids ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("role", [ADMIN, INSPECTOR, STOREKEEPER])
 def test_staff_list_the_villages_grids(client, make_user, token_for, grid, role):
@@ -101,8 +105,7 @@ def test_listing_grids_without_a_token_is_401(client, grid):
     assert_problem(client.get("/api/v1/grids"), 401, "unauthorized")
 
 
-def test_grids_of_another_village_stay_hidden(client, make_village, make_user, token_for,
-                                              grid):
+def test_grids_of_another_village_stay_hidden(client, make_village, make_user, token_for, grid):
     other = make_village()
     headers = token_for(make_user(ADMIN, of=other))
 
@@ -128,14 +131,16 @@ def test_duplicate_grid_name_is_422(client, admin_headers, grid):
 
 
 def test_inspector_may_not_add_a_grid(client, make_user, token_for, admin_headers):
-    response = client.post("/api/v1/grids", json={"name": "西一网格"},
-                           headers=token_for(make_user(INSPECTOR)))
+    response = client.post(
+        "/api/v1/grids", json={"name": "西一网格"}, headers=token_for(make_user(INSPECTOR))
+    )
 
     assert_problem(response, 403, "forbidden")
     assert client.get("/api/v1/grids", headers=admin_headers).json["items"] == []
 
 
 # Adjustments ---------------------------------------------------------------------------
+
 
 def test_admin_adds_points(adjust, household):
     response = adjust(household, 10, "期初积分")
@@ -181,8 +186,7 @@ def test_adjustment_of_zero_points_is_422(adjust, household):
 
 
 @pytest.mark.parametrize("role", [INSPECTOR, STOREKEEPER])
-def test_staff_other_than_admin_may_not_adjust(adjust, make_user, token_for, household,
-                                               role):
+def test_staff_other_than_admin_may_not_adjust(adjust, make_user, token_for, household, role):
     response = adjust(household, 5, headers=token_for(make_user(role)))
 
     assert_problem(response, 403, "forbidden")
@@ -194,8 +198,7 @@ def test_household_user_may_not_adjust_its_own_points(adjust, resident, token_fo
     assert balance_of(household) == 0
 
 
-def test_another_villages_household_is_404_and_untouched(adjust, make_village,
-                                                         make_household):
+def test_another_villages_household_is_404_and_untouched(adjust, make_village, make_household):
     theirs = make_household(of=make_village(), points=7)
 
     assert_problem(adjust(theirs, -7), 404, "not_found")
@@ -205,6 +208,7 @@ def test_another_villages_household_is_404_and_untouched(adjust, make_village,
 
 
 # Idempotency ---------------------------------------------------------------------------
+
 
 def test_replay_returns_the_same_response_and_moves_points_once(adjust, household):
     first = adjust(household, 5, key="adj-1")
@@ -272,13 +276,16 @@ def test_idempotency_key_of_64_characters_is_accepted(adjust, household):
 
 # A household's ledger ------------------------------------------------------------------
 
+
 def ledger(client, household, headers, **query):
-    return client.get(f"/api/v1/households/{household.id}/ledger", headers=headers,
-                      query_string=query)
+    return client.get(
+        f"/api/v1/households/{household.id}/ledger", headers=headers, query_string=query
+    )
 
 
-def test_ledger_lists_movements_newest_first_with_running_balance(client, adjust, household,
-                                                                  admin_headers):
+def test_ledger_lists_movements_newest_first_with_running_balance(
+    client, adjust, household, admin_headers
+):
     for amount in (10, 5, -3):
         adjust(household, amount, f"调整{amount}")
 
@@ -292,14 +299,14 @@ def test_ledger_lists_movements_newest_first_with_running_balance(client, adjust
     ids = [i["transaction_id"] for i in items]
     assert ids == sorted(ids, reverse=True)
     for item in items:
-        assert {"transaction_id", "kind", "amount", "balance_after", "created_at",
-                "memo"} <= set(item)
+        assert {"transaction_id", "kind", "amount", "balance_after", "created_at", "memo"} <= set(
+            item
+        )
         assert item["kind"] == "adjustment"
         assert datetime.fromisoformat(item["created_at"]).tzinfo is not None
 
 
-def test_ledger_pages_with_limit_and_next_before_version(client, adjust, household,
-                                                         admin_headers):
+def test_ledger_pages_with_limit_and_next_before_version(client, adjust, household, admin_headers):
     for amount in range(1, 6):
         adjust(household, amount)
 
@@ -324,14 +331,18 @@ def test_ledger_of_a_household_with_no_movements_is_empty(client, household, adm
     assert response.json["items"] == []
 
 
-@pytest.mark.parametrize("query, field", [
-    ({"limit": 0}, "limit"),
-    ({"limit": "many"}, "limit"),
-    ({"before_version": 0}, "before_version"),
-])
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": "many"}, "limit"),
+        ({"before_version": 0}, "before_version"),
+    ],
+)
 def test_ledger_with_a_bad_page_query_is_422(client, household, admin_headers, query, field):
-    body = assert_problem(ledger(client, household, admin_headers, **query), 422,
-                          "validation_error")
+    body = assert_problem(
+        ledger(client, household, admin_headers, **query), 422, "validation_error"
+    )
 
     assert field in body["errors"]
 
@@ -346,15 +357,17 @@ def test_household_user_sees_its_own_ledger(client, make_household, make_user, t
     assert [i["balance_after"] for i in response.json["items"]] == [8]
 
 
-def test_household_user_gets_404_for_another_households_ledger(client, make_household,
-                                                               resident, token_for):
+def test_household_user_gets_404_for_another_households_ledger(
+    client, make_household, resident, token_for
+):
     neighbour = make_household(name="王桂兰", points=8)
 
     assert_problem(ledger(client, neighbour, token_for(resident)), 404, "not_found")
 
 
-def test_another_villages_admin_gets_404_for_the_ledger(client, make_village, make_user,
-                                                        token_for, make_household):
+def test_another_villages_admin_gets_404_for_the_ledger(
+    client, make_village, make_user, token_for, make_household
+):
     household = make_household(points=8)
     outsider = make_user(ADMIN, of=make_village())
 
@@ -362,6 +375,7 @@ def test_another_villages_admin_gets_404_for_the_ledger(client, make_village, ma
 
 
 # Verification --------------------------------------------------------------------------
+
 
 def test_admin_verifies_a_sound_ledger(client, adjust, household, admin_headers):
     adjust(household, 10)
@@ -381,6 +395,7 @@ def test_inspector_may_not_verify_the_ledger(client, make_user, token_for):
 
 # OpenAPI and docs ----------------------------------------------------------------------
 
+
 def openapi_path(rule: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 
@@ -396,8 +411,7 @@ def test_openapi_describes_every_api_endpoint(app, client):
     }
 
     assert served
-    missing = {(path, method) for path, method in served
-               if method not in documented.get(path, {})}
+    missing = {(path, method) for path, method in served if method not in documented.get(path, {})}
     assert missing == set()
 
 
@@ -410,8 +424,9 @@ def test_docs_page_loads_the_vendored_swagger_ui(client):
     assert "/api/v1/openapi.json" in response.text
 
 
-@pytest.mark.parametrize("name", ["swagger-ui-bundle.js", "swagger-ui.css",
-                                  "swagger-ui-standalone-preset.js"])
+@pytest.mark.parametrize(
+    "name", ["swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"]
+)
 def test_swagger_ui_files_are_served(client, name):
     response = client.get(f"/static/vendor/swagger-ui/{name}")
     try:

@@ -61,9 +61,7 @@ def test_unknown_user_is_401_unauthorized(client, admin):
     assert_problem(response, 401, "unauthorized")
 
 
-def test_sixth_try_after_five_failures_is_rate_limited_even_with_the_right_password(
-    client, admin
-):
+def test_sixth_try_after_five_failures_is_rate_limited_even_with_the_right_password(client, admin):
     for _ in range(5):
         assert log_in(client, "admin", "wrong-password").status_code == 401
 
@@ -101,8 +99,11 @@ def test_disabling_a_user_stops_its_existing_token(client, admin, admin_headers)
 
 
 def test_expired_token_is_401(client, admin, admin_headers):
-    db.session.execute(update(ApiToken).where(ApiToken.user_id == admin.id)
-                       .values(expires_at=utcnow() - timedelta(minutes=1)))
+    db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == admin.id)
+        .values(expires_at=utcnow() - timedelta(minutes=1))
+    )
     db.session.commit()
 
     response = client.get(GUARDED, headers=admin_headers)
@@ -110,12 +111,15 @@ def test_expired_token_is_401(client, admin, admin_headers):
     assert_problem(response, 401, "unauthorized")
 
 
-@pytest.mark.parametrize("header", [
-    "Bearer not-a-real-token",
-    "Bearer ",
-    "Basic YWRtaW46cGFzc3dvcmQ=",
-    "garbage",
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Bearer not-a-real-token",
+        "Bearer ",
+        "Basic YWRtaW46cGFzc3dvcmQ=",
+        "garbage",
+    ],
+)
 def test_garbage_authorization_is_401(client, admin, header):
     response = client.get(GUARDED, headers={"Authorization": header})
 
@@ -147,13 +151,16 @@ def test_logging_out_without_a_token_is_401(client, admin):
     assert_problem(client.delete(f"{TOKENS}/current"), 401, "unauthorized")
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"password": PASSWORD}, "username"),
-    ({"username": "admin"}, "password"),
-    ({"username": 42, "password": PASSWORD}, "username"),
-    ({"username": "admin", "password": ["x"]}, "password"),
-    ({"username": "", "password": PASSWORD}, "username"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"password": PASSWORD}, "username"),
+        ({"username": "admin"}, "password"),
+        ({"username": 42, "password": PASSWORD}, "username"),
+        ({"username": "admin", "password": ["x"]}, "password"),
+        ({"username": "", "password": PASSWORD}, "username"),
+    ],
+)
 def test_missing_or_mistyped_login_fields_are_422_naming_the_field(client, admin, body, field):
     response = client.post(TOKENS, json=body)
 

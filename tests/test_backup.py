@@ -35,8 +35,9 @@ def take_backup(runner, path: Path) -> None:
 def empty_app(app: Flask, tmp_path) -> Iterator[Flask]:
     """Another app on an empty database of the same kind, to restore into."""
     if app.config["TEST_BACKEND"] == "sqlite":
-        restored = create_app({**TEST_CONFIG,
-                               "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/restored.db"})
+        restored = create_app(
+            {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path}/restored.db"}
+        )
         yield restored
         with restored.app_context():
             db.engine.dispose()
@@ -47,8 +48,14 @@ def empty_app(app: Flask, tmp_path) -> Iterator[Flask]:
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'CREATE DATABASE "{name}"')
     try:
-        restored = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI":
-                               url.set(database=name).render_as_string(hide_password=False)})
+        restored = create_app(
+            {
+                **TEST_CONFIG,
+                "SQLALCHEMY_DATABASE_URI": url.set(database=name).render_as_string(
+                    hide_password=False
+                ),
+            }
+        )
         yield restored
         with restored.app_context():
             db.session.remove()
@@ -61,8 +68,7 @@ def empty_app(app: Flask, tmp_path) -> Iterator[Flask]:
 def restore_into(target: Flask, path: Path):
     # A command runs in the current app context if there is one (the test's own app).
     with target.app_context():
-        return target.test_cli_runner().invoke(args=["backup", "restore", str(path),
-                                                     "--yes"])
+        return target.test_cli_runner().invoke(args=["backup", "restore", str(path), "--yes"])
 
 
 def household_balance(target: Flask, household_id: int) -> int:
@@ -80,8 +86,9 @@ def test_create_writes_a_backup_of_the_database_kind(app, runner, make_household
     assert not list(tmp_path.glob("*.partial"))
 
 
-def test_restore_brings_back_the_data_and_checks_the_ledger(app, runner, make_household,
-                                                            empty_app, tmp_path):
+def test_restore_brings_back_the_data_and_checks_the_ledger(
+    app, runner, make_household, empty_app, tmp_path
+):
     household = make_household(points=5)
     path = tmp_path / "backup.bin"
     take_backup(runner, path)
@@ -115,8 +122,9 @@ def test_create_refuses_a_missing_folder(runner, tmp_path):
 
 def test_restore_refuses_a_file_of_the_wrong_type(app, empty_app, tmp_path):
     wrong = tmp_path / "wrong.bin"
-    wrong.write_bytes(HEADERS["postgresql" if app.config["TEST_BACKEND"] == "sqlite"
-                              else "sqlite"] + b"\0" * 100)
+    wrong.write_bytes(
+        HEADERS["postgresql" if app.config["TEST_BACKEND"] == "sqlite" else "sqlite"] + b"\0" * 100
+    )
 
     result = restore_into(empty_app, wrong)
 
@@ -152,14 +160,16 @@ def test_create_says_when_pg_dump_is_missing_or_fails(app, runner, tmp_path, mon
 
 def test_the_password_goes_in_the_environment_not_the_command_line():
     conninfo, env = libpq_url(
-        "postgresql+psycopg://gp:s3cret@db.example:5433/greenpoints?sslmode=require")
+        "postgresql+psycopg://gp:s3cret@db.example:5433/greenpoints?sslmode=require"
+    )
 
     assert conninfo == "postgresql://gp@db.example:5433/greenpoints?sslmode=require"
     assert env["PGPASSWORD"] == "s3cret"
 
 
 def test_a_backup_taken_while_adjustments_are_posted_is_consistent(
-        app, runner, make_household, empty_app, tmp_path):
+    app, runner, make_household, empty_app, tmp_path
+):
     household = make_household(points=5)
     village_id, household_id = household.village_id, household.id
     errors: list[BaseException] = []
@@ -178,8 +188,10 @@ def test_a_backup_taken_while_adjustments_are_posted_is_consistent(
             errors.append(error)
             started.set()
 
-    writer = threading.Thread(target=keep_posting, args=(lambda: adjust(
-        village_id, household_id, 1, reason="test", actor_id=None),))
+    writer = threading.Thread(
+        target=keep_posting,
+        args=(lambda: adjust(village_id, household_id, 1, reason="test", actor_id=None),),
+    )
     writer.start()
     started.wait(10)
     path = tmp_path / "backup.bin"

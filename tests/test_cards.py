@@ -81,8 +81,7 @@ def rasterize_svg(svg: bytes, scale: int = 8) -> Image.Image:
     for match in RUN.finditer(data):
         x, y, w, back = (int(v) for v in match.groups())
         assert w == back and 0 <= x and x + w <= width and 0 <= y < height
-        draw.rectangle([x * scale, y * scale, (x + w) * scale - 1, (y + 1) * scale - 1],
-                       fill=0)
+        draw.rectangle([x * scale, y * scale, (x + w) * scale - 1, (y + 1) * scale - 1], fill=0)
     return image
 
 
@@ -105,8 +104,9 @@ def scan(client, inspector_headers):
     """Scan a payload as the village's inspector (or as headers say); return the response."""
 
     def post(payload, headers=None):
-        return client.post("/api/v1/scan", json={"payload": payload},
-                           headers=headers or inspector_headers)
+        return client.post(
+            "/api/v1/scan", json={"payload": payload}, headers=headers or inspector_headers
+        )
 
     return post
 
@@ -125,8 +125,11 @@ def payload_of(client, admin_headers):
 def reissue(client, admin_headers):
     def post(household, reason=None, headers=None):
         body = {} if reason is None else {"reason": reason}
-        return client.post(f"/api/v1/households/{household.id}/qr/reissue", json=body,
-                           headers=headers or admin_headers)
+        return client.post(
+            f"/api/v1/households/{household.id}/qr/reissue",
+            json=body,
+            headers=headers or admin_headers,
+        )
 
     return post
 
@@ -140,8 +143,11 @@ def other_village(make_village):
 def several(make_household, make_grid, reissue):
     """Households in two grids, one of them on its third card."""
     second = make_grid("西一网格")
-    households = [make_household(), make_household(name="王建国", address="和平路12号"),
-                  make_household(in_grid=second, name="李桂兰", address="幸福路9号")]
+    households = [
+        make_household(),
+        make_household(name="王建国", address="和平路12号"),
+        make_household(in_grid=second, name="李桂兰", address="幸福路9号"),
+    ]
     for _ in range(2):
         assert reissue(households[2]).status_code == 200
     return households
@@ -149,22 +155,19 @@ def several(make_household, make_grid, reissue):
 
 # Images ---------------------------------------------------------------------------------
 
-def test_every_png_card_decodes_to_exactly_its_payload(client, admin_headers, several,
-                                                       payload_of):
+
+def test_every_png_card_decodes_to_exactly_its_payload(client, admin_headers, several, payload_of):
     for household in several:
-        response = client.get(f"/api/v1/households/{household.id}/qr.png",
-                              headers=admin_headers)
+        response = client.get(f"/api/v1/households/{household.id}/qr.png", headers=admin_headers)
 
         assert response.status_code == 200
         assert response.mimetype == "image/png"
         assert decode_png(response.data) == [payload_of(household)]
 
 
-def test_every_svg_card_decodes_to_exactly_its_payload(client, admin_headers, several,
-                                                       payload_of):
+def test_every_svg_card_decodes_to_exactly_its_payload(client, admin_headers, several, payload_of):
     for household in several:
-        response = client.get(f"/api/v1/households/{household.id}/qr.svg",
-                              headers=admin_headers)
+        response = client.get(f"/api/v1/households/{household.id}/qr.svg", headers=admin_headers)
 
         assert response.status_code == 200
         assert response.mimetype == "image/svg+xml"
@@ -184,8 +187,9 @@ def test_cards_of_long_base_urls_still_decode(app, household):
 @pytest.mark.parametrize("role", [INSPECTOR, STOREKEEPER])
 @pytest.mark.parametrize("image", ["qr.png", "qr.svg"])
 def test_staff_fetch_the_card_images(client, make_user, token_for, household, role, image):
-    response = client.get(f"/api/v1/households/{household.id}/{image}",
-                          headers=token_for(make_user(role)))
+    response = client.get(
+        f"/api/v1/households/{household.id}/{image}", headers=token_for(make_user(role))
+    )
 
     assert response.status_code == 200
     assert "no-store" in response.headers["Cache-Control"]
@@ -193,7 +197,8 @@ def test_staff_fetch_the_card_images(client, make_user, token_for, household, ro
 
 @pytest.mark.parametrize("image", ["qr.png", "qr.svg"])
 def test_card_images_are_not_for_residents_strangers_or_other_villages(
-        client, resident, token_for, make_user, other_village, household, image):
+    client, resident, token_for, make_user, other_village, household, image
+):
     url = f"/api/v1/households/{household.id}/{image}"
 
     assert_problem(client.get(url), 401, "unauthorized")
@@ -204,6 +209,7 @@ def test_card_images_are_not_for_residents_strangers_or_other_villages(
 
 # Tokens ---------------------------------------------------------------------------------
 
+
 def test_payload_is_the_base_url_then_a_27_character_url_safe_token(household, payload_of):
     token = token_of(payload_of(household))
 
@@ -211,8 +217,7 @@ def test_payload_is_the_base_url_then_a_27_character_url_safe_token(household, p
     assert URL_SAFE.fullmatch(token)
 
 
-def test_tokens_differ_between_households_and_card_versions(make_household, reissue,
-                                                            payload_of):
+def test_tokens_differ_between_households_and_card_versions(make_household, reissue, payload_of):
     first, second = make_household(), make_household(name="王建国")
     seen = {payload_of(first), payload_of(second)}
     assert reissue(first).status_code == 200
@@ -224,12 +229,12 @@ def test_tokens_differ_between_households_and_card_versions(make_household, reis
     assert all(len(token_of(p)) == 27 for p in seen)
 
 
-def test_payload_follows_the_request_when_base_url_is_unset(app, client, admin_headers,
-                                                            household):
+def test_payload_follows_the_request_when_base_url_is_unset(app, client, admin_headers, household):
     app.config["BASE_URL"] = None
 
-    payload = client.get(f"/api/v1/households/{household.id}",
-                         headers=admin_headers).json["qr_payload"]
+    payload = client.get(f"/api/v1/households/{household.id}", headers=admin_headers).json[
+        "qr_payload"
+    ]
 
     assert payload.startswith("http://localhost/q/")
     assert len(payload.rsplit("/", 1)[1]) == 27
@@ -237,9 +242,9 @@ def test_payload_follows_the_request_when_base_url_is_unset(app, client, admin_h
 
 # Scanning -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("shape", ["url", "token", "padded url"])
-def test_scan_accepts_the_full_url_and_the_bare_token(scan, make_household, payload_of,
-                                                      shape):
+def test_scan_accepts_the_full_url_and_the_bare_token(scan, make_household, payload_of, shape):
     household = make_household(points=12)
     payload = payload_of(household)
     sent = {"url": payload, "token": token_of(payload), "padded url": f"  {payload}\n"}[shape]
@@ -255,8 +260,9 @@ def test_scan_accepts_the_full_url_and_the_bare_token(scan, make_household, payl
     assert body["household"]["qr_payload"] == payload
 
 
-def test_scan_tells_whether_the_household_was_inspected_today(scan, household, inspector,
-                                                              payload_of):
+def test_scan_tells_whether_the_household_was_inspected_today(
+    scan, household, inspector, payload_of
+):
     payload = payload_of(household)
     assert scan(payload).json["inspected_today"] is False
 
@@ -269,8 +275,9 @@ def test_scan_tells_whether_the_household_was_inspected_today(scan, household, i
 
 
 @pytest.mark.parametrize("role", [ADMIN, INSPECTOR, STOREKEEPER])
-def test_every_staff_role_of_the_village_may_scan(scan, make_user, token_for, household,
-                                                  payload_of, role):
+def test_every_staff_role_of_the_village_may_scan(
+    scan, make_user, token_for, household, payload_of, role
+):
     response = scan(payload_of(household), headers=token_for(make_user(role)))
 
     assert response.status_code == 200
@@ -288,8 +295,9 @@ def test_scanning_without_a_token_is_401(client, household, payload_of):
 
 
 def test_scan_without_a_payload_is_a_validation_error(scan, client, inspector_headers):
-    body = assert_problem(client.post("/api/v1/scan", json={}, headers=inspector_headers),
-                          422, "validation_error")
+    body = assert_problem(
+        client.post("/api/v1/scan", json={}, headers=inspector_headers), 422, "validation_error"
+    )
     assert "payload" in body["errors"]
     assert_problem(scan(12345), 422, "validation_error")
 
@@ -329,11 +337,13 @@ def test_every_other_last_character_is_invalid(scan, household, payload_of):
         refused.append((other, response.status_code, (response.json or {}).get("code")))
 
     assert all(status == 422 and code == "invalid_qr" for _, status, code in refused), [
-        r for r in refused if r[1] != 422]
+        r for r in refused if r[1] != 422
+    ]
 
 
 def test_another_households_number_with_the_old_signature_is_invalid(
-        scan, make_household, payload_of):
+    scan, make_household, payload_of
+):
     mine = make_household()
     theirs = make_household(name="王建国")
     body, tag = unpack(token_of(payload_of(mine)))
@@ -355,11 +365,17 @@ def test_a_newer_version_with_the_old_signature_is_invalid(scan, household, payl
 
 
 def test_a_token_signed_under_another_secret_key_is_invalid(app, scan, household, payload_of):
-    card = SimpleNamespace(village_id=household.village_id, id=household.id,
-                           card_version=household.card_version)
-    elsewhere = create_app({"TESTING": True, "SECRET_KEY": "another-secret-key",
-                            "BASE_URL": BASE_URL,
-                            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+    card = SimpleNamespace(
+        village_id=household.village_id, id=household.id, card_version=household.card_version
+    )
+    elsewhere = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "another-secret-key",
+            "BASE_URL": BASE_URL,
+            "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        }
+    )
     with elsewhere.app_context():
         forged = cards.make_token(card)
     genuine = token_of(payload_of(household))
@@ -377,7 +393,8 @@ def test_a_tag_computed_with_another_key_by_hand_is_invalid(scan, household, pay
 
 
 def test_well_signed_tokens_for_households_that_do_not_match_are_invalid(
-        app, scan, household, make_household, other_village):
+    app, scan, household, make_household, other_village
+):
     theirs = make_household(of=other_village, name="李四")
     wrong = [
         SimpleNamespace(village_id=household.village_id, id=999_999, card_version=1),
@@ -388,57 +405,65 @@ def test_well_signed_tokens_for_households_that_do_not_match_are_invalid(
         assert_problem(scan(cards.make_token(card)), 422, "invalid_qr")
 
 
-def test_another_villages_valid_card_is_invalid_here(scan, client, make_household,
-                                                     other_village, make_user, token_for):
+def test_another_villages_valid_card_is_invalid_here(
+    scan, client, make_household, other_village, make_user, token_for
+):
     theirs = make_household(of=other_village, name="李四")
     their_admin = token_for(make_user(ADMIN, of=other_village))
-    payload = client.get(f"/api/v1/households/{theirs.id}",
-                         headers=their_admin).json["qr_payload"]
-    assert scan(payload, headers=token_for(make_user(INSPECTOR, of=other_village))) \
-        .status_code == 200
+    payload = client.get(f"/api/v1/households/{theirs.id}", headers=their_admin).json["qr_payload"]
+    assert (
+        scan(payload, headers=token_for(make_user(INSPECTOR, of=other_village))).status_code == 200
+    )
 
     body = assert_problem(scan(payload), 422, "invalid_qr")
 
     assert "李四" not in str(body)
 
 
-@pytest.mark.parametrize("garbage", [
-    "   ",
-    "hello",
-    "MZ-01-0001",
-    "1",
-    "http://greenpoints.test/",
-    "http://greenpoints.test/q/",
-    "https://weixin.qq.com/r/abcdefghijklmnopqrstuvwxyz",
-    "AAAAAAAAAAAAAAAAAAAAAAAAAAA",
-    "___________________________",
-    "!!!!!!!!!!!!!!!!!!!!!!!!!!!",
-    "马庄村马庄村马庄村马庄村马庄村马庄村马庄村马庄村马庄村",
-    "\x00" * 27,
-    "x" * 2000,
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "   ",
+        "hello",
+        "MZ-01-0001",
+        "1",
+        "http://greenpoints.test/",
+        "http://greenpoints.test/q/",
+        "https://weixin.qq.com/r/abcdefghijklmnopqrstuvwxyz",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "___________________________",
+        "!!!!!!!!!!!!!!!!!!!!!!!!!!!",
+        "马庄村马庄村马庄村马庄村马庄村马庄村马庄村马庄村马庄村",
+        "\x00" * 27,
+        "x" * 2000,
+    ],
+)
 def test_garbage_is_invalid(scan, household, garbage):
     assert_problem(scan(garbage), 422, "invalid_qr")
 
 
-@pytest.mark.parametrize("cut", [
-    lambda p: p[:-1],
-    lambda p: p[:-13],
-    lambda p: token_of(p)[:-1],
-    lambda p: token_of(p)[1:],
-    lambda p: p + "A",
-    lambda p: token_of(p) + "A",
-    lambda p: p.replace("/q/", "/x/"),
-    lambda p: p.replace("/q/", "/q//"),
-], ids=["url-1", "url-13", "token-1", "token-first", "url+1", "token+1", "path", "slash"])
+@pytest.mark.parametrize(
+    "cut",
+    [
+        lambda p: p[:-1],
+        lambda p: p[:-13],
+        lambda p: token_of(p)[:-1],
+        lambda p: token_of(p)[1:],
+        lambda p: p + "A",
+        lambda p: token_of(p) + "A",
+        lambda p: p.replace("/q/", "/x/"),
+        lambda p: p.replace("/q/", "/q//"),
+    ],
+    ids=["url-1", "url-13", "token-1", "token-first", "url+1", "token+1", "path", "slash"],
+)
 def test_truncated_or_mangled_payloads_are_invalid(scan, household, payload_of, cut):
     assert_problem(scan(cut(payload_of(household))), 422, "invalid_qr")
 
 
 # Reissue --------------------------------------------------------------------------------
 
-def test_a_reissued_card_is_revoked_and_the_new_one_scans(scan, household, payload_of,
-                                                          reissue):
+
+def test_a_reissued_card_is_revoked_and_the_new_one_scans(scan, household, payload_of, reissue):
     old = payload_of(household)
 
     response = reissue(household, "卡丢了")
@@ -477,8 +502,7 @@ def test_reissue_is_recorded_with_actor_and_reason(reissue, household, admin):
 
 
 def test_reissue_without_a_reason_records_a_default(client, admin_headers, household):
-    response = client.post(f"/api/v1/households/{household.id}/qr/reissue",
-                           headers=admin_headers)
+    response = client.post(f"/api/v1/households/{household.id}/qr/reissue", headers=admin_headers)
 
     assert response.status_code == 200
     (record,) = db.session.scalars(select(CardReissue)).all()
@@ -507,7 +531,8 @@ def test_reissue_without_a_token_is_401(client, household):
 
 
 def test_other_villages_staff_cannot_scan_read_or_reissue(
-        client, scan, make_user, token_for, other_village, household, payload_of, reissue):
+    client, scan, make_user, token_for, other_village, household, payload_of, reissue
+):
     payload = payload_of(household)
     their_admin = token_for(make_user(ADMIN, of=other_village))
     their_inspector = token_for(make_user(INSPECTOR, of=other_village))
@@ -523,18 +548,21 @@ def test_other_villages_staff_cannot_scan_read_or_reissue(
 
 # The door page --------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("name", "masked"), [
-    ("马秀利", "马*利"),
-    ("马利", "马*"),
-    ("欧阳秀英", "欧**英"),
-    ("马", "*"),
-])
+
+@pytest.mark.parametrize(
+    ("name", "masked"),
+    [
+        ("马秀利", "马*利"),
+        ("马利", "马*"),
+        ("欧阳秀英", "欧**英"),
+        ("马", "*"),
+    ],
+)
 def test_names_are_masked_for_the_door(name, masked):
     assert mask_name(name) == masked
 
 
-def test_door_page_shows_masked_name_and_balance_to_anyone(client, make_household,
-                                                           payload_of):
+def test_door_page_shows_masked_name_and_balance_to_anyone(client, make_household, payload_of):
     household = make_household(name="马秀利", phone="13812345678", points=37)
 
     response = client.get(payload_of(household).removeprefix(BASE_URL))
@@ -550,8 +578,7 @@ def test_door_page_shows_masked_name_and_balance_to_anyone(client, make_househol
 
 def test_door_page_lists_the_last_ten_movements_in_words(client, household, payload_of):
     for n in range(1, 13):
-        adjust(household.village_id, household.id, n, reason=f"第{n:02d}次调整",
-               actor_id=None)
+        adjust(household.village_id, household.id, n, reason=f"第{n:02d}次调整", actor_id=None)
     db.session.commit()
 
     response = client.get(payload_of(household).removeprefix(BASE_URL), query_string=EN)
@@ -567,8 +594,9 @@ def test_door_page_lists_the_last_ten_movements_in_words(client, household, payl
 
 
 def test_door_page_of_a_moved_household_says_so(client, household, payload_of, admin_headers):
-    client.patch(f"/api/v1/households/{household.id}", json={"status": "moved"},
-                 headers=admin_headers)
+    client.patch(
+        f"/api/v1/households/{household.id}", json={"status": "moved"}, headers=admin_headers
+    )
 
     response = client.get(payload_of(household).removeprefix(BASE_URL), query_string=EN)
 
@@ -583,8 +611,7 @@ def test_door_page_without_movements_says_so(client, household, payload_of):
     assert "No movements yet" in response.text
 
 
-def test_door_page_of_a_revoked_card_says_so_with_410(client, household, payload_of,
-                                                      reissue):
+def test_door_page_of_a_revoked_card_says_so_with_410(client, household, payload_of, reissue):
     old = payload_of(household)
     new = reissue(household).json["qr_payload"]
 
@@ -598,11 +625,14 @@ def test_door_page_of_a_revoked_card_says_so_with_410(client, household, payload
     assert client.get(new.removeprefix(BASE_URL)).status_code == 200
 
 
-@pytest.mark.parametrize("token", [
-    "not-a-card",
-    "AAAAAAAAAAAAAAAAAAAAAAAAAAA",
-    "x" * 200,
-])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "not-a-card",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "x" * 200,
+    ],
+)
 def test_door_page_of_garbage_says_it_is_not_a_valid_card(client, token):
     response = client.get(f"/q/{token}", query_string=EN)
 
@@ -623,8 +653,9 @@ def test_door_page_of_a_forged_card_says_it_is_not_valid(client, household, payl
     assert "马*英" not in response.text
 
 
-def test_door_page_works_for_another_villages_card(client, make_household, other_village,
-                                                   make_user, token_for):
+def test_door_page_works_for_another_villages_card(
+    client, make_household, other_village, make_user, token_for
+):
     theirs = make_household(of=other_village, name="李四光", points=5)
     headers = token_for(make_user(ADMIN, of=other_village))
     payload = client.get(f"/api/v1/households/{theirs.id}", headers=headers).json["qr_payload"]

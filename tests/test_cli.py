@@ -13,8 +13,7 @@ from app.villages.models import Grid, Village
 
 
 def log_in(client, username, password):
-    return client.post("/api/v1/auth/tokens", json={"username": username,
-                                                    "password": password})
+    return client.post("/api/v1/auth/tokens", json={"username": username, "password": password})
 
 
 def count(model) -> int:
@@ -29,6 +28,7 @@ def assert_readable_failure(result, message):
 
 # villages create -----------------------------------------------------------------------
 
+
 def test_villages_create_makes_a_village_with_its_system_accounts(runner):
     result = runner.invoke(args=["villages", "create", "测试村", "--code", "TC"])
 
@@ -37,14 +37,14 @@ def test_villages_create_makes_a_village_with_its_system_accounts(runner):
     village = db.session.scalar(select(Village).where(Village.code == "TC"))
     assert village.name == "测试村"
     assert village.timezone == "Asia/Shanghai"
-    kinds = db.session.scalars(
-        select(Account.kind).where(Account.village_id == village.id)).all()
+    kinds = db.session.scalars(select(Account.kind).where(Account.village_id == village.id)).all()
     assert sorted(kinds) == ["adjustment", "expiry", "issuance", "redemption"]
 
 
 def test_villages_create_takes_a_time_zone(runner):
-    result = runner.invoke(args=["villages", "create", "测试村", "--code", "TC",
-                                 "--tz", "Asia/Urumqi"])
+    result = runner.invoke(
+        args=["villages", "create", "测试村", "--code", "TC", "--tz", "Asia/Urumqi"]
+    )
 
     assert result.exit_code == 0, result.output
     assert db.session.scalar(select(Village.timezone)) == "Asia/Urumqi"
@@ -60,8 +60,9 @@ def test_villages_create_refuses_a_taken_code(runner, make_village):
 
 
 def test_villages_create_refuses_an_unknown_time_zone(runner):
-    result = runner.invoke(args=["villages", "create", "测试村", "--code", "TC",
-                                 "--tz", "Mars/Olympus"])
+    result = runner.invoke(
+        args=["villages", "create", "测试村", "--code", "TC", "--tz", "Mars/Olympus"]
+    )
 
     assert_readable_failure(result, "Mars/Olympus")
     assert count(Village) == 0
@@ -69,12 +70,14 @@ def test_villages_create_refuses_an_unknown_time_zone(runner):
 
 # users create --------------------------------------------------------------------------
 
-def test_users_create_reads_the_password_and_the_user_can_log_in(runner, client,
-                                                                 make_village):
+
+def test_users_create_reads_the_password_and_the_user_can_log_in(runner, client, make_village):
     village = make_village("测试村", "TC")
 
-    result = runner.invoke(args=["users", "create", "wang", "--role", "inspector",
-                                 "--village", "TC"], input="password123\n")
+    result = runner.invoke(
+        args=["users", "create", "wang", "--role", "inspector", "--village", "TC"],
+        input="password123\n",
+    )
 
     assert result.exit_code == 0, result.output
     assert "password123" not in result.output
@@ -85,47 +88,66 @@ def test_users_create_reads_the_password_and_the_user_can_log_in(runner, client,
 
 
 def test_users_create_makes_a_household_login(runner, client, village, household):
-    result = runner.invoke(args=["users", "create", "mxy", "--role", "household",
-                                 "--village", "MZ", "--household", str(household.id)],
-                           input="password123\n")
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "mxy",
+            "--role",
+            "household",
+            "--village",
+            "MZ",
+            "--household",
+            str(household.id),
+        ],
+        input="password123\n",
+    )
 
     assert result.exit_code == 0, result.output
     assert log_in(client, "mxy", "password123").status_code == 201
 
 
 def test_users_create_refuses_a_short_password(runner, client, village):
-    result = runner.invoke(args=["users", "create", "wang", "--role", "inspector",
-                                 "--village", "MZ"], input="short\n")
+    result = runner.invoke(
+        args=["users", "create", "wang", "--role", "inspector", "--village", "MZ"], input="short\n"
+    )
 
     assert_readable_failure(result, "at least 8 characters")
     assert count(User) == 0
 
 
 def test_users_create_refuses_an_unknown_village(runner, village):
-    result = runner.invoke(args=["users", "create", "wang", "--role", "inspector",
-                                 "--village", "ZZ"], input="password123\n")
+    result = runner.invoke(
+        args=["users", "create", "wang", "--role", "inspector", "--village", "ZZ"],
+        input="password123\n",
+    )
 
     assert_readable_failure(result, "ZZ")
     assert count(User) == 0
 
 
 def test_users_create_refuses_an_unknown_role(runner, village):
-    result = runner.invoke(args=["users", "create", "wang", "--role", "mayor",
-                                 "--village", "MZ"], input="password123\n")
+    result = runner.invoke(
+        args=["users", "create", "wang", "--role", "mayor", "--village", "MZ"],
+        input="password123\n",
+    )
 
     assert_readable_failure(result, "mayor")
     assert count(User) == 0
 
 
 def test_users_create_refuses_a_taken_username(runner, admin):
-    result = runner.invoke(args=["users", "create", "admin", "--role", "inspector",
-                                 "--village", "MZ"], input="password123\n")
+    result = runner.invoke(
+        args=["users", "create", "admin", "--role", "inspector", "--village", "MZ"],
+        input="password123\n",
+    )
 
     assert_readable_failure(result, "taken")
     assert count(User) == 1
 
 
 # ledger verify -------------------------------------------------------------------------
+
 
 def test_ledger_verify_passes_on_a_sound_ledger(runner, make_household):
     make_household(points=12)
@@ -139,10 +161,10 @@ def test_ledger_verify_passes_on_a_sound_ledger(runner, make_household):
 
 def test_ledger_verify_fails_naming_a_tampered_account(runner, make_household):
     household = make_household(points=12)
-    account_id = db.session.scalar(
-        select(Account.id).where(Account.household_id == household.id))
-    db.session.execute(text("UPDATE accounts SET balance = balance + 1 WHERE id = :id"),
-                       {"id": account_id})
+    account_id = db.session.scalar(select(Account.id).where(Account.household_id == household.id))
+    db.session.execute(
+        text("UPDATE accounts SET balance = balance + 1 WHERE id = :id"), {"id": account_id}
+    )
     db.session.commit()
 
     result = runner.invoke(args=["ledger", "verify"])
@@ -153,6 +175,7 @@ def test_ledger_verify_fails_naming_a_tampered_account(runner, make_household):
 
 
 # demo ----------------------------------------------------------------------------------
+
 
 def printed_logins(output: str) -> list[tuple[str, str, str]]:
     """Return (role, username, password) for each login line the demo printed."""
@@ -176,7 +199,11 @@ def test_demo_prints_four_logins_that_work(runner, client):
 
     logins = printed_logins(result.output)
     assert sorted(role for role, _, _ in logins) == [
-        "admin", "household", "inspector", "storekeeper"]
+        "admin",
+        "household",
+        "inspector",
+        "storekeeper",
+    ]
     for role, username, password in logins:
         response = log_in(client, username, password)
         assert response.status_code == 201, username

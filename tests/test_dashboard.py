@@ -80,8 +80,9 @@ class Seeded:
 
 
 @pytest.fixture
-def recent(village, grid, make_grid, make_household, inspector, storekeeper, admin,
-           make_village, make_user):
+def recent(
+    village, grid, make_grid, make_household, inspector, storekeeper, admin, make_village, make_user
+):
     """Inspections and redemptions over the last weeks, some voided or cancelled."""
     west = make_grid("西二网格")
     h1 = make_household(name="张伟明", points=50)
@@ -91,9 +92,16 @@ def recent(village, grid, make_grid, make_household, inspector, storekeeper, adm
     h5 = make_household(name="孙立国", in_grid=west)
     now = datetime.now(UTC)
     day = timedelta(days=1)
-    plan = [(h1, "A", now), (h1, "A", now - day), (h1, "D", now - 2 * day),
-            (h2, "B", now), (h5, "D", now), (h3, "C", now - 3 * day),
-            (h3, "C", now - 40 * day), (h3, "B", now - 5 * day)]
+    plan = [
+        (h1, "A", now),
+        (h1, "A", now - day),
+        (h1, "D", now - 2 * day),
+        (h2, "B", now),
+        (h5, "D", now),
+        (h3, "C", now - 3 * day),
+        (h3, "C", now - 40 * day),
+        (h3, "B", now - 5 * day),
+    ]
     seeded = Seeded([], [], 50, 5)
     for household, grade, moment in plan:
         inspection = inspections.record_inspection(household, inspector, grade, at=moment)
@@ -101,19 +109,24 @@ def recent(village, grid, make_grid, make_household, inspector, storekeeper, adm
         if voided:
             inspections.void_inspection(inspection, actor=admin, reason="wrong door")
         seeded.inspections.append((household, grade, moment, voided))
-    powder = catalogue.create_good(village.id, name="洗衣粉", unit="袋", price_points=5,
-                                   stock=10, low_stock=3)
-    catalogue.create_good(village.id, name="食用油", unit="瓶", price_points=20, stock=2,
-                          low_stock=5)
-    soap = catalogue.create_good(village.id, name="肥皂", unit="块", price_points=2, stock=4,
-                                 low_stock=3)
+    powder = catalogue.create_good(
+        village.id, name="洗衣粉", unit="袋", price_points=5, stock=10, low_stock=3
+    )
+    catalogue.create_good(
+        village.id, name="食用油", unit="瓶", price_points=20, stock=2, low_stock=5
+    )
+    soap = catalogue.create_good(
+        village.id, name="肥皂", unit="块", price_points=2, stock=4, low_stock=3
+    )
     salt = catalogue.create_good(village.id, name="食盐", unit="包", price_points=1, stock=0)
     catalogue.update_good(salt, {"active": False})
-    for line, moment, cancelled in [((powder, 2), now, False), ((soap, 1), now - 2 * day, False),
-                                    ((powder, 1), now, True)]:
+    for line, moment, cancelled in [
+        ((powder, 2), now, False),
+        ((soap, 1), now - 2 * day, False),
+        ((powder, 1), now, True),
+    ]:
         good, quantity = line
-        redemption = shop.redeem(h1, storekeeper, [shop.LineRequest(good.id, quantity)],
-                                 at=moment)
+        redemption = shop.redeem(h1, storekeeper, [shop.LineRequest(good.id, quantity)], at=moment)
         if cancelled:
             shop.cancel(redemption, actor=admin, reason="changed their mind")
         seeded.redemptions.append((good.price_points * quantity, moment, cancelled))
@@ -126,18 +139,25 @@ def recent(village, grid, make_grid, make_household, inspector, storekeeper, adm
 
 
 def expected(seeded: Seeded, first: date, last: date) -> dict:
-    standing = [(h, POINTS[g], local_day(m)) for h, g, m, voided in seeded.inspections
-                if not voided and first <= local_day(m) <= last]
+    standing = [
+        (h, POINTS[g], local_day(m))
+        for h, g, m, voided in seeded.inspections
+        if not voided and first <= local_day(m) <= last
+    ]
     return {
         "inspections": len(standing),
         "households_inspected": len({h.id for h, _, _ in standing}),
         "issued": sum(p for _, p, _ in standing),
-        "redeemed": sum(t for t, m, cancelled in seeded.redemptions
-                        if not cancelled and first <= local_day(m) <= last),
+        "redeemed": sum(
+            t
+            for t, m, cancelled in seeded.redemptions
+            if not cancelled and first <= local_day(m) <= last
+        ),
     }
 
 
 # The queries ----------------------------------------------------------------------------
+
 
 def test_figures_of_today_and_this_month(village, recent):
     today = inspections.village_today(village.id)
@@ -169,10 +189,16 @@ def test_the_daily_series_covers_the_last_30_village_days(village, recent):
     for point in series:
         want = expected(recent, point.day, point.day)
         assert (point.inspections, point.points_issued, point.points_redeemed) == (
-            want["inspections"], want["issued"], want["redeemed"]), point.day
+            want["inspections"],
+            want["issued"],
+            want["redeemed"],
+        ), point.day
     # The inspection 40 days ago is outside the window.
-    assert sum(d.inspections for d in series) == expected(
-        recent, series[0].day, today)["inspections"] == 6
+    assert (
+        sum(d.inspections for d in series)
+        == expected(recent, series[0].day, today)["inspections"]
+        == 6
+    )
 
 
 def test_low_stock_lists_active_goods_at_or_below_their_mark(village, recent):
@@ -181,14 +207,20 @@ def test_low_stock_lists_active_goods_at_or_below_their_mark(village, recent):
 
 # Charts ---------------------------------------------------------------------------------
 
+
 def test_charts_are_well_formed_svg_with_an_escaped_title():
     labels = ["05-01", "05-02", "<&>"]
 
-    for svg in (charts.bar_chart([1, 0, 7], labels, title='A <b>"title"</b> & more',
-                                 desc="d", ident="c1"),
-                charts.line_chart([("issued <x>", [1, 2, 3]), ("redeemed & co", [0, 5, 1])],
-                                  labels, title='A <b>"title"</b> & more', desc="d",
-                                  ident="c2")):
+    for svg in (
+        charts.bar_chart([1, 0, 7], labels, title='A <b>"title"</b> & more', desc="d", ident="c1"),
+        charts.line_chart(
+            [("issued <x>", [1, 2, 3]), ("redeemed & co", [0, 5, 1])],
+            labels,
+            title='A <b>"title"</b> & more',
+            desc="d",
+            ident="c2",
+        ),
+    ):
         root = ET.fromstring(svg)
         assert root.tag == f"{SVG}svg"
         assert root.get("viewBox") == f"0 0 {charts.WIDTH} {charts.HEIGHT}"
@@ -198,19 +230,20 @@ def test_charts_are_well_formed_svg_with_an_escaped_title():
 
 
 def test_an_empty_chart_still_draws():
-    svg = charts.bar_chart([0] * 30, [str(n) for n in range(30)], title="t", desc="d",
-                           ident="c")
+    svg = charts.bar_chart([0] * 30, [str(n) for n in range(30)], title="t", desc="d", ident="c")
 
     assert len(ET.fromstring(svg).findall(f"{SVG}rect")) == 30
 
 
-@pytest.mark.parametrize(("value", "ceiling"), [(0, 1), (1, 1), (3, 5), (7, 10), (11, 20),
-                                                 (250, 500)])
+@pytest.mark.parametrize(
+    ("value", "ceiling"), [(0, 1), (1, 1), (3, 5), (7, 10), (11, 20), (250, 500)]
+)
 def test_the_axis_top_is_a_round_number(value, ceiling):
     assert charts.nice_ceiling(value) == ceiling
 
 
 # The dashboard page ---------------------------------------------------------------------
+
 
 def test_the_dashboard_shows_the_figures(client, village, recent):
     today = inspections.village_today(village.id)
@@ -223,12 +256,12 @@ def test_the_dashboard_shows_the_figures(client, village, recent):
     for prefix, first in (("today", today), ("month", today.replace(day=1))):
         want = expected(recent, first, today)
         assert figure(page, f"{prefix}-inspections") == str(want["inspections"])
-        assert figure(page, f"{prefix}-households-inspected") == str(
-            want["households_inspected"])
+        assert figure(page, f"{prefix}-households-inspected") == str(want["households_inspected"])
         assert figure(page, f"{prefix}-households") == "5"
         # Five households: every share is a whole percentage.
         assert figure(page, f"{prefix}-participation") == (
-            f"{want['households_inspected'] * 100 // 5}%")
+            f"{want['households_inspected'] * 100 // 5}%"
+        )
         assert figure(page, f"{prefix}-issued") == str(want["issued"])
         assert figure(page, f"{prefix}-redeemed") == str(want["redeemed"])
     issued = sum(POINTS[g] for _, g, _, voided in recent.inspections if not voided)
@@ -278,6 +311,7 @@ def test_the_admin_home_links_to_the_dashboard(client, admin):
 
 # The public board -----------------------------------------------------------------------
 
+
 @pytest.fixture
 def last_month(village):
     month = shift_month(inspections.village_today(village.id).strftime("%Y-%m"), -1)
@@ -290,7 +324,8 @@ def board_month(village, grid, make_grid, make_household, inspector, admin, last
     month, first = last_month
     west = make_grid("西二网格")
     people = {
-        "e1": make_household(name="张伟明"), "e2": make_household(name="李小红"),
+        "e1": make_household(name="张伟明"),
+        "e2": make_household(name="李小红"),
         "e3": make_household(name="陈家豪"),
         "w1": make_household(name="王大山", in_grid=west),
         "w2": make_household(name="赵春花", in_grid=west),
@@ -298,11 +333,20 @@ def board_month(village, grid, make_grid, make_household, inspector, admin, last
     for household in people.values():
         # They were on the roster before the month began.
         household.created_at = at_village(first - timedelta(days=10))
-    plan = [("e1", "A", 2), ("e1", "A", 3), ("e1", "A", 4), ("e2", "B", 2),
-            ("w1", "D", 2), ("w1", "D", 3), ("w1", "D", 4), ("w2", "C", 2)]
+    plan = [
+        ("e1", "A", 2),
+        ("e1", "A", 3),
+        ("e1", "A", 4),
+        ("e2", "B", 2),
+        ("w1", "D", 2),
+        ("w1", "D", 3),
+        ("w1", "D", 4),
+        ("w2", "C", 2),
+    ]
     for key, grade, day in plan:
-        inspections.record_inspection(people[key], inspector, grade,
-                                      at=at_village(first.replace(day=day)))
+        inspections.record_inspection(
+            people[key], inspector, grade, at=at_village(first.replace(day=day))
+        )
     # This month's inspection of e3 does not count for last month.
     inspections.record_inspection(people["e3"], inspector, "A")
     # Nor is a household that came after last month missing from it.
@@ -312,8 +356,7 @@ def board_month(village, grid, make_grid, make_household, inspector, admin, last
 
 
 def ranked_grids(page: str, name: str) -> list[tuple[str, str]]:
-    return re.findall(r'data-grid="([^"]+)"><td class="num rank">([^<]+)</td>',
-                      section(page, name))
+    return re.findall(r'data-grid="([^"]+)"><td class="num rank">([^<]+)</td>', section(page, name))
 
 
 def test_the_board_ranks_the_grids(client, board_month):
@@ -340,7 +383,10 @@ def test_the_board_lists_households_masked(client, board_month):
 
     top = section(page, "top")
     assert re.findall(r'data-household="([^"]+)"', top) == [
-        people["e1"].code, people["e2"].code, people["w2"].code]
+        people["e1"].code,
+        people["e2"].code,
+        people["w2"].code,
+    ]
     assert "张*明" in top and ">9<" in top
     never = section(page, "never-inspected")
     assert re.findall(r'data-household="([^"]+)"', never) == [people["e3"].code]
@@ -392,8 +438,20 @@ def test_the_board_defaults_to_this_month(client, village, admin):
     assert inspections.village_today(village.id).strftime("%Y-%m") in response.text
 
 
-@pytest.mark.parametrize("month", ["2026-13", "2026-00", "26-01", "2026-5", "abc", "1999-12",
-                                   "2999-01", "２０２６-０１", "'; DROP TABLE x; --"])
+@pytest.mark.parametrize(
+    "month",
+    [
+        "2026-13",
+        "2026-00",
+        "26-01",
+        "2026-5",
+        "abc",
+        "1999-12",
+        "2999-01",
+        "２０２６-０１",
+        "'; DROP TABLE x; --",
+    ],
+)
 @pytest.mark.parametrize("path", ["/admin/board", "/admin/board.pdf"])
 def test_a_bad_month_gets_a_friendly_page(client, admin, path, month):
     log_in(client, "admin")
@@ -407,13 +465,21 @@ def test_a_bad_month_gets_a_friendly_page(client, admin, path, month):
 
 
 def test_equal_grids_share_a_place_and_empty_grids_come_last():
-    grids = [GridFigures(1, 1, "一", 4, 2, 0, 0), GridFigures(2, 2, "二", 2, 1, 0, 0),
-             GridFigures(3, 3, "三", 0, 0, 0, 0), GridFigures(4, 4, "四", 4, 4, 0, 0)]
+    grids = [
+        GridFigures(1, 1, "一", 4, 2, 0, 0),
+        GridFigures(2, 2, "二", 2, 1, 0, 0),
+        GridFigures(3, 3, "三", 0, 0, 0, 0),
+        GridFigures(4, 4, "四", 4, 4, 0, 0),
+    ]
 
     ranked = boards._rank(grids, lambda g: g.participation)
 
-    assert [(r.rank, r.grid.name) for r in ranked] == [(1, "四"), (2, "一"), (2, "二"),
-                                                       (None, "三")]
+    assert [(r.rank, r.grid.name) for r in ranked] == [
+        (1, "四"),
+        (2, "一"),
+        (2, "二"),
+        (None, "三"),
+    ]
 
 
 def test_an_empty_village_has_a_dashboard_and_a_board(client, admin):
@@ -435,9 +501,18 @@ def test_an_empty_village_has_a_dashboard_and_a_board(client, admin):
 def test_a_long_board_runs_over_pages(app, village):
     first, last = date(2026, 3, 1), date(2026, 3, 31)
     missed = [boards.Listed(f"MZ-01-{n:04d}", "马*英", "东一网格", 0) for n in range(1, 151)]
-    board = boards.Board("马庄村", "2026-03", first, last,
-                         dashboard.Figures(first, last, 0, 0, 150, 0, 0), [], [], [], missed,
-                         [])
+    board = boards.Board(
+        "马庄村",
+        "2026-03",
+        first,
+        last,
+        dashboard.Figures(first, last, 0, 0, 150, 0, 0),
+        [],
+        [],
+        [],
+        missed,
+        [],
+    )
 
     with app.test_request_context("/admin/board.pdf"):
         pdf = boards.render_board_pdf(board)

@@ -42,8 +42,11 @@ def read_table(response, fmt: str) -> list[list]:
 @pytest.fixture
 def download(client, admin_headers):
     def get(what: str, fmt: str = "csv", *, headers=None, **query):
-        return client.get(f"/api/v1/reports/exports/{what}.{fmt}",
-                          query_string=query or OCTOBER, headers=headers or admin_headers)
+        return client.get(
+            f"/api/v1/reports/exports/{what}.{fmt}",
+            query_string=query or OCTOBER,
+            headers=headers or admin_headers,
+        )
 
     return get
 
@@ -64,18 +67,17 @@ def seeded(app, village, grid, make_grid, make_household, make_user, admin):
     inspections.record_inspection(h2, inspector, "A", at=at(11, 1, 0, 10))
     inspections.record_inspection(h1, inspector, "A", at=at(9, 30, 23, 30))
     inspections.void_inspection(voided, actor=admin, reason="录错了")
-    ledger.adjust(village.id, h2.id, 20, reason="补录纸质积分", actor_id=admin.id,
-                  at=at(10, 7))
+    ledger.adjust(village.id, h2.id, 20, reason="补录纸质积分", actor_id=admin.id, at=at(10, 7))
     ledger.adjust(village.id, h3.id, 10, reason="期初", actor_id=admin.id, at=at(9, 1))
 
     soap = catalogue.create_good(village.id, name="肥皂", unit="块", price_points=2, stock=100)
     oil = catalogue.create_good(village.id, name="食用油", unit="瓶", price_points=5, stock=50)
-    redemptions.redeem(h2, storekeeper, [LineRequest(soap.id, 1), LineRequest(oil.id, 1)],
-                       at=at(10, 10))
+    redemptions.redeem(
+        h2, storekeeper, [LineRequest(soap.id, 1), LineRequest(oil.id, 1)], at=at(10, 10)
+    )
     redemptions.redeem(h2, storekeeper, [LineRequest(soap.id, 2)], at=at(10, 31, 23))
     redemptions.redeem(h3, storekeeper, [LineRequest(soap.id, 1)], at=at(11, 1, 0, 30))
-    cancelled = redemptions.redeem(h2, storekeeper, [LineRequest(soap.id, 1)],
-                                   at=at(10, 15))
+    cancelled = redemptions.redeem(h2, storekeeper, [LineRequest(soap.id, 1)], at=at(10, 15))
     redemptions.cancel(cancelled, actor=storekeeper, reason="退货")
     catalogue.restock(soap, 10, note="进货", supplier="供销社", actor_id=storekeeper.id)
     db.session.commit()
@@ -94,16 +96,21 @@ def today_range(village) -> dict:
 #   the voided B's credit too, 3), 1 adjustment, 3 redemptions; the void's and the
 #   cancellation's reversals are posted today, outside October.
 # households: every household. stock_movements: all made today, none in October.
-OCTOBER_ROWS = {"inspections": 3, "redemptions": 4, "ledger": 7, "households": 3,
-                "stock_movements": 0}
+OCTOBER_ROWS = {
+    "inspections": 3,
+    "redemptions": 4,
+    "ledger": 7,
+    "households": 3,
+    "stock_movements": 0,
+}
 
 
 # Opening the files ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 @pytest.mark.parametrize("what", WHATS)
-def test_each_export_opens_with_its_header_and_one_row_per_record(
-        seeded, download, what, fmt):
+def test_each_export_opens_with_its_header_and_one_row_per_record(seeded, download, what, fmt):
     rows = read_table(download(what, fmt), fmt)
 
     assert tuple(rows[0]) == exports.EXPORTS[what].header
@@ -135,7 +142,8 @@ def test_download_names_the_file_for_the_village_and_range(village, download, fm
     assert response.status_code == 200
     assert response.mimetype == mimetype
     assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="inspections-MZ-2026-11-01-2026-11-30.{fmt}"')
+        f'attachment; filename="inspections-MZ-2026-11-01-2026-11-30.{fmt}"'
+    )
     assert "no-store" in response.headers["Cache-Control"]
 
 
@@ -163,8 +171,7 @@ def test_rows_come_from_a_server_side_cursor(app, seeded, download):
 
     def record(_connection, cursor, statement, _parameters, context, _executemany):
         if statement.lstrip().upper().startswith("SELECT") and "ORDER BY" in statement:
-            reads.append((context.execution_options.get("stream_results"),
-                          type(cursor).__name__))
+            reads.append((context.execution_options.get("stream_results"), type(cursor).__name__))
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:
@@ -180,6 +187,7 @@ def test_rows_come_from_a_server_side_cursor(app, seeded, download):
 
 
 # What the rows say ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_inspection_rows_carry_the_village_day_and_time(seeded, download, fmt):
@@ -203,8 +211,12 @@ def test_redemption_rows_are_receipt_lines(seeded, download):
     rows = read_table(download("redemptions"), "csv")[1:]
 
     goods = [(row[5], row[7], row[9], row[12]) for row in rows]
-    assert goods == [("肥皂", "1", "2", "有效"), ("食用油", "1", "5", "有效"),
-                     ("肥皂", "1", "2", "已撤销"), ("肥皂", "2", "4", "有效")]
+    assert goods == [
+        ("肥皂", "1", "2", "有效"),
+        ("食用油", "1", "5", "有效"),
+        ("肥皂", "1", "2", "已撤销"),
+        ("肥皂", "2", "4", "有效"),
+    ]
     assert rows[0][0] == rows[1][0] and rows[0][10] == "7"
 
 
@@ -213,12 +225,20 @@ def test_ledger_rows_are_signed_with_the_balance_after(seeded, village, download
     today = read_table(download("ledger", **today_range(village)), "csv")[1:]
 
     assert [(row[4], row[5]) for row in october] == [
-        ("检查积分", "3"), ("检查积分", "2"), ("调整", "20"), ("兑换", "-7"),
-        ("兑换", "-2"), ("兑换", "-4"), ("检查积分", "1")]
+        ("检查积分", "3"),
+        ("检查积分", "2"),
+        ("调整", "20"),
+        ("兑换", "-7"),
+        ("兑换", "-2"),
+        ("兑换", "-4"),
+        ("检查积分", "1"),
+    ]
     assert all(row[2] in (seeded["h1"].code, seeded["h2"].code) for row in october)
     # The void and the cancellation are reversals posted today, each with its reason.
     assert sorted((row[4], row[5], row[8]) for row in today) == [
-        ("冲正", "-2", "录错了"), ("冲正", "2", "退货")]
+        ("冲正", "-2", "录错了"),
+        ("冲正", "2", "退货"),
+    ]
 
 
 def test_household_rows_carry_the_range_figures(seeded, download):
@@ -235,9 +255,9 @@ def test_household_rows_carry_the_range_figures(seeded, download):
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_text_that_looks_like_a_formula_stays_text(
-        village, make_household, make_user, download, fmt):
-    household = make_household(name="=HYPERLINK(\"http://evil.example\",\"点\")",
-                               address="@SUM(1)")
+    village, make_household, make_user, download, fmt
+):
+    household = make_household(name='=HYPERLINK("http://evil.example","点")', address="@SUM(1)")
     inspections.record_inspection(household, make_user(INSPECTOR), "A", at=at(10, 3))
     db.session.commit()
 
@@ -245,15 +265,16 @@ def test_text_that_looks_like_a_formula_stays_text(
 
     if fmt == "csv":
         row = read_table(response, fmt)[1]
-        assert row[4] == "'=HYPERLINK(\"http://evil.example\",\"点\")"
+        assert row[4] == '\'=HYPERLINK("http://evil.example","点")'
     else:
         sheet = openpyxl.load_workbook(io.BytesIO(response.get_data())).active
         cell = sheet.cell(row=2, column=5)
         assert cell.data_type == "s"
-        assert cell.value == "=HYPERLINK(\"http://evil.example\",\"点\")"
+        assert cell.value == '=HYPERLINK("http://evil.example","点")'
 
 
 # Who may download, and what ---------------------------------------------------------------
+
 
 @pytest.mark.parametrize("role", [HOUSEHOLD, INSPECTOR, STOREKEEPER])
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
@@ -276,8 +297,8 @@ def test_no_token_is_401(client):
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
 def test_another_villages_admin_sees_none_of_this_villages_rows(
-        seeded, village, make_village, make_grid, make_household, make_user, token_for,
-        download, fmt):
+    seeded, village, make_village, make_grid, make_household, make_user, token_for, download, fmt
+):
     other = make_village("李庄村", "LZ")
     theirs = make_household(of=other, in_grid=make_grid("一组", of=other), name="赵六")
     inspections.record_inspection(theirs, make_user(INSPECTOR, of=other), "B", at=at(10, 9))
@@ -299,11 +320,15 @@ def test_another_villages_admin_sees_none_of_this_villages_rows(
 
 # Bad requests -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("query", [
-    {"from": "2026-10-31", "to": "2026-10-01"},
-    {"from": "2025-01-01", "to": "2026-10-01"},
-    {"to": "not-a-day"},
-])
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"from": "2026-10-31", "to": "2026-10-01"},
+        {"from": "2025-01-01", "to": "2026-10-01"},
+        {"to": "not-a-day"},
+    ],
+)
 def test_bad_ranges_are_422(village, download, query):
     response = download("inspections", "xlsx", **query)
 
@@ -311,8 +336,9 @@ def test_bad_ranges_are_422(village, download, query):
     assert response.json["code"] == "validation_error"
 
 
-@pytest.mark.parametrize("path", ["payroll.csv", "inspections.pdf", "inspections",
-                                  "inspections.csv.xlsx"])
+@pytest.mark.parametrize(
+    "path", ["payroll.csv", "inspections.pdf", "inspections", "inspections.csv.xlsx"]
+)
 def test_unknown_exports_are_404(village, client, admin_headers, path):
     response = client.get(f"/api/v1/reports/exports/{path}", headers=admin_headers)
 

@@ -82,10 +82,11 @@ def create(client, admin_headers):
     """Add a household through the API as the admin; return the response."""
 
     def post(grid, name="马秀英", address="马庄村1组 幸福路8号", headers=None, **extra):
-        return client.post("/api/v1/households",
-                           json={"name": name, "address": address, "grid_id": grid.id,
-                                 **extra},
-                           headers=headers or admin_headers)
+        return client.post(
+            "/api/v1/households",
+            json={"name": name, "address": address, "grid_id": grid.id, **extra},
+            headers=headers or admin_headers,
+        )
 
     return post
 
@@ -93,8 +94,9 @@ def create(client, admin_headers):
 @pytest.fixture
 def patch(client, admin_headers):
     def send(household, changes, headers=None):
-        return client.patch(f"/api/v1/households/{household.id}", json=changes,
-                            headers=headers or admin_headers)
+        return client.patch(
+            f"/api/v1/households/{household.id}", json=changes, headers=headers or admin_headers
+        )
 
     return send
 
@@ -131,16 +133,19 @@ def browser(client, admin):
 
 # Create --------------------------------------------------------------------------------
 
-def test_admin_creates_a_household_with_201_location_and_card(client, admin_headers, create,
-                                                               grid):
+
+def test_admin_creates_a_household_with_201_location_and_card(client, admin_headers, create, grid):
     response = create(grid, phone="138-1234-5678", members=3)
 
     assert response.status_code == 201
     body = response.json
     assert HOUSEHOLD_FIELDS <= set(body)
     assert body["code"] == "MZ-01-0001"
-    assert (body["name"], body["address"], body["grid_id"]) == ("马秀英", "马庄村1组 幸福路8号",
-                                                                grid.id)
+    assert (body["name"], body["address"], body["grid_id"]) == (
+        "马秀英",
+        "马庄村1组 幸福路8号",
+        grid.id,
+    )
     assert body["balance"] == 0
     assert re.fullmatch(rf"{re.escape(BASE_URL)}/q/[A-Za-z0-9_-]{{27}}", body["qr_payload"])
     assert body["phone"] == "138-1234-5678"
@@ -167,20 +172,31 @@ def test_text_fields_are_trimmed(create, grid):
     assert (body["name"], body["address"]) == ("马秀英", "幸福路8号")
 
 
-def test_codes_are_sequential_per_grid_and_unique_in_the_village(create, grids, other_village,
-                                                                 make_grid, make_user,
-                                                                 token_for):
+def test_codes_are_sequential_per_grid_and_unique_in_the_village(
+    create, grids, other_village, make_grid, make_user, token_for
+):
     east, west = grids
-    codes = [create(east).json["code"], create(east, name="王建国").json["code"],
-             create(west, name="李桂兰").json["code"], create(east, name="赵四").json["code"]]
+    codes = [
+        create(east).json["code"],
+        create(east, name="王建国").json["code"],
+        create(west, name="李桂兰").json["code"],
+        create(east, name="赵四").json["code"],
+    ]
     theirs = make_grid("南一网格", of=other_village)
-    their_code = create(theirs, headers=token_for(make_user(ADMIN, of=other_village))) \
-        .json["code"]
+    their_code = create(theirs, headers=token_for(make_user(ADMIN, of=other_village))).json["code"]
 
     assert codes == ["MZ-01-0001", "MZ-01-0002", "MZ-02-0001", "MZ-01-0003"]
     assert their_code == "LZ-01-0001"
-    assert len(set(db.session.scalars(
-        select(Household.code).where(Household.village_id == east.village_id)))) == 4
+    assert (
+        len(
+            set(
+                db.session.scalars(
+                    select(Household.code).where(Household.village_id == east.village_id)
+                )
+            )
+        )
+        == 4
+    )
 
 
 def test_create_reports_every_missing_field(client, admin_headers):
@@ -191,20 +207,23 @@ def test_create_reports_every_missing_field(client, admin_headers):
     assert household_count() == 0
 
 
-@pytest.mark.parametrize(("extra", "field"), [
-    ({"phone": "call me"}, "phone"),
-    ({"phone": "1" * 33}, "phone"),
-    ({"members": 0}, "members"),
-    ({"members": 100}, "members"),
-    ({"members": "3"}, "members"),
-    ({"name": ""}, "name"),
-    ({"name": "   "}, "name"),
-    ({"name": "马" * 101}, "name"),
-    ({"name": "马\x07秀英"}, "name"),
-    ({"address": ""}, "address"),
-    ({"grid_id": "1"}, "grid_id"),
-    ({"grid_id": 0}, "grid_id"),
-])
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"phone": "call me"}, "phone"),
+        ({"phone": "1" * 33}, "phone"),
+        ({"members": 0}, "members"),
+        ({"members": 100}, "members"),
+        ({"members": "3"}, "members"),
+        ({"name": ""}, "name"),
+        ({"name": "   "}, "name"),
+        ({"name": "马" * 101}, "name"),
+        ({"name": "马\x07秀英"}, "name"),
+        ({"address": ""}, "address"),
+        ({"grid_id": "1"}, "grid_id"),
+        ({"grid_id": 0}, "grid_id"),
+    ],
+)
 def test_create_refuses_bad_fields_with_422(create, grid, extra, field):
     body = assert_problem(create(grid, **extra), 422, "validation_error")
 
@@ -220,12 +239,16 @@ def test_create_refuses_unknown_fields(create, grid):
 
 
 @pytest.mark.parametrize("whose", ["missing", "another village's"])
-def test_create_in_a_grid_that_is_not_the_villages_is_refused(client, admin_headers, grid,
-                                                              make_grid, other_village, whose):
+def test_create_in_a_grid_that_is_not_the_villages_is_refused(
+    client, admin_headers, grid, make_grid, other_village, whose
+):
     grid_id = make_grid("南一网格", of=other_village).id if whose != "missing" else 999_999
 
-    response = client.post("/api/v1/households", headers=admin_headers, json={
-        "name": "马秀英", "address": "幸福路8号", "grid_id": grid_id})
+    response = client.post(
+        "/api/v1/households",
+        headers=admin_headers,
+        json={"name": "马秀英", "address": "幸福路8号", "grid_id": grid_id},
+    )
 
     # Either a validation error naming grid_id or a plain 404: never a household.
     assert response.status_code in (404, 422)
@@ -244,9 +267,9 @@ def test_get_shows_the_balance_and_code(client, admin_headers, make_household):
 
 # Get and list --------------------------------------------------------------------------
 
+
 def test_get_an_unknown_household_is_404(client, admin_headers):
-    assert_problem(client.get("/api/v1/households/999999", headers=admin_headers), 404,
-                   "not_found")
+    assert_problem(client.get("/api/v1/households/999999", headers=admin_headers), 404, "not_found")
 
 
 def test_list_shows_every_household_with_balance_in_code_order(listing, roster):
@@ -257,7 +280,12 @@ def test_list_shows_every_household_with_balance_in_code_order(listing, roster):
 
     assert body["total"] == 5
     assert [h["code"] for h in body["items"]] == [
-        "MZ-01-0001", "MZ-01-0002", "MZ-01-0003", "MZ-02-0001", "MZ-02-0002"]
+        "MZ-01-0001",
+        "MZ-01-0002",
+        "MZ-01-0003",
+        "MZ-02-0001",
+        "MZ-02-0002",
+    ]
     assert all(HOUSEHOLD_FIELDS <= set(h) for h in body["items"])
     assert [h["balance"] for h in body["items"]] == [0, 9, 0, 0, 0]
 
@@ -269,29 +297,35 @@ def test_list_filters_by_grid(listing, roster, grids):
     assert listing(grid_id=east.id)["total"] == 3
 
 
-@pytest.mark.parametrize(("q", "names"), [
-    ("王建国", ["王建国"]),
-    ("桂", ["李桂兰"]),
-    ("MZ-02-0001", ["赵红梅"]),
-    ("MZ-01", ["马秀英", "王建国", "李桂兰"]),
-    ("幸福路", ["马秀英", "李桂兰"]),
-    ("1234", ["马秀英"]),
-    ("13900001111", ["王建国"]),
-    ("100%", ["Wang Fang"]),
-    ("%", ["Wang Fang"]),
-    ("_", []),
-    ("  王建国  ", ["王建国"]),
-    ("无此人", []),
-])
+@pytest.mark.parametrize(
+    ("q", "names"),
+    [
+        ("王建国", ["王建国"]),
+        ("桂", ["李桂兰"]),
+        ("MZ-02-0001", ["赵红梅"]),
+        ("MZ-01", ["马秀英", "王建国", "李桂兰"]),
+        ("幸福路", ["马秀英", "李桂兰"]),
+        ("1234", ["马秀英"]),
+        ("13900001111", ["王建国"]),
+        ("100%", ["Wang Fang"]),
+        ("%", ["Wang Fang"]),
+        ("_", []),
+        ("  王建国  ", ["王建国"]),
+        ("无此人", []),
+    ],
+)
 def test_search_by_name_code_address_or_phone(listing, roster, q, names):
     assert [h["name"] for h in listing(q=q)["items"]] == names
 
 
-@pytest.mark.parametrize(("q", "names"), [
-    ("mz-02-0001", ["赵红梅"]),
-    ("wang fang", ["Wang Fang"]),
-    ("WANG", ["Wang Fang"]),
-])
+@pytest.mark.parametrize(
+    ("q", "names"),
+    [
+        ("mz-02-0001", ["赵红梅"]),
+        ("wang fang", ["Wang Fang"]),
+        ("WANG", ["Wang Fang"]),
+    ],
+)
 def test_search_ignores_the_case_of_latin_letters(listing, roster, q, names):
     # Codes are capitals; a phone keyboard types small letters. Same on both databases.
     assert [h["name"] for h in listing(q=q)["items"]] == names
@@ -308,21 +342,35 @@ def test_list_is_paginated(listing, roster):
     pages = [listing(per_page=2, page=n) for n in (1, 2, 3, 4)]
 
     assert [[h["code"] for h in p["items"]] for p in pages] == [
-        ["MZ-01-0001", "MZ-01-0002"], ["MZ-01-0003", "MZ-02-0001"], ["MZ-02-0002"], []]
+        ["MZ-01-0001", "MZ-01-0002"],
+        ["MZ-01-0003", "MZ-02-0001"],
+        ["MZ-02-0002"],
+        [],
+    ]
     assert all(p["total"] == 5 and p["per_page"] == 2 for p in pages)
     assert [p["page"] for p in pages] == [1, 2, 3, 4]
 
 
-@pytest.mark.parametrize("query", [{"page": 0}, {"per_page": 0}, {"per_page": 501},
-                                   {"page": "one"}, {"grid_id": "east"}, {"status": "gone"}])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"page": 0},
+        {"per_page": 0},
+        {"per_page": 501},
+        {"page": "one"},
+        {"grid_id": "east"},
+        {"status": "gone"},
+    ],
+)
 def test_bad_list_queries_are_422(client, admin_headers, query):
     response = client.get("/api/v1/households", query_string=query, headers=admin_headers)
 
     assert_problem(response, 422, "validation_error")
 
 
-def test_list_never_shows_another_villages_households(client, make_household, other_village,
-                                                      make_user, token_for, roster):
+def test_list_never_shows_another_villages_households(
+    client, make_household, other_village, make_user, token_for, roster
+):
     make_household(of=other_village, name="李四")
     headers = token_for(make_user(ADMIN, of=other_village))
 
@@ -330,15 +378,21 @@ def test_list_never_shows_another_villages_households(client, make_household, ot
 
     assert [h["name"] for h in body["items"]] == ["李四"]
     assert body["total"] == 1
-    assert client.get("/api/v1/households", query_string={"q": "马秀英"},
-                      headers=headers).json["items"] == []
+    assert (
+        client.get("/api/v1/households", query_string={"q": "马秀英"}, headers=headers).json[
+            "items"
+        ]
+        == []
+    )
 
 
 # Update --------------------------------------------------------------------------------
 
+
 def test_patch_changes_the_given_fields_only(client, admin_headers, patch, household):
-    response = patch(household, {"address": "马庄村3组 新村路1号", "phone": "139 0000 1111",
-                                 "members": 5})
+    response = patch(
+        household, {"address": "马庄村3组 新村路1号", "phone": "139 0000 1111", "members": 5}
+    )
 
     assert response.status_code == 200
     body = response.json
@@ -347,8 +401,7 @@ def test_patch_changes_the_given_fields_only(client, admin_headers, patch, house
     assert body["members"] == 5
     assert body["name"] == "马秀英"
     assert body["code"] == "MZ-01-0001"
-    assert client.get(f"/api/v1/households/{household.id}",
-                      headers=admin_headers).json == body
+    assert client.get(f"/api/v1/households/{household.id}", headers=admin_headers).json == body
 
 
 def test_patch_renames_and_clears_the_phone(patch, make_household):
@@ -368,8 +421,9 @@ def test_patch_marks_a_household_moved_and_back(patch, listing, household):
     assert patch(household, {"status": "active"}).json["status"] == "active"
 
 
-def test_moving_to_another_grid_keeps_the_code_and_card(client, admin_headers, patch,
-                                                        household, grids):
+def test_moving_to_another_grid_keeps_the_code_and_card(
+    client, admin_headers, patch, household, grids
+):
     east, west = grids
     before = client.get(f"/api/v1/households/{household.id}", headers=admin_headers).json
 
@@ -380,38 +434,51 @@ def test_moving_to_another_grid_keeps_the_code_and_card(client, admin_headers, p
     assert body["qr_payload"] == before["qr_payload"]
 
 
-@pytest.mark.parametrize(("changes", "field"), [
-    ({"phone": "abc"}, "phone"),
-    ({"phone": ""}, "phone"),
-    ({"status": "gone"}, "status"),
-    ({"status": None}, "status"),
-    ({"name": ""}, "name"),
-    ({"name": None}, "name"),
-    ({"members": -1}, "members"),
-    ({"grid_id": 999_999}, "grid_id"),
-    ({"code": "MZ-99-9999"}, "code"),
-    ({"balance": 1_000}, "balance"),
-    ({"card_version": 9}, "card_version"),
-])
-def test_patch_refuses_bad_or_unknown_fields_with_422(client, admin_headers, patch, household,
-                                                      changes, field):
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"phone": "abc"}, "phone"),
+        ({"phone": ""}, "phone"),
+        ({"status": "gone"}, "status"),
+        ({"status": None}, "status"),
+        ({"name": ""}, "name"),
+        ({"name": None}, "name"),
+        ({"members": -1}, "members"),
+        ({"grid_id": 999_999}, "grid_id"),
+        ({"code": "MZ-99-9999"}, "code"),
+        ({"balance": 1_000}, "balance"),
+        ({"card_version": 9}, "card_version"),
+    ],
+)
+def test_patch_refuses_bad_or_unknown_fields_with_422(
+    client, admin_headers, patch, household, changes, field
+):
     body = assert_problem(patch(household, changes), 422, "validation_error")
 
     assert field in body["errors"]
     shown = client.get(f"/api/v1/households/{household.id}", headers=admin_headers).json
-    assert (shown["code"], shown["name"], shown["phone"], shown["status"], shown["balance"],
-            shown["card_version"]) == ("MZ-01-0001", "马秀英", None, "active", 0, 1)
+    assert (
+        shown["code"],
+        shown["name"],
+        shown["phone"],
+        shown["status"],
+        shown["balance"],
+        shown["card_version"],
+    ) == ("MZ-01-0001", "马秀英", None, "active", 0, 1)
 
 
-def test_patch_to_another_villages_grid_is_422(client, admin_headers, patch, household,
-                                               make_grid, other_village):
+def test_patch_to_another_villages_grid_is_422(
+    client, admin_headers, patch, household, make_grid, other_village
+):
     theirs = make_grid("南一网格", of=other_village)
 
     body = assert_problem(patch(household, {"grid_id": theirs.id}), 422, "validation_error")
 
     assert "grid_id" in body["errors"]
-    assert client.get(f"/api/v1/households/{household.id}",
-                      headers=admin_headers).json["grid_id"] == household.grid_id
+    assert (
+        client.get(f"/api/v1/households/{household.id}", headers=admin_headers).json["grid_id"]
+        == household.grid_id
+    )
 
 
 def test_an_empty_patch_changes_nothing(patch, household):
@@ -423,8 +490,10 @@ def test_an_empty_patch_changes_nothing(patch, household):
 
 # Who may do what -----------------------------------------------------------------------
 
-@pytest.mark.parametrize(("role", "status"), [
-    (ADMIN, 200), (INSPECTOR, 200), (STOREKEEPER, 200), (HOUSEHOLD, 403)])
+
+@pytest.mark.parametrize(
+    ("role", "status"), [(ADMIN, 200), (INSPECTOR, 200), (STOREKEEPER, 200), (HOUSEHOLD, 403)]
+)
 def test_who_may_read_households(client, make_user, token_for, household, role, status):
     headers = token_for(make_user(role, household=household if role == HOUSEHOLD else None))
 
@@ -441,14 +510,18 @@ def test_who_may_read_households(client, make_user, token_for, household, role, 
 
 
 @pytest.mark.parametrize("role", [INSPECTOR, STOREKEEPER, HOUSEHOLD])
-def test_only_the_admin_creates_changes_or_imports(client, make_user, token_for, household,
-                                                   create, patch, grid, role):
+def test_only_the_admin_creates_changes_or_imports(
+    client, make_user, token_for, household, create, patch, grid, role
+):
     headers = token_for(make_user(role, household=household if role == HOUSEHOLD else None))
 
     assert_problem(create(grid, name="王建国", headers=headers), 403, "forbidden")
     assert_problem(patch(household, {"name": "马秀利"}, headers=headers), 403, "forbidden")
-    imported = client.post("/api/v1/households/import", headers=headers,
-                           data=csv_upload("户主,地址,网格", "王建国,幸福路1号,1"))
+    imported = client.post(
+        "/api/v1/households/import",
+        headers=headers,
+        data=csv_upload("户主,地址,网格", "王建国,幸福路1号,1"),
+    )
     assert_problem(imported, 403, "forbidden")
     assert household_count() == 1
     assert db.session.scalar(select(Household.name)) == "马秀英"
@@ -467,10 +540,12 @@ def test_households_need_a_token(client, household, grid):
     assert household_count() == 1
 
 
-@pytest.mark.parametrize(("role", "patch_status"), [
-    (ADMIN, 404), (INSPECTOR, 403), (STOREKEEPER, 403)])
-def test_another_villages_staff_get_404(client, make_user, token_for, other_village,
-                                        household, patch, role, patch_status):
+@pytest.mark.parametrize(
+    ("role", "patch_status"), [(ADMIN, 404), (INSPECTOR, 403), (STOREKEEPER, 403)]
+)
+def test_another_villages_staff_get_404(
+    client, make_user, token_for, other_village, household, patch, role, patch_status
+):
     headers = token_for(make_user(role, of=other_village))
 
     read = client.get(f"/api/v1/households/{household.id}", headers=headers)
@@ -483,8 +558,9 @@ def test_another_villages_staff_get_404(client, make_user, token_for, other_vill
     assert db.session.scalar(select(Household.name)) == "马秀英"
 
 
-def test_a_resident_reads_its_own_household_at_me(client, resident, token_for, admin_headers,
-                                                  household):
+def test_a_resident_reads_its_own_household_at_me(
+    client, resident, token_for, admin_headers, household
+):
     body = client.get("/api/v1/me", headers=token_for(resident)).json
 
     assert body["id"] == household.id
@@ -524,16 +600,24 @@ def test_openapi_describes_the_household_endpoints(client):
 
 # Import through the API ----------------------------------------------------------------
 
+
 def test_import_a_csv_roster(client, admin_headers, grids, listing):
-    response = client.post("/api/v1/households/import", headers=admin_headers,
-                           data=csv_upload(ROSTER_HEADER,
-                                           "马秀英,马庄村1组 幸福路8号,东一网格,138-1234-5678,3",
-                                           "王建国,马庄村2组 和平路12号,2,,"))
+    response = client.post(
+        "/api/v1/households/import",
+        headers=admin_headers,
+        data=csv_upload(
+            ROSTER_HEADER,
+            "马秀英,马庄村1组 幸福路8号,东一网格,138-1234-5678,3",
+            "王建国,马庄村2组 和平路12号,2,,",
+        ),
+    )
 
     assert response.status_code == 201, response.get_data(as_text=True)
     assert response.json["imported"] == 2
     assert [(h["code"], h["name"]) for h in response.json["items"]] == [
-        ("MZ-01-0001", "马秀英"), ("MZ-02-0001", "王建国")]
+        ("MZ-01-0001", "马秀英"),
+        ("MZ-02-0001", "王建国"),
+    ]
     body = listing()
     assert body["total"] == 2
     assert body["items"][0]["phone"] == "138-1234-5678"
@@ -543,23 +627,33 @@ def test_import_a_csv_roster(client, admin_headers, grids, listing):
 
 
 def test_import_an_xlsx_roster(client, admin_headers, grids):
-    response = client.post("/api/v1/households/import", headers=admin_headers,
-                           data=xlsx_upload(ROSTER_HEADER.split(","),
-                                            ("马秀英", "幸福路8号", "东一网格", "13812345678", 3)))
+    response = client.post(
+        "/api/v1/households/import",
+        headers=admin_headers,
+        data=xlsx_upload(
+            ROSTER_HEADER.split(","), ("马秀英", "幸福路8号", "东一网格", "13812345678", 3)
+        ),
+    )
 
     assert response.status_code == 201, response.get_data(as_text=True)
     assert response.json["imported"] == 1
     assert household_count() == 1
 
 
-def test_import_with_one_bad_row_names_it_and_writes_nothing(client, admin_headers, grids,
-                                                             make_household):
+def test_import_with_one_bad_row_names_it_and_writes_nothing(
+    client, admin_headers, grids, make_household
+):
     make_household()
-    response = client.post("/api/v1/households/import", headers=admin_headers,
-                           data=csv_upload(ROSTER_HEADER,
-                                           "王建国,和平路12号,东一网格,,",
-                                           "李桂兰,幸福路9号,北九网格,,",
-                                           "赵四,人民路1号,2,,"))
+    response = client.post(
+        "/api/v1/households/import",
+        headers=admin_headers,
+        data=csv_upload(
+            ROSTER_HEADER,
+            "王建国,和平路12号,东一网格,,",
+            "李桂兰,幸福路9号,北九网格,,",
+            "赵四,人民路1号,2,,",
+        ),
+    )
 
     body = assert_problem(response, 422, "validation_error")
     rows = body["errors"]["rows"]
@@ -568,18 +662,26 @@ def test_import_with_one_bad_row_names_it_and_writes_nothing(client, admin_heade
     assert rows[0]["message"]
     assert household_count() == 1
     # The refused file took no codes: the next household is still number 2.
-    again = client.post("/api/v1/households/import", headers=admin_headers,
-                        data=csv_upload(ROSTER_HEADER, "王建国,和平路12号,东一网格,,"))
+    again = client.post(
+        "/api/v1/households/import",
+        headers=admin_headers,
+        data=csv_upload(ROSTER_HEADER, "王建国,和平路12号,东一网格,,"),
+    )
     assert again.json["items"][0]["code"] == "MZ-01-0002"
 
 
 def test_import_names_every_bad_row(client, admin_headers, grids):
-    response = client.post("/api/v1/households/import", headers=admin_headers,
-                           data=csv_upload(ROSTER_HEADER,
-                                           ",和平路12号,1,,",
-                                           "李桂兰,幸福路9号,1,,",
-                                           "赵四,人民路1号,1,phone,",
-                                           "钱五,人民路2号,1,,200"))
+    response = client.post(
+        "/api/v1/households/import",
+        headers=admin_headers,
+        data=csv_upload(
+            ROSTER_HEADER,
+            ",和平路12号,1,,",
+            "李桂兰,幸福路9号,1,,",
+            "赵四,人民路1号,1,phone,",
+            "钱五,人民路2号,1,,200",
+        ),
+    )
 
     body = assert_problem(response, 422, "validation_error")
     assert sorted({problem["row"] for problem in body["errors"]["rows"]}) == [2, 4, 5]
@@ -594,8 +696,11 @@ def test_import_without_a_file_is_422(client, admin_headers, grid):
 
 
 def test_import_of_a_file_that_is_no_roster_is_422(client, admin_headers, grid):
-    response = client.post("/api/v1/households/import", headers=admin_headers,
-                           data={"file": (io.BytesIO(b"\x89PNG\r\n\x1a\n..."), "card.png")})
+    response = client.post(
+        "/api/v1/households/import",
+        headers=admin_headers,
+        data={"file": (io.BytesIO(b"\x89PNG\r\n\x1a\n..."), "card.png")},
+    )
 
     body = assert_problem(response, 422, "validation_error")
     assert body["errors"]["file"]
@@ -604,12 +709,13 @@ def test_import_of_a_file_that_is_no_roster_is_422(client, admin_headers, grid):
 
 # Card sheets ---------------------------------------------------------------------------
 
-def test_cards_pdf_of_a_grid_holds_every_code_of_the_grid(client, admin_headers, roster,
-                                                          grids):
+
+def test_cards_pdf_of_a_grid_holds_every_code_of_the_grid(client, admin_headers, roster, grids):
     east, west = grids
 
-    response = client.get("/api/v1/households/cards.pdf", query_string={"grid_id": east.id},
-                          headers=admin_headers)
+    response = client.get(
+        "/api/v1/households/cards.pdf", query_string={"grid_id": east.id}, headers=admin_headers
+    )
 
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
@@ -623,8 +729,9 @@ def test_cards_pdf_of_a_grid_holds_every_code_of_the_grid(client, admin_headers,
 def test_cards_pdf_of_chosen_households(client, admin_headers, roster):
     ids = f"{roster[0].id},{roster[3].id}"
 
-    response = client.get("/api/v1/households/cards.pdf", query_string={"ids": ids},
-                          headers=admin_headers)
+    response = client.get(
+        "/api/v1/households/cards.pdf", query_string={"ids": ids}, headers=admin_headers
+    )
 
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
@@ -636,8 +743,9 @@ def test_cards_pdf_of_chosen_households(client, admin_headers, roster):
 def test_cards_pdf_leaves_out_moved_households(client, admin_headers, patch, roster, grids):
     patch(roster[1], {"status": "moved"})
 
-    response = client.get("/api/v1/households/cards.pdf",
-                          query_string={"grid_id": grids[0].id}, headers=admin_headers)
+    response = client.get(
+        "/api/v1/households/cards.pdf", query_string={"grid_id": grids[0].id}, headers=admin_headers
+    )
 
     text = pdf_text(response.data)
     assert "MZ-01-0001" in text and "MZ-01-0003" in text
@@ -646,8 +754,7 @@ def test_cards_pdf_leaves_out_moved_households(client, admin_headers, patch, ros
 
 @pytest.mark.parametrize("query", [{}, {"ids": "1,x"}, {"grid_id": "east"}])
 def test_cards_pdf_needs_a_grid_or_ids(client, admin_headers, roster, query):
-    response = client.get("/api/v1/households/cards.pdf", query_string=query,
-                          headers=admin_headers)
+    response = client.get("/api/v1/households/cards.pdf", query_string=query, headers=admin_headers)
 
     assert_problem(response, 422, "validation_error")
 
@@ -655,20 +762,24 @@ def test_cards_pdf_needs_a_grid_or_ids(client, admin_headers, roster, query):
 def test_cards_pdf_of_an_empty_grid_is_422(client, admin_headers, make_grid):
     empty = make_grid("空网格")
 
-    response = client.get("/api/v1/households/cards.pdf", query_string={"grid_id": empty.id},
-                          headers=admin_headers)
+    response = client.get(
+        "/api/v1/households/cards.pdf", query_string={"grid_id": empty.id}, headers=admin_headers
+    )
 
     assert_problem(response, 422, "validation_error")
 
 
-def test_cards_pdf_never_prints_another_villages_households(client, make_user, token_for,
-                                                            other_village, roster, grids):
+def test_cards_pdf_never_prints_another_villages_households(
+    client, make_user, token_for, other_village, roster, grids
+):
     headers = token_for(make_user(ADMIN, of=other_village))
 
-    by_grid = client.get("/api/v1/households/cards.pdf",
-                         query_string={"grid_id": grids[0].id}, headers=headers)
-    by_ids = client.get("/api/v1/households/cards.pdf",
-                        query_string={"ids": str(roster[0].id)}, headers=headers)
+    by_grid = client.get(
+        "/api/v1/households/cards.pdf", query_string={"grid_id": grids[0].id}, headers=headers
+    )
+    by_ids = client.get(
+        "/api/v1/households/cards.pdf", query_string={"ids": str(roster[0].id)}, headers=headers
+    )
 
     assert_problem(by_grid, 404, "not_found")
     assert "ids" in assert_problem(by_ids, 422, "validation_error")["errors"]
@@ -677,9 +788,11 @@ def test_cards_pdf_never_prints_another_villages_households(client, make_user, t
 
 @pytest.mark.parametrize("role", [INSPECTOR, STOREKEEPER])
 def test_only_the_admin_prints_cards(client, make_user, token_for, roster, grids, role):
-    response = client.get("/api/v1/households/cards.pdf",
-                          query_string={"grid_id": grids[0].id},
-                          headers=token_for(make_user(role)))
+    response = client.get(
+        "/api/v1/households/cards.pdf",
+        query_string={"grid_id": grids[0].id},
+        headers=token_for(make_user(role)),
+    )
 
     assert_problem(response, 403, "forbidden")
 
@@ -697,13 +810,15 @@ def test_flask_households_cards_writes_the_grids_pdf(runner, roster, tmp_path):
 
 
 def test_flask_households_cards_names_the_village_when_there_are_several(
-        runner, roster, make_household, other_village, tmp_path):
+    runner, roster, make_household, other_village, tmp_path
+):
     make_household(of=other_village, name="李四")
     output = tmp_path / "cards.pdf"
 
     unnamed = runner.invoke(args=["households", "cards", "--grid", "1", "-o", str(output)])
-    named = runner.invoke(args=["households", "cards", "--village", "LZ", "--grid", "1",
-                                "-o", str(output)])
+    named = runner.invoke(
+        args=["households", "cards", "--village", "LZ", "--grid", "1", "-o", str(output)]
+    )
 
     assert unnamed.exit_code != 0
     assert "--village" in unnamed.output
@@ -714,11 +829,14 @@ def test_flask_households_cards_names_the_village_when_there_are_several(
     assert "MZ-01-0001" not in text
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--grid", "9"], "no grid 9"),
-    (["--village", "XX", "--grid", "1"], "XX"),
-    ([], "grid"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--grid", "9"], "no grid 9"),
+        (["--village", "XX", "--grid", "1"], "XX"),
+        ([], "grid"),
+    ],
+)
 def test_flask_households_cards_fails_readably(runner, roster, tmp_path, args, message):
     output = tmp_path / "cards.pdf"
 
@@ -744,6 +862,7 @@ def test_flask_households_cards_needs_base_url(app, runner, roster, tmp_path):
 
 # The admin's pages ---------------------------------------------------------------------
 
+
 def test_roster_pages_need_an_admin(client, make_user, household):
     anonymous = client.get("/admin/households", headers={"Accept": "text/html"})
     assert anonymous.status_code == 302
@@ -751,8 +870,13 @@ def test_roster_pages_need_an_admin(client, make_user, household):
 
     make_user(INSPECTOR, username="wgy")
     log_in(client, "wgy")
-    for url in ("/admin/households", f"/admin/households/{household.id}",
-                "/admin/households/new", "/admin/households/import", "/admin/cards"):
+    for url in (
+        "/admin/households",
+        f"/admin/households/{household.id}",
+        "/admin/households/new",
+        "/admin/households/import",
+        "/admin/cards",
+    ):
         assert client.get(url).status_code == 403, url
 
 
@@ -770,8 +894,7 @@ def test_list_page_shows_codes_and_searches(browser, roster, grids):
     assert "MZ-01-0001" not in by_grid.text
 
 
-def test_list_page_never_shows_another_village(browser, make_household, other_village,
-                                               household):
+def test_list_page_never_shows_another_village(browser, make_household, other_village, household):
     make_household(of=other_village, name="李四光")
 
     assert "李四光" not in browser.get("/admin/households").text
@@ -780,15 +903,27 @@ def test_list_page_never_shows_another_village(browser, make_household, other_vi
 def test_new_household_form_creates_one(browser, grids):
     assert browser.get("/admin/households/new").status_code == 200
 
-    response = browser.post("/admin/households/new", data={
-        "name": "王建国", "address": "和平路12号", "grid_id": str(grids[1].id),
-        "phone": "13900001111", "members": "4", "status": "active"})
+    response = browser.post(
+        "/admin/households/new",
+        data={
+            "name": "王建国",
+            "address": "和平路12号",
+            "grid_id": str(grids[1].id),
+            "phone": "13900001111",
+            "members": "4",
+            "status": "active",
+        },
+    )
 
     assert response.status_code == 302
     household = db.session.scalar(select(Household))
     assert response.headers["Location"] == f"/admin/households/{household.id}"
     assert (household.code, household.name, household.phone, household.members) == (
-        "MZ-02-0001", "王建国", "13900001111", 4)
+        "MZ-02-0001",
+        "王建国",
+        "13900001111",
+        4,
+    )
     assert verify().ok
     detail = browser.get(response.headers["Location"])
     assert detail.status_code == 200
@@ -796,9 +931,17 @@ def test_new_household_form_creates_one(browser, grids):
 
 
 def test_new_household_form_shows_field_errors_with_422(browser, grid):
-    response = browser.post("/admin/households/new", data={
-        "name": "", "address": "和平路12号", "grid_id": str(grid.id), "phone": "call me",
-        "members": "200", "status": "active"})
+    response = browser.post(
+        "/admin/households/new",
+        data={
+            "name": "",
+            "address": "和平路12号",
+            "grid_id": str(grid.id),
+            "phone": "call me",
+            "members": "200",
+            "status": "active",
+        },
+    )
 
     assert response.status_code == 422
     assert "Enter the name" in response.text
@@ -808,23 +951,38 @@ def test_new_household_form_shows_field_errors_with_422(browser, grid):
     assert household_count() == 0
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("name", "马\x07秀英"),
-    ("address", "幸福路\x1b8号"),
-    ("phone", "１３８１２３４５６７８"),  # full-width digits: the API refuses them too
-    ("phone", "12"),
-    ("members", "٣"),
-], ids=["control-name", "control-address", "full-width-phone", "short-phone",
-        "arabic-digit-members"])
-def test_new_household_form_refuses_what_the_api_refuses(browser, client, admin_headers, grid,
-                                                         field, value):
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "马\x07秀英"),
+        ("address", "幸福路\x1b8号"),
+        ("phone", "１３８１２３４５６７８"),  # full-width digits: the API refuses them too
+        ("phone", "12"),
+        ("members", "٣"),
+    ],
+    ids=[
+        "control-name",
+        "control-address",
+        "full-width-phone",
+        "short-phone",
+        "arabic-digit-members",
+    ],
+)
+def test_new_household_form_refuses_what_the_api_refuses(
+    browser, client, admin_headers, grid, field, value
+):
     fields = {"name": "王建国", "address": "和平路12号", "phone": "", "members": ""}
-    api = client.post("/api/v1/households", headers=admin_headers, json={
-        **{k: v for k, v in fields.items() if v}, "grid_id": grid.id, field: value})
+    api = client.post(
+        "/api/v1/households",
+        headers=admin_headers,
+        json={**{k: v for k, v in fields.items() if v}, "grid_id": grid.id, field: value},
+    )
     assert_problem(api, 422, "validation_error")
 
-    response = browser.post("/admin/households/new", data={
-        **fields, "grid_id": str(grid.id), "status": "active", field: value})
+    response = browser.post(
+        "/admin/households/new",
+        data={**fields, "grid_id": str(grid.id), "status": "active", field: value},
+    )
 
     assert response.status_code == 422
     assert household_count() == 0
@@ -833,8 +991,10 @@ def test_new_household_form_refuses_what_the_api_refuses(browser, client, admin_
 def test_new_household_form_refuses_another_villages_grid(browser, make_grid, other_village):
     theirs = make_grid("南一网格", of=other_village)
 
-    response = browser.post("/admin/households/new", data={
-        "name": "王建国", "address": "和平路12号", "grid_id": str(theirs.id)})
+    response = browser.post(
+        "/admin/households/new",
+        data={"name": "王建国", "address": "和平路12号", "grid_id": str(theirs.id)},
+    )
 
     assert response.status_code == 422
     assert "Choose a grid" in response.text
@@ -846,9 +1006,17 @@ def test_edit_form_changes_the_address(browser, household):
     assert form.status_code == 200
     assert "马庄村1组 幸福路8号" in form.text
 
-    response = browser.post(f"/admin/households/{household.id}/edit", data={
-        "name": "马秀英", "address": "马庄村3组 新村路1号", "grid_id": str(household.grid_id),
-        "phone": "", "members": "", "status": "active"})
+    response = browser.post(
+        f"/admin/households/{household.id}/edit",
+        data={
+            "name": "马秀英",
+            "address": "马庄村3组 新村路1号",
+            "grid_id": str(household.grid_id),
+            "phone": "",
+            "members": "",
+            "status": "active",
+        },
+    )
 
     assert response.status_code == 302
     assert response.headers["Location"] == f"/admin/households/{household.id}"
@@ -859,14 +1027,22 @@ def test_edit_form_changes_the_address(browser, household):
 
 
 def test_edit_form_marks_moved_and_refuses_bad_input(browser, household):
-    bad = browser.post(f"/admin/households/{household.id}/edit", data={
-        "name": "马秀英", "address": "", "grid_id": str(household.grid_id), "status": "gone"})
+    bad = browser.post(
+        f"/admin/households/{household.id}/edit",
+        data={"name": "马秀英", "address": "", "grid_id": str(household.grid_id), "status": "gone"},
+    )
     assert bad.status_code == 422
     assert "Enter the address" in bad.text
 
-    moved = browser.post(f"/admin/households/{household.id}/edit", data={
-        "name": "马秀英", "address": "幸福路8号", "grid_id": str(household.grid_id),
-        "status": "moved"})
+    moved = browser.post(
+        f"/admin/households/{household.id}/edit",
+        data={
+            "name": "马秀英",
+            "address": "幸福路8号",
+            "grid_id": str(household.grid_id),
+            "status": "moved",
+        },
+    )
     assert moved.status_code == 302
     db.session.refresh(household)
     assert household.status == "moved"
@@ -886,8 +1062,7 @@ def test_detail_page_shows_balance_and_movements(browser, household):
     assert "马秀英" in response.text and "MZ-01-0001" in response.text
 
 
-def test_detail_page_of_another_villages_household_is_404(browser, make_household,
-                                                          other_village):
+def test_detail_page_of_another_villages_household_is_404(browser, make_household, other_village):
     theirs = make_household(of=other_village, name="李四光")
 
     response = browser.get(f"/admin/households/{theirs.id}")
@@ -897,8 +1072,9 @@ def test_detail_page_of_another_villages_household_is_404(browser, make_househol
 
 
 def test_reissue_form_bumps_the_card_version(browser, admin, household):
-    response = browser.post(f"/admin/households/{household.id}/reissue",
-                            data={"reason": "卡片遗失"})
+    response = browser.post(
+        f"/admin/households/{household.id}/reissue", data={"reason": "卡片遗失"}
+    )
 
     assert response.status_code == 302
     assert response.headers["Location"].startswith(f"/admin/households/{household.id}")
@@ -909,8 +1085,7 @@ def test_reissue_form_bumps_the_card_version(browser, admin, household):
     assert "v2" in browser.get(response.headers["Location"]).text
 
 
-def test_reissue_form_of_another_villages_household_is_404(browser, make_household,
-                                                           other_village):
+def test_reissue_form_of_another_villages_household_is_404(browser, make_household, other_village):
     theirs = make_household(of=other_village, name="李四光")
 
     response = browser.post(f"/admin/households/{theirs.id}/reissue", data={"reason": "x"})
@@ -921,8 +1096,9 @@ def test_reissue_form_of_another_villages_household_is_404(browser, make_househo
 
 
 def test_detail_page_qr_decodes_to_the_payload(browser, client, admin_headers, household):
-    payload = client.get(f"/api/v1/households/{household.id}",
-                         headers=admin_headers).json["qr_payload"]
+    payload = client.get(f"/api/v1/households/{household.id}", headers=admin_headers).json[
+        "qr_payload"
+    ]
     svg = browser.get(f"/admin/households/{household.id}/qr.svg")
 
     assert svg.status_code == 200
@@ -932,8 +1108,12 @@ def test_detail_page_qr_decodes_to_the_payload(browser, client, admin_headers, h
 def test_import_page_imports_a_roster(browser, grids):
     assert browser.get("/admin/households/import").status_code == 200
 
-    response = browser.post("/admin/households/import", data=csv_upload(
-        ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,西一网格,,"))
+    response = browser.post(
+        "/admin/households/import",
+        data=csv_upload(
+            ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,西一网格,,"
+        ),
+    )
 
     assert response.status_code == 200
     assert "2 households imported" in response.text
@@ -941,8 +1121,12 @@ def test_import_page_imports_a_roster(browser, grids):
 
 
 def test_import_page_shows_the_bad_rows(browser, grids):
-    response = browser.post("/admin/households/import", data=csv_upload(
-        ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,北九网格,,"))
+    response = browser.post(
+        "/admin/households/import",
+        data=csv_upload(
+            ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,北九网格,,"
+        ),
+    )
 
     assert response.status_code == 422
     assert "Nothing was imported" in response.text

@@ -14,7 +14,8 @@ def source_messages() -> set[str]:
     method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2")]
     found = set()
     for _filename, _lineno, message, _comments, _context in extract_from_dir(
-            ROOT / "app", method_map=method_map, keywords=KEYWORDS):
+        ROOT / "app", method_map=method_map, keywords=KEYWORDS
+    ):
         found.add(message if isinstance(message, str) else message[0])
     return found
 

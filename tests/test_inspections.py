@@ -19,8 +19,15 @@ from app.ledger import services as ledger
 from app.ledger.models import Account, Journal
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
-INSPECTION_FIELDS = {"id", "household_id", "grade", "points", "transaction_id", "balance",
-                     "inspected_at"}
+INSPECTION_FIELDS = {
+    "id",
+    "household_id",
+    "grade",
+    "points",
+    "transaction_id",
+    "balance",
+    "inspected_at",
+}
 
 
 def assert_problem(response, status, code=None):
@@ -43,8 +50,9 @@ def inspection_journals() -> int:
 
 
 def inspection_rows(household_id: int) -> int:
-    return db.session.scalar(select(func.count(Inspection.id))
-                             .where(Inspection.household_id == household_id))
+    return db.session.scalar(
+        select(func.count(Inspection.id)).where(Inspection.household_id == household_id)
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -73,8 +81,11 @@ def inspect(client, inspector_headers):
         if household is not None:
             body.setdefault("household_id", household.id)
         extra = {"Idempotency-Key": key} if key is not None else {}
-        return client.post("/api/v1/inspections", json={"grade": grade, **body},
-                           headers={**(headers or inspector_headers), **extra})
+        return client.post(
+            "/api/v1/inspections",
+            json={"grade": grade, **body},
+            headers={**(headers or inspector_headers), **extra},
+        )
 
     return post
 
@@ -103,15 +114,27 @@ def png_bytes(size=(40, 30)) -> bytes:
     return buffer.getvalue()
 
 
-def upload(client, inspection_id, data, headers, *, filename="photo.jpg",
-           content_type="image/jpeg", key=None):
+def upload(
+    client,
+    inspection_id,
+    data,
+    headers,
+    *,
+    filename="photo.jpg",
+    content_type="image/jpeg",
+    key=None,
+):
     extra = {"Idempotency-Key": key} if key is not None else {}
-    return client.post(f"/api/v1/inspections/{inspection_id}/photo",
-                       data={"photo": (io.BytesIO(data), filename, content_type)},
-                       content_type="multipart/form-data", headers={**headers, **extra})
+    return client.post(
+        f"/api/v1/inspections/{inspection_id}/photo",
+        data={"photo": (io.BytesIO(data), filename, content_type)},
+        content_type="multipart/form-data",
+        headers={**headers, **extra},
+    )
 
 
 # Crediting by grade ------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(("grade", "points"), [("A", 3), ("B", 2), ("C", 1), ("D", 0)])
 def test_each_default_grade_credits_its_points(inspect, make_household, grade, points):
@@ -136,12 +159,12 @@ def test_each_default_grade_credits_its_points(inspect, make_household, grade, p
     assert inspection_journals() == (1 if points else 0)
 
 
-def test_a_zero_point_grade_is_recorded_and_listed(client, inspect, household,
-                                                  inspector_headers):
+def test_a_zero_point_grade_is_recorded_and_listed(client, inspect, household, inspector_headers):
     created = inspect(household, "D").json
 
-    listed = client.get(f"/api/v1/inspections?household_id={household.id}",
-                        headers=inspector_headers)
+    listed = client.get(
+        f"/api/v1/inspections?household_id={household.id}", headers=inspector_headers
+    )
 
     assert listed.status_code == 200
     assert [item["id"] for item in listed.json["items"]] == [created["id"]]
@@ -153,11 +176,13 @@ def test_a_zero_point_grade_is_recorded_and_listed(client, inspect, household,
 def test_the_credit_shows_in_the_households_ledger(client, inspect, household, admin_headers):
     created = inspect(household, "A").json
 
-    entries = client.get(f"/api/v1/households/{household.id}/ledger",
-                         headers=admin_headers).json["items"]
+    entries = client.get(f"/api/v1/households/{household.id}/ledger", headers=admin_headers).json[
+        "items"
+    ]
 
-    assert [(e["transaction_id"], e["kind"], e["amount"], e["balance_after"])
-            for e in entries] == [(created["transaction_id"], "inspection", 3, 3)]
+    assert [(e["transaction_id"], e["kind"], e["amount"], e["balance_after"]) for e in entries] == [
+        (created["transaction_id"], "inspection", 3, 3)
+    ]
 
 
 def test_one_inspection_is_read_back(client, inspect, household, inspector_headers):
@@ -167,8 +192,9 @@ def test_one_inspection_is_read_back(client, inspect, household, inspector_heade
 
     assert shown.status_code == 200
     assert shown.json["note"] == "分类较好"
-    assert {k: shown.json[k] for k in INSPECTION_FIELDS} == \
-        {k: created[k] for k in INSPECTION_FIELDS}
+    assert {k: shown.json[k] for k in INSPECTION_FIELDS} == {
+        k: created[k] for k in INSPECTION_FIELDS
+    }
 
 
 def test_admin_may_inspect_too(inspect, household, admin_headers):
@@ -187,13 +213,13 @@ def test_other_roles_may_not_inspect(inspect, make_user, token_for, household, r
 
 
 def test_inspection_without_a_token_is_401(client, household):
-    response = client.post("/api/v1/inspections",
-                           json={"household_id": household.id, "grade": "A"})
+    response = client.post("/api/v1/inspections", json={"household_id": household.id, "grade": "A"})
 
     assert_problem(response, 401, "unauthorized")
 
 
 # The scanned card ----------------------------------------------------------------------
+
 
 def test_inspection_by_the_full_card_url(inspect, household):
     payload = card_payload(household)
@@ -213,8 +239,10 @@ def test_inspection_by_the_bare_card_token(inspect, household):
     assert response.json["household_id"] == household.id
 
 
-@pytest.mark.parametrize("payload", ["hello", "http://greenpoints.test/q/" + "A" * 27,
-                                     "https://evil.example/q/not-a-token"])
+@pytest.mark.parametrize(
+    "payload",
+    ["hello", "http://greenpoints.test/q/" + "A" * 27, "https://evil.example/q/not-a-token"],
+)
 def test_a_forged_or_garbled_card_is_422_invalid_qr(inspect, household, payload):
     assert_problem(inspect(grade="A", payload=payload), 422, "invalid_qr")
     assert inspection_rows(household.id) == 0
@@ -253,8 +281,11 @@ def test_an_unknown_household_is_404(inspect):
 
 @pytest.mark.parametrize("which", ["both", "neither"])
 def test_household_id_and_payload_are_one_or_the_other(inspect, household, which):
-    body = {"household_id": household.id, "payload": card_payload(household)} \
-        if which == "both" else {}
+    body = (
+        {"household_id": household.id, "payload": card_payload(household)}
+        if which == "both"
+        else {}
+    )
 
     problem = assert_problem(inspect(grade="A", **body), 422, "validation_error")
 
@@ -271,16 +302,17 @@ def test_a_bad_grade_is_422_naming_the_grade(inspect, household, grade):
 
 
 def test_a_missing_grade_is_422(client, household, inspector_headers):
-    response = client.post("/api/v1/inspections", json={"household_id": household.id},
-                           headers=inspector_headers)
+    response = client.post(
+        "/api/v1/inspections", json={"household_id": household.id}, headers=inspector_headers
+    )
 
     assert "grade" in assert_problem(response, 422, "validation_error")["errors"]
 
 
 # Refusals: conflict of interest, moved away, the daily limit ---------------------------------
 
-def test_an_inspector_may_not_inspect_their_own_household(inspect, make_user, token_for,
-                                                         household):
+
+def test_an_inspector_may_not_inspect_their_own_household(inspect, make_user, token_for, household):
     neighbour = make_user(INSPECTOR, household=household)
 
     response = inspect(household, "A", headers=token_for(neighbour))
@@ -292,12 +324,12 @@ def test_an_inspector_may_not_inspect_their_own_household(inspect, make_user, to
     assert inspect(household, "A").status_code == 201
 
 
-def test_conflict_of_interest_also_holds_for_the_card_payload(inspect, make_user, token_for,
-                                                             household):
+def test_conflict_of_interest_also_holds_for_the_card_payload(
+    inspect, make_user, token_for, household
+):
     neighbour = make_user(INSPECTOR, household=household)
 
-    response = inspect(grade="A", payload=card_payload(household),
-                       headers=token_for(neighbour))
+    response = inspect(grade="A", payload=card_payload(household), headers=token_for(neighbour))
 
     assert_problem(response, 403, "conflict_of_interest")
 
@@ -307,8 +339,7 @@ def test_a_household_that_moved_away_is_409_household_inactive(inspect, househol
     db.session.commit()
 
     assert_problem(inspect(household, "A"), 409, "household_inactive")
-    assert_problem(inspect(grade="A", payload=card_payload(household)), 409,
-                   "household_inactive")
+    assert_problem(inspect(grade="A", payload=card_payload(household)), 409, "household_inactive")
     assert balance_of(household.id) == 0
     assert inspection_rows(household.id) == 0
 
@@ -318,8 +349,7 @@ def test_a_second_inspection_the_same_day_is_409(inspect, make_user, token_for, 
     other = token_for(make_user(INSPECTOR))
 
     for headers in (None, other):
-        assert_problem(inspect(household, "B", headers=headers), 409,
-                       "already_inspected_today")
+        assert_problem(inspect(household, "B", headers=headers), 409, "already_inspected_today")
     assert_problem(inspect(household, "D"), 409, "already_inspected_today")
     assert balance_of(household.id) == 3
     assert inspection_rows(household.id) == 1
@@ -335,8 +365,9 @@ def test_the_limit_is_per_household(inspect, make_household):
 
 
 def test_daily_limit_two_allows_exactly_two(inspect, put_rules, household):
-    assert put_rules({"grades": {"A": 3, "B": 2, "C": 1, "D": 0},
-                      "daily_limit": 2}).status_code == 200
+    assert (
+        put_rules({"grades": {"A": 3, "B": 2, "C": 1, "D": 0}, "daily_limit": 2}).status_code == 200
+    )
 
     assert inspect(household, "A").status_code == 201
     assert inspect(household, "B").status_code == 201
@@ -358,9 +389,16 @@ def test_the_limit_holds_in_the_database(household, inspector):
     db.session.commit()
     first = db.session.scalars(select(Inspection)).one()
     duplicate = Inspection(
-        village_id=first.village_id, household_id=first.household_id, grid_id=first.grid_id,
-        inspector_id=first.inspector_id, grade="A", points=3, local_date=first.local_date,
-        slot=first.slot, rules_id=first.rules_id)
+        village_id=first.village_id,
+        household_id=first.household_id,
+        grid_id=first.grid_id,
+        inspector_id=first.inspector_id,
+        grade="A",
+        points=3,
+        local_date=first.local_date,
+        slot=first.slot,
+        rules_id=first.rules_id,
+    )
     db.session.add(duplicate)
     with pytest.raises(Exception, match="(?i)unique"):
         db.session.flush()
@@ -369,10 +407,15 @@ def test_the_limit_holds_in_the_database(household, inspector):
 
 @pytest.mark.parametrize("daily_limit", [1, 2])
 def test_inspectors_racing_at_one_door_credit_at_most_the_limit(
-        app, client, make_user, token_for, make_household, put_rules, daily_limit):
+    app, client, make_user, token_for, make_household, put_rules, daily_limit
+):
     if daily_limit != 1:
-        assert put_rules({"grades": {"A": 3, "B": 2, "C": 1, "D": 0},
-                          "daily_limit": daily_limit}).status_code == 200
+        assert (
+            put_rules(
+                {"grades": {"A": 3, "B": 2, "C": 1, "D": 0}, "daily_limit": daily_limit}
+            ).status_code
+            == 200
+        )
     household = make_household(points=1)
     household_id = household.id
     workers = 8
@@ -382,8 +425,10 @@ def test_inspectors_racing_at_one_door_credit_at_most_the_limit(
 
     def send(index):
         response = app.test_client().post(
-            "/api/v1/inspections", headers=headers[index],
-            json={"household_id": household_id, "grade": grades[index]})
+            "/api/v1/inspections",
+            headers=headers[index],
+            json={"household_id": household_id, "grade": grades[index]},
+        )
         body = response.json
         return response.status_code, body.get("code"), body.get("points")
 
@@ -394,8 +439,9 @@ def test_inspectors_racing_at_one_door_credit_at_most_the_limit(
     refused = [r for r in results if r[0] != 201]
     assert len(succeeded) == daily_limit, results
     assert set(refused) <= {(409, "already_inspected_today", None)}, results
-    assert [value[grades[i]] for i, r in enumerate(results) if r[0] == 201] == \
-        [points for *_, points in succeeded]
+    assert [value[grades[i]] for i, r in enumerate(results) if r[0] == 201] == [
+        points for *_, points in succeeded
+    ]
     db.session.rollback()  # end the test's snapshot; read what the workers wrote
     assert balance_of(household_id) == 1 + sum(points for *_, points in succeeded)
     assert inspection_rows(household_id) == daily_limit
@@ -404,6 +450,7 @@ def test_inspectors_racing_at_one_door_credit_at_most_the_limit(
 
 
 # Idempotency ---------------------------------------------------------------------------
+
 
 def test_a_replay_returns_the_first_answer_and_credits_once(inspect, household):
     first = inspect(household, "A", key="door-1", note="好")
@@ -446,8 +493,9 @@ def test_a_validation_failure_is_not_stored_under_its_key(inspect, household):
     assert response.status_code == 201
 
 
-def test_the_same_key_from_many_connections_inspects_once(app, make_household, inspector,
-                                                         token_for):
+def test_the_same_key_from_many_connections_inspects_once(
+    app, make_household, inspector, token_for
+):
     household = make_household()
     household_id = household.id
     headers = {**token_for(inspector), "Idempotency-Key": "same-door-same-moment"}
@@ -455,10 +503,15 @@ def test_the_same_key_from_many_connections_inspects_once(app, make_household, i
 
     def send(_index):
         response = app.test_client().post(
-            "/api/v1/inspections", headers=headers,
-            json={"household_id": household_id, "grade": "A"})
-        return (response.status_code, response.get_data(as_text=True),
-                response.headers.get("Idempotent-Replayed"))
+            "/api/v1/inspections",
+            headers=headers,
+            json={"household_id": household_id, "grade": "A"},
+        )
+        return (
+            response.status_code,
+            response.get_data(as_text=True),
+            response.headers.get("Idempotent-Replayed"),
+        )
 
     results = run_at_once(app, workers, send)
 
@@ -473,14 +526,19 @@ def test_the_same_key_from_many_connections_inspects_once(app, make_household, i
 
 # Voiding ------------------------------------------------------------------------------
 
+
 def void(client, inspection_id, headers, reason="误判", key=None):
     extra = {"Idempotency-Key": key} if key is not None else {}
-    return client.post(f"/api/v1/inspections/{inspection_id}/void", json={"reason": reason},
-                       headers={**headers, **extra})
+    return client.post(
+        f"/api/v1/inspections/{inspection_id}/void",
+        json={"reason": reason},
+        headers={**headers, **extra},
+    )
 
 
-def test_admin_voids_an_inspection_and_the_points_go_back(client, inspect, household,
-                                                         admin_headers):
+def test_admin_voids_an_inspection_and_the_points_go_back(
+    client, inspect, household, admin_headers
+):
     created = inspect(household, "A").json
 
     response = void(client, created["id"], admin_headers)
@@ -490,8 +548,9 @@ def test_admin_voids_an_inspection_and_the_points_go_back(client, inspect, house
     assert response.json["void_reason"] == "误判"
     assert response.json["balance"] == 0
     assert balance_of(household.id) == 0
-    entries = client.get(f"/api/v1/households/{household.id}/ledger",
-                         headers=admin_headers).json["items"]
+    entries = client.get(f"/api/v1/households/{household.id}/ledger", headers=admin_headers).json[
+        "items"
+    ]
     assert [e["amount"] for e in entries] == [-3, 3]
     assert ledger.verify().ok
 
@@ -513,11 +572,13 @@ def test_voiding_a_zero_point_inspection_works_once(client, inspect, household, 
     assert ledger.verify().ok
 
 
-def test_voiding_spent_points_is_409_insufficient_points(client, inspect, household,
-                                                        admin_headers):
+def test_voiding_spent_points_is_409_insufficient_points(client, inspect, household, admin_headers):
     created = inspect(household, "A").json
-    spent = client.post("/api/v1/adjustments", headers=admin_headers,
-                        json={"household_id": household.id, "amount": -2, "reason": "兑换"})
+    spent = client.post(
+        "/api/v1/adjustments",
+        headers=admin_headers,
+        json={"household_id": household.id, "amount": -2, "reason": "兑换"},
+    )
     assert spent.status_code == 201
 
     assert_problem(void(client, created["id"], admin_headers), 409, "insufficient_points")
@@ -529,21 +590,26 @@ def test_voiding_spent_points_is_409_insufficient_points(client, inspect, househ
 
 
 @pytest.mark.parametrize("grade", ["A", "D"])
-def test_admins_voiding_at_once_void_it_once(app, client, inspect, household, make_user,
-                                             token_for, grade):
+def test_admins_voiding_at_once_void_it_once(
+    app, client, inspect, household, make_user, token_for, grade
+):
     created = inspect(household, grade).json
     inspection_id, household_id = created["id"], household.id
     headers = [token_for(make_user(ADMIN)) for _ in range(4)]
 
     def send(index):
-        response = app.test_client().post(f"/api/v1/inspections/{inspection_id}/void",
-                                          json={"reason": "race"}, headers=headers[index])
+        response = app.test_client().post(
+            f"/api/v1/inspections/{inspection_id}/void",
+            json={"reason": "race"},
+            headers=headers[index],
+        )
         return response.status_code, response.json.get("code")
 
     results = run_at_once(app, len(headers), send)
 
     assert sorted(results, key=str) == sorted(
-        [(200, None)] + [(409, "already_reversed")] * 3, key=str), results
+        [(200, None)] + [(409, "already_reversed")] * 3, key=str
+    ), results
     db.session.rollback()  # end the test's snapshot; read what the workers wrote
     assert balance_of(household_id) == 0
     assert ledger.verify().ok
@@ -563,8 +629,9 @@ def test_voiding_an_unknown_inspection_is_404(client, admin_headers):
 def test_voiding_needs_a_reason(client, inspect, household, admin_headers):
     created = inspect(household, "A").json
 
-    response = client.post(f"/api/v1/inspections/{created['id']}/void", json={},
-                           headers=admin_headers)
+    response = client.post(
+        f"/api/v1/inspections/{created['id']}/void", json={}, headers=admin_headers
+    )
 
     assert "reason" in assert_problem(response, 422, "validation_error")["errors"]
     assert balance_of(household.id) == 3
@@ -582,8 +649,9 @@ def test_a_void_replay_answers_the_same(client, inspect, household, admin_header
     assert balance_of(household.id) == 0
 
 
-def test_another_villages_admin_may_not_void(client, inspect, household, make_village,
-                                            make_user, token_for):
+def test_another_villages_admin_may_not_void(
+    client, inspect, household, make_village, make_user, token_for
+):
     created = inspect(household, "A").json
     stranger = make_user(ADMIN, of=make_village("李家村", "LJ"))
 
@@ -592,6 +660,7 @@ def test_another_villages_admin_may_not_void(client, inspect, household, make_vi
 
 
 # Rules -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("role", [ADMIN, INSPECTOR, STOREKEEPER])
 def test_staff_read_the_default_rules(client, make_user, token_for, role):
@@ -609,10 +678,14 @@ def test_a_household_user_may_not_read_the_rules(client, resident, token_for):
     assert_problem(client.get("/api/v1/rules", headers=token_for(resident)), 403)
 
 
-def test_admin_changes_the_rules_and_the_history_shows_who(client, put_rules, admin,
-                                                          admin_headers):
-    response = put_rules({"grades": {"A": 5, "B": 3, "C": 1, "D": 0}, "daily_limit": 2,
-                          "labels": {"A": "优秀", "B": "良", "C": "中", "D": "差"}})
+def test_admin_changes_the_rules_and_the_history_shows_who(client, put_rules, admin, admin_headers):
+    response = put_rules(
+        {
+            "grades": {"A": 5, "B": 3, "C": 1, "D": 0},
+            "daily_limit": 2,
+            "labels": {"A": "优秀", "B": "良", "C": "中", "D": "差"},
+        }
+    )
 
     assert response.status_code == 200, response.json
     assert response.json["version"] == 2
@@ -630,13 +703,15 @@ def test_admin_changes_the_rules_and_the_history_shows_who(client, put_rules, ad
     assert all(re.search(r"(Z|[+-]\d\d:\d\d)$", item["updated_at"]) for item in items)
 
 
-def test_admins_changing_the_rules_at_once_each_get_a_version(app, client, make_user,
-                                                              token_for, admin_headers):
+def test_admins_changing_the_rules_at_once_each_get_a_version(
+    app, client, make_user, token_for, admin_headers
+):
     headers = [token_for(make_user(ADMIN)) for _ in range(4)]
 
     def send(index):
-        response = app.test_client().put("/api/v1/rules", headers=headers[index],
-                                         json={"grades": {"A": 3 + index, "D": 0}})
+        response = app.test_client().put(
+            "/api/v1/rules", headers=headers[index], json={"grades": {"A": 3 + index, "D": 0}}
+        )
         return response.status_code, response.json.get("version")
 
     results = run_at_once(app, len(headers), send)
@@ -657,7 +732,8 @@ def test_rules_without_labels_fall_back_to_the_grade_name(put_rules):
 
 
 def test_an_inspector_may_not_change_the_rules_or_read_their_history(
-        client, put_rules, inspector_headers, admin_headers):
+    client, put_rules, inspector_headers, admin_headers
+):
     response = put_rules({"grades": {"A": 100}}, headers=inspector_headers)
 
     assert_problem(response, 403)
@@ -665,17 +741,20 @@ def test_an_inspector_may_not_change_the_rules_or_read_their_history(
     assert client.get("/api/v1/rules", headers=admin_headers).json["version"] == 1
 
 
-@pytest.mark.parametrize(("body", "field"), [
-    ({"grades": {"A": -1, "B": 2}}, "grades"),
-    ({"grades": {}}, "grades"),
-    ({"grades": {"A": 3}, "daily_limit": 0}, "daily_limit"),
-    ({"grades": {"A": 3}, "labels": {"B": "良"}}, "labels"),
-    ({"grades": {"A": 2.5}}, "grades"),
-    ({"grades": {"A": "3"}}, "grades"),
-    ({"grades": {"a b": 3}}, "grades"),
-    ({"daily_limit": 1}, "grades"),
-    ({"grades": {"A": 3}, "daily_limit": -2}, "daily_limit"),
-])
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"grades": {"A": -1, "B": 2}}, "grades"),
+        ({"grades": {}}, "grades"),
+        ({"grades": {"A": 3}, "daily_limit": 0}, "daily_limit"),
+        ({"grades": {"A": 3}, "labels": {"B": "良"}}, "labels"),
+        ({"grades": {"A": 2.5}}, "grades"),
+        ({"grades": {"A": "3"}}, "grades"),
+        ({"grades": {"a b": 3}}, "grades"),
+        ({"daily_limit": 1}, "grades"),
+        ({"grades": {"A": 3}, "daily_limit": -2}, "daily_limit"),
+    ],
+)
 def test_bad_rules_are_422_and_change_nothing(client, put_rules, admin_headers, body, field):
     problem = assert_problem(put_rules(body), 422, "validation_error")
 
@@ -683,8 +762,9 @@ def test_bad_rules_are_422_and_change_nothing(client, put_rules, admin_headers, 
     assert client.get("/api/v1/rules", headers=admin_headers).json["version"] == 1
 
 
-def test_a_rules_change_applies_only_to_later_inspections(client, inspect, put_rules,
-                                                          make_household, inspector_headers):
+def test_a_rules_change_applies_only_to_later_inspections(
+    client, inspect, put_rules, make_household, inspector_headers
+):
     before = make_household()
     after = make_household(name="王建国")
     earlier = inspect(before, "A").json
@@ -711,6 +791,7 @@ def test_a_grade_dropped_from_the_rules_is_refused(inspect, put_rules, household
 
 # Listing ------------------------------------------------------------------------------
 
+
 @pytest.fixture
 def at(monkeypatch):
     """Make the inspection service see a chosen moment as now."""
@@ -722,8 +803,8 @@ def at(monkeypatch):
 
 
 def test_the_list_filters_by_grid_inspector_household_and_date(
-        client, village, make_grid, make_household, make_user, token_for, inspect, at,
-        admin_headers):
+    client, village, make_grid, make_household, make_user, token_for, inspect, at, admin_headers
+):
     east, west = make_grid("东"), make_grid("西")
     first = make_household(in_grid=east)
     second = make_household(in_grid=east, name="王建国")
@@ -762,15 +843,20 @@ def test_the_list_filters_by_grid_inspector_household_and_date(
     assert {"local_date"} <= set(listed["items"][0])
 
 
-def test_the_date_is_the_villages_local_date(client, village, household, inspect, at,
-                                             admin_headers):
+def test_the_date_is_the_villages_local_date(
+    client, village, household, inspect, at, admin_headers
+):
     # 17:30 UTC on 1 May is 01:30 on 2 May in Asia/Shanghai.
     at(datetime(2024, 5, 1, 17, 30, tzinfo=UTC))
     created = inspect(household, "A").json
 
     def ids(day: str) -> list[int]:
-        return [i["id"] for i in client.get(f"/api/v1/inspections?date={day}",
-                                            headers=admin_headers).json["items"]]
+        return [
+            i["id"]
+            for i in client.get(f"/api/v1/inspections?date={day}", headers=admin_headers).json[
+                "items"
+            ]
+        ]
 
     assert ids("2024-05-02") == [created["id"]]
     assert ids("2024-05-01") == []
@@ -781,16 +867,18 @@ def test_the_date_is_the_villages_local_date(client, village, household, inspect
     assert_problem(inspect(household, "A"), 409, "already_inspected_today")
 
 
-def test_the_day_follows_the_villages_own_time_zone(client, make_village, make_household,
-                                                    make_user, token_for, at):
+def test_the_day_follows_the_villages_own_time_zone(
+    client, make_village, make_household, make_user, token_for, at
+):
     london = make_village("伦敦村", "LDN", timezone="Europe/London")
     household = make_household(of=london)
     headers = token_for(make_user(INSPECTOR, of=london))
     admin = token_for(make_user(ADMIN, of=london))
     # 17:30 UTC on 1 May is 18:30 on 1 May in London (and already 2 May in Shanghai).
     at(datetime(2024, 5, 1, 17, 30, tzinfo=UTC))
-    created = client.post("/api/v1/inspections", headers=headers,
-                          json={"household_id": household.id, "grade": "A"}).json
+    created = client.post(
+        "/api/v1/inspections", headers=headers, json={"household_id": household.id, "grade": "A"}
+    ).json
 
     assert created["local_date"] == "2024-05-01"
     listed = client.get("/api/v1/inspections?date=2024-05-01", headers=admin).json["items"]
@@ -805,8 +893,7 @@ def test_staff_may_list_inspections(client, make_user, token_for, role):
     assert response.json["items"] == []
 
 
-def test_a_household_user_may_not_list_inspections(client, inspect, household, resident,
-                                                    token_for):
+def test_a_household_user_may_not_list_inspections(client, inspect, household, resident, token_for):
     inspect(household, "A")
 
     response = client.get("/api/v1/inspections", headers=token_for(resident))
@@ -814,16 +901,18 @@ def test_a_household_user_may_not_list_inspections(client, inspect, household, r
     assert "items" not in assert_problem(response, 403)
 
 
-@pytest.mark.parametrize("query", ["date=2024-13-01", "date=yesterday", "grid_id=abc",
-                                   "from=1.5.2024"])
+@pytest.mark.parametrize(
+    "query", ["date=2024-13-01", "date=yesterday", "grid_id=abc", "from=1.5.2024"]
+)
 def test_a_bad_list_query_is_422(client, admin_headers, query):
     response = client.get(f"/api/v1/inspections?{query}", headers=admin_headers)
 
     assert_problem(response, 422, "validation_error")
 
 
-def test_another_villages_inspections_stay_hidden(client, inspect, household, make_village,
-                                                  make_user, token_for):
+def test_another_villages_inspections_stay_hidden(
+    client, inspect, household, make_village, make_user, token_for
+):
     created = inspect(household, "A").json
     stranger = token_for(make_user(ADMIN, of=make_village("李家村", "LJ")))
 
@@ -833,8 +922,10 @@ def test_another_villages_inspections_stay_hidden(client, inspect, household, ma
 
 # Photos -------------------------------------------------------------------------------
 
-def test_a_jpeg_is_stored_re_encoded_without_its_exif(client, inspect, household,
-                                                      inspector_headers, photo_folder):
+
+def test_a_jpeg_is_stored_re_encoded_without_its_exif(
+    client, inspect, household, inspector_headers, photo_folder
+):
     original = jpeg_with_exif()
     assert Image.open(io.BytesIO(original)).getexif()[0x010F] == "SecretCam"
     created = inspect(household, "A").json
@@ -861,8 +952,14 @@ def test_a_jpeg_is_stored_re_encoded_without_its_exif(client, inspect, household
 def test_a_png_is_accepted_and_served_as_jpeg(client, inspect, household, inspector_headers):
     created = inspect(household, "A").json
 
-    response = upload(client, created["id"], png_bytes(), inspector_headers,
-                      filename="photo.png", content_type="image/png")
+    response = upload(
+        client,
+        created["id"],
+        png_bytes(),
+        inspector_headers,
+        filename="photo.png",
+        content_type="image/png",
+    )
 
     assert response.status_code == 200, response.json
     shown = client.get(f"/api/v1/inspections/{created['id']}/photo", headers=inspector_headers)
@@ -877,31 +974,35 @@ def test_a_large_photo_is_scaled_down(client, inspect, household, inspector_head
     buffer = io.BytesIO()
     Image.new("RGB", (3200, 1200), (0, 0, 0)).save(buffer, "JPEG")
 
-    assert upload(client, created["id"], buffer.getvalue(), inspector_headers).status_code \
-        == 200
+    assert upload(client, created["id"], buffer.getvalue(), inspector_headers).status_code == 200
     shown = client.get(f"/api/v1/inspections/{created['id']}/photo", headers=inspector_headers)
     with Image.open(io.BytesIO(shown.get_data())) as image:
         assert max(image.size) <= 1600
 
 
-@pytest.mark.parametrize(("data", "filename", "content_type"), [
-    (b"this is not a photo at all\n" * 10, "photo.jpg", "image/jpeg"),
-    (b"", "photo.jpg", "image/jpeg"),
-    (b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "photo.gif", "image/gif"),
-    (jpeg_with_exif()[:200], "cut.jpg", "image/jpeg"),
-])
-def test_a_file_that_is_not_a_jpeg_or_png_is_422(client, inspect, household,
-                                                 inspector_headers, photo_folder, data,
-                                                 filename, content_type):
+@pytest.mark.parametrize(
+    ("data", "filename", "content_type"),
+    [
+        (b"this is not a photo at all\n" * 10, "photo.jpg", "image/jpeg"),
+        (b"", "photo.jpg", "image/jpeg"),
+        (b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "photo.gif", "image/gif"),
+        (jpeg_with_exif()[:200], "cut.jpg", "image/jpeg"),
+    ],
+)
+def test_a_file_that_is_not_a_jpeg_or_png_is_422(
+    client, inspect, household, inspector_headers, photo_folder, data, filename, content_type
+):
     created = inspect(household, "A").json
 
-    response = upload(client, created["id"], data, inspector_headers, filename=filename,
-                      content_type=content_type)
+    response = upload(
+        client, created["id"], data, inspector_headers, filename=filename, content_type=content_type
+    )
 
     assert "photo" in assert_problem(response, 422, "validation_error")["errors"]
     assert not photo_folder.exists() or not any(photo_folder.iterdir())
-    assert_problem(client.get(f"/api/v1/inspections/{created['id']}/photo",
-                              headers=inspector_headers), 404)
+    assert_problem(
+        client.get(f"/api/v1/inspections/{created['id']}/photo", headers=inspector_headers), 404
+    )
 
 
 def test_a_gif_is_refused_even_when_real(client, inspect, household, inspector_headers):
@@ -909,8 +1010,14 @@ def test_a_gif_is_refused_even_when_real(client, inspect, household, inspector_h
     buffer = io.BytesIO()
     Image.new("RGB", (8, 8)).save(buffer, "GIF")
 
-    response = upload(client, created["id"], buffer.getvalue(), inspector_headers,
-                      filename="photo.gif", content_type="image/gif")
+    response = upload(
+        client,
+        created["id"],
+        buffer.getvalue(),
+        inspector_headers,
+        filename="photo.gif",
+        content_type="image/gif",
+    )
 
     assert_problem(response, 422, "validation_error")
 
@@ -931,43 +1038,56 @@ def test_a_photo_too_large_is_refused(app, client, inspect, household, inspector
 def test_the_upload_needs_the_photo_field(client, inspect, household, inspector_headers):
     created = inspect(household, "A").json
 
-    response = client.post(f"/api/v1/inspections/{created['id']}/photo",
-                           data={"picture": (io.BytesIO(png_bytes()), "p.png", "image/png")},
-                           content_type="multipart/form-data", headers=inspector_headers)
+    response = client.post(
+        f"/api/v1/inspections/{created['id']}/photo",
+        data={"picture": (io.BytesIO(png_bytes()), "p.png", "image/png")},
+        content_type="multipart/form-data",
+        headers=inspector_headers,
+    )
 
     assert "photo" in assert_problem(response, 422, "validation_error")["errors"]
 
 
 def test_another_inspector_may_not_add_a_photo_to_my_inspection(
-        client, inspect, household, make_user, token_for, admin_headers):
+    client, inspect, household, make_user, token_for, admin_headers
+):
     created = inspect(household, "A").json
     other = token_for(make_user(INSPECTOR))
 
     assert_problem(upload(client, created["id"], jpeg_with_exif(), other), 403)
-    assert_problem(client.get(f"/api/v1/inspections/{created['id']}/photo",
-                              headers=admin_headers), 404)
+    assert_problem(
+        client.get(f"/api/v1/inspections/{created['id']}/photo", headers=admin_headers), 404
+    )
     # The admin may.
     assert upload(client, created["id"], jpeg_with_exif(), admin_headers).status_code == 200
 
 
-def multipart(boundary: str, data: bytes, filename: str = "photo.jpg",
-              content_type: str = "image/jpeg") -> tuple[bytes, str]:
+def multipart(
+    boundary: str, data: bytes, filename: str = "photo.jpg", content_type: str = "image/jpeg"
+) -> tuple[bytes, str]:
     """One multipart/form-data body with the photo field, under a chosen boundary."""
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; "
-            f"filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n").encode()
-    return (body + data + f"\r\n--{boundary}--\r\n".encode(),
-            f"multipart/form-data; boundary={boundary}")
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="photo"; '
+        f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'
+    ).encode()
+    return (
+        body + data + f"\r\n--{boundary}--\r\n".encode(),
+        f"multipart/form-data; boundary={boundary}",
+    )
 
 
-def test_a_photo_upload_replays_under_its_key(client, inspect, household, inspector_headers,
-                                              photo_folder):
+def test_a_photo_upload_replays_under_its_key(
+    client, inspect, household, inspector_headers, photo_folder
+):
     created = inspect(household, "A").json
     body, content_type = multipart("fixed-boundary", jpeg_with_exif())
 
     def send(data, kind):
-        return client.post(f"/api/v1/inspections/{created['id']}/photo", data=data,
-                           headers={**inspector_headers, "Idempotency-Key": "photo-1",
-                                    "Content-Type": kind})
+        return client.post(
+            f"/api/v1/inspections/{created['id']}/photo",
+            data=data,
+            headers={**inspector_headers, "Idempotency-Key": "photo-1", "Content-Type": kind},
+        )
 
     first, again = send(body, content_type), send(body, content_type)
 
@@ -980,7 +1100,8 @@ def test_a_photo_upload_replays_under_its_key(client, inspect, household, inspec
 
 
 def test_a_resent_photo_form_replays_whatever_its_multipart_boundary(
-        client, inspect, household, inspector_headers, photo_folder):
+    client, inspect, household, inspector_headers, photo_folder
+):
     """A phone that rebuilds the same form for a retry picks a new boundary; the request is
     the same (same field, file name and bytes), so it must be replayed, not refused."""
     created = inspect(household, "A").json
@@ -988,9 +1109,11 @@ def test_a_resent_photo_form_replays_whatever_its_multipart_boundary(
 
     def send(boundary):
         data, kind = multipart(boundary, photo)
-        return client.post(f"/api/v1/inspections/{created['id']}/photo", data=data,
-                           headers={**inspector_headers, "Idempotency-Key": "photo-2",
-                                    "Content-Type": kind})
+        return client.post(
+            f"/api/v1/inspections/{created['id']}/photo",
+            data=data,
+            headers={**inspector_headers, "Idempotency-Key": "photo-2", "Content-Type": kind},
+        )
 
     first, again = send("boundary-one"), send("boundary-two")
 
@@ -1000,22 +1123,27 @@ def test_a_resent_photo_form_replays_whatever_its_multipart_boundary(
     assert len(list(photo_folder.iterdir())) == 1
 
 
-def test_a_household_user_may_not_see_photos(client, inspect, household, inspector_headers,
-                                             resident, token_for):
+def test_a_household_user_may_not_see_photos(
+    client, inspect, household, inspector_headers, resident, token_for
+):
     created = inspect(household, "A").json
     upload(client, created["id"], jpeg_with_exif(), inspector_headers)
 
-    assert_problem(client.get(f"/api/v1/inspections/{created['id']}/photo",
-                              headers=token_for(resident)), 403)
+    assert_problem(
+        client.get(f"/api/v1/inspections/{created['id']}/photo", headers=token_for(resident)), 403
+    )
 
 
 # Scanning -----------------------------------------------------------------------------
 
-def test_scan_tells_whether_the_household_was_inspected_today(client, inspect, household,
-                                                              inspector_headers):
+
+def test_scan_tells_whether_the_household_was_inspected_today(
+    client, inspect, household, inspector_headers
+):
     def scan():
-        response = client.post("/api/v1/scan", json={"payload": card_payload(household)},
-                               headers=inspector_headers)
+        response = client.post(
+            "/api/v1/scan", json={"payload": card_payload(household)}, headers=inspector_headers
+        )
         assert response.status_code == 200, response.json
         return response.json
 

@@ -28,8 +28,9 @@ def balance_of(household_id: int) -> int:
 
 
 def inspections_of(household_id: int) -> int:
-    return db.session.scalar(select(func.count(Inspection.id))
-                             .where(Inspection.household_id == household_id))
+    return db.session.scalar(
+        select(func.count(Inspection.id)).where(Inspection.household_id == household_id)
+    )
 
 
 def log_in(client, username):
@@ -71,11 +72,13 @@ def grade_form(browser, household, grade="A", *, key=None, note="", photo=None):
     data = {"key": key, "grade": grade, "note": note}
     if photo is not None:
         data["photo"] = (io.BytesIO(photo), "photo.jpg", "image/jpeg")
-    return browser.post(f"/inspect/household/{household.id}", data=data,
-                        content_type="multipart/form-data")
+    return browser.post(
+        f"/inspect/household/{household.id}", data=data, content_type="multipart/form-data"
+    )
 
 
 # The scanner page -----------------------------------------------------------------------
+
 
 def test_the_scanner_page_renders_for_an_inspector(browser):
     response = browser.get("/inspect")
@@ -109,8 +112,9 @@ def test_the_scanner_page_sends_anonymous_users_to_the_login(client):
 
 
 def test_logging_in_from_there_comes_back_to_the_scanner(client, inspector):
-    response = client.post("/login?next=/inspect",
-                           data={"username": "wangge", "password": PASSWORD})
+    response = client.post(
+        "/login?next=/inspect", data={"username": "wangge", "password": PASSWORD}
+    )
 
     assert response.headers["Location"] == "/inspect"
 
@@ -145,8 +149,7 @@ def test_the_pages_own_html_js_and_css_stay_small(browser, make_household):
     for n in range(5):
         make_household(name=f"住户{n}")
     total = 0
-    for path in ("/inspect", "/static/css/app.css", "/static/js/scanner.js",
-                 "/static/js/once.js"):
+    for path in ("/inspect", "/static/css/app.css", "/static/js/scanner.js", "/static/js/once.js"):
         response = browser.get(path)
         try:
             assert response.status_code == 200, path
@@ -158,6 +161,7 @@ def test_the_pages_own_html_js_and_css_stay_small(browser, make_household):
 
 
 # Scanned cards ----------------------------------------------------------------------------
+
 
 def test_a_scanned_card_opens_the_households_grade_page(browser, household):
     response = browser.get("/inspect/card", query_string={"payload": card_payload(household)})
@@ -172,8 +176,10 @@ def test_a_bare_card_token_works_too(browser, household):
     assert response.headers["Location"] == f"/inspect/household/{household.id}"
 
 
-@pytest.mark.parametrize("payload", ["", "garbage", "https://evil.example/q/xyz",
-                                     "http://greenpoints.test/q/" + "B" * 27])
+@pytest.mark.parametrize(
+    "payload",
+    ["", "garbage", "https://evil.example/q/xyz", "http://greenpoints.test/q/" + "B" * 27],
+)
 def test_garbage_goes_back_to_the_scanner_with_a_message(browser, payload):
     response = browser.get("/inspect/card", query_string={"payload": payload})
 
@@ -211,6 +217,7 @@ def test_the_scanner_shows_no_message_without_an_error(browser):
 
 # The grade page ---------------------------------------------------------------------------
 
+
 def test_the_grade_page_shows_the_household_balance_and_grade_buttons(browser, make_household):
     household = make_household(points=37, name="马秀英")
 
@@ -235,22 +242,25 @@ def test_every_visit_gets_a_fresh_key(browser, household):
     assert first != second
 
 
-def test_the_grade_page_of_an_unknown_or_foreign_household_is_404(browser, make_village,
-                                                                 make_household):
-    elsewhere = make_household(of=make_village("李家村", "LJ"), name="李四",
-                               address="李家村3组")
+def test_the_grade_page_of_an_unknown_or_foreign_household_is_404(
+    browser, make_village, make_household
+):
+    elsewhere = make_household(of=make_village("李家村", "LJ"), name="李四", address="李家村3组")
 
     assert browser.get("/inspect/household/999999").status_code == 404
     foreign = browser.get(f"/inspect/household/{elsewhere.id}")
     assert foreign.status_code == 404
     assert "李四" not in foreign.text and "李家村3组" not in foreign.text
-    assert browser.post(f"/inspect/household/{elsewhere.id}",
-                        data={"key": "foreign-key", "grade": "A"}).status_code == 404
+    assert (
+        browser.post(
+            f"/inspect/household/{elsewhere.id}", data={"key": "foreign-key", "grade": "A"}
+        ).status_code
+        == 404
+    )
     assert balance_of(elsewhere.id) == 0
 
 
-def test_after_an_inspection_the_page_marks_it_and_hides_the_buttons(browser, household,
-                                                                    make_user):
+def test_after_an_inspection_the_page_marks_it_and_hides_the_buttons(browser, household, make_user):
     services.record_inspection(household, make_user(INSPECTOR), "B")
     db.session.commit()
 
@@ -261,11 +271,17 @@ def test_after_an_inspection_the_page_marks_it_and_hides_the_buttons(browser, ho
     assert re.search(r"data-balance>\s*2\s*<", page.text)
 
 
-def test_below_the_limit_the_marker_shows_and_the_buttons_stay(browser, household, client,
-                                                               admin_headers, make_user):
-    assert client.put("/api/v1/rules", headers=admin_headers,
-                      json={"grades": {"A": 3, "B": 2, "C": 1, "D": 0},
-                            "daily_limit": 2}).status_code == 200
+def test_below_the_limit_the_marker_shows_and_the_buttons_stay(
+    browser, household, client, admin_headers, make_user
+):
+    assert (
+        client.put(
+            "/api/v1/rules",
+            headers=admin_headers,
+            json={"grades": {"A": 3, "B": 2, "C": 1, "D": 0}, "daily_limit": 2},
+        ).status_code
+        == 200
+    )
     services.record_inspection(household, make_user(INSPECTOR), "C")
     db.session.commit()
 
@@ -286,8 +302,12 @@ def test_posting_a_grade_goes_to_the_done_page_with_the_new_balance(browser, mak
     match = re.fullmatch(r"/inspect/done/(\d+)", location)
     assert match
     inspection = db.session.get(Inspection, int(match.group(1)))
-    assert (inspection.household_id, inspection.grade, inspection.points, inspection.note) \
-        == (household.id, "A", 3, "分类很好")
+    assert (inspection.household_id, inspection.grade, inspection.points, inspection.note) == (
+        household.id,
+        "A",
+        3,
+        "分类很好",
+    )
     done = browser.get(location)
     assert done.status_code == 200
     assert re.search(r"data-balance>\s*8\s*<", done.text)
@@ -320,8 +340,9 @@ def test_posting_the_same_form_twice_credits_once(browser, household):
     assert browser.get(again.headers["Location"]).status_code == 200
 
 
-def test_the_same_form_sent_from_many_connections_at_once_credits_once(app, browser,
-                                                                      inspector, household):
+def test_the_same_form_sent_from_many_connections_at_once_credits_once(
+    app, browser, inspector, household
+):
     household_id, inspector_id = household.id, inspector.id
     key = key_of(browser.get(f"/inspect/household/{household_id}"))
     phones = []
@@ -332,8 +353,9 @@ def test_the_same_form_sent_from_many_connections_at_once_credits_once(app, brow
         phones.append(phone)
 
     def tap(index):
-        response = phones[index].post(f"/inspect/household/{household_id}",
-                                      data={"key": key, "grade": "A", "note": ""})
+        response = phones[index].post(
+            f"/inspect/household/{household_id}", data={"key": key, "grade": "A", "note": ""}
+        )
         return response.status_code, response.headers.get("Location")
 
     results = run_at_once(app, len(phones), tap)
@@ -374,8 +396,7 @@ def test_the_same_key_with_another_grade_credits_nothing_more(browser, household
     assert inspections_of(household.id) == 1
 
 
-def test_over_the_limit_goes_back_to_the_grade_page_with_a_message(browser, household,
-                                                                   make_user):
+def test_over_the_limit_goes_back_to_the_grade_page_with_a_message(browser, household, make_user):
     services.record_inspection(household, make_user(INSPECTOR), "A")
     db.session.commit()
 
@@ -394,7 +415,8 @@ def test_over_the_limit_goes_back_to_the_grade_page_with_a_message(browser, hous
 
 
 def test_the_inspectors_own_household_shows_the_conflict_and_credits_nothing(
-        client, make_user, household):
+    client, make_user, household
+):
     make_user(INSPECTOR, username="neighbour", household=household)
     client.get("/lang/en")
     log_in(client, "neighbour")
@@ -445,16 +467,18 @@ def test_a_form_without_its_key_is_refused(browser, household):
 
 
 def test_an_anonymous_post_credits_nothing(client, household):
-    response = client.post(f"/inspect/household/{household.id}",
-                           data={"key": "anon-key", "grade": "A"})
+    response = client.post(
+        f"/inspect/household/{household.id}", data={"key": "anon-key", "grade": "A"}
+    )
 
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/login"
     assert balance_of(household.id) == 0
 
 
-def test_another_inspectors_done_page_of_a_foreign_village_is_404(browser, make_village,
-                                                                  make_household, make_user):
+def test_another_inspectors_done_page_of_a_foreign_village_is_404(
+    browser, make_village, make_household, make_user
+):
     other = make_village("李家村", "LJ")
     elsewhere = make_household(of=other)
     inspection = services.record_inspection(elsewhere, make_user(INSPECTOR, of=other), "A")
@@ -464,6 +488,7 @@ def test_another_inspectors_done_page_of_a_foreign_village_is_404(browser, make_
 
 
 # Today's work on the scanner page ---------------------------------------------------------
+
 
 def test_the_not_yet_inspected_list_shrinks_after_an_inspection(browser, make_household):
     first = make_household(name="马秀英")

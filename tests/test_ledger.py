@@ -67,9 +67,12 @@ def test_posting_to_another_villages_account_is_refused(village, make_village, m
     stranger = make_household(of=other)
     issuance = ledger.system_account_id(village.id, ISSUANCE)
     with pytest.raises(NotFound):
-        ledger.post(village.id, "test",
-                    [ledger.Leg(issuance, ledger.household_account(stranger.id).id, 1)],
-                    memo="x")
+        ledger.post(
+            village.id,
+            "test",
+            [ledger.Leg(issuance, ledger.household_account(stranger.id).id, 1)],
+            memo="x",
+        )
     db.session.rollback()
     assert household_balance(stranger) == 0
 
@@ -80,7 +83,11 @@ def test_every_entry_keeps_the_balance_after_it(village, household):
     db.session.commit()
     lines = ledger.statement(ledger.household_account(household.id).id)
     assert [(line.amount, line.balance_after) for line in lines] == [
-        (7, 8), (-4, 1), (2, 5), (3, 3)]
+        (7, 8),
+        (-4, 1),
+        (2, 5),
+        (3, 3),
+    ]
     assert [line.version for line in lines] == [4, 3, 2, 1]
 
 
@@ -108,11 +115,11 @@ def test_balance_as_of_a_past_moment(village, household):
 
 
 def test_a_reversal_mirrors_the_original_once(village, household, admin):
-    journal = ledger.credit(village.id, household.id, 3, kind="inspection", memo="A",
-                            actor_id=None)
+    journal = ledger.credit(village.id, household.id, 3, kind="inspection", memo="A", actor_id=None)
     db.session.commit()
-    reversal = ledger.reverse(journal.id, village_id=village.id, actor_id=admin.id,
-                              reason="wrong household")
+    reversal = ledger.reverse(
+        journal.id, village_id=village.id, actor_id=admin.id, reason="wrong household"
+    )
     db.session.commit()
     assert reversal.reverses_id == journal.id
     assert reversal.actor_id == admin.id and reversal.reason == "wrong household"
@@ -128,8 +135,7 @@ def test_a_reversal_mirrors_the_original_once(village, household, admin):
 
 
 def test_a_reversal_of_spent_points_is_refused(village, household):
-    journal = ledger.credit(village.id, household.id, 3, kind="inspection", memo="A",
-                            actor_id=None)
+    journal = ledger.credit(village.id, household.id, 3, kind="inspection", memo="A", actor_id=None)
     ledger.adjust(village.id, household.id, -2, reason="spent", actor_id=None)
     db.session.commit()
     with pytest.raises(InsufficientPoints):
@@ -150,10 +156,13 @@ def test_another_villages_journal_cannot_be_reversed(village, make_village, make
 
 
 @pytest.mark.parametrize("table", ["journals", "transfers", "entries"])
-@pytest.mark.parametrize("statement", [
-    "UPDATE {table} SET village_id = village_id",
-    "DELETE FROM {table}",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE {table} SET village_id = village_id",
+        "DELETE FROM {table}",
+    ],
+)
 def test_ledger_tables_refuse_update_and_delete(app, village, household, table, statement):
     ledger.adjust(village.id, household.id, 5, reason="start", actor_id=None)
     db.session.commit()
@@ -168,8 +177,9 @@ def test_ledger_tables_refuse_update_and_delete(app, village, household, table, 
 def test_the_database_refuses_a_negative_household_balance(app, village, household):
     account = ledger.household_account(household.id)
     with pytest.raises(DBAPIError):
-        db.session.execute(text("UPDATE accounts SET balance = -1 WHERE id = :id"),
-                           {"id": account.id})
+        db.session.execute(
+            text("UPDATE accounts SET balance = -1 WHERE id = :id"), {"id": account.id}
+        )
         db.session.flush()
     db.session.rollback()
 
@@ -180,20 +190,27 @@ def test_the_database_refuses_a_zero_transfer(app, village, household):
     transfer = db.session.scalars(select(Transfer)).first()
     with pytest.raises(DBAPIError):
         db.session.execute(
-            text("INSERT INTO transfers (journal_id, village_id, debit_account_id, "
-                 "credit_account_id, amount) VALUES (:j, :v, :d, :c, 0)"),
-            {"j": transfer.journal_id, "v": village.id, "d": transfer.debit_account_id,
-             "c": transfer.credit_account_id})
+            text(
+                "INSERT INTO transfers (journal_id, village_id, debit_account_id, "
+                "credit_account_id, amount) VALUES (:j, :v, :d, :c, 0)"
+            ),
+            {
+                "j": transfer.journal_id,
+                "v": village.id,
+                "d": transfer.debit_account_id,
+                "c": transfer.credit_account_id,
+            },
+        )
     db.session.rollback()
 
 
 # verify: it passes on good data and names what is wrong on bad data.
 
+
 def test_verify_passes_on_a_good_ledger(village, household, make_household):
     other = make_household(name="王建国")
     ledger.credit(village.id, household.id, 10, kind="inspection", memo="A", actor_id=None)
-    mistake = ledger.credit(village.id, other.id, 2, kind="inspection", memo="C",
-                            actor_id=None)
+    mistake = ledger.credit(village.id, other.id, 2, kind="inspection", memo="C", actor_id=None)
     ledger.adjust(village.id, household.id, -3, reason="fix", actor_id=None)
     ledger.reverse(mistake.id, village_id=village.id, actor_id=None, reason="void")
     db.session.commit()
@@ -207,14 +224,22 @@ def test_verify_names_an_account_whose_cached_balance_was_tampered_with(village,
     ledger.adjust(village.id, household.id, 5, reason="start", actor_id=None)
     db.session.commit()
     account = ledger.household_account(household.id)
-    db.session.execute(text("UPDATE accounts SET balance = balance + 1 WHERE id = :id"),
-                       {"id": account.id})
+    db.session.execute(
+        text("UPDATE accounts SET balance = balance + 1 WHERE id = :id"), {"id": account.id}
+    )
     db.session.commit()
     report = ledger.verify()
     assert not report.ok
     tampered = [p for p in report.problems if p["check"] == "account_balance"]
-    assert tampered == [{"check": "account_balance", "account_id": account.id,
-                         "expected": 5, "actual": 6, "detail": tampered[0]["detail"]}]
+    assert tampered == [
+        {
+            "check": "account_balance",
+            "account_id": account.id,
+            "expected": 5,
+            "actual": 6,
+            "detail": tampered[0]["detail"],
+        }
+    ]
     assert f"account {account.id}" in tampered[0]["detail"]
 
 
@@ -234,8 +259,9 @@ def test_verify_names_the_account_when_an_entry_is_removed(village, household):
         ledger.adjust(village.id, household.id, amount, reason="in", actor_id=None)
     db.session.commit()
     account = ledger.household_account(household.id)
-    _without_triggers("DELETE FROM entries WHERE account_id = :id AND version = 2",
-                      {"id": account.id})
+    _without_triggers(
+        "DELETE FROM entries WHERE account_id = :id AND version = 2", {"id": account.id}
+    )
     report = ledger.verify()
     assert not report.ok
     named = {(p["check"], p.get("account_id")) for p in report.problems}
@@ -248,8 +274,9 @@ def test_verify_catches_a_changed_entry_amount(village, household):
     ledger.adjust(village.id, household.id, 5, reason="in", actor_id=None)
     db.session.commit()
     account = ledger.household_account(household.id)
-    _without_triggers("UPDATE entries SET delta = 6, balance_after = 6 WHERE account_id = :id",
-                      {"id": account.id})
+    _without_triggers(
+        "UPDATE entries SET delta = 6, balance_after = 6 WHERE account_id = :id", {"id": account.id}
+    )
     report = ledger.verify(village.id)
     assert {p["check"] for p in report.problems} >= {"account_balance", "balance"}
 
@@ -260,8 +287,7 @@ def test_verify_is_scoped_to_a_village(village, household, make_village, make_ho
     ledger.adjust(village.id, household.id, 5, reason="in", actor_id=None)
     db.session.commit()
     account = ledger.household_account(stranger.id)
-    db.session.execute(text("UPDATE accounts SET balance = 9 WHERE id = :id"),
-                       {"id": account.id})
+    db.session.execute(text("UPDATE accounts SET balance = 9 WHERE id = :id"), {"id": account.id})
     db.session.commit()
     assert ledger.verify(village.id).ok
     assert not ledger.verify(other.id).ok

@@ -44,8 +44,9 @@ class LedgerMachine(RuleBasedStateMachine):
         village = create_village("模型村", code)
         grid = create_grid(village.id, "一组")
         self.village_id = village.id
-        self.households = [create_household(village, grid, f"户{i}", "地址").id
-                           for i in range(HOUSEHOLDS)]
+        self.households = [
+            create_household(village, grid, f"户{i}", "地址").id for i in range(HOUSEHOLDS)
+        ]
         admin = create_user(village, f"admin-{code}", "password-123", ADMIN)
         self.headers = {"Authorization": f"Bearer {issue_token(admin).token}"}
         db.session.commit()
@@ -59,9 +60,18 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(target=journals, who=st.integers(0, HOUSEHOLDS - 1), points=st.integers(1, 20))
     def credit(self, who, points):
         household = self.households[who]
-        journal_id = run_write(lambda: ledger.credit(
-            self.village_id, household, points, kind="inspection", memo="grade",
-            actor_id=None).id)
+        journal_id = run_write(
+            lambda: (
+                ledger.credit(
+                    self.village_id,
+                    household,
+                    points,
+                    kind="inspection",
+                    memo="grade",
+                    actor_id=None,
+                ).id
+            )
+        )
         self.balance[household] += points
         self.movement[journal_id] = (household, points)
         return journal_id
@@ -70,8 +80,11 @@ class LedgerMachine(RuleBasedStateMachine):
     def reverse(self, journal):
         household, points = self.movement[journal]
         try:
-            run_write(lambda: ledger.reverse(journal, village_id=self.village_id,
-                                             actor_id=None, reason="model"))
+            run_write(
+                lambda: ledger.reverse(
+                    journal, village_id=self.village_id, actor_id=None, reason="model"
+                )
+            )
         except AlreadyReversed:
             assert journal in self.reversed
             return
@@ -84,13 +97,13 @@ class LedgerMachine(RuleBasedStateMachine):
         self.reversed.add(journal)
         self.balance[household] -= points
 
-    @rule(target=keys, who=st.integers(0, HOUSEHOLDS - 1),
-          amount=st.integers(-25, 25).filter(bool))
+    @rule(target=keys, who=st.integers(0, HOUSEHOLDS - 1), amount=st.integers(-25, 25).filter(bool))
     def adjust_with_a_new_key(self, who, amount):
         key = uuid.uuid4().hex
         body = {"household_id": self.households[who], "amount": amount, "reason": "model"}
-        response = self.client.post("/api/v1/adjustments", json=body,
-                                    headers={**self.headers, "Idempotency-Key": key})
+        response = self.client.post(
+            "/api/v1/adjustments", json=body, headers={**self.headers, "Idempotency-Key": key}
+        )
         household = self.households[who]
         if self.balance[household] + amount < 0:
             assert response.status_code == 409, response.json
@@ -107,8 +120,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(key=keys)
     def replay_the_same_request(self, key):
         body, status, text = self.outcomes[key]
-        response = self.client.post("/api/v1/adjustments", json=body,
-                                    headers={**self.headers, "Idempotency-Key": key})
+        response = self.client.post(
+            "/api/v1/adjustments", json=body, headers={**self.headers, "Idempotency-Key": key}
+        )
         assert response.status_code == status
         assert response.get_data(as_text=True) == text
         assert response.headers["Idempotent-Replayed"] == "true"
@@ -117,8 +131,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def reuse_a_key_with_another_body(self, key, change):
         body, _, _ = self.outcomes[key]
         other = {**body, "amount": body["amount"] + change}
-        response = self.client.post("/api/v1/adjustments", json=other,
-                                    headers={**self.headers, "Idempotency-Key": key})
+        response = self.client.post(
+            "/api/v1/adjustments", json=other, headers={**self.headers, "Idempotency-Key": key}
+        )
         assert response.status_code == 422
         assert response.json["code"] == "idempotency_conflict"
 
@@ -143,7 +158,12 @@ def test_the_ledger_agrees_with_an_exact_model(app):
     LedgerMachine.app = app
     run_state_machine_as_test(
         LedgerMachine,
-        settings=settings(max_examples=30, stateful_step_count=25, deadline=None,
-                          derandomize=True, database=None,
-                          suppress_health_check=[HealthCheck.too_slow]),
+        settings=settings(
+            max_examples=30,
+            stateful_step_count=25,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
     )

@@ -44,8 +44,10 @@ def test_overdraft_race_through_the_api(app, make_household, admin_headers):
 
     def spend(_index):
         response = app.test_client().post(
-            "/api/v1/adjustments", headers=admin_headers,
-            json={"household_id": household_id, "amount": -price, "reason": "race"})
+            "/api/v1/adjustments",
+            headers=admin_headers,
+            json={"household_id": household_id, "amount": -price, "reason": "race"},
+        )
         return response.status_code, response.json["code"] if response.status_code >= 400 else None
 
     results = run_at_once(app, workers, spend)
@@ -62,8 +64,9 @@ def test_overdraft_race_on_the_service_layer(app, village, make_household):
     workers = 16
 
     def spend(_index):
-        return run_write(lambda: ledger.adjust(village_id, household_id, -1, reason="race",
-                                               actor_id=None).id)
+        return run_write(
+            lambda: ledger.adjust(village_id, household_id, -1, reason="race", actor_id=None).id
+        )
 
     results = run_at_once(app, workers, spend)
     succeeded = [r for r in results if isinstance(r, int)]
@@ -83,10 +86,15 @@ def test_the_same_key_from_many_connections_posts_once(app, make_household, admi
 
     def send(_index):
         response = app.test_client().post(
-            "/api/v1/adjustments", json=body,
-            headers={**admin_headers, "Idempotency-Key": "race-key-1"})
-        return response.status_code, response.get_data(as_text=True), \
-            response.headers.get("Idempotent-Replayed")
+            "/api/v1/adjustments",
+            json=body,
+            headers={**admin_headers, "Idempotency-Key": "race-key-1"},
+        )
+        return (
+            response.status_code,
+            response.get_data(as_text=True),
+            response.headers.get("Idempotent-Replayed"),
+        )
 
     results = run_at_once(app, workers, send)
     assert {(status, text) for status, text, _ in results} == {(201, results[0][1])}
@@ -98,15 +106,16 @@ def test_the_same_key_from_many_connections_posts_once(app, make_household, admi
     assert ledger.verify().ok
 
 
-def test_a_refusal_under_the_same_key_is_replayed_to_every_copy(app, make_household,
-                                                              admin_headers):
+def test_a_refusal_under_the_same_key_is_replayed_to_every_copy(app, make_household, admin_headers):
     household = make_household(points=1)
     body = {"household_id": household.id, "amount": -3, "reason": "too much"}
 
     def send(_index):
         response = app.test_client().post(
-            "/api/v1/adjustments", json=body,
-            headers={**admin_headers, "Idempotency-Key": "race-key-2"})
+            "/api/v1/adjustments",
+            json=body,
+            headers={**admin_headers, "Idempotency-Key": "race-key-2"},
+        )
         return response.status_code, response.json["code"]
 
     assert set(run_at_once(app, 6, send)) == {(409, "insufficient_points")}
@@ -115,14 +124,16 @@ def test_a_refusal_under_the_same_key_is_replayed_to_every_copy(app, make_househ
 
 
 def test_two_reversals_of_one_journal_at_once_reverse_it_once(app, village, household):
-    journal = ledger.credit(village.id, household.id, 5, kind="inspection", memo="A",
-                            actor_id=None)
+    journal = ledger.credit(village.id, household.id, 5, kind="inspection", memo="A", actor_id=None)
     db.session.commit()
     journal_id, village_id = journal.id, village.id
 
     def void(_index):
-        return run_write(lambda: ledger.reverse(journal_id, village_id=village_id,
-                                                actor_id=None, reason="race").id)
+        return run_write(
+            lambda: (
+                ledger.reverse(journal_id, village_id=village_id, actor_id=None, reason="race").id
+            )
+        )
 
     results = run_at_once(app, 4, void)
     assert sum(isinstance(r, int) for r in results) == 1

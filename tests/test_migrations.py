@@ -11,7 +11,8 @@ from app.db import db
 def _differences() -> list:
     with db.engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "render_as_batch": True})
+            connection, opts={"compare_type": True, "render_as_batch": True}
+        )
         return compare_metadata(context, db.metadata)
 
 

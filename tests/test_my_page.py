@@ -35,7 +35,7 @@ def test_a_resident_lands_on_their_own_page(client, resident_with_history):
     log_in(client, "ma-home")
     assert client.get("/home").headers["Location"].endswith("/my")
     page = client.get("/my").get_data(as_text=True)
-    assert 'data-balance>3<' in page  # 20 + 3 - 20
+    assert "data-balance>3<" in page  # 20 + 3 - 20
     assert "期初积分" in page
     assert "优 (A)" in page
     assert "香皂×2" in page

@@ -27,7 +27,8 @@ def test_health_answers_503(dead_app):
 
 def test_the_api_answers_503_problem_json(dead_app):
     response = dead_app.test_client().post(
-        "/api/v1/auth/tokens", json={"username": "admin", "password": "whatever-1"})
+        "/api/v1/auth/tokens", json={"username": "admin", "password": "whatever-1"}
+    )
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"
     assert response.json["code"] == "unavailable"
@@ -60,12 +61,14 @@ def test_a_read_only_database_refuses_writes_clearly(sqlite_template, tmp_path):
         create_user(create_village("马庄村", "MZ"), "admin", "long-password", "admin")
         db.session.commit()
         db.engine.dispose()
-    readonly = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI":
-                           f"sqlite:///file:{path}?mode=ro&uri=true"})
+    readonly = create_app(
+        {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": f"sqlite:///file:{path}?mode=ro&uri=true"}
+    )
     client = readonly.test_client()
     assert client.get("/healthz").status_code == 200  # reads still work
-    response = client.post("/api/v1/auth/tokens",
-                           json={"username": "admin", "password": "long-password"})
+    response = client.post(
+        "/api/v1/auth/tokens", json={"username": "admin", "password": "long-password"}
+    )
     assert response.status_code == 503
     assert response.json["code"] == "unavailable"
     with readonly.app_context():

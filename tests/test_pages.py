@@ -48,8 +48,7 @@ def test_language_switch_goes_back_to_the_local_page(client):
     assert response.headers["Location"] == "/login"
 
 
-@pytest.mark.parametrize("target", ["https://evil.example", "//evil.example",
-                                    "/\\evil.example"])
+@pytest.mark.parametrize("target", ["https://evil.example", "//evil.example", "/\\evil.example"])
 def test_language_switch_never_redirects_off_site(client, target):
     response = client.get("/lang/en", query_string={"next": target})
 
@@ -112,11 +111,11 @@ def test_disabled_user_cannot_log_in_through_the_form(client, admin):
     assert log_in(client, "admin").status_code == 401
 
 
-@pytest.mark.parametrize("target", ["//evil.example", "https://evil.example",
-                                    "/\\evil.example"])
+@pytest.mark.parametrize("target", ["//evil.example", "https://evil.example", "/\\evil.example"])
 def test_login_never_redirects_off_site(client, admin, target):
-    response = client.post("/login", query_string={"next": target},
-                           data={"username": "admin", "password": PASSWORD})
+    response = client.post(
+        "/login", query_string={"next": target}, data={"username": "admin", "password": PASSWORD}
+    )
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/home"

@@ -34,39 +34,43 @@ def failing_post(monkeypatch, sqlstate: str, times: int):
 
 
 @pytest.mark.parametrize("sqlstate", ["40001", "40P01"])
-def test_a_transient_failure_is_retried_and_posts_once(app, client, admin_headers,
-                                                       make_household, monkeypatch,
-                                                       sqlstate):
+def test_a_transient_failure_is_retried_and_posts_once(
+    app, client, admin_headers, make_household, monkeypatch, sqlstate
+):
     household = make_household(points=5)
     calls = failing_post(monkeypatch, sqlstate, times=2)
-    response = client.post("/api/v1/adjustments", headers=admin_headers,
-                           json={"household_id": household.id, "amount": -3,
-                                 "reason": "retry me"})
+    response = client.post(
+        "/api/v1/adjustments",
+        headers=admin_headers,
+        json={"household_id": household.id, "amount": -3, "reason": "retry me"},
+    )
     assert response.status_code == 201, response.json
     assert response.json["balance"] == 2
     assert calls == {"failed": 2, "all": 3}
     db.session.rollback()
-    assert db.session.scalar(select(func.count(Journal.id))
-                             .where(Journal.memo == "retry me")) == 1
+    assert db.session.scalar(select(func.count(Journal.id)).where(Journal.memo == "retry me")) == 1
     assert ledger.verify().ok
 
 
 def test_failures_that_never_clear_answer_503_not_insufficient_points(
-        app, client, admin_headers, make_household, monkeypatch):
+    app, client, admin_headers, make_household, monkeypatch
+):
     household = make_household(points=5)
     failing_post(monkeypatch, "40001", times=1000)
-    response = client.post("/api/v1/adjustments", headers=admin_headers,
-                           json={"household_id": household.id, "amount": -3,
-                                 "reason": "never"},
-                           )
+    response = client.post(
+        "/api/v1/adjustments",
+        headers=admin_headers,
+        json={"household_id": household.id, "amount": -3, "reason": "never"},
+    )
     assert response.status_code == 503
     assert response.json["code"] == "unavailable"
     db.session.rollback()
     assert ledger.household_account(household.id).balance == 5
 
 
-def test_a_retried_request_with_a_key_stores_one_outcome(app, client, admin_headers,
-                                                        make_household, monkeypatch):
+def test_a_retried_request_with_a_key_stores_one_outcome(
+    app, client, admin_headers, make_household, monkeypatch
+):
     household = make_household(points=5)
     failing_post(monkeypatch, "40001", times=1)
     body = {"household_id": household.id, "amount": 4, "reason": "keyed"}

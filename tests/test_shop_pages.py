@@ -35,8 +35,11 @@ def redemptions() -> int:
 
 
 def movements_of(good_id: int) -> list[StockMovement]:
-    return list(db.session.scalars(select(StockMovement).where(StockMovement.good_id == good_id)
-                                   .order_by(StockMovement.id)))
+    return list(
+        db.session.scalars(
+            select(StockMovement).where(StockMovement.good_id == good_id).order_by(StockMovement.id)
+        )
+    )
 
 
 def log_in(client, username):
@@ -65,10 +68,12 @@ def browser(client, storekeeper):
 
 @pytest.fixture
 def make_good(app, village):
-    def make(name: str, *, price: int = 5, stock: int = 10, unit: str = "piece",
-             low_stock: int = 5) -> Good:
-        good = catalogue.create_good(village.id, name=name, unit=unit, price_points=price,
-                                     stock=stock, low_stock=low_stock)
+    def make(
+        name: str, *, price: int = 5, stock: int = 10, unit: str = "piece", low_stock: int = 5
+    ) -> Good:
+        good = catalogue.create_good(
+            village.id, name=name, unit=unit, price_points=price, stock=stock, low_stock=low_stock
+        )
         db.session.commit()
         return good
 
@@ -107,6 +112,7 @@ def receipt_id_of(response) -> int:
 
 
 # The counter ------------------------------------------------------------------------------
+
 
 def test_the_counter_renders_with_the_scanner(browser):
     response = browser.get("/shop")
@@ -151,11 +157,11 @@ def test_a_bare_token_opens_the_basket_too(browser, household):
     assert urlsplit(response.headers["Location"]).path == f"/shop/household/{household.id}"
 
 
-@pytest.mark.parametrize("payload", ["garbage", "", "http://evil.example/q/" + "A" * 27,
-                                     "x" * 5000])
+@pytest.mark.parametrize(
+    "payload", ["garbage", "", "http://evil.example/q/" + "A" * 27, "x" * 5000]
+)
 def test_garbage_goes_back_to_the_counter_with_a_message(browser, payload):
-    response = browser.get("/shop/card", query_string={"payload": payload},
-                           follow_redirects=True)
+    response = browser.get("/shop/card", query_string={"payload": payload}, follow_redirects=True)
 
     assert response.status_code == 200
     assert response.request.path == "/shop"
@@ -176,8 +182,9 @@ def test_a_replaced_card_goes_back_with_its_own_message(browser, household):
 def test_another_villages_card_is_not_valid_here(browser, make_village, make_household):
     stranger = make_household(of=make_village("李庄村", "LZ"), name="李四")
 
-    response = browser.get("/shop/card", query_string={"payload": card_payload(stranger)},
-                           follow_redirects=True)
+    response = browser.get(
+        "/shop/card", query_string={"payload": card_payload(stranger)}, follow_redirects=True
+    )
 
     assert "That is not a valid card of this village." in response.text
     assert browser.get(f"/shop/household/{stranger.id}").status_code == 404
@@ -185,8 +192,10 @@ def test_another_villages_card_is_not_valid_here(browser, make_village, make_hou
 
 # The basket -------------------------------------------------------------------------------
 
-def test_the_basket_shows_the_balance_and_greys_what_is_too_dear(browser, make_household,
-                                                                 make_good):
+
+def test_the_basket_shows_the_balance_and_greys_what_is_too_dear(
+    browser, make_household, make_good
+):
     household = make_household(points=10, name="王秀兰")
     make_good("Matches", price=2)
     make_good("Rice", price=10)
@@ -217,13 +226,15 @@ def test_each_basket_page_has_a_fresh_key(browser, household):
 def test_goods_taken_off_sale_are_not_in_the_basket(browser, household, soap, oil):
     assert browser.post(f"/admin/goods/{oil.id}/active").status_code == 302
 
-    names = [name for _, name in GOOD_ITEM.findall(
-        browser.get(f"/shop/household/{household.id}").text)]
+    names = [
+        name for _, name in GOOD_ITEM.findall(browser.get(f"/shop/household/{household.id}").text)
+    ]
     assert names == ["Soap"]
 
 
-def test_redeeming_the_basket_goes_to_the_receipt(browser, village, storekeeper,
-                                                  make_household, soap, oil):
+def test_redeeming_the_basket_goes_to_the_receipt(
+    browser, village, storekeeper, make_household, soap, oil
+):
     household = make_household(points=50, name="王秀兰")
 
     response = basket_form(browser, household, {soap: 2, oil: 1})
@@ -242,8 +253,9 @@ def test_redeeming_the_basket_goes_to_the_receipt(browser, village, storekeeper,
     assert "dianzhang" in page.text
     assert "王秀兰" in page.text
     assert "Soap" in page.text and "Cooking oil" in page.text
-    assert re.search(r"<td>Soap</td><td class=\"num\">2 bar</td><td class=\"num\">10</td>",
-                     page.text)
+    assert re.search(
+        r"<td>Soap</td><td class=\"num\">2 bar</td><td class=\"num\">10</td>", page.text
+    )
     assert re.search(r"data-total>22<", page.text)
     assert "Balance before 50" in page.text
     assert re.search(r"data-balance-after>28<", page.text)
@@ -288,11 +300,14 @@ def test_an_over_budget_basket_comes_back_with_a_message(browser, make_household
     assert redemptions() == 0
 
 
-def test_a_basket_with_more_than_the_shelf_comes_back_with_a_message(browser, make_household,
-                                                                     oil):
+def test_a_basket_with_more_than_the_shelf_comes_back_with_a_message(browser, make_household, oil):
     household = make_household(points=500)
 
-    response = basket_form(browser, household, {oil: 4}, )
+    response = basket_form(
+        browser,
+        household,
+        {oil: 4},
+    )
     page = browser.get(response.headers["Location"])
 
     assert "Some of these goods are no longer in stock." in page.text
@@ -320,8 +335,7 @@ def test_a_form_without_its_key_is_refused(browser, make_household, soap):
     assert balance_of(household.id) == 50
 
 
-def test_a_good_taken_off_sale_meanwhile_comes_back_with_a_message(browser, make_household,
-                                                                   soap):
+def test_a_good_taken_off_sale_meanwhile_comes_back_with_a_message(browser, make_household, soap):
     household = make_household(points=50)
     key = key_of(browser.get(f"/shop/household/{household.id}"))
     catalogue.update_good(soap, {"active": False})
@@ -335,21 +349,25 @@ def test_a_good_taken_off_sale_meanwhile_comes_back_with_a_message(browser, make
     assert stock_of(soap.id) == 10
 
 
-@pytest.mark.parametrize("field, value", [
-    ("qty-{id}", "²"),             # a digit to str.isdigit(), not to int()
-    ("qty-{id}", "-1"),
-    ("qty-{id}", "1.5"),
-    ("qty-{id}", "9" * 30),
-    ("qty-²", "1"),
-    ("qty-" + "9" * 30, "1"),
-    ("qty-99999", "1"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("qty-{id}", "²"),  # a digit to str.isdigit(), not to int()
+        ("qty-{id}", "-1"),
+        ("qty-{id}", "1.5"),
+        ("qty-{id}", "9" * 30),
+        ("qty-²", "1"),
+        ("qty-" + "9" * 30, "1"),
+        ("qty-99999", "1"),
+    ],
+)
 def test_a_tampered_form_never_breaks_the_page(browser, make_household, soap, field, value):
     household = make_household(points=50)
     key = key_of(browser.get(f"/shop/household/{household.id}"))
 
-    response = browser.post(f"/shop/household/{household.id}",
-                            data={"key": key, field.format(id=soap.id): value})
+    response = browser.post(
+        f"/shop/household/{household.id}", data={"key": key, field.format(id=soap.id): value}
+    )
 
     assert response.status_code < 500, response.text
     db.session.rollback()
@@ -415,8 +433,9 @@ def test_the_counter_lists_the_latest_receipts(browser, make_household, soap):
     assert f"/shop/receipts/{redemption_id}" in page.text
 
 
-def test_another_villages_receipt_is_not_found(client, make_village, make_user, make_household,
-                                               browser, soap):
+def test_another_villages_receipt_is_not_found(
+    client, make_village, make_user, make_household, browser, soap
+):
     household = make_household(points=50)
     redemption_id = receipt_id_of(basket_form(browser, household, {soap: 1}))
     client.get("/logout")
@@ -429,6 +448,7 @@ def test_another_villages_receipt_is_not_found(client, make_village, make_user, 
 
 
 # The catalogue and stock pages ---------------------------------------------------------------
+
 
 def test_the_catalogue_warns_of_goods_at_or_below_their_mark(browser, make_good):
     make_good("Soap", stock=5, low_stock=5)
@@ -453,22 +473,43 @@ def test_no_warning_when_the_shelves_are_full(browser, make_good):
 
 
 def test_adding_a_good_through_the_form(browser, village):
-    response = browser.post("/admin/goods", data={
-        "name": "Towel", "unit": "piece", "price_points": "3", "stock": "12",
-        "category": "Household"})
+    response = browser.post(
+        "/admin/goods",
+        data={
+            "name": "Towel",
+            "unit": "piece",
+            "price_points": "3",
+            "stock": "12",
+            "category": "Household",
+        },
+    )
 
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == "/admin/goods"
     good = db.session.scalar(select(Good).where(Good.name == "Towel"))
     assert (good.village_id, good.unit, good.price_points, good.stock, good.category) == (
-        village.id, "piece", 3, 12, "Household")
+        village.id,
+        "piece",
+        3,
+        12,
+        "Household",
+    )
     assert [(m.kind, m.quantity) for m in movements_of(good.id)] == [("restock", 12)]
     assert "Towel" in browser.get("/admin/goods").text
 
 
-@pytest.mark.parametrize("change", [{"price_points": "0"}, {"price_points": "2.5"},
-                                   {"price_points": ""}, {"name": ""}, {"unit": " "},
-                                   {"stock": "-1"}, {"price_points": "²"}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"price_points": "0"},
+        {"price_points": "2.5"},
+        {"price_points": ""},
+        {"name": ""},
+        {"unit": " "},
+        {"stock": "-1"},
+        {"price_points": "²"},
+    ],
+)
 def test_a_bad_good_form_comes_back_with_a_message(browser, change):
     data = {"name": "Towel", "unit": "piece", "price_points": "3", "stock": "1", **change}
 
@@ -480,8 +521,9 @@ def test_a_bad_good_form_comes_back_with_a_message(browser, change):
 
 
 def test_a_name_taken_comes_back_with_a_message(browser, soap):
-    response = browser.post("/admin/goods",
-                            data={"name": "Soap", "unit": "bar", "price_points": "3"})
+    response = browser.post(
+        "/admin/goods", data={"name": "Soap", "unit": "bar", "price_points": "3"}
+    )
 
     assert response.status_code == 422
     assert 'role="alert"' in response.text
@@ -489,9 +531,10 @@ def test_a_name_taken_comes_back_with_a_message(browser, soap):
 
 
 def test_the_stock_page_restocks_and_lists_the_movement(browser, soap):
-    response = browser.post(f"/admin/goods/{soap.id}/restock",
-                            data={"quantity": "24", "supplier": "Town co-op",
-                                  "reason": "one box"})
+    response = browser.post(
+        f"/admin/goods/{soap.id}/restock",
+        data={"quantity": "24", "supplier": "Town co-op", "reason": "one box"},
+    )
 
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == f"/admin/goods/{soap.id}"
@@ -504,17 +547,26 @@ def test_the_stock_page_restocks_and_lists_the_movement(browser, soap):
     assert "+24" in page.text
     latest = movements_of(soap.id)[-1]
     assert (latest.kind, latest.quantity, latest.supplier, latest.note) == (
-        "restock", 24, "Town co-op", "one box")
+        "restock",
+        24,
+        "Town co-op",
+        "one box",
+    )
 
 
 def test_the_stock_page_records_a_stocktake_with_its_reason(browser, soap):
-    browser.post(f"/admin/goods/{soap.id}/stocktake",
-                 data={"quantity": "7", "reason": "monthly count"})
+    browser.post(
+        f"/admin/goods/{soap.id}/stocktake", data={"quantity": "7", "reason": "monthly count"}
+    )
 
     assert stock_of(soap.id) == 7
     latest = movements_of(soap.id)[-1]
     assert (latest.kind, latest.quantity, latest.stock_after, latest.note) == (
-        "stocktake", -3, 7, "monthly count")
+        "stocktake",
+        -3,
+        7,
+        "monthly count",
+    )
     page = browser.get(f"/admin/goods/{soap.id}")
     assert "monthly count" in page.text
     assert "Stocktake" in page.text
@@ -522,8 +574,9 @@ def test_the_stock_page_records_a_stocktake_with_its_reason(browser, soap):
 
 
 def test_a_stocktake_without_a_reason_changes_nothing(browser, soap):
-    response = browser.post(f"/admin/goods/{soap.id}/stocktake", data={"quantity": "7"},
-                            follow_redirects=True)
+    response = browser.post(
+        f"/admin/goods/{soap.id}/stocktake", data={"quantity": "7"}, follow_redirects=True
+    )
 
     assert "Enter a quantity and a reason." in response.text
     assert stock_of(soap.id) == 10
@@ -542,9 +595,11 @@ def test_the_stock_page_writes_off_with_its_reason(browser, soap):
 
 
 def test_writing_off_more_than_the_shelf_holds_is_refused(browser, soap):
-    response = browser.post(f"/admin/goods/{soap.id}/writeoff",
-                            data={"quantity": "11", "reason": "all gone"},
-                            follow_redirects=True)
+    response = browser.post(
+        f"/admin/goods/{soap.id}/writeoff",
+        data={"quantity": "11", "reason": "all gone"},
+        follow_redirects=True,
+    )
 
     assert "There are not that many on the shelf." in response.text
     assert stock_of(soap.id) == 10
@@ -568,6 +623,7 @@ def test_an_unknown_stock_action_changes_nothing(browser, soap):
 
 # Who may open what ------------------------------------------------------------------------
 
+
 def test_a_storekeeper_cannot_open_the_household_admin(browser):
     response = browser.get("/admin/households")
 
@@ -576,19 +632,25 @@ def test_a_storekeeper_cannot_open_the_household_admin(browser):
 
 
 @pytest.mark.parametrize("role", [INSPECTOR, HOUSEHOLD])
-def test_inspectors_and_households_cannot_open_the_shop(client, make_user, household, soap,
-                                                        role):
+def test_inspectors_and_households_cannot_open_the_shop(client, make_user, household, soap, role):
     make_user(role, username="someone", household=household if role == HOUSEHOLD else None)
     log_in(client, "someone")
 
-    for path in ("/shop", f"/shop/household/{household.id}", "/admin/goods",
-                 f"/admin/goods/{soap.id}"):
+    for path in (
+        "/shop",
+        f"/shop/household/{household.id}",
+        "/admin/goods",
+        f"/admin/goods/{soap.id}",
+    ):
         assert client.get(path).status_code == 403, path
     key = "k" * 32
-    assert client.post(f"/shop/household/{household.id}",
-                       data={"key": key, f"qty-{soap.id}": "1"}).status_code == 403
-    assert client.post(f"/admin/goods/{soap.id}/restock",
-                       data={"quantity": "5"}).status_code == 403
+    assert (
+        client.post(
+            f"/shop/household/{household.id}", data={"key": key, f"qty-{soap.id}": "1"}
+        ).status_code
+        == 403
+    )
+    assert client.post(f"/admin/goods/{soap.id}/restock", data={"quantity": "5"}).status_code == 403
     assert stock_of(soap.id) == 10
 
 

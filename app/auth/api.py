@@ -9,8 +9,12 @@ from app.auth.schemas import LoginIn, TokenOut
 from app.db import db
 from app.errors import Unauthorized
 
-blp = Blueprint("auth_api", __name__, url_prefix="/api/v1/auth",
-                description="Log in for a bearer token; log out to revoke it.")
+blp = Blueprint(
+    "auth_api",
+    __name__,
+    url_prefix="/api/v1/auth",
+    description="Log in for a bearer token; log out to revoke it.",
+)
 
 
 def client_address() -> str:

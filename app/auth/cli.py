@@ -19,8 +19,12 @@ users_cli = AppGroup("users", help="Manage users.")
 @click.argument("username")
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--village", "village_code", required=True, help="The village's code.")
-@click.option("--household", "household_id", type=int,
-              help="The household id (required for the household role).")
+@click.option(
+    "--household",
+    "household_id",
+    type=int,
+    help="The household id (required for the household role).",
+)
 def create(username: str, role: str, village_code: str, household_id: int | None) -> None:
     """Create a user; the password is read from standard input."""
     if sys.stdin.isatty():

@@ -19,9 +19,7 @@ STAFF = (ADMIN, INSPECTOR, STOREKEEPER)
 class User(Model):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint(
-            "role IN ('admin', 'inspector', 'storekeeper', 'household')", name="role"
-        ),
+        CheckConstraint("role IN ('admin', 'inspector', 'storekeeper', 'household')", name="role"),
         CheckConstraint("role <> 'household' OR household_id IS NOT NULL", name="household"),
     )
 

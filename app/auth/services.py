@@ -67,8 +67,7 @@ def retry_after(username: str, address: str) -> int | None:
     since = utcnow() - window
     limits = (
         (LoginAttempt.username == username, config["LOGIN_MAX_FAILURES"]),
-        (LoginAttempt.address == address,
-         config["LOGIN_MAX_FAILURES"] * ADDRESS_FAILURE_FACTOR),
+        (LoginAttempt.address == address, config["LOGIN_MAX_FAILURES"] * ADDRESS_FAILURE_FACTOR),
     )
     waits = []
     for condition, limit in limits:
@@ -123,8 +122,7 @@ def issue_token(user: User) -> IssuedToken:
     """Create a bearer token for the user; only its hash is stored."""
     token = secrets.token_urlsafe(32)
     expires_at = utcnow() + timedelta(hours=current_app.config["API_TOKEN_HOURS"])
-    db.session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token),
-                            expires_at=expires_at))
+    db.session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), expires_at=expires_at))
     return IssuedToken(token, expires_at)
 
 
@@ -147,8 +145,6 @@ def user_for_token(token: str) -> User:
 
 def revoke_token(token: str) -> None:
     """Revoke a bearer token (log out)."""
-    api_token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _token_hash(token))
-    )
+    api_token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
     if api_token is not None and api_token.revoked_at is None:
         api_token.revoked_at = utcnow()

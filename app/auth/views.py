@@ -41,9 +41,11 @@ def login():
         try:
             services.check_login_allowed(username, address)
         except RateLimited:
-            return render_template("auth/login.html", username=username,
-                                   error=_("Too many failed logins. Please wait and try "
-                                           "again later.")), 429
+            return render_template(
+                "auth/login.html",
+                username=username,
+                error=_("Too many failed logins. Please wait and try again later."),
+            ), 429
         user = services.authenticate(username, password) if username and password else None
         if user is None:
             services.record_failed_login(username, address)
@@ -57,8 +59,9 @@ def login():
             if lang:
                 session["lang"] = lang
             return redirect(safe_next(request.args.get("next")))
-    return render_template("auth/login.html", error=error,
-                           username=request.form.get("username", "")), status
+    return render_template(
+        "auth/login.html", error=error, username=request.form.get("username", "")
+    ), status
 
 
 @bp.post("/logout")

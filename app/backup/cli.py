@@ -34,9 +34,12 @@ def create_command(path: Path, force: bool) -> None:
 
 @backup_cli.command("restore")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--yes", is_flag=True,
-              help="Replace the data in the configured database (required unless it is "
-                   "an empty SQLite file).")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Replace the data in the configured database (required unless it is "
+    "an empty SQLite file).",
+)
 def restore_command(path: Path, yes: bool) -> None:
     """Replace the configured database with the backup at PATH, then check the ledger.
 
@@ -48,8 +51,8 @@ def restore_command(path: Path, yes: bool) -> None:
         check_backup_file(url, path)
         if not yes and not database_is_empty(url):
             raise BackupFailed(
-                f"This replaces all data in {url.render_as_string()}; "
-                "pass --yes to go on.")
+                f"This replaces all data in {url.render_as_string()}; pass --yes to go on."
+            )
         # Pooled connections must not outlive the data they were opened on.
         db.session.remove()
         db.engine.dispose()
@@ -64,8 +67,10 @@ def restore_command(path: Path, yes: bool) -> None:
     report = verify_all()
     for problem in report.problems:
         click.echo(f"PROBLEM [{problem['check']}] {problem['detail']}", err=True)
-    summary = (f"{report.transactions} transactions, {report.postings} postings, "
-               f"{len(report.problems)} problems")
+    summary = (
+        f"{report.transactions} transactions, {report.postings} postings, "
+        f"{len(report.problems)} problems"
+    )
     if report.ok:
         click.echo(f"ledger OK: {summary}")
     else:

@@ -58,12 +58,12 @@ def check_backup_file(engine_url: str | URL, path: str | Path) -> None:
     if backend(engine_url) == "sqlite":
         if not head.startswith(SQLITE_HEADER):
             kind = " (it looks like a PostgreSQL dump)" if head.startswith(PGDUMP_HEADER) else ""
-            raise BackupFailed(f"{path} is not a SQLite database{kind}; "
-                               "this app runs on SQLite.")
+            raise BackupFailed(f"{path} is not a SQLite database{kind}; this app runs on SQLite.")
     elif not head.startswith(PGDUMP_HEADER):
         kind = " (it looks like a SQLite database)" if head.startswith(SQLITE_HEADER) else ""
-        raise BackupFailed(f"{path} is not a PostgreSQL custom-format dump{kind}; "
-                           "this app runs on PostgreSQL.")
+        raise BackupFailed(
+            f"{path} is not a PostgreSQL custom-format dump{kind}; this app runs on PostgreSQL."
+        )
 
 
 def database_is_empty(engine_url: str | URL) -> bool:
@@ -88,6 +88,7 @@ def restore_backup(engine_url: str | URL, path: str | Path) -> None:
 
 # SQLite --------------------------------------------------------------------------------
 
+
 def _sqlite_file(engine_url: str | URL) -> Path:
     database = make_url(engine_url).database
     if not database or database == ":memory:" or database.startswith("file:"):
@@ -99,8 +100,10 @@ def _sqlite_backup(source_path: Path, target_path: Path) -> None:
     if not source_path.is_file():
         raise BackupFailed(f"No database at {source_path}.")
     try:
-        with (closing(sqlite3.connect(source_path, timeout=SQLITE_BUSY_TIMEOUT_S)) as source,
-              closing(sqlite3.connect(target_path)) as target):
+        with (
+            closing(sqlite3.connect(source_path, timeout=SQLITE_BUSY_TIMEOUT_S)) as source,
+            closing(sqlite3.connect(target_path)) as target,
+        ):
             source.backup(target)
             # A self-contained file: no -wal/-shm beside it once it is closed.
             target.execute("PRAGMA journal_mode = DELETE")
@@ -115,8 +118,10 @@ def _sqlite_restore(backup_path: Path, target_path: Path) -> None:
     if not target_path.parent.is_dir():
         raise BackupFailed(f"The folder {target_path.parent} does not exist.")
     try:
-        with (closing(sqlite3.connect(backup_path)) as source,
-              closing(sqlite3.connect(target_path, timeout=SQLITE_BUSY_TIMEOUT_S)) as target):
+        with (
+            closing(sqlite3.connect(backup_path)) as source,
+            closing(sqlite3.connect(target_path, timeout=SQLITE_BUSY_TIMEOUT_S)) as target,
+        ):
             result = source.execute("PRAGMA quick_check").fetchone()[0]
             if result != "ok":
                 raise BackupFailed(f"{backup_path} failed SQLite's check: {result}")
@@ -127,6 +132,7 @@ def _sqlite_restore(backup_path: Path, target_path: Path) -> None:
 
 # PostgreSQL ----------------------------------------------------------------------------
 
+
 def libpq_url(engine_url: str | URL) -> tuple[str, dict[str, str]]:
     """Return a libpq URL without the password, and an environment that carries it."""
     url = make_url(engine_url)
@@ -134,19 +140,27 @@ def libpq_url(engine_url: str | URL) -> tuple[str, dict[str, str]]:
     if url.password:
         env["PGPASSWORD"] = str(url.password)
     # url.set(password=None) keeps the password: build the URL again without it.
-    conninfo = URL.create("postgresql", username=url.username, host=url.host, port=url.port,
-                          database=url.database, query=url.query)
+    conninfo = URL.create(
+        "postgresql",
+        username=url.username,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query=url.query,
+    )
     return conninfo.render_as_string(hide_password=False), env
 
 
 def _run(program: str, *args: str, env: dict[str, str]) -> str:
     executable = shutil.which(program)
     if executable is None:
-        raise BackupFailed(f"{program} is not installed or not on PATH "
-                           "(install the PostgreSQL client tools).")
+        raise BackupFailed(
+            f"{program} is not installed or not on PATH (install the PostgreSQL client tools)."
+        )
     try:
-        done = subprocess.run([executable, *args], env=env, capture_output=True, text=True,
-                              check=False)
+        done = subprocess.run(
+            [executable, *args], env=env, capture_output=True, text=True, check=False
+        )
     except OSError as error:
         raise BackupFailed(f"{program} could not run: {error}") from error
     if done.returncode != 0:
@@ -164,5 +178,14 @@ def _pg_dump(engine_url: str | URL, target: Path) -> None:
 def _pg_restore(engine_url: str | URL, backup: Path) -> None:
     conninfo, env = libpq_url(engine_url)
     # One transaction: a restore that fails part way leaves the database as it was.
-    _run("pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction",
-         "--dbname", conninfo, str(backup), env=env)
+    _run(
+        "pg_restore",
+        "--clean",
+        "--if-exists",
+        "--no-owner",
+        "--single-transaction",
+        "--dbname",
+        conninfo,
+        str(backup),
+        env=env,
+    )

@@ -24,16 +24,28 @@ from app.errors import NotFound
 from app.photos import photo_path, store_photo
 from app.writes import IDEMPOTENCY_DOC, write_endpoint
 
-blp = Blueprint("catalogue_api", __name__, url_prefix="/api/v1/goods",
-                description="The points shop's catalogue (商品) and its stock.")
+blp = Blueprint(
+    "catalogue_api",
+    __name__,
+    url_prefix="/api/v1/goods",
+    description="The points shop's catalogue (商品) and its stock.",
+)
 SHOPKEEPERS = (ADMIN, STOREKEEPER)
 
 
 def good_out(good: Good) -> dict:
-    return {"id": good.id, "name": good.name, "unit": good.unit, "category": good.category,
-            "price_points": good.price_points, "stock": good.stock,
-            "low_stock": good.low_stock, "is_low": good.stock <= good.low_stock,
-            "active": good.active, "has_picture": good.picture is not None}
+    return {
+        "id": good.id,
+        "name": good.name,
+        "unit": good.unit,
+        "category": good.category,
+        "price_points": good.price_points,
+        "stock": good.stock,
+        "low_stock": good.low_stock,
+        "is_low": good.stock <= good.low_stock,
+        "active": good.active,
+        "has_picture": good.picture is not None,
+    }
 
 
 def _fresh(good: Good) -> dict:
@@ -48,8 +60,12 @@ def _fresh(good: Good) -> dict:
 def list_goods(args):
     """The catalogue; admins and storekeepers may ask for inactive goods too."""
     include_all = args["all"] and g.user.role in SHOPKEEPERS
-    return {"items": [good_out(good) for good in
-                      services.list_goods(g.user.village_id, active_only=not include_all)]}
+    return {
+        "items": [
+            good_out(good)
+            for good in services.list_goods(g.user.village_id, active_only=not include_all)
+        ]
+    }
 
 
 @blp.post("")
@@ -61,8 +77,7 @@ def list_goods(args):
 def create_good(args):
     """Add a good; its opening stock is recorded as a restock."""
     good = services.create_good(g.user.village_id, actor_id=g.user.id, **args)
-    return good_out(good), 201, {"Location": url_for("catalogue_api.get_good",
-                                                     good_id=good.id)}
+    return good_out(good), 201, {"Location": url_for("catalogue_api.get_good", good_id=good.id)}
 
 
 @blp.get("/<int:good_id>")
@@ -96,8 +111,13 @@ def update_good(args, good_id: int):
 def restock(args, good_id: int):
     """Add delivered units, recorded as a stock movement."""
     good = services.get_good(g.user.village_id, good_id)
-    services.restock(good, args["quantity"], note=args.get("note"),
-                     supplier=args.get("supplier"), actor_id=g.user.id)
+    services.restock(
+        good,
+        args["quantity"],
+        note=args.get("note"),
+        supplier=args.get("supplier"),
+        actor_id=g.user.id,
+    )
     return _fresh(good)
 
 
@@ -157,5 +177,8 @@ def get_picture(good_id: int):
     good = services.get_good(g.user.village_id, good_id)
     if good.picture is None:
         raise NotFound("This good has no picture.")
-    return Response(photo_path(good.picture).read_bytes(), mimetype="image/jpeg",
-                    headers={"Cache-Control": "private, max-age=86400"})
+    return Response(
+        photo_path(good.picture).read_bytes(),
+        mimetype="image/jpeg",
+        headers={"Cache-Control": "private, max-age=86400"},
+    )

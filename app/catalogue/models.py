@@ -47,7 +47,8 @@ class StockMovement(Model):
         CheckConstraint("quantity <> 0", name="quantity_not_zero"),
         CheckConstraint("stock_after >= 0", name="stock_after_not_negative"),
         CheckConstraint(
-            "kind IN ('restock', 'redemption', 'cancel', 'stocktake', 'writeoff')", name="kind"),
+            "kind IN ('restock', 'redemption', 'cancel', 'stocktake', 'writeoff')", name="kind"
+        ),
         Index("ix_stock_movements_good_id_id", "good_id", "id"),
     )
 

@@ -9,8 +9,7 @@ from app.schemas import Text
 class GoodIn(Schema):
     name = Text(required=True, min_length=1, max_length=100)
     unit = Text(required=True, min_length=1, max_length=20)
-    price_points = fields.Integer(strict=True, required=True,
-                                  validate=validate.Range(1, MAX_PRICE))
+    price_points = fields.Integer(strict=True, required=True, validate=validate.Range(1, MAX_PRICE))
     stock = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, MAX_STOCK))
     category = Text(max_length=50, allow_none=True)
     low_stock = fields.Integer(strict=True, load_default=5, validate=validate.Range(0, MAX_STOCK))
@@ -40,8 +39,9 @@ class GoodOut(Schema):
 
 
 class GoodsQuery(Schema):
-    all = fields.Boolean(load_default=False,
-                         metadata={"description": "Include inactive goods (admin, storekeeper)"})
+    all = fields.Boolean(
+        load_default=False, metadata={"description": "Include inactive goods (admin, storekeeper)"}
+    )
 
 
 class GoodList(Schema):

@@ -18,18 +18,42 @@ MAX_PRICE = 1_000_000
 MAX_STOCK = 1_000_000
 
 
-def create_good(village_id: int, *, name: str, unit: str, price_points: int, stock: int = 0,
-                category: str | None = None, low_stock: int = 5, actor_id: int | None = None,
-                supplier: str | None = None) -> Good:
+def create_good(
+    village_id: int,
+    *,
+    name: str,
+    unit: str,
+    price_points: int,
+    stock: int = 0,
+    category: str | None = None,
+    low_stock: int = 5,
+    actor_id: int | None = None,
+    supplier: str | None = None,
+) -> Good:
     """Add a good to the catalogue; its opening stock is recorded as a restock."""
     _check_name_free(village_id, name)
-    good = Good(village_id=village_id, name=name, unit=unit, price_points=price_points,
-                category=category, low_stock=low_stock, stock=0, active=True)
+    good = Good(
+        village_id=village_id,
+        name=name,
+        unit=unit,
+        price_points=price_points,
+        category=category,
+        low_stock=low_stock,
+        stock=0,
+        active=True,
+    )
     db.session.add(good)
     db.session.flush()
     if stock:
-        move_stock(good.id, village_id, stock, kind=RESTOCK, note="期初库存",
-                   supplier=supplier, actor_id=actor_id)
+        move_stock(
+            good.id,
+            village_id,
+            stock,
+            kind=RESTOCK,
+            note="期初库存",
+            supplier=supplier,
+            actor_id=actor_id,
+        )
         db.session.refresh(good)
     return good
 
@@ -39,8 +63,9 @@ def _check_name_free(village_id: int, name: str, *, other_than: int | None = Non
     if other_than is not None:
         query = query.where(Good.id != other_than)
     if db.session.scalar(query) is not None:
-        raise ValidationFailed(f"The catalogue already has {name!r}.",
-                               errors={"name": ["This name is taken."]})
+        raise ValidationFailed(
+            f"The catalogue already has {name!r}.", errors={"name": ["This name is taken."]}
+        )
 
 
 def get_good(village_id: int, good_id: int) -> Good:
@@ -73,10 +98,17 @@ def list_goods(village_id: int, *, active_only: bool = True) -> list[Good]:
     return list(db.session.scalars(query.order_by(Good.category, Good.name)))
 
 
-def move_stock(good_id: int, village_id: int, quantity: int, *, kind: str,
-               note: str | None = None, supplier: str | None = None,
-               redemption_id: int | None = None, actor_id: int | None = None
-               ) -> StockMovement:
+def move_stock(
+    good_id: int,
+    village_id: int,
+    quantity: int,
+    *,
+    kind: str,
+    note: str | None = None,
+    supplier: str | None = None,
+    redemption_id: int | None = None,
+    actor_id: int | None = None,
+) -> StockMovement:
     """Change a good's stock by quantity and record why; never below zero.
 
     One conditional UPDATE: concurrent takers queue on the good's row and the
@@ -84,39 +116,67 @@ def move_stock(good_id: int, village_id: int, quantity: int, *, kind: str,
     """
     if quantity == 0:
         raise ValidationFailed("A stock movement changes the stock.")
-    statement = (update(Good).where(Good.id == good_id, Good.village_id == village_id)
-                 .values(stock=Good.stock + quantity).returning(Good.stock, Good.name))
+    statement = (
+        update(Good)
+        .where(Good.id == good_id, Good.village_id == village_id)
+        .values(stock=Good.stock + quantity)
+        .returning(Good.stock, Good.name)
+    )
     if quantity < 0:
         statement = statement.where(Good.stock + quantity >= 0)
-    row = db.session.execute(statement,
-                             execution_options={"synchronize_session": False}).one_or_none()
+    row = db.session.execute(
+        statement, execution_options={"synchronize_session": False}
+    ).one_or_none()
     if row is None:
         good = get_good(village_id, good_id)
-        raise OutOfStock(f"Not enough {good.name} in stock ({good.stock} {good.unit} left).",
-                         good_id=good.id, available=good.stock)
+        raise OutOfStock(
+            f"Not enough {good.name} in stock ({good.stock} {good.unit} left).",
+            good_id=good.id,
+            available=good.stock,
+        )
     if row.stock > MAX_STOCK:
-        raise ValidationFailed(f"Stock is at most {MAX_STOCK}.",
-                               errors={"quantity": [f"Stock is at most {MAX_STOCK}."]})
-    movement = StockMovement(village_id=village_id, good_id=good_id, kind=kind,
-                             quantity=quantity, stock_after=row.stock, note=note,
-                             supplier=supplier, redemption_id=redemption_id, actor_id=actor_id)
+        raise ValidationFailed(
+            f"Stock is at most {MAX_STOCK}.",
+            errors={"quantity": [f"Stock is at most {MAX_STOCK}."]},
+        )
+    movement = StockMovement(
+        village_id=village_id,
+        good_id=good_id,
+        kind=kind,
+        quantity=quantity,
+        stock_after=row.stock,
+        note=note,
+        supplier=supplier,
+        redemption_id=redemption_id,
+        actor_id=actor_id,
+    )
     db.session.add(movement)
     db.session.flush()
     return movement
 
 
-def restock(good: Good, quantity: int, *, note: str | None, supplier: str | None,
-            actor_id: int | None) -> StockMovement:
+def restock(
+    good: Good, quantity: int, *, note: str | None, supplier: str | None, actor_id: int | None
+) -> StockMovement:
     """Add delivered units."""
     if quantity <= 0:
-        raise ValidationFailed("A restock adds at least one unit.",
-                               errors={"quantity": ["At least 1."]})
-    return move_stock(good.id, good.village_id, quantity, kind=RESTOCK, note=note,
-                      supplier=supplier, actor_id=actor_id)
+        raise ValidationFailed(
+            "A restock adds at least one unit.", errors={"quantity": ["At least 1."]}
+        )
+    return move_stock(
+        good.id,
+        good.village_id,
+        quantity,
+        kind=RESTOCK,
+        note=note,
+        supplier=supplier,
+        actor_id=actor_id,
+    )
 
 
-def stocktake(good: Good, counted: int, *, reason: str, actor_id: int | None
-              ) -> StockMovement | None:
+def stocktake(
+    good: Good, counted: int, *, reason: str, actor_id: int | None
+) -> StockMovement | None:
     """Set the stock to what was counted on the shelf; the difference is recorded."""
     if counted < 0:
         raise ValidationFailed("A count is zero or more.", errors={"counted": ["At least 0."]})
@@ -125,63 +185,99 @@ def stocktake(good: Good, counted: int, *, reason: str, actor_id: int | None
     difference = counted - (current or 0)
     if difference == 0:
         return None
-    return move_stock(good.id, good.village_id, difference, kind=STOCKTAKE, note=reason,
-                      actor_id=actor_id)
+    return move_stock(
+        good.id, good.village_id, difference, kind=STOCKTAKE, note=reason, actor_id=actor_id
+    )
 
 
-def write_off(good: Good, quantity: int, *, reason: str, actor_id: int | None
-              ) -> StockMovement:
+def write_off(good: Good, quantity: int, *, reason: str, actor_id: int | None) -> StockMovement:
     """Take damaged or expired units off the shelf."""
     if quantity <= 0:
-        raise ValidationFailed("A write-off removes at least one unit.",
-                               errors={"quantity": ["At least 1."]})
-    return move_stock(good.id, good.village_id, -quantity, kind=WRITEOFF, note=reason,
-                      actor_id=actor_id)
+        raise ValidationFailed(
+            "A write-off removes at least one unit.", errors={"quantity": ["At least 1."]}
+        )
+    return move_stock(
+        good.id, good.village_id, -quantity, kind=WRITEOFF, note=reason, actor_id=actor_id
+    )
 
 
 def movements(good: Good, *, limit: int = 100) -> list[StockMovement]:
     """Return the good's stock movements, newest first."""
-    return list(db.session.scalars(
-        select(StockMovement).where(StockMovement.good_id == good.id)
-        .order_by(StockMovement.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(StockMovement)
+            .where(StockMovement.good_id == good.id)
+            .order_by(StockMovement.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def low_stock(village_id: int) -> list[Good]:
     """Return the active goods at or below their low-stock mark."""
-    return list(db.session.scalars(
-        select(Good).where(Good.village_id == village_id, Good.active.is_(True),
-                           Good.stock <= Good.low_stock).order_by(Good.stock, Good.name)))
+    return list(
+        db.session.scalars(
+            select(Good)
+            .where(
+                Good.village_id == village_id, Good.active.is_(True), Good.stock <= Good.low_stock
+            )
+            .order_by(Good.stock, Good.name)
+        )
+    )
 
 
 def verify_stock(village_id: int | None = None) -> list[dict]:
     """Check each good's stock equals the sum of its movements, and each chain adds up."""
     problems: list[dict] = []
-    sums = (select(StockMovement.good_id, func.coalesce(func.sum(StockMovement.quantity), 0)
-                   .label("total")).group_by(StockMovement.good_id).subquery())
-    query = (select(Good.id, Good.name, Good.stock, func.coalesce(sums.c.total, 0))
-             .outerjoin(sums, sums.c.good_id == Good.id))
+    sums = (
+        select(
+            StockMovement.good_id, func.coalesce(func.sum(StockMovement.quantity), 0).label("total")
+        )
+        .group_by(StockMovement.good_id)
+        .subquery()
+    )
+    query = select(Good.id, Good.name, Good.stock, func.coalesce(sums.c.total, 0)).outerjoin(
+        sums, sums.c.good_id == Good.id
+    )
     if village_id is not None:
         query = query.where(Good.village_id == village_id)
     for good_id, name, stock, total in db.session.execute(query):
         if stock != total:
-            problems.append({"check": "stock", "good_id": good_id, "expected": total,
-                             "actual": stock,
-                             "detail": f"good {good_id} ({name}): stock {stock}, "
-                                       f"movements sum to {total}"})
+            problems.append(
+                {
+                    "check": "stock",
+                    "good_id": good_id,
+                    "expected": total,
+                    "actual": stock,
+                    "detail": f"good {good_id} ({name}): stock {stock}, movements sum to {total}",
+                }
+            )
     previous = func.lag(StockMovement.stock_after, 1, 0).over(
-        partition_by=StockMovement.good_id, order_by=StockMovement.id)
-    chain = select(StockMovement.good_id, StockMovement.id, StockMovement.quantity,
-                   StockMovement.stock_after, previous.label("previous"))
+        partition_by=StockMovement.good_id, order_by=StockMovement.id
+    )
+    chain = select(
+        StockMovement.good_id,
+        StockMovement.id,
+        StockMovement.quantity,
+        StockMovement.stock_after,
+        previous.label("previous"),
+    )
     if village_id is not None:
         chain = chain.where(StockMovement.village_id == village_id)
     chain_sq = chain.subquery()
     for good_id, movement_id, quantity, after, before in db.session.execute(
-            select(chain_sq).where(chain_sq.c.previous + chain_sq.c.quantity
-                                   != chain_sq.c.stock_after)):
-        problems.append({"check": "stock_chain", "good_id": good_id, "expected": before +
-                         quantity, "actual": after,
-                         "detail": f"good {good_id}: movement {movement_id} goes from "
-                                   f"{before} by {quantity} to {after}"})
+        select(chain_sq).where(chain_sq.c.previous + chain_sq.c.quantity != chain_sq.c.stock_after)
+    ):
+        problems.append(
+            {
+                "check": "stock_chain",
+                "good_id": good_id,
+                "expected": before + quantity,
+                "actual": after,
+                "detail": f"good {good_id}: movement {movement_id} goes from "
+                f"{before} by {quantity} to {after}",
+            }
+        )
     return problems
 
 
@@ -190,5 +286,9 @@ def goods_by_id(village_id: int, ids: Iterable[int]) -> dict[int, Good]:
     wanted = set(ids)
     if not wanted:
         return {}
-    return {g.id: g for g in db.session.scalars(
-        select(Good).where(Good.village_id == village_id, Good.id.in_(wanted)))}
+    return {
+        g.id: g
+        for g in db.session.scalars(
+            select(Good).where(Good.village_id == village_id, Good.id.in_(wanted))
+        )
+    }

@@ -47,21 +47,34 @@ def goods():
         stock = _whole(request.form.get("stock") or "0", 0, MAX_STOCK)
         category = _text("category", 50) or None
         if not name or not unit or price is None or stock is None:
-            message, status = _("Enter a name, a unit, a price of at least 1 point and a "
-                                "stock of 0 or more."), 422
+            message, status = (
+                _("Enter a name, a unit, a price of at least 1 point and a stock of 0 or more."),
+                422,
+            )
         else:
             user = g.user
             try:
-                run_write(lambda: services.create_good(
-                    user.village_id, name=name, unit=unit, price_points=price, stock=stock,
-                    category=category, actor_id=user.id))
+                run_write(
+                    lambda: services.create_good(
+                        user.village_id,
+                        name=name,
+                        unit=unit,
+                        price_points=price,
+                        stock=stock,
+                        category=category,
+                        actor_id=user.id,
+                    )
+                )
                 return redirect(url_for("catalogue.goods"))
             except DomainError as error:
                 message, status = error.detail, error.status
     items = services.list_goods(g.user.village_id, active_only=False)
-    return render_template("catalogue/goods.html", goods=items, message=message,
-                           low=[good for good in items if good.active and
-                                good.stock <= good.low_stock]), status
+    return render_template(
+        "catalogue/goods.html",
+        goods=items,
+        message=message,
+        low=[good for good in items if good.active and good.stock <= good.low_stock],
+    ), status
 
 
 @bp.get("/admin/goods/<int:good_id>")
@@ -69,10 +82,13 @@ def goods():
 def stock(good_id: int):
     """A good's stock and every movement, with restock, stocktake and write-off forms."""
     good = services.get_good(g.user.village_id, good_id)
-    return render_template("catalogue/stock.html", good=good,
-                           movements=services.movements(good, limit=200),
-                           movement_kinds=MOVEMENT_KINDS,
-                           message=request.args.get("message"))
+    return render_template(
+        "catalogue/stock.html",
+        good=good,
+        movements=services.movements(good, limit=200),
+        movement_kinds=MOVEMENT_KINDS,
+        message=request.args.get("message"),
+    )
 
 
 @bp.post("/admin/goods/<int:good_id>/<action>")
@@ -87,8 +103,9 @@ def stock_action(good_id: int, action: str):
     def work():
         good = services.get_good(user.village_id, good_id)
         if action == "restock" and quantity:
-            services.restock(good, quantity, note=reason or None, supplier=supplier,
-                             actor_id=user.id)
+            services.restock(
+                good, quantity, note=reason or None, supplier=supplier, actor_id=user.id
+            )
         elif action == "stocktake" and quantity is not None and reason:
             services.stocktake(good, quantity, reason=reason, actor_id=user.id)
         elif action == "writeoff" and quantity and reason:

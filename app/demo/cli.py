@@ -15,8 +15,11 @@ def print_logins() -> None:
 
 
 @click.command("demo")
-@click.option("--if-empty", is_flag=True,
-              help="Load only into an empty database; otherwise leave it as it is.")
+@click.option(
+    "--if-empty",
+    is_flag=True,
+    help="Load only into an empty database; otherwise leave it as it is.",
+)
 def demo_command(if_empty: bool) -> None:
     """Load the demo village 马庄村; refuses a database that holds other data."""
     if not database_is_empty():
@@ -27,8 +30,9 @@ def demo_command(if_empty: bool) -> None:
         if if_empty:
             click.echo("The database holds data: the demo village was not loaded.")
             return
-        click.echo("Refusing: this database already holds villages. Use an empty database.",
-                   err=True)
+        click.echo(
+            "Refusing: this database already holds villages. Use an empty database.", err=True
+        )
         sys.exit(1)
     village = load_demo()
     db.session.commit()

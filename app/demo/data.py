@@ -22,9 +22,38 @@ VILLAGE_CODE = "MZ"
 GRID_NAMES = ("东一网格", "东二网格", "西一网格", "西二网格", "南网格", "北网格")
 HOUSEHOLDS = 120
 SURNAMES = "马王李张刘陈杨赵黄周吴徐孙胡朱高林何郭罗"
-GIVEN = ("建国", "秀英", "桂兰", "志强", "海燕", "玉珍", "国华", "德明", "春梅", "金凤",
-         "立新", "红霞", "永福", "淑芬", "长顺", "小军", "丽娟", "宝山", "翠花", "文革",
-         "家乐", "振华", "凤英", "广平", "素梅", "俊杰", "雪莲", "守仁", "晓东", "福生")
+GIVEN = (
+    "建国",
+    "秀英",
+    "桂兰",
+    "志强",
+    "海燕",
+    "玉珍",
+    "国华",
+    "德明",
+    "春梅",
+    "金凤",
+    "立新",
+    "红霞",
+    "永福",
+    "淑芬",
+    "长顺",
+    "小军",
+    "丽娟",
+    "宝山",
+    "翠花",
+    "文革",
+    "家乐",
+    "振华",
+    "凤英",
+    "广平",
+    "素梅",
+    "俊杰",
+    "雪莲",
+    "守仁",
+    "晓东",
+    "福生",
+)
 STREETS = ("幸福路", "光明街", "和平巷", "新村路", "河东街", "果园路")
 
 
@@ -87,29 +116,53 @@ def load_demo(seed: int = 2026, *, now: datetime | None = None) -> Village:
         street = STREETS[index % len(STREETS)]
         address = f"{VILLAGE_NAME}{grid.number}组 {street}{rng.randint(1, 99)}号"
         phone = f"1{rng.choice('3578')}{rng.randint(0, 999_999_999):09d}"
-        household = create_household(village, grid, name, address, phone=phone,
-                                     members=rng.randint(1, 6))
+        household = create_household(
+            village, grid, name, address, phone=phone, members=rng.randint(1, 6)
+        )
         households.append(household)
         # Villages start from paper cards: carry the old balance over.
         opening = rng.choice((0, 0, 5, 8, 12, 15, 20, 26, 31))
         if opening:
-            adjust(village.id, household.id, opening, reason="期初积分（纸质积分卡结转）",
-                   actor_id=admin.id, at=start)
-    users = {login.role: create_user(village, login.username, login.password, login.role,
-                                     household=households[0] if login.role == HOUSEHOLD
-                                     else None)
-             for login in DEMO_LOGINS[1:]}
+            adjust(
+                village.id,
+                household.id,
+                opening,
+                reason="期初积分（纸质积分卡结转）",
+                actor_id=admin.id,
+                at=start,
+            )
+    users = {
+        login.role: create_user(
+            village,
+            login.username,
+            login.password,
+            login.role,
+            household=households[0] if login.role == HOUSEHOLD else None,
+        )
+        for login in DEMO_LOGINS[1:]
+    }
     inspect_a_month(households, users[INSPECTOR], rng, now)
     stock_the_shop(village, households, users[STOREKEEPER], rng, now)
     return village
 
 
-def stock_the_shop(village: Village, households: list, storekeeper, rng: random.Random,
-                   now: datetime) -> None:
+def stock_the_shop(
+    village: Village, households: list, storekeeper, rng: random.Random, now: datetime
+) -> None:
     """Fill the catalogue, then let some households trade points for goods last week."""
-    goods = [create_good(village.id, name=name, unit=unit, price_points=price, stock=stock,
-                         category=category, actor_id=storekeeper.id, supplier="镇供销社")
-             for name, unit, price, stock, category in CATALOGUE]
+    goods = [
+        create_good(
+            village.id,
+            name=name,
+            unit=unit,
+            price_points=price,
+            stock=stock,
+            category=category,
+            actor_id=storekeeper.id,
+            supplier="镇供销社",
+        )
+        for name, unit, price, stock, category in CATALOGUE
+    ]
     affordable = [g for g in goods if g.price_points <= 40]
     for index, household in enumerate(rng.sample(households, 25)):
         balance = household_account(household.id).balance
@@ -117,8 +170,12 @@ def stock_the_shop(village: Village, households: list, storekeeper, rng: random.
         if not picks:
             continue
         good = rng.choice(picks)
-        redeem(household, storekeeper, [LineRequest(good.id, 1)],
-               at=now - timedelta(days=3, minutes=-10 * index))
+        redeem(
+            household,
+            storekeeper,
+            [LineRequest(good.id, 1)],
+            at=now - timedelta(days=3, minutes=-10 * index),
+        )
 
 
 def inspect_a_month(households: list, inspector, rng: random.Random, now: datetime) -> None:
@@ -127,14 +184,20 @@ def inspect_a_month(households: list, inspector, rng: random.Random, now: dateti
     habits = {h.id: (rng.uniform(0.45, 0.95), rng.uniform(-0.15, 0.25)) for h in households}
     grades = list(GRADE_WEIGHTS)
     for days_ago in range(DEMO_DAYS, 0, -1):
-        morning = (now - timedelta(days=days_ago)).replace(hour=0, minute=30, second=0,
-                                                           microsecond=0)
+        morning = (now - timedelta(days=days_ago)).replace(
+            hour=0, minute=30, second=0, microsecond=0
+        )
         for index, household in enumerate(households):
             presence, skill = habits[household.id]
             if rng.random() > presence:
                 continue
-            weights = [GRADE_WEIGHTS["A"] * (1 + skill), GRADE_WEIGHTS["B"],
-                       GRADE_WEIGHTS["C"] * (1 - skill), GRADE_WEIGHTS["D"] * (1 - 2 * skill)]
+            weights = [
+                GRADE_WEIGHTS["A"] * (1 + skill),
+                GRADE_WEIGHTS["B"],
+                GRADE_WEIGHTS["C"] * (1 - skill),
+                GRADE_WEIGHTS["D"] * (1 - 2 * skill),
+            ]
             grade = rng.choices(grades, weights=[max(w, 1) for w in weights])[0]
-            record_inspection(household, inspector, grade,
-                              at=morning + timedelta(minutes=2 * index))
+            record_inspection(
+                household, inspector, grade, at=morning + timedelta(minutes=2 * index)
+            )

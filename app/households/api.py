@@ -29,8 +29,12 @@ from app.villages.models import Village
 from app.villages.services import get_grid
 from app.writes import write_endpoint
 
-blp = Blueprint("households_api", __name__, url_prefix="/api/v1",
-                description="Households (户) and their QR door cards.")
+blp = Blueprint(
+    "households_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Households (户) and their QR door cards.",
+)
 
 
 def household_out(household: Household, balance: int | None = None) -> dict:
@@ -38,17 +42,26 @@ def household_out(household: Household, balance: int | None = None) -> dict:
     if balance is None:
         balance = household_account(household.id).balance
     return {
-        "id": household.id, "code": household.code, "name": household.name,
-        "address": household.address, "grid_id": household.grid_id,
-        "phone": household.phone, "members": household.members,
-        "status": household.status, "card_version": household.card_version,
-        "balance": balance, "qr_payload": cards.card_payload(household),
+        "id": household.id,
+        "code": household.code,
+        "name": household.name,
+        "address": household.address,
+        "grid_id": household.grid_id,
+        "phone": household.phone,
+        "members": household.members,
+        "status": household.status,
+        "card_version": household.card_version,
+        "balance": balance,
+        "qr_payload": cards.card_payload(household),
     }
 
 
 def _created(household: Household):
-    return household_out(household), 201, {
-        "Location": url_for("households_api.get_household", household_id=household.id)}
+    return (
+        household_out(household),
+        201,
+        {"Location": url_for("households_api.get_household", household_id=household.id)},
+    )
 
 
 @blp.post("/households")
@@ -62,11 +75,17 @@ def create_household(args):
     try:
         grid = get_grid(village.id, args["grid_id"])
     except NotFound:
-        raise ValidationFailed("No such grid in this village.",
-                               errors={"grid_id": ["No such grid in this village."]}) from None
+        raise ValidationFailed(
+            "No such grid in this village.", errors={"grid_id": ["No such grid in this village."]}
+        ) from None
     household = services.create_household(
-        village, grid, args["name"], args["address"], phone=args.get("phone"),
-        members=args.get("members"))
+        village,
+        grid,
+        args["name"],
+        args["address"],
+        phone=args.get("phone"),
+        members=args.get("members"),
+    )
     return _created(household)
 
 
@@ -78,8 +97,12 @@ def list_households(args):
     """The village's households, filtered by grid and searched by name, code, address
     or phone."""
     rows, total = services.search_households(g.user.village_id, **args)
-    return {"items": [household_out(h, balance) for h, balance in rows], "total": total,
-            "page": args["page"], "per_page": args["per_page"]}
+    return {
+        "items": [household_out(h, balance) for h, balance in rows],
+        "total": total,
+        "page": args["page"],
+        "per_page": args["per_page"],
+    }
 
 
 @blp.get("/households/<int:household_id>")
@@ -107,8 +130,11 @@ def update_household(args, household_id: int):
 def household_qr_png(household_id: int):
     """The door card's QR as a PNG; it decodes to qr_payload."""
     household = services.get_household(g.user.village_id, household_id)
-    return Response(cards.qr_png(cards.card_payload(household)), mimetype="image/png",
-                    headers={"Cache-Control": "private, no-store"})
+    return Response(
+        cards.qr_png(cards.card_payload(household)),
+        mimetype="image/png",
+        headers={"Cache-Control": "private, no-store"},
+    )
 
 
 @blp.get("/households/<int:household_id>/qr.svg")
@@ -117,8 +143,11 @@ def household_qr_png(household_id: int):
 def household_qr_svg(household_id: int):
     """The door card's QR as an SVG; it decodes to qr_payload."""
     household = services.get_household(g.user.village_id, household_id)
-    return Response(cards.qr_svg(cards.card_payload(household)), mimetype="image/svg+xml",
-                    headers={"Cache-Control": "private, no-store"})
+    return Response(
+        cards.qr_svg(cards.card_payload(household)),
+        mimetype="image/svg+xml",
+        headers={"Cache-Control": "private, no-store"},
+    )
 
 
 @blp.post("/households/<int:household_id>/qr/reissue")
@@ -141,8 +170,10 @@ def reissue_card(args, household_id: int):
 def scan(args):
     """Read a door card: the household, its balance, and whether it was inspected today."""
     household = cards.resolve_card(args["payload"], g.user.village_id)
-    return {"household": household_out(household),
-            "inspected_today": services.inspected_today(household)}
+    return {
+        "household": household_out(household),
+        "inspected_today": services.inspected_today(household),
+    }
 
 
 @blp.get("/me")
@@ -159,10 +190,14 @@ def me():
 @blp.response(200, content_type="application/pdf")
 def card_sheet(args):
     """The door cards of a grid, or of chosen households, as an A4 PDF."""
-    pdf, filename = card_sheet_pdf(g.user.village_id, grid_id=args.get("grid_id"),
-                                   household_ids=args.get("ids"))
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{filename}"'})
+    pdf, filename = card_sheet_pdf(
+        g.user.village_id, grid_id=args.get("grid_id"), household_ids=args.get("ids")
+    )
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
 
 
 @blp.post("/households/import")

@@ -29,8 +29,10 @@ MAX_CARD_VERSION = 2**16 - 1  # the version is packed in two bytes
 TOKEN_LENGTH = 27
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{27}")
 # A full card URL (any host: cards outlive a change of address) or the bare token.
-_PAYLOAD = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s]+(?:/[^\s?#]*)?/q/)?"
-                      r"([A-Za-z0-9_-]{27})/?(?:[?#]\S*)?$")
+_PAYLOAD = re.compile(
+    r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s]+(?:/[^\s?#]*)?/q/)?"
+    r"([A-Za-z0-9_-]{27})/?(?:[?#]\S*)?$"
+)
 # Error correction Q survives about a quarter of the code being worn or dirty.
 ERROR_CORRECTION = qrcode.constants.ERROR_CORRECT_Q
 QUIET_ZONE = 4
@@ -42,8 +44,7 @@ def _village_key(village_id: int) -> bytes:
 
 
 def _tag(village_id: int, body: bytes) -> bytes:
-    return hmac.new(_village_key(village_id), b"card:" + body, hashlib.sha256).digest()[
-        :TAG_BYTES]
+    return hmac.new(_village_key(village_id), b"card:" + body, hashlib.sha256).digest()[:TAG_BYTES]
 
 
 def make_token(household: Household) -> str:
@@ -60,8 +61,10 @@ def base_url() -> str:
         return configured.rstrip("/")
     if has_request_context():
         return request.url_root.rstrip("/")
-    raise ValidationFailed("Set BASE_URL to the server's public address before printing "
-                           "cards, e.g. BASE_URL=http://192.168.1.10:5000")
+    raise ValidationFailed(
+        "Set BASE_URL to the server's public address before printing "
+        "cards, e.g. BASE_URL=http://192.168.1.10:5000"
+    )
 
 
 def card_payload(household: Household) -> str:
@@ -80,7 +83,7 @@ def read_token(payload: str) -> tuple[int, int, int]:
     # scan under four spellings, three of them altered.
     if base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
         raise InvalidQr("This is not a Green Points card.")
-    body, tag = raw[:_LAYOUT.size], raw[_LAYOUT.size:]
+    body, tag = raw[: _LAYOUT.size], raw[_LAYOUT.size :]
     village_id, household_id, version = _LAYOUT.unpack(body)
     if not hmac.compare_digest(tag, _tag(village_id, body)):
         raise InvalidQr("This card's signature is not valid.")
@@ -114,8 +117,7 @@ def _matrix(payload: str) -> list[list[bool]]:
 
 def qr_png(payload: str, *, box_size: int = 10) -> bytes:
     """Return the QR of a payload as a PNG."""
-    code = qrcode.QRCode(error_correction=ERROR_CORRECTION, border=QUIET_ZONE,
-                         box_size=box_size)
+    code = qrcode.QRCode(error_correction=ERROR_CORRECTION, border=QUIET_ZONE, box_size=box_size)
     code.add_data(payload)
     code.make(fit=True)
     buffer = io.BytesIO()

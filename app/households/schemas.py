@@ -102,11 +102,14 @@ class HouseholdRef(Schema):
     """Which household: by id, or by the payload of its scanned card (exactly one)."""
 
     household_id = Id()
-    payload = fields.String(validate=validate.Length(min=1, max=2000),
-                            metadata={"description": "The scanned card (URL or token)"})
+    payload = fields.String(
+        validate=validate.Length(min=1, max=2000),
+        metadata={"description": "The scanned card (URL or token)"},
+    )
 
     @validates_schema
     def _one_household(self, data, **_kwargs):
         if ("household_id" in data) == ("payload" in data):
-            raise ValidationError("Give household_id or payload (the scanned card), not both.",
-                                  "household_id")
+            raise ValidationError(
+                "Give household_id or payload (the scanned card), not both.", "household_id"
+            )

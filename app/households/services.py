@@ -25,10 +25,12 @@ def allocate_codes(village: Village, grid: Grid, count: int) -> list[str]:
     grid's row and never pick the same number.
     """
     last = db.session.execute(
-        update(Grid).where(Grid.id == grid.id)
+        update(Grid)
+        .where(Grid.id == grid.id)
         .values(household_seq=Grid.household_seq + count)
         .returning(Grid.household_seq),
-        execution_options={"synchronize_session": False}).scalar_one()
+        execution_options={"synchronize_session": False},
+    ).scalar_one()
     return [household_code(village, grid, n) for n in range(last - count + 1, last + 1)]
 
 
@@ -43,12 +45,20 @@ def create_household(
 ) -> Household:
     """Create a household in a grid, with its code and its points account."""
     if grid.village_id != village.id:
-        raise ValidationFailed("The grid belongs to another village.",
-                               errors={"grid_id": ["No such grid in this village."]})
+        raise ValidationFailed(
+            "The grid belongs to another village.",
+            errors={"grid_id": ["No such grid in this village."]},
+        )
     household = Household(
-        village_id=village.id, grid_id=grid.id, code=allocate_codes(village, grid, 1)[0],
-        name=name, address=address, phone=phone, members=members,
-        status=ACTIVE, card_version=1,
+        village_id=village.id,
+        grid_id=grid.id,
+        code=allocate_codes(village, grid, 1)[0],
+        name=name,
+        address=address,
+        phone=phone,
+        members=members,
+        status=ACTIVE,
+        card_version=1,
     )
     db.session.add(household)
     db.session.flush()
@@ -69,8 +79,10 @@ def update_household(household: Household, changes: dict) -> Household:
     if "grid_id" in changes:
         grid = db.session.get(Grid, changes["grid_id"])
         if grid is None or grid.village_id != household.village_id:
-            raise ValidationFailed("No such grid in this village.",
-                                   errors={"grid_id": ["No such grid in this village."]})
+            raise ValidationFailed(
+                "No such grid in this village.",
+                errors={"grid_id": ["No such grid in this village."]},
+            )
     if "status" in changes and changes["status"] not in STATUSES:
         raise ValidationFailed("Unknown status.", errors={"status": [f"One of {STATUSES}."]})
     for field in ("name", "address", "grid_id", "phone", "members", "status"):
@@ -97,9 +109,11 @@ def search_households(
     """Return one page of the village's households with their balances, and the total."""
     from app.ledger.models import Account
 
-    query = select(Household, Account.balance).join(
-        Account, Account.household_id == Household.id).where(
-        Household.village_id == village_id)
+    query = (
+        select(Household, Account.balance)
+        .join(Account, Account.household_id == Household.id)
+        .where(Household.village_id == village_id)
+    )
     if grid_id is not None:
         query = query.where(Household.grid_id == grid_id)
     if status:
@@ -116,7 +130,8 @@ def search_households(
         )
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = db.session.execute(
-        query.order_by(Household.code).limit(per_page).offset((page - 1) * per_page))
+        query.order_by(Household.code).limit(per_page).offset((page - 1) * per_page)
+    )
     return [(household, balance) for household, balance in rows], total
 
 
@@ -129,13 +144,22 @@ def reissue_card(household: Household, *, actor_id: int | None, reason: str) -> 
         raise ValidationFailed("This household has had too many cards; ask for support.")
     # One atomic increment, so two reissues at once give two versions, not one.
     new = db.session.execute(
-        update(Household).where(Household.id == household.id)
+        update(Household)
+        .where(Household.id == household.id)
         .values(card_version=Household.card_version + 1)
         .returning(Household.card_version),
-        execution_options={"synchronize_session": False}).scalar_one()
-    db.session.add(CardReissue(village_id=household.village_id, household_id=household.id,
-                               old_version=new - 1, new_version=new, reason=reason,
-                               actor_id=actor_id))
+        execution_options={"synchronize_session": False},
+    ).scalar_one()
+    db.session.add(
+        CardReissue(
+            village_id=household.village_id,
+            household_id=household.id,
+            old_version=new - 1,
+            new_version=new,
+            reason=reason,
+            actor_id=actor_id,
+        )
+    )
     db.session.flush()
     db.session.refresh(household)
     return household
@@ -143,11 +167,17 @@ def reissue_card(household: Household, *, actor_id: int | None, reason: str) -> 
 
 def grid_households(village_id: int, grid_id: int) -> list[Household]:
     """Return the active households of a grid, in code order."""
-    return list(db.session.scalars(
-        select(Household).where(Household.village_id == village_id,
-                                Household.grid_id == grid_id,
-                                Household.status == ACTIVE)
-        .order_by(Household.code)))
+    return list(
+        db.session.scalars(
+            select(Household)
+            .where(
+                Household.village_id == village_id,
+                Household.grid_id == grid_id,
+                Household.status == ACTIVE,
+            )
+            .order_by(Household.code)
+        )
+    )
 
 
 def inspected_today(household: Household) -> bool:

@@ -62,10 +62,16 @@ def door_page(token: str):
     lines = statement(account.id, limit=10)
     from app.catalogue.services import list_goods
 
-    return render_template("households/door.html", household=household, village=village,
-                           masked=mask_name(household.name), balance=account.balance,
-                           lines=lines, words=movement_words,
-                           goods=list_goods(household.village_id))
+    return render_template(
+        "households/door.html",
+        household=household,
+        village=village,
+        masked=mask_name(household.name),
+        balance=account.balance,
+        lines=lines,
+        words=movement_words,
+        goods=list_goods(household.village_id),
+    )
 
 
 @bp.get("/my")
@@ -81,13 +87,21 @@ def my_points():
     more = len(lines) == PAGE
     from app.catalogue.services import list_goods
 
-    return render_template("households/my.html", household=household,
-                           balance=account.balance, lines=lines, words=movement_words,
-                           show=direction, more=more, goods=list_goods(g.user.village_id),
-                           next_before=lines[-1].version if more else None)
+    return render_template(
+        "households/my.html",
+        household=household,
+        balance=account.balance,
+        lines=lines,
+        words=movement_words,
+        show=direction,
+        more=more,
+        goods=list_goods(g.user.village_id),
+        next_before=lines[-1].version if more else None,
+    )
 
 
 # The admin's roster pages.
+
 
 def _village() -> Village:
     village = db.session.get(Village, g.user.village_id)
@@ -102,11 +116,19 @@ def household_list():
     grid_id = request.args.get("grid_id", type=int)
     q = request.args.get("q", "").strip()[:100]
     page = max(1, request.args.get("page", 1, type=int))
-    rows, total = services.search_households(g.user.village_id, grid_id=grid_id, q=q or None,
-                                             page=page, per_page=50)
-    return render_template("households/list.html", rows=rows, total=total, page=page,
-                           pages=max(1, (total + 49) // 50), grids=list_grids(g.user.village_id),
-                           grid_id=grid_id, q=q)
+    rows, total = services.search_households(
+        g.user.village_id, grid_id=grid_id, q=q or None, page=page, per_page=50
+    )
+    return render_template(
+        "households/list.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, (total + 49) // 50),
+        grids=list_grids(g.user.village_id),
+        grid_id=grid_id,
+        q=q,
+    )
 
 
 def _has_control(text: str) -> bool:
@@ -116,8 +138,10 @@ def _has_control(text: str) -> bool:
 def _form_fields() -> tuple[dict, dict]:
     """Read the household form; return the values and the errors per field."""
     form = request.form
-    values = {key: form.get(key, "").strip() for key in
-              ("name", "address", "grid_id", "phone", "members", "status")}
+    values = {
+        key: form.get(key, "").strip()
+        for key in ("name", "address", "grid_id", "phone", "members", "status")
+    }
     errors: dict[str, str] = {}
     # The same rules as the API's schema: what one refuses, the other must not store.
     if not 1 <= len(values["name"]) <= 100 or _has_control(values["name"]):
@@ -127,8 +151,7 @@ def _form_fields() -> tuple[dict, dict]:
     if values["phone"] and not PHONE_PATTERN.match(values["phone"]):
         errors["phone"] = _("Digits, +, - and spaces only.")
     members = values["members"]
-    if members and (not (members.isascii() and members.isdigit())
-                    or not 1 <= int(members) <= 99):
+    if members and (not (members.isascii() and members.isdigit()) or not 1 <= int(members) <= 99):
         errors["members"] = _("A whole number from 1 to 99.")
     try:
         get_grid(g.user.village_id, int(values["grid_id"]))
@@ -146,17 +169,27 @@ def household_new():
     if request.method == "POST":
         values, errors = _form_fields()
         if not errors:
+
             def create():
                 village = _village()
                 return services.create_household(
-                    village, get_grid(village.id, int(values["grid_id"])), values["name"],
-                    values["address"], phone=values["phone"] or None,
-                    members=int(values["members"]) if values["members"] else None).id
+                    village,
+                    get_grid(village.id, int(values["grid_id"])),
+                    values["name"],
+                    values["address"],
+                    phone=values["phone"] or None,
+                    members=int(values["members"]) if values["members"] else None,
+                ).id
+
             household_id = run_write(create)
             return redirect(url_for("households.household_detail", household_id=household_id))
-    return render_template("households/form.html", values=values, errors=errors,
-                           grids=list_grids(g.user.village_id), household=None), \
-        422 if errors else 200
+    return render_template(
+        "households/form.html",
+        values=values,
+        errors=errors,
+        grids=list_grids(g.user.village_id),
+        household=None,
+    ), 422 if errors else 200
 
 
 @bp.route("/admin/households/<int:household_id>/edit", methods=["GET", "POST"])
@@ -165,26 +198,43 @@ def household_edit(household_id: int):
     """Change a household's details."""
     household = services.get_household(g.user.village_id, household_id)
     errors: dict = {}
-    values = {"name": household.name, "address": household.address,
-              "grid_id": str(household.grid_id), "phone": household.phone or "",
-              "members": str(household.members or ""), "status": household.status}
+    values = {
+        "name": household.name,
+        "address": household.address,
+        "grid_id": str(household.grid_id),
+        "phone": household.phone or "",
+        "members": str(household.members or ""),
+        "status": household.status,
+    }
     if request.method == "POST":
         values, errors = _form_fields()
         if values["status"] not in services.STATUSES:
             errors["status"] = _("Choose a status.")
         if not errors:
+
             def update():
                 target = services.get_household(g.user.village_id, household_id)
-                services.update_household(target, {
-                    "name": values["name"], "address": values["address"],
-                    "grid_id": int(values["grid_id"]), "phone": values["phone"] or None,
-                    "members": int(values["members"]) if values["members"] else None,
-                    "status": values["status"]})
+                services.update_household(
+                    target,
+                    {
+                        "name": values["name"],
+                        "address": values["address"],
+                        "grid_id": int(values["grid_id"]),
+                        "phone": values["phone"] or None,
+                        "members": int(values["members"]) if values["members"] else None,
+                        "status": values["status"],
+                    },
+                )
+
             run_write(update)
             return redirect(url_for("households.household_detail", household_id=household_id))
-    return render_template("households/form.html", values=values, errors=errors,
-                           grids=list_grids(g.user.village_id), household=household), \
-        422 if errors else 200
+    return render_template(
+        "households/form.html",
+        values=values,
+        errors=errors,
+        grids=list_grids(g.user.village_id),
+        household=household,
+    ), 422 if errors else 200
 
 
 @bp.get("/admin/households/<int:household_id>")
@@ -198,12 +248,21 @@ def household_detail(household_id: int):
 
     from app.auth.models import User
 
-    logins = list(db.session.scalars(select(User.username).where(
-        User.household_id == household.id, User.role == HOUSEHOLD)))
-    return render_template("households/detail.html", household=household, grid=grid,
-                           logins=logins,
-                           balance=account.balance, lines=statement(account.id, limit=100),
-                           payload=cards.card_payload(household), words=movement_words)
+    logins = list(
+        db.session.scalars(
+            select(User.username).where(User.household_id == household.id, User.role == HOUSEHOLD)
+        )
+    )
+    return render_template(
+        "households/detail.html",
+        household=household,
+        grid=grid,
+        logins=logins,
+        balance=account.balance,
+        lines=statement(account.id, limit=100),
+        payload=cards.card_payload(household),
+        words=movement_words,
+    )
 
 
 @bp.get("/admin/households/<int:household_id>/qr.svg")
@@ -211,8 +270,11 @@ def household_detail(household_id: int):
 def household_qr(household_id: int):
     """The card's QR, for the detail page."""
     household = services.get_household(g.user.village_id, household_id)
-    return Response(cards.qr_svg(cards.card_payload(household)), mimetype="image/svg+xml",
-                    headers={"Cache-Control": "private, no-store"})
+    return Response(
+        cards.qr_svg(cards.card_payload(household)),
+        mimetype="image/svg+xml",
+        headers={"Cache-Control": "private, no-store"},
+    )
 
 
 @bp.post("/admin/households/<int:household_id>/reissue")
@@ -224,9 +286,9 @@ def household_reissue(household_id: int):
     def reissue():
         household = services.get_household(g.user.village_id, household_id)
         services.reissue_card(household, actor_id=g.user.id, reason=reason)
+
     run_write(reissue)
-    return redirect(url_for("households.household_detail", household_id=household_id,
-                            reissued=1))
+    return redirect(url_for("households.household_detail", household_id=household_id, reissued=1))
 
 
 @bp.post("/admin/households/<int:household_id>/login")
@@ -242,13 +304,18 @@ def household_login(household_id: int):
     def create():
         household = services.get_household(user.village_id, household_id)
         create_user(_village(), username, password, HOUSEHOLD, household=household)
+
     try:
         run_write(create)
     except DomainError as error:
-        return redirect(url_for("households.household_detail", household_id=household_id,
-                                login_error=error.detail))
-    return redirect(url_for("households.household_detail", household_id=household_id,
-                            login_created=username))
+        return redirect(
+            url_for(
+                "households.household_detail", household_id=household_id, login_error=error.detail
+            )
+        )
+    return redirect(
+        url_for("households.household_detail", household_id=household_id, login_created=username)
+    )
 
 
 @bp.route("/admin/households/import", methods=["GET", "POST"])
@@ -270,8 +337,7 @@ def household_import():
             except RosterInvalid as error:
                 problems = error.extra.get("errors", {})
                 status = 422
-    return render_template("households/import.html", problems=problems,
-                           imported=imported), status
+    return render_template("households/import.html", problems=problems, imported=imported), status
 
 
 @bp.get("/admin/households/import/template.<fmt>")
@@ -279,14 +345,20 @@ def household_import():
 def roster_template(fmt: str):
     """A roster to fill in, as CSV or XLSX."""
     if fmt == "csv":
-        return Response(roster_template_csv(), mimetype="text/csv", headers={
-            "Content-Disposition": 'attachment; filename="roster-template.csv"'})
+        return Response(
+            roster_template_csv(),
+            mimetype="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="roster-template.csv"'},
+        )
     if fmt == "xlsx":
-        return Response(roster_template_xlsx(), mimetype=(
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), headers={
-            "Content-Disposition": 'attachment; filename="roster-template.xlsx"'})
-    return render_template("errors/error.html", status=404,
-                           message=_("This page does not exist.")), 404
+        return Response(
+            roster_template_xlsx(),
+            mimetype=("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            headers={"Content-Disposition": 'attachment; filename="roster-template.xlsx"'},
+        )
+    return render_template(
+        "errors/error.html", status=404, message=_("This page does not exist.")
+    ), 404
 
 
 @bp.get("/admin/cards")
@@ -302,7 +374,9 @@ def card_print_pdf():
     """The chosen grid's cards as a PDF."""
     grid_id = request.args.get("grid_id", type=int)
     ids = [int(i) for i in request.args.getlist("id") if i.isdigit()]
-    pdf, filename = card_sheet_pdf(g.user.village_id, grid_id=grid_id,
-                                   household_ids=ids or None)
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{filename}"'})
+    pdf, filename = card_sheet_pdf(g.user.village_id, grid_id=grid_id, household_ids=ids or None)
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )

@@ -26,29 +26,43 @@ from app.ledger.services import household_account
 from app.photos import photo_path, store_photo
 from app.writes import IDEMPOTENCY_DOC, write_endpoint
 
-blp = Blueprint("inspections_api", __name__, url_prefix="/api/v1",
-                description="Inspections (督导记录) and the village's scoring rules.")
+blp = Blueprint(
+    "inspections_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Inspections (督导记录) and the village's scoring rules.",
+)
 
 
 def rules_out(rules: services.Rules) -> dict:
-    return {"grades": {g.grade: g.points for g in rules.grades},
-            "labels": {g.grade: g.label for g in rules.grades},
-            "daily_limit": rules.daily_limit, "version": rules.version,
-            "updated_at": rules.created_at, "updated_by": rules.actor_id}
+    return {
+        "grades": {g.grade: g.points for g in rules.grades},
+        "labels": {g.grade: g.label for g in rules.grades},
+        "daily_limit": rules.daily_limit,
+        "version": rules.version,
+        "updated_at": rules.created_at,
+        "updated_by": rules.actor_id,
+    }
 
 
 def inspection_out(inspection: Inspection, household: Household | None = None) -> dict:
     household = household or db.session.get(Household, inspection.household_id)
     return {
-        "id": inspection.id, "household_id": inspection.household_id,
+        "id": inspection.id,
+        "household_id": inspection.household_id,
         "household_code": household.code if household else None,
-        "grid_id": inspection.grid_id, "inspector_id": inspection.inspector_id,
-        "grade": inspection.grade, "points": inspection.points, "note": inspection.note,
+        "grid_id": inspection.grid_id,
+        "inspector_id": inspection.inspector_id,
+        "grade": inspection.grade,
+        "points": inspection.points,
+        "note": inspection.note,
         "transaction_id": inspection.journal_id,
         "balance": household_account(inspection.household_id).balance,
-        "inspected_at": inspection.created_at, "local_date": inspection.local_date,
+        "inspected_at": inspection.created_at,
+        "local_date": inspection.local_date,
         "has_photo": inspection.photo is not None,
-        "voided": inspection.voided_at is not None, "void_reason": inspection.void_reason,
+        "voided": inspection.voided_at is not None,
+        "void_reason": inspection.void_reason,
     }
 
 
@@ -67,10 +81,13 @@ def get_rules():
 @blp.response(200, RulesOut)
 def put_rules(args):
     """Change the rules; inspections from now on are scored by them."""
-    grades = [services.Grade(name, points, args["labels"].get(name, name))
-              for name, points in args["grades"].items()]
-    return rules_out(services.set_rules(g.user.village_id, grades, args["daily_limit"],
-                                        actor_id=g.user.id))
+    grades = [
+        services.Grade(name, points, args["labels"].get(name, name))
+        for name, points in args["grades"].items()
+    ]
+    return rules_out(
+        services.set_rules(g.user.village_id, grades, args["daily_limit"], actor_id=g.user.id)
+    )
 
 
 @blp.get("/rules/history")
@@ -91,10 +108,12 @@ def rules_history():
 def create_inspection(args):
     """Grade a household's sorting and credit its points by the rules."""
     household = household_by_ref(g.user.village_id, args)
-    inspection = services.record_inspection(household, g.user, args["grade"],
-                                            note=args.get("note"))
-    return inspection_out(inspection, household), 201, {
-        "Location": url_for("inspections_api.get_inspection", inspection_id=inspection.id)}
+    inspection = services.record_inspection(household, g.user, args["grade"], note=args.get("note"))
+    return (
+        inspection_out(inspection, household),
+        201,
+        {"Location": url_for("inspections_api.get_inspection", inspection_id=inspection.id)},
+    )
 
 
 @blp.get("/inspections")
@@ -107,9 +126,15 @@ def list_inspections(args):
     if args.get("date"):
         day_from = day_to = args["date"]
     rows, total = services.list_inspections(
-        g.user.village_id, day_from=day_from, day_to=day_to, grid_id=args.get("grid_id"),
-        inspector_id=args.get("inspector_id"), household_id=args.get("household_id"),
-        limit=args["limit"], offset=args["offset"])
+        g.user.village_id,
+        day_from=day_from,
+        day_to=day_to,
+        grid_id=args.get("grid_id"),
+        inspector_id=args.get("inspector_id"),
+        household_id=args.get("household_id"),
+        limit=args["limit"],
+        offset=args["offset"],
+    )
     return {"items": [inspection_out(i) for i in rows], "total": total}
 
 
@@ -158,5 +183,8 @@ def get_photo(inspection_id: int):
     inspection = services.get_inspection(g.user.village_id, inspection_id)
     if inspection.photo is None:
         raise NotFound("This inspection has no photo.")
-    return Response(photo_path(inspection.photo).read_bytes(), mimetype="image/jpeg",
-                    headers={"Cache-Control": "private, max-age=86400"})
+    return Response(
+        photo_path(inspection.photo).read_bytes(),
+        mimetype="image/jpeg",
+        headers={"Cache-Control": "private, max-age=86400"},
+    )

@@ -51,17 +51,20 @@ class Rules:
                 return grade
         raise ValidationFailed(
             f"Unknown grade {name!r}; one of {', '.join(g.grade for g in self.grades)}.",
-            errors={"grade": [f"One of: {', '.join(g.grade for g in self.grades)}."]})
+            errors={"grade": [f"One of: {', '.join(g.grade for g in self.grades)}."]},
+        )
 
 
 def _rules(row: RuleSet) -> Rules:
-    grades = tuple(Grade(g["grade"], g["points"], g.get("label") or g["grade"])
-                   for g in json.loads(row.grades))
+    grades = tuple(
+        Grade(g["grade"], g["points"], g.get("label") or g["grade"]) for g in json.loads(row.grades)
+    )
     return Rules(row.id, row.version, grades, row.daily_limit, row.actor_id, row.created_at)
 
 
-def set_rules(village_id: int, grades: list[Grade], daily_limit: int, *,
-              actor_id: int | None) -> Rules:
+def set_rules(
+    village_id: int, grades: list[Grade], daily_limit: int, *, actor_id: int | None
+) -> Rules:
     """Put new rules in force: a new version; inspections after it are scored by it."""
     names = [g.grade for g in grades]
     if not grades or len(grades) > 10:
@@ -70,22 +73,34 @@ def set_rules(village_id: int, grades: list[Grade], daily_limit: int, *,
         raise ValidationFailed("Grade names must differ.", errors={"grades": ["Duplicates."]})
     for grade in grades:
         if not 0 <= grade.points <= MAX_POINTS_PER_GRADE:
-            raise ValidationFailed(f"Points per grade are 0 to {MAX_POINTS_PER_GRADE}.",
-                                   errors={"grades": [f"{grade.grade}: 0 to "
-                                                      f"{MAX_POINTS_PER_GRADE} points."]})
+            raise ValidationFailed(
+                f"Points per grade are 0 to {MAX_POINTS_PER_GRADE}.",
+                errors={"grades": [f"{grade.grade}: 0 to {MAX_POINTS_PER_GRADE} points."]},
+            )
     if not 1 <= daily_limit <= MAX_DAILY_LIMIT:
-        raise ValidationFailed(f"The daily limit is 1 to {MAX_DAILY_LIMIT}.",
-                               errors={"daily_limit": [f"1 to {MAX_DAILY_LIMIT}."]})
+        raise ValidationFailed(
+            f"The daily limit is 1 to {MAX_DAILY_LIMIT}.",
+            errors={"daily_limit": [f"1 to {MAX_DAILY_LIMIT}."]},
+        )
     # Two admins saving at once both read the same newest version; queue them on the
     # village's row (FOR NO KEY UPDATE: inserts that merely reference the village go on).
-    db.session.execute(select(Village.id).where(Village.id == village_id)
-                       .with_for_update(key_share=True))
-    version = (db.session.scalar(select(func.max(RuleSet.version))
-                                 .where(RuleSet.village_id == village_id)) or 0) + 1
-    row = RuleSet(village_id=village_id, version=version, daily_limit=daily_limit,
-                  actor_id=actor_id, grades=json.dumps(
-                      [{"grade": g.grade, "points": g.points, "label": g.label}
-                       for g in grades], ensure_ascii=False))
+    db.session.execute(
+        select(Village.id).where(Village.id == village_id).with_for_update(key_share=True)
+    )
+    version = (
+        db.session.scalar(select(func.max(RuleSet.version)).where(RuleSet.village_id == village_id))
+        or 0
+    ) + 1
+    row = RuleSet(
+        village_id=village_id,
+        version=version,
+        daily_limit=daily_limit,
+        actor_id=actor_id,
+        grades=json.dumps(
+            [{"grade": g.grade, "points": g.points, "label": g.label} for g in grades],
+            ensure_ascii=False,
+        ),
+    )
     db.session.add(row)
     db.session.flush()
     return _rules(row)
@@ -93,14 +108,19 @@ def set_rules(village_id: int, grades: list[Grade], daily_limit: int, *,
 
 def create_default_rules(village_id: int) -> Rules:
     """Give a new village the default rules: A 3, B 2, C 1, D 0, once a day."""
-    return set_rules(village_id, [Grade(*g) for g in DEFAULT_GRADES], DEFAULT_DAILY_LIMIT,
-                     actor_id=None)
+    return set_rules(
+        village_id, [Grade(*g) for g in DEFAULT_GRADES], DEFAULT_DAILY_LIMIT, actor_id=None
+    )
 
 
 def current_rules(village_id: int) -> Rules:
     """Return the rules in force in the village."""
-    row = db.session.scalar(select(RuleSet).where(RuleSet.village_id == village_id)
-                            .order_by(RuleSet.version.desc()).limit(1))
+    row = db.session.scalar(
+        select(RuleSet)
+        .where(RuleSet.village_id == village_id)
+        .order_by(RuleSet.version.desc())
+        .limit(1)
+    )
     if row is None:
         raise NotFound("The village has no rules yet.")
     return _rules(row)
@@ -108,9 +128,12 @@ def current_rules(village_id: int) -> Rules:
 
 def rules_history(village_id: int) -> list[Rules]:
     """Return every version of the village's rules, newest first."""
-    return [_rules(row) for row in db.session.scalars(
-        select(RuleSet).where(RuleSet.village_id == village_id)
-        .order_by(RuleSet.version.desc()))]
+    return [
+        _rules(row)
+        for row in db.session.scalars(
+            select(RuleSet).where(RuleSet.village_id == village_id).order_by(RuleSet.version.desc())
+        )
+    ]
 
 
 def village_today(village_id: int, moment: datetime | None = None) -> date:
@@ -125,8 +148,14 @@ def count_today(household: Household) -> int:
 
 
 def _count_on(household_id: int, day: date) -> int:
-    return db.session.scalar(select(func.count(Inspection.id)).where(
-        Inspection.household_id == household_id, Inspection.local_date == day)) or 0
+    return (
+        db.session.scalar(
+            select(func.count(Inspection.id)).where(
+                Inspection.household_id == household_id, Inspection.local_date == day
+            )
+        )
+        or 0
+    )
 
 
 def record_inspection(
@@ -157,10 +186,18 @@ def record_inspection(
         if slot > rules.daily_limit:
             break
         candidate = Inspection(
-            village_id=household.village_id, household_id=household.id,
-            grid_id=household.grid_id, inspector_id=inspector.id, grade=chosen.grade,
-            points=chosen.points, note=note, local_date=today, slot=slot,
-            rules_id=rules.id, created_at=now)
+            village_id=household.village_id,
+            household_id=household.id,
+            grid_id=household.grid_id,
+            inspector_id=inspector.id,
+            grade=chosen.grade,
+            points=chosen.points,
+            note=note,
+            local_date=today,
+            slot=slot,
+            rules_id=rules.id,
+            created_at=now,
+        )
         try:
             with db.session.begin_nested():
                 db.session.add(candidate)
@@ -172,11 +209,18 @@ def record_inspection(
         break
     if inspection is None:
         raise AlreadyInspectedToday(
-            f"This household was already inspected today ({rules.daily_limit} a day).")
+            f"This household was already inspected today ({rules.daily_limit} a day)."
+        )
     if chosen.points:
-        journal = credit(household.village_id, household.id, chosen.points,
-                         kind="inspection", memo=f"{chosen.label} ({chosen.grade})",
-                         actor_id=inspector.id, at=now)
+        journal = credit(
+            household.village_id,
+            household.id,
+            chosen.points,
+            kind="inspection",
+            memo=f"{chosen.label} ({chosen.grade})",
+            actor_id=inspector.id,
+            at=now,
+        )
         inspection.journal_id = journal.id
         db.session.flush()
     return inspection
@@ -201,13 +245,18 @@ def void_inspection(inspection: Inspection, *, actor: User, reason: str) -> Insp
             .where(Inspection.id == inspection.id, Inspection.voided_at.is_(None))
             .values(voided_at=utcnow(), void_reason=reason, voided_by=actor.id)
             .returning(Inspection.id),
-            execution_options={"synchronize_session": False}).scalar_one_or_none()
+            execution_options={"synchronize_session": False},
+        ).scalar_one_or_none()
         if claimed is None:
             raise AlreadyReversed("This inspection was already voided.")
         db.session.refresh(inspection)
         if inspection.journal_id is not None:
-            reversal = reverse(inspection.journal_id, village_id=inspection.village_id,
-                               actor_id=actor.id, reason=reason)
+            reversal = reverse(
+                inspection.journal_id,
+                village_id=inspection.village_id,
+                actor_id=actor.id,
+                reason=reason,
+            )
             inspection.void_journal_id = reversal.id
         db.session.flush()
     return inspection
@@ -226,9 +275,11 @@ def list_inspections(
 ) -> tuple[list[Inspection], int]:
     """Return the village's inspections, newest first, filtered, and their total."""
     query = select(Inspection).where(Inspection.village_id == village_id)
-    for column, value in ((Inspection.grid_id, grid_id),
-                          (Inspection.inspector_id, inspector_id),
-                          (Inspection.household_id, household_id)):
+    for column, value in (
+        (Inspection.grid_id, grid_id),
+        (Inspection.inspector_id, inspector_id),
+        (Inspection.household_id, household_id),
+    ):
         if value is not None:
             query = query.where(column == value)
     if day_from is not None:
@@ -244,37 +295,74 @@ def not_inspected_today(village_id: int, grid_id: int) -> list[Household]:
     """Return the grid's active households with no inspection today."""
     today = village_today(village_id)
     inspected = select(Inspection.household_id).where(
-        Inspection.village_id == village_id, Inspection.local_date == today)
-    return list(db.session.scalars(
-        select(Household).where(Household.village_id == village_id,
-                                Household.grid_id == grid_id, Household.status == "active",
-                                Household.id.not_in(inspected))
-        .order_by(Household.code)))
+        Inspection.village_id == village_id, Inspection.local_date == today
+    )
+    return list(
+        db.session.scalars(
+            select(Household)
+            .where(
+                Household.village_id == village_id,
+                Household.grid_id == grid_id,
+                Household.status == "active",
+                Household.id.not_in(inspected),
+            )
+            .order_by(Household.code)
+        )
+    )
 
 
 def verify_inspections(village_id: int | None = None) -> list[dict]:
     """Check each inspection's points against its journal, and voids against reversals."""
     from app.ledger.models import Journal, Transfer
 
-    credited = (select(Transfer.journal_id, func.sum(Transfer.amount).label("total"))
-                .group_by(Transfer.journal_id).subquery())
-    query = (select(Inspection.id, Inspection.points, Inspection.journal_id,
-                    credited.c.total, Inspection.voided_at, Inspection.void_journal_id,
-                    Journal.reverses_id)
-             .outerjoin(credited, credited.c.journal_id == Inspection.journal_id)
-             .outerjoin(Journal, Journal.id == Inspection.void_journal_id))
+    credited = (
+        select(Transfer.journal_id, func.sum(Transfer.amount).label("total"))
+        .group_by(Transfer.journal_id)
+        .subquery()
+    )
+    query = (
+        select(
+            Inspection.id,
+            Inspection.points,
+            Inspection.journal_id,
+            credited.c.total,
+            Inspection.voided_at,
+            Inspection.void_journal_id,
+            Journal.reverses_id,
+        )
+        .outerjoin(credited, credited.c.journal_id == Inspection.journal_id)
+        .outerjoin(Journal, Journal.id == Inspection.void_journal_id)
+    )
     if village_id is not None:
         query = query.where(Inspection.village_id == village_id)
     problems = []
-    for (inspection_id, points, journal_id, total, voided_at, _void_journal_id,
-         reverses_id) in db.session.execute(query):
+    for (
+        inspection_id,
+        points,
+        journal_id,
+        total,
+        voided_at,
+        _void_journal_id,
+        reverses_id,
+    ) in db.session.execute(query):
         if (journal_id is None and points != 0) or (journal_id is not None and total != points):
-            problems.append({"check": "inspection", "inspection_id": inspection_id,
-                             "expected": points, "actual": total or 0,
-                             "detail": f"inspection {inspection_id}: {points} points, "
-                                       f"its journal credits {total or 0}"})
+            problems.append(
+                {
+                    "check": "inspection",
+                    "inspection_id": inspection_id,
+                    "expected": points,
+                    "actual": total or 0,
+                    "detail": f"inspection {inspection_id}: {points} points, "
+                    f"its journal credits {total or 0}",
+                }
+            )
         if journal_id is not None and voided_at is not None and reverses_id != journal_id:
-            problems.append({"check": "inspection_void", "inspection_id": inspection_id,
-                             "detail": f"inspection {inspection_id} is voided but its "
-                                       f"journal {journal_id} is not reversed"})
+            problems.append(
+                {
+                    "check": "inspection_void",
+                    "inspection_id": inspection_id,
+                    "detail": f"inspection {inspection_id} is voided but its "
+                    f"journal {journal_id} is not reversed",
+                }
+            )
     return problems

@@ -35,15 +35,28 @@ def scanner():
     grids = list_grids(g.user.village_id)
     grid_id = request.args.get("grid_id", type=int) or (grids[0].id if grids else None)
     mine, _total = services.list_inspections(
-        g.user.village_id, inspector_id=g.user.id,
+        g.user.village_id,
+        inspector_id=g.user.id,
         day_from=services.village_today(g.user.village_id),
-        day_to=services.village_today(g.user.village_id), limit=200)
-    codes = {h.id: h for h in db.session.scalars(
-        select(Household).where(Household.id.in_({i.household_id for i in mine})))}
+        day_to=services.village_today(g.user.village_id),
+        limit=200,
+    )
+    codes = {
+        h.id: h
+        for h in db.session.scalars(
+            select(Household).where(Household.id.in_({i.household_id for i in mine}))
+        )
+    }
     todo = services.not_inspected_today(g.user.village_id, grid_id) if grid_id else []
-    return render_template("inspections/scanner.html", grids=grids, grid_id=grid_id,
-                           mine=mine, households=codes, todo=todo,
-                           error=request.args.get("error"))
+    return render_template(
+        "inspections/scanner.html",
+        grids=grids,
+        grid_id=grid_id,
+        mine=mine,
+        households=codes,
+        todo=todo,
+        error=request.args.get("error"),
+    )
 
 
 @bp.get("/inspect/card")
@@ -64,10 +77,16 @@ def _grade_page(household: Household, *, message: str | None = None, status: int
     rules = services.current_rules(g.user.village_id)
     done = services.count_today(household)
     return render_template(
-        "inspections/grade.html", household=household, rules=rules,
-        balance=household_account(household.id).balance, done_today=done,
-        full=done >= rules.daily_limit, key=uuid.uuid4().hex, message=message,
-        own=g.user.household_id == household.id), status
+        "inspections/grade.html",
+        household=household,
+        rules=rules,
+        balance=household_account(household.id).balance,
+        done_today=done,
+        full=done >= rules.daily_limit,
+        key=uuid.uuid4().hex,
+        message=message,
+        own=g.user.household_id == household.id,
+    ), status
 
 
 @bp.get("/inspect/household/<int:household_id>")
@@ -90,8 +109,9 @@ def grade(household_id: int):
     upload = request.files.get("photo")
     photo = upload.read() if upload is not None and upload.filename else b""
     if key is None:
-        return _grade_page(household, message=_("The form expired; please choose again."),
-                           status=400)
+        return _grade_page(
+            household, message=_("The form expired; please choose again."), status=400
+        )
     user = g.user
     village_id, user_id = user.village_id, user.id
 
@@ -104,15 +124,25 @@ def grade(household_id: int):
         return redirect(url_for("inspections.done", inspection_id=inspection.id))
 
     def refused(error: DomainError):
-        return redirect(url_for("inspections.grade_form", household_id=household_id,
-                                refused=error.code))
+        return redirect(
+            url_for("inspections.grade_form", household_id=household_id, refused=error.code)
+        )
 
     try:
         return run_idempotent(
-            village_id, key,
-            fingerprint(b"inspect", str(user_id).encode(), str(household_id).encode(),
-                        grade_name.encode(), (note or "").encode(), photo),
-            produce, on_refusal=refused)
+            village_id,
+            key,
+            fingerprint(
+                b"inspect",
+                str(user_id).encode(),
+                str(household_id).encode(),
+                grade_name.encode(),
+                (note or "").encode(),
+                photo,
+            ),
+            produce,
+            on_refusal=refused,
+        )
     except DomainError as error:
         if error.status >= 500:
             raise
@@ -125,9 +155,12 @@ def done(inspection_id: int):
     """The inspection is recorded: the points and the new balance; scan the next."""
     inspection = services.get_inspection(g.user.village_id, inspection_id)
     household = get_household(g.user.village_id, inspection.household_id)
-    return render_template("inspections/done.html", inspection=inspection,
-                           household=household,
-                           balance=household_account(household.id).balance)
+    return render_template(
+        "inspections/done.html",
+        inspection=inspection,
+        household=household,
+        balance=household_account(household.id).balance,
+    )
 
 
 @bp.route("/admin/rules", methods=["GET", "POST"])
@@ -152,14 +185,23 @@ def rules_page():
         if status == 200:
             user = g.user
             try:
-                run_write(lambda: services.set_rules(user.village_id, grades, int(limit),
-                                                     actor_id=user.id))
+                run_write(
+                    lambda: services.set_rules(
+                        user.village_id, grades, int(limit), actor_id=user.id
+                    )
+                )
                 return redirect(url_for("inspections.rules_page", saved=1))
             except DomainError as error:
                 message, status = error.detail, error.status
-    users = {u.id: u.username for u in db.session.scalars(
-        select(User).where(User.village_id == g.user.village_id))}
-    return render_template("inspections/rules.html",
-                           rules=services.current_rules(g.user.village_id),
-                           history=services.rules_history(g.user.village_id), users=users,
-                           message=message, saved=request.args.get("saved")), status
+    users = {
+        u.id: u.username
+        for u in db.session.scalars(select(User).where(User.village_id == g.user.village_id))
+    }
+    return render_template(
+        "inspections/rules.html",
+        rules=services.current_rules(g.user.village_id),
+        history=services.rules_history(g.user.village_id),
+        users=users,
+        message=message,
+        saved=request.args.get("saved"),
+    ), status

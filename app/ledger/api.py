@@ -17,8 +17,9 @@ from app.ledger.schemas import (
 )
 from app.writes import IDEMPOTENCY_DOC, write_endpoint
 
-blp = Blueprint("ledger_api", __name__, url_prefix="/api/v1",
-                description="The points ledger (积分账本).")
+blp = Blueprint(
+    "ledger_api", __name__, url_prefix="/api/v1", description="The points ledger (积分账本)."
+)
 
 
 @blp.post("/adjustments")
@@ -31,8 +32,9 @@ blp = Blueprint("ledger_api", __name__, url_prefix="/api/v1",
 def create_adjustment(args):
     """Correct a household's points by hand, with a reason."""
     household = get_household(g.user.village_id, args["household_id"])
-    journal = services.adjust(g.user.village_id, household.id, args["amount"],
-                              reason=args["reason"], actor_id=g.user.id)
+    journal = services.adjust(
+        g.user.village_id, household.id, args["amount"], reason=args["reason"], actor_id=g.user.id
+    )
     return {
         "transaction_id": journal.id,
         "household_id": household.id,
@@ -54,11 +56,15 @@ def household_ledger(args, household_id: int):
         raise NotFound("No such household.")
     household = get_household(user.village_id, household_id)
     account = services.household_account(household.id)
-    lines = services.statement(account.id, limit=args["limit"],
-                               before_version=args.get("before_version"))
+    lines = services.statement(
+        account.id, limit=args["limit"], before_version=args.get("before_version")
+    )
     more = len(lines) == args["limit"] and lines[-1].version > 1
-    return {"items": lines, "balance": account.balance,
-            "next_before_version": lines[-1].version if more else None}
+    return {
+        "items": lines,
+        "balance": account.balance,
+        "next_before_version": lines[-1].version if more else None,
+    }
 
 
 @blp.get("/ledger/verify")

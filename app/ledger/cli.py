@@ -22,8 +22,10 @@ def verify_command(village_code: str | None) -> None:
     report = verify_all(village_id)
     for problem in report.problems:
         click.echo(f"PROBLEM [{problem['check']}] {problem['detail']}", err=True)
-    summary = (f"{report.transactions} transactions, {report.postings} postings, "
-               f"{len(report.problems)} problems")
+    summary = (
+        f"{report.transactions} transactions, {report.postings} postings, "
+        f"{len(report.problems)} problems"
+    )
     if report.ok:
         click.echo(f"ledger OK: {summary}")
     else:

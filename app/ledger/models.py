@@ -64,8 +64,7 @@ class Journal(Model):
 
     __tablename__ = "journals"
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                    primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     memo: Mapped[str] = mapped_column(String(200))
@@ -83,8 +82,7 @@ class Transfer(Model):
         CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                    primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     journal_id: Mapped[int] = mapped_column(ForeignKey("journals.id"), index=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
     # Points leave the debit account and arrive in the credit account.

@@ -8,8 +8,9 @@ from app.schemas import Id, PageQuery, Text
 
 class AdjustmentIn(Schema):
     household_id = Id(required=True)
-    amount = fields.Integer(strict=True, required=True,
-                            validate=validate.Range(min=-MAX_AMOUNT, max=MAX_AMOUNT))
+    amount = fields.Integer(
+        strict=True, required=True, validate=validate.Range(min=-MAX_AMOUNT, max=MAX_AMOUNT)
+    )
     reason = Text(required=True, min_length=1, max_length=500)
 
     @validates("amount")
@@ -46,7 +47,8 @@ class StatementOut(Schema):
     items = fields.List(fields.Nested(StatementLineOut))
     balance = fields.Integer()
     next_before_version = fields.Integer(
-        allow_none=True, metadata={"description": "Pass as before_version for the next page."})
+        allow_none=True, metadata={"description": "Pass as before_version for the next page."}
+    )
 
 
 class ProblemOut(Schema):

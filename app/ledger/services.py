@@ -142,8 +142,7 @@ def post(
         ).one_or_none()
         if row is None:
             exists = db.session.scalar(
-                select(Account.id).where(Account.id == account_id,
-                                         Account.village_id == village_id)
+                select(Account.id).where(Account.id == account_id, Account.village_id == village_id)
             )
             if exists is None:
                 raise NotFound(f"Account {account_id} is not in this village.")
@@ -153,25 +152,40 @@ def post(
     # Walk the legs in order from each account's balance before this journal.
     running = {aid: (bal - deltas[aid], ver - counts[aid]) for aid, (bal, ver, _) in after.items()}
     transfers = [
-        Transfer(journal_id=journal.id, village_id=village_id, debit_account_id=leg.debit,
-                 credit_account_id=leg.credit, amount=leg.amount)
+        Transfer(
+            journal_id=journal.id,
+            village_id=village_id,
+            debit_account_id=leg.debit,
+            credit_account_id=leg.credit,
+            amount=leg.amount,
+        )
         for leg in legs
     ]
     db.session.add_all(transfers)
     db.session.flush()
     entries = []
     for transfer in transfers:
-        for account_id, delta in ((transfer.debit_account_id, -transfer.amount),
-                                  (transfer.credit_account_id, transfer.amount)):
+        for account_id, delta in (
+            (transfer.debit_account_id, -transfer.amount),
+            (transfer.credit_account_id, transfer.amount),
+        ):
             balance, version = running[account_id]
             balance, version = balance + delta, version + 1
             if balance < 0 and after[account_id][2] == HOUSEHOLD:
                 raise InsufficientPoints("The household does not have enough points.")
             running[account_id] = (balance, version)
-            entries.append(Entry(account_id=account_id, version=version,
-                                 transfer_id=transfer.id, journal_id=journal.id,
-                                 village_id=village_id, delta=delta, balance_after=balance,
-                                 created_at=now))
+            entries.append(
+                Entry(
+                    account_id=account_id,
+                    version=version,
+                    transfer_id=transfer.id,
+                    journal_id=journal.id,
+                    village_id=village_id,
+                    delta=delta,
+                    balance_after=balance,
+                    created_at=now,
+                )
+            )
     db.session.add_all(entries)
     db.session.flush()
     return journal
@@ -194,8 +208,15 @@ def reverse(journal_id: int, *, village_id: int, actor_id: int | None, reason: s
     ]
     try:
         with db.session.begin_nested():
-            return post(village_id, REVERSAL, legs, memo=original.memo,
-                        actor_id=actor_id, reason=reason, reverses_id=journal_id)
+            return post(
+                village_id,
+                REVERSAL,
+                legs,
+                memo=original.memo,
+                actor_id=actor_id,
+                reason=reason,
+                reverses_id=journal_id,
+            )
     except IntegrityError as error:
         # A concurrent reversal of the same journal committed first.
         if "reverses_id" in str(error.orig):
@@ -204,7 +225,12 @@ def reverse(journal_id: int, *, village_id: int, actor_id: int | None, reason: s
 
 
 def adjust(
-    village_id: int, household_id: int, amount: int, *, reason: str, actor_id: int | None,
+    village_id: int,
+    household_id: int,
+    amount: int,
+    *,
+    reason: str,
+    actor_id: int | None,
     at: datetime | None = None,
 ) -> Journal:
     """Correct a household's points by hand, up or down, never below zero."""
@@ -214,23 +240,28 @@ def adjust(
     if account.village_id != village_id:
         raise NotFound("No such household.")
     system = system_account_id(village_id, ADJUSTMENT)
-    leg = (Leg(system, account.id, amount) if amount > 0
-           else Leg(account.id, system, -amount))
-    return post(village_id, ADJUSTMENT, [leg], memo=reason, actor_id=actor_id, reason=reason,
-                at=at)
+    leg = Leg(system, account.id, amount) if amount > 0 else Leg(account.id, system, -amount)
+    return post(village_id, ADJUSTMENT, [leg], memo=reason, actor_id=actor_id, reason=reason, at=at)
 
 
 def credit(
-    village_id: int, household_id: int, amount: int, *, kind: str, memo: str,
-    actor_id: int | None, at: datetime | None = None,
+    village_id: int,
+    household_id: int,
+    amount: int,
+    *,
+    kind: str,
+    memo: str,
+    actor_id: int | None,
+    at: datetime | None = None,
 ) -> Journal:
     """Give a household points from the village's issuance account."""
     account = household_account(household_id)
     if account.village_id != village_id:
         raise NotFound("No such household.")
     issuance = system_account_id(village_id, ISSUANCE)
-    return post(village_id, kind, [Leg(issuance, account.id, amount)], memo=memo,
-                actor_id=actor_id, at=at)
+    return post(
+        village_id, kind, [Leg(issuance, account.id, amount)], memo=memo, actor_id=actor_id, at=at
+    )
 
 
 def balance(account_id: int) -> int:
@@ -266,7 +297,10 @@ class StatementLine:
 
 
 def statement(
-    account_id: int, *, limit: int = 50, before_version: int | None = None,
+    account_id: int,
+    *,
+    limit: int = 50,
+    before_version: int | None = None,
     direction: str | None = None,
 ) -> list[StatementLine]:
     """Return the account's entries, newest first, with running balances.
@@ -288,9 +322,14 @@ def statement(
         query = query.where(Entry.delta < 0)
     return [
         StatementLine(
-            transaction_id=journal.id, kind=journal.kind, amount=entry.delta,
-            balance_after=entry.balance_after, created_at=entry.created_at,
-            memo=journal.memo, reason=journal.reason, reverses_id=journal.reverses_id,
+            transaction_id=journal.id,
+            kind=journal.kind,
+            amount=entry.delta,
+            balance_after=entry.balance_after,
+            created_at=entry.created_at,
+            memo=journal.memo,
+            reason=journal.reason,
+            reverses_id=journal.reverses_id,
             version=entry.version,
         )
         for entry, journal in db.session.execute(query)
@@ -323,133 +362,267 @@ def verify(village_id: int | None = None) -> VerifyReport:
     postings = session.scalar(scoped(select(func.count()).select_from(Entry), Entry.village_id))
 
     # 1. Every transfer moves a positive amount between two accounts of its village.
-    bad_transfers = session.execute(scoped(
-        select(Transfer.id, Transfer.amount)
-        .join(Account, Account.id == Transfer.debit_account_id)
-        .join(Journal, Journal.id == Transfer.journal_id)
-        .where(or_(Transfer.amount <= 0,
-                   Transfer.debit_account_id == Transfer.credit_account_id,
-                   Account.village_id != Transfer.village_id,
-                   Journal.village_id != Transfer.village_id)),
-        Transfer.village_id))
+    bad_transfers = session.execute(
+        scoped(
+            select(Transfer.id, Transfer.amount)
+            .join(Account, Account.id == Transfer.debit_account_id)
+            .join(Journal, Journal.id == Transfer.journal_id)
+            .where(
+                or_(
+                    Transfer.amount <= 0,
+                    Transfer.debit_account_id == Transfer.credit_account_id,
+                    Account.village_id != Transfer.village_id,
+                    Journal.village_id != Transfer.village_id,
+                )
+            ),
+            Transfer.village_id,
+        )
+    )
     for transfer_id, amount in bad_transfers:
-        add("transfer", f"transfer {transfer_id} of {amount} points is not valid",
-            transfer_id=transfer_id)
+        add(
+            "transfer",
+            f"transfer {transfer_id} of {amount} points is not valid",
+            transfer_id=transfer_id,
+        )
 
     # 2. Every journal has transfers; every transfer has its two mirror entries.
-    empty = session.scalars(scoped(
-        select(Journal.id).where(~select(Transfer.id).where(
-            Transfer.journal_id == Journal.id).exists()), Journal.village_id))
+    empty = session.scalars(
+        scoped(
+            select(Journal.id).where(
+                ~select(Transfer.id).where(Transfer.journal_id == Journal.id).exists()
+            ),
+            Journal.village_id,
+        )
+    )
     for journal_id in empty:
         add("journal", f"transaction {journal_id} has no transfers", transaction_id=journal_id)
     entry_sums = (
-        select(Entry.transfer_id, func.count().label("n"), func.sum(Entry.delta).label("total"),
-               func.sum(func.abs(Entry.delta)).label("moved"))
-        .group_by(Entry.transfer_id).subquery()
+        select(
+            Entry.transfer_id,
+            func.count().label("n"),
+            func.sum(Entry.delta).label("total"),
+            func.sum(func.abs(Entry.delta)).label("moved"),
+        )
+        .group_by(Entry.transfer_id)
+        .subquery()
     )
-    unbalanced = session.execute(scoped(
-        select(Transfer.id, Transfer.journal_id, entry_sums.c.n, entry_sums.c.total,
-               entry_sums.c.moved)
-        .outerjoin(entry_sums, entry_sums.c.transfer_id == Transfer.id)
-        .where(or_(entry_sums.c.n.is_(None), entry_sums.c.n != 2, entry_sums.c.total != 0,
-                   entry_sums.c.moved != 2 * Transfer.amount)),
-        Transfer.village_id))
+    unbalanced = session.execute(
+        scoped(
+            select(
+                Transfer.id,
+                Transfer.journal_id,
+                entry_sums.c.n,
+                entry_sums.c.total,
+                entry_sums.c.moved,
+            )
+            .outerjoin(entry_sums, entry_sums.c.transfer_id == Transfer.id)
+            .where(
+                or_(
+                    entry_sums.c.n.is_(None),
+                    entry_sums.c.n != 2,
+                    entry_sums.c.total != 0,
+                    entry_sums.c.moved != 2 * Transfer.amount,
+                )
+            ),
+            Transfer.village_id,
+        )
+    )
     for transfer_id, journal_id, n, total, _moved in unbalanced:
-        add("balance", f"transfer {transfer_id} of transaction {journal_id} has {n or 0} "
-            f"entries summing to {total or 0}", transfer_id=transfer_id,
-            transaction_id=journal_id)
+        add(
+            "balance",
+            f"transfer {transfer_id} of transaction {journal_id} has {n or 0} "
+            f"entries summing to {total or 0}",
+            transfer_id=transfer_id,
+            transaction_id=journal_id,
+        )
 
     # 3. Per account: the cached balance and version equal its entries and transfers.
     by_entries = (
-        select(Entry.account_id, func.count().label("n"), func.sum(Entry.delta).label("total"),
-               func.max(Entry.version).label("top"))
-        .group_by(Entry.account_id).subquery()
+        select(
+            Entry.account_id,
+            func.count().label("n"),
+            func.sum(Entry.delta).label("total"),
+            func.max(Entry.version).label("top"),
+        )
+        .group_by(Entry.account_id)
+        .subquery()
     )
-    credits = (select(Transfer.credit_account_id.label("account_id"),
-                      func.sum(Transfer.amount).label("total"))
-               .group_by(Transfer.credit_account_id).subquery())
-    debits = (select(Transfer.debit_account_id.label("account_id"),
-                     func.sum(Transfer.amount).label("total"))
-              .group_by(Transfer.debit_account_id).subquery())
-    rows = session.execute(scoped(
-        select(Account.id, Account.kind, Account.balance, Account.version,
-               func.coalesce(by_entries.c.n, 0), func.coalesce(by_entries.c.total, 0),
-               func.coalesce(by_entries.c.top, 0),
-               func.coalesce(credits.c.total, 0) - func.coalesce(debits.c.total, 0))
-        .outerjoin(by_entries, by_entries.c.account_id == Account.id)
-        .outerjoin(credits, credits.c.account_id == Account.id)
-        .outerjoin(debits, debits.c.account_id == Account.id)
-        .order_by(Account.id), Account.village_id))
+    credits = (
+        select(
+            Transfer.credit_account_id.label("account_id"), func.sum(Transfer.amount).label("total")
+        )
+        .group_by(Transfer.credit_account_id)
+        .subquery()
+    )
+    debits = (
+        select(
+            Transfer.debit_account_id.label("account_id"), func.sum(Transfer.amount).label("total")
+        )
+        .group_by(Transfer.debit_account_id)
+        .subquery()
+    )
+    rows = session.execute(
+        scoped(
+            select(
+                Account.id,
+                Account.kind,
+                Account.balance,
+                Account.version,
+                func.coalesce(by_entries.c.n, 0),
+                func.coalesce(by_entries.c.total, 0),
+                func.coalesce(by_entries.c.top, 0),
+                func.coalesce(credits.c.total, 0) - func.coalesce(debits.c.total, 0),
+            )
+            .outerjoin(by_entries, by_entries.c.account_id == Account.id)
+            .outerjoin(credits, credits.c.account_id == Account.id)
+            .outerjoin(debits, debits.c.account_id == Account.id)
+            .order_by(Account.id),
+            Account.village_id,
+        )
+    )
     for account_id, kind, cached, version, n, entry_total, top, transfer_total in rows:
         if cached != entry_total:
-            add("account_balance", f"account {account_id}: cached balance {cached}, "
-                f"entries sum to {entry_total}", account_id=account_id,
-                expected=entry_total, actual=cached)
+            add(
+                "account_balance",
+                f"account {account_id}: cached balance {cached}, entries sum to {entry_total}",
+                account_id=account_id,
+                expected=entry_total,
+                actual=cached,
+            )
         if cached != transfer_total:
-            add("account_transfers", f"account {account_id}: cached balance {cached}, "
-                f"transfers sum to {transfer_total}", account_id=account_id,
-                expected=transfer_total, actual=cached)
+            add(
+                "account_transfers",
+                f"account {account_id}: cached balance {cached}, transfers sum to {transfer_total}",
+                account_id=account_id,
+                expected=transfer_total,
+                actual=cached,
+            )
         if not version == n == top:
-            add("account_version", f"account {account_id}: version {version}, "
-                f"{n} entries, last entry {top}", account_id=account_id,
-                expected=n, actual=version)
+            add(
+                "account_version",
+                f"account {account_id}: version {version}, {n} entries, last entry {top}",
+                account_id=account_id,
+                expected=n,
+                actual=version,
+            )
         if kind == HOUSEHOLD and cached < 0:
-            add("household_negative", f"household account {account_id} is at {cached}",
-                account_id=account_id, expected=0, actual=cached)
+            add(
+                "household_negative",
+                f"household account {account_id} is at {cached}",
+                account_id=account_id,
+                expected=0,
+                actual=cached,
+            )
 
     # 4. Each account's entry chain: versions 1..n, each balance_after adds up.
     previous = func.lag(Entry.balance_after, 1, 0).over(
-        partition_by=Entry.account_id, order_by=Entry.version)
+        partition_by=Entry.account_id, order_by=Entry.version
+    )
     position = func.row_number().over(partition_by=Entry.account_id, order_by=Entry.version)
-    chain = scoped(select(Entry.account_id, Entry.version, Entry.delta, Entry.balance_after,
-                          previous.label("previous"), position.label("position")),
-                   Entry.village_id).subquery()
+    chain = scoped(
+        select(
+            Entry.account_id,
+            Entry.version,
+            Entry.delta,
+            Entry.balance_after,
+            previous.label("previous"),
+            position.label("position"),
+        ),
+        Entry.village_id,
+    ).subquery()
     broken = session.execute(
-        select(chain).where(or_(chain.c.version != chain.c.position,
-                                chain.c.previous + chain.c.delta != chain.c.balance_after))
-        .order_by(chain.c.account_id, chain.c.version))
+        select(chain)
+        .where(
+            or_(
+                chain.c.version != chain.c.position,
+                chain.c.previous + chain.c.delta != chain.c.balance_after,
+            )
+        )
+        .order_by(chain.c.account_id, chain.c.version)
+    )
     for account_id, version, delta, balance_after, prev, pos in broken:
-        add("entry_chain", f"account {account_id}: entry {version} (position {pos}) "
-            f"goes from {prev} by {delta} to {balance_after}", account_id=account_id,
-            expected=prev + delta, actual=balance_after)
-    negative = session.execute(scoped(
-        select(Entry.account_id, Entry.version, Entry.balance_after)
-        .join(Account, Account.id == Entry.account_id)
-        .where(Account.kind == HOUSEHOLD, Entry.balance_after < 0), Entry.village_id))
+        add(
+            "entry_chain",
+            f"account {account_id}: entry {version} (position {pos}) "
+            f"goes from {prev} by {delta} to {balance_after}",
+            account_id=account_id,
+            expected=prev + delta,
+            actual=balance_after,
+        )
+    negative = session.execute(
+        scoped(
+            select(Entry.account_id, Entry.version, Entry.balance_after)
+            .join(Account, Account.id == Entry.account_id)
+            .where(Account.kind == HOUSEHOLD, Entry.balance_after < 0),
+            Entry.village_id,
+        )
+    )
     for account_id, version, balance_after in negative:
-        add("household_negative", f"household account {account_id} went to {balance_after} "
-            f"at entry {version}", account_id=account_id, expected=0, actual=balance_after)
+        add(
+            "household_negative",
+            f"household account {account_id} went to {balance_after} at entry {version}",
+            account_id=account_id,
+            expected=0,
+            actual=balance_after,
+        )
 
     # 5. Debits equal credits: each village's balances sum to zero.
-    villages = session.execute(scoped(
-        select(Account.village_id, func.sum(Account.balance)).group_by(Account.village_id)
-        .having(func.sum(Account.balance) != 0), Account.village_id))
+    villages = session.execute(
+        scoped(
+            select(Account.village_id, func.sum(Account.balance))
+            .group_by(Account.village_id)
+            .having(func.sum(Account.balance) != 0),
+            Account.village_id,
+        )
+    )
     for vid, total in villages:
-        add("village_total", f"village {vid}: account balances sum to {total}, not 0",
-            village_id=vid, expected=0, actual=total)
+        add(
+            "village_total",
+            f"village {vid}: account balances sum to {total}, not 0",
+            village_id=vid,
+            expected=0,
+            actual=total,
+        )
 
     # 6. Every reversal mirrors what it reverses.
     reversal = Journal.__table__.alias("reversal")
-    pairs = session.execute(scoped(
-        select(reversal.c.id, reversal.c.reverses_id, reversal.c.village_id)
-        .where(reversal.c.reverses_id.is_not(None)), reversal.c.village_id))
+    pairs = session.execute(
+        scoped(
+            select(reversal.c.id, reversal.c.reverses_id, reversal.c.village_id).where(
+                reversal.c.reverses_id.is_not(None)
+            ),
+            reversal.c.village_id,
+        )
+    )
     for reversal_id, original_id, _vid in pairs:
-        mirror = sorted(tuple(row) for row in session.execute(
-            select(Transfer.credit_account_id, Transfer.debit_account_id, Transfer.amount)
-            .where(Transfer.journal_id == original_id)))
-        actual = sorted(tuple(row) for row in session.execute(
-            select(Transfer.debit_account_id, Transfer.credit_account_id, Transfer.amount)
-            .where(Transfer.journal_id == reversal_id)))
+        mirror = sorted(
+            tuple(row)
+            for row in session.execute(
+                select(
+                    Transfer.credit_account_id, Transfer.debit_account_id, Transfer.amount
+                ).where(Transfer.journal_id == original_id)
+            )
+        )
+        actual = sorted(
+            tuple(row)
+            for row in session.execute(
+                select(
+                    Transfer.debit_account_id, Transfer.credit_account_id, Transfer.amount
+                ).where(Transfer.journal_id == reversal_id)
+            )
+        )
         if mirror != actual:
-            add("reversal", f"transaction {reversal_id} does not mirror {original_id}",
-                transaction_id=reversal_id)
+            add(
+                "reversal",
+                f"transaction {reversal_id} does not mirror {original_id}",
+                transaction_id=reversal_id,
+            )
 
     if session.get_bind().dialect.name == "postgresql":
         session.rollback()
-    return VerifyReport(ok=not problems, transactions=transactions or 0,
-                        postings=postings or 0, problems=problems)
-
-
+    return VerifyReport(
+        ok=not problems, transactions=transactions or 0, postings=postings or 0, problems=problems
+    )
 
 
 def open_household_accounts(village_id: int, household_ids: Sequence[int]) -> None:
@@ -458,14 +631,26 @@ def open_household_accounts(village_id: int, household_ids: Sequence[int]) -> No
         return
     db.session.execute(
         insert(Account),
-        [{"village_id": village_id, "kind": HOUSEHOLD, "household_id": household_id}
-         for household_id in household_ids],
+        [
+            {"village_id": village_id, "kind": HOUSEHOLD, "household_id": household_id}
+            for household_id in household_ids
+        ],
     )
 
 
 __all__ = [
-    "Leg", "post", "reverse", "adjust", "credit", "balance", "balance_as_of", "statement",
-    "verify", "open_village_accounts", "open_household_account", "open_household_accounts",
+    "Leg",
+    "post",
+    "reverse",
+    "adjust",
+    "credit",
+    "balance",
+    "balance_as_of",
+    "statement",
+    "verify",
+    "open_village_accounts",
+    "open_household_account",
+    "open_household_accounts",
     "system_account_id",
     "household_account",
 ]

@@ -28,8 +28,7 @@ def healthz():
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
         db.session.rollback()
-        return problem(503, "unavailable", "Service unavailable",
-                       "The database does not answer.")
+        return problem(503, "unavailable", "Service unavailable", "The database does not answer.")
     return jsonify(status="ok")
 
 
@@ -76,6 +75,10 @@ def page_globals() -> dict:
     def current_locale() -> str:
         return "zh_CN" if get_locale().language == "zh" else "en"
 
-    role_names = {"admin": _l("Village admin"), "inspector": _l("Inspector"),
-                  "storekeeper": _l("Storekeeper"), "household": _l("Household")}
+    role_names = {
+        "admin": _l("Village admin"),
+        "inspector": _l("Inspector"),
+        "storekeeper": _l("Storekeeper"),
+        "household": _l("Household"),
+    }
     return {"current_locale": current_locale, "role_names": role_names}

@@ -20,21 +20,28 @@ from app.redemptions.schemas import (
 )
 from app.writes import IDEMPOTENCY_DOC, write_endpoint
 
-blp = Blueprint("redemptions_api", __name__, url_prefix="/api/v1/redemptions",
-                description="Redemptions (兑换) at the points shop's counter.")
+blp = Blueprint(
+    "redemptions_api",
+    __name__,
+    url_prefix="/api/v1/redemptions",
+    description="Redemptions (兑换) at the points shop's counter.",
+)
 
 
 def redemption_out(redemption: Redemption) -> dict:
     household = db.session.get(Household, redemption.household_id)
     return {
-        "id": redemption.id, "receipt_no": redemption.receipt_no,
+        "id": redemption.id,
+        "receipt_no": redemption.receipt_no,
         "household_id": redemption.household_id,
         "household_code": household.code if household else None,
         "storekeeper_id": redemption.storekeeper_id,
         "total_points": redemption.total_points,
-        "balance_before": redemption.balance_before, "balance": redemption.balance_after,
+        "balance_before": redemption.balance_before,
+        "balance": redemption.balance_after,
         "current_balance": household_account(redemption.household_id).balance,
-        "transaction_id": redemption.journal_id, "lines": services.lines_of(redemption),
+        "transaction_id": redemption.journal_id,
+        "lines": services.lines_of(redemption),
         "created_at": redemption.created_at,
         "cancelled": redemption.cancelled_at is not None,
         "cancel_reason": redemption.cancel_reason,
@@ -51,10 +58,16 @@ def redemption_out(redemption: Redemption) -> dict:
 def create_redemption(args):
     """Trade a household's points for goods; points and stock go down together."""
     household = household_by_ref(g.user.village_id, args)
-    redemption = services.redeem(household, g.user, [
-        services.LineRequest(line["good_id"], line["quantity"]) for line in args["lines"]])
-    return redemption_out(redemption), 201, {
-        "Location": url_for("redemptions_api.get_redemption", redemption_id=redemption.id)}
+    redemption = services.redeem(
+        household,
+        g.user,
+        [services.LineRequest(line["good_id"], line["quantity"]) for line in args["lines"]],
+    )
+    return (
+        redemption_out(redemption),
+        201,
+        {"Location": url_for("redemptions_api.get_redemption", redemption_id=redemption.id)},
+    )
 
 
 @blp.get("")
@@ -64,8 +77,11 @@ def create_redemption(args):
 def list_redemptions(args):
     """The village's redemptions, newest first."""
     rows, total = services.list_redemptions(
-        g.user.village_id, household_id=args.get("household_id"), limit=args["limit"],
-        offset=args["offset"])
+        g.user.village_id,
+        household_id=args.get("household_id"),
+        limit=args["limit"],
+        offset=args["offset"],
+    )
     return {"items": [redemption_out(r) for r in rows], "total": total}
 
 

@@ -9,13 +9,13 @@ from app.schemas import Id, PageQuery, QueryId, Text
 
 class LineIn(Schema):
     good_id = Id(required=True)
-    quantity = fields.Integer(strict=True, required=True,
-                              validate=validate.Range(1, MAX_QUANTITY))
+    quantity = fields.Integer(strict=True, required=True, validate=validate.Range(1, MAX_QUANTITY))
 
 
 class RedemptionIn(HouseholdRef):
-    lines = fields.List(fields.Nested(LineIn), required=True,
-                        validate=validate.Length(min=1, max=MAX_LINES))
+    lines = fields.List(
+        fields.Nested(LineIn), required=True, validate=validate.Length(min=1, max=MAX_LINES)
+    )
 
 
 class LineOut(Schema):

@@ -51,8 +51,10 @@ def next_receipt_no(village: Village, year: int) -> str:
         last = db.session.execute(
             update(ReceiptCounter)
             .where(ReceiptCounter.village_id == village.id, ReceiptCounter.year == year)
-            .values(last=ReceiptCounter.last + 1).returning(ReceiptCounter.last),
-            execution_options={"synchronize_session": False}).scalar_one_or_none()
+            .values(last=ReceiptCounter.last + 1)
+            .returning(ReceiptCounter.last),
+            execution_options={"synchronize_session": False},
+        ).scalar_one_or_none()
         if last is not None:
             return f"{village.code}-{year}-{last:06d}"
         try:
@@ -64,8 +66,13 @@ def next_receipt_no(village: Village, year: int) -> str:
     raise AssertionError("the receipt counter could not be made")
 
 
-def redeem(household: Household, storekeeper: User, lines: Sequence[LineRequest], *,
-           at: datetime | None = None) -> Redemption:
+def redeem(
+    household: Household,
+    storekeeper: User,
+    lines: Sequence[LineRequest],
+    *,
+    at: datetime | None = None,
+) -> Redemption:
     """Trade points for goods: points, stock and receipt commit together or not at all.
 
     Prices are the catalogue's at this moment and are kept on the lines. Points
@@ -77,48 +84,75 @@ def redeem(household: Household, storekeeper: User, lines: Sequence[LineRequest]
     if household.status != "active":
         raise HouseholdInactive("This household has moved away.")
     if not lines or len(lines) > MAX_LINES:
-        raise ValidationFailed(f"A redemption has 1 to {MAX_LINES} lines.",
-                               errors={"lines": [f"1 to {MAX_LINES} lines."]})
+        raise ValidationFailed(
+            f"A redemption has 1 to {MAX_LINES} lines.",
+            errors={"lines": [f"1 to {MAX_LINES} lines."]},
+        )
     quantities: dict[int, int] = {}
     for line in lines:
         if not 1 <= line.quantity <= MAX_QUANTITY:
-            raise ValidationFailed(f"A quantity is 1 to {MAX_QUANTITY}.",
-                                   errors={"lines": [f"Quantities are 1 to {MAX_QUANTITY}."]})
+            raise ValidationFailed(
+                f"A quantity is 1 to {MAX_QUANTITY}.",
+                errors={"lines": [f"Quantities are 1 to {MAX_QUANTITY}."]},
+            )
         quantities[line.good_id] = quantities.get(line.good_id, 0) + line.quantity
     goods = goods_by_id(household.village_id, quantities)
     unknown = sorted(set(quantities) - {g.id for g in goods.values() if g.active})
     if unknown:
-        raise ValidationFailed(f"Not in the catalogue: goods {unknown}.",
-                               errors={"lines": [f"Unknown or inactive goods: {unknown}."]})
-    total = sum(goods[good_id].price_points * quantity
-                for good_id, quantity in quantities.items())
+        raise ValidationFailed(
+            f"Not in the catalogue: goods {unknown}.",
+            errors={"lines": [f"Unknown or inactive goods: {unknown}."]},
+        )
+    total = sum(goods[good_id].price_points * quantity for good_id, quantity in quantities.items())
     now = at or utcnow()
     village = db.session.get(Village, household.village_id)
     assert village is not None
     account = household_account(household.id)
     names = "、".join(f"{goods[g].name}×{q}" for g, q in quantities.items())
-    journal = post(household.village_id, "redemption",
-                   [Leg(account.id, system_account_id(household.village_id,
-                                                      REDEMPTION_ACCOUNT), total)],
-                   memo=names, actor_id=storekeeper.id, at=now)
+    journal = post(
+        household.village_id,
+        "redemption",
+        [Leg(account.id, system_account_id(household.village_id, REDEMPTION_ACCOUNT), total)],
+        memo=names,
+        actor_id=storekeeper.id,
+        at=now,
+    )
     balance_after = balance(account.id)
     redemption = Redemption(
-        village_id=household.village_id, household_id=household.id,
+        village_id=household.village_id,
+        household_id=household.id,
         storekeeper_id=storekeeper.id,
         receipt_no=next_receipt_no(village, village_today(village.id, now).year),
-        total_points=total, balance_before=balance_after + total, balance_after=balance_after,
-        journal_id=journal.id, created_at=now)
+        total_points=total,
+        balance_before=balance_after + total,
+        balance_after=balance_after,
+        journal_id=journal.id,
+        created_at=now,
+    )
     db.session.add(redemption)
     db.session.flush()
     for good_id in sorted(quantities):
         good = goods[good_id]
-        move_stock(good_id, household.village_id, -quantities[good_id], kind=REDEMPTION,
-                   note=redemption.receipt_no, redemption_id=redemption.id,
-                   actor_id=storekeeper.id)
-        db.session.add(RedemptionLine(
-            redemption_id=redemption.id, good_id=good_id, name=good.name, unit=good.unit,
-            quantity=quantities[good_id], price_points=good.price_points,
-            line_points=good.price_points * quantities[good_id]))
+        move_stock(
+            good_id,
+            household.village_id,
+            -quantities[good_id],
+            kind=REDEMPTION,
+            note=redemption.receipt_no,
+            redemption_id=redemption.id,
+            actor_id=storekeeper.id,
+        )
+        db.session.add(
+            RedemptionLine(
+                redemption_id=redemption.id,
+                good_id=good_id,
+                name=good.name,
+                unit=good.unit,
+                quantity=quantities[good_id],
+                price_points=good.price_points,
+                line_points=good.price_points * quantities[good_id],
+            )
+        )
     db.session.flush()
     return redemption
 
@@ -133,65 +167,101 @@ def get_redemption(village_id: int, redemption_id: int) -> Redemption:
 
 def lines_of(redemption: Redemption) -> list[RedemptionLine]:
     """Return a redemption's lines in good order."""
-    return list(db.session.scalars(select(RedemptionLine).where(
-        RedemptionLine.redemption_id == redemption.id).order_by(RedemptionLine.good_id)))
+    return list(
+        db.session.scalars(
+            select(RedemptionLine)
+            .where(RedemptionLine.redemption_id == redemption.id)
+            .order_by(RedemptionLine.good_id)
+        )
+    )
 
 
 def cancel(redemption: Redemption, *, actor: User, reason: str) -> Redemption:
     """Undo a redemption: points back, stock back, once."""
     # Claim the cancellation first: a second cancel waits on this row, then finds it done.
     claimed = db.session.execute(  # type: ignore[attr-defined]
-        update(Redemption).where(Redemption.id == redemption.id,
-                                 Redemption.cancelled_at.is_(None))
+        update(Redemption)
+        .where(Redemption.id == redemption.id, Redemption.cancelled_at.is_(None))
         .values(cancelled_at=utcnow(), cancel_reason=reason, cancelled_by=actor.id),
-        execution_options={"synchronize_session": False}).rowcount
+        execution_options={"synchronize_session": False},
+    ).rowcount
     if not claimed:
         raise AlreadyReversed("This redemption was already cancelled.")
-    reversal = reverse(redemption.journal_id, village_id=redemption.village_id,
-                       actor_id=actor.id, reason=reason)
+    reversal = reverse(
+        redemption.journal_id, village_id=redemption.village_id, actor_id=actor.id, reason=reason
+    )
     for line in lines_of(redemption):
-        move_stock(line.good_id, redemption.village_id, line.quantity, kind=CANCEL,
-                   note=f"{redemption.receipt_no}: {reason}", redemption_id=redemption.id,
-                   actor_id=actor.id)
-    db.session.execute(update(Redemption).where(Redemption.id == redemption.id)
-                       .values(cancel_journal_id=reversal.id),
-                       execution_options={"synchronize_session": False})
+        move_stock(
+            line.good_id,
+            redemption.village_id,
+            line.quantity,
+            kind=CANCEL,
+            note=f"{redemption.receipt_no}: {reason}",
+            redemption_id=redemption.id,
+            actor_id=actor.id,
+        )
+    db.session.execute(
+        update(Redemption)
+        .where(Redemption.id == redemption.id)
+        .values(cancel_journal_id=reversal.id),
+        execution_options={"synchronize_session": False},
+    )
     db.session.flush()
     db.session.refresh(redemption)
     return redemption
 
 
-def list_redemptions(village_id: int, *, household_id: int | None = None,
-                     limit: int = 100, offset: int = 0) -> tuple[list[Redemption], int]:
+def list_redemptions(
+    village_id: int, *, household_id: int | None = None, limit: int = 100, offset: int = 0
+) -> tuple[list[Redemption], int]:
     """Return the village's redemptions, newest first, and their total."""
     query = select(Redemption).where(Redemption.village_id == village_id)
     if household_id is not None:
         query = query.where(Redemption.household_id == household_id)
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    return list(db.session.scalars(query.order_by(Redemption.id.desc()).limit(limit)
-                                   .offset(offset))), total
+    return list(
+        db.session.scalars(query.order_by(Redemption.id.desc()).limit(limit).offset(offset))
+    ), total
 
 
 def verify_redemptions(village_id: int | None = None) -> list[dict]:
     """Check each redemption's total equals its lines and its journal."""
     from app.ledger.models import Transfer
 
-    line_sums = (select(RedemptionLine.redemption_id,
-                        func.sum(RedemptionLine.line_points).label("total"))
-                 .group_by(RedemptionLine.redemption_id).subquery())
-    journal_sums = (select(Transfer.journal_id, func.sum(Transfer.amount).label("total"))
-                    .group_by(Transfer.journal_id).subquery())
-    query = (select(Redemption.id, Redemption.receipt_no, Redemption.total_points,
-                    line_sums.c.total, journal_sums.c.total)
-             .outerjoin(line_sums, line_sums.c.redemption_id == Redemption.id)
-             .outerjoin(journal_sums, journal_sums.c.journal_id == Redemption.journal_id))
+    line_sums = (
+        select(RedemptionLine.redemption_id, func.sum(RedemptionLine.line_points).label("total"))
+        .group_by(RedemptionLine.redemption_id)
+        .subquery()
+    )
+    journal_sums = (
+        select(Transfer.journal_id, func.sum(Transfer.amount).label("total"))
+        .group_by(Transfer.journal_id)
+        .subquery()
+    )
+    query = (
+        select(
+            Redemption.id,
+            Redemption.receipt_no,
+            Redemption.total_points,
+            line_sums.c.total,
+            journal_sums.c.total,
+        )
+        .outerjoin(line_sums, line_sums.c.redemption_id == Redemption.id)
+        .outerjoin(journal_sums, journal_sums.c.journal_id == Redemption.journal_id)
+    )
     if village_id is not None:
         query = query.where(Redemption.village_id == village_id)
     problems = []
     for redemption_id, receipt, total, lines_total, journal_total in db.session.execute(query):
         if not total == lines_total == journal_total:
-            problems.append({"check": "redemption", "redemption_id": redemption_id,
-                             "expected": total, "actual": lines_total,
-                             "detail": f"receipt {receipt}: total {total}, lines "
-                                       f"{lines_total}, journal {journal_total}"})
+            problems.append(
+                {
+                    "check": "redemption",
+                    "redemption_id": redemption_id,
+                    "expected": total,
+                    "actual": lines_total,
+                    "detail": f"receipt {receipt}: total {total}, lines "
+                    f"{lines_total}, journal {journal_total}",
+                }
+            )
     return problems

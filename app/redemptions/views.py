@@ -38,10 +38,15 @@ REFUSALS = {
 def counter():
     """Scan the household's card at the counter."""
     recent, _total = services.list_redemptions(g.user.village_id, limit=10)
-    households = {h.id: h for h in db.session.scalars(
-        select(Household).where(Household.id.in_({r.household_id for r in recent})))}
-    return render_template("shop/counter.html", error=request.args.get("error"),
-                           recent=recent, households=households)
+    households = {
+        h.id: h
+        for h in db.session.scalars(
+            select(Household).where(Household.id.in_({r.household_id for r in recent}))
+        )
+    }
+    return render_template(
+        "shop/counter.html", error=request.args.get("error"), recent=recent, households=households
+    )
 
 
 @bp.get("/shop/card")
@@ -58,12 +63,22 @@ def scanned():
     return redirect(url_for("shop.basket", household_id=household.id))
 
 
-def _basket_page(household: Household, *, message: str | None = None, status: int = 200,
-                 chosen: dict[int, int] | None = None):
+def _basket_page(
+    household: Household,
+    *,
+    message: str | None = None,
+    status: int = 200,
+    chosen: dict[int, int] | None = None,
+):
     return render_template(
-        "shop/basket.html", household=household, goods=list_goods(g.user.village_id),
-        balance=household_account(household.id).balance, key=uuid.uuid4().hex,
-        message=message, chosen=chosen or {}), status
+        "shop/basket.html",
+        household=household,
+        goods=list_goods(g.user.village_id),
+        balance=household_account(household.id).balance,
+        key=uuid.uuid4().hex,
+        message=message,
+        chosen=chosen or {},
+    ), status
 
 
 @bp.get("/shop/household/<int:household_id>")
@@ -72,8 +87,7 @@ def basket(household_id: int):
     """The household, its balance, and the goods to pick with + and −."""
     household = get_household(g.user.village_id, household_id)
     refused = request.args.get("refused")
-    return _basket_page(household,
-                        message=REFUSALS[refused]() if refused in REFUSALS else None)
+    return _basket_page(household, message=REFUSALS[refused]() if refused in REFUSALS else None)
 
 
 def _whole(text: str) -> int | None:
@@ -101,8 +115,9 @@ def confirm(household_id: int):
     key = page_key(request.form.get("key", ""))
     chosen = _chosen_quantities()
     if key is None:
-        return _basket_page(household, message=_("The form expired; please choose again."),
-                            status=400)
+        return _basket_page(
+            household, message=_("The form expired; please choose again."), status=400
+        )
     if not chosen:
         return _basket_page(household, message=_("Choose at least one good."), status=422)
     user = g.user
@@ -119,15 +134,21 @@ def confirm(household_id: int):
 
     try:
         return run_idempotent(
-            village_id, key,
-            fingerprint(b"redeem", str(user.id).encode(), str(household_id).encode(),
-                        repr(sorted(chosen.items())).encode()),
-            produce, on_refusal=refused)
+            village_id,
+            key,
+            fingerprint(
+                b"redeem",
+                str(user.id).encode(),
+                str(household_id).encode(),
+                repr(sorted(chosen.items())).encode(),
+            ),
+            produce,
+            on_refusal=refused,
+        )
     except DomainError as error:
         if error.status >= 500:
             raise
-        return _basket_page(household, message=error.detail, status=error.status,
-                            chosen=chosen)
+        return _basket_page(household, message=error.detail, status=error.status, chosen=chosen)
 
 
 @bp.get("/shop/receipts/<int:redemption_id>")
@@ -138,10 +159,15 @@ def receipt(redemption_id: int):
     household = db.session.get(Household, redemption.household_id)
     village = db.session.get(Village, redemption.village_id)
     storekeeper = db.session.get(User, redemption.storekeeper_id)
-    return render_template("shop/receipt.html", redemption=redemption, household=household,
-                           village=village, storekeeper=storekeeper,
-                           lines=services.lines_of(redemption),
-                           paper=request.args.get("paper", "58"))
+    return render_template(
+        "shop/receipt.html",
+        redemption=redemption,
+        household=household,
+        village=village,
+        storekeeper=storekeeper,
+        lines=services.lines_of(redemption),
+        paper=request.args.get("paper", "58"),
+    )
 
 
 @bp.post("/shop/receipts/<int:redemption_id>/cancel")
@@ -156,6 +182,7 @@ def cancel(redemption_id: int):
     def work():
         redemption = services.get_redemption(user.village_id, redemption_id)
         services.cancel(redemption, actor=user, reason=reason)
+
     try:
         run_write(work)
     except DomainError:

@@ -12,18 +12,29 @@ from app.reports import exports, services
 from app.reports.schemas import RangeQuery, SummaryOut
 from app.villages.models import Village
 
-blp = Blueprint("reports_api", __name__, url_prefix="/api/v1/reports",
-                description="What the village sees: figures and exports (报表).")
+blp = Blueprint(
+    "reports_api",
+    __name__,
+    url_prefix="/api/v1/reports",
+    description="What the village sees: figures and exports (报表).",
+)
 
 # Past this size the XLSX being built moves from memory to a file on disk.
 XLSX_SPOOL_BYTES = 4 * 1024 * 1024
-EXPORT_PATH = (f"/exports/<any({', '.join(exports.EXPORTS)}):what>"
-               f".<any({', '.join(exports.FORMATS)}):fmt>")
-EXPORT_DOC = {"responses": {"200": {
-    "description": "The file, as an attachment: CSV (UTF-8 with a byte order mark) or XLSX.",
-    "content": {exports.MIMETYPES["csv"]: {"schema": {"type": "string"}},
-                exports.MIMETYPES["xlsx"]: {"schema": {"type": "string",
-                                                       "format": "binary"}}}}}}
+EXPORT_PATH = (
+    f"/exports/<any({', '.join(exports.EXPORTS)}):what>.<any({', '.join(exports.FORMATS)}):fmt>"
+)
+EXPORT_DOC = {
+    "responses": {
+        "200": {
+            "description": "The file, as an attachment: CSV (UTF-8 with a BOM) or XLSX.",
+            "content": {
+                exports.MIMETYPES["csv"]: {"schema": {"type": "string"}},
+                exports.MIMETYPES["xlsx"]: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    }
+}
 
 
 @blp.get("/summary")
@@ -44,8 +55,9 @@ def summary(args):
     households hold now. Per grid, households count in their grid now and inspections
     in the grid they were recorded in.
     """
-    day_from, day_to = services.resolve_range(g.user.village_id, args.get("day_from"),
-                                              args.get("day_to"))
+    day_from, day_to = services.resolve_range(
+        g.user.village_id, args.get("day_from"), args.get("day_to")
+    )
     return services.summary(g.user.village_id, day_from, day_to)
 
 
@@ -63,16 +75,23 @@ def export(args, what: str, fmt: str):
     account; households: every household, with its balance now and its figures over
     the range). CSV is UTF-8 with a byte order mark so that Excel opens it.
     """
-    day_from, day_to = services.resolve_range(g.user.village_id, args.get("day_from"),
-                                              args.get("day_to"))
+    day_from, day_to = services.resolve_range(
+        g.user.village_id, args.get("day_from"), args.get("day_to")
+    )
     village = db.session.get_one(Village, g.user.village_id)
     name = exports.file_name(what, village.code, day_from, day_to, fmt)
-    headers = {"Content-Disposition": f'attachment; filename="{name}"',
-               "Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
     rows = exports.table(what, village.id, day_from, day_to)
     if fmt == "csv":
-        return Response(stream_with_context(exports.csv_chunks(rows)),
-                        mimetype=exports.MIMETYPES["csv"], headers=headers)
+        return Response(
+            stream_with_context(exports.csv_chunks(rows)),
+            mimetype=exports.MIMETYPES["csv"],
+            headers=headers,
+        )
     spool = SpooledTemporaryFile(max_size=XLSX_SPOOL_BYTES)
     try:
         exports.write_xlsx(what, rows, spool)
@@ -80,8 +99,7 @@ def export(args, what: str, fmt: str):
     except BaseException:
         spool.close()
         raise
-    response = Response(exports.chunks(spool), mimetype=exports.MIMETYPES["xlsx"],
-                        headers=headers)
+    response = Response(exports.chunks(spool), mimetype=exports.MIMETYPES["xlsx"], headers=headers)
     # The client may leave before the body is read: close (and delete) the file anyway.
     response.call_on_close(spool.close)
     return response

@@ -90,8 +90,12 @@ def parse_month(text: str, village_id: int) -> tuple[int, int]:
     """Return (year, month) of YYYY-MM; refuse a malformed month or one not begun yet."""
     match = MONTH.fullmatch(text.strip())
     if not match:
-        raise BadMonth(_("Give the month as YYYY-MM, for example %(example)s.",
-                         example=current_month(village_id)))
+        raise BadMonth(
+            _(
+                "Give the month as YYYY-MM, for example %(example)s.",
+                example=current_month(village_id),
+            )
+        )
     year, month = int(match.group(1)), int(match.group(2))
     if not 1 <= month <= 12 or year < FIRST_YEAR:
         raise BadMonth(_("There is no month %(month)s.", month=text.strip()))
@@ -100,11 +104,11 @@ def parse_month(text: str, village_id: int) -> tuple[int, int]:
     return year, month
 
 
-def _rank(grids: Sequence[GridFigures], key: Callable[[GridFigures], float | None]
-          ) -> list[Ranked]:
+def _rank(grids: Sequence[GridFigures], key: Callable[[GridFigures], float | None]) -> list[Ranked]:
     """Order grids best first; equal values share a place (1, 2, 2, 4)."""
-    rated = sorted((g for g in grids if key(g) is not None),
-                   key=lambda g: (-(key(g) or 0), g.number))
+    rated = sorted(
+        (g for g in grids if key(g) is not None), key=lambda g: (-(key(g) or 0), g.number)
+    )
     ranked: list[Ranked] = []
     for index, grid in enumerate(rated):
         same = ranked and key(ranked[-1].grid) == key(grid)
@@ -130,7 +134,10 @@ def build_board(village_id: int, village_name: str, year: int, month: int) -> Bo
     first, last = dashboard.month_bounds(year, month)
     grids = dashboard.grid_figures(village_id, first, last)
     return Board(
-        village_name=village_name, month=f"{year:04d}-{month:02d}", first=first, last=last,
+        village_name=village_name,
+        month=f"{year:04d}-{month:02d}",
+        first=first,
+        last=last,
         figures=dashboard.figures(village_id, first, last),
         by_participation=_rank(grids, lambda g: g.participation),
         by_accuracy=_rank(grids, lambda g: g.accuracy),
@@ -147,16 +154,25 @@ def percent(value: float | None) -> str:
 
 # The PDF ---------------------------------------------------------------------------------
 
+
 def _styles() -> dict[str, ParagraphStyle]:
-    base = ParagraphStyle("base", fontName=REGULAR, fontSize=10.5, leading=14,
-                          wordWrap="CJK")
+    base = ParagraphStyle("base", fontName=REGULAR, fontSize=10.5, leading=14, wordWrap="CJK")
     styles = {
         "base": base,
-        "title": ParagraphStyle("title", base, fontName=BOLD, fontSize=20, leading=26,
-                                textColor=GREEN),
+        "title": ParagraphStyle(
+            "title", base, fontName=BOLD, fontSize=20, leading=26, textColor=GREEN
+        ),
         "lead": ParagraphStyle("lead", base, fontSize=11, leading=16, textColor=GREY),
-        "heading": ParagraphStyle("heading", base, fontName=BOLD, fontSize=14, leading=18,
-                                  spaceBefore=10, spaceAfter=4, textColor=GREEN),
+        "heading": ParagraphStyle(
+            "heading",
+            base,
+            fontName=BOLD,
+            fontSize=14,
+            leading=18,
+            spaceBefore=10,
+            spaceAfter=4,
+            textColor=GREEN,
+        ),
         "head": ParagraphStyle("head", base, fontName=BOLD, textColor=white),
         "num": ParagraphStyle("num", base, alignment=2),
         "muted": ParagraphStyle("muted", base, textColor=GREY),
@@ -166,9 +182,15 @@ def _styles() -> dict[str, ParagraphStyle]:
     return styles
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[object]], widths: Sequence[float],
-           numeric: Sequence[int], styles: dict[str, ParagraphStyle]) -> Table:
+def _table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    widths: Sequence[float],
+    numeric: Sequence[int],
+    styles: dict[str, ParagraphStyle],
+) -> Table:
     """A table with a green header row; text wraps inside its cells."""
+
     def cell(text: object, column: int, style: str) -> Paragraph:
         if style != "head" and column in numeric:
             style = "num"
@@ -179,15 +201,19 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]], widths: Sequ
     data = [[cell(text, i, "head") for i, text in enumerate(header)]]
     data += [[cell(text, i, "base") for i, text in enumerate(row)] for row in rows]
     table = Table(data, colWidths=list(widths), repeatRows=1)
-    table.setStyle(TableStyle([
-        ("FONTNAME", (0, 0), (-1, -1), REGULAR),
-        ("BACKGROUND", (0, 0), (-1, 0), GREEN),
-        ("ROWBACKGROUNDS", (0, 1), (-1, -1), [white, PALE]),
-        ("LINEBELOW", (0, 0), (-1, -1), 0.4, LINE),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 3),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
-    ]))
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONTNAME", (0, 0), (-1, -1), REGULAR),
+                ("BACKGROUND", (0, 0), (-1, 0), GREEN),
+                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [white, PALE]),
+                ("LINEBELOW", (0, 0), (-1, -1), 0.4, LINE),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("TOPPADDING", (0, 0), (-1, -1), 3),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+            ]
+        )
+    )
     return table
 
 
@@ -205,54 +231,127 @@ def render_board_pdf(board: Board) -> bytes:
     _register_fonts()
     styles = _styles()
     width = A4[0] - 36 * mm
-    title = _("%(village)s · public board %(month)s", village=board.village_name,
-              month=board.month)
+    title = _("%(village)s · public board %(month)s", village=board.village_name, month=board.month)
     figures = board.figures
     story: list = [
         Paragraph(escape(title), styles["title"]),
-        Paragraph(escape(_("%(first)s to %(last)s", first=board.first.isoformat(),
-                           last=board.last.isoformat())), styles["lead"]),
-        Paragraph(escape(" · ".join((
-            _("Inspections: %(n)d", n=figures.inspections),
-            _("Households inspected: %(seen)d of %(total)d (%(rate)s)",
-              seen=figures.households_inspected, total=figures.households,
-              rate=percent(figures.participation)),
-            _("Points issued: %(n)d", n=figures.points_issued),
-            _("Points redeemed: %(n)d", n=figures.points_redeemed)))), styles["lead"]),
+        Paragraph(
+            escape(
+                _(
+                    "%(first)s to %(last)s",
+                    first=board.first.isoformat(),
+                    last=board.last.isoformat(),
+                )
+            ),
+            styles["lead"],
+        ),
+        Paragraph(
+            escape(
+                " · ".join(
+                    (
+                        _("Inspections: %(n)d", n=figures.inspections),
+                        _(
+                            "Households inspected: %(seen)d of %(total)d (%(rate)s)",
+                            seen=figures.households_inspected,
+                            total=figures.households,
+                            rate=percent(figures.participation),
+                        ),
+                        _("Points issued: %(n)d", n=figures.points_issued),
+                        _("Points redeemed: %(n)d", n=figures.points_redeemed),
+                    )
+                )
+            ),
+            styles["lead"],
+        ),
         Spacer(1, 4 * mm),
     ]
     grid_w = [0.1 * width, 0.45 * width, 0.25 * width, 0.2 * width]
-    story += _section(_("Grids by participation"), _table(
-        [_("Rank"), _("Grid"), _("Households inspected"), _("Participation")],
-        [[r.rank or "—", r.grid.name, f"{r.grid.households_inspected} / {r.grid.households}",
-          percent(r.grid.participation)] for r in board.by_participation],
-        grid_w, (0, 2, 3), styles) if board.by_participation
-        else _empty(_("No grids yet."), styles), styles)
-    story += _section(_("Grids by sorting accuracy"), _table(
-        [_("Rank"), _("Grid"), _("Inspections with points"), _("Accuracy")],
-        [[r.rank or "—", r.grid.name, f"{r.grid.inspections_with_points} / "
-          f"{r.grid.inspections}", percent(r.grid.accuracy)] for r in board.by_accuracy],
-        grid_w, (0, 2, 3), styles) if board.by_accuracy
-        else _empty(_("No grids yet."), styles), styles)
+    story += _section(
+        _("Grids by participation"),
+        _table(
+            [_("Rank"), _("Grid"), _("Households inspected"), _("Participation")],
+            [
+                [
+                    r.rank or "—",
+                    r.grid.name,
+                    f"{r.grid.households_inspected} / {r.grid.households}",
+                    percent(r.grid.participation),
+                ]
+                for r in board.by_participation
+            ],
+            grid_w,
+            (0, 2, 3),
+            styles,
+        )
+        if board.by_participation
+        else _empty(_("No grids yet."), styles),
+        styles,
+    )
+    story += _section(
+        _("Grids by sorting accuracy"),
+        _table(
+            [_("Rank"), _("Grid"), _("Inspections with points"), _("Accuracy")],
+            [
+                [
+                    r.rank or "—",
+                    r.grid.name,
+                    f"{r.grid.inspections_with_points} / {r.grid.inspections}",
+                    percent(r.grid.accuracy),
+                ]
+                for r in board.by_accuracy
+            ],
+            grid_w,
+            (0, 2, 3),
+            styles,
+        )
+        if board.by_accuracy
+        else _empty(_("No grids yet."), styles),
+        styles,
+    )
     people_w = [0.1 * width, 0.25 * width, 0.2 * width, 0.25 * width, 0.2 * width]
-    story += _section(_("Most points earned"), _table(
-        [_("Rank"), _("Household"), _("Name"), _("Grid"), _("Points")],
-        [[h.rank, h.code, h.masked_name, h.grid_name, h.value] for h in board.top],
-        people_w, (0, 4), styles) if board.top
-        else _empty(_("No points were earned this month."), styles), styles)
-    story += _section(_("Not inspected this month"), _table(
-        [_("Household"), _("Name"), _("Grid")],
-        [[h.code, h.masked_name, h.grid_name] for h in board.never_inspected],
-        [0.35 * width, 0.3 * width, 0.35 * width], (), styles) if board.never_inspected
-        else _empty(_("Every household was inspected this month."), styles), styles)
-    story += _section(_("Graded zero points %(n)d times or more", n=ZERO_TIMES), _table(
-        [_("Household"), _("Name"), _("Grid"), _("Zero-point grades")],
-        [[h.code, h.masked_name, h.grid_name, h.value] for h in board.often_zero],
-        [0.3 * width, 0.25 * width, 0.25 * width, 0.2 * width], (3,), styles)
-        if board.often_zero else _empty(_("No household this month."), styles), styles)
+    story += _section(
+        _("Most points earned"),
+        _table(
+            [_("Rank"), _("Household"), _("Name"), _("Grid"), _("Points")],
+            [[h.rank, h.code, h.masked_name, h.grid_name, h.value] for h in board.top],
+            people_w,
+            (0, 4),
+            styles,
+        )
+        if board.top
+        else _empty(_("No points were earned this month."), styles),
+        styles,
+    )
+    story += _section(
+        _("Not inspected this month"),
+        _table(
+            [_("Household"), _("Name"), _("Grid")],
+            [[h.code, h.masked_name, h.grid_name] for h in board.never_inspected],
+            [0.35 * width, 0.3 * width, 0.35 * width],
+            (),
+            styles,
+        )
+        if board.never_inspected
+        else _empty(_("Every household was inspected this month."), styles),
+        styles,
+    )
+    story += _section(
+        _("Graded zero points %(n)d times or more", n=ZERO_TIMES),
+        _table(
+            [_("Household"), _("Name"), _("Grid"), _("Zero-point grades")],
+            [[h.code, h.masked_name, h.grid_name, h.value] for h in board.often_zero],
+            [0.3 * width, 0.25 * width, 0.25 * width, 0.2 * width],
+            (3,),
+            styles,
+        )
+        if board.often_zero
+        else _empty(_("No household this month."), styles),
+        styles,
+    )
 
-    footer = _("Green Points · %(village)s · %(month)s", village=board.village_name,
-               month=board.month)
+    footer = _(
+        "Green Points · %(village)s · %(month)s", village=board.village_name, month=board.month
+    )
 
     def on_page(canvas, document) -> None:
         canvas.saveState()
@@ -265,8 +364,17 @@ def render_board_pdf(board: Board) -> bytes:
     buffer = io.BytesIO()
     # Starting in our own font keeps a never-used, unembedded Helvetica out of the PDF.
     document = SimpleDocTemplate(
-        buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm, topMargin=16 * mm,
-        bottomMargin=18 * mm, title=title, author="Green Points", creator="Green Points",
-        initialFontName=REGULAR, pageCompression=1)
+        buffer,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=18 * mm,
+        title=title,
+        author="Green Points",
+        creator="Green Points",
+        initialFontName=REGULAR,
+        pageCompression=1,
+    )
     document.build(story, onFirstPage=on_page, onLaterPages=on_page)
     return buffer.getvalue()

@@ -63,24 +63,37 @@ def _axes(labels: Sequence[str], top: int, every: int | None) -> list[str]:
     for fraction in (0, 0.5, 1):
         y = TOP + PLOT_H * (1 - fraction)
         value = top * fraction
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_n(y)}" y2="{_n(y)}"'
-                     f' stroke="#d6d6d6" stroke-width="1"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{_n(y + FONT / 3)}" text-anchor="end"'
-                     f' fill="#5b5b5b">{_e(_n(value))}</text>')
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_n(y)}" y2="{_n(y)}"'
+            f' stroke="#d6d6d6" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{_n(y + FONT / 3)}" text-anchor="end"'
+            f' fill="#5b5b5b">{_e(_n(value))}</text>'
+        )
     slot = PLOT_W / max(len(labels), 1)
     for index in _tick_indexes(len(labels), every):
         x = LEFT + slot * (index + 0.5)
         # The last label ends at the right edge rather than running past it.
         anchor = "end" if index == len(labels) - 1 and len(labels) > 1 else "middle"
         x = WIDTH - RIGHT if anchor == "end" else x
-        parts.append(f'<text x="{_n(x)}" y="{HEIGHT - 8}" text-anchor="{anchor}"'
-                     f' fill="#5b5b5b">{_e(labels[index])}</text>')
+        parts.append(
+            f'<text x="{_n(x)}" y="{HEIGHT - 8}" text-anchor="{anchor}"'
+            f' fill="#5b5b5b">{_e(labels[index])}</text>'
+        )
     return parts
 
 
-def bar_chart(values: Sequence[int], labels: Sequence[str], *, title: str, desc: str,
-              ident: str, names: Sequence[str] | None = None,
-              tick_every: int | None = None) -> str:
+def bar_chart(
+    values: Sequence[int],
+    labels: Sequence[str],
+    *,
+    title: str,
+    desc: str,
+    ident: str,
+    names: Sequence[str] | None = None,
+    tick_every: int | None = None,
+) -> str:
     """Return an SVG bar chart: one bar per label.
 
     Under the axis goes one label in tick_every (counted back from the last); names,
@@ -96,15 +109,24 @@ def bar_chart(values: Sequence[int], labels: Sequence[str], *, title: str, desc:
     for index, value in enumerate(values):
         height = PLOT_H * value / top
         x = LEFT + slot * index + (slot - width) / 2
-        parts.append(f'<rect x="{_n(x)}" y="{_n(TOP + PLOT_H - height)}" width="{_n(width)}"'
-                     f' height="{_n(height)}" fill="{COLOURS[0]}">'
-                     f'<title>{_e(names[index])}: {_e(value)}</title></rect>')
+        parts.append(
+            f'<rect x="{_n(x)}" y="{_n(TOP + PLOT_H - height)}" width="{_n(width)}"'
+            f' height="{_n(height)}" fill="{COLOURS[0]}">'
+            f"<title>{_e(names[index])}: {_e(value)}</title></rect>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def line_chart(series: Sequence[tuple[str, Sequence[int]]], labels: Sequence[str], *,
-               title: str, desc: str, ident: str, tick_every: int | None = None) -> str:
+def line_chart(
+    series: Sequence[tuple[str, Sequence[int]]],
+    labels: Sequence[str],
+    *,
+    title: str,
+    desc: str,
+    ident: str,
+    tick_every: int | None = None,
+) -> str:
     """Return an SVG line chart of one or two named series over the same labels."""
     if not 1 <= len(series) <= len(COLOURS):
         raise ValueError(f"One to {len(COLOURS)} series.")
@@ -119,17 +141,25 @@ def line_chart(series: Sequence[tuple[str, Sequence[int]]], labels: Sequence[str
         colour, dash = COLOURS[number], DASHES[number]
         dashing = f' stroke-dasharray="{dash}"' if dash else ""
         # The legend above the plot: a short stroke of the line, then its name.
-        parts.append(f'<line x1="{legend_x}" x2="{legend_x + 24}" y1="14" y2="14"'
-                     f' stroke="{colour}" stroke-width="3"{dashing}/>')
+        parts.append(
+            f'<line x1="{legend_x}" x2="{legend_x + 24}" y1="14" y2="14"'
+            f' stroke="{colour}" stroke-width="3"{dashing}/>'
+        )
         parts.append(f'<text x="{legend_x + 30}" y="19">{_e(name)}</text>')
         legend_x += 30 + _text_width(name) + 24
-        points = [(LEFT + slot * (index + 0.5), TOP + PLOT_H * (1 - value / top))
-                  for index, value in enumerate(values)]
+        points = [
+            (LEFT + slot * (index + 0.5), TOP + PLOT_H * (1 - value / top))
+            for index, value in enumerate(values)
+        ]
         path = " ".join(f"{_n(x)},{_n(y)}" for x, y in points)
-        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}"'
-                     f' stroke-width="2.5" stroke-linejoin="round"{dashing}/>')
+        parts.append(
+            f'<polyline points="{path}" fill="none" stroke="{colour}"'
+            f' stroke-width="2.5" stroke-linejoin="round"{dashing}/>'
+        )
         for (x, y), label, value in zip(points, labels, values, strict=True):
-            parts.append(f'<circle cx="{_n(x)}" cy="{_n(y)}" r="3" fill="{colour}">'
-                         f'<title>{_e(name)}, {_e(label)}: {_e(value)}</title></circle>')
+            parts.append(
+                f'<circle cx="{_n(x)}" cy="{_n(y)}" r="3" fill="{colour}">'
+                f"<title>{_e(name)}, {_e(label)}: {_e(value)}</title></circle>"
+            )
     parts.append("</svg>")
     return "".join(parts)

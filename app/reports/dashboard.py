@@ -112,14 +112,20 @@ def month_bounds(year: int, month: int) -> tuple[date, date]:
 
 def _standing_inspections(village_id: int, first: date, last: date):
     """The filter of the village's inspections in [first, last] that were not voided."""
-    return and_(Inspection.village_id == village_id, Inspection.local_date >= first,
-                Inspection.local_date <= last, Inspection.voided_at.is_(None))
+    return and_(
+        Inspection.village_id == village_id,
+        Inspection.local_date >= first,
+        Inspection.local_date <= last,
+        Inspection.voided_at.is_(None),
+    )
 
 
 def _inspected_households(village_id: int, first: date, last: date):
-    return (select(Inspection.household_id)
-            .where(_standing_inspections(village_id, first, last))
-            .group_by(Inspection.household_id))
+    return (
+        select(Inspection.household_id)
+        .where(_standing_inspections(village_id, first, last))
+        .group_by(Inspection.household_id)
+    )
 
 
 def _counted_households(village_id: int, first: date, last: date, zone: ZoneInfo):
@@ -127,60 +133,104 @@ def _counted_households(village_id: int, first: date, last: date, zone: ZoneInfo
     inspected = _inspected_households(village_id, first, last)
     # Every household inspected counts (also one entered later from paper records), so
     # the rate stays within 0..1; households that came after the period do not.
-    return and_(Household.village_id == village_id,
-                or_(and_(Household.status == ACTIVE,
-                         Household.created_at < day_start(zone, last + timedelta(days=1))),
-                    Household.id.in_(inspected)))
+    return and_(
+        Household.village_id == village_id,
+        or_(
+            and_(
+                Household.status == ACTIVE,
+                Household.created_at < day_start(zone, last + timedelta(days=1)),
+            ),
+            Household.id.in_(inspected),
+        ),
+    )
 
 
 def figures(village_id: int, first: date, last: date) -> Figures:
     """Return the village's figures over the village days first..last."""
     zone = village_zone(village_id)
     inspections, inspected, issued = db.session.execute(
-        select(func.count(Inspection.id), func.count(distinct(Inspection.household_id)),
-               func.coalesce(func.sum(Inspection.points), 0))
-        .where(_standing_inspections(village_id, first, last))).one()
-    households = db.session.scalar(
-        select(func.count(Household.id))
-        .where(_counted_households(village_id, first, last, zone))) or 0
-    redeemed = db.session.scalar(
-        select(func.coalesce(func.sum(Redemption.total_points), 0))
-        .where(Redemption.village_id == village_id, Redemption.cancelled_at.is_(None),
-               Redemption.created_at >= day_start(zone, first),
-               Redemption.created_at < day_start(zone, last + timedelta(days=1)))) or 0
-    return Figures(first, last, inspections or 0, inspected or 0, households,
-                   int(issued or 0), int(redeemed))
+        select(
+            func.count(Inspection.id),
+            func.count(distinct(Inspection.household_id)),
+            func.coalesce(func.sum(Inspection.points), 0),
+        ).where(_standing_inspections(village_id, first, last))
+    ).one()
+    households = (
+        db.session.scalar(
+            select(func.count(Household.id)).where(
+                _counted_households(village_id, first, last, zone)
+            )
+        )
+        or 0
+    )
+    redeemed = (
+        db.session.scalar(
+            select(func.coalesce(func.sum(Redemption.total_points), 0)).where(
+                Redemption.village_id == village_id,
+                Redemption.cancelled_at.is_(None),
+                Redemption.created_at >= day_start(zone, first),
+                Redemption.created_at < day_start(zone, last + timedelta(days=1)),
+            )
+        )
+        or 0
+    )
+    return Figures(
+        first, last, inspections or 0, inspected or 0, households, int(issued or 0), int(redeemed)
+    )
 
 
 def outstanding(village_id: int) -> int:
     """Return the points the village's households hold now: what the village still owes."""
-    return int(db.session.scalar(
-        select(func.coalesce(func.sum(Account.balance), 0))
-        .where(Account.village_id == village_id, Account.kind == HOUSEHOLD)) or 0)
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Account.balance), 0)).where(
+                Account.village_id == village_id, Account.kind == HOUSEHOLD
+            )
+        )
+        or 0
+    )
 
 
 def daily_series(village_id: int, last: date, days: int = SERIES_DAYS) -> list[Day]:
     """Return inspections, points issued and points redeemed for each of the last days."""
     first = last - timedelta(days=days - 1)
     zone = village_zone(village_id)
-    by_day = {day: (count, int(points or 0)) for day, count, points in db.session.execute(
-        select(Inspection.local_date, func.count(Inspection.id),
-               func.coalesce(func.sum(Inspection.points), 0))
-        .where(_standing_inspections(village_id, first, last))
-        .group_by(Inspection.local_date))}
+    by_day = {
+        day: (count, int(points or 0))
+        for day, count, points in db.session.execute(
+            select(
+                Inspection.local_date,
+                func.count(Inspection.id),
+                func.coalesce(func.sum(Inspection.points), 0),
+            )
+            .where(_standing_inspections(village_id, first, last))
+            .group_by(Inspection.local_date)
+        )
+    }
     # Redemptions keep a UTC moment: bucket them by where it falls among the village's
     # midnights, which holds in any time zone (daylight saving too) on both databases.
     starts = [day_start(zone, first + timedelta(days=n)) for n in range(days + 1)]
-    bucket = case(*((Redemption.created_at < starts[n + 1], literal(n)) for n in range(days)),
-                  else_=literal(days))
+    bucket = case(
+        *((Redemption.created_at < starts[n + 1], literal(n)) for n in range(days)),
+        else_=literal(days),
+    )
     # Grouped outside: PostgreSQL cannot match a GROUP BY full of bound parameters.
-    bucketed = (select(bucket.label("bucket"), Redemption.total_points)
-                .where(Redemption.village_id == village_id, Redemption.cancelled_at.is_(None),
-                       Redemption.created_at >= starts[0], Redemption.created_at < starts[-1])
-                .subquery())
-    redeemed = {n: int(total or 0) for n, total in db.session.execute(
-        select(bucketed.c.bucket, func.sum(bucketed.c.total_points))
-        .group_by(bucketed.c.bucket))}
+    bucketed = (
+        select(bucket.label("bucket"), Redemption.total_points)
+        .where(
+            Redemption.village_id == village_id,
+            Redemption.cancelled_at.is_(None),
+            Redemption.created_at >= starts[0],
+            Redemption.created_at < starts[-1],
+        )
+        .subquery()
+    )
+    redeemed = {
+        n: int(total or 0)
+        for n, total in db.session.execute(
+            select(bucketed.c.bucket, func.sum(bucketed.c.total_points)).group_by(bucketed.c.bucket)
+        )
+    }
     series = []
     for n in range(days):
         day = first + timedelta(days=n)
@@ -194,67 +244,94 @@ def grid_figures(village_id: int, first: date, last: date) -> list[GridFigures]:
     zone = village_zone(village_id)
     inspected = _inspected_households(village_id, first, last).subquery()
     counted = _counted_households(village_id, first, last, zone)
-    households = {grid_id: (total, seen) for grid_id, total, seen in db.session.execute(
-        select(Household.grid_id, func.count(Household.id),
-               func.count(inspected.c.household_id))
-        .outerjoin(inspected, inspected.c.household_id == Household.id)
-        .where(counted)
-        .group_by(Household.grid_id))}
+    households = {
+        grid_id: (total, seen)
+        for grid_id, total, seen in db.session.execute(
+            select(
+                Household.grid_id, func.count(Household.id), func.count(inspected.c.household_id)
+            )
+            .outerjoin(inspected, inspected.c.household_id == Household.id)
+            .where(counted)
+            .group_by(Household.grid_id)
+        )
+    }
     # An inspection counts for the grid the household was in when it was inspected.
-    inspections = {grid_id: (total, good) for grid_id, total, good in db.session.execute(
-        select(Inspection.grid_id, func.count(Inspection.id),
-               func.count(case((Inspection.points > 0, Inspection.id))))
-        .where(_standing_inspections(village_id, first, last))
-        .group_by(Inspection.grid_id))}
+    inspections = {
+        grid_id: (total, good)
+        for grid_id, total, good in db.session.execute(
+            select(
+                Inspection.grid_id,
+                func.count(Inspection.id),
+                func.count(case((Inspection.points > 0, Inspection.id))),
+            )
+            .where(_standing_inspections(village_id, first, last))
+            .group_by(Inspection.grid_id)
+        )
+    }
     rows = []
-    for grid in db.session.execute(select(Grid.id, Grid.number, Grid.name)
-                                   .where(Grid.village_id == village_id)
-                                   .order_by(Grid.number)):
+    for grid in db.session.execute(
+        select(Grid.id, Grid.number, Grid.name)
+        .where(Grid.village_id == village_id)
+        .order_by(Grid.number)
+    ):
         total, seen = households.get(grid.id, (0, 0))
         count, good = inspections.get(grid.id, (0, 0))
         rows.append(GridFigures(grid.id, grid.number, grid.name, total, seen, count, good))
     return rows
 
 
-def top_earners(village_id: int, first: date, last: date, limit: int = 10
-                ) -> list[HouseholdFigure]:
+def top_earners(village_id: int, first: date, last: date, limit: int = 10) -> list[HouseholdFigure]:
     """Return the households that earned the most points over first..last."""
     earned = func.sum(Inspection.points)
-    return [HouseholdFigure(*row[:4], int(row[4])) for row in db.session.execute(
-        select(Household.id, Household.code, Household.name, Grid.name, earned)
-        .join(Inspection, Inspection.household_id == Household.id)
-        .join(Grid, Grid.id == Household.grid_id)
-        .where(_standing_inspections(village_id, first, last))
-        .group_by(Household.id, Household.code, Household.name, Grid.name)
-        .having(earned > 0)
-        .order_by(earned.desc(), Household.code)
-        .limit(limit))]
+    return [
+        HouseholdFigure(*row[:4], int(row[4]))
+        for row in db.session.execute(
+            select(Household.id, Household.code, Household.name, Grid.name, earned)
+            .join(Inspection, Inspection.household_id == Household.id)
+            .join(Grid, Grid.id == Household.grid_id)
+            .where(_standing_inspections(village_id, first, last))
+            .group_by(Household.id, Household.code, Household.name, Grid.name)
+            .having(earned > 0)
+            .order_by(earned.desc(), Household.code)
+            .limit(limit)
+        )
+    ]
 
 
 def never_inspected(village_id: int, first: date, last: date) -> list[HouseholdFigure]:
     """Return the active households, there in the period, never inspected in it."""
     zone = village_zone(village_id)
-    return [HouseholdFigure(*row, 0) for row in db.session.execute(
-        select(Household.id, Household.code, Household.name, Grid.name)
-        .join(Grid, Grid.id == Household.grid_id)
-        .where(Household.village_id == village_id, Household.status == ACTIVE,
-               Household.created_at < day_start(zone, last + timedelta(days=1)),
-               Household.id.not_in(_inspected_households(village_id, first, last)))
-        .order_by(Household.code))]
+    return [
+        HouseholdFigure(*row, 0)
+        for row in db.session.execute(
+            select(Household.id, Household.code, Household.name, Grid.name)
+            .join(Grid, Grid.id == Household.grid_id)
+            .where(
+                Household.village_id == village_id,
+                Household.status == ACTIVE,
+                Household.created_at < day_start(zone, last + timedelta(days=1)),
+                Household.id.not_in(_inspected_households(village_id, first, last)),
+            )
+            .order_by(Household.code)
+        )
+    ]
 
 
-def often_zero(village_id: int, first: date, last: date, times: int = 3
-               ) -> list[HouseholdFigure]:
+def often_zero(village_id: int, first: date, last: date, times: int = 3) -> list[HouseholdFigure]:
     """Return the households graded with a zero-point grade at least times in the period."""
     zeros = func.count(Inspection.id)
-    return [HouseholdFigure(*row[:4], int(row[4])) for row in db.session.execute(
-        select(Household.id, Household.code, Household.name, Grid.name, zeros)
-        .join(Inspection, Inspection.household_id == Household.id)
-        .join(Grid, Grid.id == Household.grid_id)
-        .where(_standing_inspections(village_id, first, last), Inspection.points == 0)
-        .group_by(Household.id, Household.code, Household.name, Grid.name)
-        .having(zeros >= times)
-        .order_by(zeros.desc(), Household.code))]
+    return [
+        HouseholdFigure(*row[:4], int(row[4]))
+        for row in db.session.execute(
+            select(Household.id, Household.code, Household.name, Grid.name, zeros)
+            .join(Inspection, Inspection.household_id == Household.id)
+            .join(Grid, Grid.id == Household.grid_id)
+            .where(_standing_inspections(village_id, first, last), Inspection.points == 0)
+            .group_by(Household.id, Household.code, Household.name, Grid.name)
+            .having(zeros >= times)
+            .order_by(zeros.desc(), Household.code)
+        )
+    ]
 
 
 def goods_running_low(village_id: int) -> list[Good]:

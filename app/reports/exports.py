@@ -37,10 +37,20 @@ BOM = "\ufeff"
 # Text a spreadsheet would run as a formula; such a cell starts with a quote instead.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-JOURNAL_KINDS = {"inspection": "检查积分", "redemption": "兑换", "adjustment": "调整",
-                 "reversal": "冲正", "expiry": "过期"}
-MOVEMENT_KINDS = {"restock": "入库", "redemption": "兑换出库", "cancel": "撤销退回",
-                  "stocktake": "盘点", "writeoff": "报损"}
+JOURNAL_KINDS = {
+    "inspection": "检查积分",
+    "redemption": "兑换",
+    "adjustment": "调整",
+    "reversal": "冲正",
+    "expiry": "过期",
+}
+MOVEMENT_KINDS = {
+    "restock": "入库",
+    "redemption": "兑换出库",
+    "cancel": "撤销退回",
+    "stocktake": "盘点",
+    "writeoff": "报损",
+}
 HOUSEHOLD_STATUSES = {"active": "在册", "moved": "已迁出"}
 
 Row = tuple[Any, ...]
@@ -64,153 +74,346 @@ def _stream(statement: Select) -> Iterator[Any]:
     yield from db.session.execute(statement, execution_options={"yield_per": YIELD_PER})
 
 
-def inspection_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date
-                    ) -> Iterator[Row]:
+def inspection_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date) -> Iterator[Row]:
     """Every inspection on the days day_from..day_to, voided ones marked."""
     for row in _stream(
-            select(Inspection.id, Inspection.local_date, Inspection.created_at,
-                   Household.code, Household.name, Grid.name.label("grid"), Inspection.grade,
-                   Inspection.points, User.username, Inspection.note, Inspection.voided_at,
-                   Inspection.void_reason)
-            .join(Household, Household.id == Inspection.household_id)
-            .join(Grid, Grid.id == Inspection.grid_id)
-            .join(User, User.id == Inspection.inspector_id)
-            .where(Inspection.village_id == village_id, Inspection.local_date >= day_from,
-                   Inspection.local_date <= day_to)
-            .order_by(Inspection.local_date, Inspection.id)):
-        yield (row.id, row.local_date, _local(row.created_at, zone), row.code, row.name,
-               row.grid, row.grade, row.points, row.username, row.note,
-               "已作废" if row.voided_at else "有效", row.void_reason)
+        select(
+            Inspection.id,
+            Inspection.local_date,
+            Inspection.created_at,
+            Household.code,
+            Household.name,
+            Grid.name.label("grid"),
+            Inspection.grade,
+            Inspection.points,
+            User.username,
+            Inspection.note,
+            Inspection.voided_at,
+            Inspection.void_reason,
+        )
+        .join(Household, Household.id == Inspection.household_id)
+        .join(Grid, Grid.id == Inspection.grid_id)
+        .join(User, User.id == Inspection.inspector_id)
+        .where(
+            Inspection.village_id == village_id,
+            Inspection.local_date >= day_from,
+            Inspection.local_date <= day_to,
+        )
+        .order_by(Inspection.local_date, Inspection.id)
+    ):
+        yield (
+            row.id,
+            row.local_date,
+            _local(row.created_at, zone),
+            row.code,
+            row.name,
+            row.grid,
+            row.grade,
+            row.points,
+            row.username,
+            row.note,
+            "已作废" if row.voided_at else "有效",
+            row.void_reason,
+        )
 
 
-def redemption_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date
-                    ) -> Iterator[Row]:
+def redemption_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date) -> Iterator[Row]:
     """One row per receipt line of the redemptions made on the days, cancelled ones marked."""
     start, end = utc_bounds(zone, day_from, day_to)
     for row in _stream(
-            select(Redemption.receipt_no, Redemption.created_at, Household.code,
-                   Household.name, Grid.name.label("grid"), RedemptionLine.name.label("good"),
-                   RedemptionLine.unit, RedemptionLine.quantity, RedemptionLine.price_points,
-                   RedemptionLine.line_points, Redemption.total_points, User.username,
-                   Redemption.cancelled_at, Redemption.cancel_reason)
-            .join(RedemptionLine, RedemptionLine.redemption_id == Redemption.id)
-            .join(Household, Household.id == Redemption.household_id)
-            .join(Grid, Grid.id == Household.grid_id)
-            .join(User, User.id == Redemption.storekeeper_id)
-            .where(Redemption.village_id == village_id, Redemption.created_at >= start,
-                   Redemption.created_at < end)
-            .order_by(Redemption.created_at, Redemption.id, RedemptionLine.good_id)):
-        yield (row.receipt_no, _local(row.created_at, zone), row.code, row.name, row.grid,
-               row.good, row.unit, row.quantity, row.price_points, row.line_points,
-               row.total_points, row.username, "已撤销" if row.cancelled_at else "有效",
-               row.cancel_reason)
+        select(
+            Redemption.receipt_no,
+            Redemption.created_at,
+            Household.code,
+            Household.name,
+            Grid.name.label("grid"),
+            RedemptionLine.name.label("good"),
+            RedemptionLine.unit,
+            RedemptionLine.quantity,
+            RedemptionLine.price_points,
+            RedemptionLine.line_points,
+            Redemption.total_points,
+            User.username,
+            Redemption.cancelled_at,
+            Redemption.cancel_reason,
+        )
+        .join(RedemptionLine, RedemptionLine.redemption_id == Redemption.id)
+        .join(Household, Household.id == Redemption.household_id)
+        .join(Grid, Grid.id == Household.grid_id)
+        .join(User, User.id == Redemption.storekeeper_id)
+        .where(
+            Redemption.village_id == village_id,
+            Redemption.created_at >= start,
+            Redemption.created_at < end,
+        )
+        .order_by(Redemption.created_at, Redemption.id, RedemptionLine.good_id)
+    ):
+        yield (
+            row.receipt_no,
+            _local(row.created_at, zone),
+            row.code,
+            row.name,
+            row.grid,
+            row.good,
+            row.unit,
+            row.quantity,
+            row.price_points,
+            row.line_points,
+            row.total_points,
+            row.username,
+            "已撤销" if row.cancelled_at else "有效",
+            row.cancel_reason,
+        )
 
 
-def ledger_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date
-                ) -> Iterator[Row]:
+def ledger_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date) -> Iterator[Row]:
     """Every entry of a household account posted on the days, oldest first."""
     start, end = utc_bounds(zone, day_from, day_to)
     actor = aliased(User)
     for row in _stream(
-            select(Journal.id, Entry.created_at, Household.code, Household.name, Journal.kind,
-                   Entry.delta, Entry.balance_after, Journal.memo, Journal.reason,
-                   Journal.reverses_id, actor.username)
-            # From the village's household accounts, so that entries are found through
-            # the (account, created_at) index rather than by scanning every village's.
-            .select_from(Account)
-            .join(Entry, and_(Entry.account_id == Account.id, Entry.created_at >= start,
-                              Entry.created_at < end))
-            .join(Household, Household.id == Account.household_id)
-            .join(Journal, Journal.id == Entry.journal_id)
-            .outerjoin(actor, actor.id == Journal.actor_id)
-            .where(Account.village_id == village_id, Account.kind == HOUSEHOLD)
-            .order_by(Entry.created_at, Entry.journal_id, Entry.transfer_id)):
-        yield (row.id, _local(row.created_at, zone), row.code, row.name,
-               JOURNAL_KINDS.get(row.kind, row.kind), int(row.delta), int(row.balance_after),
-               row.memo, row.reason, row.reverses_id, row.username)
+        select(
+            Journal.id,
+            Entry.created_at,
+            Household.code,
+            Household.name,
+            Journal.kind,
+            Entry.delta,
+            Entry.balance_after,
+            Journal.memo,
+            Journal.reason,
+            Journal.reverses_id,
+            actor.username,
+        )
+        # From the village's household accounts, so that entries are found through
+        # the (account, created_at) index rather than by scanning every village's.
+        .select_from(Account)
+        .join(
+            Entry,
+            and_(Entry.account_id == Account.id, Entry.created_at >= start, Entry.created_at < end),
+        )
+        .join(Household, Household.id == Account.household_id)
+        .join(Journal, Journal.id == Entry.journal_id)
+        .outerjoin(actor, actor.id == Journal.actor_id)
+        .where(Account.village_id == village_id, Account.kind == HOUSEHOLD)
+        .order_by(Entry.created_at, Entry.journal_id, Entry.transfer_id)
+    ):
+        yield (
+            row.id,
+            _local(row.created_at, zone),
+            row.code,
+            row.name,
+            JOURNAL_KINDS.get(row.kind, row.kind),
+            int(row.delta),
+            int(row.balance_after),
+            row.memo,
+            row.reason,
+            row.reverses_id,
+            row.username,
+        )
 
 
-def household_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date
-                   ) -> Iterator[Row]:
+def household_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date) -> Iterator[Row]:
     """Every household of the village, with its balance now and its figures over the days."""
     start, end = utc_bounds(zone, day_from, day_to)
     # Looked up per household through the (household, day) and household indexes: a
     # plan that stays fast also when the statistics lag behind a large import.
-    inspected = (Inspection.household_id == Household.id, Inspection.local_date >= day_from,
-                 Inspection.local_date <= day_to, Inspection.voided_at.is_(None))
-    redeemed = (Redemption.household_id == Household.id, Redemption.cancelled_at.is_(None),
-                Redemption.created_at >= start, Redemption.created_at < end)
+    inspected = (
+        Inspection.household_id == Household.id,
+        Inspection.local_date >= day_from,
+        Inspection.local_date <= day_to,
+        Inspection.voided_at.is_(None),
+    )
+    redeemed = (
+        Redemption.household_id == Household.id,
+        Redemption.cancelled_at.is_(None),
+        Redemption.created_at >= start,
+        Redemption.created_at < end,
+    )
 
     def figure(value, *where):
         return select(func.coalesce(value, 0)).where(*where).scalar_subquery()
 
     for row in _stream(
-            select(Household.code, Household.name, Household.address, Household.phone,
-                   Household.members, Grid.name.label("grid"), Household.status,
-                   Account.balance,
-                   figure(func.count(Inspection.id), *inspected).label("inspections"),
-                   figure(func.sum(Inspection.points), *inspected).label("earned"),
-                   figure(func.count(Redemption.id), *redeemed).label("redemptions"),
-                   figure(func.sum(Redemption.total_points), *redeemed).label("spent"),
-                   Household.created_at)
-            .join(Grid, Grid.id == Household.grid_id)
-            .join(Account, Account.household_id == Household.id)
-            .where(Household.village_id == village_id)
-            .order_by(Grid.number, Household.code)):
+        select(
+            Household.code,
+            Household.name,
+            Household.address,
+            Household.phone,
+            Household.members,
+            Grid.name.label("grid"),
+            Household.status,
+            Account.balance,
+            figure(func.count(Inspection.id), *inspected).label("inspections"),
+            figure(func.sum(Inspection.points), *inspected).label("earned"),
+            figure(func.count(Redemption.id), *redeemed).label("redemptions"),
+            figure(func.sum(Redemption.total_points), *redeemed).label("spent"),
+            Household.created_at,
+        )
+        .join(Grid, Grid.id == Household.grid_id)
+        .join(Account, Account.household_id == Household.id)
+        .where(Household.village_id == village_id)
+        .order_by(Grid.number, Household.code)
+    ):
         registered = _local(row.created_at, zone)
-        yield (row.code, row.name, row.address, row.phone, row.members, row.grid,
-               HOUSEHOLD_STATUSES.get(row.status, row.status), int(row.balance),
-               int(row.inspections), int(row.earned), int(row.redemptions), int(row.spent),
-               registered.date() if registered else None)
+        yield (
+            row.code,
+            row.name,
+            row.address,
+            row.phone,
+            row.members,
+            row.grid,
+            HOUSEHOLD_STATUSES.get(row.status, row.status),
+            int(row.balance),
+            int(row.inspections),
+            int(row.earned),
+            int(row.redemptions),
+            int(row.spent),
+            registered.date() if registered else None,
+        )
 
 
-def stock_movement_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date
-                        ) -> Iterator[Row]:
+def stock_movement_rows(
+    village_id: int, zone: ZoneInfo, day_from: date, day_to: date
+) -> Iterator[Row]:
     """Every change of stock on the days, with why."""
     start, end = utc_bounds(zone, day_from, day_to)
     actor = aliased(User)
     for row in _stream(
-            select(StockMovement.id, StockMovement.created_at, Good.name, Good.unit,
-                   StockMovement.kind, StockMovement.quantity, StockMovement.stock_after,
-                   Redemption.receipt_no, StockMovement.note, StockMovement.supplier,
-                   actor.username)
-            .join(Good, Good.id == StockMovement.good_id)
-            .outerjoin(Redemption, Redemption.id == StockMovement.redemption_id)
-            .outerjoin(actor, actor.id == StockMovement.actor_id)
-            .where(StockMovement.village_id == village_id, StockMovement.created_at >= start,
-                   StockMovement.created_at < end)
-            .order_by(StockMovement.created_at, StockMovement.id)):
-        yield (row.id, _local(row.created_at, zone), row.name, row.unit,
-               MOVEMENT_KINDS.get(row.kind, row.kind), row.quantity, row.stock_after,
-               row.receipt_no, row.note, row.supplier, row.username)
+        select(
+            StockMovement.id,
+            StockMovement.created_at,
+            Good.name,
+            Good.unit,
+            StockMovement.kind,
+            StockMovement.quantity,
+            StockMovement.stock_after,
+            Redemption.receipt_no,
+            StockMovement.note,
+            StockMovement.supplier,
+            actor.username,
+        )
+        .join(Good, Good.id == StockMovement.good_id)
+        .outerjoin(Redemption, Redemption.id == StockMovement.redemption_id)
+        .outerjoin(actor, actor.id == StockMovement.actor_id)
+        .where(
+            StockMovement.village_id == village_id,
+            StockMovement.created_at >= start,
+            StockMovement.created_at < end,
+        )
+        .order_by(StockMovement.created_at, StockMovement.id)
+    ):
+        yield (
+            row.id,
+            _local(row.created_at, zone),
+            row.name,
+            row.unit,
+            MOVEMENT_KINDS.get(row.kind, row.kind),
+            row.quantity,
+            row.stock_after,
+            row.receipt_no,
+            row.note,
+            row.supplier,
+            row.username,
+        )
 
 
 EXPORTS: dict[str, Export] = {
     "inspections": Export(
         "检查记录",
-        ("编号", "日期", "检查时间", "户号", "户主", "网格", "等级", "积分", "督导员", "备注",
-         "状态", "作废原因"),
-        inspection_rows, (8, 12, 20, 14, 10, 12, 6, 6, 12, 24, 8, 20)),
+        (
+            "编号",
+            "日期",
+            "检查时间",
+            "户号",
+            "户主",
+            "网格",
+            "等级",
+            "积分",
+            "督导员",
+            "备注",
+            "状态",
+            "作废原因",
+        ),
+        inspection_rows,
+        (8, 12, 20, 14, 10, 12, 6, 6, 12, 24, 8, 20),
+    ),
     "redemptions": Export(
         "兑换明细",
-        ("小票号", "兑换时间", "户号", "户主", "网格", "商品", "单位", "数量", "单价", "积分",
-         "小票合计", "经办人", "状态", "撤销原因"),
-        redemption_rows, (18, 20, 14, 10, 12, 16, 6, 6, 6, 8, 10, 12, 8, 20)),
+        (
+            "小票号",
+            "兑换时间",
+            "户号",
+            "户主",
+            "网格",
+            "商品",
+            "单位",
+            "数量",
+            "单价",
+            "积分",
+            "小票合计",
+            "经办人",
+            "状态",
+            "撤销原因",
+        ),
+        redemption_rows,
+        (18, 20, 14, 10, 12, 16, 6, 6, 6, 8, 10, 12, 8, 20),
+    ),
     "ledger": Export(
         "积分流水",
-        ("流水号", "时间", "户号", "户主", "类型", "积分变动", "变动后余额", "摘要", "原因",
-         "冲正流水号", "操作人"),
-        ledger_rows, (8, 20, 14, 10, 10, 10, 10, 24, 20, 10, 12)),
+        (
+            "流水号",
+            "时间",
+            "户号",
+            "户主",
+            "类型",
+            "积分变动",
+            "变动后余额",
+            "摘要",
+            "原因",
+            "冲正流水号",
+            "操作人",
+        ),
+        ledger_rows,
+        (8, 20, 14, 10, 10, 10, 10, 24, 20, 10, 12),
+    ),
     "households": Export(
         "住户",
-        ("户号", "户主", "地址", "电话", "人口", "网格", "状态", "当前积分", "期间检查次数",
-         "期间获得积分", "期间兑换次数", "期间兑换积分", "建档日期"),
-        household_rows, (14, 10, 28, 14, 6, 12, 8, 10, 12, 12, 12, 12, 12)),
+        (
+            "户号",
+            "户主",
+            "地址",
+            "电话",
+            "人口",
+            "网格",
+            "状态",
+            "当前积分",
+            "期间检查次数",
+            "期间获得积分",
+            "期间兑换次数",
+            "期间兑换积分",
+            "建档日期",
+        ),
+        household_rows,
+        (14, 10, 28, 14, 6, 12, 8, 10, 12, 12, 12, 12, 12),
+    ),
     "stock_movements": Export(
         "库存变动",
-        ("编号", "时间", "商品", "单位", "类型", "数量", "变动后库存", "小票号", "备注",
-         "供应商", "经办人"),
-        stock_movement_rows, (8, 20, 16, 6, 10, 8, 10, 18, 24, 14, 12)),
+        (
+            "编号",
+            "时间",
+            "商品",
+            "单位",
+            "类型",
+            "数量",
+            "变动后库存",
+            "小票号",
+            "备注",
+            "供应商",
+            "经办人",
+        ),
+        stock_movement_rows,
+        (8, 20, 16, 6, 10, 8, 10, 18, 24, 14, 12),
+    ),
 }
 FORMATS = ("csv", "xlsx")
 MIMETYPES = {

@@ -55,8 +55,7 @@ def utc_bounds(zone: ZoneInfo, day_from: date, day_to: date) -> tuple[datetime, 
     return start, end
 
 
-def resolve_range(village_id: int, day_from: date | None, day_to: date | None
-                  ) -> tuple[date, date]:
+def resolve_range(village_id: int, day_from: date | None, day_to: date | None) -> tuple[date, date]:
     """Fill in a report's range and check it: at most MAX_RANGE_DAYS days, from <= to.
 
     to defaults to the village's today, from to the first day of to's month.
@@ -64,11 +63,14 @@ def resolve_range(village_id: int, day_from: date | None, day_to: date | None
     day_to = day_to or village_today(village_id)
     day_from = day_from or day_to.replace(day=1)
     if day_from > day_to:
-        raise ValidationFailed("The range starts after it ends.",
-                               errors={"from": ["Must not be after to."]})
+        raise ValidationFailed(
+            "The range starts after it ends.", errors={"from": ["Must not be after to."]}
+        )
     if (day_to - day_from).days + 1 > MAX_RANGE_DAYS:
-        raise ValidationFailed(f"A report covers at most {MAX_RANGE_DAYS} days.",
-                               errors={"to": [f"At most {MAX_RANGE_DAYS} days after from."]})
+        raise ValidationFailed(
+            f"A report covers at most {MAX_RANGE_DAYS} days.",
+            errors={"to": [f"At most {MAX_RANGE_DAYS} days after from."]},
+        )
     return day_from, day_to
 
 
@@ -106,8 +108,12 @@ def summary(village_id: int, day_from: date, day_to: date) -> dict:
     """Return the village's figures over the village days day_from..day_to inclusive."""
     zone = village_zone(village_id)
     start, end = utc_bounds(zone, day_from, day_to)
-    standing = and_(Inspection.village_id == village_id, Inspection.local_date >= day_from,
-                    Inspection.local_date <= day_to, Inspection.voided_at.is_(None))
+    standing = and_(
+        Inspection.village_id == village_id,
+        Inspection.local_date >= day_from,
+        Inspection.local_date <= day_to,
+        Inspection.voided_at.is_(None),
+    )
     grade_order = [g.grade for g in current_rules(village_id).grades]
 
     # One pass over the range's inspections, grouped finely, folded three ways.
@@ -115,41 +121,70 @@ def summary(village_id: int, day_from: date, day_to: date) -> dict:
     by_grid: defaultdict[int, _Tally] = defaultdict(_Tally)
     by_inspector: defaultdict[int, _Tally] = defaultdict(_Tally)
     for grid_id, inspector_id, grade, count, with_points, points in db.session.execute(
-            select(Inspection.grid_id, Inspection.inspector_id, Inspection.grade,
-                   func.count(Inspection.id),
-                   func.count(case((Inspection.points > 0, Inspection.id))),
-                   func.coalesce(func.sum(Inspection.points), 0))
-            .where(standing)
-            .group_by(Inspection.grid_id, Inspection.inspector_id, Inspection.grade)):
+        select(
+            Inspection.grid_id,
+            Inspection.inspector_id,
+            Inspection.grade,
+            func.count(Inspection.id),
+            func.count(case((Inspection.points > 0, Inspection.id))),
+            func.coalesce(func.sum(Inspection.points), 0),
+        )
+        .where(standing)
+        .group_by(Inspection.grid_id, Inspection.inspector_id, Inspection.grade)
+    ):
         for tally in (village, by_grid[grid_id], by_inspector[inspector_id]):
             tally.add(grade, count, with_points, int(points))
 
     voided_count, voided_points = db.session.execute(
-        select(func.count(Inspection.id), func.coalesce(func.sum(Inspection.points), 0))
-        .where(Inspection.village_id == village_id, Inspection.local_date >= day_from,
-               Inspection.local_date <= day_to, Inspection.voided_at.is_not(None))).one()
+        select(func.count(Inspection.id), func.coalesce(func.sum(Inspection.points), 0)).where(
+            Inspection.village_id == village_id,
+            Inspection.local_date >= day_from,
+            Inspection.local_date <= day_to,
+            Inspection.voided_at.is_not(None),
+        )
+    ).one()
 
     # Participation: households by their current grid, inspected in any grid.
-    inspected = (select(Inspection.household_id).where(standing)
-                 .group_by(Inspection.household_id).subquery())
-    counted = and_(Household.village_id == village_id,
-                   or_(and_(Household.status == ACTIVE, Household.created_at < end),
-                       inspected.c.household_id.is_not(None)))
+    inspected = (
+        select(Inspection.household_id).where(standing).group_by(Inspection.household_id).subquery()
+    )
+    counted = and_(
+        Household.village_id == village_id,
+        or_(
+            and_(Household.status == ACTIVE, Household.created_at < end),
+            inspected.c.household_id.is_not(None),
+        ),
+    )
     households: dict[int, tuple[int, int]] = {
-        grid_id: (total, seen) for grid_id, total, seen in db.session.execute(
-            select(Household.grid_id, func.count(Household.id),
-                   func.count(inspected.c.household_id))
+        grid_id: (total, seen)
+        for grid_id, total, seen in db.session.execute(
+            select(
+                Household.grid_id, func.count(Household.id), func.count(inspected.c.household_id)
+            )
             .outerjoin(inspected, inspected.c.household_id == Household.id)
             .where(counted)
-            .group_by(Household.grid_id))}
-    active_now = db.session.scalar(
-        select(func.count(Household.id))
-        .where(Household.village_id == village_id, Household.status == ACTIVE)) or 0
+            .group_by(Household.grid_id)
+        )
+    }
+    active_now = (
+        db.session.scalar(
+            select(func.count(Household.id)).where(
+                Household.village_id == village_id, Household.status == ACTIVE
+            )
+        )
+        or 0
+    )
 
     redemptions, redeemed = db.session.execute(
-        select(func.count(Redemption.id), func.coalesce(func.sum(Redemption.total_points), 0))
-        .where(Redemption.village_id == village_id, Redemption.cancelled_at.is_(None),
-               Redemption.created_at >= start, Redemption.created_at < end)).one()
+        select(
+            func.count(Redemption.id), func.coalesce(func.sum(Redemption.total_points), 0)
+        ).where(
+            Redemption.village_id == village_id,
+            Redemption.cancelled_at.is_(None),
+            Redemption.created_at >= start,
+            Redemption.created_at < end,
+        )
+    ).one()
 
     total_households = sum(total for total, _ in households.values())
     total_inspected = sum(seen for _, seen in households.values())
@@ -178,32 +213,53 @@ def summary(village_id: int, day_from: date, day_to: date) -> dict:
     }
 
 
-def _per_grid(village_id: int, by_grid: dict[int, _Tally],
-              households: dict[int, tuple[int, int]], grade_order: list[str]) -> list[dict]:
+def _per_grid(
+    village_id: int,
+    by_grid: dict[int, _Tally],
+    households: dict[int, tuple[int, int]],
+    grade_order: list[str],
+) -> list[dict]:
     rows = []
     for grid_id, name in db.session.execute(
-            select(Grid.id, Grid.name).where(Grid.village_id == village_id)
-            .order_by(Grid.number)):
+        select(Grid.id, Grid.name).where(Grid.village_id == village_id).order_by(Grid.number)
+    ):
         tally = by_grid.get(grid_id, _Tally())
         total, seen = households.get(grid_id, (0, 0))
-        rows.append({"grid_id": grid_id, "name": name, "households": total,
-                     "households_inspected": seen, "participation_rate": rate(seen, total),
-                     "inspections": tally.inspections,
-                     "grades": tally.grade_counts(grade_order),
-                     "accuracy": tally.accuracy(), "points_issued": tally.points})
+        rows.append(
+            {
+                "grid_id": grid_id,
+                "name": name,
+                "households": total,
+                "households_inspected": seen,
+                "participation_rate": rate(seen, total),
+                "inspections": tally.inspections,
+                "grades": tally.grade_counts(grade_order),
+                "accuracy": tally.accuracy(),
+                "points_issued": tally.points,
+            }
+        )
     return rows
 
 
 def _per_inspector(by_inspector: dict[int, _Tally], grade_order: list[str]) -> list[dict]:
     if not by_inspector:
         return []
-    names = dict(db.session.execute(
-        select(User.id, User.username).where(User.id.in_(list(by_inspector)))).all())
+    names = dict(
+        db.session.execute(
+            select(User.id, User.username).where(User.id.in_(list(by_inspector)))
+        ).all()
+    )
     rows: list[dict[str, Any]] = [
-        {"inspector_id": inspector_id, "username": names.get(inspector_id, ""),
-         "inspections": tally.inspections, "grades": tally.grade_counts(grade_order),
-         "accuracy": tally.accuracy(), "points_issued": tally.points}
-        for inspector_id, tally in by_inspector.items()]
+        {
+            "inspector_id": inspector_id,
+            "username": names.get(inspector_id, ""),
+            "inspections": tally.inspections,
+            "grades": tally.grade_counts(grade_order),
+            "accuracy": tally.accuracy(),
+            "points_issued": tally.points,
+        }
+        for inspector_id, tally in by_inspector.items()
+    ]
     rows.sort(key=lambda row: (-row["inspections"], row["username"]))
     return rows
 
@@ -212,16 +268,22 @@ def per_good(village_id: int, start: datetime, end: datetime) -> list[dict]:
     """Return the units and points of each good redeemed in [start, end), not cancelled."""
     units = func.sum(RedemptionLine.quantity)
     points = func.sum(RedemptionLine.line_points)
-    return [{"good_id": good_id, "name": name, "unit": unit, "units": int(count),
-             "points": int(total)}
-            for good_id, name, unit, count, total in db.session.execute(
-                select(Good.id, Good.name, Good.unit, units, points)
-                .join(RedemptionLine, RedemptionLine.good_id == Good.id)
-                .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
-                .where(Redemption.village_id == village_id, Redemption.cancelled_at.is_(None),
-                       Redemption.created_at >= start, Redemption.created_at < end)
-                .group_by(Good.id, Good.name, Good.unit)
-                .order_by(points.desc(), Good.name))]
+    return [
+        {"good_id": good_id, "name": name, "unit": unit, "units": int(count), "points": int(total)}
+        for good_id, name, unit, count, total in db.session.execute(
+            select(Good.id, Good.name, Good.unit, units, points)
+            .join(RedemptionLine, RedemptionLine.good_id == Good.id)
+            .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
+            .where(
+                Redemption.village_id == village_id,
+                Redemption.cancelled_at.is_(None),
+                Redemption.created_at >= start,
+                Redemption.created_at < end,
+            )
+            .group_by(Good.id, Good.name, Good.unit)
+            .order_by(points.desc(), Good.name)
+        )
+    ]
 
 
 def adjustments_net(village_id: int, start: datetime, end: datetime) -> int:
@@ -230,20 +292,33 @@ def adjustments_net(village_id: int, start: datetime, end: datetime) -> int:
     An adjustment that was itself reversed counts for nothing, like a voided inspection.
     """
     reversal = aliased(Journal)
-    return int(db.session.scalar(
-        select(func.coalesce(func.sum(Entry.delta), 0))
-        .select_from(Journal)
-        .join(Entry, Entry.journal_id == Journal.id)
-        .join(Account, Account.id == Entry.account_id)
-        .outerjoin(reversal, reversal.reverses_id == Journal.id)
-        .where(Journal.village_id == village_id, Journal.kind == ADJUSTMENT,
-               Journal.created_at >= start, Journal.created_at < end,
-               Account.kind == HOUSEHOLD, reversal.id.is_(None))) or 0)
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Entry.delta), 0))
+            .select_from(Journal)
+            .join(Entry, Entry.journal_id == Journal.id)
+            .join(Account, Account.id == Entry.account_id)
+            .outerjoin(reversal, reversal.reverses_id == Journal.id)
+            .where(
+                Journal.village_id == village_id,
+                Journal.kind == ADJUSTMENT,
+                Journal.created_at >= start,
+                Journal.created_at < end,
+                Account.kind == HOUSEHOLD,
+                reversal.id.is_(None),
+            )
+        )
+        or 0
+    )
 
 
 def outstanding(village_id: int) -> int:
     """Return the points the village's households hold now: what the village still owes."""
-    return int(db.session.scalar(
-        select(func.coalesce(func.sum(Account.balance), 0))
-        .where(Account.village_id == village_id, Account.kind == HOUSEHOLD)) or 0)
-
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Account.balance), 0)).where(
+                Account.village_id == village_id, Account.kind == HOUSEHOLD
+            )
+        )
+        or 0
+    )

@@ -24,21 +24,37 @@ def _charts(series: list[dashboard.Day]) -> tuple[Markup, Markup]:
     full = [format_date(day.day, "medium") for day in series]
     first, last = full[0], full[-1]
     inspections = charts.bar_chart(
-        [day.inspections for day in series], short, names=full, ident="chart-inspections",
+        [day.inspections for day in series],
+        short,
+        names=full,
+        ident="chart-inspections",
         tick_every=7,
         title=_("Inspections per day, last %(n)d days", n=len(series)),
-        desc=_("%(total)d inspections from %(first)s to %(last)s; most in a day: %(most)d.",
-               total=sum(d.inspections for d in series), first=first, last=last,
-               most=max(d.inspections for d in series)))
+        desc=_(
+            "%(total)d inspections from %(first)s to %(last)s; most in a day: %(most)d.",
+            total=sum(d.inspections for d in series),
+            first=first,
+            last=last,
+            most=max(d.inspections for d in series),
+        ),
+    )
     points = charts.line_chart(
-        [(_("Issued"), [day.points_issued for day in series]),
-         (_("Redeemed"), [day.points_redeemed for day in series])],
-        short, ident="chart-points", tick_every=7,
+        [
+            (_("Issued"), [day.points_issued for day in series]),
+            (_("Redeemed"), [day.points_redeemed for day in series]),
+        ],
+        short,
+        ident="chart-points",
+        tick_every=7,
         title=_("Points issued and redeemed per day, last %(n)d days", n=len(series)),
-        desc=_("From %(first)s to %(last)s: %(issued)d points issued, %(redeemed)d "
-               "redeemed.", first=first, last=last,
-               issued=sum(d.points_issued for d in series),
-               redeemed=sum(d.points_redeemed for d in series)))
+        desc=_(
+            "From %(first)s to %(last)s: %(issued)d points issued, %(redeemed)d redeemed.",
+            first=first,
+            last=last,
+            issued=sum(d.points_issued for d in series),
+            redeemed=sum(d.points_redeemed for d in series),
+        ),
+    )
     # Safe to inline: the chart module escapes every text it draws.
     return Markup(inspections), Markup(points)
 
@@ -53,14 +69,20 @@ def dashboard_page():
     series = dashboard.daily_series(village_id, today)
     inspections_chart, points_chart = _charts(series)
     return render_template(
-        "reports/dashboard.html", village=db.session.get(Village, village_id), today=today,
+        "reports/dashboard.html",
+        village=db.session.get(Village, village_id),
+        today=today,
         day=dashboard.figures(village_id, today, today),
         month=dashboard.figures(village_id, month_first, today),
-        outstanding=dashboard.outstanding(village_id), series=series,
-        inspections_chart=inspections_chart, points_chart=points_chart,
+        outstanding=dashboard.outstanding(village_id),
+        series=series,
+        inspections_chart=inspections_chart,
+        points_chart=points_chart,
         grids=dashboard.grid_figures(village_id, month_first, today),
-        low=dashboard.goods_running_low(village_id), percent=boards.percent,
-        board_month=(month_first - timedelta(days=1)).strftime("%Y-%m"))
+        low=dashboard.goods_running_low(village_id),
+        percent=boards.percent,
+        board_month=(month_first - timedelta(days=1)).strftime("%Y-%m"),
+    )
 
 
 def _board_or_refusal():
@@ -70,8 +92,12 @@ def _board_or_refusal():
     try:
         year, number = boards.parse_month(month[:20], village.id)
     except boards.BadMonth as error:
-        return None, (render_template("reports/bad_month.html", message=str(error),
-                                      month=boards.current_month(village.id)), 400)
+        return None, (
+            render_template(
+                "reports/bad_month.html", message=str(error), month=boards.current_month(village.id)
+            ),
+            400,
+        )
     return boards.build_board(village.id, village.name, year, number), None
 
 
@@ -86,9 +112,13 @@ def board_page():
     if following > boards.current_month(g.user.village_id):
         following = None
     return render_template(
-        "reports/board.html", board=board, percent=boards.percent,
-        zero_times=boards.ZERO_TIMES, previous=boards.shift_month(board.month, -1),
-        following=following)
+        "reports/board.html",
+        board=board,
+        percent=boards.percent,
+        zero_times=boards.ZERO_TIMES,
+        previous=boards.shift_month(board.month, -1),
+        following=following,
+    )
 
 
 @bp.get("/admin/board.pdf")
@@ -98,5 +128,8 @@ def board_pdf():
     board, refusal = _board_or_refusal()
     if refusal:
         return refusal
-    return Response(boards.render_board_pdf(board), mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="board-{board.month}.pdf"'})
+    return Response(
+        boards.render_board_pdf(board),
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="board-{board.month}.pdf"'},
+    )

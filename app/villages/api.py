@@ -9,8 +9,9 @@ from app.villages import services
 from app.villages.schemas import GridIn, GridList, GridOut
 from app.writes import write_endpoint
 
-blp = Blueprint("grids_api", __name__, url_prefix="/api/v1/grids",
-                description="The village's grids (网格).")
+blp = Blueprint(
+    "grids_api", __name__, url_prefix="/api/v1/grids", description="The village's grids (网格)."
+)
 
 
 @blp.get("")

@@ -13,8 +13,9 @@ villages_cli = AppGroup("villages", help="Manage villages.")
 @villages_cli.command("create")
 @click.argument("name")
 @click.option("--code", required=True, help="Short code, printed on cards (e.g. MZ).")
-@click.option("--tz", "timezone", default="Asia/Shanghai", show_default=True,
-              help="The village's time zone.")
+@click.option(
+    "--tz", "timezone", default="Asia/Shanghai", show_default=True, help="The village's time zone."
+)
 def create(name: str, code: str, timezone: str) -> None:
     """Create a village with its system accounts."""
     try:

@@ -43,13 +43,17 @@ def village_by_code(code: str) -> Village:
 
 def create_grid(village_id: int, name: str) -> Grid:
     """Add a grid to the village, numbered after the last one."""
-    if db.session.scalar(
-        select(Grid.id).where(Grid.village_id == village_id, Grid.name == name)
-    ) is not None:
-        raise ValidationFailed(f"The village already has a grid named {name!r}.",
-                               errors={"name": ["This name is taken."]})
-    number = (db.session.scalar(
-        select(func.max(Grid.number)).where(Grid.village_id == village_id)) or 0) + 1
+    if (
+        db.session.scalar(select(Grid.id).where(Grid.village_id == village_id, Grid.name == name))
+        is not None
+    ):
+        raise ValidationFailed(
+            f"The village already has a grid named {name!r}.",
+            errors={"name": ["This name is taken."]},
+        )
+    number = (
+        db.session.scalar(select(func.max(Grid.number)).where(Grid.village_id == village_id)) or 0
+    ) + 1
     grid = Grid(village_id=village_id, number=number, name=name)
     db.session.add(grid)
     db.session.flush()
@@ -58,8 +62,9 @@ def create_grid(village_id: int, name: str) -> Grid:
 
 def list_grids(village_id: int) -> list[Grid]:
     """Return the village's grids in number order."""
-    return list(db.session.scalars(
-        select(Grid).where(Grid.village_id == village_id).order_by(Grid.number)))
+    return list(
+        db.session.scalars(select(Grid).where(Grid.village_id == village_id).order_by(Grid.number))
+    )
 
 
 def get_grid(village_id: int, grid_id: int) -> Grid:

@@ -23,9 +23,15 @@ from app.households.cards import make_token
 
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
 ]
 
 pytestmark = pytest.mark.browser
@@ -35,8 +41,11 @@ def chromium_path() -> str:
     for candidate in CHROMIUM_CANDIDATES:
         if Path(candidate).exists():
             return candidate
-    pytest.exit("Chromium is not installed: run `make test` (it installs Debian's chromium "
-                "and ffmpeg) or `apt-get install chromium ffmpeg`.", returncode=3)
+    pytest.exit(
+        "Chromium is not installed: run `make test` (it installs Debian's chromium "
+        "and ffmpeg) or `apt-get install chromium ffmpeg`.",
+        returncode=3,
+    )
     raise AssertionError("unreachable")
 
 
@@ -53,8 +62,7 @@ def card_picture(payload: str, path: Path) -> Path:
     """Draw a card's QR in the middle of a white 640x480 picture."""
     from PIL import Image
 
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, box_size=8,
-                         border=4)
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_Q, box_size=8, border=4)
     code.add_data(payload)
     code.make(fit=True)
     qr = code.make_image(fill_color="black", back_color="white").get_image().convert("RGB")
@@ -74,11 +82,28 @@ def card_png(tmp_path_factory, canonical_token) -> Path:
 def camera_file(card_png) -> Path:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
-        pytest.exit("ffmpeg is not installed: run `make test` or `apt-get install ffmpeg`.",
-                    returncode=3)
+        pytest.exit(
+            "ffmpeg is not installed: run `make test` or `apt-get install ffmpeg`.", returncode=3
+        )
     target = card_png.with_suffix(".y4m")
-    subprocess.run([ffmpeg, "-loglevel", "error", "-y", "-loop", "1", "-i", str(card_png),
-                    "-frames:v", "1", "-pix_fmt", "yuv420p", str(target)], check=True)
+    subprocess.run(
+        [
+            ffmpeg,
+            "-loglevel",
+            "error",
+            "-y",
+            "-loop",
+            "1",
+            "-i",
+            str(card_png),
+            "-frames:v",
+            "1",
+            "-pix_fmt",
+            "yuv420p",
+            str(target),
+        ],
+        check=True,
+    )
     return target
 
 
@@ -88,8 +113,10 @@ def browser(camera_file) -> Iterator:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=chromium_path(), headless=True,
-            args=[*LAUNCH_ARGS, f"--use-file-for-fake-video-capture={camera_file}"])
+            executable_path=chromium_path(),
+            headless=True,
+            args=[*LAUNCH_ARGS, f"--use-file-for-fake-video-capture={camera_file}"],
+        )
         yield browser
         browser.close()
 

@@ -16,10 +16,14 @@ def counter(village, make_household, make_user):
     household = make_household(points=50)
     assert (village.id, household.id) == (1, 1)
     make_user("storekeeper", username="wang-shop")
-    goods = {name: create_good(village.id, name=name, unit=unit, price_points=price,
-                               stock=stock)
-             for name, unit, price, stock in (("香皂", "块", 10, 20), ("食盐", "袋", 8, 20),
-                                               ("食用油", "桶", 120, 5))}
+    goods = {
+        name: create_good(village.id, name=name, unit=unit, price_points=price, stock=stock)
+        for name, unit, price, stock in (
+            ("香皂", "块", 10, 20),
+            ("食盐", "袋", 8, 20),
+            ("食用油", "桶", 120, 5),
+        )
+    }
     db.session.commit()
     return goods
 
