@@ -5,7 +5,7 @@ import uuid
 import warnings
 from pathlib import Path
 
-from flask import current_app
+from flask import Response, current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from app.errors import ValidationFailed
@@ -59,9 +59,7 @@ def store_photo(data: bytes, *, field: str = "photo") -> str:
         OSError,
         SyntaxError,
         ValueError,
-    ) as error:
-        if isinstance(error, ValidationFailed):
-            raise
+    ):
         raise ValidationFailed(
             "The file is not a readable photo.",
             errors={field: ["Not a readable JPEG or PNG image."]},
@@ -79,3 +77,12 @@ def photo_path(name: str) -> Path:
     if not name or "/" in name or "\\" in name or name.startswith("."):
         raise ValueError("not a stored photo name")
     return photo_folder() / name
+
+
+def photo_response(name: str) -> Response:
+    """Serve a stored photo to the village's own users (cached privately for a day)."""
+    return Response(
+        photo_path(name).read_bytes(),
+        mimetype="image/jpeg",
+        headers={"Cache-Control": "private, max-age=86400"},
+    )

@@ -1,6 +1,6 @@
 """Catalogue API: goods, stock movements, pictures."""
 
-from flask import Response, g, url_for
+from flask import g, url_for
 from flask_smorest import Blueprint
 
 from app.auth.decorators import role_required
@@ -21,7 +21,7 @@ from app.catalogue.schemas import (
 )
 from app.db import db
 from app.errors import NotFound
-from app.photos import photo_path, store_photo
+from app.photos import photo_response, store_photo
 from app.writes import IDEMPOTENCY_DOC, write_endpoint
 
 blp = Blueprint(
@@ -177,8 +177,4 @@ def get_picture(good_id: int):
     good = services.get_good(g.user.village_id, good_id)
     if good.picture is None:
         raise NotFound("This good has no picture.")
-    return Response(
-        photo_path(good.picture).read_bytes(),
-        mimetype="image/jpeg",
-        headers={"Cache-Control": "private, max-age=86400"},
-    )
+    return photo_response(good.picture)

@@ -1,6 +1,6 @@
 """Inspections and rules API."""
 
-from flask import Response, g, url_for
+from flask import g, url_for
 from flask_smorest import Blueprint
 
 from app.auth.decorators import role_required
@@ -23,7 +23,7 @@ from app.inspections.schemas import (
     VoidIn,
 )
 from app.ledger.services import household_account
-from app.photos import photo_path, store_photo
+from app.photos import photo_response, store_photo
 from app.writes import IDEMPOTENCY_DOC, write_endpoint
 
 blp = Blueprint(
@@ -183,8 +183,4 @@ def get_photo(inspection_id: int):
     inspection = services.get_inspection(g.user.village_id, inspection_id)
     if inspection.photo is None:
         raise NotFound("This inspection has no photo.")
-    return Response(
-        photo_path(inspection.photo).read_bytes(),
-        mimetype="image/jpeg",
-        headers={"Cache-Control": "private, max-age=86400"},
-    )
+    return photo_response(inspection.photo)
