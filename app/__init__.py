@@ -53,6 +53,7 @@ def register_extensions(app: Flask) -> None:
     from app.db import configure_engine
     from app.extensions import api, babel, db, migrate
     from app.i18n import select_locale, select_timezone
+    from app.security import init_security
     from app.types import render_item
 
     db.init_app(app)
@@ -68,9 +69,12 @@ def register_extensions(app: Flask) -> None:
     )
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     api.init_app(app)
+    init_security(app)
 
 
 def register_blueprints(app: Flask) -> None:
+    from app.audit import api as audit_api
+    from app.audit import views as audit_views
     from app.auth import api as auth_api
     from app.auth import views as auth_views
     from app.catalogue import api as catalogue_api
@@ -99,6 +103,8 @@ def register_blueprints(app: Flask) -> None:
     ):
         api.register_blueprint(blueprint)
     api.register_blueprint(reports_api.blp)
+    api.register_blueprint(auth_api.users_blp)
+    api.register_blueprint(audit_api.blp)
     for blueprint in (
         main_views.bp,
         auth_views.bp,
@@ -109,6 +115,7 @@ def register_blueprints(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(reports_views.bp)
+    app.register_blueprint(audit_views.bp)
 
 
 def register_error_handlers(app: Flask) -> None:

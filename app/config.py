@@ -44,6 +44,12 @@ class Config:
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # None: Secure in production or when BASE_URL is https (see app/security.py).
+    SESSION_COOKIE_SECURE: bool | None = None
+    # CSRF tokens on page forms only; app/security.py exempts the bearer-token API.
+    WTF_CSRF_CHECK_DEFAULT = False
+    # A token lives as long as the session: a grid worker keeps a page open for hours.
+    WTF_CSRF_TIME_LIMIT: int | None = None
     MAX_CONTENT_LENGTH = 10 * 1024 * 1024
     MAX_PHOTO_BYTES = 8 * 1024 * 1024
     PHOTO_FOLDER: str | None = None  # default: instance/photos

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 from flask import current_app
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from sqlalchemy import Insert, MetaData, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase
@@ -86,9 +87,22 @@ def is_transient(error: DBAPIError) -> bool:
 
 
 def begin_write() -> None:
-    """End any read transaction and begin a write transaction on the session."""
-    db.session.rollback()
-    db.session.connection(execution_options={IMMEDIATE: True})
+    """Begin a write transaction on the session.
+
+    SQLite: end any read transaction and BEGIN IMMEDIATE. PostgreSQL: a read
+    transaction already open (the bearer-token lookup) simply goes on: under READ
+    COMMITTED each statement reads afresh, and the objects it loaded (the user)
+    stay loaded instead of being expired and read again.
+    """
+    session = db.session()
+    if (
+        session.in_transaction()
+        and db.engine.dialect.name == "postgresql"
+        and not (session.new or session.dirty or session.deleted)
+    ):
+        return
+    session.rollback()
+    session.connection(execution_options={IMMEDIATE: True})
 
 
 def run_write(work: Callable[[], T], *, retries: int | None = None) -> T:
@@ -114,3 +128,14 @@ def run_write(work: Callable[[], T], *, retries: int | None = None) -> T:
             raise
         time.sleep(min(0.005 * 2**attempt, 0.2))
     raise AssertionError("unreachable")
+
+
+def insert_or_skip(table: Table) -> Insert:
+    """An INSERT that skips a row colliding with a unique index (ON CONFLICT DO NOTHING).
+
+    With RETURNING, no row back means the row was already there: no error, so no
+    savepoint is needed around it.
+    """
+    if db.engine.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    return sqlite.insert(table).on_conflict_do_nothing()

@@ -13,15 +13,17 @@ import hashlib
 import json
 import re
 from collections.abc import Callable
-from functools import wraps
+from functools import partial, wraps
+from typing import cast
 
 from flask import Response, g, request
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, select
 
-from app.db import db, run_write
+from app.db import db, insert_or_skip, run_write, utcnow
 from app.errors import DomainError, IdempotencyConflict, problem
 from app.ledger.models import IdempotencyRecord
+
+idempotency_records = cast(Table, IdempotencyRecord.__table__)
 
 KEY_HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,64}")
@@ -61,6 +63,14 @@ def page_key(form_key: str) -> str | None:
 
 class _KeyTaken(Exception):
     """Another copy of this request stored its outcome first."""
+
+
+class _Refused(Exception):
+    """The request reached a business refusal; what it wrote must not be kept."""
+
+    def __init__(self, response: Response):
+        super().__init__(response.status_code)
+        self.response = response
 
 
 def request_fingerprint(user_id: int) -> str:
@@ -153,45 +163,76 @@ def run_idempotent(
 
     Every later call with the key gets the stored response back (marked
     Idempotent-Replayed); a call with the key and another fingerprint is refused.
+
+    The key's row is inserted last, in the same transaction as what produce()
+    wrote, with INSERT ... ON CONFLICT DO NOTHING. A copy of the request that ran
+    at the same instant waits there on the key's unique index; when it finds the
+    key taken it rolls back everything it did and replays the stored outcome. A
+    business refusal rolls back what the request wrote and stores the refusal
+    alone, in a transaction of its own.
     """
 
-    def work() -> Response:
+    def stored_outcome() -> Response | None:
         stored = db.session.scalar(
             select(IdempotencyRecord).where(
                 IdempotencyRecord.village_id == village_id, IdempotencyRecord.key == key
             )
         )
-        if stored is not None:
-            if stored.request_hash != fingerprint:
-                raise IdempotencyConflict("This Idempotency-Key was used with a different request.")
-            return _replay(stored)
-        record = IdempotencyRecord(
-            village_id=village_id, key=key, request_hash=fingerprint, status_code=0, body=""
-        )
+        if stored is None:
+            return None
+        if stored.request_hash != fingerprint:
+            raise IdempotencyConflict("This Idempotency-Key was used with a different request.")
+        return _replay(stored)
+
+    def store(response: Response) -> bool:
+        """Keep the response with the key; False when another copy kept one first."""
+        stored = db.session.execute(
+            insert_or_skip(idempotency_records)
+            .values(
+                village_id=village_id,
+                key=key,
+                request_hash=fingerprint,
+                status_code=response.status_code,
+                body=response.get_data(as_text=True),
+                location=response.headers.get("Location"),
+                created_at=utcnow(),
+            )
+            .returning(idempotency_records.c.id)
+        ).scalar_one_or_none()
+        return stored is not None
+
+    def work() -> Response:
+        replayed = stored_outcome()
+        if replayed is not None:
+            return replayed
         try:
-            with db.session.begin_nested():
-                db.session.add(record)
-                db.session.flush()
-        except IntegrityError:
-            raise _KeyTaken() from None
-        try:
-            with db.session.begin_nested():
-                response = _as_response(produce())
+            response = _as_response(produce())
         except DomainError as error:
             if error.status not in STORED_REFUSALS:
                 raise
-            response = on_refusal(error)
-        record.status_code = response.status_code
-        record.body = response.get_data(as_text=True)
-        record.location = response.headers.get("Location")
-        db.session.flush()
+            raise _Refused(on_refusal(error)) from None
+        if not store(response):
+            raise _KeyTaken()
         return response
+
+    def keep_refusal(response: Response) -> Response:
+        if store(response):
+            return response
+        replayed = stored_outcome()
+        if replayed is None:
+            raise _KeyTaken()
+        return replayed
 
     for _ in range(3):
         try:
             return run_write(work)
         except _KeyTaken:
             continue
+        except _Refused as refused:
+            try:
+                return run_write(partial(keep_refusal, refused.response))
+            except _KeyTaken:
+                continue
     return run_write(work)
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 from sqlalchemy import select
-from testsupport import PASSWORD
+from testsupport import PASSWORD, csrf_token
 
 from app.auth.models import User
 from app.db import db
@@ -13,7 +13,11 @@ from app.inspections.services import current_rules
 def admin_client(client, admin):
     client.get("/lang/en")
     assert (
-        client.post("/login", data={"username": "admin", "password": PASSWORD}).status_code == 302
+        client.post(
+            "/login",
+            data={"username": "admin", "password": PASSWORD, "csrf_token": csrf_token(client)},
+        ).status_code
+        == 302
     )
     return client
 
@@ -41,7 +45,11 @@ def test_the_rules_page_shows_the_rules_in_force(admin_client):
 
 def test_saving_the_rules_adds_a_version_with_who_changed_it(admin_client, village):
     response = admin_client.post(
-        "/admin/rules", data=rules_form(**{"points-A": "5", "daily_limit": "2"})
+        "/admin/rules",
+        data={
+            **rules_form(**{"points-A": "5", "daily_limit": "2"}),
+            "csrf_token": csrf_token(admin_client),
+        },
     )
     assert response.status_code == 302
     rules = current_rules(village.id)
@@ -57,21 +65,30 @@ def test_saving_the_rules_adds_a_version_with_who_changed_it(admin_client, villa
     [("points-A", "-1"), ("points-B", "two"), ("daily_limit", "0"), ("daily_limit", "")],
 )
 def test_bad_rules_are_refused_and_nothing_changes(admin_client, village, field, value):
-    response = admin_client.post("/admin/rules", data=rules_form(**{field: value}))
+    response = admin_client.post(
+        "/admin/rules",
+        data={**rules_form(**{field: value}), "csrf_token": csrf_token(admin_client)},
+    )
     assert response.status_code == 422
     assert current_rules(village.id).version == 1
 
 
 def test_an_inspector_cannot_open_the_rules_page(client, make_user):
     make_user("inspector", username="li")
-    client.post("/login", data={"username": "li", "password": PASSWORD})
+    client.post(
+        "/login", data={"username": "li", "password": PASSWORD, "csrf_token": csrf_token(client)}
+    )
     assert client.get("/admin/rules").status_code == 403
 
 
 def test_the_admin_gives_a_household_its_own_login(admin_client, client, household):
     response = admin_client.post(
         f"/admin/households/{household.id}/login",
-        data={"username": "ma-family", "password": "long-enough-1"},
+        data={
+            "username": "ma-family",
+            "password": "long-enough-1",
+            "csrf_token": csrf_token(admin_client),
+        },
     )
     assert response.status_code == 302
     user = db.session.scalar(select(User).where(User.username == "ma-family"))
@@ -83,7 +100,7 @@ def test_the_admin_gives_a_household_its_own_login(admin_client, client, househo
 def test_a_short_password_is_refused_with_a_message(admin_client, household):
     response = admin_client.post(
         f"/admin/households/{household.id}/login",
-        data={"username": "ma-family", "password": "short"},
+        data={"username": "ma-family", "password": "short", "csrf_token": csrf_token(admin_client)},
     )
     assert "login_error" in response.headers["Location"]
     assert db.session.scalar(select(User).where(User.username == "ma-family")) is None
@@ -92,8 +109,12 @@ def test_a_short_password_is_refused_with_a_message(admin_client, household):
 def test_the_inspector_and_storekeeper_homes_lead_to_their_scanners(client, make_user):
     make_user("inspector", username="li")
     make_user("storekeeper", username="wang")
-    client.post("/login", data={"username": "li", "password": PASSWORD})
+    client.post(
+        "/login", data={"username": "li", "password": PASSWORD, "csrf_token": csrf_token(client)}
+    )
     assert 'href="/inspect"' in client.get("/home").get_data(as_text=True)
-    client.post("/logout")
-    client.post("/login", data={"username": "wang", "password": PASSWORD})
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    client.post(
+        "/login", data={"username": "wang", "password": PASSWORD, "csrf_token": csrf_token(client)}
+    )
     assert 'href="/shop"' in client.get("/home").get_data(as_text=True)

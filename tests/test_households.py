@@ -10,7 +10,7 @@ from openpyxl import Workbook, load_workbook
 from pypdf import PdfReader
 from sqlalchemy import func, select
 from test_cards import rasterize_svg
-from testsupport import PASSWORD
+from testsupport import PASSWORD, csrf_token
 
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.db import db
@@ -61,7 +61,10 @@ def pdf_text(data: bytes) -> str:
 def log_in(client, username):
     # English pages, so the tests do not depend on the Chinese catalogue.
     client.get("/lang/en")
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = client.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": csrf_token(client)},
+    )
     assert response.status_code == 302
     return response
 
@@ -912,6 +915,7 @@ def test_new_household_form_creates_one(browser, grids):
             "phone": "13900001111",
             "members": "4",
             "status": "active",
+            "csrf_token": csrf_token(browser),
         },
     )
 
@@ -940,6 +944,7 @@ def test_new_household_form_shows_field_errors_with_422(browser, grid):
             "phone": "call me",
             "members": "200",
             "status": "active",
+            "csrf_token": csrf_token(browser),
         },
     )
 
@@ -981,7 +986,13 @@ def test_new_household_form_refuses_what_the_api_refuses(
 
     response = browser.post(
         "/admin/households/new",
-        data={**fields, "grid_id": str(grid.id), "status": "active", field: value},
+        data={
+            **fields,
+            "grid_id": str(grid.id),
+            "status": "active",
+            field: value,
+            "csrf_token": csrf_token(browser),
+        },
     )
 
     assert response.status_code == 422
@@ -993,7 +1004,12 @@ def test_new_household_form_refuses_another_villages_grid(browser, make_grid, ot
 
     response = browser.post(
         "/admin/households/new",
-        data={"name": "王建国", "address": "和平路12号", "grid_id": str(theirs.id)},
+        data={
+            "name": "王建国",
+            "address": "和平路12号",
+            "grid_id": str(theirs.id),
+            "csrf_token": csrf_token(browser),
+        },
     )
 
     assert response.status_code == 422
@@ -1015,6 +1031,7 @@ def test_edit_form_changes_the_address(browser, household):
             "phone": "",
             "members": "",
             "status": "active",
+            "csrf_token": csrf_token(browser),
         },
     )
 
@@ -1029,7 +1046,13 @@ def test_edit_form_changes_the_address(browser, household):
 def test_edit_form_marks_moved_and_refuses_bad_input(browser, household):
     bad = browser.post(
         f"/admin/households/{household.id}/edit",
-        data={"name": "马秀英", "address": "", "grid_id": str(household.grid_id), "status": "gone"},
+        data={
+            "name": "马秀英",
+            "address": "",
+            "grid_id": str(household.grid_id),
+            "status": "gone",
+            "csrf_token": csrf_token(browser),
+        },
     )
     assert bad.status_code == 422
     assert "Enter the address" in bad.text
@@ -1041,6 +1064,7 @@ def test_edit_form_marks_moved_and_refuses_bad_input(browser, household):
             "address": "幸福路8号",
             "grid_id": str(household.grid_id),
             "status": "moved",
+            "csrf_token": csrf_token(browser),
         },
     )
     assert moved.status_code == 302
@@ -1073,7 +1097,8 @@ def test_detail_page_of_another_villages_household_is_404(browser, make_househol
 
 def test_reissue_form_bumps_the_card_version(browser, admin, household):
     response = browser.post(
-        f"/admin/households/{household.id}/reissue", data={"reason": "卡片遗失"}
+        f"/admin/households/{household.id}/reissue",
+        data={"reason": "卡片遗失", "csrf_token": csrf_token(browser)},
     )
 
     assert response.status_code == 302
@@ -1088,7 +1113,10 @@ def test_reissue_form_bumps_the_card_version(browser, admin, household):
 def test_reissue_form_of_another_villages_household_is_404(browser, make_household, other_village):
     theirs = make_household(of=other_village, name="李四光")
 
-    response = browser.post(f"/admin/households/{theirs.id}/reissue", data={"reason": "x"})
+    response = browser.post(
+        f"/admin/households/{theirs.id}/reissue",
+        data={"reason": "x", "csrf_token": csrf_token(browser)},
+    )
 
     assert response.status_code == 404
     db.session.refresh(theirs)
@@ -1110,9 +1138,12 @@ def test_import_page_imports_a_roster(browser, grids):
 
     response = browser.post(
         "/admin/households/import",
-        data=csv_upload(
-            ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,西一网格,,"
-        ),
+        data={
+            **csv_upload(
+                ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,西一网格,,"
+            ),
+            "csrf_token": csrf_token(browser),
+        },
     )
 
     assert response.status_code == 200
@@ -1123,9 +1154,12 @@ def test_import_page_imports_a_roster(browser, grids):
 def test_import_page_shows_the_bad_rows(browser, grids):
     response = browser.post(
         "/admin/households/import",
-        data=csv_upload(
-            ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,北九网格,,"
-        ),
+        data={
+            **csv_upload(
+                ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,北九网格,,"
+            ),
+            "csrf_token": csrf_token(browser),
+        },
     )
 
     assert response.status_code == 422
@@ -1135,7 +1169,7 @@ def test_import_page_shows_the_bad_rows(browser, grids):
 
 
 def test_import_page_without_a_file_says_so(browser, grid):
-    response = browser.post("/admin/households/import", data={})
+    response = browser.post("/admin/households/import", data={"csrf_token": csrf_token(browser)})
 
     assert response.status_code == 422
     assert "Choose a CSV or XLSX file" in response.text

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 from test_ledger_races import run_at_once
-from testsupport import PASSWORD
+from testsupport import PASSWORD, csrf_token
 
 from app.auth.models import HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.db import db
@@ -34,7 +34,10 @@ def inspections_of(household_id: int) -> int:
 
 
 def log_in(client, username):
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = client.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": csrf_token(client)},
+    )
     assert response.status_code == 302, response.text
     return response
 
@@ -73,7 +76,9 @@ def grade_form(browser, household, grade="A", *, key=None, note="", photo=None):
     if photo is not None:
         data["photo"] = (io.BytesIO(photo), "photo.jpg", "image/jpeg")
     return browser.post(
-        f"/inspect/household/{household.id}", data=data, content_type="multipart/form-data"
+        f"/inspect/household/{household.id}",
+        data={**data, "csrf_token": csrf_token(browser)},
+        content_type="multipart/form-data",
     )
 
 
@@ -113,7 +118,8 @@ def test_the_scanner_page_sends_anonymous_users_to_the_login(client):
 
 def test_logging_in_from_there_comes_back_to_the_scanner(client, inspector):
     response = client.post(
-        "/login?next=/inspect", data={"username": "wangge", "password": PASSWORD}
+        "/login?next=/inspect",
+        data={"username": "wangge", "password": PASSWORD, "csrf_token": csrf_token(client)},
     )
 
     assert response.headers["Location"] == "/inspect"
@@ -253,7 +259,8 @@ def test_the_grade_page_of_an_unknown_or_foreign_household_is_404(
     assert "李四" not in foreign.text and "李家村3组" not in foreign.text
     assert (
         browser.post(
-            f"/inspect/household/{elsewhere.id}", data={"key": "foreign-key", "grade": "A"}
+            f"/inspect/household/{elsewhere.id}",
+            data={"key": "foreign-key", "grade": "A", "csrf_token": csrf_token(browser)},
         ).status_code
         == 404
     )
@@ -345,16 +352,18 @@ def test_the_same_form_sent_from_many_connections_at_once_credits_once(
 ):
     household_id, inspector_id = household.id, inspector.id
     key = key_of(browser.get(f"/inspect/household/{household_id}"))
-    phones = []
+    phones, tokens = [], []
     for _ in range(6):
         phone = app.test_client()
         with phone.session_transaction() as session:
             session["user_id"] = inspector_id
         phones.append(phone)
+        tokens.append(csrf_token(phone))
 
     def tap(index):
         response = phones[index].post(
-            f"/inspect/household/{household_id}", data={"key": key, "grade": "A", "note": ""}
+            f"/inspect/household/{household_id}",
+            data={"key": key, "grade": "A", "note": "", "csrf_token": tokens[index]},
         )
         return response.status_code, response.headers.get("Location")
 
@@ -459,7 +468,9 @@ def test_a_bad_grade_from_the_form_credits_nothing(browser, household):
 
 
 def test_a_form_without_its_key_is_refused(browser, household):
-    response = browser.post(f"/inspect/household/{household.id}", data={"grade": "A"})
+    response = browser.post(
+        f"/inspect/household/{household.id}", data={"grade": "A", "csrf_token": csrf_token(browser)}
+    )
 
     assert response.status_code == 400
     assert "data-message" in response.text
@@ -468,7 +479,8 @@ def test_a_form_without_its_key_is_refused(browser, household):
 
 def test_an_anonymous_post_credits_nothing(client, household):
     response = client.post(
-        f"/inspect/household/{household.id}", data={"key": "anon-key", "grade": "A"}
+        f"/inspect/household/{household.id}",
+        data={"key": "anon-key", "grade": "A", "csrf_token": csrf_token(client)},
     )
 
     assert response.status_code == 302

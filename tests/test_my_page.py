@@ -1,7 +1,7 @@
 """A resident's own page: balance, statement with reasons, filters, the shop."""
 
 import pytest
-from testsupport import PASSWORD
+from testsupport import PASSWORD, csrf_token
 
 from app.auth.models import HOUSEHOLD
 from app.catalogue.services import create_good
@@ -27,7 +27,10 @@ def resident_with_history(village, household, make_user):
 
 def log_in(client, username):
     client.get("/lang/en")
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = client.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": csrf_token(client)},
+    )
     assert response.status_code == 302
 
 

@@ -1,7 +1,7 @@
 """The browser pages: language, logging in and out, the home page, error pages."""
 
 import pytest
-from testsupport import PASSWORD
+from testsupport import PASSWORD, csrf_token
 
 from app.auth.models import HOUSEHOLD, INSPECTOR
 from app.db import db
@@ -11,7 +11,10 @@ HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 
 def log_in(client, username, password=PASSWORD, next_=None):
     url = "/login" if next_ is None else f"/login?next={next_}"
-    return client.post(url, data={"username": username, "password": password})
+    return client.post(
+        url,
+        data={"username": username, "password": password, "csrf_token": csrf_token(client)},
+    )
 
 
 def test_login_page_is_chinese_by_default(client):
@@ -114,7 +117,9 @@ def test_disabled_user_cannot_log_in_through_the_form(client, admin):
 @pytest.mark.parametrize("target", ["//evil.example", "https://evil.example", "/\\evil.example"])
 def test_login_never_redirects_off_site(client, admin, target):
     response = client.post(
-        "/login", query_string={"next": target}, data={"username": "admin", "password": PASSWORD}
+        "/login",
+        query_string={"next": target},
+        data={"username": "admin", "password": PASSWORD, "csrf_token": csrf_token(client)},
     )
 
     assert response.status_code == 302
@@ -130,7 +135,7 @@ def test_login_goes_on_to_a_local_next_page(client, admin):
 def test_logout_ends_the_session(client, admin):
     log_in(client, "admin")
 
-    response = client.post("/logout")
+    response = client.post("/logout", data={"csrf_token": csrf_token(client)})
 
     assert response.status_code == 302
     home = client.get("/home")
@@ -141,7 +146,7 @@ def test_logout_ends_the_session(client, admin):
 def test_logout_keeps_the_chosen_language(client, admin):
     client.get("/lang/en")
     log_in(client, "admin")
-    client.post("/logout")
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
 
     assert "Log in" in client.get("/login").text
 
@@ -177,3 +182,12 @@ def test_start_page_sends_anonymous_visitors_to_login(client):
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/login"
+
+
+@pytest.mark.parametrize("path", ["/admin/households/99999999999999999999999", "/admin/goods/0"])
+def test_an_id_out_of_range_in_a_page_path_is_not_found(client, admin, path):
+    log_in(client, admin.username)
+
+    response = client.get(path)
+
+    assert response.status_code == 404

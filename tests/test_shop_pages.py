@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, select
-from testsupport import PASSWORD
+from testsupport import PASSWORD, csrf_token
 
 from app.auth.models import HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.catalogue import services as catalogue
@@ -43,7 +43,10 @@ def movements_of(good_id: int) -> list[StockMovement]:
 
 
 def log_in(client, username):
-    response = client.post("/login", data={"username": username, "password": PASSWORD})
+    response = client.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": csrf_token(client)},
+    )
     assert response.status_code == 302, response.text
     return response
 
@@ -101,7 +104,9 @@ def basket_form(browser, household, quantities, *, key=None):
     if key is None:
         key = key_of(browser.get(f"/shop/household/{household.id}"))
     data = {"key": key, **{f"qty-{good.id}": str(q) for good, q in quantities.items()}}
-    return browser.post(f"/shop/household/{household.id}", data=data)
+    return browser.post(
+        f"/shop/household/{household.id}", data={**data, "csrf_token": csrf_token(browser)}
+    )
 
 
 def receipt_id_of(response) -> int:
@@ -224,7 +229,12 @@ def test_each_basket_page_has_a_fresh_key(browser, household):
 
 
 def test_goods_taken_off_sale_are_not_in_the_basket(browser, household, soap, oil):
-    assert browser.post(f"/admin/goods/{oil.id}/active").status_code == 302
+    assert (
+        browser.post(
+            f"/admin/goods/{oil.id}/active", data={"csrf_token": csrf_token(browser)}
+        ).status_code
+        == 302
+    )
 
     names = [
         name for _, name in GOOD_ITEM.findall(browser.get(f"/shop/household/{household.id}").text)
@@ -328,7 +338,10 @@ def test_an_empty_basket_asks_for_a_good(browser, make_household, soap):
 def test_a_form_without_its_key_is_refused(browser, make_household, soap):
     household = make_household(points=50)
 
-    response = browser.post(f"/shop/household/{household.id}", data={f"qty-{soap.id}": "1"})
+    response = browser.post(
+        f"/shop/household/{household.id}",
+        data={f"qty-{soap.id}": "1", "csrf_token": csrf_token(browser)},
+    )
 
     assert response.status_code == 400
     assert "The form expired" in response.text
@@ -366,7 +379,8 @@ def test_a_tampered_form_never_breaks_the_page(browser, make_household, soap, fi
     key = key_of(browser.get(f"/shop/household/{household.id}"))
 
     response = browser.post(
-        f"/shop/household/{household.id}", data={"key": key, field.format(id=soap.id): value}
+        f"/shop/household/{household.id}",
+        data={"key": key, field.format(id=soap.id): value, "csrf_token": csrf_token(browser)},
     )
 
     assert response.status_code < 500, response.text
@@ -391,7 +405,10 @@ def test_the_receipt_cancel_form_gives_points_back(browser, make_household, soap
     page = browser.get(f"/shop/receipts/{redemption_id}")
     assert f'action="/shop/receipts/{redemption_id}/cancel"' in page.text
 
-    response = browser.post(f"/shop/receipts/{redemption_id}/cancel", data={"reason": "拿错了"})
+    response = browser.post(
+        f"/shop/receipts/{redemption_id}/cancel",
+        data={"reason": "拿错了", "csrf_token": csrf_token(browser)},
+    )
 
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == f"/shop/receipts/{redemption_id}"
@@ -403,7 +420,10 @@ def test_the_receipt_cancel_form_gives_points_back(browser, make_household, soap
     assert f'action="/shop/receipts/{redemption_id}/cancel"' not in after.text
 
     # A second post (a double tap, an old tab) changes nothing.
-    again = browser.post(f"/shop/receipts/{redemption_id}/cancel", data={"reason": "again"})
+    again = browser.post(
+        f"/shop/receipts/{redemption_id}/cancel",
+        data={"reason": "again", "csrf_token": csrf_token(browser)},
+    )
     assert again.status_code == 302
     assert balance_of(household.id) == 50
     assert stock_of(soap.id) == 10
@@ -415,7 +435,10 @@ def test_a_cancel_without_a_reason_changes_nothing(browser, make_household, soap
     household = make_household(points=50)
     redemption_id = receipt_id_of(basket_form(browser, household, {soap: 1}))
 
-    response = browser.post(f"/shop/receipts/{redemption_id}/cancel", data={"reason": "  "})
+    response = browser.post(
+        f"/shop/receipts/{redemption_id}/cancel",
+        data={"reason": "  ", "csrf_token": csrf_token(browser)},
+    )
 
     assert response.status_code == 302
     assert balance_of(household.id) == 45
@@ -443,7 +466,10 @@ def test_another_villages_receipt_is_not_found(
     log_in(client, "lizhuang")
 
     assert client.get(f"/shop/receipts/{redemption_id}").status_code == 404
-    client.post(f"/shop/receipts/{redemption_id}/cancel", data={"reason": "x"})
+    client.post(
+        f"/shop/receipts/{redemption_id}/cancel",
+        data={"reason": "x", "csrf_token": csrf_token(client)},
+    )
     assert balance_of(household.id) == 45
 
 
@@ -481,6 +507,7 @@ def test_adding_a_good_through_the_form(browser, village):
             "price_points": "3",
             "stock": "12",
             "category": "Household",
+            "csrf_token": csrf_token(browser),
         },
     )
 
@@ -513,7 +540,7 @@ def test_adding_a_good_through_the_form(browser, village):
 def test_a_bad_good_form_comes_back_with_a_message(browser, change):
     data = {"name": "Towel", "unit": "piece", "price_points": "3", "stock": "1", **change}
 
-    response = browser.post("/admin/goods", data=data)
+    response = browser.post("/admin/goods", data={**data, "csrf_token": csrf_token(browser)})
 
     assert response.status_code == 422
     assert "Enter a name, a unit, a price of at least 1 point" in response.text
@@ -522,7 +549,13 @@ def test_a_bad_good_form_comes_back_with_a_message(browser, change):
 
 def test_a_name_taken_comes_back_with_a_message(browser, soap):
     response = browser.post(
-        "/admin/goods", data={"name": "Soap", "unit": "bar", "price_points": "3"}
+        "/admin/goods",
+        data={
+            "name": "Soap",
+            "unit": "bar",
+            "price_points": "3",
+            "csrf_token": csrf_token(browser),
+        },
     )
 
     assert response.status_code == 422
@@ -533,7 +566,12 @@ def test_a_name_taken_comes_back_with_a_message(browser, soap):
 def test_the_stock_page_restocks_and_lists_the_movement(browser, soap):
     response = browser.post(
         f"/admin/goods/{soap.id}/restock",
-        data={"quantity": "24", "supplier": "Town co-op", "reason": "one box"},
+        data={
+            "quantity": "24",
+            "supplier": "Town co-op",
+            "reason": "one box",
+            "csrf_token": csrf_token(browser),
+        },
     )
 
     assert response.status_code == 302
@@ -556,7 +594,8 @@ def test_the_stock_page_restocks_and_lists_the_movement(browser, soap):
 
 def test_the_stock_page_records_a_stocktake_with_its_reason(browser, soap):
     browser.post(
-        f"/admin/goods/{soap.id}/stocktake", data={"quantity": "7", "reason": "monthly count"}
+        f"/admin/goods/{soap.id}/stocktake",
+        data={"quantity": "7", "reason": "monthly count", "csrf_token": csrf_token(browser)},
     )
 
     assert stock_of(soap.id) == 7
@@ -575,7 +614,9 @@ def test_the_stock_page_records_a_stocktake_with_its_reason(browser, soap):
 
 def test_a_stocktake_without_a_reason_changes_nothing(browser, soap):
     response = browser.post(
-        f"/admin/goods/{soap.id}/stocktake", data={"quantity": "7"}, follow_redirects=True
+        f"/admin/goods/{soap.id}/stocktake",
+        data={"quantity": "7", "csrf_token": csrf_token(browser)},
+        follow_redirects=True,
     )
 
     assert "Enter a quantity and a reason." in response.text
@@ -584,7 +625,10 @@ def test_a_stocktake_without_a_reason_changes_nothing(browser, soap):
 
 
 def test_the_stock_page_writes_off_with_its_reason(browser, soap):
-    browser.post(f"/admin/goods/{soap.id}/writeoff", data={"quantity": "2", "reason": "damp"})
+    browser.post(
+        f"/admin/goods/{soap.id}/writeoff",
+        data={"quantity": "2", "reason": "damp", "csrf_token": csrf_token(browser)},
+    )
 
     assert stock_of(soap.id) == 8
     latest = movements_of(soap.id)[-1]
@@ -597,7 +641,7 @@ def test_the_stock_page_writes_off_with_its_reason(browser, soap):
 def test_writing_off_more_than_the_shelf_holds_is_refused(browser, soap):
     response = browser.post(
         f"/admin/goods/{soap.id}/writeoff",
-        data={"quantity": "11", "reason": "all gone"},
+        data={"quantity": "11", "reason": "all gone", "csrf_token": csrf_token(browser)},
         follow_redirects=True,
     )
 
@@ -606,16 +650,18 @@ def test_writing_off_more_than_the_shelf_holds_is_refused(browser, soap):
 
 
 def test_taking_a_good_off_sale_and_back(browser, soap):
-    browser.post(f"/admin/goods/{soap.id}/active")
+    browser.post(f"/admin/goods/{soap.id}/active", data={"csrf_token": csrf_token(browser)})
     assert db.session.get(Good, soap.id).active is False
     assert "Put on sale" in browser.get(f"/admin/goods/{soap.id}").text
 
-    browser.post(f"/admin/goods/{soap.id}/active")
+    browser.post(f"/admin/goods/{soap.id}/active", data={"csrf_token": csrf_token(browser)})
     assert db.session.get(Good, soap.id).active is True
 
 
 def test_an_unknown_stock_action_changes_nothing(browser, soap):
-    response = browser.post(f"/admin/goods/{soap.id}/explode", data={"quantity": "3"})
+    response = browser.post(
+        f"/admin/goods/{soap.id}/explode", data={"quantity": "3", "csrf_token": csrf_token(browser)}
+    )
 
     assert response.status_code in (302, 404)
     assert stock_of(soap.id) == 10
@@ -646,11 +692,18 @@ def test_inspectors_and_households_cannot_open_the_shop(client, make_user, house
     key = "k" * 32
     assert (
         client.post(
-            f"/shop/household/{household.id}", data={"key": key, f"qty-{soap.id}": "1"}
+            f"/shop/household/{household.id}",
+            data={"key": key, f"qty-{soap.id}": "1", "csrf_token": csrf_token(client)},
         ).status_code
         == 403
     )
-    assert client.post(f"/admin/goods/{soap.id}/restock", data={"quantity": "5"}).status_code == 403
+    assert (
+        client.post(
+            f"/admin/goods/{soap.id}/restock",
+            data={"quantity": "5", "csrf_token": csrf_token(client)},
+        ).status_code
+        == 403
+    )
     assert stock_of(soap.id) == 10
 
 

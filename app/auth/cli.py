@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from app.auth.models import ROLES
-from app.auth.services import create_user
+from app.auth.services import create_user, set_active, user_by_username
 from app.db import db
 from app.errors import DomainError
 from app.households.services import get_household
@@ -40,3 +40,28 @@ def create(username: str, role: str, village_code: str, household_id: int | None
         db.session.rollback()
         raise click.ClickException(error.detail) from None
     click.echo(f"Created {role} {user.username} in {village.code}, id {user.id}.")
+
+
+def _set_active(username: str, active: bool) -> None:
+    try:
+        user = set_active(user_by_username(username), active, actor_id=None)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.detail) from None
+    state = "Enabled" if active else "Disabled"
+    click.echo(f"{state} {user.role} {user.username}.")
+
+
+@users_cli.command("disable")
+@click.argument("username")
+def disable(username: str) -> None:
+    """Disable a user: its logins and tokens stop working at once."""
+    _set_active(username, False)
+
+
+@users_cli.command("enable")
+@click.argument("username")
+def enable(username: str) -> None:
+    """Enable a disabled user again (it logs in afresh)."""
+    _set_active(username, True)

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app.audit.services import PASSWORD_RESET, USER_CREATED, USER_DISABLED, USER_ENABLED, record
 from app.auth.models import HOUSEHOLD, ROLES, ApiToken, LoginAttempt, User
 from app.db import db, utcnow
-from app.errors import RateLimited, Unauthorized, ValidationFailed
+from app.errors import NotFound, RateLimited, Unauthorized, ValidationFailed
 from app.households.models import Household
 from app.villages.models import Village
 
@@ -33,15 +34,18 @@ def create_user(
     role: str,
     *,
     household: Household | None = None,
+    actor_id: int | None = None,
 ) -> User:
-    """Create a user of the village; a household user needs its household."""
+    """Create a user of the village; a household user needs its household.
+
+    actor_id is the admin who creates it; None means the command line.
+    """
     username = username.strip()
     if not username or len(username) > 64:
         raise ValidationFailed("A username has 1 to 64 characters.")
     if role not in ROLES:
         raise ValidationFailed(f"Unknown role {role!r}; one of: {', '.join(ROLES)}.")
-    if len(password) < 8:
-        raise ValidationFailed("A password has at least 8 characters.")
+    _check_password(password)
     if role == HOUSEHOLD and household is None:
         raise ValidationFailed("A household user needs its household.")
     if household is not None and household.village_id != village.id:
@@ -57,6 +61,92 @@ def create_user(
     )
     db.session.add(user)
     db.session.flush()
+    record(
+        village.id,
+        actor_id,
+        USER_CREATED,
+        "user",
+        user.id,
+        {"username": user.username, "role": role, "household_id": user.household_id},
+    )
+    return user
+
+
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise ValidationFailed(
+            "A password has at least 8 characters.",
+            errors={"password": ["At least 8 characters."]},
+        )
+
+
+def list_users(village_id: int) -> list[User]:
+    """Return the village's users: staff first by role, then by username."""
+    return list(
+        db.session.scalars(
+            select(User).where(User.village_id == village_id).order_by(User.role, User.username)
+        )
+    )
+
+
+def get_user(village_id: int, user_id: int) -> User:
+    """Return a user of the village, or NotFound (never another village's)."""
+    user = db.session.get(User, user_id)
+    if user is None or user.village_id != village_id:
+        raise NotFound("No such user.")
+    return user
+
+
+def user_by_username(username: str) -> User:
+    """Return the user with this username."""
+    user = db.session.scalar(select(User).where(User.username == username.strip()))
+    if user is None:
+        raise NotFound(f"No user {username!r}.")
+    return user
+
+
+def set_active(user: User, active: bool, *, actor_id: int | None) -> User:
+    """Disable or enable a user; a disabled user's tokens and sessions stop at once.
+
+    Its tokens are revoked too, so enabling it again does not bring old ones back.
+    An admin cannot disable themself (nor lock the village out that way).
+    """
+    if not active and actor_id is not None and user.id == actor_id:
+        raise ValidationFailed(
+            "You cannot disable yourself.", errors={"active": ["You cannot disable yourself."]}
+        )
+    if user.active == active:
+        return user
+    user.active = active
+    revoked = 0
+    if not active:
+        revoked = db.session.execute(  # type: ignore[attr-defined]
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow()),
+            execution_options={"synchronize_session": False},
+        ).rowcount
+    db.session.flush()
+    details: dict = {"username": user.username, "role": user.role}
+    if not active:
+        details["tokens_revoked"] = revoked
+    record(
+        user.village_id,
+        actor_id,
+        USER_ENABLED if active else USER_DISABLED,
+        "user",
+        user.id,
+        details,
+    )
+    return user
+
+
+def set_password(user: User, password: str, *, actor_id: int | None) -> User:
+    """Give a user a new password (the log records that, never the password)."""
+    _check_password(password)
+    user.password_hash = hash_password(password)
+    db.session.flush()
+    record(user.village_id, actor_id, PASSWORD_RESET, "user", user.id, {"username": user.username})
     return user
 
 

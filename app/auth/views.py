@@ -1,12 +1,17 @@
-"""Login and logout pages (cookie session)."""
+"""Login and logout pages (cookie session), and the admin's page of users."""
 
-from flask import Blueprint, g, redirect, render_template, request, session
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from app.auth import services
 from app.auth.api import client_address
-from app.db import db
-from app.errors import RateLimited
+from app.auth.decorators import role_required
+from app.auth.models import ADMIN, HOUSEHOLD, ROLES
+from app.db import db, run_write
+from app.errors import DomainError, RateLimited
+from app.households.models import Household
+from app.villages.models import Village
 
 bp = Blueprint("auth", __name__)
 
@@ -72,3 +77,89 @@ def logout():
     if lang:
         session["lang"] = lang
     return redirect("/login")
+
+
+class _NoSuchHousehold(DomainError):
+    status = 422
+
+
+def _users_page(message: str | None = None, status: int = 200, values: dict | None = None):
+    return render_template(
+        "auth/users.html",
+        users=services.list_users(g.user.village_id),
+        roles=ROLES,
+        message=message,
+        values=values or {},
+        done=request.args.get("done"),
+    ), status
+
+
+@bp.get("/admin/users")
+@role_required(ADMIN)
+def users_page():
+    """The village's users, a form to add one, and a button to disable or enable each."""
+    return _users_page()
+
+
+@bp.post("/admin/users")
+@role_required(ADMIN)
+def user_create():
+    """Add a user; a household user names its household by code."""
+    values = {
+        "username": request.form.get("username", "").strip()[:64],
+        "role": request.form.get("role", ""),
+        "household": request.form.get("household", "").strip()[:32],
+    }
+    password = request.form.get("password", "")[:256]
+    actor = g.user
+
+    def create() -> None:
+        village = db.session.get_one(Village, actor.village_id)
+        household = None
+        if values["household"]:
+            household = db.session.scalar(
+                select(Household).where(
+                    Household.village_id == actor.village_id,
+                    Household.code == values["household"].upper(),
+                )
+            )
+            if household is None:
+                raise _NoSuchHousehold()
+        services.create_user(
+            village,
+            values["username"],
+            password,
+            values["role"],
+            household=household,
+            actor_id=actor.id,
+        )
+
+    if values["role"] == HOUSEHOLD and not values["household"]:
+        return _users_page(_("A household login needs the household's code."), 422, values)
+    try:
+        run_write(create)
+    except _NoSuchHousehold:
+        return _users_page(_("No household with this code in the village."), 422, values)
+    except DomainError as error:
+        return _users_page(error.detail, error.status, values)
+    return redirect(url_for("auth.users_page", done="created"))
+
+
+@bp.post("/admin/users/<id:user_id>/active")
+@role_required(ADMIN)
+def user_active(user_id: int):
+    """Disable or enable a user; an admin cannot disable themself."""
+    active = request.form.get("active") == "1"
+    actor = g.user
+
+    def change() -> None:
+        user = services.get_user(actor.village_id, user_id)
+        services.set_active(user, active, actor_id=actor.id)
+
+    try:
+        run_write(change)
+    except DomainError as error:
+        if error.status == 404:
+            raise
+        return _users_page(_("You cannot disable yourself."), 422)
+    return redirect(url_for("auth.users_page", done="enabled" if active else "disabled"))

@@ -80,7 +80,7 @@ def create_good(args):
     return good_out(good), 201, {"Location": url_for("catalogue_api.get_good", good_id=good.id)}
 
 
-@blp.get("/<int:good_id>")
+@blp.get("/<id:good_id>")
 @role_required(*ROLES)
 @blp.response(200, GoodOut)
 def get_good(good_id: int):
@@ -91,7 +91,7 @@ def get_good(good_id: int):
     return good_out(good)
 
 
-@blp.patch("/<int:good_id>")
+@blp.patch("/<id:good_id>")
 @role_required(*SHOPKEEPERS)
 @write_endpoint
 @blp.arguments(GoodPatch)
@@ -99,10 +99,10 @@ def get_good(good_id: int):
 def update_good(args, good_id: int):
     """Change a good's name, unit, price, category, low-stock mark or active flag."""
     good = services.get_good(g.user.village_id, good_id)
-    return good_out(services.update_good(good, args))
+    return good_out(services.update_good(good, args, actor_id=g.user.id))
 
 
-@blp.post("/<int:good_id>/restock")
+@blp.post("/<id:good_id>/restock")
 @role_required(*SHOPKEEPERS)
 @write_endpoint
 @blp.doc(**IDEMPOTENCY_DOC)
@@ -121,7 +121,7 @@ def restock(args, good_id: int):
     return _fresh(good)
 
 
-@blp.post("/<int:good_id>/stocktake")
+@blp.post("/<id:good_id>/stocktake")
 @role_required(*SHOPKEEPERS)
 @write_endpoint
 @blp.doc(**IDEMPOTENCY_DOC)
@@ -134,7 +134,7 @@ def stocktake(args, good_id: int):
     return _fresh(good)
 
 
-@blp.post("/<int:good_id>/writeoff")
+@blp.post("/<id:good_id>/writeoff")
 @role_required(*SHOPKEEPERS)
 @write_endpoint
 @blp.doc(**IDEMPOTENCY_DOC)
@@ -148,7 +148,7 @@ def write_off(args, good_id: int):
     return _fresh(good)
 
 
-@blp.get("/<int:good_id>/movements")
+@blp.get("/<id:good_id>/movements")
 @role_required(*STAFF)
 @blp.response(200, MovementList)
 def movements(good_id: int):
@@ -156,7 +156,7 @@ def movements(good_id: int):
     return {"items": services.movements(services.get_good(g.user.village_id, good_id))}
 
 
-@blp.post("/<int:good_id>/picture")
+@blp.post("/<id:good_id>/picture")
 @role_required(*SHOPKEEPERS)
 @write_endpoint
 @blp.arguments(PictureIn, location="files")
@@ -169,7 +169,7 @@ def upload_picture(files, good_id: int):
     return good_out(good)
 
 
-@blp.get("/<int:good_id>/picture")
+@blp.get("/<id:good_id>/picture")
 @role_required(*ROLES)
 @blp.response(200, content_type="image/jpeg")
 def get_picture(good_id: int):

@@ -4,6 +4,16 @@ from collections.abc import Iterable
 
 from sqlalchemy import func, select, update
 
+from app.audit.services import (
+    GOOD_CREATED,
+    GOOD_UPDATED,
+    STOCK_COUNTED,
+    STOCK_WRITTEN_OFF,
+    record,
+)
+from app.audit.services import (
+    changes as audit_changes,
+)
 from app.catalogue.models import (
     RESTOCK,
     STOCKTAKE,
@@ -55,6 +65,14 @@ def create_good(
             actor_id=actor_id,
         )
         db.session.refresh(good)
+    record(
+        village_id,
+        actor_id,
+        GOOD_CREATED,
+        "good",
+        good.id,
+        {"name": name, "unit": unit, "price_points": price_points, "stock": good.stock},
+    )
     return good
 
 
@@ -76,17 +94,29 @@ def get_good(village_id: int, good_id: int) -> Good:
     return good
 
 
-def update_good(good: Good, changes: dict) -> Good:
+def update_good(good: Good, changes: dict, *, actor_id: int | None = None) -> Good:
     """Change a good's name, unit, price, category, low-stock mark or active flag.
 
     Stock changes only through movements (restock, stocktake, write-off).
     """
     if "name" in changes:
         _check_name_free(good.village_id, changes["name"], other_than=good.id)
-    for field in ("name", "unit", "price_points", "category", "low_stock", "active"):
+    fields = ("name", "unit", "price_points", "category", "low_stock", "active")
+    before = {field: getattr(good, field) for field in fields}
+    for field in fields:
         if field in changes:
             setattr(good, field, changes[field])
     db.session.flush()
+    changed = audit_changes(before, {field: getattr(good, field) for field in fields})
+    if changed:
+        record(
+            good.village_id,
+            actor_id,
+            GOOD_UPDATED,
+            "good",
+            good.id,
+            {"name": good.name, "changes": changed},
+        )
     return good
 
 
@@ -183,11 +213,16 @@ def stocktake(
     # Lock the row while counting, so a redemption cannot slip between read and write.
     current = db.session.scalar(select(Good.stock).where(Good.id == good.id).with_for_update())
     difference = counted - (current or 0)
+    details = {"name": good.name, "before": current or 0, "counted": counted}
     if difference == 0:
+        record(good.village_id, actor_id, STOCK_COUNTED, "good", good.id, details, reason)
         return None
-    return move_stock(
+    movement = move_stock(
         good.id, good.village_id, difference, kind=STOCKTAKE, note=reason, actor_id=actor_id
     )
+    details["movement_id"] = movement.id
+    record(good.village_id, actor_id, STOCK_COUNTED, "good", good.id, details, reason)
+    return movement
 
 
 def write_off(good: Good, quantity: int, *, reason: str, actor_id: int | None) -> StockMovement:
@@ -196,9 +231,19 @@ def write_off(good: Good, quantity: int, *, reason: str, actor_id: int | None) -
         raise ValidationFailed(
             "A write-off removes at least one unit.", errors={"quantity": ["At least 1."]}
         )
-    return move_stock(
+    movement = move_stock(
         good.id, good.village_id, -quantity, kind=WRITEOFF, note=reason, actor_id=actor_id
     )
+    record(
+        good.village_id,
+        actor_id,
+        STOCK_WRITTEN_OFF,
+        "good",
+        good.id,
+        {"name": good.name, "quantity": quantity, "stock_after": movement.stock_after},
+        reason,
+    )
+    return movement
 
 
 def movements(good: Good, *, limit: int = 100) -> list[StockMovement]:

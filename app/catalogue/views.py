@@ -77,7 +77,7 @@ def goods():
     ), status
 
 
-@bp.get("/admin/goods/<int:good_id>")
+@bp.get("/admin/goods/<id:good_id>")
 @role_required(ADMIN, STOREKEEPER)
 def stock(good_id: int):
     """A good's stock and every movement, with restock, stocktake and write-off forms."""
@@ -91,7 +91,7 @@ def stock(good_id: int):
     )
 
 
-@bp.post("/admin/goods/<int:good_id>/<action>")
+@bp.post("/admin/goods/<id:good_id>/<action>")
 @role_required(ADMIN, STOREKEEPER)
 def stock_action(good_id: int, action: str):
     """Restock, count, or write off units of a good."""
@@ -111,7 +111,7 @@ def stock_action(good_id: int, action: str):
         elif action == "writeoff" and quantity and reason:
             services.write_off(good, quantity, reason=reason, actor_id=user.id)
         elif action == "active":
-            services.update_good(good, {"active": not good.active})
+            services.update_good(good, {"active": not good.active}, actor_id=user.id)
         else:
             raise _Incomplete()
 

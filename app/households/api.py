@@ -85,6 +85,7 @@ def create_household(args):
         args["address"],
         phone=args.get("phone"),
         members=args.get("members"),
+        actor_id=g.user.id,
     )
     return _created(household)
 
@@ -105,7 +106,7 @@ def list_households(args):
     }
 
 
-@blp.get("/households/<int:household_id>")
+@blp.get("/households/<id:household_id>")
 @role_required(*STAFF)
 @blp.response(200, HouseholdOut)
 def get_household(household_id: int):
@@ -113,7 +114,7 @@ def get_household(household_id: int):
     return household_out(services.get_household(g.user.village_id, household_id))
 
 
-@blp.patch("/households/<int:household_id>")
+@blp.patch("/households/<id:household_id>")
 @role_required(ADMIN)
 @write_endpoint
 @blp.arguments(HouseholdPatch)
@@ -121,10 +122,10 @@ def get_household(household_id: int):
 def update_household(args, household_id: int):
     """Change a household's name, address, grid, phone, members or status."""
     household = services.get_household(g.user.village_id, household_id)
-    return household_out(services.update_household(household, args))
+    return household_out(services.update_household(household, args, actor_id=g.user.id))
 
 
-@blp.get("/households/<int:household_id>/qr.png")
+@blp.get("/households/<id:household_id>/qr.png")
 @role_required(*STAFF)
 @blp.response(200, content_type="image/png")
 def household_qr_png(household_id: int):
@@ -137,7 +138,7 @@ def household_qr_png(household_id: int):
     )
 
 
-@blp.get("/households/<int:household_id>/qr.svg")
+@blp.get("/households/<id:household_id>/qr.svg")
 @role_required(*STAFF)
 @blp.response(200, content_type="image/svg+xml")
 def household_qr_svg(household_id: int):
@@ -150,7 +151,7 @@ def household_qr_svg(household_id: int):
     )
 
 
-@blp.post("/households/<int:household_id>/qr/reissue")
+@blp.post("/households/<id:household_id>/qr/reissue")
 @role_required(ADMIN)
 @write_endpoint
 @blp.arguments(ReissueIn)
@@ -188,6 +189,7 @@ def me():
 @role_required(ADMIN)
 @blp.arguments(CardsQuery, location="query")
 @blp.response(200, content_type="application/pdf")
+@blp.alt_response(404, description="not_found: no such grid in this village")
 def card_sheet(args):
     """The door cards of a grid, or of chosen households, as an A4 PDF."""
     pdf, filename = card_sheet_pdf(
@@ -208,5 +210,5 @@ def card_sheet(args):
 def import_households(files):
     """Import a roster (multipart field file: CSV or XLSX): all rows or none."""
     village = db.session.get(Village, g.user.village_id)
-    created = import_roster(village, files["file"].read())
+    created = import_roster(village, files["file"].read(), actor_id=g.user.id)
     return {"imported": len(created), "items": created}

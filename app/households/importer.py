@@ -20,6 +20,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 
+from app.audit.services import HOUSEHOLDS_IMPORTED, record
 from app.db import db
 from app.errors import DomainError
 from app.households.models import Household
@@ -90,7 +91,7 @@ class Column:
     header: str
 
 
-def import_roster(village: Village, data: bytes) -> list[Household]:
+def import_roster(village: Village, data: bytes, *, actor_id: int | None = None) -> list[Household]:
     """Create every household of a roster file, or none and raise RosterInvalid."""
     rows = parse_roster(village, data)
     by_grid: dict[int, list[RosterRow]] = defaultdict(list)
@@ -117,6 +118,14 @@ def import_roster(village: Village, data: bytes) -> list[Household]:
     db.session.add_all(households)
     db.session.flush()
     open_household_accounts(village.id, [household.id for household in households])
+    record(
+        village.id,
+        actor_id,
+        HOUSEHOLDS_IMPORTED,
+        "village",
+        village.id,
+        {"count": len(households)},
+    )
     return households
 
 

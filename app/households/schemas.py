@@ -101,6 +101,8 @@ class CardsQuery(Schema):
 class HouseholdRef(Schema):
     """Which household: by id, or by the payload of its scanned card (exactly one)."""
 
+    OPENAPI = {"oneOf": [{"required": ["household_id"]}, {"required": ["payload"]}]}
+
     household_id = Id()
     payload = fields.String(
         validate=validate.Length(min=1, max=2000),

@@ -1,7 +1,17 @@
 """Households: creating them with their points account, finding them."""
 
+from collections.abc import Iterable
+
 from sqlalchemy import func, select, update
 
+from app.audit.services import (
+    CARD_REISSUED,
+    HOUSEHOLD_CREATED,
+    HOUSEHOLD_MOVED,
+    HOUSEHOLD_UPDATED,
+    record,
+)
+from app.audit.services import changes as audit_changes
 from app.db import db
 from app.errors import NotFound, ValidationFailed
 from app.households.models import Household
@@ -42,8 +52,12 @@ def create_household(
     *,
     phone: str | None = None,
     members: int | None = None,
+    actor_id: int | None = None,
 ) -> Household:
-    """Create a household in a grid, with its code and its points account."""
+    """Create a household in a grid, with its code and its points account.
+
+    actor_id is the admin who adds it; None means the command line.
+    """
     if grid.village_id != village.id:
         raise ValidationFailed(
             "The grid belongs to another village.",
@@ -63,6 +77,14 @@ def create_household(
     db.session.add(household)
     db.session.flush()
     open_household_account(village.id, household.id)
+    record(
+        village.id,
+        actor_id,
+        HOUSEHOLD_CREATED,
+        "household",
+        household.id,
+        {"code": household.code, "name": name, "grid_id": grid.id},
+    )
     return household
 
 
@@ -74,7 +96,17 @@ def get_household(village_id: int, household_id: int) -> Household:
     return household
 
 
-def update_household(household: Household, changes: dict) -> Household:
+def households_by_id(household_ids: Iterable[int]) -> dict[int, Household]:
+    """Return many households by id, with one query."""
+    return {
+        h.id: h
+        for h in db.session.scalars(select(Household).where(Household.id.in_(list(household_ids))))
+    }
+
+
+def update_household(
+    household: Household, changes: dict, *, actor_id: int | None = None
+) -> Household:
     """Change a household's details; its code and card stay as printed."""
     if "grid_id" in changes:
         grid = db.session.get(Grid, changes["grid_id"])
@@ -85,10 +117,23 @@ def update_household(household: Household, changes: dict) -> Household:
             )
     if "status" in changes and changes["status"] not in STATUSES:
         raise ValidationFailed("Unknown status.", errors={"status": [f"One of {STATUSES}."]})
-    for field in ("name", "address", "grid_id", "phone", "members", "status"):
+    fields = ("name", "address", "grid_id", "phone", "members", "status")
+    before = {field: getattr(household, field) for field in fields}
+    for field in fields:
         if field in changes:
             setattr(household, field, changes[field])
     db.session.flush()
+    changed = audit_changes(before, {field: getattr(household, field) for field in fields})
+    if changed:
+        moved = "status" in changed and household.status == MOVED
+        record(
+            household.village_id,
+            actor_id,
+            HOUSEHOLD_MOVED if moved else HOUSEHOLD_UPDATED,
+            "household",
+            household.id,
+            {"code": household.code, "changes": changed},
+        )
     return household
 
 
@@ -162,6 +207,15 @@ def reissue_card(household: Household, *, actor_id: int | None, reason: str) -> 
     )
     db.session.flush()
     db.session.refresh(household)
+    record(
+        household.village_id,
+        actor_id,
+        CARD_REISSUED,
+        "household",
+        household.id,
+        {"code": household.code, "old_version": new - 1, "new_version": new},
+        reason,
+    )
     return household
 
 

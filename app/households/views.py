@@ -179,6 +179,7 @@ def household_new():
                     values["address"],
                     phone=values["phone"] or None,
                     members=int(values["members"]) if values["members"] else None,
+                    actor_id=g.user.id,
                 ).id
 
             household_id = run_write(create)
@@ -192,7 +193,7 @@ def household_new():
     ), 422 if errors else 200
 
 
-@bp.route("/admin/households/<int:household_id>/edit", methods=["GET", "POST"])
+@bp.route("/admin/households/<id:household_id>/edit", methods=["GET", "POST"])
 @role_required(ADMIN)
 def household_edit(household_id: int):
     """Change a household's details."""
@@ -224,6 +225,7 @@ def household_edit(household_id: int):
                         "members": int(values["members"]) if values["members"] else None,
                         "status": values["status"],
                     },
+                    actor_id=g.user.id,
                 )
 
             run_write(update)
@@ -237,7 +239,7 @@ def household_edit(household_id: int):
     ), 422 if errors else 200
 
 
-@bp.get("/admin/households/<int:household_id>")
+@bp.get("/admin/households/<id:household_id>")
 @role_required(ADMIN)
 def household_detail(household_id: int):
     """A household: balance, card, every movement."""
@@ -265,7 +267,7 @@ def household_detail(household_id: int):
     )
 
 
-@bp.get("/admin/households/<int:household_id>/qr.svg")
+@bp.get("/admin/households/<id:household_id>/qr.svg")
 @role_required(ADMIN)
 def household_qr(household_id: int):
     """The card's QR, for the detail page."""
@@ -277,7 +279,7 @@ def household_qr(household_id: int):
     )
 
 
-@bp.post("/admin/households/<int:household_id>/reissue")
+@bp.post("/admin/households/<id:household_id>/reissue")
 @role_required(ADMIN)
 def household_reissue(household_id: int):
     """Replace the household's card; the old one stops working."""
@@ -291,7 +293,7 @@ def household_reissue(household_id: int):
     return redirect(url_for("households.household_detail", household_id=household_id, reissued=1))
 
 
-@bp.post("/admin/households/<int:household_id>/login")
+@bp.post("/admin/households/<id:household_id>/login")
 @role_required(ADMIN)
 def household_login(household_id: int):
     """Give the household a login of its own, to see its points from home."""
@@ -303,7 +305,9 @@ def household_login(household_id: int):
 
     def create():
         household = services.get_household(user.village_id, household_id)
-        create_user(_village(), username, password, HOUSEHOLD, household=household)
+        create_user(
+            _village(), username, password, HOUSEHOLD, household=household, actor_id=user.id
+        )
 
     try:
         run_write(create)
@@ -333,7 +337,10 @@ def household_import():
         else:
             data = upload.read()
             try:
-                imported = len(run_write(lambda: import_roster(_village(), data)))
+                actor_id = g.user.id
+                imported = len(
+                    run_write(lambda: import_roster(_village(), data, actor_id=actor_id))
+                )
             except RosterInvalid as error:
                 problems = error.extra.get("errors", {})
                 status = 422

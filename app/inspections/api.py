@@ -9,6 +9,7 @@ from app.db import db
 from app.errors import Forbidden, NotFound
 from app.households.cards import household_by_ref
 from app.households.models import Household
+from app.households.services import households_by_id
 from app.inspections import services
 from app.inspections.models import Inspection
 from app.inspections.schemas import (
@@ -22,7 +23,7 @@ from app.inspections.schemas import (
     RulesOut,
     VoidIn,
 )
-from app.ledger.services import household_account
+from app.ledger.services import household_balance, household_balances
 from app.photos import photo_response, store_photo
 from app.writes import IDEMPOTENCY_DOC, write_endpoint
 
@@ -45,8 +46,12 @@ def rules_out(rules: services.Rules) -> dict:
     }
 
 
-def inspection_out(inspection: Inspection, household: Household | None = None) -> dict:
+def inspection_out(
+    inspection: Inspection, household: Household | None = None, balance: int | None = None
+) -> dict:
     household = household or db.session.get(Household, inspection.household_id)
+    if balance is None:
+        balance = household_balance(inspection.household_id)
     return {
         "id": inspection.id,
         "household_id": inspection.household_id,
@@ -57,7 +62,7 @@ def inspection_out(inspection: Inspection, household: Household | None = None) -
         "points": inspection.points,
         "note": inspection.note,
         "transaction_id": inspection.journal_id,
-        "balance": household_account(inspection.household_id).balance,
+        "balance": balance,
         "inspected_at": inspection.created_at,
         "local_date": inspection.local_date,
         "has_photo": inspection.photo is not None,
@@ -104,7 +109,9 @@ def rules_history():
 @blp.doc(**IDEMPOTENCY_DOC)
 @blp.arguments(InspectionIn)
 @blp.response(201, InspectionOut)
-@blp.alt_response(409, description="already_inspected_today")
+@blp.alt_response(404, description="not_found: no such household in this village")
+@blp.alt_response(409, description="already_inspected_today, or household_inactive")
+@blp.alt_response(410, description="revoked_qr: the card was reissued")
 def create_inspection(args):
     """Grade a household's sorting and credit its points by the rules."""
     household = household_by_ref(g.user.village_id, args)
@@ -135,10 +142,17 @@ def list_inspections(args):
         limit=args["limit"],
         offset=args["offset"],
     )
-    return {"items": [inspection_out(i) for i in rows], "total": total}
+    household_ids = {i.household_id for i in rows}
+    households = households_by_id(household_ids)
+    balances = household_balances(household_ids)
+    items = [
+        inspection_out(i, households.get(i.household_id), balances.get(i.household_id))
+        for i in rows
+    ]
+    return {"items": items, "total": total}
 
 
-@blp.get("/inspections/<int:inspection_id>")
+@blp.get("/inspections/<id:inspection_id>")
 @role_required(*STAFF)
 @blp.response(200, InspectionOut)
 def get_inspection(inspection_id: int):
@@ -146,7 +160,7 @@ def get_inspection(inspection_id: int):
     return inspection_out(services.get_inspection(g.user.village_id, inspection_id))
 
 
-@blp.post("/inspections/<int:inspection_id>/void")
+@blp.post("/inspections/<id:inspection_id>/void")
 @role_required(ADMIN)
 @write_endpoint
 @blp.doc(**IDEMPOTENCY_DOC)
@@ -160,7 +174,7 @@ def void_inspection(args, inspection_id: int):
     return inspection_out(inspection)
 
 
-@blp.post("/inspections/<int:inspection_id>/photo")
+@blp.post("/inspections/<id:inspection_id>/photo")
 @role_required(INSPECTOR, ADMIN)
 @write_endpoint
 @blp.arguments(PhotoIn, location="files")
@@ -175,7 +189,7 @@ def upload_photo(files, inspection_id: int):
     return inspection_out(inspection)
 
 
-@blp.get("/inspections/<int:inspection_id>/photo")
+@blp.get("/inspections/<id:inspection_id>/photo")
 @role_required(*STAFF)
 @blp.response(200, content_type="image/jpeg")
 def get_photo(inspection_id: int):

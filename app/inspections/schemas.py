@@ -15,7 +15,11 @@ class RulesIn(Schema):
         values=fields.Integer(strict=True, validate=validate.Range(0, MAX_POINTS_PER_GRADE)),
         required=True,
         validate=validate.Length(min=1, max=10),
-        metadata={"example": {"A": 3, "B": 2, "C": 1, "D": 0}},
+        metadata={
+            "example": {"A": 3, "B": 2, "C": 1, "D": 0},
+            "minProperties": 1,
+            "maxProperties": 10,
+        },
     )
     daily_limit = fields.Integer(
         strict=True, load_default=1, validate=validate.Range(1, MAX_DAILY_LIMIT)
@@ -24,7 +28,8 @@ class RulesIn(Schema):
         keys=fields.String(validate=GRADE_NAME),
         values=Text(min_length=1, max_length=20),
         load_default=dict,
-        metadata={"example": {"A": "优", "B": "良", "C": "中", "D": "差"}},
+        validate=validate.Length(max=10),
+        metadata={"example": {"A": "优", "B": "良", "C": "中", "D": "差"}, "maxProperties": 10},
     )
 
     @validates_schema

@@ -3,13 +3,15 @@
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, func, select, update
+from sqlalchemy.orm import make_transient_to_detached
 
+from app.audit.services import INSPECTION_VOIDED, RULES_CHANGED, record
 from app.auth.models import User
-from app.db import db, utcnow
+from app.db import db, insert_or_skip, utcnow
 from app.errors import (
     AlreadyInspectedToday,
     AlreadyReversed,
@@ -22,6 +24,8 @@ from app.households.models import Household
 from app.inspections.models import Inspection, RuleSet
 from app.ledger.services import credit, reverse
 from app.villages.models import Village
+
+inspections = cast(Table, Inspection.__table__)
 
 DEFAULT_GRADES = (("A", 3, "优"), ("B", 2, "良"), ("C", 1, "中"), ("D", 0, "差"))
 DEFAULT_DAILY_LIMIT = 1
@@ -66,6 +70,38 @@ def set_rules(
     village_id: int, grades: list[Grade], daily_limit: int, *, actor_id: int | None
 ) -> Rules:
     """Put new rules in force: a new version; inspections after it are scored by it."""
+    rules = _new_rules_version(village_id, grades, daily_limit, actor_id=actor_id)
+    before = db.session.scalar(
+        select(RuleSet).where(
+            RuleSet.village_id == village_id, RuleSet.version == rules.version - 1
+        )
+    )
+    record(
+        village_id,
+        actor_id,
+        RULES_CHANGED,
+        "rules",
+        rules.id,
+        {
+            "version": rules.version,
+            "before": _rules_summary(_rules(before)) if before else None,
+            "after": _rules_summary(rules),
+        },
+    )
+    return rules
+
+
+def _rules_summary(rules: Rules) -> dict:
+    return {
+        "grades": {g.grade: g.points for g in rules.grades},
+        "labels": {g.grade: g.label for g in rules.grades},
+        "daily_limit": rules.daily_limit,
+    }
+
+
+def _new_rules_version(
+    village_id: int, grades: list[Grade], daily_limit: int, *, actor_id: int | None
+) -> Rules:
     names = [g.grade for g in grades]
     if not grades or len(grades) > 10:
         raise ValidationFailed("Give 1 to 10 grades.", errors={"grades": ["1 to 10 grades."]})
@@ -108,7 +144,7 @@ def set_rules(
 
 def create_default_rules(village_id: int) -> Rules:
     """Give a new village the default rules: A 3, B 2, C 1, D 0, once a day."""
-    return set_rules(
+    return _new_rules_version(
         village_id, [Grade(*g) for g in DEFAULT_GRADES], DEFAULT_DAILY_LIMIT, actor_id=None
     )
 
@@ -158,17 +194,35 @@ def _count_on(household_id: int, day: date) -> int:
     )
 
 
+def _rules_and_today(village_id: int, moment: datetime) -> tuple[Rules, date]:
+    """Return the rules in force and the village's date at a moment, in one query."""
+    row = db.session.execute(
+        select(RuleSet, Village.timezone)
+        .join(Village, Village.id == RuleSet.village_id)
+        .where(RuleSet.village_id == village_id)
+        .order_by(RuleSet.version.desc())
+        .limit(1)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("The village has no rules yet.")
+    rules, timezone = row
+    return _rules(rules), moment.astimezone(ZoneInfo(timezone or "Asia/Shanghai")).date()
+
+
 def record_inspection(
     household: Household,
     inspector: User,
     grade: str,
     *,
     note: str | None = None,
+    photo: str | None = None,
     at: datetime | None = None,
 ) -> Inspection:
     """Record an inspection and credit its points; never past the daily limit.
 
-    at backdates it (demo data, paper records being entered later).
+    The daily limit is held by the database: a UNIQUE (household, village date,
+    slot) index, claimed with INSERT ... ON CONFLICT DO NOTHING, so two inspectors
+    at one door cannot both pass it. at backdates it (demo data, paper records).
     """
     if household.village_id != inspector.village_id:
         raise NotFound("No such household.")
@@ -176,43 +230,21 @@ def record_inspection(
         raise ConflictOfInterest("You may not inspect your own household.")
     if household.status != "active":
         raise HouseholdInactive("This household has moved away.")
-    rules = current_rules(household.village_id)
-    chosen = rules.grade(grade)
     now = at or utcnow()
-    today = village_today(household.village_id, now)
-    inspection = None
-    for _ in range(rules.daily_limit):
-        slot = _count_on(household.id, today) + 1
-        if slot > rules.daily_limit:
-            break
-        candidate = Inspection(
-            village_id=household.village_id,
-            household_id=household.id,
-            grid_id=household.grid_id,
-            inspector_id=inspector.id,
-            grade=chosen.grade,
-            points=chosen.points,
-            note=note,
-            local_date=today,
-            slot=slot,
-            rules_id=rules.id,
-            created_at=now,
-        )
-        try:
-            with db.session.begin_nested():
-                db.session.add(candidate)
-                db.session.flush()
-        except IntegrityError:
-            # Another inspector took this slot a moment ago: count again.
-            continue
-        inspection = candidate
-        break
-    if inspection is None:
-        raise AlreadyInspectedToday(
+    rules, today = _rules_and_today(household.village_id, now)
+    chosen = rules.grade(grade)
+
+    def refuse() -> AlreadyInspectedToday:
+        return AlreadyInspectedToday(
             f"This household was already inspected today ({rules.daily_limit} a day)."
         )
+
+    slot = _count_on(household.id, today) + 1
+    if slot > rules.daily_limit:
+        raise refuse()
+    journal_id = None
     if chosen.points:
-        journal = credit(
+        journal_id = credit(
             household.village_id,
             household.id,
             chosen.points,
@@ -220,9 +252,44 @@ def record_inspection(
             memo=f"{chosen.label} ({chosen.grade})",
             actor_id=inspector.id,
             at=now,
-        )
-        inspection.journal_id = journal.id
-        db.session.flush()
+        ).id
+    values = {
+        "village_id": household.village_id,
+        "household_id": household.id,
+        "grid_id": household.grid_id,
+        "inspector_id": inspector.id,
+        "grade": chosen.grade,
+        "points": chosen.points,
+        "note": note,
+        "photo": photo,
+        "local_date": today,
+        "rules_id": rules.id,
+        "journal_id": journal_id,
+        "created_at": now,
+    }
+    while True:
+        inspection_id = db.session.execute(
+            insert_or_skip(inspections).values(slot=slot, **values).returning(inspections.c.id)
+        ).scalar_one_or_none()
+        if inspection_id is not None:
+            break
+        # Another inspector took this slot a moment ago (the credit above is rolled
+        # back with the refusal): count again.
+        slot = max(slot + 1, _count_on(household.id, today) + 1)
+        if slot > rules.daily_limit:
+            raise refuse()
+    # Adopt the inserted row into the session without reading it back.
+    inspection = Inspection(
+        id=inspection_id,
+        slot=slot,
+        voided_at=None,
+        void_reason=None,
+        voided_by=None,
+        void_journal_id=None,
+        **values,
+    )
+    make_transient_to_detached(inspection)
+    db.session.add(inspection)
     return inspection
 
 
@@ -259,6 +326,20 @@ def void_inspection(inspection: Inspection, *, actor: User, reason: str) -> Insp
             )
             inspection.void_journal_id = reversal.id
         db.session.flush()
+        record(
+            inspection.village_id,
+            actor.id,
+            INSPECTION_VOIDED,
+            "inspection",
+            inspection.id,
+            {
+                "household_id": inspection.household_id,
+                "grade": inspection.grade,
+                "points": inspection.points,
+                "reversal_id": inspection.void_journal_id,
+            },
+            reason,
+        )
     return inspection
 
 

@@ -89,7 +89,7 @@ def _grade_page(household: Household, *, message: str | None = None, status: int
     ), status
 
 
-@bp.get("/inspect/household/<int:household_id>")
+@bp.get("/inspect/household/<id:household_id>")
 @role_required(INSPECTOR, ADMIN)
 def grade_form(household_id: int):
     """The household, its balance, whether it was inspected today, the grade buttons."""
@@ -98,7 +98,7 @@ def grade_form(household_id: int):
     return _grade_page(household, message=REFUSALS[refused]() if refused in REFUSALS else None)
 
 
-@bp.post("/inspect/household/<int:household_id>")
+@bp.post("/inspect/household/<id:household_id>")
 @role_required(INSPECTOR, ADMIN)
 def grade(household_id: int):
     """Record the grade. The form's key makes a double tap or a resent form count once."""
@@ -117,10 +117,9 @@ def grade(household_id: int):
 
     def produce():
         target = get_household(village_id, household_id)
-        inspection = services.record_inspection(target, user, grade_name, note=note)
-        if photo:
-            inspection.photo = store_photo(photo)
-            db.session.flush()
+        inspection = services.record_inspection(
+            target, user, grade_name, note=note, photo=store_photo(photo) if photo else None
+        )
         return redirect(url_for("inspections.done", inspection_id=inspection.id))
 
     def refused(error: DomainError):
@@ -149,7 +148,7 @@ def grade(household_id: int):
         return _grade_page(household, message=error.detail, status=error.status)
 
 
-@bp.get("/inspect/done/<int:inspection_id>")
+@bp.get("/inspect/done/<id:inspection_id>")
 @role_required(INSPECTOR, ADMIN)
 def done(inspection_id: int):
     """The inspection is recorded: the points and the new balance; scan the next."""

@@ -28,6 +28,7 @@ blp = Blueprint(
 @blp.doc(**IDEMPOTENCY_DOC)
 @blp.arguments(AdjustmentIn)
 @blp.response(201, AdjustmentOut)
+@blp.alt_response(404, description="not_found: no such household in this village")
 @blp.alt_response(409, description="insufficient_points: it would go below zero")
 def create_adjustment(args):
     """Correct a household's points by hand, with a reason."""
@@ -45,7 +46,7 @@ def create_adjustment(args):
     }
 
 
-@blp.get("/households/<int:household_id>/ledger")
+@blp.get("/households/<id:household_id>/ledger")
 @role_required(*STAFF, HOUSEHOLD)
 @blp.arguments(StatementQuery, location="query")
 @blp.response(200, StatementOut)

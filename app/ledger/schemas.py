@@ -3,7 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from app.ledger.services import MAX_AMOUNT
-from app.schemas import Id, PageQuery, Text
+from app.schemas import MAX_INT, Id, PageQuery, Text
 
 
 class AdjustmentIn(Schema):
@@ -40,7 +40,7 @@ class StatementLineOut(Schema):
 
 
 class StatementQuery(PageQuery):
-    before_version = fields.Integer(validate=validate.Range(min=1))
+    before_version = fields.Integer(validate=validate.Range(min=1, max=MAX_INT))
 
 
 class StatementOut(Schema):

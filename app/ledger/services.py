@@ -1,13 +1,15 @@
 """The one module that writes the ledger: posting, reversing, reading, verifying."""
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import Table, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.audit.services import POINTS_ADJUSTED, record
 from app.db import db, utcnow
 from app.errors import AlreadyReversed, InsufficientPoints, NotFound, ValidationFailed
 from app.ledger.models import (
@@ -22,6 +24,12 @@ from app.ledger.models import (
 )
 
 REVERSAL = "reversal"
+
+# The tables themselves, for the Core statements of the hot path.
+accounts = cast(Table, Account.__table__)
+journals = cast(Table, Journal.__table__)
+transfers = cast(Table, Transfer.__table__)
+entries = cast(Table, Entry.__table__)
 # Large enough for any real points figure, small enough that sums stay in 64 bits.
 MAX_AMOUNT = 1_000_000_000
 
@@ -72,6 +80,48 @@ def household_account(household_id: int) -> Account:
     return account
 
 
+def posting_accounts(village_id: int, household_id: int, kind: str) -> tuple[int, int]:
+    """Return the ids of a household's account and a system account, in one query."""
+    rows = db.session.execute(
+        select(accounts.c.id, accounts.c.household_id).where(
+            accounts.c.village_id == village_id,
+            or_(
+                accounts.c.household_id == household_id,
+                and_(accounts.c.household_id.is_(None), accounts.c.kind == kind),
+            ),
+        )
+    ).all()
+    household = next((row.id for row in rows if row.household_id is not None), None)
+    system = next((row.id for row in rows if row.household_id is None), None)
+    if household is None:
+        raise NotFound("No such household.")
+    if system is None:
+        raise NotFound(f"The village has no {kind} account.")
+    return household, system
+
+
+def household_balance(household_id: int) -> int:
+    """Return a household's balance now."""
+    value = db.session.scalar(
+        select(accounts.c.balance).where(accounts.c.household_id == household_id)
+    )
+    if value is None:
+        raise NotFound("The household has no points account.")
+    return value
+
+
+def household_balances(household_ids: Iterable[int]) -> dict[int, int]:
+    """Return the balances of many households, with one query."""
+    return {
+        row.household_id: row.balance
+        for row in db.session.execute(
+            select(accounts.c.household_id, accounts.c.balance).where(
+                accounts.c.household_id.in_(list(household_ids))
+            )
+        )
+    }
+
+
 def _check_legs(legs: Sequence[Leg]) -> None:
     if not legs:
         raise ValidationFailed("A journal needs at least one transfer.")
@@ -84,6 +134,20 @@ def _check_legs(legs: Sequence[Leg]) -> None:
             raise ValidationFailed("A transfer moves points between two accounts.")
 
 
+@dataclass(frozen=True)
+class Posted:
+    """A journal just posted, and the balance each of its accounts was left with."""
+
+    id: int
+    kind: str
+    memo: str
+    reason: str | None
+    actor_id: int | None
+    reverses_id: int | None
+    created_at: datetime
+    balances: dict[int, int]
+
+
 def post(
     village_id: int,
     kind: str,
@@ -94,27 +158,34 @@ def post(
     reason: str | None = None,
     reverses_id: int | None = None,
     at: datetime | None = None,
-) -> Journal:
+) -> Posted:
     """Post one balanced journal in the current transaction; never commits.
 
     Accounts are updated in ascending id order, each by one conditional UPDATE
     that refuses to take a household below zero, so concurrent postings neither
     deadlock nor overdraw. A refusal raises InsufficientPoints and leaves the
     rollback to the caller (the whole transaction, or its savepoint).
+
+    This is the hot path of every credit and redemption, so it speaks SQLAlchemy
+    Core: one INSERT ... RETURNING for the journal, one UPDATE ... RETURNING per
+    account, and one INSERT each for the transfers and the entries.
     """
     _check_legs(legs)
     now = at or utcnow()  # `at` backdates a journal: demo data, migrated paper records
-    journal = Journal(
-        village_id=village_id,
-        kind=kind,
-        memo=memo[:200],
-        reason=reason,
-        actor_id=actor_id,
-        reverses_id=reverses_id,
-        created_at=now,
-    )
-    db.session.add(journal)
-    db.session.flush()
+    memo = memo[:200]
+    journal_id = db.session.execute(
+        insert(journals)
+        .values(
+            village_id=village_id,
+            kind=kind,
+            memo=memo,
+            reason=reason,
+            actor_id=actor_id,
+            reverses_id=reverses_id,
+            created_at=now,
+        )
+        .returning(journals.c.id)
+    ).scalar_one()
 
     deltas: dict[int, int] = defaultdict(int)
     counts: dict[int, int] = defaultdict(int)
@@ -128,70 +199,90 @@ def post(
     for account_id in sorted(deltas):
         delta = deltas[account_id]
         statement = (
-            update(Account)
-            .where(Account.id == account_id, Account.village_id == village_id)
-            .values(balance=Account.balance + delta, version=Account.version + counts[account_id])
-            .returning(Account.balance, Account.version, Account.kind)
+            update(accounts)
+            .where(accounts.c.id == account_id, accounts.c.village_id == village_id)
+            .values(
+                balance=accounts.c.balance + delta,
+                version=accounts.c.version + counts[account_id],
+            )
+            .returning(accounts.c.balance, accounts.c.version, accounts.c.kind)
         )
         if delta < 0:
             statement = statement.where(
-                or_(Account.kind != HOUSEHOLD, Account.balance + delta >= 0)
+                or_(accounts.c.kind != HOUSEHOLD, accounts.c.balance + delta >= 0)
             )
-        row = db.session.execute(
-            statement, execution_options={"synchronize_session": False}
-        ).one_or_none()
+        row = db.session.execute(statement).one_or_none()
         if row is None:
             exists = db.session.scalar(
-                select(Account.id).where(Account.id == account_id, Account.village_id == village_id)
+                select(accounts.c.id).where(
+                    accounts.c.id == account_id, accounts.c.village_id == village_id
+                )
             )
             if exists is None:
                 raise NotFound(f"Account {account_id} is not in this village.")
             raise InsufficientPoints("The household does not have enough points.")
         after[account_id] = (row.balance, row.version, row.kind)
 
-    # Walk the legs in order from each account's balance before this journal.
-    running = {aid: (bal - deltas[aid], ver - counts[aid]) for aid, (bal, ver, _) in after.items()}
-    transfers = [
-        Transfer(
-            journal_id=journal.id,
-            village_id=village_id,
-            debit_account_id=leg.debit,
-            credit_account_id=leg.credit,
-            amount=leg.amount,
-        )
+    transfer_rows = [
+        {
+            "journal_id": journal_id,
+            "village_id": village_id,
+            "debit_account_id": leg.debit,
+            "credit_account_id": leg.credit,
+            "amount": leg.amount,
+        }
         for leg in legs
     ]
-    db.session.add_all(transfers)
-    db.session.flush()
-    entries = []
-    for transfer in transfers:
-        for account_id, delta in (
-            (transfer.debit_account_id, -transfer.amount),
-            (transfer.credit_account_id, transfer.amount),
-        ):
+    if len(transfer_rows) == 1:
+        transfer_ids = [
+            db.session.execute(
+                insert(transfers).values(transfer_rows[0]).returning(transfers.c.id)
+            ).scalar_one()
+        ]
+    else:
+        transfer_ids = list(
+            db.session.execute(
+                insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True),
+                transfer_rows,
+            ).scalars()
+        )
+
+    # Walk the legs in order from each account's balance before this journal.
+    running = {aid: (bal - deltas[aid], ver - counts[aid]) for aid, (bal, ver, _) in after.items()}
+    entry_rows = []
+    for leg, transfer_id in zip(legs, transfer_ids, strict=True):
+        for account_id, delta in ((leg.debit, -leg.amount), (leg.credit, leg.amount)):
             balance, version = running[account_id]
             balance, version = balance + delta, version + 1
             if balance < 0 and after[account_id][2] == HOUSEHOLD:
                 raise InsufficientPoints("The household does not have enough points.")
             running[account_id] = (balance, version)
-            entries.append(
-                Entry(
-                    account_id=account_id,
-                    version=version,
-                    transfer_id=transfer.id,
-                    journal_id=journal.id,
-                    village_id=village_id,
-                    delta=delta,
-                    balance_after=balance,
-                    created_at=now,
-                )
+            entry_rows.append(
+                {
+                    "account_id": account_id,
+                    "version": version,
+                    "transfer_id": transfer_id,
+                    "journal_id": journal_id,
+                    "village_id": village_id,
+                    "delta": delta,
+                    "balance_after": balance,
+                    "created_at": now,
+                }
             )
-    db.session.add_all(entries)
-    db.session.flush()
-    return journal
+    db.session.execute(insert(entries), entry_rows)
+    return Posted(
+        id=journal_id,
+        kind=kind,
+        memo=memo,
+        reason=reason,
+        actor_id=actor_id,
+        reverses_id=reverses_id,
+        created_at=now,
+        balances={aid: bal for aid, (bal, _, _) in after.items()},
+    )
 
 
-def reverse(journal_id: int, *, village_id: int, actor_id: int | None, reason: str) -> Journal:
+def reverse(journal_id: int, *, village_id: int, actor_id: int | None, reason: str) -> Posted:
     """Undo a journal with a mirror journal; a journal is reversed at most once."""
     original = db.session.get(Journal, journal_id)
     if original is None or original.village_id != village_id:
@@ -232,16 +323,29 @@ def adjust(
     reason: str,
     actor_id: int | None,
     at: datetime | None = None,
-) -> Journal:
+) -> Posted:
     """Correct a household's points by hand, up or down, never below zero."""
     if amount == 0:
         raise ValidationFailed("An adjustment moves at least one point.")
-    account = household_account(household_id)
-    if account.village_id != village_id:
-        raise NotFound("No such household.")
-    system = system_account_id(village_id, ADJUSTMENT)
-    leg = Leg(system, account.id, amount) if amount > 0 else Leg(account.id, system, -amount)
-    return post(village_id, ADJUSTMENT, [leg], memo=reason, actor_id=actor_id, reason=reason, at=at)
+    account, system = posting_accounts(village_id, household_id, ADJUSTMENT)
+    leg = Leg(system, account, amount) if amount > 0 else Leg(account, system, -amount)
+    posted = post(
+        village_id, ADJUSTMENT, [leg], memo=reason, actor_id=actor_id, reason=reason, at=at
+    )
+    record(
+        village_id,
+        actor_id,
+        POINTS_ADJUSTED,
+        "household",
+        household_id,
+        {
+            "amount": amount,
+            "transaction_id": posted.id,
+            "balance_after": posted.balances.get(account),
+        },
+        reason,
+    )
+    return posted
 
 
 def credit(
@@ -253,14 +357,11 @@ def credit(
     memo: str,
     actor_id: int | None,
     at: datetime | None = None,
-) -> Journal:
+) -> Posted:
     """Give a household points from the village's issuance account."""
-    account = household_account(household_id)
-    if account.village_id != village_id:
-        raise NotFound("No such household.")
-    issuance = system_account_id(village_id, ISSUANCE)
+    account, issuance = posting_accounts(village_id, household_id, ISSUANCE)
     return post(
-        village_id, kind, [Leg(issuance, account.id, amount)], memo=memo, actor_id=actor_id, at=at
+        village_id, kind, [Leg(issuance, account, amount)], memo=memo, actor_id=actor_id, at=at
     )
 
 

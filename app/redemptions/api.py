@@ -8,7 +8,8 @@ from app.auth.models import ADMIN, STAFF, STOREKEEPER
 from app.db import db
 from app.households.cards import household_by_ref
 from app.households.models import Household
-from app.ledger.services import household_account
+from app.households.services import households_by_id
+from app.ledger.services import household_balance, household_balances
 from app.redemptions import services
 from app.redemptions.models import Redemption
 from app.redemptions.schemas import (
@@ -28,8 +29,23 @@ blp = Blueprint(
 )
 
 
-def redemption_out(redemption: Redemption) -> dict:
-    household = db.session.get(Household, redemption.household_id)
+def redemption_out(
+    redemption: Redemption,
+    *,
+    fresh: bool = False,
+    household: Household | None = None,
+    current_balance: int | None = None,
+    lines: list | None = None,
+) -> dict:
+    """The redemption as the API shows it; fresh: it was just made in this request.
+
+    A list passes what it read for all its rows at once (household, balance, lines).
+    """
+    household = household or db.session.get(Household, redemption.household_id)
+    if current_balance is None:
+        current_balance = (
+            redemption.balance_after if fresh else household_balance(redemption.household_id)
+        )
     return {
         "id": redemption.id,
         "receipt_no": redemption.receipt_no,
@@ -39,9 +55,9 @@ def redemption_out(redemption: Redemption) -> dict:
         "total_points": redemption.total_points,
         "balance_before": redemption.balance_before,
         "balance": redemption.balance_after,
-        "current_balance": household_account(redemption.household_id).balance,
+        "current_balance": current_balance,
         "transaction_id": redemption.journal_id,
-        "lines": services.lines_of(redemption),
+        "lines": services.lines_of(redemption) if lines is None else lines,
         "created_at": redemption.created_at,
         "cancelled": redemption.cancelled_at is not None,
         "cancel_reason": redemption.cancel_reason,
@@ -54,7 +70,11 @@ def redemption_out(redemption: Redemption) -> dict:
 @blp.doc(**IDEMPOTENCY_DOC)
 @blp.arguments(RedemptionIn)
 @blp.response(201, RedemptionOut)
-@blp.alt_response(409, description="insufficient_points or out_of_stock; nothing changed")
+@blp.alt_response(404, description="not_found: no such household in this village")
+@blp.alt_response(
+    409, description="insufficient_points, out_of_stock or household_inactive; nothing changed"
+)
+@blp.alt_response(410, description="revoked_qr: the card was reissued")
 def create_redemption(args):
     """Trade a household's points for goods; points and stock go down together."""
     household = household_by_ref(g.user.village_id, args)
@@ -64,7 +84,7 @@ def create_redemption(args):
         [services.LineRequest(line["good_id"], line["quantity"]) for line in args["lines"]],
     )
     return (
-        redemption_out(redemption),
+        redemption_out(redemption, fresh=True),
         201,
         {"Location": url_for("redemptions_api.get_redemption", redemption_id=redemption.id)},
     )
@@ -82,10 +102,23 @@ def list_redemptions(args):
         limit=args["limit"],
         offset=args["offset"],
     )
-    return {"items": [redemption_out(r) for r in rows], "total": total}
+    household_ids = {r.household_id for r in rows}
+    households = households_by_id(household_ids)
+    balances = household_balances(household_ids)
+    lines = services.lines_for(r.id for r in rows)
+    items = [
+        redemption_out(
+            r,
+            household=households.get(r.household_id),
+            current_balance=balances.get(r.household_id),
+            lines=lines.get(r.id, []),
+        )
+        for r in rows
+    ]
+    return {"items": items, "total": total}
 
 
-@blp.get("/<int:redemption_id>")
+@blp.get("/<id:redemption_id>")
 @role_required(*STAFF)
 @blp.response(200, RedemptionOut)
 def get_redemption(redemption_id: int):
@@ -93,7 +126,7 @@ def get_redemption(redemption_id: int):
     return redemption_out(services.get_redemption(g.user.village_id, redemption_id))
 
 
-@blp.post("/<int:redemption_id>/cancel")
+@blp.post("/<id:redemption_id>/cancel")
 @role_required(STOREKEEPER, ADMIN)
 @write_endpoint
 @blp.doc(**IDEMPOTENCY_DOC)

@@ -1,12 +1,14 @@
 """Redeeming goods for points at the counter, receipts, and cancelling."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.audit.services import REDEMPTION_CANCELLED, record
 from app.auth.models import User
 from app.catalogue.models import CANCEL, REDEMPTION
 from app.catalogue.services import goods_by_id, move_stock
@@ -18,15 +20,12 @@ from app.errors import (
     ValidationFailed,
 )
 from app.households.models import Household
-from app.inspections.services import village_today
 from app.ledger.models import REDEMPTION as REDEMPTION_ACCOUNT
 from app.ledger.services import (
     Leg,
-    balance,
-    household_account,
     post,
+    posting_accounts,
     reverse,
-    system_account_id,
 )
 from app.redemptions.models import ReceiptCounter, Redemption, RedemptionLine
 from app.villages.models import Village
@@ -107,22 +106,23 @@ def redeem(
     now = at or utcnow()
     village = db.session.get(Village, household.village_id)
     assert village is not None
-    account = household_account(household.id)
+    account, shop = posting_accounts(household.village_id, household.id, REDEMPTION_ACCOUNT)
     names = "、".join(f"{goods[g].name}×{q}" for g, q in quantities.items())
     journal = post(
         household.village_id,
         "redemption",
-        [Leg(account.id, system_account_id(household.village_id, REDEMPTION_ACCOUNT), total)],
+        [Leg(account, shop, total)],
         memo=names,
         actor_id=storekeeper.id,
         at=now,
     )
-    balance_after = balance(account.id)
+    balance_after = journal.balances[account]
+    year = now.astimezone(ZoneInfo(village.timezone or "Asia/Shanghai")).year
     redemption = Redemption(
         village_id=household.village_id,
         household_id=household.id,
         storekeeper_id=storekeeper.id,
-        receipt_no=next_receipt_no(village, village_today(village.id, now).year),
+        receipt_no=next_receipt_no(village, year),
         total_points=total,
         balance_before=balance_after + total,
         balance_after=balance_after,
@@ -176,6 +176,18 @@ def lines_of(redemption: Redemption) -> list[RedemptionLine]:
     )
 
 
+def lines_for(redemption_ids: Iterable[int]) -> dict[int, list[RedemptionLine]]:
+    """Return the lines of many redemptions, in good order, with one query."""
+    lines: dict[int, list[RedemptionLine]] = {}
+    for line in db.session.scalars(
+        select(RedemptionLine)
+        .where(RedemptionLine.redemption_id.in_(list(redemption_ids)))
+        .order_by(RedemptionLine.redemption_id, RedemptionLine.good_id)
+    ):
+        lines.setdefault(line.redemption_id, []).append(line)
+    return lines
+
+
 def cancel(redemption: Redemption, *, actor: User, reason: str) -> Redemption:
     """Undo a redemption: points back, stock back, once."""
     # Claim the cancellation first: a second cancel waits on this row, then finds it done.
@@ -208,6 +220,20 @@ def cancel(redemption: Redemption, *, actor: User, reason: str) -> Redemption:
     )
     db.session.flush()
     db.session.refresh(redemption)
+    record(
+        redemption.village_id,
+        actor.id,
+        REDEMPTION_CANCELLED,
+        "redemption",
+        redemption.id,
+        {
+            "receipt_no": redemption.receipt_no,
+            "household_id": redemption.household_id,
+            "total_points": redemption.total_points,
+            "reversal_id": reversal.id,
+        },
+        reason,
+    )
     return redemption
 
 

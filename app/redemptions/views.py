@@ -81,7 +81,7 @@ def _basket_page(
     ), status
 
 
-@bp.get("/shop/household/<int:household_id>")
+@bp.get("/shop/household/<id:household_id>")
 @role_required(STOREKEEPER, ADMIN)
 def basket(household_id: int):
     """The household, its balance, and the goods to pick with + and −."""
@@ -107,7 +107,7 @@ def _chosen_quantities() -> dict[int, int]:
     return chosen
 
 
-@bp.post("/shop/household/<int:household_id>")
+@bp.post("/shop/household/<id:household_id>")
 @role_required(STOREKEEPER, ADMIN)
 def confirm(household_id: int):
     """Redeem the chosen goods. The form's key makes a resent form count once."""
@@ -151,7 +151,7 @@ def confirm(household_id: int):
         return _basket_page(household, message=error.detail, status=error.status, chosen=chosen)
 
 
-@bp.get("/shop/receipts/<int:redemption_id>")
+@bp.get("/shop/receipts/<id:redemption_id>")
 @role_required(STOREKEEPER, ADMIN)
 def receipt(redemption_id: int):
     """The receipt: prints on a 58 mm thermal printer and on A4."""
@@ -170,7 +170,7 @@ def receipt(redemption_id: int):
     )
 
 
-@bp.post("/shop/receipts/<int:redemption_id>/cancel")
+@bp.post("/shop/receipts/<id:redemption_id>/cancel")
 @role_required(STOREKEEPER, ADMIN)
 def cancel(redemption_id: int):
     """Cancel a redemption: points back, stock back."""

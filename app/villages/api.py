@@ -33,7 +33,7 @@ def create_grid(args):
     return grid, 201, {"Location": url_for("grids_api.get_grid", grid_id=grid.id)}
 
 
-@blp.get("/<int:grid_id>")
+@blp.get("/<id:grid_id>")
 @role_required(*STAFF)
 @blp.response(200, GridOut)
 def get_grid(grid_id: int):

@@ -132,10 +132,36 @@ def live_server(app) -> Iterator[str]:
     thread.join(timeout=10)
 
 
+# Runs before the page's own scripts (and outside its CSP): report each violation of the
+# Content-Security-Policy to the console, where the page fixture collects it.
+REPORT_CSP_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", function (event) {
+  console.error("CSP violation: " + event.violatedDirective + " " + event.blockedURI);
+});
+"""
+
+
 @pytest.fixture
-def page(browser, live_server) -> Iterator:
+def console_errors() -> list[str]:
+    """The console errors and uncaught exceptions of the test's page, in order."""
+    return []
+
+
+@pytest.fixture
+def page(browser, live_server, console_errors) -> Iterator:
+    """A fresh browser tab on the live server; it fails the test on any CSP violation."""
     context = browser.new_context(base_url=live_server, locale="zh-CN")
     context.set_default_timeout(15_000)
+    context.add_init_script(REPORT_CSP_VIOLATIONS)
     page = context.new_page()
+
+    def on_console(message) -> None:
+        if message.type == "error":
+            console_errors.append(f"{message.text} [{message.location.get('url')}]")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: console_errors.append(f"uncaught: {error}"))
     yield page
     context.close()
+    violations = [e for e in console_errors if "Content Security Policy" in e or "CSP" in e]
+    assert not violations, violations

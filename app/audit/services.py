@@ -1,0 +1,122 @@
+"""Recording admin actions in the audit log, and reading it back."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.audit.models import AuditEvent
+from app.auth.models import User
+from app.db import db
+
+# Action codes, in the order the admin's filter lists them.
+RULES_CHANGED = "rules_changed"
+CARD_REISSUED = "card_reissued"
+POINTS_ADJUSTED = "points_adjusted"
+INSPECTION_VOIDED = "inspection_voided"
+REDEMPTION_CANCELLED = "redemption_cancelled"
+USER_CREATED = "user_created"
+USER_DISABLED = "user_disabled"
+USER_ENABLED = "user_enabled"
+PASSWORD_RESET = "password_reset"
+HOUSEHOLD_CREATED = "household_created"
+HOUSEHOLD_UPDATED = "household_updated"
+HOUSEHOLD_MOVED = "household_moved"
+HOUSEHOLDS_IMPORTED = "households_imported"
+GOOD_CREATED = "good_created"
+GOOD_UPDATED = "good_updated"
+STOCK_COUNTED = "stock_counted"
+STOCK_WRITTEN_OFF = "stock_written_off"
+ACTIONS = (
+    RULES_CHANGED,
+    CARD_REISSUED,
+    POINTS_ADJUSTED,
+    INSPECTION_VOIDED,
+    REDEMPTION_CANCELLED,
+    USER_CREATED,
+    USER_DISABLED,
+    USER_ENABLED,
+    PASSWORD_RESET,
+    HOUSEHOLD_CREATED,
+    HOUSEHOLD_UPDATED,
+    HOUSEHOLD_MOVED,
+    HOUSEHOLDS_IMPORTED,
+    GOOD_CREATED,
+    GOOD_UPDATED,
+    STOCK_COUNTED,
+    STOCK_WRITTEN_OFF,
+)
+
+
+def record(
+    village_id: int,
+    actor_id: int | None,
+    action: str,
+    target_type: str,
+    target_id: int | None,
+    details: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> AuditEvent:
+    """Add an audit event to the current transaction; it commits with the change."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown audit action {action!r}")
+    event = AuditEvent(
+        village_id=village_id,
+        actor_id=actor_id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        details=details,
+        reason=reason[:500] if reason else None,
+    )
+    db.session.add(event)
+    # Flush now, so a savepoint rolled back by a refusal takes the event with it.
+    db.session.flush()
+    return event
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return {field: {"old", "new"}} for the fields whose value changed."""
+    return {
+        field: {"old": before.get(field), "new": value}
+        for field, value in after.items()
+        if before.get(field) != value
+    }
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    items: list[tuple[AuditEvent, str | None]]
+    total: int
+
+
+def list_events(
+    village_id: int,
+    *,
+    action: str | None = None,
+    actor_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> AuditPage:
+    """Return one page of the village's audit events, newest first, with who did each."""
+    query = select(AuditEvent).where(AuditEvent.village_id == village_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if actor_id is not None:
+        query = query.where(AuditEvent.actor_id == actor_id)
+    if start is not None:
+        query = query.where(AuditEvent.created_at >= start)
+    if end is not None:
+        query = query.where(AuditEvent.created_at < end)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.session.execute(
+        query.add_columns(User.username)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return AuditPage([(event, username) for event, username in rows], total)

@@ -1,0 +1,98 @@
+"""Browser-facing protection: CSRF tokens on page forms, cookie flags, security headers.
+
+The JSON API under /api/ authenticates with bearer tokens only and never reads the
+session cookie (app/auth/decorators.py), so a forged cross-site request carries no
+credentials there; it is exempt from the CSRF check. Every page POST must carry the
+token that the form was rendered with.
+"""
+
+from typing import Any
+
+from flask import Flask, current_app, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.wrappers import Response
+
+from app.errors import problem, wants_json
+
+csrf = CSRFProtect()
+
+# No inline script, no eval, no inline style: everything comes from /static.
+# The scanner needs the camera (mediastream:, blob:), and photos preview as blob: URLs.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob: mediastream:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    # Door pages carry the card's token in their path (/q/<token>): never send it to
+    # another site. Same-origin (not no-referrer): Flask-WTF checks the Referer on https.
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(self), microphone=(), geolocation=(), payment=(), usb=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+# Sent when the cookies are Secure, that is when the site is served over https.
+HSTS = "max-age=31536000"
+
+
+def serves_https(config: dict[str, Any]) -> bool:
+    """Tell whether the app is reached over https: in production, or an https BASE_URL."""
+    base_url = config.get("BASE_URL") or ""
+    return config.get("GREENPOINTS_ENV") == "production" or base_url.startswith("https://")
+
+
+def init_security(app: Flask) -> None:
+    """Switch on CSRF for page forms, secure cookies and the security headers."""
+    if app.config.get("SESSION_COOKIE_SECURE") is None:
+        app.config["SESSION_COOKIE_SECURE"] = serves_https(app.config)
+    csrf.init_app(app)
+    app.before_request(check_csrf)
+    app.after_request(add_security_headers)
+    app.register_error_handler(CSRFError, csrf_refused)
+
+
+def check_csrf() -> None:
+    """Refuse a page POST (or PUT, PATCH, DELETE) that lacks this session's token."""
+    if not current_app.config["WTF_CSRF_ENABLED"]:
+        return
+    if request.method not in current_app.config["WTF_CSRF_METHODS"]:
+        return
+    # No route (404/405): let routing answer. The API takes bearer tokens, not cookies.
+    if request.endpoint is None or request.path.startswith("/api/"):
+        return
+    csrf.protect()
+
+
+def csrf_refused(error: CSRFError) -> ResponseReturnValue:
+    """The form's token is missing, stale or from another session: ask for a reload."""
+    current_app.logger.info("CSRF check refused %s %s: %s", request.method, request.path, error)
+    detail = _("Go back, reload the page and try again. Nothing was saved.")
+    if wants_json():
+        return problem(400, "validation_error", "Bad request", detail)
+    return render_template(
+        "errors/error.html", status=400, message=_("This form has expired."), detail=detail
+    ), 400
+
+
+def add_security_headers(response: Response) -> Response:
+    """Put the security headers on every response: pages, API, static files, errors."""
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response

@@ -1,0 +1,923 @@
+"""Who may call what: every route of the app against every kind of caller.
+
+MATRIX has one row per (method, rule) of the URL map, pages and API alike, and one
+column per caller: nobody, the village's admin, inspector and storekeeper, a
+resident (for its own household where the path names one), and the admin,
+inspector and storekeeper of another village reaching for the first village's
+objects. A route with no row fails the test, so no endpoint goes out unreviewed.
+
+Every request is valid apart from who sends it, so the role and the village are
+what decide. For every route the refused callers go first: a refused write must
+change nothing in the database, and another village's caller must never see the
+first village's data, whatever it is answered.
+"""
+
+import io
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PIL import Image
+from sqlalchemy import text
+from testsupport import PASSWORD, csrf_token
+
+from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER, User
+from app.auth.services import create_user, issue_token
+from app.catalogue.services import create_good
+from app.db import db
+from app.households.cards import make_token
+from app.households.models import Household
+from app.households.services import create_household
+from app.inspections.models import Inspection
+from app.inspections.services import record_inspection
+from app.ledger.services import adjust, household_account
+from app.photos import store_photo
+from app.redemptions.services import LineRequest, redeem
+from app.villages.models import Grid, Village
+from app.villages.services import create_grid, create_village
+
+CALLERS = (
+    "anon",
+    "admin",
+    "inspector",
+    "storekeeper",
+    "household",
+    "admin2",
+    "inspector2",
+    "storekeeper2",
+)
+OTHER_VILLAGE = ("admin2", "inspector2", "storekeeper2")
+
+# Another village's object named in the path: refused, never shown.
+X = frozenset({403, 404})
+# Another village's object named in the body or the query: refused as above, or
+# refused as a field that names nothing in the caller's village.
+XB = frozenset({403, 404, 422})
+# A page form that answers a refusal by redirecting back to its page (which then
+# answers 404); what counts is that nothing changed.
+XR = frozenset({302, 403, 404})
+# A page that sends nobody to the login form.
+LOGIN = "login"
+
+Cell = int | frozenset | str
+
+# fmt: off
+MATRIX: dict[str, tuple[Cell, ...]] = {
+    #    anon   admin  insp   store  house  admin2 insp2  store2
+    # Pages anyone may open.
+    "GET /":
+        (LOGIN, 302,   302,   302,   302,   302,   302,   302),
+    "GET /healthz":
+        (200,   200,   200,   200,   200,   200,   200,   200),
+    "GET /login":
+        (200,   200,   200,   200,   200,   200,   200,   200),
+    "POST /login":
+        (302,   302,   302,   302,   302,   302,   302,   302),
+    "POST /logout":
+        (302,   302,   302,   302,   302,   302,   302,   302),
+    "GET /lang/<code>":
+        (302,   302,   302,   302,   302,   302,   302,   302),
+    "GET /q/<token>":
+        (200,   200,   200,   200,   200,   200,   200,   200),
+    "GET /home":
+        (LOGIN, 200,   200,   200,   302,   200,   200,   200),
+    "GET /my":
+        (LOGIN, 403,   403,   403,   200,   403,   403,   403),
+    # The inspector's pages.
+    "GET /inspect":
+        (LOGIN, 200,   200,   403,   403,   200,   200,   403),
+    "GET /inspect/card":
+        (LOGIN, 302,   302,   403,   403,   302,   302,   403),
+    "GET /inspect/household/<id:household_id>":
+        (LOGIN, 200,   200,   403,   403,   X,     X,     403),
+    "POST /inspect/household/<id:household_id>":
+        (LOGIN, 302,   302,   403,   403,   X,     X,     403),
+    "GET /inspect/done/<id:inspection_id>":
+        (LOGIN, 200,   200,   403,   403,   X,     X,     403),
+    # The storekeeper's pages.
+    "GET /shop":
+        (LOGIN, 200,   403,   200,   403,   200,   403,   200),
+    "GET /shop/card":
+        (LOGIN, 302,   403,   302,   403,   302,   403,   302),
+    "GET /shop/household/<id:household_id>":
+        (LOGIN, 200,   403,   200,   403,   X,     403,   X),
+    "POST /shop/household/<id:household_id>":
+        (LOGIN, 302,   403,   302,   403,   X,     403,   X),
+    "GET /shop/receipts/<id:redemption_id>":
+        (LOGIN, 200,   403,   200,   403,   X,     403,   X),
+    "POST /shop/receipts/<id:redemption_id>/cancel":
+        (LOGIN, 302,   403,   302,   403,   XR,    403,   XR),
+    # The catalogue pages: admin and storekeeper.
+    "GET /admin/goods":
+        (LOGIN, 200,   403,   200,   403,   200,   403,   200),
+    "POST /admin/goods":
+        (LOGIN, 302,   403,   302,   403,   302,   403,   302),
+    "GET /admin/goods/<id:good_id>":
+        (LOGIN, 200,   403,   200,   403,   X,     403,   X),
+    "POST /admin/goods/<id:good_id>/<action>":
+        (LOGIN, 302,   403,   302,   403,   XR,    403,   XR),
+    # The admin's pages.
+    "GET /admin/dashboard":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "GET /admin/board":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "GET /admin/board.pdf":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "GET /admin/rules":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "POST /admin/rules":
+        (LOGIN, 302,   403,   403,   403,   302,   403,   403),
+    "GET /admin/cards":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "GET /admin/cards.pdf":
+        (LOGIN, 200,   403,   403,   403,   XB,    403,   403),
+    "GET /admin/households":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "GET /admin/households/new":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "POST /admin/households/new":
+        (LOGIN, 302,   403,   403,   403,   XB,    403,   403),
+    "GET /admin/households/import":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "POST /admin/households/import":
+        (LOGIN, 200,   403,   403,   403,   XB,    403,   403),
+    "GET /admin/households/import/template.<fmt>":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "GET /admin/households/<id:household_id>":
+        (LOGIN, 200,   403,   403,   403,   X,     403,   403),
+    "GET /admin/households/<id:household_id>/edit":
+        (LOGIN, 200,   403,   403,   403,   X,     403,   403),
+    "POST /admin/households/<id:household_id>/edit":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "GET /admin/households/<id:household_id>/qr.svg":
+        (LOGIN, 200,   403,   403,   403,   X,     403,   403),
+    "POST /admin/households/<id:household_id>/reissue":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/households/<id:household_id>/login":
+        (LOGIN, 302,   403,   403,   403,   XR,    403,   403),
+    "GET /admin/users":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "POST /admin/users":
+        (LOGIN, 302,   403,   403,   403,   XB,    403,   403),
+    "POST /admin/users/<id:user_id>/active":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "GET /admin/audit":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    # The API's documents and logging in.
+    "GET /api/v1/openapi.json":
+        (200,   200,   200,   200,   200,   200,   200,   200),
+    "GET /api/v1/docs":
+        (200,   200,   200,   200,   200,   200,   200,   200),
+    "POST /api/v1/auth/tokens":
+        (201,   201,   201,   201,   201,   201,   201,   201),
+    "DELETE /api/v1/auth/tokens/current":
+        (401,   204,   204,   204,   204,   204,   204,   204),
+    # Grids: staff read, admin writes.
+    "GET /api/v1/grids":
+        (401,   200,   200,   200,   403,   200,   200,   200),
+    "POST /api/v1/grids":
+        (401,   201,   403,   403,   403,   201,   403,   403),
+    "GET /api/v1/grids/<id:grid_id>":
+        (401,   200,   200,   200,   403,   X,     X,     X),
+    # Households and their cards.
+    "GET /api/v1/households":
+        (401,   200,   200,   200,   403,   200,   200,   200),
+    "POST /api/v1/households":
+        (401,   201,   403,   403,   403,   XB,    403,   403),
+    "POST /api/v1/households/import":
+        (401,   201,   403,   403,   403,   XB,    403,   403),
+    "GET /api/v1/households/cards.pdf":
+        (401,   200,   403,   403,   403,   XB,    403,   403),
+    "GET /api/v1/households/<id:household_id>":
+        (401,   200,   200,   200,   403,   X,     X,     X),
+    "PATCH /api/v1/households/<id:household_id>":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "GET /api/v1/households/<id:household_id>/qr.png":
+        (401,   200,   200,   200,   403,   X,     X,     X),
+    "GET /api/v1/households/<id:household_id>/qr.svg":
+        (401,   200,   200,   200,   403,   X,     X,     X),
+    "POST /api/v1/households/<id:household_id>/qr/reissue":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "GET /api/v1/households/<id:household_id>/ledger":
+        (401,   200,   200,   200,   200,   X,     X,     X),
+    # Another village's card is no card at all: invalid_qr.
+    "POST /api/v1/scan":
+        (401,   200,   200,   200,   403,   422,   422,   422),
+    "GET /api/v1/me":
+        (401,   403,   403,   403,   200,   403,   403,   403),
+    # Rules: staff read, admin writes.
+    "GET /api/v1/rules":
+        (401,   200,   200,   200,   403,   200,   200,   200),
+    "PUT /api/v1/rules":
+        (401,   200,   403,   403,   403,   200,   403,   403),
+    "GET /api/v1/rules/history":
+        (401,   200,   403,   403,   403,   200,   403,   403),
+    # Inspections: inspector and admin grade, admin voids, staff read.
+    "GET /api/v1/inspections":
+        (401,   200,   200,   200,   403,   200,   200,   200),
+    "POST /api/v1/inspections":
+        (401,   201,   201,   403,   403,   XB,    XB,    403),
+    "GET /api/v1/inspections/<id:inspection_id>":
+        (401,   200,   200,   200,   403,   X,     X,     X),
+    "POST /api/v1/inspections/<id:inspection_id>/void":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "GET /api/v1/inspections/<id:inspection_id>/photo":
+        (401,   200,   200,   200,   403,   X,     X,     X),
+    "POST /api/v1/inspections/<id:inspection_id>/photo":
+        (401,   200,   200,   403,   403,   X,     X,     403),
+    # The catalogue: everyone in the village reads, admin and storekeeper write.
+    "GET /api/v1/goods":
+        (401,   200,   200,   200,   200,   200,   200,   200),
+    "POST /api/v1/goods":
+        (401,   201,   403,   201,   403,   201,   403,   201),
+    "GET /api/v1/goods/<id:good_id>":
+        (401,   200,   200,   200,   200,   X,     X,     X),
+    "PATCH /api/v1/goods/<id:good_id>":
+        (401,   200,   403,   200,   403,   X,     403,   X),
+    "GET /api/v1/goods/<id:good_id>/picture":
+        (401,   200,   200,   200,   200,   X,     X,     X),
+    "POST /api/v1/goods/<id:good_id>/picture":
+        (401,   200,   403,   200,   403,   X,     403,   X),
+    "GET /api/v1/goods/<id:good_id>/movements":
+        (401,   200,   200,   200,   403,   X,     X,     X),
+    "POST /api/v1/goods/<id:good_id>/restock":
+        (401,   200,   403,   200,   403,   X,     403,   X),
+    "POST /api/v1/goods/<id:good_id>/stocktake":
+        (401,   200,   403,   200,   403,   X,     403,   X),
+    "POST /api/v1/goods/<id:good_id>/writeoff":
+        (401,   200,   403,   200,   403,   X,     403,   X),
+    # Redemptions: storekeeper and admin, staff read.
+    "GET /api/v1/redemptions":
+        (401,   200,   200,   200,   403,   200,   200,   200),
+    "POST /api/v1/redemptions":
+        (401,   201,   403,   201,   403,   XB,    403,   XB),
+    "GET /api/v1/redemptions/<id:redemption_id>":
+        (401,   200,   200,   200,   403,   X,     X,     X),
+    "POST /api/v1/redemptions/<id:redemption_id>/cancel":
+        (401,   200,   403,   200,   403,   X,     403,   X),
+    # The ledger and the reports: admin.
+    "POST /api/v1/adjustments":
+        (401,   201,   403,   403,   403,   XB,    403,   403),
+    "GET /api/v1/ledger/verify":
+        (401,   200,   403,   403,   403,   200,   403,   403),
+    "GET /api/v1/reports/summary":
+        (401,   200,   403,   403,   403,   200,   403,   403),
+    # Users and the audit log: admin.
+    "GET /api/v1/users":
+        (401,   200,   403,   403,   403,   200,   403,   403),
+    "POST /api/v1/users":
+        (401,   201,   403,   403,   403,   XB,    403,   403),
+    "GET /api/v1/users/<id:user_id>":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "PATCH /api/v1/users/<id:user_id>":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "GET /api/v1/audit":
+        (401,   200,   403,   403,   403,   200,   403,   403),
+    "GET /api/v1/reports/exports/<any(inspections, redemptions, ledger, households, stock_movements):what>.<any(csv, xlsx):fmt>":  # noqa: E501
+        (401,   200,   403,   403,   403,   200,   403,   403),
+}
+# fmt: on
+
+# Public by design: the door page shows a masked name and the balance to anyone.
+PUBLIC = {"GET /q/<token>"}
+# Revoking the caller's token: each caller sends a token of its own for it.
+OWN_TOKEN = {"DELETE /api/v1/auth/tokens/current"}
+
+# Tables whose rows a refused request may add (tokens, failed logins, the log of
+# who tried what); every other table must be exactly as it was.
+BOOKKEEPING_TABLES = {"api_tokens", "login_attempts", "idempotency_records", "audit_events"}
+
+HTML = "text/html,application/xhtml+xml,*/*;q=0.8"
+# The API's refusals are problem+json with one of these codes.
+PROBLEM_CODES = {
+    401: {"unauthorized"},
+    403: {"forbidden"},
+    404: {"not_found"},
+    422: {"validation_error", "invalid_qr"},
+}
+
+
+def png_bytes() -> bytes:
+    """A tiny photo that the upload checks accept."""
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), (30, 160, 60)).save(out, "PNG")
+    return out.getvalue()
+
+
+@dataclass
+class World:
+    """Two villages with one of everything; village 1's objects are the targets.
+
+    Ids and texts are kept as plain values: every request commits, and an ORM object
+    would reload itself at each use.
+    """
+
+    v1: Village
+    grid1: Grid
+    users: dict[str, User]
+    ids: dict[str, int]
+    h_other_id: int
+    h2_id: int
+    grid1_name: str
+    h1_code: str
+    secrets: list[str]
+    user_ids: dict[str, int] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    counter: int = 0
+
+    def unique(self, stem: str) -> str:
+        self.counter += 1
+        return f"{stem}{self.counter}"
+
+    def fresh_household(self) -> int:
+        household = create_household(
+            self.v1, self.grid1, self.unique("新户"), "青山村5组 松树路1号"
+        )
+        db.session.commit()
+        return household.id
+
+    def fresh_inspection(self) -> int:
+        household = db.session.get_one(Household, self.fresh_household())
+        inspection = record_inspection(household, self.users["inspector"], "A")
+        db.session.commit()
+        return inspection.id
+
+    def fresh_redemption(self) -> int:
+        household = db.session.get_one(Household, self.ids["household_id"])
+        redemption = redeem(
+            household, self.users["storekeeper"], [LineRequest(self.ids["good_id"], 1)]
+        )
+        db.session.commit()
+        return redemption.id
+
+    def card(self) -> str:
+        """The payload of village 1's household's card as it is now."""
+        return make_token(db.session.get_one(Household, self.ids["household_id"]))
+
+    def params(self, route: str) -> dict[str, object]:
+        """Path parameters: village 1's objects, the resident's own household."""
+        return {
+            **self.ids,
+            "token": self.card() if route in CARD_ROUTES or "<token>" in route else None,
+            "action": "restock",
+            "code": "en",
+            "fmt": "csv",
+            "what": "households",
+        }
+
+    def all_secrets(self) -> list[str]:
+        """What of village 1 another village must never be shown."""
+        return [*self.secrets, self.card()]
+
+    def balance_figure(self) -> re.Pattern:
+        balance = household_account(self.ids["household_id"]).balance
+        return re.compile(rf"(?<!\d){balance}(?!\d)")
+
+
+def build_world() -> World:
+    """Make both villages, their users with a token each, and village 1's targets."""
+    v1 = create_village("青山村", "QSC")
+    v2 = create_village("白水村", "BSC")
+    grid1 = create_grid(v1.id, "银杏网格")
+    grid2 = create_grid(v2.id, "柳树网格")
+    h1 = create_household(v1, grid1, "钱多多", "青山村3组 银杏路17号", phone="13912345678")
+    h_other = create_household(v1, grid1, "赵有余", "青山村4组 银杏路21号")
+    h2 = create_household(v2, grid2, "孙小白", "白水村1组 柳树路2号")
+    users = {
+        "admin": create_user(v1, "qs-admin", PASSWORD, ADMIN),
+        "inspector": create_user(v1, "qs-inspector", PASSWORD, INSPECTOR),
+        "storekeeper": create_user(v1, "qs-storekeeper", PASSWORD, STOREKEEPER),
+        "household": create_user(v1, "qs-household", PASSWORD, HOUSEHOLD, household=h1),
+        "admin2": create_user(v2, "bs-admin", PASSWORD, ADMIN),
+        "inspector2": create_user(v2, "bs-inspector", PASSWORD, INSPECTOR),
+        "storekeeper2": create_user(v2, "bs-storekeeper", PASSWORD, STOREKEEPER),
+    }
+    # The user that the user-management routes act on.
+    spare = create_user(v1, "qs-spare-user", PASSWORD, INSPECTOR)
+    adjust(v1.id, h1.id, 7391, reason="期初积分", actor_id=None)
+    adjust(v2.id, h2.id, 40, reason="期初积分", actor_id=None)
+    good1 = create_good(v1.id, name="竹炭牙刷", unit="支", price_points=2, stock=500)
+    good1.picture = store_photo(png_bytes(), field="picture")
+    create_good(v2.id, name="草木灰皂", unit="块", price_points=3, stock=50)
+    inspection = record_inspection(h1, users["inspector"], "A", note="分类很好")
+    inspection.photo = store_photo(png_bytes())
+    redemption = redeem(h1, users["storekeeper"], [LineRequest(good1.id, 1)])
+    db.session.flush()
+    world = World(
+        v1=v1,
+        grid1=grid1,
+        users=users,
+        ids={
+            "household_id": h1.id,
+            "inspection_id": inspection.id,
+            "redemption_id": redemption.id,
+            "good_id": good1.id,
+            "grid_id": grid1.id,
+            "user_id": spare.id,
+        },
+        h_other_id=h_other.id,
+        h2_id=h2.id,
+        grid1_name=grid1.name,
+        h1_code=h1.code,
+        secrets=[
+            v1.name,
+            h1.name,
+            h1.code,
+            h1.address,
+            "13912345678",
+            h_other.name,
+            h_other.code,
+            good1.name,
+            grid1.name,
+            redemption.receipt_no,
+            "分类很好",
+            spare.username,
+        ],
+        user_ids={caller: user.id for caller, user in users.items()},
+    )
+    world.tokens = {caller: issue_token(user).token for caller, user in users.items()}
+    db.session.commit()
+    return world
+
+
+def roster_csv(world: World) -> io.BytesIO:
+    row = f"{world.unique('孙导入')},青山村6组 枫树路3号,{world.grid1_name},,2\n"
+    return io.BytesIO(("户主姓名,地址,网格,电话,人口\n" + row).encode())
+
+
+# How to call each route besides its path: a function of the world and the path
+# parameters giving the test client's keyword arguments (json=, data=, query_string=).
+Spec = Callable[[World, dict], dict]
+
+REQUESTS: dict[str, Spec] = {
+    # Lists filtered by village 1's objects: another village must get none of them.
+    "GET /inspect": lambda w, p: {"query_string": {"grid_id": p["grid_id"]}},
+    "GET /admin/households": lambda w, p: {"query_string": {"grid_id": p["grid_id"]}},
+    "GET /api/v1/households": lambda w, p: {"query_string": {"grid_id": p["grid_id"]}},
+    "GET /api/v1/inspections": lambda w, p: {
+        "query_string": {"household_id": p["household_id"], "grid_id": p["grid_id"]}
+    },
+    "GET /api/v1/redemptions": lambda w, p: {"query_string": {"household_id": p["household_id"]}},
+    "GET /api/v1/audit": lambda w, p: {"query_string": {"actor_id": w.user_ids["admin"]}},
+    "POST /login": lambda w, p: {"data": {"username": "qs-admin", "password": PASSWORD}},
+    "GET /inspect/card": lambda w, p: {"query_string": {"payload": p["token"]}},
+    "POST /inspect/household/<id:household_id>": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "grade": "A"}
+    },
+    "GET /shop/card": lambda w, p: {"query_string": {"payload": p["token"]}},
+    "POST /shop/household/<id:household_id>": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, f"qty-{p['good_id']}": "1"}
+    },
+    "POST /shop/receipts/<id:redemption_id>/cancel": lambda w, p: {"data": {"reason": "退货"}},
+    "POST /admin/goods": lambda w, p: {
+        "data": {"name": w.unique("毛巾"), "unit": "条", "price_points": "5", "stock": "10"}
+    },
+    "POST /admin/goods/<id:good_id>/<action>": lambda w, p: {
+        "data": {"quantity": "1", "reason": "到货"}
+    },
+    "POST /admin/rules": lambda w, p: {
+        "data": {
+            **{
+                f"points-{grade}": str(points)
+                for grade, points in zip("ABCD", (3, 2, 1, 0), strict=True)
+            },
+            **{f"label-{grade}": grade for grade in "ABCD"},
+            "daily_limit": "1",
+        }
+    },
+    "GET /admin/cards.pdf": lambda w, p: {"query_string": {"grid_id": p["grid_id"]}},
+    "POST /admin/households/new": lambda w, p: {
+        "data": {
+            "name": w.unique("周新"),
+            "address": "青山村7组 桃树路9号",
+            "grid_id": str(p["grid_id"]),
+        }
+    },
+    "POST /admin/households/import": lambda w, p: {"data": {"file": (roster_csv(w), "roster.csv")}},
+    "POST /admin/households/<id:household_id>/edit": lambda w, p: {
+        "data": {
+            "name": "钱多多",
+            "address": "青山村3组 银杏路17号",
+            "grid_id": str(p["grid_id"]),
+            "phone": "13912345678",
+            "members": "3",
+            "status": "active",
+        }
+    },
+    "POST /admin/households/<id:household_id>/reissue": lambda w, p: {"data": {"reason": "丢失"}},
+    "POST /admin/households/<id:household_id>/login": lambda w, p: {
+        "data": {"username": w.unique("qs-home"), "password": PASSWORD}
+    },
+    "POST /api/v1/auth/tokens": lambda w, p: {
+        "json": {"username": "qs-admin", "password": PASSWORD}
+    },
+    "POST /api/v1/grids": lambda w, p: {"json": {"name": w.unique("新网格")}},
+    "POST /api/v1/households": lambda w, p: {
+        "json": {
+            "name": w.unique("吴新"),
+            "address": "青山村8组 李树路4号",
+            "grid_id": p["grid_id"],
+        }
+    },
+    "POST /api/v1/households/import": lambda w, p: {
+        "data": {"file": (roster_csv(w), "roster.csv")}
+    },
+    "GET /api/v1/households/cards.pdf": lambda w, p: {"query_string": {"grid_id": p["grid_id"]}},
+    "PATCH /api/v1/households/<id:household_id>": lambda w, p: {"json": {"members": 4}},
+    "POST /api/v1/households/<id:household_id>/qr/reissue": lambda w, p: {
+        "json": {"reason": "丢失"}
+    },
+    "POST /api/v1/scan": lambda w, p: {"json": {"payload": p["token"]}},
+    "PUT /api/v1/rules": lambda w, p: {
+        "json": {"grades": {"A": 3, "B": 2, "C": 1, "D": 0}, "daily_limit": 1}
+    },
+    "POST /api/v1/inspections": lambda w, p: {
+        "json": {"household_id": p["household_id"], "grade": "A"}
+    },
+    "POST /api/v1/inspections/<id:inspection_id>/void": lambda w, p: {"json": {"reason": "误录"}},
+    "POST /api/v1/inspections/<id:inspection_id>/photo": lambda w, p: {
+        "data": {"photo": (io.BytesIO(png_bytes()), "photo.png")}
+    },
+    "POST /api/v1/goods": lambda w, p: {
+        "json": {"name": w.unique("肥皂"), "unit": "块", "price_points": 4, "stock": 10}
+    },
+    "PATCH /api/v1/goods/<id:good_id>": lambda w, p: {"json": {"price_points": 2}},
+    "POST /api/v1/goods/<id:good_id>/picture": lambda w, p: {
+        "data": {"picture": (io.BytesIO(png_bytes()), "picture.png")}
+    },
+    "POST /api/v1/goods/<id:good_id>/restock": lambda w, p: {"json": {"quantity": 5}},
+    "POST /api/v1/goods/<id:good_id>/stocktake": lambda w, p: {
+        "json": {"counted": 400, "reason": "盘点"}
+    },
+    "POST /api/v1/goods/<id:good_id>/writeoff": lambda w, p: {
+        "json": {"quantity": 1, "reason": "破损"}
+    },
+    "POST /api/v1/redemptions": lambda w, p: {
+        "json": {
+            "household_id": p["household_id"],
+            "lines": [{"good_id": p["good_id"], "quantity": 1}],
+        }
+    },
+    "POST /api/v1/redemptions/<id:redemption_id>/cancel": lambda w, p: {"json": {"reason": "退货"}},
+    "POST /admin/users": lambda w, p: {
+        "data": {
+            "username": w.unique("qs-new"),
+            "password": PASSWORD,
+            "role": "household",
+            "household": w.h1_code,
+        }
+    },
+    "POST /admin/users/<id:user_id>/active": lambda w, p: {"data": {"active": "0"}},
+    "POST /api/v1/users": lambda w, p: {
+        "json": {
+            "username": w.unique("qs-new"),
+            "password": PASSWORD,
+            "role": "household",
+            "household_id": p["household_id"],
+        }
+    },
+    "PATCH /api/v1/users/<id:user_id>": lambda w, p: {"json": {"active": False}},
+    "POST /api/v1/adjustments": lambda w, p: {
+        "json": {"household_id": p["household_id"], "amount": 5, "reason": "补录"}
+    },
+}
+
+# Routes that send the card of village 1's household.
+CARD_ROUTES = {"GET /inspect/card", "GET /shop/card", "POST /api/v1/scan"}
+
+# Objects made afresh for each allowed caller, where an action succeeds once per
+# object (a household's inspection of the day, a void, a cancellation). The
+# refused callers try the standing objects, which must come out untouched.
+FRESH: dict[str, Callable[[World], dict[str, int]]] = {
+    "POST /inspect/household/<id:household_id>": lambda w: {"household_id": w.fresh_household()},
+    "POST /shop/receipts/<id:redemption_id>/cancel": lambda w: {
+        "redemption_id": w.fresh_redemption()
+    },
+    "POST /api/v1/inspections": lambda w: {"household_id": w.fresh_household()},
+    "POST /api/v1/inspections/<id:inspection_id>/void": lambda w: {
+        "inspection_id": w.fresh_inspection()
+    },
+    "POST /api/v1/redemptions/<id:redemption_id>/cancel": lambda w: {
+        "redemption_id": w.fresh_redemption()
+    },
+}
+
+PARAMETER = re.compile(r"<(?:[^<>:]+(?:\([^)]*\))?:)?(\w+)>")
+
+
+def routes(app) -> set[str]:
+    """Every (method, rule) of the URL map but HEAD, OPTIONS and static files."""
+    return {
+        f"{method} {rule.rule}"
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def fill(rule: str, params: dict[str, object]) -> str:
+    return PARAMETER.sub(lambda m: str(params[m.group(1)]), rule)
+
+
+def openapi_path(rule: str) -> str:
+    return PARAMETER.sub(lambda m: "{" + m.group(1) + "}", rule)
+
+
+def snapshot() -> dict[str, object]:
+    """Every committed row of every table but the bookkeeping ones.
+
+    PostgreSQL answers with a digest per table, in one round trip.
+    """
+    tables = [t.name for t in db.metadata.sorted_tables if t.name not in BOOKKEEPING_TABLES]
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            digest = " UNION ALL ".join(
+                f"SELECT '{name}', md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), ''))"
+                f" FROM {name} t"
+                for name in tables
+            )
+            return {name: value for name, value in connection.execute(text(digest))}
+        return {
+            name: sorted(map(tuple, connection.execute(text(f"SELECT * FROM {name}"))), key=repr)
+            for name in tables
+        }
+
+
+def changed_tables(before: dict[str, object], after: dict[str, object]) -> list[str]:
+    return [name for name in before if before[name] != after[name]]
+
+
+def is_refusal(cell: Cell) -> bool:
+    """Tell whether the cell refuses the caller (every set in MATRIX is a refusal)."""
+    return cell == LOGIN or isinstance(cell, frozenset) or cell >= 400
+
+
+def outcome_matches(response, cell: Cell) -> bool:
+    if cell == LOGIN:
+        return response.status_code == 302 and response.headers["Location"].startswith("/login")
+    if isinstance(cell, frozenset):
+        return response.status_code in cell
+    return response.status_code == cell
+
+
+def body_text(response) -> str | None:
+    """The response's text as a reader sees it (JSON with its escapes undone)."""
+    mimetype = response.mimetype or ""
+    if "json" in mimetype:
+        return json.dumps(response.get_json(silent=True), ensure_ascii=False)
+    if mimetype.startswith("text/") or mimetype.endswith("+xml"):
+        return response.get_data(as_text=True)
+    return None
+
+
+def shown_as_text(value: object) -> str:
+    if isinstance(value, io.BytesIO):
+        return value.getvalue().decode(errors="replace")
+    return repr(value)
+
+
+def prepare(client, world: World, route: str, caller: str, cell: Cell) -> tuple[str, dict, str]:
+    """Build the route's request as the caller: its path, the client's arguments, and
+    all that it sends as text."""
+    method, rule = route.split(" ", 1)
+    params = world.params(route)
+    if route in FRESH and not is_refusal(cell):
+        params.update(FRESH[route](world))
+    path = fill(rule, params)
+    kwargs = REQUESTS[route](world, params) if route in REQUESTS else {}
+    headers = {}
+    if rule.startswith("/api/"):
+        if caller == "anon":
+            pass
+        elif route in OWN_TOKEN:
+            headers["Authorization"] = f"Bearer {issue_token(world.users[caller]).token}"
+            db.session.commit()
+        else:
+            headers["Authorization"] = f"Bearer {world.tokens[caller]}"
+    else:
+        headers["Accept"] = HTML
+        with client.session_transaction() as session:
+            session.clear()
+            if caller != "anon":
+                session["user_id"] = world.user_ids[caller]
+        if method != "GET":
+            kwargs.setdefault("data", {})["csrf_token"] = csrf_token(client)
+    sent = path + json.dumps(kwargs, default=shown_as_text, ensure_ascii=False)
+    return path, {"method": method, "headers": headers, **kwargs}, sent
+
+
+def check_cell(
+    client, world: World, route: str, caller: str, cell: Cell, before: dict | None = None
+) -> tuple[list[str], dict | None]:
+    """Make one request of the matrix; return what is wrong with its answer.
+
+    A refused write is checked against before (the database as it was, taken now if
+    not given); the database after it is returned for the next refusal to compare.
+    """
+    path, request, sent = prepare(client, world, route, caller, cell)
+    guard = request["method"] != "GET" and is_refusal(cell)
+    if guard and before is None:
+        before = snapshot()
+    other_village = caller in OTHER_VILLAGE and route not in PUBLIC
+    secrets = world.all_secrets() if other_village else []
+    figure = world.balance_figure() if other_village else None
+    response = client.open(path, **request)
+    where = f"{route} as {caller}"
+    problems = []
+    if response.status_code >= 500:
+        problems.append(f"{where}: {response.status_code} (a 5xx is always a bug)")
+    elif not outcome_matches(response, cell):
+        expected = sorted(cell) if isinstance(cell, frozenset) else cell
+        detail = response.headers.get("Location") or (body_text(response) or "")[-160:]
+        detail = " ".join(detail.split())
+        problems.append(f"{where}: {response.status_code}, expected {expected} ({detail})")
+    if cell is XR and response.status_code == 302:
+        # The page it goes back to must refuse as well, and show nothing either.
+        response = client.get(response.headers["Location"], headers=request["headers"])
+        if response.status_code not in X:
+            problems.append(f"{where}: redirected to a page that answers {response.status_code}")
+    if route.split(" ", 1)[1].startswith("/api/") and response.status_code in PROBLEM_CODES:
+        body = response.get_json(silent=True) or {}
+        if response.mimetype != "application/problem+json" or (
+            body.get("code") not in PROBLEM_CODES[response.status_code]
+        ):
+            problems.append(f"{where}: {response.status_code} is not problem+json with its code")
+    after = None
+    if guard and before is not None:
+        after = snapshot()
+        if changed := changed_tables(before, after):
+            problems.append(f"{where}: refused, yet it changed {', '.join(changed)}")
+    if figure is not None:
+        shown = (body_text(response) or "") + response.headers.get("Location", "")
+        leaked = [s for s in secrets if s in shown and s not in sent]
+        if figure.search(shown) and not figure.search(sent):
+            leaked.append("the household's balance")
+        if leaked:
+            problems.append(f"{where}: shows village 1's {', '.join(leaked)}")
+    return problems, after
+
+
+def run_route(client, world: World, route: str) -> list[str]:
+    """Run a route's row: the refused callers first, then the allowed ones."""
+    cells = dict(zip(CALLERS, MATRIX[route], strict=True))
+    order = sorted(CALLERS, key=lambda caller: not is_refusal(cells[caller]))
+    problems = []
+    state = None
+    for caller in order:
+        found, state = check_cell(client, world, route, caller, cells[caller], state)
+        problems += found
+    return problems
+
+
+def test_every_route_has_a_row_and_every_row_a_route(app):
+    present = routes(app)
+    missing = sorted(present - MATRIX.keys())
+    stale = sorted(MATRIX.keys() - present)
+
+    assert not missing, "routes with no row in MATRIX (add one):\n" + "\n".join(missing)
+    assert not stale, "rows of MATRIX for routes that are gone:\n" + "\n".join(stale)
+    assert all(len(cells) == len(CALLERS) for cells in MATRIX.values())
+
+
+def test_the_openapi_document_describes_exactly_the_api_routes(app, client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    documented = {
+        f"{method.upper()} {path}"
+        for path, operations in document["paths"].items()
+        for method in operations
+        if method in ("get", "post", "put", "patch", "delete")
+    }
+    served = {
+        f"{method} {openapi_path(rule)}"
+        for method, _, rule in (route.partition(" ") for route in routes(app))
+        if rule.startswith("/api/v1/") and rule not in ("/api/v1/openapi.json", "/api/v1/docs")
+    }
+
+    assert sorted(served - documented) == [], "served but not in the OpenAPI document"
+    assert sorted(documented - served) == [], "in the OpenAPI document but not served"
+
+
+def test_matrix(client):
+    world = build_world()
+    problems = []
+    for route in MATRIX:
+        problems += run_route(client, world, route)
+
+    assert not problems, f"{len(problems)} cells of the matrix are wrong:\n" + "\n".join(problems)
+
+
+def test_the_leak_check_knows_village_1s_data_when_it_sees_it(client):
+    world = build_world()
+    headers = bearer(world, "admin")
+    household = client.get(f"/api/v1/households/{world.ids['household_id']}", headers=headers)
+    receipt = client.get(f"/api/v1/redemptions/{world.ids['redemption_id']}", headers=headers)
+    goods = client.get("/api/v1/goods", headers=headers)
+    log_in_page(client, world, "admin")
+    page = client.get(f"/admin/households/{world.ids['household_id']}", headers={"Accept": HTML})
+
+    shown = "".join(body_text(r) or "" for r in (household, receipt, goods, page))
+    # Shown here: everything of the household, its card, receipt, good, grid and village.
+    unseen = [s for s in world.all_secrets() if s not in shown]
+    assert len(unseen) <= 4
+    neighbour = db.session.get_one(Household, world.h_other_id)
+    assert set(unseen) <= {neighbour.name, neighbour.code, "分类很好", "qs-spare-user"}
+    assert world.balance_figure().search(body_text(household))
+    assert world.balance_figure().search(page.text)
+
+
+def log_in_page(client, world: World, caller: str) -> None:
+    with client.session_transaction() as session:
+        session.clear()
+        session["user_id"] = world.user_ids[caller]
+
+
+def bearer(world: World, caller: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {world.tokens[caller]}"}
+
+
+def test_a_resident_cannot_read_another_households_ledger(client):
+    world = build_world()
+    adjust(world.v1.id, world.h_other_id, 4321, reason="邻户奖励", actor_id=None)
+    db.session.commit()
+
+    for household_id in (world.h_other_id, world.h2_id):
+        response = client.get(
+            f"/api/v1/households/{household_id}/ledger", headers=bearer(world, "household")
+        )
+
+        assert response.status_code in (403, 404)
+        assert "4321" not in response.text
+        assert "邻户奖励" not in response.text
+    own = client.get(
+        f"/api/v1/households/{world.ids['household_id']}/ledger",
+        headers=bearer(world, "household"),
+    )
+    assert own.status_code == 200
+    assert own.get_json()["balance"] == household_account(world.ids["household_id"]).balance
+
+
+def test_a_residents_page_shows_only_its_own_statement(client):
+    world = build_world()
+    adjust(world.v1.id, world.ids["household_id"], 11, reason="本户奖励", actor_id=None)
+    adjust(world.v1.id, world.h_other_id, 4321, reason="邻户奖励", actor_id=None)
+    db.session.commit()
+    log_in_page(client, world, "household")
+
+    for query in ("", "?show=in", "?show=out", "?before=1000"):
+        page = client.get(f"/my{query}", headers={"Accept": HTML})
+
+        assert page.status_code == 200
+        assert "邻户奖励" not in page.text
+        assert "4321" not in page.text
+        assert "赵有余" not in page.text
+    page = client.get("/my", headers={"Accept": HTML}).text
+    assert "本户奖励" in page
+    assert str(household_account(world.ids["household_id"]).balance) in page
+
+
+def test_a_disabled_users_token_and_session_stop_at_once(client):
+    world = build_world()
+    inspector = db.session.get_one(User, world.user_ids["inspector"])
+    # Only the flag: the check on every request must not rely on the tokens being
+    # revoked when a user is disabled.
+    inspector.active = False
+    db.session.commit()
+
+    response = client.get("/api/v1/grids", headers=bearer(world, "inspector"))
+    assert response.status_code == 401
+    assert response.get_json()["code"] == "unauthorized"
+    log_in_page(client, world, "inspector")
+    page = client.get("/inspect", headers={"Accept": HTML})
+    assert page.status_code == 302
+    assert page.headers["Location"].startswith("/login")
+
+
+def test_an_inspector_adds_a_photo_only_to_their_own_inspection(client):
+    world = build_world()
+    other = create_user(world.v1, "qs-inspector-b", PASSWORD, INSPECTOR)
+    token = issue_token(other).token
+    db.session.commit()
+
+    response = client.post(
+        f"/api/v1/inspections/{world.ids['inspection_id']}/photo",
+        headers={"Authorization": f"Bearer {token}"},
+        data={"photo": (io.BytesIO(png_bytes()), "photo.png")},
+    )
+
+    assert response.status_code == 403
+    assert db.session.get_one(Inspection, world.ids["inspection_id"]).photo is not None
+
+
+def test_the_api_ignores_a_page_session(client):
+    world = build_world()
+    log_in_page(client, world, "admin")
+
+    response = client.get("/api/v1/households")
+    write = client.post("/api/v1/grids", json={"name": "不该建的网格"})
+
+    assert response.status_code == 401
+    assert write.status_code == 401
+    grids = client.get("/api/v1/grids", headers=bearer(world, "admin")).get_json()["items"]
+    assert "不该建的网格" not in [grid["name"] for grid in grids]
