@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint translations messages clean browser-deps
+.PHONY: run test lint translations messages clean browser-deps bench bench-deps
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Green Points needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -51,6 +51,25 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check app tests migrations/env.py
 	$(BIN)/ruff format --check app tests
 	$(BIN)/mypy app
+
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e ".[bench]"
+	@touch $@
+
+# The benchmark's load generator is Debian's wrk; pgbench comes with PostgreSQL's client.
+bench-deps:
+	@if ! command -v wrk >/dev/null || ! command -v pgbench >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "Installing Debian's wrk and postgresql-client for the benchmark"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk postgresql-client >/dev/null; \
+		else \
+			echo "The benchmark needs wrk and pgbench: sudo apt-get install wrk postgresql-client" >&2; exit 1; \
+		fi; \
+	fi
+
+# Issue 8's benchmark (about 8 minutes; BENCH_* variables in bench/settings.py shorten it).
+bench: $(VENV)/.installed-bench translations bench-deps
+	$(BIN)/python -m bench
 
 # Update the message catalogues after changing UI text.
 messages: $(VENV)/.installed
