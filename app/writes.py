@@ -17,13 +17,22 @@ from functools import partial, wraps
 from typing import cast
 
 from flask import Response, g, request
-from sqlalchemy import Table, select
+from sqlalchemy import Row, Table, bindparam, select
 
 from app.db import db, insert_or_skip, run_write, utcnow
 from app.errors import DomainError, IdempotencyConflict, problem
 from app.ledger.models import IdempotencyRecord
 
 idempotency_records = cast(Table, IdempotencyRecord.__table__)
+_STORED_OUTCOME = select(
+    idempotency_records.c.request_hash,
+    idempotency_records.c.status_code,
+    idempotency_records.c.body,
+    idempotency_records.c.location,
+).where(
+    idempotency_records.c.village_id == bindparam("village_id"),
+    idempotency_records.c.key == bindparam("key"),
+)
 
 KEY_HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,64}")
@@ -112,7 +121,7 @@ def fingerprint(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
-def _replay(record: IdempotencyRecord) -> Response:
+def _replay(record: Row) -> Response:
     if record.status_code >= 400:
         mimetype = "application/problem+json"
     elif 300 <= record.status_code < 400:
@@ -173,10 +182,10 @@ def run_idempotent(
     """
 
     def stored_outcome() -> Response | None:
-        stored = db.session.scalar(
-            select(IdempotencyRecord).where(
-                IdempotencyRecord.village_id == village_id, IdempotencyRecord.key == key
-            )
+        stored = (
+            db.session.connection()
+            .execute(_STORED_OUTCOME, {"village_id": village_id, "key": key})
+            .one_or_none()
         )
         if stored is None:
             return None
@@ -186,19 +195,22 @@ def run_idempotent(
 
     def store(response: Response) -> bool:
         """Keep the response with the key; False when another copy kept one first."""
-        stored = db.session.execute(
-            insert_or_skip(idempotency_records)
-            .values(
-                village_id=village_id,
-                key=key,
-                request_hash=fingerprint,
-                status_code=response.status_code,
-                body=response.get_data(as_text=True),
-                location=response.headers.get("Location"),
-                created_at=utcnow(),
+        stored = (
+            db.session.connection()
+            .execute(
+                insert_or_skip(idempotency_records),
+                {
+                    "village_id": village_id,
+                    "key": key,
+                    "request_hash": fingerprint,
+                    "status_code": response.status_code,
+                    "body": response.get_data(as_text=True),
+                    "location": response.headers.get("Location"),
+                    "created_at": utcnow(),
+                },
             )
-            .returning(idempotency_records.c.id)
-        ).scalar_one_or_none()
+            .scalar_one_or_none()
+        )
         return stored is not None
 
     def work() -> Response:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Row, Table, bindparam, func, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from app.audit.services import INSPECTION_VOIDED, RULES_CHANGED, record
@@ -26,6 +26,33 @@ from app.ledger.services import credit, reverse
 from app.villages.models import Village
 
 inspections = cast(Table, Inspection.__table__)
+rule_sets = cast(Table, RuleSet.__table__)
+villages = cast(Table, Village.__table__)
+
+# Statements of the hot path, built once (see app/ledger/services.py).
+_COUNT_ON = (
+    select(func.count())
+    .select_from(inspections)
+    .where(
+        inspections.c.household_id == bindparam("household_id"),
+        inspections.c.local_date == bindparam("day"),
+    )
+)
+_RULES_AND_TIMEZONE = (
+    select(
+        rule_sets.c.id,
+        rule_sets.c.version,
+        rule_sets.c.grades,
+        rule_sets.c.daily_limit,
+        rule_sets.c.actor_id,
+        rule_sets.c.created_at,
+        villages.c.timezone,
+    )
+    .join(villages, villages.c.id == rule_sets.c.village_id)
+    .where(rule_sets.c.village_id == bindparam("village_id"))
+    .order_by(rule_sets.c.version.desc())
+    .limit(1)
+)
 
 DEFAULT_GRADES = (("A", 3, "优"), ("B", 2, "良"), ("C", 1, "中"), ("D", 0, "差"))
 DEFAULT_DAILY_LIMIT = 1
@@ -59,7 +86,8 @@ class Rules:
         )
 
 
-def _rules(row: RuleSet) -> Rules:
+def _rules(row: RuleSet | Row) -> Rules:
+    """The rules of a stored version (an ORM row or a Core row with its columns)."""
     grades = tuple(
         Grade(g["grade"], g["points"], g.get("label") or g["grade"]) for g in json.loads(row.grades)
     )
@@ -185,28 +213,22 @@ def count_today(household: Household) -> int:
 
 def _count_on(household_id: int, day: date) -> int:
     return (
-        db.session.scalar(
-            select(func.count(Inspection.id)).where(
-                Inspection.household_id == household_id, Inspection.local_date == day
-            )
-        )
-        or 0
+        db.session.connection()
+        .execute(_COUNT_ON, {"household_id": household_id, "day": day})
+        .scalar_one()
     )
 
 
 def _rules_and_today(village_id: int, moment: datetime) -> tuple[Rules, date]:
     """Return the rules in force and the village's date at a moment, in one query."""
-    row = db.session.execute(
-        select(RuleSet, Village.timezone)
-        .join(Village, Village.id == RuleSet.village_id)
-        .where(RuleSet.village_id == village_id)
-        .order_by(RuleSet.version.desc())
-        .limit(1)
-    ).one_or_none()
+    row = (
+        db.session.connection()
+        .execute(_RULES_AND_TIMEZONE, {"village_id": village_id})
+        .one_or_none()
+    )
     if row is None:
         raise NotFound("The village has no rules yet.")
-    rules, timezone = row
-    return _rules(rules), moment.astimezone(ZoneInfo(timezone or "Asia/Shanghai")).date()
+    return _rules(row), moment.astimezone(ZoneInfo(row.timezone or "Asia/Shanghai")).date()
 
 
 def record_inspection(
@@ -267,10 +289,11 @@ def record_inspection(
         "journal_id": journal_id,
         "created_at": now,
     }
+    claim = insert_or_skip(inspections)
     while True:
-        inspection_id = db.session.execute(
-            insert_or_skip(inspections).values(slot=slot, **values).returning(inspections.c.id)
-        ).scalar_one_or_none()
+        inspection_id = (
+            db.session.connection().execute(claim, {**values, "slot": slot}).scalar_one_or_none()
+        )
         if inspection_id is not None:
             break
         # Another inspector took this slot a moment ago (the credit above is rolled

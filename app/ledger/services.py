@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, and_, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import POINTS_ADJUSTED, record
@@ -30,6 +30,34 @@ accounts = cast(Table, Account.__table__)
 journals = cast(Table, Journal.__table__)
 transfers = cast(Table, Transfer.__table__)
 entries = cast(Table, Entry.__table__)
+
+# The hot path's statements, built once: executed with parameters on the session's
+# connection, they skip statement building, cache-key hashing and the ORM layer.
+_POSTING_ACCOUNTS = select(accounts.c.id, accounts.c.household_id).where(
+    accounts.c.village_id == bindparam("village_id"),
+    or_(
+        accounts.c.household_id == bindparam("household_id"),
+        and_(accounts.c.household_id.is_(None), accounts.c.kind == bindparam("kind")),
+    ),
+)
+_HOUSEHOLD_BALANCE = select(accounts.c.balance).where(
+    accounts.c.household_id == bindparam("household_id")
+)
+_INSERT_JOURNAL = insert(journals).returning(journals.c.id)
+_INSERT_TRANSFER = insert(transfers).returning(transfers.c.id)
+_INSERT_TRANSFERS = insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True)
+_INSERT_ENTRIES = insert(entries)
+_MOVE = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("account_id"), accounts.c.village_id == bindparam("village"))
+    .values(
+        balance=accounts.c.balance + bindparam("delta"),
+        version=accounts.c.version + bindparam("count"),
+    )
+    .returning(accounts.c.balance, accounts.c.version, accounts.c.kind)
+)
+# Taking points: a household account never goes below zero; system accounts may.
+_TAKE = _MOVE.where(or_(accounts.c.kind != HOUSEHOLD, accounts.c.balance + bindparam("delta") >= 0))
 # Large enough for any real points figure, small enough that sums stay in 64 bits.
 MAX_AMOUNT = 1_000_000_000
 
@@ -82,15 +110,14 @@ def household_account(household_id: int) -> Account:
 
 def posting_accounts(village_id: int, household_id: int, kind: str) -> tuple[int, int]:
     """Return the ids of a household's account and a system account, in one query."""
-    rows = db.session.execute(
-        select(accounts.c.id, accounts.c.household_id).where(
-            accounts.c.village_id == village_id,
-            or_(
-                accounts.c.household_id == household_id,
-                and_(accounts.c.household_id.is_(None), accounts.c.kind == kind),
-            ),
+    rows = (
+        db.session.connection()
+        .execute(
+            _POSTING_ACCOUNTS,
+            {"village_id": village_id, "household_id": household_id, "kind": kind},
         )
-    ).all()
+        .all()
+    )
     household = next((row.id for row in rows if row.household_id is not None), None)
     system = next((row.id for row in rows if row.household_id is None), None)
     if household is None:
@@ -102,8 +129,10 @@ def posting_accounts(village_id: int, household_id: int, kind: str) -> tuple[int
 
 def household_balance(household_id: int) -> int:
     """Return a household's balance now."""
-    value = db.session.scalar(
-        select(accounts.c.balance).where(accounts.c.household_id == household_id)
+    value = (
+        db.session.connection()
+        .execute(_HOUSEHOLD_BALANCE, {"household_id": household_id})
+        .scalar_one_or_none()
     )
     if value is None:
         raise NotFound("The household has no points account.")
@@ -173,18 +202,18 @@ def post(
     _check_legs(legs)
     now = at or utcnow()  # `at` backdates a journal: demo data, migrated paper records
     memo = memo[:200]
-    journal_id = db.session.execute(
-        insert(journals)
-        .values(
-            village_id=village_id,
-            kind=kind,
-            memo=memo,
-            reason=reason,
-            actor_id=actor_id,
-            reverses_id=reverses_id,
-            created_at=now,
-        )
-        .returning(journals.c.id)
+    connection = db.session.connection()
+    journal_id = connection.execute(
+        _INSERT_JOURNAL,
+        {
+            "village_id": village_id,
+            "kind": kind,
+            "memo": memo,
+            "reason": reason,
+            "actor_id": actor_id,
+            "reverses_id": reverses_id,
+            "created_at": now,
+        },
     ).scalar_one()
 
     deltas: dict[int, int] = defaultdict(int)
@@ -198,20 +227,15 @@ def post(
     after: dict[int, tuple[int, int, str]] = {}
     for account_id in sorted(deltas):
         delta = deltas[account_id]
-        statement = (
-            update(accounts)
-            .where(accounts.c.id == account_id, accounts.c.village_id == village_id)
-            .values(
-                balance=accounts.c.balance + delta,
-                version=accounts.c.version + counts[account_id],
-            )
-            .returning(accounts.c.balance, accounts.c.version, accounts.c.kind)
-        )
-        if delta < 0:
-            statement = statement.where(
-                or_(accounts.c.kind != HOUSEHOLD, accounts.c.balance + delta >= 0)
-            )
-        row = db.session.execute(statement).one_or_none()
+        row = connection.execute(
+            _TAKE if delta < 0 else _MOVE,
+            {
+                "account_id": account_id,
+                "village": village_id,
+                "delta": delta,
+                "count": counts[account_id],
+            },
+        ).one_or_none()
         if row is None:
             exists = db.session.scalar(
                 select(accounts.c.id).where(
@@ -234,18 +258,9 @@ def post(
         for leg in legs
     ]
     if len(transfer_rows) == 1:
-        transfer_ids = [
-            db.session.execute(
-                insert(transfers).values(transfer_rows[0]).returning(transfers.c.id)
-            ).scalar_one()
-        ]
+        transfer_ids = [connection.execute(_INSERT_TRANSFER, transfer_rows[0]).scalar_one()]
     else:
-        transfer_ids = list(
-            db.session.execute(
-                insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True),
-                transfer_rows,
-            ).scalars()
-        )
+        transfer_ids = list(connection.execute(_INSERT_TRANSFERS, transfer_rows).scalars())
 
     # Walk the legs in order from each account's balance before this journal.
     running = {aid: (bal - deltas[aid], ver - counts[aid]) for aid, (bal, ver, _) in after.items()}
@@ -269,7 +284,7 @@ def post(
                     "created_at": now,
                 }
             )
-    db.session.execute(insert(entries), entry_rows)
+    connection.execute(_INSERT_ENTRIES, entry_rows)
     return Posted(
         id=journal_id,
         kind=kind,
