@@ -174,3 +174,39 @@ def test_a_malformed_login_does_not_count_towards_the_rate_limit(client, admin):
         client.post(TOKENS, json={"username": "admin"})
 
     assert log_in(client, "admin").status_code == 201
+
+
+@pytest.fixture
+def second_worker(app):
+    """Another app on the same database: a second gunicorn worker or app server."""
+    from testsupport import TEST_CONFIG
+
+    from app import create_app
+
+    other = create_app(
+        {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]}
+    )
+    yield other
+    with other.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_the_rate_limit_holds_across_workers(client, admin, second_worker):
+    other = second_worker.test_client()
+    clients = [client, other]
+    answers = [log_in(clients[i % 2], "admin", "wrong-password").status_code for i in range(10)]
+
+    assert answers[:5] == [401] * 5
+    assert set(answers[5:]) == {429}
+    for each in clients:  # the right password waits too, on every worker
+        assert_problem(log_in(each, "admin"), 429, "rate_limited")
+
+
+def test_the_address_limit_holds_across_workers_and_usernames(client, admin, second_worker):
+    other = second_worker.test_client()
+    for i in range(20):  # 20 failures from one address, spread over usernames and workers
+        assert log_in([client, other][i % 2], f"guess{i % 4}", "wrong").status_code == 401
+
+    assert_problem(log_in(other, "admin"), 429, "rate_limited")
+    assert_problem(log_in(client, "admin"), 429, "rate_limited")

@@ -1,8 +1,9 @@
 """The catalogue and its stock: every change of stock is a movement with a reason."""
 
 from collections.abc import Iterable
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 
 from app.audit.services import (
     GOOD_CREATED,
@@ -21,11 +22,26 @@ from app.catalogue.models import (
     Good,
     StockMovement,
 )
-from app.db import db
+from app.db import db, insert_adopted, utcnow
 from app.errors import NotFound, OutOfStock, ValidationFailed
 
 MAX_PRICE = 1_000_000
 MAX_STOCK = 1_000_000
+
+
+goods_table = cast(Table, Good.__table__)
+# One conditional UPDATE per stock change, built once: concurrent takers queue on
+# the good's row and the stock never goes below zero.
+_ADD_STOCK = (
+    update(goods_table)
+    .where(
+        goods_table.c.id == bindparam("good"),
+        goods_table.c.village_id == bindparam("village"),
+    )
+    .values(stock=goods_table.c.stock + bindparam("change"))
+    .returning(goods_table.c.stock, goods_table.c.name)
+)
+_TAKE_STOCK = _ADD_STOCK.where(goods_table.c.stock + bindparam("change") >= 0)
 
 
 def create_good(
@@ -146,17 +162,14 @@ def move_stock(
     """
     if quantity == 0:
         raise ValidationFailed("A stock movement changes the stock.")
-    statement = (
-        update(Good)
-        .where(Good.id == good_id, Good.village_id == village_id)
-        .values(stock=Good.stock + quantity)
-        .returning(Good.stock, Good.name)
+    row = (
+        db.session.connection()
+        .execute(
+            _TAKE_STOCK if quantity < 0 else _ADD_STOCK,
+            {"good": good_id, "village": village_id, "change": quantity},
+        )
+        .one_or_none()
     )
-    if quantity < 0:
-        statement = statement.where(Good.stock + quantity >= 0)
-    row = db.session.execute(
-        statement, execution_options={"synchronize_session": False}
-    ).one_or_none()
     if row is None:
         good = get_good(village_id, good_id)
         raise OutOfStock(
@@ -169,20 +182,21 @@ def move_stock(
             f"Stock is at most {MAX_STOCK}.",
             errors={"quantity": [f"Stock is at most {MAX_STOCK}."]},
         )
-    movement = StockMovement(
-        village_id=village_id,
-        good_id=good_id,
-        kind=kind,
-        quantity=quantity,
-        stock_after=row.stock,
-        note=note,
-        supplier=supplier,
-        redemption_id=redemption_id,
-        actor_id=actor_id,
+    return insert_adopted(
+        StockMovement,
+        {
+            "village_id": village_id,
+            "good_id": good_id,
+            "kind": kind,
+            "quantity": quantity,
+            "stock_after": row.stock,
+            "note": note,
+            "supplier": supplier,
+            "redemption_id": redemption_id,
+            "actor_id": actor_id,
+            "created_at": utcnow(),
+        },
     )
-    db.session.add(movement)
-    db.session.flush()
-    return movement
 
 
 def restock(

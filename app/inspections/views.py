@@ -117,9 +117,10 @@ def grade(household_id: int):
 
     def produce():
         target = get_household(village_id, household_id)
-        inspection = services.record_inspection(
-            target, user, grade_name, note=note, photo=store_photo(photo) if photo else None
-        )
+        inspection = services.record_inspection(target, user, grade_name, note=note)
+        if photo:  # stored only once the inspection is recorded
+            inspection.photo = store_photo(photo)
+            db.session.flush()
         return redirect(url_for("inspections.done", inspection_id=inspection.id))
 
     def refused(error: DomainError):

@@ -3,16 +3,17 @@
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import REDEMPTION_CANCELLED, record
 from app.auth.models import User
 from app.catalogue.models import CANCEL, REDEMPTION
 from app.catalogue.services import goods_by_id, move_stock
-from app.db import db, utcnow
+from app.db import db, insert_adopted, utcnow
 from app.errors import (
     AlreadyReversed,
     HouseholdInactive,
@@ -31,6 +32,18 @@ from app.redemptions.models import ReceiptCounter, Redemption, RedemptionLine
 from app.villages.models import Village
 
 MAX_LINES = 50
+
+receipt_counters = cast(Table, ReceiptCounter.__table__)
+_NEXT_RECEIPT = (
+    update(receipt_counters)
+    .where(
+        receipt_counters.c.village_id == bindparam("village"),
+        receipt_counters.c.year == bindparam("in_year"),
+    )
+    .values(last=receipt_counters.c.last + 1)
+    .returning(receipt_counters.c.last)
+)
+_INSERT_LINES = insert(cast(Table, RedemptionLine.__table__))
 MAX_QUANTITY = 1000
 
 
@@ -47,13 +60,11 @@ def next_receipt_no(village: Village, year: int) -> str:
     redemptions queue on its row and never share a number.
     """
     for _ in range(2):
-        last = db.session.execute(
-            update(ReceiptCounter)
-            .where(ReceiptCounter.village_id == village.id, ReceiptCounter.year == year)
-            .values(last=ReceiptCounter.last + 1)
-            .returning(ReceiptCounter.last),
-            execution_options={"synchronize_session": False},
-        ).scalar_one_or_none()
+        last = (
+            db.session.connection()
+            .execute(_NEXT_RECEIPT, {"village": village.id, "in_year": year})
+            .scalar_one_or_none()
+        )
         if last is not None:
             return f"{village.code}-{year}-{last:06d}"
         try:
@@ -118,21 +129,21 @@ def redeem(
     )
     balance_after = journal.balances[account]
     year = now.astimezone(ZoneInfo(village.timezone or "Asia/Shanghai")).year
-    redemption = Redemption(
-        village_id=household.village_id,
-        household_id=household.id,
-        storekeeper_id=storekeeper.id,
-        receipt_no=next_receipt_no(village, year),
-        total_points=total,
-        balance_before=balance_after + total,
-        balance_after=balance_after,
-        journal_id=journal.id,
-        created_at=now,
+    redemption = insert_adopted(
+        Redemption,
+        {
+            "village_id": household.village_id,
+            "household_id": household.id,
+            "storekeeper_id": storekeeper.id,
+            "receipt_no": next_receipt_no(village, year),
+            "total_points": total,
+            "balance_before": balance_after + total,
+            "balance_after": balance_after,
+            "journal_id": journal.id,
+            "created_at": now,
+        },
     )
-    db.session.add(redemption)
-    db.session.flush()
     for good_id in sorted(quantities):
-        good = goods[good_id]
         move_stock(
             good_id,
             household.village_id,
@@ -142,18 +153,21 @@ def redeem(
             redemption_id=redemption.id,
             actor_id=storekeeper.id,
         )
-        db.session.add(
-            RedemptionLine(
-                redemption_id=redemption.id,
-                good_id=good_id,
-                name=good.name,
-                unit=good.unit,
-                quantity=quantities[good_id],
-                price_points=good.price_points,
-                line_points=good.price_points * quantities[good_id],
-            )
-        )
-    db.session.flush()
+    db.session.connection().execute(
+        _INSERT_LINES,
+        [
+            {
+                "redemption_id": redemption.id,
+                "good_id": good_id,
+                "name": goods[good_id].name,
+                "unit": goods[good_id].unit,
+                "quantity": quantities[good_id],
+                "price_points": goods[good_id].price_points,
+                "line_points": goods[good_id].price_points * quantities[good_id],
+            }
+            for good_id in sorted(quantities)
+        ],
+    )
     return redemption
 
 
