@@ -118,3 +118,87 @@ def test_the_inspector_and_storekeeper_homes_lead_to_their_scanners(client, make
         "/login", data={"username": "wang", "password": PASSWORD, "csrf_token": csrf_token(client)}
     )
     assert 'href="/shop"' in client.get("/home").get_data(as_text=True)
+
+
+def correct(client, household, amount, reason="补录纸质记录", key="k-1"):
+    return client.post(
+        f"/admin/households/{household.id}/adjust",
+        data={"amount": amount, "reason": reason, "key": key, "csrf_token": csrf_token(client)},
+        follow_redirects=True,
+    )
+
+
+def balance_of(household):
+    from app.ledger.services import household_balance
+
+    return household_balance(household.id)
+
+
+def test_the_admin_corrects_a_households_points_with_a_reason(admin_client, make_household):
+    household = make_household(points=10)
+
+    page = correct(admin_client, household, "5").get_data(as_text=True)
+
+    assert balance_of(household) == 15
+    assert "data-adjusted" in page and "+5" in page
+    from app.audit.models import AuditEvent
+
+    event = db.session.scalar(
+        select(AuditEvent)
+        .where(AuditEvent.action == "points_adjusted")
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    assert event.reason == "补录纸质记录" and event.actor_id is not None
+
+
+def test_a_resent_correction_form_counts_once(admin_client, make_household):
+    household = make_household(points=10)
+
+    correct(admin_client, household, "-3", key="same")
+    correct(admin_client, household, "-3", key="same")
+
+    assert balance_of(household) == 7
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason"), [("-11", "扣分"), ("0", "扣分"), ("abc", "扣分"), ("5", ""), ("1e3", "x")]
+)
+def test_a_bad_correction_is_refused_with_a_message(admin_client, make_household, amount, reason):
+    household = make_household(points=10)
+
+    page = correct(admin_client, household, amount, reason=reason).get_data(as_text=True)
+
+    assert balance_of(household) == 10
+    assert "data-adjust-error" in page
+
+
+def test_only_the_villages_admin_corrects_points(client, make_user, make_household, village):
+    from app.villages.services import create_village
+
+    household = make_household(points=10)
+    inspector = make_user("inspector")
+    client.post(
+        "/login",
+        data={
+            "username": inspector.username,
+            "password": PASSWORD,
+            "csrf_token": csrf_token(client),
+        },
+    )
+    assert correct(client, household, "5").status_code == 403
+
+    other = create_village("李庄村", "LZ")
+    db.session.commit()
+    stranger = make_user("admin", of=other)
+    client.get("/logout")
+    client.post(
+        "/login",
+        data={
+            "username": stranger.username,
+            "password": PASSWORD,
+            "csrf_token": csrf_token(client),
+        },
+    )
+    assert correct(client, household, "5").status_code == 404
+    assert balance_of(household) == 10

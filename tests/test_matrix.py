@@ -157,6 +157,8 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "POST /admin/households/<id:household_id>/login":
         (LOGIN, 302,   403,   403,   403,   XR,    403,   403),
+    "POST /admin/households/<id:household_id>/adjust":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "GET /admin/users":
         (LOGIN, 200,   403,   403,   403,   200,   403,   403),
     "POST /admin/users":
@@ -507,6 +509,9 @@ REQUESTS: dict[str, Spec] = {
         }
     },
     "POST /admin/households/<id:household_id>/reissue": lambda w, p: {"data": {"reason": "丢失"}},
+    "POST /admin/households/<id:household_id>/adjust": lambda w, p: {
+        "data": {"amount": "1", "reason": "补录", "key": w.unique("adjust")}
+    },
     "POST /admin/households/<id:household_id>/login": lambda w, p: {
         "data": {"username": w.unique("qs-home"), "password": PASSWORD}
     },

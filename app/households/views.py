@@ -1,5 +1,8 @@
 """Household pages: the public door page, and the admin's roster pages."""
 
+import uuid
+from functools import partial
+
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -17,9 +20,10 @@ from app.households.importer import (
 )
 from app.households.printing import card_sheet_pdf
 from app.households.schemas import PHONE_PATTERN
-from app.ledger.services import household_account, statement
+from app.ledger.services import MAX_AMOUNT, adjust, household_account, statement
 from app.villages.models import Village
 from app.villages.services import get_grid, list_grids
+from app.writes import fingerprint, page_key, run_idempotent
 
 bp = Blueprint("households", __name__)
 PAGE = 30
@@ -264,6 +268,7 @@ def household_detail(household_id: int):
         lines=statement(account.id, limit=100),
         payload=cards.card_payload(household),
         words=movement_words,
+        adjust_key=uuid.uuid4().hex,
     )
 
 
@@ -291,6 +296,59 @@ def household_reissue(household_id: int):
 
     run_write(reissue)
     return redirect(url_for("households.household_detail", household_id=household_id, reissued=1))
+
+
+@bp.post("/admin/households/<id:household_id>/adjust")
+@role_required(ADMIN)
+def household_adjust(household_id: int):
+    """Correct a household's points by hand, with a reason; a resent form counts once."""
+    services.get_household(g.user.village_id, household_id)  # 404 for another village's
+    key = page_key(request.form.get("key", ""))
+    reason = request.form.get("reason", "").strip()[:500]
+    amount_text = request.form.get("amount", "").strip()
+    back = partial(url_for, "households.household_detail", household_id=household_id)
+    try:
+        amount = int(amount_text)
+    except ValueError:
+        amount = 0
+    if key is None:
+        return redirect(back(adjust_error=_("The form expired; please try again.")))
+    if not amount or abs(amount) > MAX_AMOUNT:
+        return redirect(back(adjust_error=_("Give a whole number of points, like 5 or -5.")))
+    if not reason:
+        return redirect(back(adjust_error=_("Give the reason for the correction.")))
+    user = g.user
+
+    def produce():
+        services.get_household(user.village_id, household_id)
+        adjust(user.village_id, household_id, amount, reason=reason, actor_id=user.id)
+        return redirect(back(adjusted=f"{amount:+d}"))
+
+    def refused(error: DomainError):
+        if error.code == "insufficient_points":
+            return redirect(
+                back(adjust_error=_("Not enough points: a balance never goes below zero."))
+            )
+        return redirect(back(adjust_error=error.detail))
+
+    try:
+        return run_idempotent(
+            user.village_id,
+            key,
+            fingerprint(
+                b"adjust",
+                str(user.id).encode(),
+                str(household_id).encode(),
+                str(amount).encode(),
+                reason.encode(),
+            ),
+            produce,
+            on_refusal=refused,
+        )
+    except DomainError as error:
+        if error.status >= 500:
+            raise
+        return redirect(back(adjust_error=error.detail))
 
 
 @bp.post("/admin/households/<id:household_id>/login")
