@@ -555,6 +555,25 @@ def test_admin_voids_an_inspection_and_the_points_go_back(
     assert ledger.verify().ok
 
 
+def test_after_a_void_the_household_can_be_graded_again_the_same_day(
+    client, inspect, household, admin_headers
+):
+    wrong = inspect(household, "A").json
+    assert inspect(household, "B").status_code == 409  # the daily limit holds
+    void(client, wrong["id"], admin_headers)
+    scanned = client.post(
+        "/api/v1/scan", json={"payload": card_payload(household)}, headers=admin_headers
+    )
+    assert scanned.json["inspected_today"] is False
+
+    regraded = inspect(household, "B")
+
+    assert regraded.status_code == 201, regraded.json
+    assert regraded.json["balance"] == 2
+    assert inspect(household, "C").status_code == 409  # and it holds again
+    assert ledger.verify().ok
+
+
 def test_voiding_twice_is_409_already_reversed(client, inspect, household, admin_headers):
     created = inspect(household, "A").json
     assert void(client, created["id"], admin_headers).status_code == 200

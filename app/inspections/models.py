@@ -12,8 +12,10 @@ from app.types import UTCDateTime
 class Inspection(Model):
     __tablename__ = "inspections"
     __table_args__ = (
-        # The daily limit, held by the database: slot runs 1..limit per household
-        # and village day, so two inspectors at one door cannot both go past it.
+        # The daily limit, held by the database: each inspection of a household on a
+        # village day takes the next slot, so two inspectors at one door who both saw
+        # room for one more claim the same slot and only one gets it. (A voided
+        # inspection keeps its slot and stops counting towards the limit.)
         UniqueConstraint("household_id", "local_date", "slot"),
         CheckConstraint("points >= 0", name="points"),
         CheckConstraint("slot >= 1", name="slot"),

@@ -30,13 +30,14 @@ rule_sets = cast(Table, RuleSet.__table__)
 villages = cast(Table, Village.__table__)
 
 # Statements of the hot path, built once (see app/ledger/services.py).
-_COUNT_ON = (
-    select(func.count())
-    .select_from(inspections)
-    .where(
-        inspections.c.household_id == bindparam("household_id"),
-        inspections.c.local_date == bindparam("day"),
-    )
+# How many inspections of a household on a day count (not voided), and the
+# highest slot taken (voided ones included), read in one statement.
+_SLOTS_ON = select(
+    func.count(inspections.c.id).filter(inspections.c.voided_at.is_(None)),
+    func.coalesce(func.max(inspections.c.slot), 0),
+).where(
+    inspections.c.household_id == bindparam("household_id"),
+    inspections.c.local_date == bindparam("day"),
 )
 _RULES_AND_TIMEZONE = (
     select(
@@ -212,11 +213,15 @@ def count_today(household: Household) -> int:
 
 
 def _count_on(household_id: int, day: date) -> int:
-    return (
-        db.session.connection()
-        .execute(_COUNT_ON, {"household_id": household_id, "day": day})
-        .scalar_one()
+    return _slots_on(household_id, day)[0]
+
+
+def _slots_on(household_id: int, day: date) -> tuple[int, int]:
+    """Return how many inspections count on the day, and the highest slot taken."""
+    counted, highest = (
+        db.session.connection().execute(_SLOTS_ON, {"household_id": household_id, "day": day}).one()
     )
+    return counted, highest
 
 
 def _rules_and_today(village_id: int, moment: datetime) -> tuple[Rules, date]:
@@ -261,9 +266,10 @@ def record_inspection(
             f"This household was already inspected today ({rules.daily_limit} a day)."
         )
 
-    slot = _count_on(household.id, today) + 1
-    if slot > rules.daily_limit:
+    counted, highest = _slots_on(household.id, today)
+    if counted >= rules.daily_limit:
         raise refuse()
+    slot = highest + 1
     journal_id = None
     if chosen.points:
         journal_id = credit(
@@ -298,9 +304,10 @@ def record_inspection(
             break
         # Another inspector took this slot a moment ago (the credit above is rolled
         # back with the refusal): count again.
-        slot = max(slot + 1, _count_on(household.id, today) + 1)
-        if slot > rules.daily_limit:
+        counted, highest = _slots_on(household.id, today)
+        if counted >= rules.daily_limit:
             raise refuse()
+        slot = max(slot, highest) + 1
     # Adopt the inserted row into the session without reading it back.
     inspection = Inspection(
         id=inspection_id,
@@ -399,7 +406,9 @@ def not_inspected_today(village_id: int, grid_id: int) -> list[Household]:
     """Return the grid's active households with no inspection today."""
     today = village_today(village_id)
     inspected = select(Inspection.household_id).where(
-        Inspection.village_id == village_id, Inspection.local_date == today
+        Inspection.village_id == village_id,
+        Inspection.local_date == today,
+        Inspection.voided_at.is_(None),
     )
     return list(
         db.session.scalars(
