@@ -107,6 +107,29 @@ PAGE_TITLES = {
 }
 
 
+# What a page says about a business refusal, in the reader's language. Other errors
+# (a field that did not validate) keep the detail the service wrote.
+PAGE_REFUSALS = {
+    "already_inspected_today": _l("This household was already inspected today."),
+    "insufficient_points": _l("Not enough points."),
+    "out_of_stock": _l("Some of these goods are no longer in stock."),
+    "household_inactive": _l("This household has moved away."),
+    "already_reversed": _l("This was already undone."),
+    "conflict_of_interest": _l("You may not inspect your own household."),
+    "invalid_qr": _l("This card could not be read."),
+    "revoked_qr": _l("This card was replaced by a new one."),
+    "not_found": _l("It does not exist, or not in this village."),
+    "forbidden": _l("You may not open this page."),
+    "idempotency_conflict": _l("This form was already sent with other values; reload the page."),
+}
+
+
+def page_message(error: "DomainError") -> str:
+    """What a page shows for a refused action: translated where the code is known."""
+    message = PAGE_REFUSALS.get(error.code)
+    return str(message) if message is not None else error.detail
+
+
 def error_page(status: int, detail: str | None = None):
     """Render the friendly page shown to browsers for an error."""
     message = PAGE_TITLES.get(status, PAGE_TITLES[500])
@@ -152,7 +175,7 @@ def _own_headers(error: HTTPException) -> list[tuple[str, str]]:
 
 def _domain_error(error: DomainError):
     if not wants_json():
-        return error_page(error.status, error.detail)
+        return error_page(error.status, page_message(error))
     extra = dict(error.extra)
     headers = extra.pop("headers", {})
     response = problem(error.status, error.code, error.title, error.detail, **extra)

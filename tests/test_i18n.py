@@ -32,3 +32,20 @@ def test_every_chinese_entry_is_translated():
         catalogue = read_po(handle)
     untranslated = [m.id for m in catalogue if m.id and (not m.string or m.fuzzy)]
     assert not untranslated, f"translate in {ZH.name}: {untranslated}"
+
+
+def test_pages_show_a_refusal_in_the_readers_language():
+    from testsupport import TEST_CONFIG
+
+    from app import create_app
+    from app.errors import InsufficientPoints, ValidationFailed, page_message
+
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    refusal = InsufficientPoints("The household does not have enough points.")
+
+    with app.test_request_context("/"):
+        assert page_message(refusal) == "积分不足。"
+    with app.test_request_context("/?lang=en"):
+        assert page_message(refusal) == "Not enough points."
+    with app.test_request_context("/"):  # a field's own message is kept
+        assert page_message(ValidationFailed("Give a reason.")) == "Give a reason."

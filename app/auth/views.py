@@ -9,7 +9,7 @@ from app.auth.api import client_address
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, HOUSEHOLD, ROLES
 from app.db import db, run_write
-from app.errors import DomainError, RateLimited
+from app.errors import DomainError, RateLimited, page_message
 from app.households.models import Household
 from app.villages.models import Village
 
@@ -141,7 +141,7 @@ def user_create():
     except _NoSuchHousehold:
         return _users_page(_("No household with this code in the village."), 422, values)
     except DomainError as error:
-        return _users_page(error.detail, error.status, values)
+        return _users_page(page_message(error), error.status, values)
     return redirect(url_for("auth.users_page", done="created"))
 
 

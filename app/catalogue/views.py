@@ -9,7 +9,7 @@ from app.auth.models import ADMIN, STOREKEEPER
 from app.catalogue import services
 from app.catalogue.services import MAX_PRICE, MAX_STOCK
 from app.db import run_write
-from app.errors import DomainError
+from app.errors import DomainError, page_message
 
 bp = Blueprint("catalogue", __name__)
 
@@ -67,7 +67,7 @@ def goods():
                 )
                 return redirect(url_for("catalogue.goods"))
             except DomainError as error:
-                message, status = error.detail, error.status
+                message, status = page_message(error), error.status
     items = services.list_goods(g.user.village_id, active_only=False)
     return render_template(
         "catalogue/goods.html",

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, HOUSEHOLD
 from app.db import db, run_write
-from app.errors import DomainError, InvalidQr, RevokedQr
+from app.errors import DomainError, InvalidQr, RevokedQr, page_message
 from app.households import cards, services
 from app.households.importer import (
     RosterInvalid,
@@ -329,7 +329,7 @@ def household_adjust(household_id: int):
             return redirect(
                 back(adjust_error=_("Not enough points: a balance never goes below zero."))
             )
-        return redirect(back(adjust_error=error.detail))
+        return redirect(back(adjust_error=page_message(error)))
 
     try:
         return run_idempotent(
@@ -348,7 +348,7 @@ def household_adjust(household_id: int):
     except DomainError as error:
         if error.status >= 500:
             raise
-        return redirect(back(adjust_error=error.detail))
+        return redirect(back(adjust_error=page_message(error)))
 
 
 @bp.post("/admin/households/<id:household_id>/login")
@@ -372,7 +372,9 @@ def household_login(household_id: int):
     except DomainError as error:
         return redirect(
             url_for(
-                "households.household_detail", household_id=household_id, login_error=error.detail
+                "households.household_detail",
+                household_id=household_id,
+                login_error=page_message(error),
             )
         )
     return redirect(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, User
 from app.db import db, run_write
-from app.errors import DomainError, InvalidQr, RevokedQr
+from app.errors import DomainError, InvalidQr, RevokedQr, page_message
 from app.households.cards import resolve_card
 from app.households.models import Household
 from app.households.services import get_household
@@ -146,7 +146,7 @@ def grade(household_id: int):
     except DomainError as error:
         if error.status >= 500:
             raise
-        return _grade_page(household, message=error.detail, status=error.status)
+        return _grade_page(household, message=page_message(error), status=error.status)
 
 
 @bp.get("/inspect/done/<id:inspection_id>")
@@ -192,7 +192,7 @@ def rules_page():
                 )
                 return redirect(url_for("inspections.rules_page", saved=1))
             except DomainError as error:
-                message, status = error.detail, error.status
+                message, status = page_message(error), error.status
     users = {
         u.id: u.username
         for u in db.session.scalars(select(User).where(User.village_id == g.user.village_id))

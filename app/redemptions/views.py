@@ -10,7 +10,7 @@ from app.auth.decorators import role_required
 from app.auth.models import ADMIN, STOREKEEPER, User
 from app.catalogue.services import list_goods
 from app.db import db, run_write
-from app.errors import DomainError, InvalidQr, RevokedQr
+from app.errors import DomainError, InvalidQr, RevokedQr, page_message
 from app.households.cards import resolve_card
 from app.households.models import Household
 from app.households.services import get_household
@@ -148,7 +148,9 @@ def confirm(household_id: int):
     except DomainError as error:
         if error.status >= 500:
             raise
-        return _basket_page(household, message=error.detail, status=error.status, chosen=chosen)
+        return _basket_page(
+            household, message=page_message(error), status=error.status, chosen=chosen
+        )
 
 
 @bp.get("/shop/receipts/<id:redemption_id>")
