@@ -281,6 +281,20 @@ def test_duplicate_households_in_the_file_are_flagged(village, grid):
     ]
 
 
+def test_importing_the_same_roster_again_adds_nobody(village, grid):
+    data = csv_bytes(CHINESE_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,幸福路9号,东一网格,,")
+    first = import_roster(village, data)
+    db.session.commit()
+
+    error = refused(village, data)
+
+    assert household_count() == 2
+    assert [row["row"] for row in error.errors["rows"]] == [2, 3]
+    assert error.errors["rows"][0]["message"] == (
+        f"This household is already in the village as {first[0].code}."
+    )
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

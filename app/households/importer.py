@@ -19,6 +19,7 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
+from sqlalchemy import select
 
 from app.audit.services import HOUSEHOLDS_IMPORTED, record
 from app.db import db
@@ -386,6 +387,15 @@ def _check_rows(
     problems = _Problems()
     checked: list[RosterRow] = []
     first_seen: dict[tuple[str, str], int] = {}
+    # Households already in the village: importing the same file twice adds nobody.
+    existing = {
+        (_same(name), _same(address)): code
+        for name, address, code in db.session.execute(
+            select(Household.name, Household.address, Household.code).where(
+                Household.village_id == village.id
+            )
+        )
+    }
     count = 0
     for number, row in rows:
         if _is_blank(row):
@@ -413,7 +423,9 @@ def _check_rows(
         members = _members(cell(MEMBERS), bad) if MEMBERS in columns else None
         if name is not None and address is not None:
             key = (_same(name), _same(address))
-            if key in first_seen:
+            if key in existing:
+                bad(NAME, f"This household is already in the village as {existing[key]}.")
+            elif key in first_seen:
                 bad(
                     NAME,
                     f"The same household (name and address) is already on row {first_seen[key]}.",
