@@ -302,12 +302,15 @@ def test_scan_without_a_payload_is_a_validation_error(scan, client, inspector_he
     assert_problem(scan(12345), 422, "validation_error")
 
 
-def test_an_empty_payload_is_refused_like_a_missing_one(scan):
-    # The schema asks for at least one character, as the inspections API does; a blank
-    # one (only spaces) reaches the card reader and is invalid_qr.
-    body = assert_problem(scan(""), 422, "validation_error")
-
-    assert "payload" in body["errors"]
+def test_an_empty_payload_is_an_unreadable_card(scan, client, admin_headers):
+    # A scan that read nothing is a garbled card (API.md: invalid_qr), like a blank one.
+    assert_problem(scan(""), 422, "invalid_qr")
+    assert_problem(scan("   "), 422, "invalid_qr")
+    for path, body in (
+        ("/api/v1/inspections", {"payload": "", "grade": "A"}),
+        ("/api/v1/redemptions", {"payload": "", "lines": [{"good_id": 1, "quantity": 1}]}),
+    ):
+        assert_problem(client.post(path, json=body, headers=admin_headers), 422, "invalid_qr")
 
 
 def _flip(token: str, byte: int, bit: int) -> str:

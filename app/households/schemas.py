@@ -69,7 +69,7 @@ class ReissueIn(Schema):
 
 
 class ScanIn(Schema):
-    payload = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    payload = fields.String(required=True, validate=validate.Length(max=2000))
 
 
 class ScanOut(Schema):
@@ -105,7 +105,7 @@ class HouseholdRef(Schema):
 
     household_id = Id()
     payload = fields.String(
-        validate=validate.Length(min=1, max=2000),
+        validate=validate.Length(max=2000),  # an empty scan is an unreadable card: invalid_qr
         metadata={"description": "The scanned card (URL or token)"},
     )
 
