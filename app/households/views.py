@@ -19,7 +19,7 @@ from app.households.importer import (
     roster_template_xlsx,
 )
 from app.households.printing import card_sheet_pdf
-from app.households.schemas import PHONE_PATTERN
+from app.households.schemas import HouseholdIn
 from app.ledger.services import MAX_AMOUNT, adjust, household_account, statement
 from app.villages.models import Village
 from app.villages.services import get_grid, list_grids
@@ -135,32 +135,45 @@ def household_list():
     )
 
 
-def _has_control(text: str) -> bool:
-    return any(ord(c) < 32 or ord(c) == 127 for c in text)
+# What the form says about a field the API's schema refuses (the same rules for both).
+FIELD_MESSAGES = {
+    "name": _l("Enter the name (up to 100 characters)."),
+    "address": _l("Enter the address (up to 200 characters)."),
+    "grid_id": _l("Choose a grid."),
+    "phone": _l("Digits, +, - and spaces only."),
+    "members": _l("A whole number from 1 to 99."),
+}
+
+
+def _number_or_text(text: str) -> int | str:
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 def _form_fields() -> tuple[dict, dict]:
-    """Read the household form; return the values and the errors per field."""
+    """Read the household form; return the values and the errors per field.
+
+    The form is checked by the API's own schema (HouseholdIn), so that what one
+    refuses the other cannot store.
+    """
     form = request.form
     values = {
         key: form.get(key, "").strip()
         for key in ("name", "address", "grid_id", "phone", "members", "status")
     }
-    errors: dict[str, str] = {}
-    # The same rules as the API's schema: what one refuses, the other must not store.
-    if not 1 <= len(values["name"]) <= 100 or _has_control(values["name"]):
-        errors["name"] = _("Enter the name (up to 100 characters).")
-    if not 1 <= len(values["address"]) <= 200 or _has_control(values["address"]):
-        errors["address"] = _("Enter the address (up to 200 characters).")
-    if values["phone"] and not PHONE_PATTERN.match(values["phone"]):
-        errors["phone"] = _("Digits, +, - and spaces only.")
-    members = values["members"]
-    if members and (not (members.isascii() and members.isdigit()) or not 1 <= int(members) <= 99):
-        errors["members"] = _("A whole number from 1 to 99.")
-    try:
-        get_grid(g.user.village_id, int(values["grid_id"]))
-    except (ValueError, DomainError):
-        errors["grid_id"] = _("Choose a grid.")
+    grid_id = _number_or_text(values["grid_id"])
+    data = {
+        "name": values["name"],
+        "address": values["address"],
+        "grid_id": grid_id,
+        "phone": values["phone"] or None,
+        "members": _number_or_text(values["members"]) if values["members"] else None,
+    }
+    errors = {field: str(FIELD_MESSAGES[field]) for field in HouseholdIn().validate(data)}
+    if "grid_id" not in errors and isinstance(grid_id, int):
+        try:
+            get_grid(g.user.village_id, grid_id)
+        except DomainError:
+            errors["grid_id"] = str(FIELD_MESSAGES["grid_id"])
     return values, errors
 
 
