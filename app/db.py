@@ -237,13 +237,21 @@ M = TypeVar("M", bound=Base)
 def insert_adopted(model: type[M], values: dict[str, Any]) -> M:
     """INSERT one row with a statement built once, and adopt it into the session.
 
-    The hot path's way to add a row: no unit-of-work flush, and the object comes
-    back loaded from values (every column not given is None), without reading the
-    row back. Give every column that has a default (created_at) explicitly.
+    The hot path's way to add a row: no unit-of-work flush. Give every column that
+    has a default (created_at) explicitly.
     """
     table = cast(Table, model.__table__)
     new_id = db.session.connection().execute(_insert_returning_id(table), values).scalar_one()
-    row = model(id=new_id, **{c.key: values.get(c.key) for c in table.columns if c.key != "id"})
+    return adopt(model, new_id, values)
+
+
+def adopt(model: type[M], row_id: int, values: dict[str, Any]) -> M:
+    """Adopt a row just inserted by a Core statement into the session, loaded from values.
+
+    Every column not in values is None; nothing is read back from the database.
+    """
+    table = cast(Table, model.__table__)
+    row = model(id=row_id, **{c.key: values.get(c.key) for c in table.columns if c.key != "id"})
     make_transient_to_detached(row)
     db.session.add(row)
     return row

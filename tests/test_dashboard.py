@@ -19,7 +19,7 @@ from app.db import db
 from app.inspections import services as inspections
 from app.redemptions import services as shop
 from app.reports import board as boards
-from app.reports import charts, dashboard
+from app.reports import charts, dashboard, services
 from app.reports.board import shift_month
 from app.reports.dashboard import GridFigures
 
@@ -181,7 +181,7 @@ def test_outstanding_is_what_the_households_hold(village, recent):
     issued = sum(POINTS[g] for _, g, _, voided in recent.inspections if not voided)
     redeemed = sum(t for t, _, cancelled in recent.redemptions if not cancelled)
 
-    assert dashboard.outstanding(village.id) == recent.opening + issued - redeemed
+    assert services.outstanding(village.id) == recent.opening + issued - redeemed
 
 
 def test_the_daily_series_covers_the_last_30_village_days(village, recent):

@@ -12,7 +12,7 @@ from app.catalogue.services import create_good
 from app.db import db, utcnow
 from app.households.services import create_household
 from app.inspections.services import record_inspection
-from app.ledger.services import adjust, household_account
+from app.ledger.services import adjust, household_balance
 from app.redemptions.services import LineRequest, redeem
 from app.villages.models import Village
 from app.villages.services import create_grid, create_village
@@ -165,7 +165,7 @@ def stock_the_shop(
     ]
     affordable = [g for g in goods if g.price_points <= 40]
     for index, household in enumerate(rng.sample(households, 25)):
-        balance = household_account(household.id).balance
+        balance = household_balance(household.id)
         picks = [g for g in affordable if g.price_points <= balance and g.stock > 2]
         if not picks:
             continue

@@ -24,7 +24,7 @@ from app.households.schemas import (
     ScanIn,
     ScanOut,
 )
-from app.ledger.services import household_account
+from app.ledger.services import household_balance
 from app.villages.models import Village
 from app.villages.services import get_grid
 from app.writes import write_endpoint
@@ -40,7 +40,7 @@ blp = Blueprint(
 def household_out(household: Household, balance: int | None = None) -> dict:
     """The API's view of a household: its fields, balance and card payload."""
     if balance is None:
-        balance = household_account(household.id).balance
+        balance = household_balance(household.id)
     return {
         "id": household.id,
         "code": household.code,

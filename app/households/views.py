@@ -333,15 +333,10 @@ def household_adjust(household_id: int):
     user = g.user
 
     def produce():
-        services.get_household(user.village_id, household_id)
         adjust(user.village_id, household_id, amount, reason=reason, actor_id=user.id)
         return redirect(back(adjusted=f"{amount:+d}"))
 
     def refused(error: DomainError):
-        if error.code == "insufficient_points":
-            return redirect(
-                back(adjust_error=_("Not enough points: a balance never goes below zero."))
-            )
         return redirect(back(adjust_error=page_message(error)))
 
     try:

@@ -7,11 +7,10 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, Table, bindparam, func, select, update
-from sqlalchemy.orm import make_transient_to_detached
 
 from app.audit.services import INSPECTION_VOIDED, RULES_CHANGED, record
 from app.auth.models import User
-from app.db import db, insert_or_skip, utcnow
+from app.db import adopt, db, insert_or_skip, utcnow
 from app.errors import (
     AlreadyInspectedToday,
     AlreadyReversed,
@@ -180,15 +179,19 @@ def create_default_rules(village_id: int) -> Rules:
 
 def current_rules(village_id: int) -> Rules:
     """Return the rules in force in the village."""
-    row = db.session.scalar(
-        select(RuleSet)
-        .where(RuleSet.village_id == village_id)
-        .order_by(RuleSet.version.desc())
-        .limit(1)
+    return _rules(_rules_in_force(village_id))
+
+
+def _rules_in_force(village_id: int) -> Row:
+    """The newest version of the village's rules, with the village's time zone."""
+    row = (
+        db.session.connection()
+        .execute(_RULES_AND_TIMEZONE, {"village_id": village_id})
+        .one_or_none()
     )
     if row is None:
         raise NotFound("The village has no rules yet.")
-    return _rules(row)
+    return row
 
 
 def rules_history(village_id: int) -> list[Rules]:
@@ -226,13 +229,7 @@ def _slots_on(household_id: int, day: date) -> tuple[int, int]:
 
 def _rules_and_today(village_id: int, moment: datetime) -> tuple[Rules, date]:
     """Return the rules in force and the village's date at a moment, in one query."""
-    row = (
-        db.session.connection()
-        .execute(_RULES_AND_TIMEZONE, {"village_id": village_id})
-        .one_or_none()
-    )
-    if row is None:
-        raise NotFound("The village has no rules yet.")
+    row = _rules_in_force(village_id)
     return _rules(row), moment.astimezone(ZoneInfo(row.timezone or "Asia/Shanghai")).date()
 
 
@@ -242,7 +239,6 @@ def record_inspection(
     grade: str,
     *,
     note: str | None = None,
-    photo: str | None = None,
     at: datetime | None = None,
 ) -> Inspection:
     """Record an inspection and credit its points; never past the daily limit.
@@ -289,7 +285,6 @@ def record_inspection(
         "grade": chosen.grade,
         "points": chosen.points,
         "note": note,
-        "photo": photo,
         "local_date": today,
         "rules_id": rules.id,
         "journal_id": journal_id,
@@ -308,18 +303,7 @@ def record_inspection(
         if counted >= rules.daily_limit:
             raise refuse()
         slot = max(slot, highest) + 1
-    # Adopt the inserted row into the session without reading it back.
-    inspection = Inspection(
-        id=inspection_id,
-        slot=slot,
-        voided_at=None,
-        void_reason=None,
-        voided_by=None,
-        void_journal_id=None,
-        **values,
-    )
-    make_transient_to_detached(inspection)
-    db.session.add(inspection)
+    inspection = adopt(Inspection, inspection_id, {**values, "slot": slot})
     return inspection
 
 

@@ -14,7 +14,7 @@ from app.households.cards import resolve_card
 from app.households.models import Household
 from app.households.services import get_household
 from app.inspections import services
-from app.ledger.services import household_account
+from app.ledger.services import household_balance
 from app.photos import store_photo
 from app.villages.services import list_grids
 from app.writes import fingerprint, page_key, run_idempotent
@@ -80,7 +80,7 @@ def _grade_page(household: Household, *, message: str | None = None, status: int
         "inspections/grade.html",
         household=household,
         rules=rules,
-        balance=household_account(household.id).balance,
+        balance=household_balance(household.id),
         done_today=done,
         full=done >= rules.daily_limit,
         key=uuid.uuid4().hex,
@@ -159,7 +159,7 @@ def done(inspection_id: int):
         "inspections/done.html",
         inspection=inspection,
         household=household,
-        balance=household_account(household.id).balance,
+        balance=household_balance(household.id),
     )
 
 

@@ -40,7 +40,7 @@ def create_adjustment(args):
         "transaction_id": journal.id,
         "household_id": household.id,
         "amount": args["amount"],
-        "balance": services.household_account(household.id).balance,
+        "balance": services.household_balance(household.id),
         "reason": journal.reason,
         "created_at": journal.created_at,
     }

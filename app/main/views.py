@@ -8,7 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.auth.decorators import current_user, role_required
 from app.db import db
 from app.errors import problem
-from app.ledger.services import household_account
+from app.ledger.services import household_balance
 from app.villages.models import Village
 
 bp = Blueprint("main", __name__)
@@ -50,7 +50,7 @@ def home():
     village = db.session.get(Village, user.village_id)
     balance = None
     if user.household_id is not None:
-        balance = household_account(user.household_id).balance
+        balance = household_balance(user.household_id)
     return render_template("main/home.html", user=user, village=village, balance=balance)
 
 

@@ -32,20 +32,17 @@ blp = Blueprint(
 def redemption_out(
     redemption: Redemption,
     *,
-    fresh: bool = False,
     household: Household | None = None,
     current_balance: int | None = None,
     lines: list | None = None,
 ) -> dict:
-    """The redemption as the API shows it; fresh: it was just made in this request.
+    """The redemption as the API shows it.
 
     A list passes what it read for all its rows at once (household, balance, lines).
     """
     household = household or db.session.get(Household, redemption.household_id)
     if current_balance is None:
-        current_balance = (
-            redemption.balance_after if fresh else household_balance(redemption.household_id)
-        )
+        current_balance = household_balance(redemption.household_id)
     return {
         "id": redemption.id,
         "receipt_no": redemption.receipt_no,
@@ -84,7 +81,7 @@ def create_redemption(args):
         [services.LineRequest(line["good_id"], line["quantity"]) for line in args["lines"]],
     )
     return (
-        redemption_out(redemption, fresh=True),
+        redemption_out(redemption, current_balance=redemption.balance_after),
         201,
         {"Location": url_for("redemptions_api.get_redemption", redemption_id=redemption.id)},
     )

@@ -181,13 +181,7 @@ def get_redemption(village_id: int, redemption_id: int) -> Redemption:
 
 def lines_of(redemption: Redemption) -> list[RedemptionLine]:
     """Return a redemption's lines in good order."""
-    return list(
-        db.session.scalars(
-            select(RedemptionLine)
-            .where(RedemptionLine.redemption_id == redemption.id)
-            .order_by(RedemptionLine.good_id)
-        )
-    )
+    return lines_for([redemption.id]).get(redemption.id, [])
 
 
 def lines_for(redemption_ids: Iterable[int]) -> dict[int, list[RedemptionLine]]:

@@ -14,7 +14,7 @@ from app.errors import DomainError, InvalidQr, RevokedQr, page_message
 from app.households.cards import resolve_card
 from app.households.models import Household
 from app.households.services import get_household
-from app.ledger.services import household_account
+from app.ledger.services import household_balance
 from app.redemptions import services
 from app.schemas import MAX_INT
 from app.villages.models import Village
@@ -74,7 +74,7 @@ def _basket_page(
         "shop/basket.html",
         household=household,
         goods=list_goods(g.user.village_id),
-        balance=household_account(household.id).balance,
+        balance=household_balance(household.id),
         key=uuid.uuid4().hex,
         message=message,
         chosen=chosen or {},

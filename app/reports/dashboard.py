@@ -23,9 +23,9 @@ from app.catalogue.services import low_stock
 from app.db import db
 from app.households.models import Household
 from app.inspections.models import Inspection
-from app.ledger.models import HOUSEHOLD, Account
 from app.redemptions.models import Redemption
-from app.villages.models import Grid, Village
+from app.reports.services import village_zone
+from app.villages.models import Grid
 
 ACTIVE = "active"
 SERIES_DAYS = 30
@@ -90,12 +90,6 @@ class HouseholdFigure:
     name: str
     grid_name: str
     value: int
-
-
-def village_zone(village_id: int) -> ZoneInfo:
-    """Return the village's time zone."""
-    name = db.session.scalar(select(Village.timezone).where(Village.id == village_id))
-    return ZoneInfo(name or "Asia/Shanghai")
 
 
 def day_start(zone: ZoneInfo, day: date) -> datetime:
@@ -176,18 +170,6 @@ def figures(village_id: int, first: date, last: date) -> Figures:
     )
     return Figures(
         first, last, inspections or 0, inspected or 0, households, int(issued or 0), int(redeemed)
-    )
-
-
-def outstanding(village_id: int) -> int:
-    """Return the points the village's households hold now: what the village still owes."""
-    return int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(Account.balance), 0)).where(
-                Account.village_id == village_id, Account.kind == HOUSEHOLD
-            )
-        )
-        or 0
     )
 
 

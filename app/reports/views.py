@@ -12,7 +12,7 @@ from app.auth.models import ADMIN
 from app.db import db
 from app.inspections.services import village_today
 from app.reports import board as boards
-from app.reports import charts, dashboard
+from app.reports import charts, dashboard, services
 from app.villages.models import Village
 
 bp = Blueprint("reports", __name__)
@@ -74,7 +74,7 @@ def dashboard_page():
         today=today,
         day=dashboard.figures(village_id, today, today),
         month=dashboard.figures(village_id, month_first, today),
-        outstanding=dashboard.outstanding(village_id),
+        outstanding=services.outstanding(village_id),
         series=series,
         inspections_chart=inspections_chart,
         points_chart=points_chart,
