@@ -6,7 +6,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint translations messages clean browser-deps bench bench-deps
+.PHONY: run test test-fast lint translations messages clean browser-deps bench bench-deps
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Green Points needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -35,6 +35,10 @@ run: $(VENV)/.installed translations
 
 test: lint translations browser-deps
 	$(BIN)/pytest
+
+# The edit loop: SQLite only, no browser tests, no lint. `make test` (and CI) run them all.
+test-fast: $(VENV)/.installed-test translations
+	GREENPOINTS_TEST_DATABASES=sqlite $(BIN)/pytest -m "not browser and not ha"
 
 # The browser tests drive Debian's Chromium with a fake camera fed by ffmpeg.
 browser-deps:
@@ -78,3 +82,36 @@ messages: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# High availability (README, Production): a primary and a synchronous standby on this
+# machine, kept by pg_auto_failover, under .ha/. `make ha-up` writes .ha/env for the app.
+.PHONY: ha-deps ha-up ha-status ha-kill-primary ha-kill-standby ha-rejoin ha-down
+
+ha-deps:
+	@if ! command -v pg_autoctl >/dev/null || ! ls /usr/share/postgresql/*/extension/pgautofailover.control >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "Installing Debian's pg_auto_failover for the HA cluster"; \
+			version=$$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1); \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-$${version:-15}-auto-failover >/dev/null; \
+		else \
+			echo "The HA cluster needs pg_auto_failover: sudo apt-get install postgresql-15-auto-failover" >&2; exit 1; \
+		fi; \
+	fi
+
+ha-up: ha-deps
+	$(PYTHON) ha/cluster.py up
+
+ha-status:
+	@$(PYTHON) ha/cluster.py status
+
+ha-kill-primary:
+	$(PYTHON) ha/cluster.py kill-primary
+
+ha-kill-standby:
+	$(PYTHON) ha/cluster.py kill-standby
+
+ha-rejoin:
+	$(PYTHON) ha/cluster.py rejoin
+
+ha-down:
+	$(PYTHON) ha/cluster.py down

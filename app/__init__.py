@@ -19,6 +19,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(ROOT / "instance"),
     )
     configure(app, config)
+    trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -47,6 +48,24 @@ def configure(app: Flask, config: dict[str, Any] | None) -> None:
         options = {"pool_pre_ping": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
         options["connect_args"] = {"connect_timeout": 5, **options.get("connect_args", {})}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    if read_url := app.config.get("DATABASE_READ_URL"):
+        # Reads that may lag (figures, exports) go there: a standby (README, Production).
+        from app.db import REPLICA
+
+        binds = app.config.get("SQLALCHEMY_BINDS", {})
+        replica = {**app.config["SQLALCHEMY_ENGINE_OPTIONS"], "url": read_url}
+        app.config["SQLALCHEMY_BINDS"] = {**binds, REPLICA: replica}
+
+
+def trust_proxies(app: Flask) -> None:
+    """Read the client's address and scheme from the configured number of proxies."""
+    count = int(app.config["TRUSTED_PROXIES"])
+    if count > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Only the last `count` X-Forwarded-For entries are the proxies' own: earlier
+        # ones come from the client and could be forged to dodge the login limits.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
 
 
 def register_extensions(app: Flask) -> None:
@@ -58,7 +77,8 @@ def register_extensions(app: Flask) -> None:
 
     db.init_app(app)
     with app.app_context():
-        configure_engine(db.engine)
+        for engine in db.engines.values():
+            configure_engine(engine)
     migrate.init_app(
         app,
         db,
@@ -73,6 +93,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from app import checks
     from app.audit import api as audit_api
     from app.audit import views as audit_views
     from app.auth import api as auth_api
@@ -100,6 +121,7 @@ def register_blueprints(app: Flask) -> None:
         catalogue_api.blp,
         redemptions_api.blp,
         ledger_api.blp,
+        checks.blp,
     ):
         api.register_blueprint(blueprint)
     api.register_blueprint(reports_api.blp)
@@ -127,10 +149,13 @@ def register_error_handlers(app: Flask) -> None:
 def register_cli(app: Flask) -> None:
     from app.auth.cli import users_cli
     from app.backup.cli import backup_cli
+    from app.checks import ledger_cli
     from app.demo.cli import demo_command
     from app.households.cli import households_cli
-    from app.ledger.cli import ledger_cli
     from app.villages.cli import villages_cli
 
     for command in (villages_cli, users_cli, households_cli, ledger_cli, backup_cli, demo_command):
         app.cli.add_command(command)
+    from app.maintenance.cli import maintenance_cli
+
+    app.cli.add_command(maintenance_cli)

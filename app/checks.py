@@ -1,23 +1,102 @@
-"""`ledger verify` for the whole village: the ledger, and every business total against it."""
+"""Every check of a village in one place: the ledger's rules, then each business total.
 
+The ledger knows nothing of inspections, redemptions or stock, and they all post to
+it; what checks them together sits above both, here: verify_all(), the one printer
+of a report, `flask ledger verify` and `GET /api/v1/ledger/verify`.
+"""
+
+import sys
+
+import click
+from flask import g
+from flask.cli import AppGroup
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from app.auth.decorators import role_required
+from app.auth.models import ADMIN
 from app.catalogue.services import verify_stock
 from app.inspections.services import verify_inspections
-from app.ledger.services import VerifyReport, verify
+from app.ledger.verify import VerifyReport, verify
 from app.redemptions.services import verify_redemptions
+from app.villages.services import village_by_code
 
 
 def verify_all(village_id: int | None = None) -> VerifyReport:
     """Check the ledger's rules, then inspections, redemptions and stock against it."""
     report = verify(village_id)
-    problems = [
-        *report.problems,
-        *verify_inspections(village_id),
-        *verify_redemptions(village_id),
-        *verify_stock(village_id),
-    ]
     return VerifyReport(
-        ok=not problems,
         transactions=report.transactions,
         postings=report.postings,
-        problems=problems,
+        problems=[
+            *report.problems,
+            *verify_inspections(village_id),
+            *verify_redemptions(village_id),
+            *verify_stock(village_id),
+        ],
     )
+
+
+def echo_report(report: VerifyReport) -> None:
+    """Print each problem, then one line that says whether the ledger holds."""
+    for problem in report.problems:
+        click.echo(f"PROBLEM [{problem.check}] {problem.detail}", err=True)
+    summary = (
+        f"{report.transactions} transactions, {report.postings} postings, "
+        f"{len(report.problems)} problems"
+    )
+    if report.ok:
+        click.echo(f"ledger OK: {summary}")
+    else:
+        click.echo(f"ledger BROKEN: {summary}", err=True)
+
+
+ledger_cli = AppGroup("ledger", help="Check the points ledger.")
+
+
+@ledger_cli.command("verify")
+@click.option("--village", "village_code", help="Check one village only (its code).")
+def verify_command(village_code: str | None) -> None:
+    """Exit 0 when every rule holds; else print each problem and exit 1."""
+    village_id = village_by_code(village_code).id if village_code else None
+    report = verify_all(village_id)
+    echo_report(report)
+    if not report.ok:
+        sys.exit(1)
+
+
+class ProblemOut(Schema):
+    check = fields.String()
+    detail = fields.String()
+    account_id = fields.Integer()
+    transaction_id = fields.Integer()
+    transfer_id = fields.Integer()
+    village_id = fields.Integer()
+    inspection_id = fields.Integer()
+    redemption_id = fields.Integer()
+    good_id = fields.Integer()
+    expected = fields.Integer()
+    actual = fields.Integer()
+
+
+class VerifyOut(Schema):
+    ok = fields.Boolean()
+    transactions = fields.Integer()
+    postings = fields.Integer()
+    problems = fields.List(fields.Nested(ProblemOut))
+
+
+blp = Blueprint(
+    "checks_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Every rule of the ledger, and each business total against it (核对).",
+)
+
+
+@blp.get("/ledger/verify")
+@role_required(ADMIN)
+@blp.response(200, VerifyOut)
+def verify_ledger():
+    """Check every ledger rule for the village."""
+    return verify_all(g.user.village_id).to_dict()

@@ -10,6 +10,8 @@ class Config:
 
     SQLALCHEMY_DATABASE_URI: str | None = None  # filled from DATABASE_URL or instance/
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    # A standby for reads that may lag (reports, exports); unset: the primary serves them.
+    DATABASE_READ_URL: str | None = None
     SECRET_KEY: str | None = None
     BASE_URL: str | None = None
     # "production" requires SECRET_KEY to be set; "development" makes one under instance/.
@@ -38,9 +40,18 @@ class Config:
 
     API_TOKEN_HOURS = 12
     PASSWORD_HASH_METHOD = "scrypt"
-    # Failed logins per username or per address inside the window before 429.
+    # Wrong passwords for one username from one address before each further try must
+    # wait: LOGIN_FIRST_DELAY_SECONDS, doubling per failure up to LOGIN_MAX_DELAY_SECONDS.
+    # A right password wipes the pair's failures; they are forgotten after a day.
     LOGIN_MAX_FAILURES = 5
+    LOGIN_FIRST_DELAY_SECONDS = 60
+    LOGIN_MAX_DELAY_SECONDS = 15 * 60
+    LOGIN_FAILURE_MEMORY_SECONDS = 24 * 60 * 60
+    # One address may fail LOGIN_MAX_FAILURES x 4 times in this window, over all usernames.
     LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+    # How many proxies in front of the app set X-Forwarded-For and X-Forwarded-Proto
+    # (Werkzeug's ProxyFix). 0 trusts no such header: the client could forge it.
+    TRUSTED_PROXIES = 0
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -62,7 +73,7 @@ def read_environment(config: dict) -> None:
     """Apply the documented environment variables (API.md) to the config mapping."""
     if url := os.environ.get("DATABASE_URL"):
         config["SQLALCHEMY_DATABASE_URI"] = url
-    for name in ("SECRET_KEY", "BASE_URL", "GREENPOINTS_ENV"):
+    for name in ("SECRET_KEY", "BASE_URL", "GREENPOINTS_ENV", "DATABASE_READ_URL"):
         if value := os.environ.get(name):
             config[name] = value
 

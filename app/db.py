@@ -12,14 +12,15 @@ import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, wraps
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Insert, MetaData, Table, event, insert
+from flask_sqlalchemy.session import Session as FlaskSession
+from sqlalchemy import Insert, MetaData, Select, Table, event, insert
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
 
@@ -36,7 +37,38 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# The bind key of DATABASE_READ_URL's engine (a standby), and the request's mark that
+# its reads may lag behind the primary.
+REPLICA = "replica"
+LAGGING_READS = "greenpoints.lagging_reads"
+
+
+class Session(FlaskSession):
+    """Flask-SQLAlchemy's session; a view marked reads_may_lag() reads from the replica.
+
+    Only plain SELECTs move (no FOR UPDATE); writes, flushes and every read of a view
+    that is not marked stay on the primary, so the ledger never decides on a stale
+    read. Without DATABASE_READ_URL everything goes to the primary.
+    """
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kwargs):
+        if bind is None and _lagging_read(clause):
+            replica = self._db.engines.get(REPLICA)
+            if replica is not None:
+                return replica
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+
+
+def _lagging_read(clause: Any) -> bool:
+    return (
+        isinstance(clause, Select)
+        and clause._for_update_arg is None
+        and has_request_context()
+        and bool(request.environ.get(LAGGING_READS))
+    )
+
+
+db = SQLAlchemy(model_class=Base, session_options={"class_": Session})
 
 if TYPE_CHECKING:
     # mypy cannot see db.Model's dynamic base; to it, models are plain Base classes.
@@ -45,6 +77,19 @@ else:
     Model = db.Model
 
 T = TypeVar("T")
+
+
+def reads_may_lag(view: Callable[..., T]) -> Callable[..., T]:
+    """Let a read-only view (figures, exports) read from DATABASE_READ_URL's standby."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        # Kept with the request, not in g: a streamed export reads after the view returns.
+        request.environ[LAGGING_READS] = True
+        return view(*args, **kwargs)
+
+    return wrapper
+
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 IMMEDIATE = "greenpoints_immediate"
@@ -57,6 +102,9 @@ def utcnow() -> datetime:
 
 def configure_engine(engine: Engine) -> None:
     """Attach the per-connection settings each engine needs."""
+    if engine.dialect.name == "postgresql":
+        event.listen(engine, "handle_error", _read_only_is_a_disconnect)
+        return
     if engine.dialect.name != "sqlite":
         return
 
@@ -95,6 +143,18 @@ def configure_engine(engine: Engine) -> None:
         @event.listens_for(engine, "rollback")
         def _sqlite_end(conn):
             queue.leave(conn.connection)
+
+
+def _read_only_is_a_disconnect(context: ExceptionContext) -> None:
+    """Drop a connection to a node that turned read-only (a demoted primary), like a lost one.
+
+    SQLSTATE 25006 on a write: the connection was made to the primary, and that node is
+    now a standby. Marked as a disconnect, SQLAlchemy discards it and every connection
+    pooled before it, so the next request connects afresh and target_session_attrs
+    finds the new primary; this request answers 503 (app/errors.py).
+    """
+    if getattr(context.original_exception, "sqlstate", None) == "25006":
+        context.is_disconnect = True
 
 
 class WriterQueue:

@@ -101,6 +101,7 @@ PAGE_TITLES = {
     405: _l("This page does not accept that action."),
     409: _l("That could not be done."),
     413: _l("The upload is too large."),
+    422: _l("Some of what was entered cannot be used."),
     429: _l("Too many tries. Please wait a moment."),
     500: _l("Something went wrong on our side."),
     503: _l("The service is busy. Please try again shortly."),
@@ -124,9 +125,17 @@ PAGE_REFUSALS = {
 }
 
 
+def refusal_message(code: str | None) -> str | None:
+    """The page text for a refusal named by its code (as in ?refused=), if it is one we know."""
+    message = PAGE_REFUSALS.get(code or "")
+    return str(message) if message is not None else None
+
+
 def page_message(error: "DomainError") -> str:
     """What a page shows for a refused action: translated where the code is known."""
     message = PAGE_REFUSALS.get(error.code)
+    if message is None:  # a refusal that brings its own words for pages (app/photos.py)
+        message = getattr(error, "page_text", None)
     return str(message) if message is not None else error.detail
 
 
@@ -203,6 +212,13 @@ def _database_unavailable(error: Exception):
     return response
 
 
+def _database_error(error: Exception):
+    """Any other database error: 503 when its connection was dropped (a demoted primary)."""
+    if getattr(error, "connection_invalidated", False):
+        return _database_unavailable(error)
+    return _unexpected_error(error)
+
+
 def _unexpected_error(error: Exception):
     current_app.logger.exception("Unhandled error", exc_info=error)
     if not wants_json():
@@ -217,12 +233,13 @@ def _unexpected_error(error: Exception):
 
 def register_error_handlers(app: Flask) -> None:
     """Route every error through problem+json (API) or the error page (browser)."""
-    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(OperationalError, _database_unavailable)
     app.register_error_handler(InterfaceError, _database_unavailable)
+    app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(Exception, _unexpected_error)
 
 

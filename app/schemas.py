@@ -1,19 +1,30 @@
 """Schema pieces shared by the features' API schemas."""
 
-import re
+import unicodedata
 from collections.abc import Callable
 
 from marshmallow import Schema, ValidationError, fields, validate
 from marshmallow.validate import Length as validate_length
 
-# Refuse control characters in any text we store or show.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 MAX_INT = 2**31 - 1
+# Refused in any text we store or show: control, format (zero-width, bidi overrides),
+# surrogate and line/paragraph separator characters. Tab and line breaks may stand in
+# a note; they are whitespace, not hidden marks.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+ALLOWED_CONTROLS = frozenset("\t\n\r")
+CONTROL_MESSAGE = "Control and invisible formatting characters are not allowed."
+
+
+def has_hidden_characters(value: str) -> bool:
+    """Tell whether the text holds a character that is refused (see REFUSED_CATEGORIES)."""
+    return not value.isprintable() and any(
+        unicodedata.category(c) in REFUSED_CATEGORIES and c not in ALLOWED_CONTROLS for c in value
+    )
 
 
 def _no_control_characters(value: str) -> None:
-    if _CONTROL.search(value):
-        raise ValidationError("Control characters are not allowed.")
+    if has_hidden_characters(value):
+        raise ValidationError(CONTROL_MESSAGE)
 
 
 def Text(  # noqa: N802

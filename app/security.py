@@ -6,9 +6,11 @@ credentials there; it is exempt from the CSRF check. Every page POST must carry 
 token that the form was rendered with.
 """
 
+import unicodedata
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, g, render_template, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -56,6 +58,31 @@ def serves_https(config: dict[str, Any]) -> bool:
     return config.get("GREENPOINTS_ENV") == "production" or base_url.startswith("https://")
 
 
+# Never cached although no one is logged in: the door page shows a household's balance
+# to whoever holds the link; the login answer carries a new bearer token.
+PERSONAL_ENDPOINTS = {"households.door_page", "auth_api.create_token"}
+
+
+def safe_next(target: str | None, default: str = "/home") -> str:
+    """Return target if it is a path on this site, else default: never another site.
+
+    Browsers drop tabs and newlines from a URL and read a backslash as a slash, so
+    "/%09/evil.example" (a tab) would go to //evil.example: any whitespace, control or
+    invisible character refuses the target outright, as does "//" or "/\\".
+    """
+    if not target or any(
+        char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Zs")
+        for char in target
+    ):
+        return default
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/"):
+        return default
+    return target
+
+
 def init_security(app: Flask) -> None:
     """Switch on CSRF for page forms, secure cookies and the security headers."""
     if app.config.get("SESSION_COOKIE_SECURE") is None:
@@ -63,6 +90,7 @@ def init_security(app: Flask) -> None:
     csrf.init_app(app)
     app.before_request(check_csrf)
     app.after_request(add_security_headers)
+    app.after_request(forbid_caching_personal)
     app.register_error_handler(CSRFError, csrf_refused)
 
 
@@ -95,4 +123,24 @@ def add_security_headers(response: Response) -> Response:
         response.headers.setdefault(name, value)
     if current_app.config["SESSION_COOKIE_SECURE"]:
         response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
+
+
+def forbid_caching_personal(response: Response) -> Response:
+    """Keep what a logged-in user sees out of every cache: Cache-Control: no-store.
+
+    Any response to a request with a logged-in user or a bearer token, and the door
+    page (a balance for whoever holds the card's link). A response that chose its own
+    Cache-Control (a photo, an export) keeps it; static files are nobody's.
+    """
+    if "Cache-Control" in response.headers or request.endpoint == "static":
+        return response
+    personal = (
+        g.get("user") is not None
+        or request.endpoint in PERSONAL_ENDPOINTS
+        or "Authorization" in request.headers
+        or "user_id" in session
+    )
+    if personal:
+        response.headers["Cache-Control"] = "no-store"
     return response

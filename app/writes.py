@@ -10,18 +10,20 @@ the stored outcome; on SQLite writes queue behind BEGIN IMMEDIATE.
 """
 
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Callable
 from functools import partial, wraps
 from typing import cast
 
-from flask import Response, g, request
+from flask import Response, current_app, g, request
 from sqlalchemy import Row, Table, bindparam, select
+from werkzeug.wrappers import Response as AnyResponse
 
 from app.db import db, insert_or_skip, run_write, utcnow
 from app.errors import DomainError, IdempotencyConflict, problem
-from app.ledger.models import IdempotencyRecord
+from app.idempotency import IdempotencyRecord
 
 idempotency_records = cast(Table, IdempotencyRecord.__table__)
 _STORED_OUTCOME = select(
@@ -77,7 +79,7 @@ class _KeyTaken(Exception):
 class _Refused(Exception):
     """The request reached a business refusal; what it wrote must not be kept."""
 
-    def __init__(self, response: Response):
+    def __init__(self, response: AnyResponse):
         super().__init__(response.status_code)
         self.response = response
 
@@ -114,8 +116,13 @@ def request_fingerprint(user_id: int) -> str:
 
 
 def fingerprint(*parts: bytes) -> str:
-    """Hash the parts of a request unambiguously (each with its length)."""
-    digest = hashlib.sha256()
+    """Hash the parts of a request unambiguously (each with its length).
+
+    Keyed with the app's secret: a body may hold a password, and a plain hash of it
+    kept beside the key could be guessed offline.
+    """
+    secret = current_app.secret_key or ""
+    digest = hmac.new(secret.encode() if isinstance(secret, str) else secret, digestmod="sha256")
     for part in parts:
         digest.update(len(part).to_bytes(8, "big") + part)
     return digest.hexdigest()
@@ -164,10 +171,10 @@ def run_idempotent(
     village_id: int,
     key: str,
     fingerprint: str,
-    produce: Callable[[], Response],
+    produce: Callable[[], AnyResponse],
     *,
-    on_refusal: Callable[[DomainError], Response] = _problem_response,
-) -> Response:
+    on_refusal: Callable[[DomainError], AnyResponse] = _problem_response,
+) -> AnyResponse:
     """Run produce() once per key: store its response, or a business refusal, with the key.
 
     Every later call with the key gets the stored response back (marked
@@ -181,7 +188,7 @@ def run_idempotent(
     alone, in a transaction of its own.
     """
 
-    def stored_outcome() -> Response | None:
+    def stored_outcome() -> AnyResponse | None:
         stored = (
             db.session.connection()
             .execute(_STORED_OUTCOME, {"village_id": village_id, "key": key})
@@ -193,7 +200,7 @@ def run_idempotent(
             raise IdempotencyConflict("This Idempotency-Key was used with a different request.")
         return _replay(stored)
 
-    def store(response: Response) -> bool:
+    def store(response: AnyResponse) -> bool:
         """Keep the response with the key; False when another copy kept one first."""
         stored = (
             db.session.connection()
@@ -213,7 +220,7 @@ def run_idempotent(
         )
         return stored is not None
 
-    def work() -> Response:
+    def work() -> AnyResponse:
         replayed = stored_outcome()
         if replayed is not None:
             return replayed
@@ -227,7 +234,7 @@ def run_idempotent(
             raise _KeyTaken()
         return response
 
-    def keep_refusal(response: Response) -> Response:
+    def keep_refusal(response: AnyResponse) -> AnyResponse:
         if store(response):
             return response
         replayed = stored_outcome()

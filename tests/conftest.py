@@ -18,11 +18,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import URL, make_url, text
-from testsupport import PASSWORD, TEST_CONFIG
+from testsupport import PASSWORD, TEST_CONFIG, bearer, log_in
 
 from app import create_app
-from app.auth.models import ADMIN, HOUSEHOLD, User
+from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER, User
 from app.auth.services import create_user, issue_token
+from app.catalogue import services as catalogue
+from app.catalogue.models import Good
 from app.db import db
 from app.households.models import Household
 from app.households.services import create_household
@@ -216,7 +218,7 @@ def token_for(app: Flask) -> Callable[[User], dict[str, str]]:
     def make(user: User) -> dict[str, str]:
         issued = issue_token(user)
         db.session.commit()
-        return {"Authorization": f"Bearer {issued.token}"}
+        return bearer(issued.token)
 
     return make
 
@@ -234,3 +236,222 @@ def admin_headers(admin, token_for) -> dict[str, str]:
 @pytest.fixture
 def resident(make_user, household) -> User:
     return make_user(HOUSEHOLD, household=household, username="resident")
+
+
+@pytest.fixture
+def admin_client(client, admin) -> FlaskClient:
+    """The admin's browser: logged in through the login form, pages in English."""
+    log_in(client, "admin", english=True)
+    return client
+
+
+@pytest.fixture
+def resident_headers(resident, token_for) -> dict[str, str]:
+    return token_for(resident)
+
+
+@pytest.fixture
+def inspector(make_user) -> User:
+    return make_user(INSPECTOR, username="inspector")
+
+
+@pytest.fixture
+def inspector_headers(inspector, token_for) -> dict[str, str]:
+    return token_for(inspector)
+
+
+@pytest.fixture
+def storekeeper(make_user) -> User:
+    return make_user(STOREKEEPER, username="storekeeper")
+
+
+@pytest.fixture
+def storekeeper_headers(storekeeper, token_for) -> dict[str, str]:
+    return token_for(storekeeper)
+
+
+@pytest.fixture
+def other_village(make_village) -> Village:
+    return make_village("李庄村", "LZ")
+
+
+@pytest.fixture
+def grids(grid, make_grid) -> tuple[Grid, Grid]:
+    """东一网格 (number 1) and 西一网格 (number 2)."""
+    return grid, make_grid("西一网格")
+
+
+@pytest.fixture
+def photo_folder(app: Flask, tmp_path) -> Path:
+    """Keep uploaded photos in the test's own folder, never under instance/.
+
+    Files that upload pictures use it for every test: pytestmark = usefixtures("photo_folder").
+    """
+    folder = tmp_path / "photos"
+    app.config["PHOTO_FOLDER"] = str(folder)
+    return folder
+
+
+# Households through the API ----------------------------------------------------------------
+
+
+@pytest.fixture
+def create(client, admin_headers) -> Callable:
+    """Add a household through the API as the admin; return the response."""
+
+    def post(grid, name="马秀英", address="马庄村1组 幸福路8号", headers=None, **extra):
+        return client.post(
+            "/api/v1/households",
+            json={"name": name, "address": address, "grid_id": grid.id, **extra},
+            headers=headers or admin_headers,
+        )
+
+    return post
+
+
+@pytest.fixture
+def patch(client, admin_headers) -> Callable:
+    """Change a household through the API as the admin; return the response."""
+
+    def send(household, changes, headers=None):
+        return client.patch(
+            f"/api/v1/households/{household.id}", json=changes, headers=headers or admin_headers
+        )
+
+    return send
+
+
+@pytest.fixture
+def listing(client, admin_headers) -> Callable:
+    """List households through the API as the admin; return the page's JSON."""
+
+    def get(**query):
+        response = client.get("/api/v1/households", query_string=query, headers=admin_headers)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return response.json
+
+    return get
+
+
+@pytest.fixture
+def roster(make_household, grids) -> list[Household]:
+    """Five households: three in grid 1, two in grid 2."""
+    east, west = grids
+    return [
+        make_household(name="马秀英", address="幸福路8号", phone="138-1234-5678"),
+        make_household(name="王建国", address="和平路12号", phone="13900001111"),
+        make_household(name="李桂兰", address="幸福路9号", phone=None),
+        make_household(in_grid=west, name="赵红梅", address="人民路1号", phone="13700000000"),
+        make_household(in_grid=west, name="Wang Fang", address="西街100%号"),
+    ]
+
+
+# Inspections through the API ---------------------------------------------------------------
+
+
+@pytest.fixture
+def inspect(client, inspector_headers) -> Callable:
+    """Post an inspection (as the inspector unless told); return the response."""
+
+    def post(household=None, grade="A", *, key=None, headers=None, **body):
+        if household is not None:
+            body.setdefault("household_id", household.id)
+        extra = {"Idempotency-Key": key} if key is not None else {}
+        return client.post(
+            "/api/v1/inspections",
+            json={"grade": grade, **body},
+            headers={**(headers or inspector_headers), **extra},
+        )
+
+    return post
+
+
+@pytest.fixture
+def put_rules(client, admin_headers) -> Callable:
+    """Replace the village's scoring rules (as the admin unless told); return the response."""
+
+    def put(body, headers=None):
+        return client.put("/api/v1/rules", json=body, headers=headers or admin_headers)
+
+    return put
+
+
+# The shop: goods, redemptions, cancels -------------------------------------------------------
+
+
+@pytest.fixture
+def make_good(app: Flask, village: Village) -> Callable[..., Good]:
+    counter = iter(range(1, 10_000))
+
+    def make(
+        name: str | None = None,
+        *,
+        price: int = 5,
+        stock: int = 10,
+        unit: str = "个",
+        of: Village | None = None,
+        low_stock: int = 5,
+        active: bool = True,
+    ) -> Good:
+        target = of or village
+        good = catalogue.create_good(
+            target.id,
+            name=name or f"商品{next(counter)}",
+            unit=unit,
+            price_points=price,
+            stock=stock,
+            low_stock=low_stock,
+        )
+        if not active:
+            catalogue.update_good(good, {"active": False})
+        db.session.commit()
+        return good
+
+    return make
+
+
+@pytest.fixture
+def soap(make_good) -> Good:
+    return make_good("肥皂", price=5, stock=10, unit="块")
+
+
+@pytest.fixture
+def oil(make_good) -> Good:
+    return make_good("食用油", price=12, stock=3, unit="瓶")
+
+
+@pytest.fixture
+def redeem(client, storekeeper_headers) -> Callable:
+    """Post a redemption; lines are (good or good id, quantity) pairs."""
+
+    def post(household=None, *lines, key=None, headers=None, **body):
+        if household is not None:
+            body.setdefault("household_id", household.id)
+        body.setdefault(
+            "lines",
+            [
+                {"good_id": getattr(good, "id", good), "quantity": quantity}
+                for good, quantity in lines
+            ],
+        )
+        extra = {"Idempotency-Key": key} if key is not None else {}
+        return client.post(
+            "/api/v1/redemptions", json=body, headers={**(headers or storekeeper_headers), **extra}
+        )
+
+    return post
+
+
+@pytest.fixture
+def cancel(client, storekeeper_headers) -> Callable:
+    """Cancel a redemption (as the storekeeper unless told); return the response."""
+
+    def post(redemption_id, reason="退货", *, headers=None, key=None):
+        extra = {"Idempotency-Key": key} if key is not None else {}
+        return client.post(
+            f"/api/v1/redemptions/{redemption_id}/cancel",
+            json={"reason": reason},
+            headers={**(headers or storekeeper_headers), **extra},
+        )
+
+    return post

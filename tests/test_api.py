@@ -1,32 +1,14 @@
 """The JSON API through HTTP: errors, grids, adjustments, idempotency, ledger, OpenAPI."""
 
-import re
 from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select
+from testsupport import assert_problem, balance_of, openapi_path
 
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.db import db
-from app.ledger.models import Account, Journal
-
-PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
-
-
-def assert_problem(response, status, code=None):
-    assert response.status_code == status
-    assert response.mimetype == "application/problem+json"
-    body = response.json
-    assert PROBLEM_FIELDS <= set(body)
-    assert body["status"] == status
-    assert re.fullmatch(r"[a-z]+(_[a-z]+)*", body["code"])
-    if code is not None:
-        assert body["code"] == code
-    return body
-
-
-def balance_of(household) -> int:
-    return db.session.scalar(select(Account.balance).where(Account.household_id == household.id))
+from app.ledger.models import Journal
 
 
 def journal_count() -> int:
@@ -394,10 +376,6 @@ def test_inspector_may_not_verify_the_ledger(client, make_user, token_for):
 
 
 # OpenAPI and docs ----------------------------------------------------------------------
-
-
-def openapi_path(rule: str) -> str:
-    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 
 
 def test_openapi_describes_every_api_endpoint(app, client):

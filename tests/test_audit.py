@@ -7,12 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
-from testsupport import PASSWORD, csrf_token
+from testsupport import PASSWORD, csrf_token, page_post
 
 from app.audit import services as audit
 from app.audit.models import AuditEvent
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER
-from app.catalogue.services import create_good
 from app.db import db, run_write, utcnow
 from app.inspections.services import record_inspection
 from app.redemptions.services import LineRequest, redeem
@@ -38,40 +37,9 @@ def only(action: str) -> AuditEvent:
 
 
 @pytest.fixture
-def inspector(make_user):
-    return make_user(INSPECTOR, username="wgy")
-
-
-@pytest.fixture
-def storekeeper(make_user):
-    return make_user(STOREKEEPER, username="dz")
-
-
-@pytest.fixture
-def soap(village):
-    good = create_good(village.id, name="肥皂", unit="块", price_points=2, stock=10)
-    db.session.commit()
-    return good
-
-
-@pytest.fixture
-def other_village(make_village):
-    return make_village("李庄村", "LZ")
-
-
-@pytest.fixture
-def admin_client(client, admin):
-    client.get("/lang/en")
-    response = client.post(
-        "/login",
-        data={"username": "admin", "password": PASSWORD, "csrf_token": csrf_token(client)},
-    )
-    assert response.status_code == 302
-    return client
-
-
-def page_post(client, path, data=None, **kwargs):
-    return client.post(path, data={**(data or {}), "csrf_token": csrf_token(client)}, **kwargs)
+def soap(make_good):
+    """Soap at 2 points: an A inspection (3 points) buys one and leaves too little to void."""
+    return make_good("肥皂", price=2, stock=10, unit="块")
 
 
 # Each admin action through the API: one event, the right actor, target and reason.
@@ -356,7 +324,7 @@ def test_pages_log_the_admin_as_the_actor(admin_client, admin, village, househol
         {"file": (io.BytesIO(data), "roster.csv")},
         content_type="multipart/form-data",
     )
-    assert imported.status_code == 200
+    assert imported.status_code == 302
     login = page_post(
         admin_client,
         f"/admin/households/{household.id}/login",
@@ -392,7 +360,7 @@ def test_cancelling_on_the_receipt_page_is_logged(
 
 def test_stock_pages_log_stocktake_and_write_off(admin_client, admin, soap):
     base = f"/admin/goods/{soap.id}"
-    page_post(admin_client, f"{base}/stocktake", {"quantity": "9", "reason": "盘点"})
+    page_post(admin_client, f"{base}/stocktake", {"counted": "9", "reason": "盘点"})
     page_post(admin_client, f"{base}/writeoff", {"quantity": "2", "reason": "破损"})
     page_post(admin_client, f"{base}/active")
 

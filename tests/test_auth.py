@@ -4,29 +4,17 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
-from testsupport import PASSWORD
+from testsupport import PASSWORD, TOKENS, api_log_in, assert_problem, bearer
 
 from app.auth.models import INSPECTOR, ApiToken
 from app.db import db, utcnow
 
-TOKENS = "/api/v1/auth/tokens"
 # Any call that needs a valid token; the admin may make it.
 GUARDED = "/api/v1/grids"
 
 
-def log_in(client, username, password=PASSWORD):
-    return client.post(TOKENS, json={"username": username, "password": password})
-
-
-def assert_problem(response, status, code):
-    assert response.status_code == status
-    assert response.mimetype == "application/problem+json"
-    assert response.json["status"] == status
-    assert response.json["code"] == code
-
-
 def test_login_answers_201_with_token_expiry_and_user(client, admin):
-    response = log_in(client, "admin")
+    response = api_log_in(client, "admin")
 
     assert response.status_code == 201
     body = response.json
@@ -41,31 +29,31 @@ def test_login_answers_201_with_token_expiry_and_user(client, admin):
 
 
 def test_the_issued_token_opens_the_api(client, admin):
-    token = log_in(client, "admin").json["token"]
+    token = api_log_in(client, "admin").json["token"]
 
-    response = client.get(GUARDED, headers={"Authorization": f"Bearer {token}"})
+    response = client.get(GUARDED, headers=bearer(token))
 
     assert response.status_code == 200
 
 
 def test_wrong_password_is_401_unauthorized(client, admin):
-    response = log_in(client, "admin", "not-the-password")
+    response = api_log_in(client, "admin", "not-the-password")
 
     assert_problem(response, 401, "unauthorized")
     assert "token" not in response.json
 
 
 def test_unknown_user_is_401_unauthorized(client, admin):
-    response = log_in(client, "nobody")
+    response = api_log_in(client, "nobody")
 
     assert_problem(response, 401, "unauthorized")
 
 
 def test_sixth_try_after_five_failures_is_rate_limited_even_with_the_right_password(client, admin):
     for _ in range(5):
-        assert log_in(client, "admin", "wrong-password").status_code == 401
+        assert api_log_in(client, "admin", "wrong-password").status_code == 401
 
-    response = log_in(client, "admin")
+    response = api_log_in(client, "admin")
 
     assert_problem(response, 429, "rate_limited")
     assert int(response.headers["Retry-After"]) > 0
@@ -74,16 +62,16 @@ def test_sixth_try_after_five_failures_is_rate_limited_even_with_the_right_passw
 def test_failures_of_one_username_do_not_lock_out_another(client, admin, make_user):
     make_user(INSPECTOR, username="inspector")
     for _ in range(5):
-        log_in(client, "admin", "wrong-password")
+        api_log_in(client, "admin", "wrong-password")
 
-    assert log_in(client, "inspector").status_code == 201
+    assert api_log_in(client, "inspector").status_code == 201
 
 
 def test_disabled_user_cannot_log_in(client, admin):
     admin.active = False
     db.session.commit()
 
-    response = log_in(client, "admin")
+    response = api_log_in(client, "admin")
 
     assert_problem(response, 401, "unauthorized")
 
@@ -173,7 +161,7 @@ def test_a_malformed_login_does_not_count_towards_the_rate_limit(client, admin):
     for _ in range(6):
         client.post(TOKENS, json={"username": "admin"})
 
-    assert log_in(client, "admin").status_code == 201
+    assert api_log_in(client, "admin").status_code == 201
 
 
 @pytest.fixture
@@ -195,18 +183,18 @@ def second_worker(app):
 def test_the_rate_limit_holds_across_workers(client, admin, second_worker):
     other = second_worker.test_client()
     clients = [client, other]
-    answers = [log_in(clients[i % 2], "admin", "wrong-password").status_code for i in range(10)]
+    answers = [api_log_in(clients[i % 2], "admin", "wrong-password").status_code for i in range(10)]
 
     assert answers[:5] == [401] * 5
     assert set(answers[5:]) == {429}
     for each in clients:  # the right password waits too, on every worker
-        assert_problem(log_in(each, "admin"), 429, "rate_limited")
+        assert_problem(api_log_in(each, "admin"), 429, "rate_limited")
 
 
 def test_the_address_limit_holds_across_workers_and_usernames(client, admin, second_worker):
     other = second_worker.test_client()
     for i in range(20):  # 20 failures from one address, spread over usernames and workers
-        assert log_in([client, other][i % 2], f"guess{i % 4}", "wrong").status_code == 401
+        assert api_log_in([client, other][i % 2], f"guess{i % 4}", "wrong").status_code == 401
 
-    assert_problem(log_in(other, "admin"), 429, "rate_limited")
-    assert_problem(log_in(client, "admin"), 429, "rate_limited")
+    assert_problem(api_log_in(other, "admin"), 429, "rate_limited")
+    assert_problem(api_log_in(client, "admin"), 429, "rate_limited")

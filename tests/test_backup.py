@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import make_url
-from testsupport import TEST_CONFIG
+from testsupport import TEST_CONFIG, assert_readable_failure
 
 from app import create_app
 from app.backup.services import BackupFailed, create_backup, libpq_url
@@ -17,12 +17,6 @@ from app.db import db
 from app.ledger.services import adjust, balance, household_account
 
 HEADERS = {"sqlite": b"SQLite format 3\0", "postgresql": b"PGDMP"}
-
-
-def assert_readable_failure(result, message):
-    assert result.exit_code != 0
-    assert message in result.output
-    assert "Traceback" not in result.output
 
 
 def take_backup(runner, path: Path) -> None:

@@ -2,29 +2,14 @@
 
 import re
 
-import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select, text
+from testsupport import api_log_in, assert_readable_failure, count
 
 from app.auth.models import User
 from app.db import db
 from app.households.models import Household
 from app.ledger.models import Account
 from app.villages.models import Grid, Village
-
-
-def log_in(client, username, password):
-    return client.post("/api/v1/auth/tokens", json={"username": username, "password": password})
-
-
-def count(model) -> int:
-    return db.session.scalar(select(func.count()).select_from(model))
-
-
-def assert_readable_failure(result, message):
-    assert result.exit_code != 0
-    assert message in result.output
-    assert "Traceback" not in result.output
-
 
 # villages create -----------------------------------------------------------------------
 
@@ -81,7 +66,7 @@ def test_users_create_reads_the_password_and_the_user_can_log_in(runner, client,
 
     assert result.exit_code == 0, result.output
     assert "password123" not in result.output
-    response = log_in(client, "wang", "password123")
+    response = api_log_in(client, "wang", "password123")
     assert response.status_code == 201
     assert response.json["user"]["role"] == "inspector"
     assert response.json["user"]["village_id"] == village.id
@@ -104,7 +89,7 @@ def test_users_create_makes_a_household_login(runner, client, village, household
     )
 
     assert result.exit_code == 0, result.output
-    assert log_in(client, "mxy", "password123").status_code == 201
+    assert api_log_in(client, "mxy", "password123").status_code == 201
 
 
 def test_users_create_refuses_a_short_password(runner, client, village):
@@ -205,7 +190,7 @@ def test_demo_prints_four_logins_that_work(runner, client):
         "storekeeper",
     ]
     for role, username, password in logins:
-        response = log_in(client, username, password)
+        response = api_log_in(client, username, password)
         assert response.status_code == 201, username
         assert response.json["user"]["role"] == role
 
@@ -227,11 +212,6 @@ def test_demo_run_again_says_it_is_already_loaded(runner):
     assert "already loaded" in result.output
     assert count(Village) == 1
     assert count(Household) == 120
-
-
-@pytest.fixture
-def other_village(make_village):
-    return make_village("李家村", "LJ")
 
 
 def test_demo_refuses_a_database_holding_another_village(runner, other_village):

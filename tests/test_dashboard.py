@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pypdf import PdfReader
 from pypdf.generic import DictionaryObject
-from testsupport import PASSWORD, csrf_token
+from testsupport import log_in, pdf_text
 
 from app.auth.models import HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.catalogue import services as catalogue
@@ -49,30 +49,6 @@ def section(page: str, name: str) -> str:
     match = re.search(rf'data-section="{name}">(.*?)</section>', page, re.S)
     assert match, f"no section {name} on the page"
     return match.group(1)
-
-
-def log_in(client, username):
-    client.get("/lang/en")
-    response = client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_token(client)},
-    )
-    assert response.status_code == 302, response.text
-    return client
-
-
-def pdf_text(data: bytes) -> str:
-    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
-
-
-@pytest.fixture
-def inspector(make_user):
-    return make_user(INSPECTOR, username="wangge")
-
-
-@pytest.fixture
-def storekeeper(make_user):
-    return make_user(STOREKEEPER, username="dianzhang")
 
 
 @dataclass
@@ -251,7 +227,7 @@ def test_the_axis_top_is_a_round_number(value, ceiling):
 
 def test_the_dashboard_shows_the_figures(client, village, recent):
     today = inspections.village_today(village.id)
-    log_in(client, "admin")
+    log_in(client, "admin", english=True)
 
     response = client.get("/admin/dashboard")
 
@@ -276,7 +252,7 @@ def test_the_dashboard_shows_the_figures(client, village, recent):
 def test_the_dashboard_draws_its_charts_inline(client, village, recent):
     today = inspections.village_today(village.id)
     want = expected(recent, today, today)
-    log_in(client, "admin")
+    log_in(client, "admin", english=True)
 
     page = client.get("/admin/dashboard").text
 
@@ -298,7 +274,7 @@ def test_the_dashboard_draws_its_charts_inline(client, village, recent):
 
 
 def test_the_dashboard_lists_grids_and_goods_running_low(client, recent):
-    log_in(client, "admin")
+    log_in(client, "admin", english=True)
 
     page = client.get("/admin/dashboard").text
 
@@ -310,7 +286,7 @@ def test_the_dashboard_lists_grids_and_goods_running_low(client, recent):
 
 
 def test_the_admin_home_links_to_the_dashboard(client, admin):
-    log_in(client, "admin")
+    log_in(client, "admin", english=True)
 
     assert 'href="/admin/dashboard"' in client.get("/home").text
 
@@ -367,7 +343,7 @@ def ranked_grids(page: str, name: str) -> list[tuple[str, str]]:
 
 def test_the_board_ranks_the_grids(client, board_month):
     month, _people = board_month
-    log_in(client, "admin")
+    log_in(client, "admin", english=True)
 
     response = client.get(f"/admin/board?month={month}")
 
@@ -383,7 +359,7 @@ def test_the_board_ranks_the_grids(client, board_month):
 
 def test_the_board_lists_households_masked(client, board_month):
     month, people = board_month
-    log_in(client, "admin")
+    log_in(client, "admin", english=True)
 
     page = client.get(f"/admin/board?month={month}").text
 
@@ -408,7 +384,7 @@ def test_the_board_lists_households_masked(client, board_month):
 
 def test_the_board_pdf_has_the_board_in_the_embedded_font(client, board_month):
     month, people = board_month
-    log_in(client, "admin")
+    log_in(client, "admin", english=True)
 
     response = client.get(f"/admin/board.pdf?month={month}")
 
@@ -436,7 +412,7 @@ def test_the_board_pdf_has_the_board_in_the_embedded_font(client, board_month):
 
 
 def test_the_board_defaults_to_this_month(client, village, admin):
-    log_in(client, "admin")
+    log_in(client, "admin", english=True)
 
     response = client.get("/admin/board")
 
@@ -460,7 +436,7 @@ def test_the_board_defaults_to_this_month(client, village, admin):
 )
 @pytest.mark.parametrize("path", ["/admin/board", "/admin/board.pdf"])
 def test_a_bad_month_gets_a_friendly_page(client, admin, path, month):
-    log_in(client, "admin")
+    log_in(client, "admin", english=True)
 
     response = client.get(path, query_string={"month": month})
 
@@ -489,7 +465,7 @@ def test_equal_grids_share_a_place_and_empty_grids_come_last():
 
 
 def test_an_empty_village_has_a_dashboard_and_a_board(client, admin):
-    log_in(client, "admin")
+    log_in(client, "admin", english=True)
 
     page = client.get("/admin/dashboard")
     board = client.get("/admin/board")
@@ -537,7 +513,7 @@ PATHS = ["/admin/dashboard", "/admin/board", "/admin/board.pdf"]
 @pytest.mark.parametrize("role", [INSPECTOR, STOREKEEPER, HOUSEHOLD])
 def test_other_roles_may_not_see_the_reports(client, make_user, household, role):
     make_user(role, username="someone", household=household if role == HOUSEHOLD else None)
-    log_in(client, "someone")
+    log_in(client, "someone", english=True)
 
     for path in PATHS:
         assert client.get(path).status_code == 403, path

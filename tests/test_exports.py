@@ -225,13 +225,13 @@ def test_ledger_rows_are_signed_with_the_balance_after(seeded, village, download
     today = read_table(download("ledger", **today_range(village)), "csv")[1:]
 
     assert [(row[4], row[5]) for row in october] == [
-        ("检查积分", "3"),
-        ("检查积分", "2"),
-        ("调整", "20"),
-        ("兑换", "-7"),
-        ("兑换", "-2"),
-        ("兑换", "-4"),
-        ("检查积分", "1"),
+        ("垃圾分类检查", "3"),
+        ("垃圾分类检查", "2"),
+        ("积分调整", "20"),
+        ("积分超市兑换", "-7"),
+        ("积分超市兑换", "-2"),
+        ("积分超市兑换", "-4"),
+        ("垃圾分类检查", "1"),
     ]
     assert all(row[2] in (seeded["h1"].code, seeded["h2"].code) for row in october)
     # The void and the cancellation are reversals posted today, each with its reason.

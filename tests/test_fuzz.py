@@ -29,6 +29,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from testsupport import PROBLEM, assert_problem, bearer
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
@@ -90,7 +91,7 @@ class Seed:
         if fresh:
             token = issue_token(db.session.get_one(User, self.users[role])).token
             db.session.commit()
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(token)
 
 
 def jpeg() -> bytes:
@@ -176,6 +177,16 @@ def aim(seed: Seed, data: st.DataObject, case) -> None:
     # Disabling a seeded user would turn the rest of the run into 401s.
     if case.path_parameters and case.path_parameters.get("user_id") in seed.users.values():
         case.path_parameters["user_id"] = seed.spare_user
+    # Taking a seeded good off sale, or pricing it past every balance, would leave no
+    # redemption that can succeed: only the goods the fuzzer made change those.
+    if (
+        case.method.upper() == "PATCH"
+        and case.path_parameters
+        and case.path_parameters.get("good_id") in seed.ids["good_id"]
+        and isinstance(case.body, dict)
+    ):
+        case.body.pop("active", None)
+        case.body.pop("price_points", None)
 
 
 def fuzz_operation(
@@ -250,15 +261,6 @@ def test_every_operation_answers_as_documented(app, client, seed):
 
 
 # What the fuzzer found ------------------------------------------------------------------
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    assert response.json["code"] == code
-    return response.json
 
 
 @pytest.mark.parametrize("household_id", ["0", "2147483648", "9" * 30, "9" * 5000])

@@ -6,6 +6,7 @@ import zipfile
 import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
+from testsupport import household_count
 
 from app.db import db
 from app.households.importer import (
@@ -37,10 +38,6 @@ def xlsx_bytes(*rows) -> bytes:
     return buffer.getvalue()
 
 
-def household_count() -> int:
-    return db.session.scalar(select(func.count(Household.id)))
-
-
 def refused(village, data: bytes) -> RosterInvalid:
     """Import, expect a refusal, and check that nothing was written."""
     before = household_count()
@@ -59,12 +56,6 @@ def file_error(village, data: bytes) -> str:
     assert "rows" not in error.errors
     [message] = error.errors["file"]
     return message
-
-
-@pytest.fixture
-def grids(grid, make_grid):
-    """东一网格 (number 1) and 西一网格 (number 2)."""
-    return grid, make_grid("西一网格")
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])

@@ -7,9 +7,17 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from PIL import Image
-from sqlalchemy import func, select
-from test_ledger_races import run_at_once
-from testsupport import PASSWORD, csrf_token
+from sqlalchemy import select
+from testsupport import (
+    KEY,
+    PASSWORD,
+    balance_of,
+    csrf_token,
+    inspection_rows,
+    key_of,
+    log_in,
+    run_at_once,
+)
 
 from app.auth.models import HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.db import db
@@ -18,54 +26,15 @@ from app.households.services import reissue_card, update_household
 from app.inspections import services
 from app.inspections.models import Inspection
 from app.ledger import services as ledger
-from app.ledger.models import Account
 
-KEY = re.compile(r'<input type="hidden" name="key" value="([^"]+)">')
-
-
-def balance_of(household_id: int) -> int:
-    return db.session.scalar(select(Account.balance).where(Account.household_id == household_id))
-
-
-def inspections_of(household_id: int) -> int:
-    return db.session.scalar(
-        select(func.count(Inspection.id)).where(Inspection.household_id == household_id)
-    )
-
-
-def log_in(client, username):
-    response = client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_token(client)},
-    )
-    assert response.status_code == 302, response.text
-    return response
-
-
-@pytest.fixture(autouse=True)
-def photo_folder(app, tmp_path):
-    folder = tmp_path / "photos"
-    app.config["PHOTO_FOLDER"] = str(folder)
-    return folder
-
-
-@pytest.fixture
-def inspector(make_user):
-    return make_user(INSPECTOR, username="wangge")
+pytestmark = pytest.mark.usefixtures("photo_folder")
 
 
 @pytest.fixture
 def browser(client, inspector):
     """The inspector's phone: logged in, pages in English (the texts asserted below)."""
-    client.get("/lang/en")
-    log_in(client, "wangge")
+    log_in(client, "inspector", english=True)
     return client
-
-
-def key_of(page) -> str:
-    match = KEY.search(page.text)
-    assert match, "the grade page carries no key"
-    return match.group(1)
 
 
 def grade_form(browser, household, grade="A", *, key=None, note="", photo=None):
@@ -98,7 +67,7 @@ def test_the_scanner_page_renders_for_an_inspector(browser):
 
 
 def test_the_scanner_page_renders_in_chinese_by_default(client, inspector):
-    log_in(client, "wangge")
+    log_in(client, "inspector")
 
     response = client.get("/inspect")
 
@@ -119,7 +88,7 @@ def test_the_scanner_page_sends_anonymous_users_to_the_login(client):
 def test_logging_in_from_there_comes_back_to_the_scanner(client, inspector):
     response = client.post(
         "/login?next=/inspect",
-        data={"username": "wangge", "password": PASSWORD, "csrf_token": csrf_token(client)},
+        data={"username": "inspector", "password": PASSWORD, "csrf_token": csrf_token(client)},
     )
 
     assert response.headers["Location"] == "/inspect"
@@ -330,7 +299,7 @@ def test_a_zero_point_grade_from_the_page_is_recorded(browser, household):
     assert response.status_code == 302
     done = browser.get(response.headers["Location"])
     assert re.search(r"data-balance>\s*0\s*<", done.text)
-    assert inspections_of(household.id) == 1
+    assert inspection_rows(household.id) == 1
 
 
 def test_posting_the_same_form_twice_credits_once(browser, household):
@@ -343,7 +312,7 @@ def test_posting_the_same_form_twice_credits_once(browser, household):
     assert first.headers["Location"] == again.headers["Location"]
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert balance_of(household.id) == 3
-    assert inspections_of(household.id) == 1
+    assert inspection_rows(household.id) == 1
     assert browser.get(again.headers["Location"]).status_code == 200
 
 
@@ -374,7 +343,7 @@ def test_the_same_form_sent_from_many_connections_at_once_credits_once(
     assert status == 302 and location.startswith("/inspect/done/")
     db.session.rollback()  # end the test's snapshot; read what the workers wrote
     assert balance_of(household_id) == 3
-    assert inspections_of(household_id) == 1
+    assert inspection_rows(household_id) == 1
     assert ledger.verify().ok
 
 
@@ -402,7 +371,7 @@ def test_the_same_key_with_another_grade_credits_nothing_more(browser, household
 
     assert response.status_code in (409, 422)
     assert balance_of(household.id) == 3
-    assert inspections_of(household.id) == 1
+    assert inspection_rows(household.id) == 1
 
 
 def test_over_the_limit_goes_back_to_the_grade_page_with_a_message(browser, household, make_user):
@@ -420,7 +389,7 @@ def test_over_the_limit_goes_back_to_the_grade_page_with_a_message(browser, hous
     assert "data-message" in page.text
     assert "This household was already inspected today." in page.text
     assert balance_of(household.id) == 3
-    assert inspections_of(household.id) == 1
+    assert inspection_rows(household.id) == 1
 
 
 def test_the_inspectors_own_household_shows_the_conflict_and_credits_nothing(
@@ -441,7 +410,7 @@ def test_the_inspectors_own_household_shows_the_conflict_and_credits_nothing(
     assert "data-message" in response.text
     assert "own household" in response.text
     assert balance_of(household.id) == 0
-    assert inspections_of(household.id) == 0
+    assert inspection_rows(household.id) == 0
 
 
 def test_a_moved_household_cannot_be_graded(browser, household):
@@ -456,7 +425,7 @@ def test_a_moved_household_cannot_be_graded(browser, household):
 
     assert response.status_code in (302, 409)
     assert balance_of(household.id) == 0
-    assert inspections_of(household.id) == 0
+    assert inspection_rows(household.id) == 0
 
 
 def test_a_bad_grade_from_the_form_credits_nothing(browser, household):
@@ -464,7 +433,7 @@ def test_a_bad_grade_from_the_form_credits_nothing(browser, household):
 
     assert response.status_code == 422
     assert "data-message" in response.text
-    assert inspections_of(household.id) == 0
+    assert inspection_rows(household.id) == 0
 
 
 def test_a_form_without_its_key_is_refused(browser, household):

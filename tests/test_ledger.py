@@ -3,13 +3,15 @@
 from datetime import timedelta
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from app.db import db, utcnow
 from app.errors import AlreadyReversed, InsufficientPoints, NotFound, ValidationFailed
 from app.ledger import services as ledger
-from app.ledger.models import ISSUANCE, Account, Entry, Journal, Transfer
+from app.ledger.labels import journal_kind_label
+from app.ledger.models import ISSUANCE, Account, Entry, Journal, JournalKind, Transfer
 
 
 def household_balance(household) -> int:
@@ -51,15 +53,61 @@ def test_a_transfer_moves_a_positive_whole_number(village, household, amount):
     account = ledger.household_account(household.id)
     issuance = ledger.system_account_id(village.id, ISSUANCE)
     with pytest.raises(ValidationFailed):
-        ledger.post(village.id, "test", [ledger.Leg(issuance, account.id, amount)], memo="x")
+        ledger.post(
+            village.id, JournalKind.ADJUSTMENT, [ledger.Leg(issuance, account.id, amount)], memo="x"
+        )
 
 
 def test_a_transfer_needs_two_accounts_and_a_journal_needs_a_transfer(village, household):
     account = ledger.household_account(household.id)
     with pytest.raises(ValidationFailed):
-        ledger.post(village.id, "test", [ledger.Leg(account.id, account.id, 1)], memo="x")
+        ledger.post(
+            village.id, JournalKind.ADJUSTMENT, [ledger.Leg(account.id, account.id, 1)], memo="x"
+        )
     with pytest.raises(ValidationFailed):
-        ledger.post(village.id, "test", [], memo="x")
+        ledger.post(village.id, JournalKind.ADJUSTMENT, [], memo="x")
+
+
+def test_every_journal_kind_can_be_posted(village, household):
+    account = ledger.household_account(household.id).id
+    issuance = ledger.system_account_id(village.id, ISSUANCE)
+    for kind in JournalKind:
+        ledger.post(village.id, kind, [ledger.Leg(issuance, account, 1)], memo=kind)
+    db.session.commit()
+    assert sorted(db.session.scalars(select(Journal.kind))) == sorted(JournalKind)
+    assert ledger.verify().ok
+
+
+def test_posting_a_journal_of_no_known_kind_is_refused(village, household):
+    account = ledger.household_account(household.id).id
+    issuance = ledger.system_account_id(village.id, ISSUANCE)
+    with pytest.raises(ValidationFailed):
+        ledger.post(village.id, "bonus", [ledger.Leg(issuance, account, 1)], memo="x")
+    db.session.rollback()
+    assert household_balance(household) == 0
+
+
+def test_the_database_refuses_a_journal_of_no_known_kind(village):
+    with pytest.raises(IntegrityError):
+        db.session.execute(
+            text(
+                "INSERT INTO journals (village_id, kind, memo, created_at) "
+                "VALUES (:village, 'bonus', 'x', :now)"
+            ),
+            {"village": village.id, "now": utcnow()},
+        )
+    db.session.rollback()
+    assert db.session.scalar(select(db.func.count(Journal.id))) == 0
+
+
+def test_every_journal_kind_has_its_own_words_in_each_language(app):
+    words = {}
+    for language in app.config["LANGUAGES"]:
+        with app.test_request_context(), force_locale(language):
+            words[language] = [journal_kind_label(kind) for kind in JournalKind]
+    assert all(not word.isascii() for word in words["zh_CN"])
+    assert all(word.isascii() for word in words["en"])
+    assert all(len(set(named)) == len(JournalKind) for named in words.values())
 
 
 def test_posting_to_another_villages_account_is_refused(village, make_village, make_household):
@@ -69,7 +117,7 @@ def test_posting_to_another_villages_account_is_refused(village, make_village, m
     with pytest.raises(NotFound):
         ledger.post(
             village.id,
-            "test",
+            JournalKind.ADJUSTMENT,
             [ledger.Leg(issuance, ledger.household_account(stranger.id).id, 1)],
             memo="x",
         )
@@ -230,7 +278,7 @@ def test_verify_names_an_account_whose_cached_balance_was_tampered_with(village,
     db.session.commit()
     report = ledger.verify()
     assert not report.ok
-    tampered = [p for p in report.problems if p["check"] == "account_balance"]
+    tampered = [p.to_dict() for p in report.problems if p.check == "account_balance"]
     assert tampered == [
         {
             "check": "account_balance",
@@ -264,7 +312,7 @@ def test_verify_names_the_account_when_an_entry_is_removed(village, household):
     )
     report = ledger.verify()
     assert not report.ok
-    named = {(p["check"], p.get("account_id")) for p in report.problems}
+    named = {(p.check, p.ids.get("account_id")) for p in report.problems}
     assert ("account_balance", account.id) in named
     assert ("entry_chain", account.id) in named
     assert ("balance", None) in named  # the transfer lost one of its two entries
@@ -278,7 +326,7 @@ def test_verify_catches_a_changed_entry_amount(village, household):
         "UPDATE entries SET delta = 6, balance_after = 6 WHERE account_id = :id", {"id": account.id}
     )
     report = ledger.verify(village.id)
-    assert {p["check"] for p in report.problems} >= {"account_balance", "balance"}
+    assert {p.check for p in report.problems} >= {"account_balance", "balance"}
 
 
 def test_verify_is_scoped_to_a_village(village, household, make_village, make_household):

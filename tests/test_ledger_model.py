@@ -19,6 +19,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from testsupport import bearer
 
 from app.auth.models import ADMIN
 from app.auth.services import create_user, issue_token
@@ -48,7 +49,7 @@ class LedgerMachine(RuleBasedStateMachine):
             create_household(village, grid, f"户{i}", "地址").id for i in range(HOUSEHOLDS)
         ]
         admin = create_user(village, f"admin-{code}", "password-123", ADMIN)
-        self.headers = {"Authorization": f"Bearer {issue_token(admin).token}"}
+        self.headers = bearer(issue_token(admin).token)
         db.session.commit()
         self.balance = {h: 0 for h in self.households}
         # journal id -> (household, points it gave the household), for reversals

@@ -1,40 +1,14 @@
 """Concurrent requests with real connections: no overdraft, no double posting, no deadlock."""
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 
 from sqlalchemy import func, select
+from testsupport import run_at_once
 
 from app.db import db, run_write
 from app.errors import AlreadyReversed, DomainError
 from app.ledger import services as ledger
 from app.ledger.models import Journal
-
-
-def run_at_once(app, count: int, work: Callable[[int], object]) -> list:
-    """Run work(i) in count threads, each with its own app context and connection,
-    released together by a barrier; return what each returned or raised."""
-    barrier = threading.Barrier(count)
-    results: list = [None] * count
-
-    def worker(index: int) -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                results[index] = work(index)
-            except Exception as error:  # collected and asserted on by the test
-                results[index] = error
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a worker hung"
-    return results
 
 
 def test_overdraft_race_through_the_api(app, make_household, admin_headers):
@@ -155,7 +129,7 @@ def test_opposite_postings_in_a_tight_loop_never_deadlock(app, village, make_hou
         legs = [ledger.Leg(a, b, 1)] if index == 0 else [ledger.Leg(b, a, 1)]
         for _ in range(rounds):
             # No retries: a deadlock or serialization failure would surface here.
-            run_write(lambda: ledger.post(village_id, "test", legs, memo="swap"), retries=0)
+            run_write(lambda: ledger.post(village_id, "adjustment", legs, memo="swap"), retries=0)
         return "done"
 
     assert run_at_once(app, 2, shuffle) == ["done", "done"]

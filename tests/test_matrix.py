@@ -19,9 +19,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from PIL import Image
 from sqlalchemy import text
-from testsupport import PASSWORD, csrf_token
+from testsupport import PARAMETER, PASSWORD, bearer, csrf_token, openapi_path, png_bytes
 
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER, User
 from app.auth.services import create_user, issue_token
@@ -142,7 +141,7 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
     "GET /admin/households/import":
         (LOGIN, 200,   403,   403,   403,   200,   403,   403),
     "POST /admin/households/import":
-        (LOGIN, 200,   403,   403,   403,   XB,    403,   403),
+        (LOGIN, 302,   403,   403,   403,   XB,    403,   403),
     "GET /admin/households/import/template.<fmt>":
         (LOGIN, 200,   403,   403,   403,   200,   403,   403),
     "GET /admin/households/<id:household_id>":
@@ -299,13 +298,6 @@ PROBLEM_CODES = {
     404: {"not_found"},
     422: {"validation_error", "invalid_qr"},
 }
-
-
-def png_bytes() -> bytes:
-    """A tiny photo that the upload checks accept."""
-    out = io.BytesIO()
-    Image.new("RGB", (8, 8), (30, 160, 60)).save(out, "PNG")
-    return out.getvalue()
 
 
 @dataclass
@@ -472,12 +464,20 @@ REQUESTS: dict[str, Spec] = {
     "POST /shop/household/<id:household_id>": lambda w, p: {
         "data": {"key": uuid.uuid4().hex, f"qty-{p['good_id']}": "1"}
     },
-    "POST /shop/receipts/<id:redemption_id>/cancel": lambda w, p: {"data": {"reason": "退货"}},
+    "POST /shop/receipts/<id:redemption_id>/cancel": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "reason": "退货"}
+    },
     "POST /admin/goods": lambda w, p: {
-        "data": {"name": w.unique("毛巾"), "unit": "条", "price_points": "5", "stock": "10"}
+        "data": {
+            "name": w.unique("毛巾"),
+            "unit": "条",
+            "price_points": "5",
+            "stock": "10",
+            "key": uuid.uuid4().hex,
+        }
     },
     "POST /admin/goods/<id:good_id>/<action>": lambda w, p: {
-        "data": {"quantity": "1", "reason": "到货"}
+        "data": {"quantity": "1", "note": "到货", "key": uuid.uuid4().hex}
     },
     "POST /admin/rules": lambda w, p: {
         "data": {
@@ -487,11 +487,13 @@ REQUESTS: dict[str, Spec] = {
             },
             **{f"label-{grade}": grade for grade in "ABCD"},
             "daily_limit": "1",
+            "key": uuid.uuid4().hex,
         }
     },
     "GET /admin/cards.pdf": lambda w, p: {"query_string": {"grid_id": p["grid_id"]}},
     "POST /admin/households/new": lambda w, p: {
         "data": {
+            "key": uuid.uuid4().hex,
             "name": w.unique("周新"),
             "address": "青山村7组 桃树路9号",
             "grid_id": str(p["grid_id"]),
@@ -500,6 +502,7 @@ REQUESTS: dict[str, Spec] = {
     "POST /admin/households/import": lambda w, p: {"data": {"file": (roster_csv(w), "roster.csv")}},
     "POST /admin/households/<id:household_id>/edit": lambda w, p: {
         "data": {
+            "key": uuid.uuid4().hex,
             "name": "钱多多",
             "address": "青山村3组 银杏路17号",
             "grid_id": str(p["grid_id"]),
@@ -508,12 +511,14 @@ REQUESTS: dict[str, Spec] = {
             "status": "active",
         }
     },
-    "POST /admin/households/<id:household_id>/reissue": lambda w, p: {"data": {"reason": "丢失"}},
+    "POST /admin/households/<id:household_id>/reissue": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "reason": "丢失"}
+    },
     "POST /admin/households/<id:household_id>/adjust": lambda w, p: {
         "data": {"amount": "1", "reason": "补录", "key": w.unique("adjust")}
     },
     "POST /admin/households/<id:household_id>/login": lambda w, p: {
-        "data": {"username": w.unique("qs-home"), "password": PASSWORD}
+        "data": {"key": uuid.uuid4().hex, "username": w.unique("qs-home"), "password": PASSWORD}
     },
     "POST /api/v1/auth/tokens": lambda w, p: {
         "json": {"username": "qs-admin", "password": PASSWORD}
@@ -609,8 +614,6 @@ FRESH: dict[str, Callable[[World], dict[str, int]]] = {
     },
 }
 
-PARAMETER = re.compile(r"<(?:[^<>:]+(?:\([^)]*\))?:)?(\w+)>")
-
 
 def routes(app) -> set[str]:
     """Every (method, rule) of the URL map but HEAD, OPTIONS and static files."""
@@ -624,10 +627,6 @@ def routes(app) -> set[str]:
 
 def fill(rule: str, params: dict[str, object]) -> str:
     return PARAMETER.sub(lambda m: str(params[m.group(1)]), rule)
-
-
-def openapi_path(rule: str) -> str:
-    return PARAMETER.sub(lambda m: "{" + m.group(1) + "}", rule)
 
 
 def snapshot() -> dict[str, object]:
@@ -697,16 +696,19 @@ def prepare(client, world: World, route: str, caller: str, cell: Cell) -> tuple[
         if caller == "anon":
             pass
         elif route in OWN_TOKEN:
-            headers["Authorization"] = f"Bearer {issue_token(world.users[caller]).token}"
+            headers.update(bearer(issue_token(world.users[caller]).token))
             db.session.commit()
         else:
-            headers["Authorization"] = f"Bearer {world.tokens[caller]}"
+            headers.update(bearer(world.tokens[caller]))
     else:
         headers["Accept"] = HTML
         with client.session_transaction() as session:
             session.clear()
             if caller != "anon":
                 session["user_id"] = world.user_ids[caller]
+                # As a login would: the cookie carries the user's current session version.
+                user = db.session.get_one(User, world.user_ids[caller])
+                session["session_version"] = user.session_version
         if method != "GET":
             kwargs.setdefault("data", {})["csrf_token"] = csrf_token(client)
     sent = path + json.dumps(kwargs, default=shown_as_text, ensure_ascii=False)
@@ -815,7 +817,7 @@ def test_matrix(client):
 
 def test_the_leak_check_knows_village_1s_data_when_it_sees_it(client):
     world = build_world()
-    headers = bearer(world, "admin")
+    headers = headers_of(world, "admin")
     household = client.get(f"/api/v1/households/{world.ids['household_id']}", headers=headers)
     receipt = client.get(f"/api/v1/redemptions/{world.ids['redemption_id']}", headers=headers)
     goods = client.get("/api/v1/goods", headers=headers)
@@ -836,10 +838,12 @@ def log_in_page(client, world: World, caller: str) -> None:
     with client.session_transaction() as session:
         session.clear()
         session["user_id"] = world.user_ids[caller]
+        user = db.session.get_one(User, world.user_ids[caller])
+        session["session_version"] = user.session_version
 
 
-def bearer(world: World, caller: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {world.tokens[caller]}"}
+def headers_of(world: World, caller: str) -> dict[str, str]:
+    return bearer(world.tokens[caller])
 
 
 def test_a_resident_cannot_read_another_households_ledger(client):
@@ -849,7 +853,7 @@ def test_a_resident_cannot_read_another_households_ledger(client):
 
     for household_id in (world.h_other_id, world.h2_id):
         response = client.get(
-            f"/api/v1/households/{household_id}/ledger", headers=bearer(world, "household")
+            f"/api/v1/households/{household_id}/ledger", headers=headers_of(world, "household")
         )
 
         assert response.status_code in (403, 404)
@@ -857,7 +861,7 @@ def test_a_resident_cannot_read_another_households_ledger(client):
         assert "邻户奖励" not in response.text
     own = client.get(
         f"/api/v1/households/{world.ids['household_id']}/ledger",
-        headers=bearer(world, "household"),
+        headers=headers_of(world, "household"),
     )
     assert own.status_code == 200
     assert own.get_json()["balance"] == household_account(world.ids["household_id"]).balance
@@ -890,7 +894,7 @@ def test_a_disabled_users_token_and_session_stop_at_once(client):
     inspector.active = False
     db.session.commit()
 
-    response = client.get("/api/v1/grids", headers=bearer(world, "inspector"))
+    response = client.get("/api/v1/grids", headers=headers_of(world, "inspector"))
     assert response.status_code == 401
     assert response.get_json()["code"] == "unauthorized"
     log_in_page(client, world, "inspector")
@@ -907,7 +911,7 @@ def test_an_inspector_adds_a_photo_only_to_their_own_inspection(client):
 
     response = client.post(
         f"/api/v1/inspections/{world.ids['inspection_id']}/photo",
-        headers={"Authorization": f"Bearer {token}"},
+        headers=bearer(token),
         data={"photo": (io.BytesIO(png_bytes()), "photo.png")},
     )
 
@@ -924,5 +928,5 @@ def test_the_api_ignores_a_page_session(client):
 
     assert response.status_code == 401
     assert write.status_code == 401
-    grids = client.get("/api/v1/grids", headers=bearer(world, "admin")).get_json()["items"]
+    grids = client.get("/api/v1/grids", headers=headers_of(world, "admin")).get_json()["items"]
     assert "不该建的网格" not in [grid["name"] for grid in grids]

@@ -1,7 +1,7 @@
 """A resident's own page: balance, statement with reasons, filters, the shop."""
 
 import pytest
-from testsupport import PASSWORD, csrf_token
+from testsupport import log_in
 
 from app.auth.models import HOUSEHOLD
 from app.catalogue.services import create_good
@@ -25,17 +25,8 @@ def resident_with_history(village, household, make_user):
     return resident
 
 
-def log_in(client, username):
-    client.get("/lang/en")
-    response = client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_token(client)},
-    )
-    assert response.status_code == 302
-
-
 def test_a_resident_lands_on_their_own_page(client, resident_with_history):
-    log_in(client, "ma-home")
+    log_in(client, "ma-home", english=True)
     assert client.get("/home").headers["Location"].endswith("/my")
     page = client.get("/my").get_data(as_text=True)
     assert "data-balance>3<" in page  # 20 + 3 - 20
@@ -46,7 +37,7 @@ def test_a_resident_lands_on_their_own_page(client, resident_with_history):
 
 
 def test_the_statement_filters_earned_and_spent(client, resident_with_history):
-    log_in(client, "ma-home")
+    log_in(client, "ma-home", english=True)
     earned = client.get("/my?show=in").get_data(as_text=True)
     spent = client.get("/my?show=out").get_data(as_text=True)
     assert "优 (A)" in earned and "香皂×2" not in earned
@@ -54,14 +45,14 @@ def test_the_statement_filters_earned_and_spent(client, resident_with_history):
 
 
 def test_the_shop_shows_what_the_household_can_afford(client, resident_with_history):
-    log_in(client, "ma-home")
+    log_in(client, "ma-home", english=True)
     page = client.get("/my").get_data(as_text=True)
     assert "97 more points needed" in page  # cooking oil: 100, balance 3
 
 
 def test_staff_cannot_open_a_residents_page(client, make_user):
     make_user("inspector", username="li-inspect")
-    log_in(client, "li-inspect")
+    log_in(client, "li-inspect", english=True)
     assert client.get("/my").status_code == 403
 
 

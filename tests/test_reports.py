@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, update
+from testsupport import assert_problem
 
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER, User
 from app.catalogue import services as catalogue
@@ -23,7 +24,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 POINTS = {"A": 3, "B": 2, "C": 1, "D": 0}
 OCTOBER = (date(2026, 10, 1), date(2026, 10, 31))
 REGISTERED = datetime(2026, 9, 1, 8, 0, tzinfo=SHANGHAI)
-PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
 
 
 def at(
@@ -37,16 +37,6 @@ def at(
 ) -> datetime:
     """A moment on the village's clock."""
     return datetime(year, month, day, hour, minute, tzinfo=zone)
-
-
-def assert_problem(response, status, code=None):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.json
-    assert PROBLEM_FIELDS <= set(body)
-    if code is not None:
-        assert body["code"] == code
-    return body
 
 
 # What the test seeded, kept in plain Python -----------------------------------------------
@@ -285,11 +275,6 @@ def inspectors(make_user):
         make_user(INSPECTOR, username="wang_inspects"),
         make_user(INSPECTOR, username="li_inspects"),
     )
-
-
-@pytest.fixture
-def storekeeper(make_user):
-    return make_user(STOREKEEPER, username="storekeeper")
 
 
 @pytest.fixture

@@ -9,12 +9,10 @@ from pathlib import Path
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
-from testsupport import PASSWORD, TEST_CONFIG, csrf_token
+from testsupport import PASSWORD, TEST_CONFIG, balance_of, csrf_token, key_of, log_in
 
 from app import create_app
-from app.auth.models import INSPECTOR
 from app.db import db
-from app.ledger.models import Account
 
 ROOT = Path(__file__).resolve().parent.parent
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
@@ -56,48 +54,24 @@ def row_counts() -> dict[str, int]:
     }
 
 
-def balance_of(household_id: int) -> int:
-    db.session.rollback()
-    return db.session.scalar(select(Account.balance).where(Account.household_id == household_id))
-
-
-def log_in(client, username: str) -> None:
-    response = client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": csrf_token(client)},
-    )
-    assert response.status_code == 302, response.text
-
-
 def logged_in(client) -> bool:
     return client.get("/home", headers=HTML).status_code != 302
 
 
 @pytest.fixture
-def admin_page(client, admin):
-    """The admin's browser, logged in through the form, pages in English."""
-    client.get("/lang/en")
-    log_in(client, "admin")
+def inspector_page(client, inspector):
+    """The inspector's phone: logged in through the form, pages in English."""
+    log_in(client, "inspector", english=True)
     return client
-
-
-@pytest.fixture
-def inspector_page(app, client, make_user):
-    make_user(INSPECTOR, username="wangge")
-    client.get("/lang/en")
-    log_in(client, "wangge")
-    return client
-
-
-KEY = re.compile(r'name="key" value="([^"]+)"')
 
 
 def grade_form(client, household) -> dict[str, str]:
     """The grade page's form, filled in with an A, as the browser would post it."""
-    page = client.get(f"/inspect/household/{household.id}").text
-    match = KEY.search(page)
-    assert match
-    return {"key": match.group(1), "grade": "A", "note": ""}
+    return {
+        "key": key_of(client.get(f"/inspect/household/{household.id}")),
+        "grade": "A",
+        "note": "",
+    }
 
 
 # CSRF: every page form ----------------------------------------------------------------------
@@ -114,7 +88,7 @@ def test_the_url_map_has_the_page_forms():
 @pytest.mark.parametrize("rule", PAGE_POSTS, ids=lambda rule: rule.rule)
 @pytest.mark.parametrize("token", ["none", "garbage", "other session"])
 def test_a_page_post_without_this_sessions_token_is_refused(
-    app, admin_page, household, rule, token
+    app, admin_client, household, rule, token
 ):
     data = {"reason": "x", "quantity": "3", "username": "admin", "password": PASSWORD}
     if token == "garbage":
@@ -123,14 +97,14 @@ def test_a_page_post_without_this_sessions_token_is_refused(
         data["csrf_token"] = csrf_token(app.test_client())
     before = row_counts()
 
-    response = admin_page.post(url_of(rule), data=data, headers=HTML)
+    response = admin_client.post(url_of(rule), data=data, headers=HTML)
 
     assert response.status_code == 400, response.text
     assert response.mimetype == "text/html"
     assert "This form has expired." in response.text
     assert "Traceback" not in response.text
     assert row_counts() == before
-    assert logged_in(admin_page)
+    assert logged_in(admin_client)
 
 
 def test_the_refusal_page_is_chinese_by_default(client):
@@ -140,8 +114,8 @@ def test_the_refusal_page_is_chinese_by_default(client):
     assert 'lang="zh-CN"' in response.text
 
 
-def test_a_page_post_asking_for_json_gets_problem_json(admin_page):
-    response = admin_page.post("/logout", headers={"Accept": "application/json"})
+def test_a_page_post_asking_for_json_gets_problem_json(admin_client):
+    response = admin_client.post("/logout", headers={"Accept": "application/json"})
 
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
@@ -155,7 +129,7 @@ def test_a_grade_form_without_the_token_credits_nothing(app, inspector_page, hou
         data = form if token is None else {**form, "csrf_token": token}
         response = inspector_page.post(f"/inspect/household/{household.id}", data=data)
         assert response.status_code == 400
-        assert balance_of(household.id) == 0
+        assert balance_of(household.id, fresh=True) == 0
 
     response = inspector_page.post(
         f"/inspect/household/{household.id}",
@@ -164,7 +138,7 @@ def test_a_grade_form_without_the_token_credits_nothing(app, inspector_page, hou
 
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/inspect/done/")
-    assert balance_of(household.id) == 3
+    assert balance_of(household.id, fresh=True) == 3
 
 
 def test_the_token_in_the_page_is_the_one_that_works(inspector_page, household):
@@ -178,7 +152,7 @@ def test_the_token_in_the_page_is_the_one_that_works(inspector_page, household):
     )
 
     assert response.status_code == 302
-    assert balance_of(household.id) == 3
+    assert balance_of(household.id, fresh=True) == 3
 
 
 def test_a_form_left_open_for_hours_still_posts(monkeypatch, inspector_page, household):
@@ -197,7 +171,7 @@ def test_a_form_left_open_for_hours_still_posts(monkeypatch, inspector_page, hou
 
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/inspect/done/")
-    assert balance_of(household.id) == 3
+    assert balance_of(household.id, fresh=True) == 3
 
 
 def test_the_login_form_needs_the_token(client, admin):
@@ -212,14 +186,14 @@ def test_the_login_form_needs_the_token(client, admin):
     assert logged_in(client)
 
 
-def test_logout_needs_the_token(admin_page):
-    assert admin_page.post("/logout").status_code == 400
-    assert logged_in(admin_page)
+def test_logout_needs_the_token(admin_client):
+    assert admin_client.post("/logout").status_code == 400
+    assert logged_in(admin_client)
 
-    response = admin_page.post("/logout", data={"csrf_token": csrf_token(admin_page)})
+    response = admin_client.post("/logout", data={"csrf_token": csrf_token(admin_client)})
 
     assert response.status_code == 302
-    assert not logged_in(admin_page)
+    assert not logged_in(admin_client)
 
 
 def test_every_post_form_in_the_templates_carries_the_token():
@@ -244,12 +218,14 @@ def test_the_api_takes_a_bearer_token_and_no_csrf_token(client, admin, admin_hea
     assert response.status_code == 201
 
 
-def test_a_session_cookie_alone_does_not_open_the_api(admin_page):
-    assert admin_page.get("/api/v1/grids").status_code == 401
+def test_a_session_cookie_alone_does_not_open_the_api(admin_client):
+    assert admin_client.get("/api/v1/grids").status_code == 401
     before = row_counts()
 
-    response = admin_page.post(
-        "/api/v1/grids", json={"name": "西二网格"}, headers={"X-CSRFToken": csrf_token(admin_page)}
+    response = admin_client.post(
+        "/api/v1/grids",
+        json={"name": "西二网格"},
+        headers={"X-CSRFToken": csrf_token(admin_client)},
     )
 
     assert response.status_code == 401

@@ -2,7 +2,7 @@
 
 import pytest
 from sqlalchemy import select
-from testsupport import PASSWORD, csrf_token
+from testsupport import PASSWORD, log_in, page_post
 
 from app.audit import services as audit
 from app.audit.models import AuditEvent
@@ -27,31 +27,9 @@ def user_named(username: str) -> User | None:
 
 
 @pytest.fixture
-def other_village(make_village):
-    return make_village("李庄村", "LZ")
-
-
-@pytest.fixture
 def inspector(make_user):
+    """The inspector under the name the tests log in with and look for."""
     return make_user(INSPECTOR, username="wgy")
-
-
-def page_login(client, username, password=PASSWORD):
-    client.get("/lang/en")
-    return client.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": csrf_token(client)},
-    )
-
-
-@pytest.fixture
-def admin_client(client, admin):
-    assert page_login(client, "admin").status_code == 302
-    return client
-
-
-def page_post(client, path, data):
-    return client.post(path, data={**data, "csrf_token": csrf_token(client)})
 
 
 # The API.
@@ -170,7 +148,7 @@ def test_disabling_a_user_kills_its_token_at_once(
 
 
 def test_disabling_a_user_ends_its_page_session(client, app, admin_headers, inspector):
-    assert page_login(client, "wgy").status_code == 302
+    log_in(client, "wgy", english=True)
     assert client.get("/home").status_code == 200
 
     with app.test_client() as admin_api:
@@ -313,7 +291,7 @@ def test_the_users_page_refuses_a_short_password(admin_client):
 
 def test_the_users_page_disables_and_enables(admin_client, admin, app, inspector):
     with app.test_client() as other:
-        assert page_login(other, "wgy").status_code == 302
+        log_in(other, "wgy", english=True)
         path = f"/admin/users/{inspector.id}/active"
         assert page_post(admin_client, path, {"active": "0"}).status_code == 302
         assert not user_named("wgy").active
@@ -332,7 +310,7 @@ def test_the_users_page_will_not_disable_its_admin(admin_client, admin):
 
 
 def test_the_users_page_is_for_the_admin_only(client, inspector):
-    page_login(client, "wgy")
+    log_in(client, "wgy", english=True)
     assert client.get("/admin/users").status_code == 403
     response = page_post(client, f"/admin/users/{inspector.id}/active", {"active": "0"})
     assert response.status_code == 403

@@ -1,4 +1,30 @@
-"""Constants the tests share (importable from any test folder)."""
+"""Constants and helpers the tests share (importable from any test folder).
+
+Fixtures live in conftest.py; plain functions live here, one version of each.
+"""
+
+import hashlib
+import io
+import os
+import re
+import threading
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from itsdangerous import URLSafeTimedSerializer
+from PIL import Image, ImageDraw
+from pypdf import PdfReader
+from sqlalchemy import func, select
+
+from app.catalogue.models import Good, StockMovement
+from app.db import db
+from app.households.models import Household
+from app.inspections.models import Inspection
+from app.ledger.models import Account, Journal
+from app.redemptions.models import Redemption, RedemptionLine
 
 PASSWORD = "correct-horse-battery"
 
@@ -9,6 +35,46 @@ TEST_CONFIG = {
     "BASE_URL": "http://greenpoints.test",
 }
 
+BASE_URL = TEST_CONFIG["BASE_URL"]
+PROBLEM = "application/problem+json"
+PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
+TOKENS = "/api/v1/auth/tokens"
+# The roster's header row as the import templates spell it.
+ROSTER_HEADER = "户主姓名,地址,网格,电话,人口"
+SVG = "{http://www.w3.org/2000/svg}"
+# One run of dark modules in a card's SVG path: M x y h w v1 h -w z.
+RUN = re.compile(r"M(\d+) (\d+)h(\d+)v1h-(\d+)z")
+# A parameter of a Flask URL rule: <name>, <converter:name> or <converter(args):name>.
+PARAMETER = re.compile(r"<(?:[^<>:]+(?:\([^)]*\))?:)?(\w+)>")
+# The idempotency key a grade page or a basket page carries in its form.
+KEY = re.compile(r'<input type="hidden" name="key" value="([^"]+)">')
+
+
+# HTTP: problems, tokens, the login form ----------------------------------------------------
+
+
+def assert_problem(response, status: int, code: str | None = None) -> dict:
+    """Check that the response is an RFC 9457 problem with this status (and code); return it."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == PROBLEM
+    body = response.json
+    assert PROBLEM_FIELDS <= set(body)
+    assert body["status"] == status
+    assert re.fullmatch(r"[a-z]+(_[a-z]+)*", body["code"])
+    if code is not None:
+        assert body["code"] == code
+    return body
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Return the Authorization header that carries this bearer token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def api_log_in(client, username: str, password: str = PASSWORD):
+    """Ask the API for a token with a username and password; return the response."""
+    return client.post(TOKENS, json={"username": username, "password": password})
+
 
 def csrf_token(client) -> str:
     """Return the CSRF token that a page would have put in this client's forms.
@@ -16,14 +82,206 @@ def csrf_token(client) -> str:
     Mirrors Flask-WTF: a raw token kept in the session, signed with the app's secret
     key. Page tests post it as the form field ``csrf_token``.
     """
-    import hashlib
-    import os
-
-    from itsdangerous import URLSafeTimedSerializer
-
     with client.session_transaction() as session:
         raw = session.get("csrf_token")
         if raw is None:
             raw = session["csrf_token"] = hashlib.sha1(os.urandom(64)).hexdigest()
     serializer = URLSafeTimedSerializer(client.application.secret_key, salt="wtf-csrf-token")
     return serializer.dumps(raw)
+
+
+def log_in(
+    client,
+    username: str,
+    password: str = PASSWORD,
+    *,
+    next_: str | None = None,
+    english: bool = False,
+    expect: int | None = 302,
+):
+    """Log in through the login form; return the response.
+
+    english: switch the pages to English first, so a test does not depend on the Chinese
+    catalogue. expect: the status the form must answer (None: the caller checks it).
+    """
+    if english:
+        client.get("/lang/en")
+    url = "/login" if next_ is None else f"/login?next={next_}"
+    response = client.post(
+        url, data={"username": username, "password": password, "csrf_token": csrf_token(client)}
+    )
+    if expect is not None:
+        assert response.status_code == expect, response.text
+    return response
+
+
+def openapi_path(rule: str) -> str:
+    """Return a Flask URL rule as the OpenAPI document writes its path."""
+    return PARAMETER.sub(lambda m: "{" + m.group(1) + "}", rule)
+
+
+def log_in_browser(page, username: str, password: str = PASSWORD) -> None:
+    """Log in through the login form of a real browser tab; wait for the home page."""
+    page.goto("/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/home")
+
+
+def page_post(client, path: str, data: dict | None = None, **kwargs):
+    """Post a page form with its CSRF token and a fresh form key (unless given); return it."""
+    fields = {"key": uuid.uuid4().hex, **(data or {}), "csrf_token": csrf_token(client)}
+    return client.post(path, data=fields, **kwargs)
+
+
+def key_of(page) -> str:
+    """Return the idempotency key that a grade or basket page put in its form."""
+    match = KEY.search(page.text)
+    assert match, "the page's form carries no key"
+    return match.group(1)
+
+
+# The database, read the way a test checks it -------------------------------------------------
+
+
+def balance_of(household, *, fresh: bool = False) -> int:
+    """Return a household's (or a household id's) balance as its points account holds it.
+
+    fresh: end the session's transaction first, to see what other connections committed.
+    """
+    if fresh:
+        db.session.rollback()
+    household_id = household if isinstance(household, int) else household.id
+    return db.session.scalar(select(Account.balance).where(Account.household_id == household_id))
+
+
+def count(model) -> int:
+    """Return how many rows the model's table holds."""
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+def household_count() -> int:
+    """Return how many households there are, in every village."""
+    return count(Household)
+
+
+def stock_of(good_id: int) -> int:
+    """Return a good's stock as the catalogue holds it."""
+    return db.session.scalar(select(Good.stock).where(Good.id == good_id))
+
+
+def movements_of(good_id: int) -> list[StockMovement]:
+    """Return a good's stock movements, oldest first."""
+    return list(
+        db.session.scalars(
+            select(StockMovement).where(StockMovement.good_id == good_id).order_by(StockMovement.id)
+        )
+    )
+
+
+def inspection_journals() -> int:
+    """Return how many inspection journals the ledger holds."""
+    return db.session.scalar(select(func.count(Journal.id)).where(Journal.kind == "inspection"))
+
+
+def inspection_rows(household_id: int) -> int:
+    """Return how many inspections a household has had."""
+    return db.session.scalar(
+        select(func.count(Inspection.id)).where(Inspection.household_id == household_id)
+    )
+
+
+def this_year() -> int:
+    """Return the current year on the village's clock (receipt numbers count by it)."""
+    return datetime.now(ZoneInfo("Asia/Shanghai")).year
+
+
+def snapshot(households, goods) -> dict:
+    """Everything a redemption could change, to compare before and after a refusal."""
+    db.session.rollback()
+    return {
+        "balances": {h.id: balance_of(h.id) for h in households},
+        "stocks": {g.id: stock_of(g.id) for g in goods},
+        "journals": count(Journal),
+        "redemptions": count(Redemption),
+        "lines": count(RedemptionLine),
+        "movements": count(StockMovement),
+    }
+
+
+# Threads ---------------------------------------------------------------------------------
+
+
+def run_at_once(app, count: int, work: Callable[[int], object]) -> list:
+    """Run work(i) in count threads, each with its own app context and connection,
+    released together by a barrier; return what each returned or raised."""
+    barrier = threading.Barrier(count)
+    results: list = [None] * count
+
+    def worker(index: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                results[index] = work(index)
+            except Exception as error:  # collected and asserted on by the test
+                results[index] = error
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a worker hung"
+    return results
+
+
+# Files: pictures, PDFs, command output --------------------------------------------------------
+
+
+def png_bytes(size: tuple[int, int] = (40, 30), color=(200, 10, 10, 128)) -> bytes:
+    """Return a small PNG picture (RGBA unless the color says otherwise)."""
+    buffer = io.BytesIO()
+    Image.new("RGBA" if len(color) == 4 else "RGB", size, color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def csv_upload(*lines: str, filename: str = "roster.csv") -> dict:
+    """Return a form's file field holding these CSV lines."""
+    data = ("\r\n".join(lines) + "\r\n").encode()
+    return {"file": (io.BytesIO(data), filename)}
+
+
+def rasterize_svg(svg: bytes, scale: int = 8) -> Image.Image:
+    """Draw the card's SVG (one path of one-module-high runs over a white rect)."""
+    root = ET.fromstring(svg)
+    x0, y0, width, height = (int(v) for v in root.get("viewBox").split())
+    assert (x0, y0) == (0, 0) and width == height
+    (rect,) = root.iter(f"{SVG}rect")
+    assert rect.get("fill") in ("#fff", "#ffffff", "white")
+    assert (int(rect.get("width")), int(rect.get("height"))) == (width, height)
+    (path,) = root.iter(f"{SVG}path")
+    data = path.get("d")
+    # Every character of d is one of the runs: nothing is left out of the drawing.
+    assert "".join(m.group(0) for m in RUN.finditer(data)) == data
+    image = Image.new("L", (width * scale, height * scale), 255)
+    draw = ImageDraw.Draw(image)
+    for match in RUN.finditer(data):
+        x, y, w, back = (int(v) for v in match.groups())
+        assert w == back and 0 <= x and x + w <= width and 0 <= y < height
+        draw.rectangle([x * scale, y * scale, (x + w) * scale - 1, (y + 1) * scale - 1], fill=0)
+    return image
+
+
+def pdf_text(data: bytes) -> str:
+    """Return the text of every page of a PDF."""
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def assert_readable_failure(result, message: str) -> None:
+    """Check that a command failed with this message and without a traceback."""
+    assert result.exit_code != 0
+    assert message in result.output
+    assert "Traceback" not in result.output

@@ -1,6 +1,5 @@
 """Audit API: the village's log of admin actions."""
 
-from flask import g
 from flask_smorest import Blueprint
 
 from app.audit import services
@@ -9,7 +8,7 @@ from app.audit.schemas import AuditList, AuditQuery
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN
 from app.errors import ValidationFailed
-from app.reports.services import utc_bounds, village_zone
+from app.scope import current_scope, utc_bounds
 
 blp = Blueprint(
     "audit_api",
@@ -41,13 +40,14 @@ def event_out(event: AuditEvent, username: str | None) -> dict:
 @blp.alt_response(422, description="validation_error: from after to, or an unknown action")
 def list_audit_events(args):
     """The village's audit events, newest first, filtered by action, actor and village days."""
-    village_id = g.user.village_id
+    scope = current_scope()
+    village_id = scope.village_id
     day_from, day_to = args.get("day_from"), args.get("day_to")
     if day_from and day_to and day_from > day_to:
         raise ValidationFailed(
             "The range starts after it ends.", errors={"from": ["Must not be after to."]}
         )
-    zone = village_zone(village_id)
+    zone = scope.zone
     start = utc_bounds(zone, day_from, day_from)[0] if day_from else None
     end = utc_bounds(zone, day_to, day_to)[1] if day_to else None
     page = services.list_events(

@@ -2,12 +2,13 @@
 
 from typing import Any
 
-from flask import Blueprint, g, render_template, request
+from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from app.audit import services
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN
+from app.scope import current_scope
 
 bp = Blueprint("audit", __name__)
 
@@ -70,7 +71,7 @@ def audit_page():
         action = ""
     page = max(1, min(request.args.get("page", 1, type=int), 100_000))
     result = services.list_events(
-        g.user.village_id,
+        current_scope().village_id,
         action=action or None,
         limit=PER_PAGE,
         offset=(page - 1) * PER_PAGE,

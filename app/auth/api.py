@@ -1,17 +1,18 @@
 """Auth API: bearer tokens, and the village's users."""
 
-from flask import g, request, url_for
+from flask import request, url_for
 from flask_smorest import Blueprint
 
+from app.actions import action
 from app.auth import services
 from app.auth.decorators import bearer_token, role_required
-from app.auth.models import ADMIN
+from app.auth.models import ADMIN, User
 from app.auth.schemas import LoginIn, TokenOut, UserDetailOut, UserIn, UserList, UserPatch
 from app.db import db
 from app.errors import NotFound, Unauthorized, ValidationFailed
 from app.households.services import get_household
+from app.scope import Scope, current_scope
 from app.villages.models import Village
-from app.writes import write_endpoint
 
 blp = Blueprint(
     "auth_api",
@@ -30,7 +31,11 @@ users_blp = Blueprint(
 
 
 def client_address() -> str:
-    """Return the caller's address (the proxy's X-Forwarded-For when configured)."""
+    """Return the caller's address.
+
+    Behind GREENPOINTS_TRUSTED_PROXIES proxies, Werkzeug's ProxyFix (app/__init__.py)
+    has already put the client's address from X-Forwarded-For into remote_addr.
+    """
     return request.remote_addr or "unknown"
 
 
@@ -42,14 +47,12 @@ def client_address() -> str:
 @blp.alt_response(429, description="Too many failed logins (rate_limited, Retry-After)")
 def create_token(args):
     """Log in and get a bearer token."""
-    address = client_address()
-    username = args["username"]
-    services.check_login_allowed(username, address)
-    user = services.authenticate(username, args["password"])
+    attempt = services.start_login(args["username"], client_address())
+    user = services.authenticate(args["username"], args["password"])
     if user is None:
-        services.record_failed_login(username, address)
-        db.session.commit()
+        db.session.rollback()
         raise Unauthorized("Wrong username or password.")
+    services.forget_failures(attempt)
     issued = services.issue_token(user)
     db.session.commit()
     return {"token": issued.token, "expires_at": issued.expires_at, "user": user}
@@ -69,40 +72,43 @@ def revoke_current_token():
 @users_blp.response(200, UserList)
 def list_users():
     """The village's users, with their role and whether they are active."""
-    return {"items": services.list_users(g.user.village_id)}
+    return {"items": services.list_users(current_scope().village_id)}
 
 
-@users_blp.post("")
-@role_required(ADMIN)
-@write_endpoint
-@users_blp.arguments(UserIn)
-@users_blp.response(201, UserDetailOut)
-def create_user(args):
+@action(
+    users_blp,
+    "",
+    roles=(ADMIN,),
+    schema=UserIn,
+    out=UserDetailOut,
+    status=201,
+    location=lambda user: url_for("users_api.get_user", user_id=user.id),
+)
+def create_user(scope: Scope, data: dict) -> User:
     """Create a user of the village; a household user names a household of the village."""
-    village = db.session.get_one(Village, g.user.village_id)
+    village = db.session.get_one(Village, scope.village_id)
     household = None
-    if args.get("household_id") is not None:
+    if data.get("household_id") is not None:
         try:
-            household = get_household(village.id, args["household_id"])
+            household = get_household(village.id, data["household_id"])
         except NotFound:
             raise ValidationFailed(
                 "No such household in this village.",
                 errors={"household_id": ["No such household in this village."]},
             ) from None
-    elif args["role"] == "household":
+    elif data["role"] == "household":
         raise ValidationFailed(
             "A household user needs its household.",
             errors={"household_id": ["Required for the household role."]},
         )
-    user = services.create_user(
+    return services.create_user(
         village,
-        args["username"],
-        args["password"],
-        args["role"],
+        data["username"],
+        data["password"],
+        data["role"],
         household=household,
-        actor_id=g.user.id,
+        actor_id=scope.user_id,
     )
-    return user, 201, {"Location": url_for("users_api.get_user", user_id=user.id)}
 
 
 @users_blp.get("/<id:user_id>")
@@ -110,20 +116,23 @@ def create_user(args):
 @users_blp.response(200, UserDetailOut)
 def get_user(user_id: int):
     """One user of the village."""
-    return services.get_user(g.user.village_id, user_id)
+    return services.get_user(current_scope().village_id, user_id)
 
 
-@users_blp.patch("/<id:user_id>")
-@role_required(ADMIN)
-@write_endpoint
-@users_blp.arguments(UserPatch)
-@users_blp.response(200, UserDetailOut)
-@users_blp.alt_response(422, description="validation_error: e.g. an admin disabling themself")
-def update_user(args, user_id: int):
+@action(
+    users_blp,
+    "/<id:user_id>",
+    method="PATCH",
+    roles=(ADMIN,),
+    schema=UserPatch,
+    out=UserDetailOut,
+    responses={422: "validation_error: e.g. an admin disabling themself"},
+)
+def update_user(scope: Scope, data: dict, user_id: int) -> User:
     """Disable or enable a user, or give it a new password; an admin cannot disable themself."""
-    user = services.get_user(g.user.village_id, user_id)
-    if "password" in args:
-        services.set_password(user, args["password"], actor_id=g.user.id)
-    if "active" in args:
-        services.set_active(user, args["active"], actor_id=g.user.id)
+    user = services.get_user(scope.village_id, user_id)
+    if "password" in data:
+        services.set_password(user, data["password"], actor_id=scope.user_id)
+    if "active" in data:
+        services.set_active(user, data["active"], actor_id=scope.user_id)
     return user

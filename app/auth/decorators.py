@@ -10,6 +10,9 @@ from app.auth.services import user_for_token
 from app.db import db
 from app.errors import Forbidden, Unauthorized, wants_json
 
+# The session key holding the user's session version when the session began.
+SESSION_VERSION = "session_version"
+
 
 def bearer_token() -> str | None:
     """Return the bearer token of this request, if it sent one."""
@@ -30,11 +33,33 @@ def current_user() -> User | None:
                 g.user = user_for_token(token)
         elif (user_id := session.get("user_id")) is not None:
             user = db.session.get(User, user_id)
-            if user is not None and user.active:
+            # A logout, a new password or disabling raised the version: the cookie is
+            # from an ended session, however it was kept. A cookie from before versions
+            # existed counts as version 0, which every user starts with.
+            if (
+                user is not None
+                and user.active
+                and session.get(SESSION_VERSION, 0) == user.session_version
+            ):
                 g.user = user
             else:
-                session.clear()
+                forget_session()
     return g.user
+
+
+def start_session(user: User) -> None:
+    """Log the user in on this browser: a fresh session, keeping only the language."""
+    forget_session()
+    session["user_id"] = user.id
+    session[SESSION_VERSION] = user.session_version
+
+
+def forget_session() -> None:
+    """Clear the session cookie, keeping only the chosen language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
 
 
 def login_required_user() -> User:

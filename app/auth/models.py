@@ -32,6 +32,9 @@ class User(Model):
     # (an inspector may not grade their own household).
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
     active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Each page session carries the version it was opened under; raising it (logout,
+    # a new password, disabling) ends every older session, even a copied cookie.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     @property

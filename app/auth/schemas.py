@@ -1,5 +1,6 @@
 """Auth API schemas."""
 
+import unicodedata
 from collections.abc import Callable
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -16,7 +17,41 @@ def _encodable(value: str) -> None:
         raise ValidationError("Not valid text.") from None
 
 
-PASSWORD: list[Callable[[str], object]] = [validate.Length(min=8, max=256), _encodable]
+def has_control(value: str) -> bool:
+    """Tell whether the text holds a control character (NUL, newline, escape ...)."""
+    return any(unicodedata.category(char) == "Cc" for char in value)
+
+
+def has_control_or_invisible(value: str) -> bool:
+    """Tell whether the text holds a control or an invisible formatting character.
+
+    Format characters (category Cf) are the bidi overrides and isolates
+    (U+202A-U+202E, U+2066-U+2069), the zero-width ones (U+200B-U+200F, U+2060,
+    U+FEFF) and the like: in a name they make two different names look the same.
+    """
+    return any(unicodedata.category(char) in ("Cc", "Cf") for char in value)
+
+
+def _no_control(value: str) -> None:
+    if has_control(value):
+        raise ValidationError("Control characters are not allowed.")
+
+
+def _no_control_or_invisible(value: str) -> None:
+    if has_control_or_invisible(value):
+        raise ValidationError("Control and invisible characters are not allowed.")
+
+
+def _plain_name(value: str) -> None:
+    _encodable(value)
+    _no_control_or_invisible(value)
+
+
+PASSWORD: list[Callable[[str], object]] = [
+    validate.Length(min=8, max=256),
+    _encodable,
+    _no_control_or_invisible,
+]
 
 
 class StrictBoolean(fields.Boolean):
@@ -29,8 +64,12 @@ class StrictBoolean(fields.Boolean):
 
 
 class LoginIn(Schema):
-    username = Text(required=True, min_length=1, max_length=64)
-    password = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    # No username holds a control character, so such a login is malformed (422),
+    # never a query the database refuses (PostgreSQL cannot store NUL).
+    username = Text(required=True, min_length=1, max_length=64, validate=_no_control)
+    password = fields.String(
+        required=True, validate=[validate.Length(min=1, max=256), _encodable, _no_control]
+    )
 
 
 class UserOut(Schema):
@@ -48,7 +87,12 @@ class TokenOut(Schema):
 
 
 class UserIn(Schema):
-    username = Text(required=True, min_length=1, max_length=64, validate=_encodable)
+    username = Text(
+        required=True,
+        min_length=1,
+        max_length=64,
+        validate=_plain_name,
+    )
     password = fields.String(required=True, validate=PASSWORD, load_only=True)
     role = fields.String(required=True, validate=validate.OneOf(ROLES))
     household_id = Id(

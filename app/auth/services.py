@@ -1,30 +1,42 @@
 """Passwords, logins, API tokens and the login rate limit."""
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit.services import PASSWORD_RESET, USER_CREATED, USER_DISABLED, USER_ENABLED, record
 from app.auth.models import HOUSEHOLD, ROLES, ApiToken, LoginAttempt, User
-from app.db import db, utcnow
+from app.auth.schemas import has_control_or_invisible
+from app.db import db, run_write, utcnow
 from app.errors import NotFound, RateLimited, Unauthorized, ValidationFailed
 from app.households.models import Household
 from app.villages.models import Village
 
 # A second, looser limit per address, so one address cannot try every username.
 ADDRESS_FAILURE_FACTOR = 4
-# Checked against when the username is unknown, so timing does not reveal it.
-_DUMMY_HASH = generate_password_hash("not-a-password", method="pbkdf2:sha256:1000")
+
+# Checked against when the username is unknown, so timing does not reveal it: one per
+# hash method, made with the configured method on first use (tests configure a fast one).
+_dummy_hashes: dict[str, str] = {}
 
 
 def hash_password(password: str) -> str:
     """Hash a password with the configured method."""
     return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+def dummy_hash() -> str:
+    """Return a hash of a random password made the way hash_password makes real ones."""
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _dummy_hashes:
+        _dummy_hashes[method] = hash_password(secrets.token_urlsafe(16))
+    return _dummy_hashes[method]
 
 
 def create_user(
@@ -43,6 +55,12 @@ def create_user(
     username = username.strip()
     if not username or len(username) > 64:
         raise ValidationFailed("A username has 1 to 64 characters.")
+    if has_control_or_invisible(username):
+        # Also for callers that skip the schema (the command line, other pages).
+        raise ValidationFailed(
+            "A username has no control or invisible characters.",
+            errors={"username": ["Control and invisible characters are not allowed."]},
+        )
     if role not in ROLES:
         raise ValidationFailed(f"Unknown role {role!r}; one of: {', '.join(ROLES)}.")
     _check_password(password)
@@ -77,6 +95,11 @@ def _check_password(password: str) -> None:
         raise ValidationFailed(
             "A password has at least 8 characters.",
             errors={"password": ["At least 8 characters."]},
+        )
+    if has_control_or_invisible(password):
+        raise ValidationFailed(
+            "A password has no control or invisible characters.",
+            errors={"password": ["Control and invisible characters are not allowed."]},
         )
 
 
@@ -120,12 +143,7 @@ def set_active(user: User, active: bool, *, actor_id: int | None) -> User:
     user.active = active
     revoked = 0
     if not active:
-        revoked = db.session.execute(  # type: ignore[attr-defined]
-            update(ApiToken)
-            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-            .values(revoked_at=utcnow()),
-            execution_options={"synchronize_session": False},
-        ).rowcount
+        revoked = end_sessions(user)
     db.session.flush()
     details: dict = {"username": user.username, "role": user.role}
     if not active:
@@ -141,61 +159,146 @@ def set_active(user: User, active: bool, *, actor_id: int | None) -> User:
     return user
 
 
+def end_sessions(user: User) -> int:
+    """End every page session and revoke every token of the user; return the tokens revoked.
+
+    Raising the session version makes every cookie signed with an older one worthless,
+    a copied one included (app/auth/decorators.py compares them on each request).
+    """
+    user.session_version = User.session_version + 1
+    return db.session.execute(  # type: ignore[attr-defined]
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow()),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+
+
+def end_page_sessions(user_id: int) -> None:
+    """End every page session of the user (logging out); its bearer tokens stay."""
+    db.session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(session_version=User.session_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def set_password(user: User, password: str, *, actor_id: int | None) -> User:
-    """Give a user a new password (the log records that, never the password)."""
+    """Give a user a new password and end its sessions and tokens (never log the password)."""
     _check_password(password)
     user.password_hash = hash_password(password)
+    revoked = end_sessions(user)
     db.session.flush()
-    record(user.village_id, actor_id, PASSWORD_RESET, "user", user.id, {"username": user.username})
+    record(
+        user.village_id,
+        actor_id,
+        PASSWORD_RESET,
+        "user",
+        user.id,
+        {"username": user.username, "tokens_revoked": revoked},
+    )
     return user
 
 
-def retry_after(username: str, address: str) -> int | None:
-    """Seconds until this username and address may try again, or None if they may now."""
-    config = current_app.config
-    window = timedelta(seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"])
-    since = utcnow() - window
-    limits = (
-        (LoginAttempt.username == username, config["LOGIN_MAX_FAILURES"]),
-        (LoginAttempt.address == address, config["LOGIN_MAX_FAILURES"] * ADDRESS_FAILURE_FACTOR),
-    )
-    waits = []
-    for condition, limit in limits:
-        count, oldest = db.session.execute(
-            select(func.count(), func.min(LoginAttempt.created_at)).where(
-                condition, LoginAttempt.created_at > since
-            )
-        ).one()
-        if count >= limit:
-            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=since.tzinfo)
-            waits.append(max(1, int((oldest + window - utcnow()).total_seconds()) + 1))
-    return max(waits) if waits else None
+@dataclass(frozen=True)
+class LoginTry:
+    """A login try already recorded: a failure unless forget_failures() is called."""
+
+    id: int
+    username: str
+    address: str
 
 
-def check_login_allowed(username: str, address: str) -> None:
-    """Refuse with 429 while this username or address has failed too often."""
-    wait = retry_after(username, address)
+def start_login(username: str, address: str) -> LoginTry:
+    """Record a login try, then refuse it (429, Retry-After) if the limits say wait.
+
+    The try is committed before the count is read, so tries racing each other see
+    each other: of any number of parallel guesses, the last to commit counts them all,
+    and no more than the limit are ever checked. A refused try is deleted again.
+    """
+    username, address = username[:64], address[:64]
+    now = utcnow()
+
+    def add() -> int:
+        return db.session.execute(
+            insert(LoginAttempt)
+            .values(username=username, address=address, created_at=now)
+            .returning(LoginAttempt.id)
+        ).scalar_one()
+
+    attempt = LoginTry(run_write(add), username, address)
+    wait = _wait(attempt, now)
+    db.session.rollback()  # end the read; the next write begins afresh
     if wait is not None:
+        run_write(lambda: db.session.execute(delete(LoginAttempt).filter_by(id=attempt.id)))
         raise RateLimited(
             "Too many failed logins. Try again later.",
             headers={"Retry-After": str(wait)},
         )
+    return attempt
+
+
+def forget_failures(attempt: LoginTry) -> None:
+    """A right password: wipe this username and address's failures (and this try)."""
+
+    def wipe() -> None:
+        db.session.execute(
+            delete(LoginAttempt).where(
+                LoginAttempt.username == attempt.username,
+                LoginAttempt.address == attempt.address,
+                LoginAttempt.id <= attempt.id,
+            )
+        )
+
+    run_write(wipe)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _wait(attempt: LoginTry, now: datetime) -> int | None:
+    """Seconds this try must wait (per username and address, and per address), or None."""
+    config = current_app.config
+    free = config["LOGIN_MAX_FAILURES"]
+    waits = []
+    earlier, latest = db.session.execute(
+        select(func.count(), func.max(LoginAttempt.created_at)).where(
+            LoginAttempt.username == attempt.username,
+            LoginAttempt.address == attempt.address,
+            LoginAttempt.created_at
+            > now - timedelta(seconds=config["LOGIN_FAILURE_MEMORY_SECONDS"]),
+            LoginAttempt.id != attempt.id,
+        )
+    ).one()
+    if earlier >= free:
+        delay = min(
+            config["LOGIN_FIRST_DELAY_SECONDS"] * 2 ** min(earlier - free, 30),
+            config["LOGIN_MAX_DELAY_SECONDS"],
+        )
+        waits.append((_aware(latest) + timedelta(seconds=delay) - now).total_seconds())
+    window = timedelta(seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"])
+    count, oldest = db.session.execute(
+        select(func.count(), func.min(LoginAttempt.created_at)).where(
+            LoginAttempt.address == attempt.address, LoginAttempt.created_at > now - window
+        )
+    ).one()
+    if count > free * ADDRESS_FAILURE_FACTOR:
+        waits.append((_aware(oldest) + window - now).total_seconds())
+    wait = max(waits, default=0)
+    return max(1, math.ceil(wait)) if wait > 0 else None
 
 
 def authenticate(username: str, password: str) -> User | None:
     """Return the active user with these credentials, or None."""
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(dummy_hash(), password)
         return None
     if not check_password_hash(user.password_hash, password) or not user.active:
         return None
     return user
-
-
-def record_failed_login(username: str, address: str) -> None:
-    """Remember a failed login for the rate limit."""
-    db.session.add(LoginAttempt(username=username[:64], address=address[:64]))
 
 
 @dataclass(frozen=True)

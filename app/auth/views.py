@@ -1,16 +1,22 @@
 """Login and logout pages (cookie session), and the admin's page of users."""
 
-from flask import Blueprint, g, redirect, render_template, request, session, url_for
+import math
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from app.auth import services
 from app.auth.api import client_address
-from app.auth.decorators import role_required
+from app.auth.decorators import current_user, forget_session, role_required, start_session
 from app.auth.models import ADMIN, HOUSEHOLD, ROLES
+from app.auth.schemas import LoginIn, UserIn, has_control, has_control_or_invisible
 from app.db import db, run_write
 from app.errors import DomainError, RateLimited, page_message
 from app.households.models import Household
+from app.security import safe_next
 from app.villages.models import Village
 
 bp = Blueprint("auth", __name__)
@@ -27,56 +33,89 @@ def forget_earlier_user() -> None:
     g.pop("user", None)
 
 
-def safe_next(target: str | None) -> str:
-    """Return a local path to go to after login; never another site."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/home"
-    return target
+def _wait_words(seconds: int) -> str:
+    """Say in the reader's language when a limited login may try again (whole minutes)."""
+    minutes = max(1, math.ceil(seconds / 60))
+    if minutes == 1:
+        return _("Try again in 1 minute.")
+    return _("Try again in %(minutes)d minutes.", minutes=minutes)
+
+
+def _login_page(
+    error: str | None, status: int, username: str = "", headers: dict[str, str] | None = None
+) -> tuple[str, int, dict[str, str]]:
+    """Render the login form with an error, a status and headers (Retry-After)."""
+    return render_template("auth/login.html", error=error, username=username), status, headers or {}
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     """Show the login form, or log in."""
-    error = None
-    status = 200
-    if request.method == "POST":
-        username = request.form.get("username", "").strip()[:64]
-        password = request.form.get("password", "")[:256]
-        address = client_address()
-        try:
-            services.check_login_allowed(username, address)
-        except RateLimited:
-            return render_template(
-                "auth/login.html",
-                username=username,
-                error=_("Too many failed logins. Please wait and try again later."),
-            ), 429
-        user = services.authenticate(username, password) if username and password else None
-        if user is None:
-            services.record_failed_login(username, address)
-            db.session.commit()
-            error = _("Wrong username or password.")
-            status = 401
-        else:
-            lang = session.get("lang")
-            session.clear()
-            session["user_id"] = user.id
-            if lang:
-                session["lang"] = lang
-            return redirect(safe_next(request.args.get("next")))
-    return render_template(
-        "auth/login.html", error=error, username=request.form.get("username", "")
-    ), status
+    if request.method == "GET":
+        return _login_page(None, 200)
+    form = {
+        "username": request.form.get("username", ""),
+        "password": request.form.get("password", ""),
+    }
+    if has_control(form["username"]) or has_control(form["password"]):
+        # No login holds one; PostgreSQL would refuse a NUL in the query besides.
+        return _login_page(
+            _("The username or password holds characters that cannot be typed."), 422
+        )
+    try:
+        args = LoginIn().load(form)
+    except ValidationError:  # empty or too long: no account has such a login
+        return _login_page(_("Wrong username or password."), 401, form["username"][:64])
+    try:
+        attempt = services.start_login(args["username"], client_address())
+    except RateLimited as refusal:
+        headers = refusal.extra["headers"]
+        message = _("Too many failed logins. Please wait and try again later.")
+        return _login_page(
+            f"{message} {_wait_words(int(headers['Retry-After']))}", 429, args["username"], headers
+        )
+    user = services.authenticate(args["username"], args["password"])
+    if user is None:
+        db.session.rollback()
+        return _login_page(_("Wrong username or password."), 401, args["username"])
+    services.forget_failures(attempt)
+    start_session(user)
+    return redirect(safe_next(request.args.get("next")))
 
 
 @bp.post("/logout")
 def logout():
-    """Log out and go back to the login page."""
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    """Log out: end every page session of this user (a copied cookie too), then log in."""
+    user = current_user()
+    if user is not None:
+        user_id = user.id
+        run_write(lambda: services.end_page_sessions(user_id))
+    forget_session()
     return redirect("/login")
+
+
+# What the users page says about a field the schema refused.
+FIELD_REFUSALS = {
+    "username": _l("A username has 1 to 64 characters, none of them control or invisible."),
+    "password": _l("A password has 8 to 256 characters, none of them control or invisible."),
+    "role": _l("Choose one of the roles."),
+}
+
+
+def _refusal(error: ValidationError) -> str:
+    """Say in the reader's language which fields the schema refused."""
+    fields = error.messages if isinstance(error.messages, dict) else {}
+    return " ".join(
+        str(message) for name, message in FIELD_REFUSALS.items() if name in fields
+    ) or _("Check the form and try again.")
+
+
+def _shown(values: dict) -> dict:
+    """The form's values to show again, without the characters that were refused."""
+    return {
+        name: "".join(char for char in value if not has_control_or_invisible(char))[:64]
+        for name, value in values.items()
+    }
 
 
 class _NoSuchHousehold(DomainError):
@@ -106,11 +145,25 @@ def users_page():
 def user_create():
     """Add a user; a household user names its household by code."""
     values = {
-        "username": request.form.get("username", "").strip()[:64],
+        "username": request.form.get("username", "").strip(),
         "role": request.form.get("role", ""),
-        "household": request.form.get("household", "").strip()[:32],
+        "household": request.form.get("household", "").strip(),
     }
-    password = request.form.get("password", "")[:256]
+    try:
+        # The API's own schema: the same refusals (control and invisible characters,
+        # lengths) whichever way a user is added.
+        args = UserIn().load(
+            {
+                "username": values["username"],
+                "password": request.form.get("password", ""),
+                "role": values["role"],
+            }
+        )
+    except ValidationError as error:
+        return _users_page(_refusal(error), 422, _shown(values))
+    if has_control_or_invisible(values["household"]) or len(values["household"]) > 32:
+        return _users_page(_("No household with this code in the village."), 422, _shown(values))
+    password = args["password"]
     actor = g.user
 
     def create() -> None:
@@ -127,7 +180,7 @@ def user_create():
                 raise _NoSuchHousehold()
         services.create_user(
             village,
-            values["username"],
+            args["username"],
             password,
             values["role"],
             household=household,

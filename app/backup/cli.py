@@ -62,17 +62,9 @@ def restore_command(path: Path, yes: bool) -> None:
         raise click.ClickException(str(error)) from error
     click.echo(f"restored {path} into {url.render_as_string()}")
 
-    from app.checks import verify_all
+    from app.checks import echo_report, verify_all
 
     report = verify_all()
-    for problem in report.problems:
-        click.echo(f"PROBLEM [{problem['check']}] {problem['detail']}", err=True)
-    summary = (
-        f"{report.transactions} transactions, {report.postings} postings, "
-        f"{len(report.problems)} problems"
-    )
-    if report.ok:
-        click.echo(f"ledger OK: {summary}")
-    else:
-        click.echo(f"ledger BROKEN: {summary}", err=True)
+    echo_report(report)
+    if not report.ok:
         sys.exit(1)

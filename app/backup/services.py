@@ -139,6 +139,10 @@ def libpq_url(engine_url: str | URL) -> tuple[str, dict[str, str]]:
     env = dict(os.environ)
     if url.password:
         env["PGPASSWORD"] = str(url.password)
+    query = dict(url.query)
+    hosts = query.pop("host", None)
+    if isinstance(hosts, str) and hosts.startswith("/"):
+        query["host"], hosts = hosts, None  # a socket folder stays a parameter
     # url.set(password=None) keeps the password: build the URL again without it.
     conninfo = URL.create(
         "postgresql",
@@ -146,9 +150,16 @@ def libpq_url(engine_url: str | URL) -> tuple[str, dict[str, str]]:
         host=url.host,
         port=url.port,
         database=url.database,
-        query=url.query,
-    )
-    return conninfo.render_as_string(hide_password=False), env
+        query=query,
+    ).render_as_string(hide_password=False)
+    if hosts:
+        # SQLAlchemy names several hosts ?host=a:5432&host=b:5432 (README, Production);
+        # libpq wants them in the address: postgresql://user@a:5432,b:5432/db.
+        scheme, rest = conninfo.split("://", 1)
+        user, _, path = rest.partition("/")
+        listed = ",".join((hosts,) if isinstance(hosts, str) else hosts)
+        conninfo = f"{scheme}://{user}{listed}/{path}"
+    return conninfo, env
 
 
 def _run(program: str, *args: str, env: dict[str, str]) -> str:

@@ -1,8 +1,9 @@
 """Catalogue API: goods, stock movements, pictures."""
 
-from flask import g, url_for
+from flask import url_for
 from flask_smorest import Blueprint
 
+from app.actions import action
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, ROLES, STAFF, STOREKEEPER
 from app.catalogue import services
@@ -22,7 +23,7 @@ from app.catalogue.schemas import (
 from app.db import db
 from app.errors import NotFound
 from app.photos import photo_response, store_photo
-from app.writes import IDEMPOTENCY_DOC, write_endpoint
+from app.scope import Scope, current_scope
 
 blp = Blueprint(
     "catalogue_api",
@@ -33,24 +34,8 @@ blp = Blueprint(
 SHOPKEEPERS = (ADMIN, STOREKEEPER)
 
 
-def good_out(good: Good) -> dict:
-    return {
-        "id": good.id,
-        "name": good.name,
-        "unit": good.unit,
-        "category": good.category,
-        "price_points": good.price_points,
-        "stock": good.stock,
-        "low_stock": good.low_stock,
-        "is_low": good.stock <= good.low_stock,
-        "active": good.active,
-        "has_picture": good.picture is not None,
-    }
-
-
-def _fresh(good: Good) -> dict:
-    db.session.refresh(good)
-    return good_out(good)
+def good_location(good: Good) -> str:
+    return url_for("catalogue_api.get_good", good_id=good.id)
 
 
 @blp.get("")
@@ -59,25 +44,23 @@ def _fresh(good: Good) -> dict:
 @blp.response(200, GoodList)
 def list_goods(args):
     """The catalogue; admins and storekeepers may ask for inactive goods too."""
-    include_all = args["all"] and g.user.role in SHOPKEEPERS
-    return {
-        "items": [
-            good_out(good)
-            for good in services.list_goods(g.user.village_id, active_only=not include_all)
-        ]
-    }
+    scope = current_scope()
+    include_all = args["all"] and scope.user.role in SHOPKEEPERS
+    return {"items": services.list_goods(scope.village_id, active_only=not include_all)}
 
 
-@blp.post("")
-@role_required(*SHOPKEEPERS)
-@write_endpoint
-@blp.doc(**IDEMPOTENCY_DOC)
-@blp.arguments(GoodIn)
-@blp.response(201, GoodOut)
-def create_good(args):
+@action(
+    blp,
+    "",
+    roles=SHOPKEEPERS,
+    schema=GoodIn,
+    out=GoodOut,
+    status=201,
+    location=good_location,
+)
+def create_good(scope: Scope, data: dict) -> Good:
     """Add a good; its opening stock is recorded as a restock."""
-    good = services.create_good(g.user.village_id, actor_id=g.user.id, **args)
-    return good_out(good), 201, {"Location": url_for("catalogue_api.get_good", good_id=good.id)}
+    return services.create_good(scope.village_id, actor_id=scope.user_id, **data)
 
 
 @blp.get("/<id:good_id>")
@@ -85,67 +68,55 @@ def create_good(args):
 @blp.response(200, GoodOut)
 def get_good(good_id: int):
     """One good."""
-    good = services.get_good(g.user.village_id, good_id)
-    if not good.active and g.user.role not in SHOPKEEPERS:
+    scope = current_scope()
+    good = services.get_good(scope.village_id, good_id)
+    if not good.active and scope.user.role not in SHOPKEEPERS:
         raise NotFound("No such good.")
-    return good_out(good)
+    return good
 
 
-@blp.patch("/<id:good_id>")
-@role_required(*SHOPKEEPERS)
-@write_endpoint
-@blp.arguments(GoodPatch)
-@blp.response(200, GoodOut)
-def update_good(args, good_id: int):
+@action(blp, "/<id:good_id>", method="PATCH", roles=SHOPKEEPERS, schema=GoodPatch, out=GoodOut)
+def update_good(scope: Scope, data: dict, good_id: int) -> Good:
     """Change a good's name, unit, price, category, low-stock mark or active flag."""
-    good = services.get_good(g.user.village_id, good_id)
-    return good_out(services.update_good(good, args, actor_id=g.user.id))
+    good = services.get_good(scope.village_id, good_id)
+    return services.update_good(good, data, actor_id=scope.user_id)
 
 
-@blp.post("/<id:good_id>/restock")
-@role_required(*SHOPKEEPERS)
-@write_endpoint
-@blp.doc(**IDEMPOTENCY_DOC)
-@blp.arguments(RestockIn)
-@blp.response(200, GoodOut)
-def restock(args, good_id: int):
+@action(blp, "/<id:good_id>/restock", roles=SHOPKEEPERS, schema=RestockIn, out=GoodOut)
+def restock(scope: Scope, data: dict, good_id: int) -> Good:
     """Add delivered units, recorded as a stock movement."""
-    good = services.get_good(g.user.village_id, good_id)
+    good = services.get_good(scope.village_id, good_id)
     services.restock(
         good,
-        args["quantity"],
-        note=args.get("note"),
-        supplier=args.get("supplier"),
-        actor_id=g.user.id,
+        data["quantity"],
+        note=data.get("note"),
+        supplier=data.get("supplier"),
+        actor_id=scope.user_id,
     )
-    return _fresh(good)
+    return good
 
 
-@blp.post("/<id:good_id>/stocktake")
-@role_required(*SHOPKEEPERS)
-@write_endpoint
-@blp.doc(**IDEMPOTENCY_DOC)
-@blp.arguments(StocktakeIn)
-@blp.response(200, GoodOut)
-def stocktake(args, good_id: int):
+@action(blp, "/<id:good_id>/stocktake", roles=SHOPKEEPERS, schema=StocktakeIn, out=GoodOut)
+def stocktake(scope: Scope, data: dict, good_id: int) -> Good:
     """Set the stock to what was counted; the difference is recorded with the reason."""
-    good = services.get_good(g.user.village_id, good_id)
-    services.stocktake(good, args["counted"], reason=args["reason"], actor_id=g.user.id)
-    return _fresh(good)
+    good = services.get_good(scope.village_id, good_id)
+    services.stocktake(good, data["counted"], reason=data["reason"], actor_id=scope.user_id)
+    return good
 
 
-@blp.post("/<id:good_id>/writeoff")
-@role_required(*SHOPKEEPERS)
-@write_endpoint
-@blp.doc(**IDEMPOTENCY_DOC)
-@blp.arguments(WriteOffIn)
-@blp.response(200, GoodOut)
-@blp.alt_response(409, description="out_of_stock: fewer units than that on the shelf")
-def write_off(args, good_id: int):
+@action(
+    blp,
+    "/<id:good_id>/writeoff",
+    roles=SHOPKEEPERS,
+    schema=WriteOffIn,
+    out=GoodOut,
+    responses={409: "out_of_stock: fewer units than that on the shelf"},
+)
+def write_off(scope: Scope, data: dict, good_id: int) -> Good:
     """Take damaged or expired units off the shelf, with the reason."""
-    good = services.get_good(g.user.village_id, good_id)
-    services.write_off(good, args["quantity"], reason=args["reason"], actor_id=g.user.id)
-    return _fresh(good)
+    good = services.get_good(scope.village_id, good_id)
+    services.write_off(good, data["quantity"], reason=data["reason"], actor_id=scope.user_id)
+    return good
 
 
 @blp.get("/<id:good_id>/movements")
@@ -153,20 +124,24 @@ def write_off(args, good_id: int):
 @blp.response(200, MovementList)
 def movements(good_id: int):
     """The good's stock movements, newest first."""
-    return {"items": services.movements(services.get_good(g.user.village_id, good_id))}
+    good = services.get_good(current_scope().village_id, good_id)
+    return {"items": services.movements(good)}
 
 
-@blp.post("/<id:good_id>/picture")
-@role_required(*SHOPKEEPERS)
-@write_endpoint
-@blp.arguments(PictureIn, location="files")
-@blp.response(200, GoodOut)
-def upload_picture(files, good_id: int):
+@action(
+    blp,
+    "/<id:good_id>/picture",
+    roles=SHOPKEEPERS,
+    schema=PictureIn,
+    out=GoodOut,
+    arguments_location="files",
+)
+def upload_picture(scope: Scope, files: dict, good_id: int) -> Good:
     """Give a good a picture (JPEG or PNG), re-encoded without metadata."""
-    good = services.get_good(g.user.village_id, good_id)
+    good = services.get_good(scope.village_id, good_id)
     good.picture = store_photo(files["picture"].read(), field="picture")
     db.session.flush()
-    return good_out(good)
+    return good
 
 
 @blp.get("/<id:good_id>/picture")
@@ -174,7 +149,7 @@ def upload_picture(files, good_id: int):
 @blp.response(200, content_type="image/jpeg")
 def get_picture(good_id: int):
     """A good's picture."""
-    good = services.get_good(g.user.village_id, good_id)
+    good = services.get_good(current_scope().village_id, good_id)
     if good.picture is None:
         raise NotFound("This good has no picture.")
     return photo_response(good.picture)

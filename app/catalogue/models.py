@@ -38,6 +38,15 @@ class Good(Model):
     picture: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    @property
+    def is_low(self) -> bool:
+        """Whether the stock is at or below the good's low-stock mark."""
+        return self.stock <= self.low_stock
+
+    @property
+    def has_picture(self) -> bool:
+        return self.picture is not None
+
 
 class StockMovement(Model):
     """One change of a good's stock, with why, and the stock after it."""

@@ -26,6 +26,8 @@ class GoodPatch(Schema):
 
 
 class GoodOut(Schema):
+    """Dumps a Good as it is in the session (its stock kept current by every movement)."""
+
     id = fields.Integer()
     name = fields.String()
     unit = fields.String()

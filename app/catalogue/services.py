@@ -4,6 +4,7 @@ from collections.abc import Iterable
 from typing import cast
 
 from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import (
     GOOD_CREATED,
@@ -23,7 +24,9 @@ from app.catalogue.models import (
     StockMovement,
 )
 from app.db import db, insert_adopted, utcnow
-from app.errors import NotFound, OutOfStock, ValidationFailed
+from app.errors import OutOfStock, ValidationFailed
+from app.ledger.verify import Problem
+from app.scope import in_village
 
 MAX_PRICE = 1_000_000
 MAX_STOCK = 1_000_000
@@ -80,7 +83,6 @@ def create_good(
             supplier=supplier,
             actor_id=actor_id,
         )
-        db.session.refresh(good)
     record(
         village_id,
         actor_id,
@@ -103,11 +105,8 @@ def _check_name_free(village_id: int, name: str, *, other_than: int | None = Non
 
 
 def get_good(village_id: int, good_id: int) -> Good:
-    """Return a good of the village."""
-    good = db.session.get(Good, good_id)
-    if good is None or good.village_id != village_id:
-        raise NotFound("No such good.")
-    return good
+    """Return a good of the village, or answer 404."""
+    return in_village(Good, village_id, good_id, "No such good.")
 
 
 def update_good(good: Good, changes: dict, *, actor_id: int | None = None) -> Good:
@@ -182,6 +181,11 @@ def move_stock(
             f"Stock is at most {MAX_STOCK}.",
             errors={"quantity": [f"Stock is at most {MAX_STOCK}."]},
         )
+    # The session's copy of the good (if it holds one) shows the stock the UPDATE left,
+    # so an answer dumps it without reading the row again.
+    held = db.session.identity_map.get(db.session.identity_key(Good, good_id))
+    if held is not None:
+        set_committed_value(held, "stock", row.stock)
     return insert_adopted(
         StockMovement,
         {
@@ -285,9 +289,9 @@ def low_stock(village_id: int) -> list[Good]:
     )
 
 
-def verify_stock(village_id: int | None = None) -> list[dict]:
+def verify_stock(village_id: int | None = None) -> list[Problem]:
     """Check each good's stock equals the sum of its movements, and each chain adds up."""
-    problems: list[dict] = []
+    problems: list[Problem] = []
     sums = (
         select(
             StockMovement.good_id, func.coalesce(func.sum(StockMovement.quantity), 0).label("total")
@@ -303,13 +307,13 @@ def verify_stock(village_id: int | None = None) -> list[dict]:
     for good_id, name, stock, total in db.session.execute(query):
         if stock != total:
             problems.append(
-                {
-                    "check": "stock",
-                    "good_id": good_id,
-                    "expected": total,
-                    "actual": stock,
-                    "detail": f"good {good_id} ({name}): stock {stock}, movements sum to {total}",
-                }
+                Problem(
+                    "stock",
+                    f"good {good_id} ({name}): stock {stock}, movements sum to {total}",
+                    {"good_id": good_id},
+                    expected=total,
+                    actual=stock,
+                )
             )
     previous = func.lag(StockMovement.stock_after, 1, 0).over(
         partition_by=StockMovement.good_id, order_by=StockMovement.id
@@ -328,14 +332,14 @@ def verify_stock(village_id: int | None = None) -> list[dict]:
         select(chain_sq).where(chain_sq.c.previous + chain_sq.c.quantity != chain_sq.c.stock_after)
     ):
         problems.append(
-            {
-                "check": "stock_chain",
-                "good_id": good_id,
-                "expected": before + quantity,
-                "actual": after,
-                "detail": f"good {good_id}: movement {movement_id} goes from "
+            Problem(
+                "stock_chain",
+                f"good {good_id}: movement {movement_id} goes from "
                 f"{before} by {quantity} to {after}",
-            }
+                {"good_id": good_id},
+                expected=before + quantity,
+                actual=after,
+            )
         )
     return problems
 

@@ -1,15 +1,24 @@
-"""The catalogue and stock pages for admins and storekeepers."""
+"""The catalogue and stock pages for admins and storekeepers.
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+Every form here is the API's action behind it: the same schema checks its fields
+and the same function runs, once per form key (made when the page was shown), so a
+resent restock, count or write-off moves the stock once.
+"""
+
+import uuid
+from collections.abc import Mapping
+
+from flask import Blueprint, render_template, request
 from flask_babel import lazy_gettext as _l
 
+from app.actions import Action, FormInvalid, form_error_text, page_error, redirect_to, refused_to
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, STOREKEEPER
 from app.catalogue import services
-from app.catalogue.services import MAX_PRICE, MAX_STOCK
-from app.db import run_write
-from app.errors import DomainError, page_message
+from app.catalogue.api import create_good, restock, stocktake, update_good, write_off
+from app.catalogue.models import Good
+from app.errors import DomainError, NotFound, ValidationFailed, refusal_message
+from app.scope import current_scope
 
 bp = Blueprint("catalogue", __name__)
 
@@ -21,59 +30,105 @@ MOVEMENT_KINDS = {
     "writeoff": _l("Written off"),
 }
 
+# The forms of the stock page, by the last part of their URL.
+STOCK_ACTIONS: dict[str, Action] = {
+    "restock": restock,
+    "stocktake": stocktake,
+    "writeoff": write_off,
+    "active": update_good,
+}
 
-def _whole(value: str | None, low: int, high: int) -> int | None:
-    value = (value or "").strip()
-    if not value.isascii() or not value.isdigit():
-        return None
-    number = int(value)
-    return number if low <= number <= high else None
+GOOD_FIELDS = {
+    "name": _l("Name"),
+    "unit": _l("Unit"),
+    "price_points": _l("Price in points"),
+    "stock": _l("Stock"),
+    "category": _l("Category"),
+    "low_stock": _l("Low-stock mark"),
+    "supplier": _l("Supplier"),
+}
+STOCK_FIELDS = {
+    "restock": {
+        "quantity": _l("Units delivered"),
+        "supplier": _l("Supplier"),
+        "note": _l("Note"),
+    },
+    "stocktake": {"counted": _l("Units counted on the shelf"), "reason": _l("Reason")},
+    "writeoff": {"quantity": _l("Damaged or expired units"), "reason": _l("Reason")},
+    "active": {"active": _l("On sale")},
+}
+
+# What the stock page says about a refusal, where it can say more than the shared text.
+STOCK_REFUSALS = {"out_of_stock": _l("There are not that many on the shelf.")}
+
+# The services' own field messages, in the reader's language.
+SERVICE_MESSAGES = {
+    "This name is taken.": _l("This name is taken."),
+    f"Stock is at most {services.MAX_STOCK}.": _l(
+        "The stock would be more than %(max)d.", max=services.MAX_STOCK
+    ),
+}
 
 
-def _text(name: str, limit: int) -> str:
-    value = request.form.get(name, "").strip()
-    return value if len(value) <= limit and value.isprintable() else ""
+def _message(error: DomainError, labels: Mapping[str, object]) -> str:
+    """What a page says about a refused form: the fields to check, translated."""
+    errors = error.extra.get("errors")
+    if isinstance(error, ValidationFailed) and not isinstance(error, FormInvalid) and errors:
+        translated = {
+            name: [str(SERVICE_MESSAGES.get(m, m)) for m in messages]
+            for name, messages in errors.items()
+        }
+        return form_error_text(translated, {k: str(v) for k, v in labels.items()})
+    return page_error(error, {k: str(v) for k, v in labels.items()})
+
+
+def _refusal(code: str | None) -> str | None:
+    """The text for a ?refused= code; only codes we know, never the query's own text."""
+    known = STOCK_REFUSALS.get(code or "")
+    return str(known) if known is not None else refusal_message(code)
+
+
+def _goods_page(*, message: str | None = None, status: int = 200):
+    items = services.list_goods(current_scope().village_id, active_only=False)
+    return render_template(
+        "catalogue/goods.html",
+        goods=items,
+        message=message or _refusal(request.args.get("refused")),
+        saved=request.args.get("saved") == "1",
+        low=[good for good in items if good.active and good.is_low],
+        key=uuid.uuid4().hex,
+    ), status
 
 
 @bp.route("/admin/goods", methods=["GET", "POST"])
 @role_required(ADMIN, STOREKEEPER)
 def goods():
     """The catalogue with low-stock warnings, and a form to add a good."""
-    message = None
-    status = 200
-    if request.method == "POST":
-        name, unit = _text("name", 100), _text("unit", 20)
-        price = _whole(request.form.get("price_points"), 1, MAX_PRICE)
-        stock = _whole(request.form.get("stock") or "0", 0, MAX_STOCK)
-        category = _text("category", 50) or None
-        if not name or not unit or price is None or stock is None:
-            message, status = (
-                _("Enter a name, a unit, a price of at least 1 point and a stock of 0 or more."),
-                422,
-            )
-        else:
-            user = g.user
-            try:
-                run_write(
-                    lambda: services.create_good(
-                        user.village_id,
-                        name=name,
-                        unit=unit,
-                        price_points=price,
-                        stock=stock,
-                        category=category,
-                        actor_id=user.id,
-                    )
-                )
-                return redirect(url_for("catalogue.goods"))
-            except DomainError as error:
-                message, status = page_message(error), error.status
-    items = services.list_goods(g.user.village_id, active_only=False)
+    if request.method == "GET":
+        return _goods_page()
+    try:
+        return create_good.submit(
+            request.form,
+            key=request.form.get("key"),
+            done=redirect_to("catalogue.goods", saved=1),
+            refused=refused_to("catalogue.goods"),
+        )
+    except DomainError as error:
+        if error.status >= 500:
+            raise
+        return _goods_page(message=_message(error, GOOD_FIELDS), status=error.status)
+
+
+def _stock_page(good: Good, *, message: str | None = None, status: int = 200):
     return render_template(
-        "catalogue/goods.html",
-        goods=items,
-        message=message,
-        low=[good for good in items if good.active and good.stock <= good.low_stock],
+        "catalogue/stock.html",
+        good=good,
+        movements=services.movements(good, limit=200),
+        movement_kinds=MOVEMENT_KINDS,
+        message=message or _refusal(request.args.get("refused")),
+        saved=request.args.get("saved") == "1",
+        # One key per form: sending one form never spends another's.
+        keys={name: uuid.uuid4().hex for name in STOCK_ACTIONS},
     ), status
 
 
@@ -81,48 +136,32 @@ def goods():
 @role_required(ADMIN, STOREKEEPER)
 def stock(good_id: int):
     """A good's stock and every movement, with restock, stocktake and write-off forms."""
-    good = services.get_good(g.user.village_id, good_id)
-    return render_template(
-        "catalogue/stock.html",
-        good=good,
-        movements=services.movements(good, limit=200),
-        movement_kinds=MOVEMENT_KINDS,
-        message=request.args.get("message"),
-    )
+    return _stock_page(services.get_good(current_scope().village_id, good_id))
 
 
 @bp.post("/admin/goods/<id:good_id>/<action>")
 @role_required(ADMIN, STOREKEEPER)
 def stock_action(good_id: int, action: str):
-    """Restock, count, or write off units of a good."""
-    user = g.user
-    quantity = _whole(request.form.get("quantity"), 0, MAX_STOCK)
-    reason = _text("reason", 500)
-    supplier = _text("supplier", 100) or None
-
-    def work():
-        good = services.get_good(user.village_id, good_id)
-        if action == "restock" and quantity:
-            services.restock(
-                good, quantity, note=reason or None, supplier=supplier, actor_id=user.id
-            )
-        elif action == "stocktake" and quantity is not None and reason:
-            services.stocktake(good, quantity, reason=reason, actor_id=user.id)
-        elif action == "writeoff" and quantity and reason:
-            services.write_off(good, quantity, reason=reason, actor_id=user.id)
-        elif action == "active":
-            services.update_good(good, {"active": not good.active}, actor_id=user.id)
-        else:
-            raise _Incomplete()
-
+    """Restock, count, write off, or put on or off sale: the API's action, once per form."""
+    the_action = STOCK_ACTIONS.get(action)
+    if the_action is None:
+        raise NotFound("No such form.")
+    good = services.get_good(current_scope().village_id, good_id)
+    form: Mapping[str, str] = request.form
+    if action == "active":
+        # The form names the state it asks for, so a resent form asks the same again;
+        # one that names none turns the good over.
+        wanted = form.get("active") or ("false" if good.active else "true")
+        form = {"active": wanted}
     try:
-        run_write(work)
-    except _Incomplete:
-        return redirect(url_for("catalogue.stock", good_id=good_id, message="incomplete"))
+        return the_action.submit(
+            form,
+            key=request.form.get("key"),
+            done=redirect_to("catalogue.stock", good_id=good_id, saved=1),
+            refused=refused_to("catalogue.stock", good_id=good_id),
+            good_id=good_id,
+        )
     except DomainError as error:
-        return redirect(url_for("catalogue.stock", good_id=good_id, message=error.code))
-    return redirect(url_for("catalogue.stock", good_id=good_id, message="saved"))
-
-
-class _Incomplete(Exception):
-    """The form lacks a quantity or a reason."""
+        if error.status >= 500 or error.code == "not_found":
+            raise
+        return _stock_page(good, message=_message(error, STOCK_FIELDS[action]), status=error.status)

@@ -11,12 +11,15 @@ import csv
 import io
 import re
 import unicodedata
+import zipfile
 from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 from sqlalchemy import select
@@ -50,6 +53,17 @@ TEMPLATE_ROWS = (
 MAX_ROWS = 20_000
 # Physical rows read at most, blank ones included: bounds a decompression bomb.
 MAX_SHEET_ROWS = 100_000
+# A roster has five columns; a few more (notes) are ignored, hundreds are not a roster.
+MAX_COLUMNS = 50
+# An XLSX is a ZIP of XML. A roster of MAX_ROWS households unpacks to a few MB; a
+# crafted file of 3 MB can unpack to gigabytes, which openpyxl would parse for minutes.
+# Its sizes are read from the ZIP's directory before anything is unpacked (zipfile
+# never unpacks past the size a member declares).
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024
+MAX_MEMBERS = 1_000
+# Real sheets compress 5 to 30 times; a member packed far tighter is filler.
+MAX_RATIO = 200
+RATIO_FROM_BYTES = 1024 * 1024
 MAX_LISTED_ERRORS = 200
 # A title row or two may stand above the header; look this far for it.
 HEADER_SEARCH_ROWS = 10
@@ -66,13 +80,18 @@ WHOLE_PATTERN = re.compile(r"([0-9]{1,9})(?:\.0*)?")
 
 
 class RosterInvalid(DomainError):
-    """The roster file, or some of its rows, cannot be imported; nothing was."""
+    """The roster file, or some of its rows, cannot be imported; nothing was.
+
+    page, when given, says the file's problem in the reader's language for the
+    import page; the API's errors stay as they are.
+    """
 
     status, code, title = 422, "validation_error", "The roster has errors"
 
-    def __init__(self, detail: str, errors: dict[str, list]):
+    def __init__(self, detail: str, errors: dict[str, list], page: str | LazyString | None = None):
         super().__init__(detail, errors=errors)
         self.errors = errors
+        self.page_errors: dict[str, list] = {"file": [page]} if page is not None else errors
 
 
 @dataclass(frozen=True)
@@ -93,7 +112,13 @@ class Column:
 
 
 def import_roster(village: Village, data: bytes, *, actor_id: int | None = None) -> list[Household]:
-    """Create every household of a roster file, or none and raise RosterInvalid."""
+    """Create every household of a roster file, or none and raise RosterInvalid.
+
+    Imports into one village queue on the village's row, so that the rule "a
+    household already in the village is not imported again" holds when the same
+    file is sent twice at once: the second import reads what the first wrote.
+    """
+    lock_village(village.id)
     rows = parse_roster(village, data)
     by_grid: dict[int, list[RosterRow]] = defaultdict(list)
     for row in rows:
@@ -128,6 +153,18 @@ def import_roster(village: Village, data: bytes, *, actor_id: int | None = None)
         {"count": len(households)},
     )
     return households
+
+
+def lock_village(village_id: int) -> None:
+    """Hold the village's row until the transaction ends; on SQLite, BEGIN IMMEDIATE does.
+
+    FOR NO KEY UPDATE: rows that merely reference the village (an inspection, a
+    journal) are still written meanwhile; only another import, or a change of the
+    rules, waits.
+    """
+    db.session.execute(
+        select(Village.id).where(Village.id == village_id).with_for_update(key_share=True)
+    )
 
 
 def parse_roster(village: Village, data: bytes) -> list[RosterRow]:
@@ -173,8 +210,41 @@ def roster_template_xlsx() -> bytes:
     return buffer.getvalue()
 
 
-def _file_error(message: str) -> RosterInvalid:
-    return RosterInvalid(f"{message} Nothing was imported.", errors={"file": [message]})
+def _file_error(message: str, page: str | LazyString | None = None) -> RosterInvalid:
+    return RosterInvalid(
+        f"{message} Nothing was imported.",
+        errors={"file": [message]},
+        page=page,
+    )
+
+
+def _too_large() -> RosterInvalid:
+    megabytes = MAX_UNPACKED_BYTES // (1024 * 1024)
+    return _file_error(
+        f"The workbook unpacks to more than {megabytes} MB, far more than a roster "
+        "needs. Copy the roster's rows into a new workbook, or save them as CSV, and "
+        "upload that.",
+        _l(
+            "The workbook unpacks to more than %(mb)d MB, far more than a roster needs. "
+            "Copy the roster's rows into a new workbook, or save them as CSV, and upload "
+            "that.",
+            mb=megabytes,
+        ),
+    )
+
+
+def _too_wide(row: int) -> RosterInvalid:
+    return _file_error(
+        f"Row {row} has something in column {MAX_COLUMNS + 1} or beyond; a roster has at "
+        f"most {MAX_COLUMNS} columns. Delete the columns after the roster's own.",
+        _l(
+            "Row %(row)d has something in column %(column)d or beyond; a roster has at "
+            "most %(most)d columns. Delete the columns after the roster's own.",
+            row=row,
+            column=MAX_COLUMNS + 1,
+            most=MAX_COLUMNS,
+        ),
+    )
 
 
 # Cell values.
@@ -229,6 +299,7 @@ def _xlsx_rows(data: bytes) -> Generator[tuple[int, Sequence[Any]], None, None]:
         "The file is a ZIP archive but not an Excel workbook (.xlsx) that can be "
         "read. Save it as .xlsx or CSV and upload it again."
     )
+    _check_archive(data, not_xlsx)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     # openpyxl fails on damaged or foreign ZIPs (.ods, .docx) with many kinds of error.
@@ -240,7 +311,9 @@ def _xlsx_rows(data: bytes) -> Generator[tuple[int, Sequence[Any]], None, None]:
         sheet = book.worksheets[0]
         # The stored size may be wrong (some programs write A1:A1); read what is there.
         sheet.reset_dimensions()
-        values = sheet.iter_rows(values_only=True)
+        # One column past the limit, to notice it; openpyxl would otherwise pad each row
+        # out to its last cell, column XFD (16,384) in a crafted file.
+        values = sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True)
         number = 0
         while True:
             try:
@@ -255,9 +328,35 @@ def _xlsx_rows(data: bytes) -> Generator[tuple[int, Sequence[Any]], None, None]:
                     f"The sheet runs past row {MAX_SHEET_ROWS}; a roster holds "
                     f"at most {MAX_ROWS} households."
                 )
-            yield number, row
+            yield number, _within_columns(number, row)
     finally:
         book.close()
+
+
+def _check_archive(data: bytes, not_xlsx: str) -> None:
+    """Refuse a ZIP that unpacks to far more than a roster, from its directory alone."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
+        raise _file_error(not_xlsx) from None
+    if len(members) > MAX_MEMBERS:
+        raise _file_error(not_xlsx)
+    total = 0
+    for member in members:
+        total += member.file_size
+        packed_tight = member.file_size > MAX_RATIO * max(member.compress_size, 1)
+        if total > MAX_UNPACKED_BYTES or (member.file_size > RATIO_FROM_BYTES and packed_tight):
+            raise _too_large()
+
+
+def _within_columns(number: int, row: Sequence[Any]) -> Sequence[Any]:
+    """Return the row's first MAX_COLUMNS cells; refuse a row with more that are not blank."""
+    if len(row) <= MAX_COLUMNS:
+        return row
+    if any(_text(value) != "" for value in row[MAX_COLUMNS:]):
+        raise _too_wide(number)
+    return row[:MAX_COLUMNS]
 
 
 def _decode(data: bytes) -> str:
@@ -302,7 +401,7 @@ def _csv_rows(text: str) -> Generator[tuple[int, Sequence[Any]], None, None]:
                 f"The file runs past row {MAX_SHEET_ROWS}; a roster holds "
                 f"at most {MAX_ROWS} households."
             )
-        yield number, row
+        yield number, _within_columns(number, row)
 
 
 # The header: which column holds what.

@@ -36,15 +36,17 @@ class HouseholdPatch(Schema):
 
 
 class HouseholdOut(Schema):
-    id = fields.Integer()
-    code = fields.String()
-    name = fields.String()
-    address = fields.String()
-    grid_id = fields.Integer()
-    phone = fields.String(allow_none=True)
-    members = fields.Integer(allow_none=True)
-    status = fields.String()
-    card_version = fields.Integer()
+    """Dumps a HouseholdResult: the household with its balance and its card's payload."""
+
+    id = fields.Integer(attribute="household.id")
+    code = fields.String(attribute="household.code")
+    name = fields.String(attribute="household.name")
+    address = fields.String(attribute="household.address")
+    grid_id = fields.Integer(attribute="household.grid_id")
+    phone = fields.String(attribute="household.phone", allow_none=True)
+    members = fields.Integer(attribute="household.members", allow_none=True)
+    status = fields.String(attribute="household.status")
+    card_version = fields.Integer(attribute="household.card_version")
     balance = fields.Integer()
     qr_payload = fields.String()
 

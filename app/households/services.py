@@ -1,6 +1,7 @@
 """Households: creating them with their points account, finding them."""
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 
@@ -13,14 +14,35 @@ from app.audit.services import (
 )
 from app.audit.services import changes as audit_changes
 from app.db import db
-from app.errors import NotFound, ValidationFailed
+from app.errors import ValidationFailed
 from app.households.models import Household
+from app.ledger.reads import household_balance
 from app.ledger.services import open_household_account
+from app.scope import in_village
 from app.villages.models import Grid, Village
 
 ACTIVE = "active"
 MOVED = "moved"
 STATUSES = (ACTIVE, MOVED)
+
+
+@dataclass(frozen=True)
+class HouseholdResult:
+    """A household as its answer shows it: with its balance and its card's payload."""
+
+    household: Household
+    balance: int
+
+    @property
+    def qr_payload(self) -> str:
+        from app.households.cards import card_payload
+
+        return card_payload(self.household)
+
+
+def with_balance(household: Household) -> HouseholdResult:
+    """A household read back with its balance now (for changes that move no points)."""
+    return HouseholdResult(household, household_balance(household.id))
 
 
 def household_code(village: Village, grid: Grid, number: int) -> str:
@@ -88,12 +110,28 @@ def create_household(
     return household
 
 
+def add_household(village_id: int, details: dict, *, actor_id: int | None) -> HouseholdResult:
+    """Add a household to one of the village's grids, from HouseholdIn's fields."""
+    grid = db.session.get(Grid, details["grid_id"])
+    if grid is None or grid.village_id != village_id:
+        raise ValidationFailed(
+            "No such grid in this village.", errors={"grid_id": ["No such grid in this village."]}
+        )
+    household = create_household(
+        db.session.get_one(Village, village_id),
+        grid,
+        details["name"],
+        details["address"],
+        phone=details.get("phone"),
+        members=details.get("members"),
+        actor_id=actor_id,
+    )
+    return HouseholdResult(household, 0)  # its account was just opened, empty
+
+
 def get_household(village_id: int, household_id: int) -> Household:
     """Return a household of the village, or NotFound (never another village's)."""
-    household = db.session.get(Household, household_id)
-    if household is None or household.village_id != village_id:
-        raise NotFound("No such household.")
-    return household
+    return in_village(Household, village_id, household_id, "No such household.")
 
 
 def households_by_id(household_ids: Iterable[int]) -> dict[int, Household]:

@@ -1,40 +1,54 @@
 """Household pages: the public door page, and the admin's roster pages."""
 
 import uuid
-from functools import partial
+from typing import Any
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
+from app.actions import (
+    FormInvalid,
+    field_message,
+    page_error,
+    redirect_to,
+    refused_to,
+    whole,
+)
+from app.auth.api import create_user
 from app.auth.decorators import role_required
-from app.auth.models import ADMIN, HOUSEHOLD
+from app.auth.models import ADMIN, HOUSEHOLD, User
 from app.db import db, run_write
-from app.errors import DomainError, InvalidQr, RevokedQr, page_message
+from app.errors import (
+    DomainError,
+    InvalidQr,
+    RevokedQr,
+    ValidationFailed,
+    page_message,
+    refusal_message,
+)
 from app.households import cards, services
+from app.households.api import create_household, reissue_card, update_household
 from app.households.importer import (
     RosterInvalid,
     import_roster,
     roster_template_csv,
     roster_template_xlsx,
 )
+from app.households.models import Household
 from app.households.printing import card_sheet_pdf
-from app.households.schemas import HouseholdIn
-from app.ledger.services import MAX_AMOUNT, adjust, household_account, statement
+from app.ledger.api import create_adjustment
+from app.ledger.labels import journal_kind_label
+from app.ledger.services import household_account, statement
+from app.schemas import CONTROL_MESSAGE, MAX_INT, has_hidden_characters
+from app.scope import current_scope
 from app.villages.models import Village
 from app.villages.services import get_grid, list_grids
 from app.writes import fingerprint, page_key, run_idempotent
 
 bp = Blueprint("households", __name__)
 PAGE = 30
-
-KIND_WORDS = {
-    "inspection": _l("Sorting inspection"),
-    "adjustment": _l("Correction"),
-    "reversal": _l("Cancelled"),
-    "redemption": _l("Goods from the points shop"),
-    "redemption_cancel": _l("Goods returned"),
-}
 
 
 def mask_name(name: str) -> str:
@@ -48,7 +62,7 @@ def mask_name(name: str) -> str:
 
 def movement_words(line) -> str:
     """Say in plain words why points moved."""
-    words = str(KIND_WORDS.get(line.kind, line.kind))
+    words = journal_kind_label(line.kind)
     return _("%(kind)s: %(memo)s", kind=words, memo=line.memo) if line.memo else words
 
 
@@ -73,7 +87,9 @@ def door_page(token: str):
         masked=mask_name(household.name),
         balance=account.balance,
         lines=lines,
-        words=movement_words,
+        # Anyone at the door may scan the card: say what kind of movement each was,
+        # never the free-text reason an admin typed for it.
+        kind=journal_kind_label,
         goods=list_goods(household.village_id),
     )
 
@@ -82,11 +98,13 @@ def door_page(token: str):
 @role_required(HOUSEHOLD)
 def my_points():
     """A resident's own page: balance, every movement and why, what the shop has."""
-    household = services.get_household(g.user.village_id, g.user.household_id)
+    scope = current_scope()
+    household = services.get_household(scope.village_id, scope.own_household_id())
     account = household_account(household.id)
     direction = request.args.get("show")
     direction = direction if direction in ("in", "out") else None
     before = request.args.get("before", type=int)
+    before = before if before is not None and 0 < before <= MAX_INT else None
     lines = statement(account.id, limit=PAGE, before_version=before, direction=direction)
     more = len(lines) == PAGE
     from app.catalogue.services import list_goods
@@ -99,7 +117,7 @@ def my_points():
         words=movement_words,
         show=direction,
         more=more,
-        goods=list_goods(g.user.village_id),
+        goods=list_goods(scope.village_id),
         next_before=lines[-1].version if more else None,
     )
 
@@ -108,31 +126,46 @@ def my_points():
 
 
 def _village() -> Village:
-    village = db.session.get(Village, g.user.village_id)
+    village = db.session.get(Village, current_scope().village_id)
     assert village is not None
     return village
+
+
+# Pages go no further than the API's HouseholdQuery does.
+MAX_PAGE = 100_000
 
 
 @bp.get("/admin/households")
 @role_required(ADMIN)
 def household_list():
     """Search the roster, filter by grid."""
+    scope = current_scope()
     grid_id = request.args.get("grid_id", type=int)
+    grid_id = grid_id if grid_id is not None and 0 < grid_id <= MAX_INT else None
     q = request.args.get("q", "").strip()[:100]
-    page = max(1, request.args.get("page", 1, type=int))
-    rows, total = services.search_households(
-        g.user.village_id, grid_id=grid_id, q=q or None, page=page, per_page=50
-    )
+    page = min(max(1, request.args.get("page", 1, type=int)), MAX_PAGE)
+    message, status = None, 200
+    if has_hidden_characters(q):
+        # No household holds such text (it is refused on the way in), and PostgreSQL
+        # cannot even compare a NUL: say what to fix rather than search.
+        rows: list[tuple[Household, int]] = []
+        total, q = 0, _shown(q)
+        message, status = field_message(CONTROL_MESSAGE), 422
+    else:
+        rows, total = services.search_households(
+            scope.village_id, grid_id=grid_id, q=q or None, page=page, per_page=50
+        )
     return render_template(
         "households/list.html",
         rows=rows,
         total=total,
         page=page,
         pages=max(1, (total + 49) // 50),
-        grids=list_grids(g.user.village_id),
+        grids=list_grids(scope.village_id),
         grid_id=grid_id,
         q=q,
-    )
+        message=message,
+    ), status
 
 
 # What the form says about a field the API's schema refuses (the same rules for both).
@@ -142,154 +175,175 @@ FIELD_MESSAGES = {
     "grid_id": _l("Choose a grid."),
     "phone": _l("Digits, +, - and spaces only."),
     "members": _l("A whole number from 1 to 99."),
+    "status": _l("Choose a status."),
 }
+FORM_FIELDS = tuple(FIELD_MESSAGES)
+FIELD_LABELS = {
+    "name": _l("Head of household"),
+    "address": _l("Address"),
+    "grid_id": _l("Grid"),
+    "phone": _l("Phone (optional)"),
+    "members": _l("Members (optional)"),
+    "status": _l("Status"),
+}
+REISSUE_FIELDS = {"reason": _l("Reason")}
+ADJUST_FIELDS = {"amount": _l("Points"), "reason": _l("Reason")}
+LOGIN_FIELDS = {"username": _l("Username"), "password": _l("Password (at least 8 characters)")}
 
 
-def _number_or_text(text: str) -> int | str:
-    return int(text) if text.isascii() and text.isdigit() else text
+def _shown(text: str) -> str:
+    """Text typed into a refused form, as the page shows it again: without hidden characters."""
+    return "".join(char for char in text if not has_hidden_characters(char))
 
 
-def _form_fields() -> tuple[dict, dict]:
-    """Read the household form; return the values and the errors per field.
+def _form_errors(error: DomainError) -> tuple[dict[str, str], str | None]:
+    """What the household form says about a refusal: a message by field, or one for the form."""
+    fields = error.extra.get("errors") if isinstance(error, ValidationFailed) else None
+    if not fields or not set(fields) <= set(FIELD_MESSAGES):
+        return {}, page_error(error, FIELD_LABELS)
+    marked = {}
+    for name, messages in fields.items():
+        hidden = CONTROL_MESSAGE in (messages if isinstance(messages, list) else [messages])
+        marked[name] = field_message(CONTROL_MESSAGE) if hidden else str(FIELD_MESSAGES[name])
+    return marked, None
 
-    The form is checked by the API's own schema (HouseholdIn), so that what one
-    refuses the other cannot store.
-    """
-    form = request.form
-    values = {
-        key: form.get(key, "").strip()
-        for key in ("name", "address", "grid_id", "phone", "members", "status")
-    }
-    grid_id = _number_or_text(values["grid_id"])
-    data = {
-        "name": values["name"],
-        "address": values["address"],
-        "grid_id": grid_id,
-        "phone": values["phone"] or None,
-        "members": _number_or_text(values["members"]) if values["members"] else None,
-    }
-    errors = {field: str(FIELD_MESSAGES[field]) for field in HouseholdIn().validate(data)}
-    if "grid_id" not in errors and isinstance(grid_id, int):
-        try:
-            get_grid(g.user.village_id, grid_id)
-        except DomainError:
-            errors["grid_id"] = str(FIELD_MESSAGES["grid_id"])
-    return values, errors
+
+def _form_page(
+    household: Household | None,
+    values: dict,
+    *,
+    errors: dict | None = None,
+    message: str | None = None,
+    status: int = 200,
+):
+    return render_template(
+        "households/form.html",
+        values=values,
+        errors=errors or {},
+        message=message,
+        grids=list_grids(current_scope().village_id),
+        household=household,
+        key=uuid.uuid4().hex,
+    ), status
+
+
+def _refused_form(household: Household | None, error: DomainError):
+    """The household form again, with what was typed and what to correct."""
+    if error.status >= 500 or error.code == "not_found":
+        raise error
+    errors, message = _form_errors(error)
+    typed = {name: _shown(request.form.get(name, "")) for name in FORM_FIELDS}
+    return _form_page(household, typed, errors=errors, message=message, status=error.status)
 
 
 @bp.route("/admin/households/new", methods=["GET", "POST"])
 @role_required(ADMIN)
 def household_new():
-    """Add one household."""
-    values: dict = {}
-    errors: dict = {}
-    if request.method == "POST":
-        values, errors = _form_fields()
-        if not errors:
+    """Add one household: the form is the API's create_household, with the same checks."""
+    if request.method == "GET":
+        refused = refusal_message(request.args.get("refused"))
+        return _form_page(None, {"status": services.ACTIVE}, message=refused)
+    try:
+        return create_household.submit(
+            request.form,
+            key=request.form.get("key"),
+            done=lambda result: redirect(
+                url_for("households.household_detail", household_id=result.household.id)
+            ),
+            refused=refused_to("households.household_new"),
+        )
+    except DomainError as error:
+        return _refused_form(None, error)
 
-            def create():
-                village = _village()
-                return services.create_household(
-                    village,
-                    get_grid(village.id, int(values["grid_id"])),
-                    values["name"],
-                    values["address"],
-                    phone=values["phone"] or None,
-                    members=int(values["members"]) if values["members"] else None,
-                    actor_id=g.user.id,
-                ).id
 
-            household_id = run_write(create)
-            return redirect(url_for("households.household_detail", household_id=household_id))
-    return render_template(
-        "households/form.html",
-        values=values,
-        errors=errors,
-        grids=list_grids(g.user.village_id),
-        household=None,
-    ), 422 if errors else 200
+def _edits() -> dict:
+    """The edit form's fields for HouseholdPatch.
+
+    The form shows every field, so an emptied one is null: that clears the phone or
+    the members, and the schema refuses it for the others.
+    """
+    return {
+        name: request.form[name].strip() or None for name in FORM_FIELDS if name in request.form
+    }
 
 
 @bp.route("/admin/households/<id:household_id>/edit", methods=["GET", "POST"])
 @role_required(ADMIN)
 def household_edit(household_id: int):
-    """Change a household's details."""
-    household = services.get_household(g.user.village_id, household_id)
-    errors: dict = {}
-    values = {
-        "name": household.name,
-        "address": household.address,
-        "grid_id": str(household.grid_id),
-        "phone": household.phone or "",
-        "members": str(household.members or ""),
-        "status": household.status,
-    }
-    if request.method == "POST":
-        values, errors = _form_fields()
-        if values["status"] not in services.STATUSES:
-            errors["status"] = _("Choose a status.")
-        if not errors:
+    """Change a household's details: the form is the API's update_household."""
+    household = services.get_household(current_scope().village_id, household_id)
+    if request.method == "GET":
+        values = {
+            "name": household.name,
+            "address": household.address,
+            "grid_id": str(household.grid_id),
+            "phone": household.phone or "",
+            "members": str(household.members or ""),
+            "status": household.status,
+        }
+        return _form_page(household, values, message=refusal_message(request.args.get("refused")))
+    try:
+        return update_household.submit(
+            _edits(),
+            key=request.form.get("key"),
+            done=redirect_to("households.household_detail", household_id=household_id),
+            refused=refused_to("households.household_edit", household_id=household_id),
+            household_id=household_id,
+        )
+    except DomainError as error:
+        return _refused_form(household, error)
 
-            def update():
-                target = services.get_household(g.user.village_id, household_id)
-                services.update_household(
-                    target,
-                    {
-                        "name": values["name"],
-                        "address": values["address"],
-                        "grid_id": int(values["grid_id"]),
-                        "phone": values["phone"] or None,
-                        "members": int(values["members"]) if values["members"] else None,
-                        "status": values["status"],
-                    },
-                    actor_id=g.user.id,
-                )
 
-            run_write(update)
-            return redirect(url_for("households.household_detail", household_id=household_id))
+def _detail_page(
+    household: Household,
+    *,
+    reissue_message: str | None = None,
+    adjust_message: str | None = None,
+    login_message: str | None = None,
+    status: int = 200,
+):
+    """The household's page; a form's refusal is named by its code in the query, never text."""
+    scope = current_scope()
+    account = household_account(household.id)
+    logins = list(
+        db.session.scalars(
+            select(User.username).where(User.household_id == household.id, User.role == HOUSEHOLD)
+        )
+    )
+    args = request.args
+    created = args.get("login_created")
     return render_template(
-        "households/form.html",
-        values=values,
-        errors=errors,
-        grids=list_grids(g.user.village_id),
+        "households/detail.html",
         household=household,
-    ), 422 if errors else 200
+        grid=get_grid(scope.village_id, household.grid_id),
+        logins=logins,
+        login_created=created if created in logins else None,
+        adjusted=args.get("adjusted", type=int),
+        balance=account.balance,
+        lines=statement(account.id, limit=100),
+        payload=cards.card_payload(household),
+        words=movement_words,
+        reissue_key=uuid.uuid4().hex,
+        adjust_key=uuid.uuid4().hex,
+        login_key=uuid.uuid4().hex,
+        reissue_message=reissue_message or refusal_message(args.get("reissue_error")),
+        adjust_message=adjust_message or refusal_message(args.get("adjust_error")),
+        login_message=login_message or refusal_message(args.get("login_error")),
+    ), status
 
 
 @bp.get("/admin/households/<id:household_id>")
 @role_required(ADMIN)
 def household_detail(household_id: int):
     """A household: balance, card, every movement."""
-    household = services.get_household(g.user.village_id, household_id)
-    account = household_account(household.id)
-    grid = get_grid(g.user.village_id, household.grid_id)
-    from sqlalchemy import select
-
-    from app.auth.models import User
-
-    logins = list(
-        db.session.scalars(
-            select(User.username).where(User.household_id == household.id, User.role == HOUSEHOLD)
-        )
-    )
-    return render_template(
-        "households/detail.html",
-        household=household,
-        grid=grid,
-        logins=logins,
-        balance=account.balance,
-        lines=statement(account.id, limit=100),
-        payload=cards.card_payload(household),
-        words=movement_words,
-        adjust_key=uuid.uuid4().hex,
-    )
+    return _detail_page(services.get_household(current_scope().village_id, household_id))
 
 
 @bp.get("/admin/households/<id:household_id>/qr.svg")
 @role_required(ADMIN)
 def household_qr(household_id: int):
     """The card's QR, for the detail page."""
-    household = services.get_household(g.user.village_id, household_id)
+    household = services.get_household(current_scope().village_id, household_id)
     return Response(
         cards.qr_svg(cards.card_payload(household)),
         mimetype="image/svg+xml",
@@ -297,105 +351,107 @@ def household_qr(household_id: int):
     )
 
 
+def _back_with(household_id: int, form: str):
+    """A refused() for a detail page form: back to the page, naming the refusal's code."""
+
+    def respond(error: DomainError):
+        values: dict[str, Any] = {"household_id": household_id, f"{form}_error": error.code}
+        return redirect(url_for("households.household_detail", **values))
+
+    return respond
+
+
+def _refused_on_detail(household: Household, error: DomainError, form: str, message: str):
+    """The detail page again, with the form's message (a 404 stays a 404)."""
+    if error.status >= 500 or error.code == "not_found":
+        raise error
+    return _detail_page(household, status=error.status, **{f"{form}_message": message})
+
+
 @bp.post("/admin/households/<id:household_id>/reissue")
 @role_required(ADMIN)
 def household_reissue(household_id: int):
-    """Replace the household's card; the old one stops working."""
-    reason = request.form.get("reason", "").strip()[:500] or "补发积分卡"
+    """Replace the household's card (the API's reissue_card); a resent form reissues once."""
+    household = services.get_household(current_scope().village_id, household_id)
+    try:
+        return reissue_card.submit(
+            request.form,
+            key=request.form.get("key"),
+            done=redirect_to("households.household_detail", household_id=household_id, reissued=1),
+            refused=_back_with(household_id, "reissue"),
+            household_id=household_id,
+        )
+    except DomainError as error:
+        message = page_error(error, REISSUE_FIELDS)
+        return _refused_on_detail(household, error, "reissue", message)
 
-    def reissue():
-        household = services.get_household(g.user.village_id, household_id)
-        services.reissue_card(household, actor_id=g.user.id, reason=reason)
 
-    run_write(reissue)
-    return redirect(url_for("households.household_detail", household_id=household_id, reissued=1))
+def _adjust_message(error: DomainError) -> str:
+    if isinstance(error, FormInvalid) and "amount" in error.errors:
+        return _("Give a whole number of points, like 5 or -5.")
+    return page_error(error, ADJUST_FIELDS)
 
 
 @bp.post("/admin/households/<id:household_id>/adjust")
 @role_required(ADMIN)
 def household_adjust(household_id: int):
-    """Correct a household's points by hand, with a reason; a resent form counts once."""
-    services.get_household(g.user.village_id, household_id)  # 404 for another village's
-    key = page_key(request.form.get("key", ""))
-    reason = request.form.get("reason", "").strip()[:500]
-    amount_text = request.form.get("amount", "").strip()
-    back = partial(url_for, "households.household_detail", household_id=household_id)
+    """Correct a household's points (the API's create_adjustment); a resent form counts once."""
+    household = services.get_household(current_scope().village_id, household_id)
     try:
-        amount = int(amount_text)
-    except ValueError:
-        amount = 0
-    if key is None:
-        return redirect(back(adjust_error=_("The form expired; please try again.")))
-    if not amount or abs(amount) > MAX_AMOUNT:
-        return redirect(back(adjust_error=_("Give a whole number of points, like 5 or -5.")))
-    if not reason:
-        return redirect(back(adjust_error=_("Give the reason for the correction.")))
-    user = g.user
-
-    def produce():
-        adjust(user.village_id, household_id, amount, reason=reason, actor_id=user.id)
-        return redirect(back(adjusted=f"{amount:+d}"))
-
-    def refused(error: DomainError):
-        return redirect(back(adjust_error=page_message(error)))
-
-    try:
-        return run_idempotent(
-            user.village_id,
-            key,
-            fingerprint(
-                b"adjust",
-                str(user.id).encode(),
-                str(household_id).encode(),
-                str(amount).encode(),
-                reason.encode(),
+        return create_adjustment.submit(
+            {**request.form, "household_id": str(household_id)},
+            key=request.form.get("key"),
+            done=lambda result: redirect(
+                url_for(
+                    "households.household_detail",
+                    household_id=household_id,
+                    adjusted=result["amount"],
+                )
             ),
-            produce,
-            on_refusal=refused,
+            refused=_back_with(household_id, "adjust"),
         )
     except DomainError as error:
-        if error.status >= 500:
-            raise
-        return redirect(back(adjust_error=page_message(error)))
+        return _refused_on_detail(household, error, "adjust", _adjust_message(error))
 
 
 @bp.post("/admin/households/<id:household_id>/login")
 @role_required(ADMIN)
 def household_login(household_id: int):
     """Give the household a login of its own, to see its points from home."""
-    from app.auth.services import create_user
-
-    username = request.form.get("username", "").strip()[:64]
-    password = request.form.get("password", "")[:256]
-    user = g.user
-
-    def create():
-        household = services.get_household(user.village_id, household_id)
-        create_user(
-            _village(), username, password, HOUSEHOLD, household=household, actor_id=user.id
-        )
-
+    household = services.get_household(current_scope().village_id, household_id)
+    form = request.form
     try:
-        run_write(create)
-    except DomainError as error:
-        return redirect(
-            url_for(
-                "households.household_detail",
-                household_id=household_id,
-                login_error=page_message(error),
-            )
+        return create_user.submit(
+            {
+                "username": form.get("username", ""),
+                "password": form.get("password", ""),
+                "role": HOUSEHOLD,
+                "household_id": str(household_id),
+            },
+            key=form.get("key"),
+            done=lambda user: redirect(
+                url_for(
+                    "households.household_detail",
+                    household_id=household_id,
+                    login_created=user.username,
+                )
+            ),
+            refused=_back_with(household_id, "login"),
         )
-    return redirect(
-        url_for("households.household_detail", household_id=household_id, login_created=username)
-    )
+    except DomainError as error:
+        return _refused_on_detail(household, error, "login", page_error(error, LOGIN_FIELDS))
 
 
 @bp.route("/admin/households/import", methods=["GET", "POST"])
 @role_required(ADMIN)
 def household_import():
-    """Upload a roster: every row or none, with a report of each bad row."""
+    """Upload a roster: every row or none, with a report of each bad row.
+
+    The form's key, made when it was shown, makes a resent form import once: the
+    copy gets the first answer back (a redirect to the count imported).
+    """
     problems = None
-    imported = None
+    imported = request.args.get("imported", type=int) if request.method == "GET" else None
     status = 200
     if request.method == "POST":
         upload = request.files.get("file")
@@ -404,15 +460,30 @@ def household_import():
             status = 422
         else:
             data = upload.read()
+            user = g.user
+            village_id, actor_id = user.village_id, user.id
+
+            def produce():
+                created = import_roster(_village(), data, actor_id=actor_id)
+                return redirect(url_for("households.household_import", imported=len(created)))
+
+            key = page_key(request.form.get("key", ""))
             try:
-                actor_id = g.user.id
-                imported = len(
-                    run_write(lambda: import_roster(_village(), data, actor_id=actor_id))
-                )
+                if key is None:  # a form shown before forms had keys
+                    return run_write(produce)
+                digest = fingerprint(b"import", str(actor_id).encode(), data)
+                return run_idempotent(village_id, key, digest, produce)
             except RosterInvalid as error:
-                problems = error.extra.get("errors", {})
+                problems = error.page_errors
                 status = 422
-    return render_template("households/import.html", problems=problems, imported=imported), status
+            except DomainError as error:  # the key sent again with another file
+                if error.status >= 500:
+                    raise
+                problems = {"file": [page_message(error)]}
+                status = error.status
+    return render_template(
+        "households/import.html", problems=problems, imported=imported, key=uuid.uuid4().hex
+    ), status
 
 
 @bp.get("/admin/households/import/template.<fmt>")
@@ -440,16 +511,25 @@ def roster_template(fmt: str):
 @role_required(ADMIN)
 def card_print():
     """Choose a grid and print its cards."""
-    return render_template("households/cards.html", grids=list_grids(g.user.village_id))
+    return render_template("households/cards.html", grids=list_grids(current_scope().village_id))
+
+
+def _ids(texts: list[str]) -> list[int]:
+    """The ids a query string names; text that can name no row (², 10**30) is left out."""
+    numbers = (whole(text) for text in texts)
+    return [n for n in numbers if isinstance(n, int) and 0 < n <= MAX_INT]
 
 
 @bp.get("/admin/cards.pdf")
 @role_required(ADMIN)
 def card_print_pdf():
     """The chosen grid's cards as a PDF."""
-    grid_id = request.args.get("grid_id", type=int)
-    ids = [int(i) for i in request.args.getlist("id") if i.isdigit()]
-    pdf, filename = card_sheet_pdf(g.user.village_id, grid_id=grid_id, household_ids=ids or None)
+    grid_ids = _ids(request.args.getlist("grid_id")[:1])
+    grid_id = grid_ids[0] if grid_ids else None
+    ids = _ids(request.args.getlist("id"))
+    pdf, filename = card_sheet_pdf(
+        current_scope().village_id, grid_id=grid_id, household_ids=ids or None
+    )
     return Response(
         pdf,
         mimetype="application/pdf",

@@ -1,8 +1,9 @@
 """Inspections and rules API."""
 
-from flask import g, url_for
+from flask import url_for
 from flask_smorest import Blueprint
 
+from app.actions import action
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, STAFF
 from app.db import db
@@ -25,7 +26,7 @@ from app.inspections.schemas import (
 )
 from app.ledger.services import household_balance, household_balances
 from app.photos import photo_response, store_photo
-from app.writes import IDEMPOTENCY_DOC, write_endpoint
+from app.scope import Scope, current_scope
 
 blp = Blueprint(
     "inspections_api",
@@ -46,29 +47,18 @@ def rules_out(rules: services.Rules) -> dict:
     }
 
 
-def inspection_out(
-    inspection: Inspection, household: Household | None = None, balance: int | None = None
-) -> dict:
-    household = household or db.session.get(Household, inspection.household_id)
-    if balance is None:
-        balance = household_balance(inspection.household_id)
-    return {
-        "id": inspection.id,
-        "household_id": inspection.household_id,
-        "household_code": household.code if household else None,
-        "grid_id": inspection.grid_id,
-        "inspector_id": inspection.inspector_id,
-        "grade": inspection.grade,
-        "points": inspection.points,
-        "note": inspection.note,
-        "transaction_id": inspection.journal_id,
-        "balance": balance,
-        "inspected_at": inspection.created_at,
-        "local_date": inspection.local_date,
-        "has_photo": inspection.photo is not None,
-        "voided": inspection.voided_at is not None,
-        "void_reason": inspection.void_reason,
-    }
+def inspection_location(result: services.InspectionResult) -> str:
+    return url_for("inspections_api.get_inspection", inspection_id=result.inspection.id)
+
+
+def with_balance(inspection: Inspection) -> services.InspectionResult:
+    """An inspection read back, with its household's code and current balance."""
+    household = db.session.get(Household, inspection.household_id)
+    return services.InspectionResult(
+        inspection,
+        household.code if household else None,
+        household_balance(inspection.household_id),
+    )
 
 
 @blp.get("/rules")
@@ -76,22 +66,18 @@ def inspection_out(
 @blp.response(200, RulesOut)
 def get_rules():
     """The scoring rules in force: points per grade and the daily limit."""
-    return rules_out(services.current_rules(g.user.village_id))
+    return rules_out(services.current_rules(current_scope().village_id))
 
 
-@blp.put("/rules")
-@role_required(ADMIN)
-@write_endpoint
-@blp.arguments(RulesIn)
-@blp.response(200, RulesOut)
-def put_rules(args):
+@action(blp, "/rules", method="PUT", roles=(ADMIN,), schema=RulesIn, out=RulesOut)
+def put_rules(scope: Scope, data: dict) -> dict:
     """Change the rules; inspections from now on are scored by them."""
     grades = [
-        services.Grade(name, points, args["labels"].get(name, name))
-        for name, points in args["grades"].items()
+        services.Grade(name, points, data["labels"].get(name, name))
+        for name, points in data["grades"].items()
     ]
     return rules_out(
-        services.set_rules(g.user.village_id, grades, args["daily_limit"], actor_id=g.user.id)
+        services.set_rules(scope.village_id, grades, data["daily_limit"], actor_id=scope.user_id)
     )
 
 
@@ -100,27 +86,27 @@ def put_rules(args):
 @blp.response(200, RulesHistory)
 def rules_history():
     """Every version of the rules: who changed what, and when."""
-    return {"items": [rules_out(r) for r in services.rules_history(g.user.village_id)]}
+    return {"items": [rules_out(r) for r in services.rules_history(current_scope().village_id)]}
 
 
-@blp.post("/inspections")
-@role_required(INSPECTOR, ADMIN)
-@write_endpoint
-@blp.doc(**IDEMPOTENCY_DOC)
-@blp.arguments(InspectionIn)
-@blp.response(201, InspectionOut)
-@blp.alt_response(404, description="not_found: no such household in this village")
-@blp.alt_response(409, description="already_inspected_today, or household_inactive")
-@blp.alt_response(410, description="revoked_qr: the card was reissued")
-def create_inspection(args):
+@action(
+    blp,
+    "/inspections",
+    roles=(INSPECTOR, ADMIN),
+    schema=InspectionIn,
+    out=InspectionOut,
+    status=201,
+    location=inspection_location,
+    responses={
+        404: "not_found: no such household in this village",
+        409: "already_inspected_today, or household_inactive",
+        410: "revoked_qr: the card was reissued",
+    },
+)
+def create_inspection(scope: Scope, data: dict) -> services.InspectionResult:
     """Grade a household's sorting and credit its points by the rules."""
-    household = household_by_ref(g.user.village_id, args)
-    inspection = services.record_inspection(household, g.user, args["grade"], note=args.get("note"))
-    return (
-        inspection_out(inspection, household),
-        201,
-        {"Location": url_for("inspections_api.get_inspection", inspection_id=inspection.id)},
-    )
+    household = household_by_ref(scope.village_id, data)
+    return services.inspect_household(household, scope.user, data["grade"], note=data.get("note"))
 
 
 @blp.get("/inspections")
@@ -133,7 +119,7 @@ def list_inspections(args):
     if args.get("date"):
         day_from = day_to = args["date"]
     rows, total = services.list_inspections(
-        g.user.village_id,
+        current_scope().village_id,
         day_from=day_from,
         day_to=day_to,
         grid_id=args.get("grid_id"),
@@ -146,7 +132,11 @@ def list_inspections(args):
     households = households_by_id(household_ids)
     balances = household_balances(household_ids)
     items = [
-        inspection_out(i, households.get(i.household_id), balances.get(i.household_id))
+        services.InspectionResult(
+            i,
+            households[i.household_id].code if i.household_id in households else None,
+            balances.get(i.household_id, 0),
+        )
         for i in rows
     ]
     return {"items": items, "total": total}
@@ -157,36 +147,41 @@ def list_inspections(args):
 @blp.response(200, InspectionOut)
 def get_inspection(inspection_id: int):
     """One inspection."""
-    return inspection_out(services.get_inspection(g.user.village_id, inspection_id))
+    return with_balance(services.get_inspection(current_scope().village_id, inspection_id))
 
 
-@blp.post("/inspections/<id:inspection_id>/void")
-@role_required(ADMIN)
-@write_endpoint
-@blp.doc(**IDEMPOTENCY_DOC)
-@blp.arguments(VoidIn)
-@blp.response(200, InspectionOut)
-@blp.alt_response(409, description="already_reversed, or insufficient_points if spent")
-def void_inspection(args, inspection_id: int):
+@action(
+    blp,
+    "/inspections/<id:inspection_id>/void",
+    roles=(ADMIN,),
+    schema=VoidIn,
+    out=InspectionOut,
+    responses={409: "already_reversed, or insufficient_points if spent"},
+)
+def void_inspection(scope: Scope, data: dict, inspection_id: int) -> services.InspectionResult:
     """Void an inspection and take its points back."""
-    inspection = services.get_inspection(g.user.village_id, inspection_id)
-    services.void_inspection(inspection, actor=g.user, reason=args["reason"])
-    return inspection_out(inspection)
+    inspection = services.get_inspection(scope.village_id, inspection_id)
+    return with_balance(
+        services.void_inspection(inspection, actor=scope.user, reason=data["reason"])
+    )
 
 
-@blp.post("/inspections/<id:inspection_id>/photo")
-@role_required(INSPECTOR, ADMIN)
-@write_endpoint
-@blp.arguments(PhotoIn, location="files")
-@blp.response(200, InspectionOut)
-def upload_photo(files, inspection_id: int):
+@action(
+    blp,
+    "/inspections/<id:inspection_id>/photo",
+    roles=(INSPECTOR, ADMIN),
+    schema=PhotoIn,
+    out=InspectionOut,
+    arguments_location="files",
+)
+def upload_photo(scope: Scope, files: dict, inspection_id: int) -> services.InspectionResult:
     """Attach a photo (JPEG or PNG) to an inspection; it is re-encoded without metadata."""
-    inspection = services.get_inspection(g.user.village_id, inspection_id)
-    if g.user.role == INSPECTOR and inspection.inspector_id != g.user.id:
+    inspection = services.get_inspection(scope.village_id, inspection_id)
+    if scope.user.role == INSPECTOR and inspection.inspector_id != scope.user_id:
         raise Forbidden("Only the inspector who made it, or an admin, adds its photo.")
     inspection.photo = store_photo(files["photo"].read())
     db.session.flush()
-    return inspection_out(inspection)
+    return with_balance(inspection)
 
 
 @blp.get("/inspections/<id:inspection_id>/photo")
@@ -194,7 +189,7 @@ def upload_photo(files, inspection_id: int):
 @blp.response(200, content_type="image/jpeg")
 def get_photo(inspection_id: int):
     """An inspection's photo."""
-    inspection = services.get_inspection(g.user.village_id, inspection_id)
+    inspection = services.get_inspection(current_scope().village_id, inspection_id)
     if inspection.photo is None:
         raise NotFound("This inspection has no photo.")
     return photo_response(inspection.photo)

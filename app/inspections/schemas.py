@@ -58,21 +58,23 @@ class InspectionIn(HouseholdRef):
 
 
 class InspectionOut(Schema):
-    id = fields.Integer()
-    household_id = fields.Integer()
+    """Dumps an InspectionResult: the inspection with its household's code and balance."""
+
+    id = fields.Integer(attribute="inspection.id")
+    household_id = fields.Integer(attribute="inspection.household_id")
     household_code = fields.String()
-    grid_id = fields.Integer()
-    inspector_id = fields.Integer()
-    grade = fields.String()
-    points = fields.Integer()
-    note = fields.String(allow_none=True)
-    transaction_id = fields.Integer(allow_none=True)
+    grid_id = fields.Integer(attribute="inspection.grid_id")
+    inspector_id = fields.Integer(attribute="inspection.inspector_id")
+    grade = fields.String(attribute="inspection.grade")
+    points = fields.Integer(attribute="inspection.points")
+    note = fields.String(attribute="inspection.note", allow_none=True)
+    transaction_id = fields.Integer(attribute="inspection.journal_id", allow_none=True)
     balance = fields.Integer()
-    inspected_at = fields.DateTime()
-    local_date = fields.Date()
+    inspected_at = fields.DateTime(attribute="inspection.created_at")
+    local_date = fields.Date(attribute="inspection.local_date")
     has_photo = fields.Boolean()
     voided = fields.Boolean()
-    void_reason = fields.String(allow_none=True)
+    void_reason = fields.String(attribute="inspection.void_reason", allow_none=True)
 
 
 class InspectionQuery(PageQuery):

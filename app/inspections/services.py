@@ -4,7 +4,6 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, Table, bindparam, func, select, update
 
@@ -21,7 +20,16 @@ from app.errors import (
 )
 from app.households.models import Household
 from app.inspections.models import Inspection, RuleSet
-from app.ledger.services import credit, reverse
+from app.ledger.models import ISSUANCE
+from app.ledger.services import (
+    Leg,
+    household_balance,
+    post,
+    posting_accounts,
+    reverse,
+)
+from app.ledger.verify import Problem
+from app.scope import local_date, village_today, zone
 from app.villages.models import Village
 
 inspections = cast(Table, Inspection.__table__)
@@ -204,12 +212,6 @@ def rules_history(village_id: int) -> list[Rules]:
     ]
 
 
-def village_today(village_id: int, moment: datetime | None = None) -> date:
-    """Return the village's calendar date at a moment (now by default)."""
-    timezone = db.session.scalar(select(Village.timezone).where(Village.id == village_id))
-    return (moment or utcnow()).astimezone(ZoneInfo(timezone or "Asia/Shanghai")).date()
-
-
 def count_today(household: Household) -> int:
     """Return how many inspections the household had today (the village's date)."""
     return _count_on(household.id, village_today(household.village_id))
@@ -230,7 +232,24 @@ def _slots_on(household_id: int, day: date) -> tuple[int, int]:
 def _rules_and_today(village_id: int, moment: datetime) -> tuple[Rules, date]:
     """Return the rules in force and the village's date at a moment, in one query."""
     row = _rules_in_force(village_id)
-    return _rules(row), moment.astimezone(ZoneInfo(row.timezone or "Asia/Shanghai")).date()
+    return _rules(row), local_date(moment, zone(row.timezone))
+
+
+@dataclass(frozen=True)
+class InspectionResult:
+    """An inspection as its answer shows it: with the household's code and balance."""
+
+    inspection: Inspection
+    household_code: str | None
+    balance: int
+
+    @property
+    def has_photo(self) -> bool:
+        return self.inspection.photo is not None
+
+    @property
+    def voided(self) -> bool:
+        return self.inspection.voided_at is not None
 
 
 def record_inspection(
@@ -241,6 +260,18 @@ def record_inspection(
     note: str | None = None,
     at: datetime | None = None,
 ) -> Inspection:
+    """Record an inspection and credit its points (see inspect_household())."""
+    return inspect_household(household, inspector, grade, note=note, at=at).inspection
+
+
+def inspect_household(
+    household: Household,
+    inspector: User,
+    grade: str,
+    *,
+    note: str | None = None,
+    at: datetime | None = None,
+) -> InspectionResult:
     """Record an inspection and credit its points; never past the daily limit.
 
     The daily limit is held by the database: a UNIQUE (household, village date,
@@ -268,15 +299,18 @@ def record_inspection(
     slot = highest + 1
     journal_id = None
     if chosen.points:
-        journal_id = credit(
+        account, issuance = posting_accounts(household.village_id, household.id, ISSUANCE)
+        posted = post(
             household.village_id,
-            household.id,
-            chosen.points,
-            kind="inspection",
+            "inspection",
+            [Leg(issuance, account, chosen.points)],
             memo=f"{chosen.label} ({chosen.grade})",
             actor_id=inspector.id,
             at=now,
-        ).id
+        )
+        journal_id, balance = posted.id, posted.balances[account]
+    else:
+        balance = household_balance(household.id)
     values = {
         "village_id": household.village_id,
         "household_id": household.id,
@@ -304,7 +338,7 @@ def record_inspection(
             raise refuse()
         slot = max(slot, highest) + 1
     inspection = adopt(Inspection, inspection_id, {**values, "slot": slot})
-    return inspection
+    return InspectionResult(inspection, household.code, balance)
 
 
 def get_inspection(village_id: int, inspection_id: int) -> Inspection:
@@ -408,7 +442,7 @@ def not_inspected_today(village_id: int, grid_id: int) -> list[Household]:
     )
 
 
-def verify_inspections(village_id: int | None = None) -> list[dict]:
+def verify_inspections(village_id: int | None = None) -> list[Problem]:
     """Check each inspection's points against its journal, and voids against reversals."""
     from app.ledger.models import Journal, Transfer
 
@@ -432,7 +466,7 @@ def verify_inspections(village_id: int | None = None) -> list[dict]:
     )
     if village_id is not None:
         query = query.where(Inspection.village_id == village_id)
-    problems = []
+    problems: list[Problem] = []
     for (
         inspection_id,
         points,
@@ -444,22 +478,22 @@ def verify_inspections(village_id: int | None = None) -> list[dict]:
     ) in db.session.execute(query):
         if (journal_id is None and points != 0) or (journal_id is not None and total != points):
             problems.append(
-                {
-                    "check": "inspection",
-                    "inspection_id": inspection_id,
-                    "expected": points,
-                    "actual": total or 0,
-                    "detail": f"inspection {inspection_id}: {points} points, "
+                Problem(
+                    "inspection",
+                    f"inspection {inspection_id}: {points} points, "
                     f"its journal credits {total or 0}",
-                }
+                    {"inspection_id": inspection_id},
+                    expected=points,
+                    actual=total or 0,
+                )
             )
         if journal_id is not None and voided_at is not None and reverses_id != journal_id:
             problems.append(
-                {
-                    "check": "inspection_void",
-                    "inspection_id": inspection_id,
-                    "detail": f"inspection {inspection_id} is voided but its "
+                Problem(
+                    "inspection_void",
+                    f"inspection {inspection_id} is voided but its "
                     f"journal {journal_id} is not reversed",
-                }
+                    {"inspection_id": inspection_id},
+                )
             )
     return problems

@@ -2,29 +2,31 @@
 
 import uuid
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from app.actions import page_error, redirect_to, refused_to, whole
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, User
-from app.db import db, run_write
-from app.errors import DomainError, InvalidQr, RevokedQr, page_message
+from app.db import db
+from app.errors import DomainError, InvalidQr, RevokedQr, refusal_message
 from app.households.cards import resolve_card
 from app.households.models import Household
-from app.households.services import get_household
+from app.households.services import get_household, households_by_id
 from app.inspections import services
+from app.inspections.api import create_inspection, put_rules
 from app.ledger.services import household_balance
 from app.photos import store_photo
+from app.scope import current_scope
 from app.villages.services import list_grids
-from app.writes import fingerprint, page_key, run_idempotent
 
 bp = Blueprint("inspections", __name__)
 
-REFUSALS = {
-    "already_inspected_today": lambda: _("This household was already inspected today."),
-    "insufficient_points": lambda: _("Not enough points."),
-    "household_inactive": lambda: _("This household has moved away."),
+RULE_FIELDS = {
+    "grades": _l("Points"),
+    "labels": _l("Name shown"),
+    "daily_limit": _l("Inspections that earn points, per household per day"),
 }
 
 
@@ -32,22 +34,15 @@ REFUSALS = {
 @role_required(INSPECTOR, ADMIN)
 def scanner():
     """Scan a door card; below, today's work and the grid's households still to visit."""
-    grids = list_grids(g.user.village_id)
+    scope = current_scope()
+    grids = list_grids(scope.village_id)
     grid_id = request.args.get("grid_id", type=int) or (grids[0].id if grids else None)
+    today = scope.today()
     mine, _total = services.list_inspections(
-        g.user.village_id,
-        inspector_id=g.user.id,
-        day_from=services.village_today(g.user.village_id),
-        day_to=services.village_today(g.user.village_id),
-        limit=200,
+        scope.village_id, inspector_id=scope.user_id, day_from=today, day_to=today, limit=200
     )
-    codes = {
-        h.id: h
-        for h in db.session.scalars(
-            select(Household).where(Household.id.in_({i.household_id for i in mine}))
-        )
-    }
-    todo = services.not_inspected_today(g.user.village_id, grid_id) if grid_id else []
+    codes = households_by_id({i.household_id for i in mine})
+    todo = services.not_inspected_today(scope.village_id, grid_id) if grid_id else []
     return render_template(
         "inspections/scanner.html",
         grids=grids,
@@ -65,7 +60,7 @@ def scanned():
     """Open the household of a scanned card."""
     payload = request.args.get("payload", "")[:2000]
     try:
-        household = resolve_card(payload, g.user.village_id)
+        household = resolve_card(payload, current_scope().village_id)
     except RevokedQr:
         return redirect(url_for("inspections.scanner", error="revoked"))
     except InvalidQr:
@@ -74,7 +69,8 @@ def scanned():
 
 
 def _grade_page(household: Household, *, message: str | None = None, status: int = 200):
-    rules = services.current_rules(g.user.village_id)
+    scope = current_scope()
+    rules = services.current_rules(scope.village_id)
     done = services.count_today(household)
     return render_template(
         "inspections/grade.html",
@@ -85,7 +81,7 @@ def _grade_page(household: Household, *, message: str | None = None, status: int
         full=done >= rules.daily_limit,
         key=uuid.uuid4().hex,
         message=message,
-        own=g.user.household_id == household.id,
+        own=scope.user.household_id == household.id,
     ), status
 
 
@@ -93,68 +89,46 @@ def _grade_page(household: Household, *, message: str | None = None, status: int
 @role_required(INSPECTOR, ADMIN)
 def grade_form(household_id: int):
     """The household, its balance, whether it was inspected today, the grade buttons."""
-    household = get_household(g.user.village_id, household_id)
-    refused = request.args.get("refused")
-    return _grade_page(household, message=REFUSALS[refused]() if refused in REFUSALS else None)
+    household = get_household(current_scope().village_id, household_id)
+    return _grade_page(household, message=refusal_message(request.args.get("refused")))
 
 
 @bp.post("/inspect/household/<id:household_id>")
 @role_required(INSPECTOR, ADMIN)
 def grade(household_id: int):
     """Record the grade. The form's key makes a double tap or a resent form count once."""
-    household = get_household(g.user.village_id, household_id)
-    key = page_key(request.form.get("key", ""))
-    grade_name = request.form.get("grade", "")[:8]
-    note = request.form.get("note", "").strip()[:500] or None
+    scope = current_scope()
+    household = get_household(scope.village_id, household_id)
     upload = request.files.get("photo")
     photo = upload.read() if upload is not None and upload.filename else b""
-    if key is None:
-        return _grade_page(
-            household, message=_("The form expired; please choose again."), status=400
-        )
-    user = g.user
-    village_id, user_id = user.village_id, user.id
 
-    def produce():
-        target = get_household(village_id, household_id)
-        inspection = services.record_inspection(target, user, grade_name, note=note)
+    def done(result: services.InspectionResult):
         if photo:  # stored only once the inspection is recorded
-            inspection.photo = store_photo(photo)
+            result.inspection.photo = store_photo(photo)
             db.session.flush()
-        return redirect(url_for("inspections.done", inspection_id=inspection.id))
-
-    def refused(error: DomainError):
-        return redirect(
-            url_for("inspections.grade_form", household_id=household_id, refused=error.code)
-        )
+        return redirect(url_for("inspections.done", inspection_id=result.inspection.id))
 
     try:
-        return run_idempotent(
-            village_id,
-            key,
-            fingerprint(
-                b"inspect",
-                str(user_id).encode(),
-                str(household_id).encode(),
-                grade_name.encode(),
-                (note or "").encode(),
-                photo,
-            ),
-            produce,
-            on_refusal=refused,
+        return create_inspection.submit(
+            {**request.form, "household_id": str(household_id)},
+            key=request.form.get("key"),
+            done=done,
+            refused=refused_to("inspections.grade_form", household_id=household_id),
+            attachments=[photo],
         )
     except DomainError as error:
         if error.status >= 500:
             raise
-        return _grade_page(household, message=page_message(error), status=error.status)
+        return _grade_page(household, message=page_error(error), status=error.status)
 
 
 @bp.get("/inspect/done/<id:inspection_id>")
 @role_required(INSPECTOR, ADMIN)
 def done(inspection_id: int):
     """The inspection is recorded: the points and the new balance; scan the next."""
-    inspection = services.get_inspection(g.user.village_id, inspection_id)
-    household = get_household(g.user.village_id, inspection.household_id)
+    scope = current_scope()
+    inspection = services.get_inspection(scope.village_id, inspection_id)
+    household = get_household(scope.village_id, inspection.household_id)
     return render_template(
         "inspections/done.html",
         inspection=inspection,
@@ -167,41 +141,41 @@ def done(inspection_id: int):
 @role_required(ADMIN)
 def rules_page():
     """Points per grade, their names, and the daily limit; with every past version."""
+    scope = current_scope()
+    current = services.current_rules(scope.village_id)
     message = None
     status = 200
     if request.method == "POST":
-        current = services.current_rules(g.user.village_id)
-        grades = []
-        for grade in current.grades:
-            points = request.form.get(f"points-{grade.grade}", "").strip()
-            label = request.form.get(f"label-{grade.grade}", "").strip()[:20] or grade.grade
-            if not points.isascii() or not points.isdigit():
-                message, status = _("Points are whole numbers of 0 or more."), 422
-                break
-            grades.append(services.Grade(grade.grade, int(points), label))
-        limit = request.form.get("daily_limit", "").strip()
-        if status == 200 and not (limit.isascii() and limit.isdigit()):
-            message, status = _("The daily limit is a whole number."), 422
-        if status == 200:
-            user = g.user
-            try:
-                run_write(
-                    lambda: services.set_rules(
-                        user.village_id, grades, int(limit), actor_id=user.id
-                    )
-                )
-                return redirect(url_for("inspections.rules_page", saved=1))
-            except DomainError as error:
-                message, status = page_message(error), error.status
+        form = request.form
+        rules = {
+            "grades": {g.grade: whole(form.get(f"points-{g.grade}", "")) for g in current.grades},
+            "labels": {
+                g.grade: form.get(f"label-{g.grade}", "").strip() or g.grade for g in current.grades
+            },
+            # An emptied limit is refused, not taken as the default.
+            "daily_limit": whole(form.get("daily_limit", "")) or None,
+        }
+        try:
+            return put_rules.submit(
+                rules,
+                key=form.get("key"),
+                done=redirect_to("inspections.rules_page", saved=1),
+                refused=refused_to("inspections.rules_page"),
+            )
+        except DomainError as error:
+            if error.status >= 500:
+                raise
+            message, status = page_error(error, RULE_FIELDS), error.status
     users = {
         u.id: u.username
-        for u in db.session.scalars(select(User).where(User.village_id == g.user.village_id))
+        for u in db.session.scalars(select(User).where(User.village_id == scope.village_id))
     }
     return render_template(
         "inspections/rules.html",
-        rules=services.current_rules(g.user.village_id),
-        history=services.rules_history(g.user.village_id),
+        rules=current,
+        history=services.rules_history(scope.village_id),
         users=users,
-        message=message,
+        message=message or refusal_message(request.args.get("refused")),
         saved=request.args.get("saved"),
+        key=uuid.uuid4().hex,
     ), status

@@ -1,46 +1,54 @@
-"""Ledger API: adjustments, a household's statement, verification."""
+"""Ledger API: adjustments and a household's statement (app/checks.py serves verification)."""
 
 from flask import g
 from flask_smorest import Blueprint
 
+from app.actions import action
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, HOUSEHOLD, STAFF
 from app.errors import NotFound
 from app.households.services import get_household
-from app.ledger import services
+from app.ledger import reads, services
 from app.ledger.schemas import (
     AdjustmentIn,
     AdjustmentOut,
     StatementOut,
     StatementQuery,
-    VerifyOut,
 )
-from app.writes import IDEMPOTENCY_DOC, write_endpoint
+from app.scope import Scope
 
 blp = Blueprint(
     "ledger_api", __name__, url_prefix="/api/v1", description="The points ledger (积分账本)."
 )
 
 
-@blp.post("/adjustments")
-@role_required(ADMIN)
-@write_endpoint
-@blp.doc(**IDEMPOTENCY_DOC)
-@blp.arguments(AdjustmentIn)
-@blp.response(201, AdjustmentOut)
-@blp.alt_response(404, description="not_found: no such household in this village")
-@blp.alt_response(409, description="insufficient_points: it would go below zero")
-def create_adjustment(args):
+@action(
+    blp,
+    "/adjustments",
+    roles=(ADMIN,),
+    schema=AdjustmentIn,
+    out=AdjustmentOut,
+    status=201,
+    responses={
+        404: "not_found: no such household in this village",
+        409: "insufficient_points: it would go below zero",
+    },
+)
+def create_adjustment(scope: Scope, data: dict) -> dict:
     """Correct a household's points by hand, with a reason."""
-    household = get_household(g.user.village_id, args["household_id"])
+    household = get_household(scope.village_id, data["household_id"])
     journal = services.adjust(
-        g.user.village_id, household.id, args["amount"], reason=args["reason"], actor_id=g.user.id
+        scope.village_id,
+        household.id,
+        data["amount"],
+        reason=data["reason"],
+        actor_id=scope.user_id,
     )
     return {
         "transaction_id": journal.id,
         "household_id": household.id,
-        "amount": args["amount"],
-        "balance": services.household_balance(household.id),
+        "amount": data["amount"],
+        "balance": reads.household_balance(household.id),
         "reason": journal.reason,
         "created_at": journal.created_at,
     }
@@ -56,8 +64,8 @@ def household_ledger(args, household_id: int):
     if user.role == HOUSEHOLD and user.household_id != household_id:
         raise NotFound("No such household.")
     household = get_household(user.village_id, household_id)
-    account = services.household_account(household.id)
-    lines = services.statement(
+    account = reads.household_account(household.id)
+    lines = reads.statement(
         account.id, limit=args["limit"], before_version=args.get("before_version")
     )
     more = len(lines) == args["limit"] and lines[-1].version > 1
@@ -66,13 +74,3 @@ def household_ledger(args, household_id: int):
         "balance": account.balance,
         "next_before_version": lines[-1].version if more else None,
     }
-
-
-@blp.get("/ledger/verify")
-@role_required(ADMIN)
-@blp.response(200, VerifyOut)
-def verify_ledger():
-    """Check every ledger rule for the village."""
-    from app.checks import verify_all
-
-    return verify_all(g.user.village_id)

@@ -1,6 +1,7 @@
-"""Accounts, journals, transfers, entries, and stored idempotent outcomes."""
+"""Accounts, journals, transfers and entries."""
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
@@ -9,8 +10,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
-    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -25,6 +24,16 @@ ADJUSTMENT = "adjustment"
 EXPIRY = "expiry"
 SYSTEM_KINDS = (ISSUANCE, REDEMPTION, ADJUSTMENT, EXPIRY)
 ACCOUNT_KINDS = (HOUSEHOLD, *SYSTEM_KINDS)
+
+
+class JournalKind(StrEnum):
+    """What business operation a journal records; the database refuses any other kind."""
+
+    INSPECTION = "inspection"
+    REDEMPTION = "redemption"
+    ADJUSTMENT = "adjustment"
+    REVERSAL = "reversal"
+    EXPIRY = "expiry"
 
 
 class Account(Model):
@@ -63,6 +72,12 @@ class Journal(Model):
     """One business operation on the ledger (the API calls it a transaction)."""
 
     __tablename__ = "journals"
+    __table_args__ = (
+        # Built from JournalKind: a new kind needs a migration that widens this CHECK.
+        CheckConstraint(
+            "kind IN (" + ", ".join(f"'{kind}'" for kind in JournalKind) + ")", name="kind"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
@@ -108,23 +123,6 @@ class Entry(Model):
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
     delta: Mapped[int] = mapped_column(BigInteger)
     balance_after: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class IdempotencyRecord(Model):
-    """The first outcome reached by a request that carried an Idempotency-Key."""
-
-    __tablename__ = "idempotency_records"
-    __table_args__ = (UniqueConstraint("village_id", "key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
-    key: Mapped[str] = mapped_column(String(64))
-    # SHA-256 of who sent what where; the same key with another request is refused.
-    request_hash: Mapped[str] = mapped_column(String(64))
-    status_code: Mapped[int]
-    body: Mapped[str] = mapped_column(Text)
-    location: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -49,24 +49,3 @@ class StatementOut(Schema):
     next_before_version = fields.Integer(
         allow_none=True, metadata={"description": "Pass as before_version for the next page."}
     )
-
-
-class ProblemOut(Schema):
-    check = fields.String()
-    detail = fields.String()
-    account_id = fields.Integer()
-    transaction_id = fields.Integer()
-    transfer_id = fields.Integer()
-    village_id = fields.Integer()
-    inspection_id = fields.Integer()
-    redemption_id = fields.Integer()
-    good_id = fields.Integer()
-    expected = fields.Integer()
-    actual = fields.Integer()
-
-
-class VerifyOut(Schema):
-    ok = fields.Boolean()
-    transactions = fields.Integer()
-    postings = fields.Integer()
-    problems = fields.List(fields.Nested(ProblemOut))

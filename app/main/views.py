@@ -9,6 +9,7 @@ from app.auth.decorators import current_user, role_required
 from app.db import db
 from app.errors import problem
 from app.ledger.services import household_balance
+from app.security import safe_next
 from app.villages.models import Village
 
 bp = Blueprint("main", __name__)
@@ -59,11 +60,8 @@ def set_language(code: str):
     """Switch the language of the pages and go back."""
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
-    target = request.args.get("next", "/")
     # Only paths on this site: never an open redirect.
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = "/"
-    return redirect(target)
+    return redirect(safe_next(request.args.get("next"), default="/"))
 
 
 @bp.app_context_processor

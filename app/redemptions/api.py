@@ -1,8 +1,9 @@
 """Redemptions API: goods for points at the counter, and cancellations."""
 
-from flask import g, url_for
+from flask import url_for
 from flask_smorest import Blueprint
 
+from app.actions import action
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, STAFF, STOREKEEPER
 from app.db import db
@@ -19,7 +20,7 @@ from app.redemptions.schemas import (
     RedemptionOut,
     RedemptionQuery,
 )
-from app.writes import IDEMPOTENCY_DOC, write_endpoint
+from app.scope import Scope, current_scope
 
 blp = Blueprint(
     "redemptions_api",
@@ -29,61 +30,42 @@ blp = Blueprint(
 )
 
 
-def redemption_out(
-    redemption: Redemption,
-    *,
-    household: Household | None = None,
-    current_balance: int | None = None,
-    lines: list | None = None,
-) -> dict:
-    """The redemption as the API shows it.
-
-    A list passes what it read for all its rows at once (household, balance, lines).
-    """
-    household = household or db.session.get(Household, redemption.household_id)
-    if current_balance is None:
-        current_balance = household_balance(redemption.household_id)
-    return {
-        "id": redemption.id,
-        "receipt_no": redemption.receipt_no,
-        "household_id": redemption.household_id,
-        "household_code": household.code if household else None,
-        "storekeeper_id": redemption.storekeeper_id,
-        "total_points": redemption.total_points,
-        "balance_before": redemption.balance_before,
-        "balance": redemption.balance_after,
-        "current_balance": current_balance,
-        "transaction_id": redemption.journal_id,
-        "lines": services.lines_of(redemption) if lines is None else lines,
-        "created_at": redemption.created_at,
-        "cancelled": redemption.cancelled_at is not None,
-        "cancel_reason": redemption.cancel_reason,
-    }
+def redemption_location(result: services.RedemptionResult) -> str:
+    return url_for("redemptions_api.get_redemption", redemption_id=result.redemption.id)
 
 
-@blp.post("")
-@role_required(STOREKEEPER, ADMIN)
-@write_endpoint
-@blp.doc(**IDEMPOTENCY_DOC)
-@blp.arguments(RedemptionIn)
-@blp.response(201, RedemptionOut)
-@blp.alt_response(404, description="not_found: no such household in this village")
-@blp.alt_response(
-    409, description="insufficient_points, out_of_stock or household_inactive; nothing changed"
-)
-@blp.alt_response(410, description="revoked_qr: the card was reissued")
-def create_redemption(args):
-    """Trade a household's points for goods; points and stock go down together."""
-    household = household_by_ref(g.user.village_id, args)
-    redemption = services.redeem(
-        household,
-        g.user,
-        [services.LineRequest(line["good_id"], line["quantity"]) for line in args["lines"]],
+def read_back(redemption: Redemption) -> services.RedemptionResult:
+    """A redemption read back, with its lines and the household's code and balance now."""
+    household = db.session.get(Household, redemption.household_id)
+    return services.RedemptionResult(
+        redemption,
+        household.code if household else None,
+        household_balance(redemption.household_id),
+        services.lines_of(redemption),
     )
-    return (
-        redemption_out(redemption, current_balance=redemption.balance_after),
-        201,
-        {"Location": url_for("redemptions_api.get_redemption", redemption_id=redemption.id)},
+
+
+@action(
+    blp,
+    "",
+    roles=(STOREKEEPER, ADMIN),
+    schema=RedemptionIn,
+    out=RedemptionOut,
+    status=201,
+    location=redemption_location,
+    responses={
+        404: "not_found: no such household in this village",
+        409: "insufficient_points, out_of_stock or household_inactive; nothing changed",
+        410: "revoked_qr: the card was reissued",
+    },
+)
+def create_redemption(scope: Scope, data: dict) -> services.RedemptionResult:
+    """Trade a household's points for goods; points and stock go down together."""
+    household = household_by_ref(scope.village_id, data)
+    return services.redeem_goods(
+        household,
+        scope.user,
+        [services.LineRequest(line["good_id"], line["quantity"]) for line in data["lines"]],
     )
 
 
@@ -94,7 +76,7 @@ def create_redemption(args):
 def list_redemptions(args):
     """The village's redemptions, newest first."""
     rows, total = services.list_redemptions(
-        g.user.village_id,
+        current_scope().village_id,
         household_id=args.get("household_id"),
         limit=args["limit"],
         offset=args["offset"],
@@ -104,11 +86,11 @@ def list_redemptions(args):
     balances = household_balances(household_ids)
     lines = services.lines_for(r.id for r in rows)
     items = [
-        redemption_out(
+        services.RedemptionResult(
             r,
-            household=households.get(r.household_id),
-            current_balance=balances.get(r.household_id),
-            lines=lines.get(r.id, []),
+            households[r.household_id].code if r.household_id in households else None,
+            balances.get(r.household_id, 0),
+            lines.get(r.id, []),
         )
         for r in rows
     ]
@@ -120,17 +102,18 @@ def list_redemptions(args):
 @blp.response(200, RedemptionOut)
 def get_redemption(redemption_id: int):
     """One redemption, with its receipt number and lines."""
-    return redemption_out(services.get_redemption(g.user.village_id, redemption_id))
+    return read_back(services.get_redemption(current_scope().village_id, redemption_id))
 
 
-@blp.post("/<id:redemption_id>/cancel")
-@role_required(STOREKEEPER, ADMIN)
-@write_endpoint
-@blp.doc(**IDEMPOTENCY_DOC)
-@blp.arguments(CancelIn)
-@blp.response(200, RedemptionOut)
-@blp.alt_response(409, description="already_reversed: it was cancelled before")
-def cancel_redemption(args, redemption_id: int):
+@action(
+    blp,
+    "/<id:redemption_id>/cancel",
+    roles=(STOREKEEPER, ADMIN),
+    schema=CancelIn,
+    out=RedemptionOut,
+    responses={409: "already_reversed: it was cancelled before"},
+)
+def cancel_redemption(scope: Scope, data: dict, redemption_id: int) -> services.RedemptionResult:
     """Cancel a redemption: points back, stock back, once."""
-    redemption = services.get_redemption(g.user.village_id, redemption_id)
-    return redemption_out(services.cancel(redemption, actor=g.user, reason=args["reason"]))
+    redemption = services.get_redemption(scope.village_id, redemption_id)
+    return read_back(services.cancel(redemption, actor=scope.user, reason=data["reason"]))

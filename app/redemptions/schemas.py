@@ -28,20 +28,25 @@ class LineOut(Schema):
 
 
 class RedemptionOut(Schema):
-    id = fields.Integer()
-    receipt_no = fields.String()
-    household_id = fields.Integer()
+    """Dumps a RedemptionResult: the redemption with its lines and the household's balance."""
+
+    id = fields.Integer(attribute="redemption.id")
+    receipt_no = fields.String(attribute="redemption.receipt_no")
+    household_id = fields.Integer(attribute="redemption.household_id")
     household_code = fields.String()
-    storekeeper_id = fields.Integer()
-    total_points = fields.Integer()
-    balance_before = fields.Integer()
-    balance = fields.Integer(metadata={"description": "The household's balance after it"})
+    storekeeper_id = fields.Integer(attribute="redemption.storekeeper_id")
+    total_points = fields.Integer(attribute="redemption.total_points")
+    balance_before = fields.Integer(attribute="redemption.balance_before")
+    balance = fields.Integer(
+        attribute="redemption.balance_after",
+        metadata={"description": "The household's balance after it"},
+    )
     current_balance = fields.Integer(metadata={"description": "The household's balance now"})
-    transaction_id = fields.Integer()
+    transaction_id = fields.Integer(attribute="redemption.journal_id")
     lines = fields.List(fields.Nested(LineOut))
-    created_at = fields.DateTime()
+    created_at = fields.DateTime(attribute="redemption.created_at")
     cancelled = fields.Boolean()
-    cancel_reason = fields.String(allow_none=True)
+    cancel_reason = fields.String(attribute="redemption.cancel_reason", allow_none=True)
 
 
 class RedemptionQuery(PageQuery):

@@ -4,7 +4,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -28,7 +27,9 @@ from app.ledger.services import (
     posting_accounts,
     reverse,
 )
+from app.ledger.verify import Problem
 from app.redemptions.models import ReceiptCounter, Redemption, RedemptionLine
+from app.scope import zone
 from app.villages.models import Village
 
 MAX_LINES = 50
@@ -76,6 +77,20 @@ def next_receipt_no(village: Village, year: int) -> str:
     raise AssertionError("the receipt counter could not be made")
 
 
+@dataclass(frozen=True)
+class RedemptionResult:
+    """A redemption as its answer shows it: with its lines and the household's balance."""
+
+    redemption: Redemption
+    household_code: str | None
+    current_balance: int
+    lines: Sequence[RedemptionLine | dict]
+
+    @property
+    def cancelled(self) -> bool:
+        return self.redemption.cancelled_at is not None
+
+
 def redeem(
     household: Household,
     storekeeper: User,
@@ -83,6 +98,17 @@ def redeem(
     *,
     at: datetime | None = None,
 ) -> Redemption:
+    """Trade points for goods (see redeem_goods())."""
+    return redeem_goods(household, storekeeper, lines, at=at).redemption
+
+
+def redeem_goods(
+    household: Household,
+    storekeeper: User,
+    lines: Sequence[LineRequest],
+    *,
+    at: datetime | None = None,
+) -> RedemptionResult:
     """Trade points for goods: points, stock and receipt commit together or not at all.
 
     Prices are the catalogue's at this moment and are kept on the lines. Points
@@ -128,7 +154,7 @@ def redeem(
         at=now,
     )
     balance_after = journal.balances[account]
-    year = now.astimezone(ZoneInfo(village.timezone or "Asia/Shanghai")).year
+    year = now.astimezone(zone(village.timezone)).year
     redemption = insert_adopted(
         Redemption,
         {
@@ -153,22 +179,20 @@ def redeem(
             redemption_id=redemption.id,
             actor_id=storekeeper.id,
         )
-    db.session.connection().execute(
-        _INSERT_LINES,
-        [
-            {
-                "redemption_id": redemption.id,
-                "good_id": good_id,
-                "name": goods[good_id].name,
-                "unit": goods[good_id].unit,
-                "quantity": quantities[good_id],
-                "price_points": goods[good_id].price_points,
-                "line_points": goods[good_id].price_points * quantities[good_id],
-            }
-            for good_id in sorted(quantities)
-        ],
-    )
-    return redemption
+    kept = [
+        {
+            "redemption_id": redemption.id,
+            "good_id": good_id,
+            "name": goods[good_id].name,
+            "unit": goods[good_id].unit,
+            "quantity": quantities[good_id],
+            "price_points": goods[good_id].price_points,
+            "line_points": goods[good_id].price_points * quantities[good_id],
+        }
+        for good_id in sorted(quantities)
+    ]
+    db.session.connection().execute(_INSERT_LINES, kept)
+    return RedemptionResult(redemption, household.code, balance_after, kept)
 
 
 def get_redemption(village_id: int, redemption_id: int) -> Redemption:
@@ -258,7 +282,7 @@ def list_redemptions(
     ), total
 
 
-def verify_redemptions(village_id: int | None = None) -> list[dict]:
+def verify_redemptions(village_id: int | None = None) -> list[Problem]:
     """Check each redemption's total equals its lines and its journal."""
     from app.ledger.models import Transfer
 
@@ -289,13 +313,13 @@ def verify_redemptions(village_id: int | None = None) -> list[dict]:
     for redemption_id, receipt, total, lines_total, journal_total in db.session.execute(query):
         if not total == lines_total == journal_total:
             problems.append(
-                {
-                    "check": "redemption",
-                    "redemption_id": redemption_id,
-                    "expected": total,
-                    "actual": lines_total,
-                    "detail": f"receipt {receipt}: total {total}, lines "
+                Problem(
+                    "redemption",
+                    f"receipt {receipt}: total {total}, lines "
                     f"{lines_total}, journal {journal_total}",
-                }
+                    {"redemption_id": redemption_id},
+                    expected=total,
+                    actual=lines_total,
+                )
             )
     return problems

@@ -2,14 +2,15 @@
 
 from tempfile import SpooledTemporaryFile
 
-from flask import Response, g, stream_with_context
+from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN
-from app.db import db
+from app.db import db, reads_may_lag
 from app.reports import exports, services
 from app.reports.schemas import RangeQuery, SummaryOut
+from app.scope import current_scope
 from app.villages.models import Village
 
 blp = Blueprint(
@@ -42,6 +43,7 @@ EXPORT_DOC = {
 @blp.arguments(RangeQuery, location="query")
 @blp.response(200, SummaryOut)
 @blp.alt_response(422, description="validation_error: from after to, or over 366 days")
+@reads_may_lag
 def summary(args):
     """The village's figures over village days from..to: participation, accuracy, points.
 
@@ -56,9 +58,9 @@ def summary(args):
     in the grid they were recorded in.
     """
     day_from, day_to = services.resolve_range(
-        g.user.village_id, args.get("day_from"), args.get("day_to")
+        current_scope().village_id, args.get("day_from"), args.get("day_to")
     )
-    return services.summary(g.user.village_id, day_from, day_to)
+    return services.summary(current_scope().village_id, day_from, day_to)
 
 
 @blp.get(EXPORT_PATH)
@@ -67,6 +69,7 @@ def summary(args):
 @blp.response(200)
 @blp.doc(**EXPORT_DOC)
 @blp.alt_response(422, description="validation_error: from after to, or over 366 days")
+@reads_may_lag
 def export(args, what: str, fmt: str):
     """Download inspections, redemptions, ledger, households or stock_movements.
 
@@ -76,9 +79,9 @@ def export(args, what: str, fmt: str):
     the range). CSV is UTF-8 with a byte order mark so that Excel opens it.
     """
     day_from, day_to = services.resolve_range(
-        g.user.village_id, args.get("day_from"), args.get("day_to")
+        current_scope().village_id, args.get("day_from"), args.get("day_to")
     )
-    village = db.session.get_one(Village, g.user.village_id)
+    village = db.session.get_one(Village, current_scope().village_id)
     name = exports.file_name(what, village.code, day_from, day_to, fmt)
     headers = {
         "Content-Disposition": f'attachment; filename="{name}"',

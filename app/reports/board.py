@@ -13,17 +13,25 @@ from xml.sax.saxutils import escape
 
 from flask_babel import format_percent
 from flask_babel import gettext as _
-from reportlab.lib.colors import Color, white
+from reportlab.lib.colors import Color, black, white
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import KeepTogether, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    Flowable,
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
-from app.households.sheets import BOLD, REGULAR, _register_fonts
+from app.households.sheets import BOLD, REGULAR, _clip, _register_fonts
 from app.households.views import mask_name
-from app.inspections.services import village_today
 from app.reports import dashboard
 from app.reports.dashboard import Figures, GridFigures, HouseholdFigure
+from app.scope import village_today
 
 MONTH = re.compile(r"(\d{4})-(\d{2})", re.ASCII)
 FIRST_YEAR = 2000
@@ -217,6 +225,117 @@ def _table(
     return table
 
 
+class _Rows(Flowable):
+    """A titled list of one-line rows that may run over hundreds of pages.
+
+    A platypus Table of Paragraphs lays out every cell and re-measures what is left at
+    each page break: a village of 25,000 households took a minute. Here every row has
+    one height, so a page break is arithmetic, and a row is drawn once, cut short with
+    an ellipsis if it is too wide. The column headings repeat at the top of every page.
+    """
+
+    TITLE_H = 32  # the section heading's spaceBefore, leading and spaceAfter
+    HEAD_H = 20
+    ROW_H = 18
+    SIZE = 10.5
+    PAD = 6
+    # The title keeps at least this many rows below it on its page.
+    MIN_ROWS = 3
+
+    def __init__(
+        self,
+        title: str,
+        header: Sequence[str],
+        rows: Sequence[Sequence[object]],
+        widths: Sequence[float],
+        numeric: Sequence[int],
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        titled: bool = True,
+    ):
+        super().__init__()
+        self.hAlign = "CENTER"
+        self.title = title
+        self.header = header
+        self.rows = rows
+        self.widths = widths
+        self.numeric = numeric
+        self.start = start
+        self.stop = len(rows) if stop is None else stop
+        self.titled = titled
+
+    def _top(self) -> float:
+        return (self.TITLE_H if self.titled else 0) + self.HEAD_H
+
+    def wrap(self, availWidth: float, availHeight: float) -> tuple[float, float]:
+        self.width = sum(self.widths)
+        # Centred like the tables above, which are a little wider than the frame: the
+        # title starts where their headings do.
+        self.title_x = (self.width - availWidth) / 2
+        self.height = self._top() + self.ROW_H * (self.stop - self.start)
+        return self.width, self.height
+
+    def split(self, availWidth: float, availHeight: float) -> list[Flowable]:
+        count = self.stop - self.start
+        fits = int((availHeight - self._top()) // self.ROW_H)
+        if fits >= count:
+            return [self]
+        if fits < min(self.MIN_ROWS, count):
+            return []  # on to the next page, title and all
+        cut = self.start + fits
+        return [self._part(self.start, cut, self.titled), self._part(cut, self.stop, False)]
+
+    def _part(self, start: int, stop: int, titled: bool) -> "_Rows":
+        return _Rows(
+            self.title,
+            self.header,
+            self.rows,
+            self.widths,
+            self.numeric,
+            start=start,
+            stop=stop,
+            titled=titled,
+        )
+
+    def _cells(self, values: Sequence[object], top: float, font: str) -> None:
+        canvas = self.canv
+        x = 0.0
+        baseline = top - self.ROW_H / 2 - self.SIZE * 0.35
+        canvas.setFont(font, self.SIZE)
+        for column, (value, width) in enumerate(zip(values, self.widths, strict=True)):
+            text = _clip(str(value), font, self.SIZE, width - 2 * self.PAD)
+            if column in self.numeric:
+                canvas.drawRightString(x + width - self.PAD, baseline, text)
+            else:
+                canvas.drawString(x + self.PAD, baseline, text)
+            x += width
+
+    def draw(self) -> None:
+        canvas = self.canv
+        top = self.height
+        if self.titled:
+            canvas.setFillColor(GREEN)
+            canvas.setFont(BOLD, 14)
+            canvas.drawString(self.title_x, top - 10 - 14, self.title)
+            top -= self.TITLE_H
+        canvas.setFillColor(GREEN)
+        canvas.rect(0, top - self.HEAD_H, self.width, self.HEAD_H, stroke=0, fill=1)
+        canvas.setFillColor(white)
+        self._cells(self.header, top + (self.ROW_H - self.HEAD_H) / 2, BOLD)
+        top -= self.HEAD_H
+        canvas.setStrokeColor(LINE)
+        canvas.setLineWidth(0.4)
+        for index in range(self.start, self.stop):
+            if index % 2:
+                canvas.setFillColor(PALE)
+                canvas.rect(0, top - self.ROW_H, self.width, self.ROW_H, stroke=0, fill=1)
+            canvas.setFillColor(black)
+            self._cells(self.rows[index], top, REGULAR)
+            top -= self.ROW_H
+            canvas.line(0, top, self.width, top)
+
+
 def _section(title: str, body, styles: dict[str, ParagraphStyle]) -> list:
     # The heading never sits alone at the foot of a page.
     return [KeepTogether([Paragraph(escape(title), styles["heading"]), body])]
@@ -322,32 +441,35 @@ def render_board_pdf(board: Board) -> bytes:
         else _empty(_("No points were earned this month."), styles),
         styles,
     )
-    story += _section(
-        _("Not inspected this month"),
-        _table(
-            [_("Household"), _("Name"), _("Grid")],
-            [[h.code, h.masked_name, h.grid_name] for h in board.never_inspected],
-            [0.35 * width, 0.3 * width, 0.35 * width],
-            (),
-            styles,
+    # These two lists may hold every household of the village.
+    heading = _("Not inspected this month")
+    if board.never_inspected:
+        story.append(
+            _Rows(
+                heading,
+                [_("Household"), _("Name"), _("Grid")],
+                [(h.code, h.masked_name, h.grid_name) for h in board.never_inspected],
+                [0.35 * width, 0.3 * width, 0.35 * width],
+                (),
+            )
         )
-        if board.never_inspected
-        else _empty(_("Every household was inspected this month."), styles),
-        styles,
-    )
-    story += _section(
-        _("Graded zero points %(n)d times or more", n=ZERO_TIMES),
-        _table(
-            [_("Household"), _("Name"), _("Grid"), _("Zero-point grades")],
-            [[h.code, h.masked_name, h.grid_name, h.value] for h in board.often_zero],
-            [0.3 * width, 0.25 * width, 0.25 * width, 0.2 * width],
-            (3,),
-            styles,
+    else:
+        story += _section(
+            heading, _empty(_("Every household was inspected this month."), styles), styles
         )
-        if board.often_zero
-        else _empty(_("No household this month."), styles),
-        styles,
-    )
+    heading = _("Graded zero points %(n)d times or more", n=ZERO_TIMES)
+    if board.often_zero:
+        story.append(
+            _Rows(
+                heading,
+                [_("Household"), _("Name"), _("Grid"), _("Zero-point grades")],
+                [(h.code, h.masked_name, h.grid_name, h.value) for h in board.often_zero],
+                [0.3 * width, 0.25 * width, 0.25 * width, 0.2 * width],
+                (3,),
+            )
+        )
+    else:
+        story += _section(heading, _empty(_("No household this month."), styles), styles)
 
     footer = _(
         "Green Points · %(village)s · %(month)s", village=board.village_name, month=board.month

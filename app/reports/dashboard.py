@@ -13,7 +13,7 @@ What the figures mean:
 """
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, distinct, func, literal, or_, select
@@ -24,7 +24,7 @@ from app.db import db
 from app.households.models import Household
 from app.inspections.models import Inspection
 from app.redemptions.models import Redemption
-from app.reports.services import village_zone
+from app.scope import day_start, village_zone
 from app.villages.models import Grid
 
 ACTIVE = "active"
@@ -90,11 +90,6 @@ class HouseholdFigure:
     name: str
     grid_name: str
     value: int
-
-
-def day_start(zone: ZoneInfo, day: date) -> datetime:
-    """Return the UTC moment the village day begins."""
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
 
 
 def month_bounds(year: int, month: int) -> tuple[date, date]:

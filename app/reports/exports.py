@@ -26,9 +26,10 @@ from app.catalogue.models import Good, StockMovement
 from app.db import db
 from app.households.models import Household
 from app.inspections.models import Inspection
+from app.ledger.labels import journal_kind_label
 from app.ledger.models import HOUSEHOLD, Account, Entry, Journal
 from app.redemptions.models import Redemption, RedemptionLine
-from app.reports.services import utc_bounds, village_zone
+from app.scope import utc_bounds, village_zone
 from app.villages.models import Grid
 
 YIELD_PER = 1000
@@ -37,13 +38,6 @@ BOM = "\ufeff"
 # Text a spreadsheet would run as a formula; such a cell starts with a quote instead.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-JOURNAL_KINDS = {
-    "inspection": "检查积分",
-    "redemption": "兑换",
-    "adjustment": "调整",
-    "reversal": "冲正",
-    "expiry": "过期",
-}
 MOVEMENT_KINDS = {
     "restock": "入库",
     "redemption": "兑换出库",
@@ -202,7 +196,7 @@ def ledger_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date) -
             _local(row.created_at, zone),
             row.code,
             row.name,
-            JOURNAL_KINDS.get(row.kind, row.kind),
+            journal_kind_label(row.kind),
             int(row.delta),
             int(row.balance_after),
             row.memo,

@@ -20,9 +20,8 @@ What the figures mean (the OpenAPI description of the summary says the same):
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import aliased
@@ -33,26 +32,14 @@ from app.db import db
 from app.errors import ValidationFailed
 from app.households.models import Household
 from app.inspections.models import Inspection
-from app.inspections.services import current_rules, village_today
+from app.inspections.services import current_rules
 from app.ledger.models import ADJUSTMENT, HOUSEHOLD, Account, Entry, Journal
 from app.redemptions.models import Redemption, RedemptionLine
-from app.villages.models import Grid, Village
+from app.scope import utc_bounds, village_today, village_zone
+from app.villages.models import Grid
 
 ACTIVE = "active"
 MAX_RANGE_DAYS = 366
-
-
-def village_zone(village_id: int) -> ZoneInfo:
-    """Return the village's time zone."""
-    name = db.session.scalar(select(Village.timezone).where(Village.id == village_id))
-    return ZoneInfo(name or "Asia/Shanghai")
-
-
-def utc_bounds(zone: ZoneInfo, day_from: date, day_to: date) -> tuple[datetime, datetime]:
-    """Return the UTC moments [start, end) that the village days day_from..day_to cover."""
-    start = datetime.combine(day_from, time(0), tzinfo=zone).astimezone(UTC)
-    end = datetime.combine(day_to + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
-    return start, end
 
 
 def resolve_range(village_id: int, day_from: date | None, day_to: date | None) -> tuple[date, date]:

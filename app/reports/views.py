@@ -2,17 +2,17 @@
 
 from datetime import timedelta
 
-from flask import Blueprint, Response, g, render_template, request
+from flask import Blueprint, Response, render_template, request
 from flask_babel import format_date
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN
-from app.db import db
-from app.inspections.services import village_today
+from app.db import db, reads_may_lag
 from app.reports import board as boards
 from app.reports import charts, dashboard, services
+from app.scope import current_scope
 from app.villages.models import Village
 
 bp = Blueprint("reports", __name__)
@@ -61,10 +61,11 @@ def _charts(series: list[dashboard.Day]) -> tuple[Markup, Markup]:
 
 @bp.get("/admin/dashboard")
 @role_required(ADMIN)
+@reads_may_lag
 def dashboard_page():
     """Today and this month at a glance, the last 30 days in charts, grids, low stock."""
-    village_id = g.user.village_id
-    today = village_today(village_id)
+    scope = current_scope()
+    village_id, today = scope.village_id, scope.today()
     month_first = today.replace(day=1)
     series = dashboard.daily_series(village_id, today)
     inspections_chart, points_chart = _charts(series)
@@ -87,7 +88,8 @@ def dashboard_page():
 
 def _board_or_refusal():
     """Return the asked month's board, or the page that says why there is none."""
-    village = db.session.get(Village, g.user.village_id)
+    village = db.session.get(Village, current_scope().village_id)
+    assert village is not None  # a user's village exists: users.village_id is a foreign key
     month = request.args.get("month") or boards.current_month(village.id)
     try:
         year, number = boards.parse_month(month[:20], village.id)
@@ -103,14 +105,15 @@ def _board_or_refusal():
 
 @bp.get("/admin/board")
 @role_required(ADMIN)
+@reads_may_lag
 def board_page():
     """The month's public board, printable from the browser."""
     board, refusal = _board_or_refusal()
     if refusal:
         return refusal
-    following = boards.shift_month(board.month, 1)
-    if following > boards.current_month(g.user.village_id):
-        following = None
+    following: str | None = boards.shift_month(board.month, 1)
+    if board.month >= boards.current_month(current_scope().village_id):
+        following = None  # no board for a month that has not begun
     return render_template(
         "reports/board.html",
         board=board,
@@ -123,6 +126,7 @@ def board_page():
 
 @bp.get("/admin/board.pdf")
 @role_required(ADMIN)
+@reads_may_lag
 def board_pdf():
     """The month's public board as an A4 PDF for the notice board."""
     board, refusal = _board_or_refusal()

@@ -1,17 +1,23 @@
 """Grids API."""
 
-from flask import g, url_for
+from flask import url_for
 from flask_smorest import Blueprint
 
+from app.actions import action
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, STAFF
+from app.scope import Scope, current_scope
 from app.villages import services
+from app.villages.models import Grid
 from app.villages.schemas import GridIn, GridList, GridOut
-from app.writes import write_endpoint
 
 blp = Blueprint(
     "grids_api", __name__, url_prefix="/api/v1/grids", description="The village's grids (网格)."
 )
+
+
+def grid_location(grid: Grid) -> str:
+    return url_for("grids_api.get_grid", grid_id=grid.id)
 
 
 @blp.get("")
@@ -19,18 +25,13 @@ blp = Blueprint(
 @blp.response(200, GridList)
 def list_grids():
     """List the village's grids."""
-    return {"items": services.list_grids(g.user.village_id)}
+    return {"items": services.list_grids(current_scope().village_id)}
 
 
-@blp.post("")
-@role_required(ADMIN)
-@write_endpoint
-@blp.arguments(GridIn)
-@blp.response(201, GridOut)
-def create_grid(args):
+@action(blp, "", roles=(ADMIN,), schema=GridIn, out=GridOut, status=201, location=grid_location)
+def create_grid(scope: Scope, data: dict) -> Grid:
     """Add a grid."""
-    grid = services.create_grid(g.user.village_id, args["name"])
-    return grid, 201, {"Location": url_for("grids_api.get_grid", grid_id=grid.id)}
+    return services.create_grid(scope.village_id, data["name"])
 
 
 @blp.get("/<id:grid_id>")
@@ -38,4 +39,4 @@ def create_grid(args):
 @blp.response(200, GridOut)
 def get_grid(grid_id: int):
     """One grid."""
-    return services.get_grid(g.user.village_id, grid_id)
+    return services.get_grid(current_scope().village_id, grid_id)

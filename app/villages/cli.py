@@ -5,6 +5,7 @@ from flask.cli import AppGroup
 
 from app.db import db
 from app.errors import DomainError
+from app.villages.models import DEFAULT_TIMEZONE
 from app.villages.services import create_village
 
 villages_cli = AppGroup("villages", help="Manage villages.")
@@ -14,7 +15,7 @@ villages_cli = AppGroup("villages", help="Manage villages.")
 @click.argument("name")
 @click.option("--code", required=True, help="Short code, printed on cards (e.g. MZ).")
 @click.option(
-    "--tz", "timezone", default="Asia/Shanghai", show_default=True, help="The village's time zone."
+    "--tz", "timezone", default=DEFAULT_TIMEZONE, show_default=True, help="The village's time zone."
 )
 def create(name: str, code: str, timezone: str) -> None:
     """Create a village with its system accounts."""

@@ -8,6 +8,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.db import Model, utcnow
 from app.types import UTCDateTime
 
+# "Today" in a village whose time zone was never set (API.md).
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
 
 class Village(Model):
     __tablename__ = "villages"
@@ -16,7 +19,7 @@ class Village(Model):
     code: Mapped[str] = mapped_column(String(16), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(
-        String(64), default="Asia/Shanghai", server_default="Asia/Shanghai"
+        String(64), default=DEFAULT_TIMEZONE, server_default=DEFAULT_TIMEZONE
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -6,11 +6,12 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.errors import NotFound, ValidationFailed
+from app.inspections.services import create_default_rules
 from app.ledger.services import open_village_accounts
-from app.villages.models import Grid, Village
+from app.villages.models import DEFAULT_TIMEZONE, Grid, Village
 
 
-def create_village(name: str, code: str, timezone: str = "Asia/Shanghai") -> Village:
+def create_village(name: str, code: str, timezone: str = DEFAULT_TIMEZONE) -> Village:
     """Create a village with its system accounts."""
     name, code = name.strip(), code.strip().upper()
     if not name or len(name) > 100:
@@ -27,7 +28,6 @@ def create_village(name: str, code: str, timezone: str = "Asia/Shanghai") -> Vil
     db.session.add(village)
     db.session.flush()
     open_village_accounts(village.id)
-    from app.inspections.services import create_default_rules
 
     create_default_rules(village.id)
     return village

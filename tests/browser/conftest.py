@@ -34,7 +34,17 @@ LAUNCH_ARGS = [
     "--use-fake-device-for-media-stream",
 ]
 
-pytestmark = pytest.mark.browser
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of this folder `browser`, so `-m "not browser"` leaves them all out.
+
+    A pytestmark in a conftest marks nothing; the hook sees the whole session's items.
+    """
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.browser)
 
 
 def chromium_path() -> str:

@@ -2,17 +2,9 @@
 
 import pytest
 from playwright.sync_api import expect
-from testsupport import PASSWORD
+from testsupport import log_in_browser
 
 pytestmark = pytest.mark.browser
-
-
-def log_in(page, username: str) -> None:
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/home")
 
 
 @pytest.fixture
@@ -24,7 +16,7 @@ def canonical_card(village, household, make_user):
 
 
 def test_an_inspector_scans_grades_and_sees_the_new_balance(page, canonical_card):
-    log_in(page, "li-inspector")
+    log_in_browser(page, "li-inspector")
     page.goto("/inspect")
     page.click("[data-start]")
     page.wait_for_url("**/inspect/household/1")
@@ -46,7 +38,7 @@ def test_an_inspector_scans_grades_and_sees_the_new_balance(page, canonical_card
 
 
 def test_a_photo_of_the_card_works_when_the_camera_does_not(page, canonical_card, card_png):
-    log_in(page, "li-inspector")
+    log_in_browser(page, "li-inspector")
     page.goto("/inspect")
     page.set_input_files("[data-photo]", str(card_png))
     page.wait_for_url("**/inspect/household/1")
@@ -54,7 +46,7 @@ def test_a_photo_of_the_card_works_when_the_camera_does_not(page, canonical_card
 
 
 def test_a_double_tap_on_a_grade_credits_once(page, canonical_card):
-    log_in(page, "li-inspector")
+    log_in_browser(page, "li-inspector")
     page.goto("/inspect/household/1")
     page.locator("button[name=grade][value=B]").dblclick()
     page.wait_for_url("**/inspect/done/*")

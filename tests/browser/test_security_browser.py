@@ -6,7 +6,7 @@ pages that no other browser test opens, and the interactive API docs (Swagger UI
 
 import pytest
 from playwright.sync_api import expect
-from testsupport import PASSWORD
+from testsupport import log_in_browser
 
 from app.auth.models import INSPECTOR
 from app.db import db
@@ -37,11 +37,7 @@ def test_the_admin_pages_show_under_the_policy(page, console_errors, admin, hous
     # An inspection, so that the dashboard draws its per-grid participation meter.
     inspections.record_inspection(household, make_user(INSPECTOR), "A")
     db.session.commit()
-    page.goto("/login")
-    page.fill("#username", "admin")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/home")
+    log_in_browser(page, "admin")
 
     for path in ADMIN_PAGES:
         response = page.goto(path)

@@ -2,7 +2,7 @@
 
 import pytest
 from playwright.sync_api import expect
-from testsupport import PASSWORD
+from testsupport import log_in_browser
 
 from app.catalogue.services import create_good
 from app.db import db
@@ -29,11 +29,7 @@ def counter(village, make_household, make_user):
 
 
 def test_a_storekeeper_scans_adds_two_goods_and_prints_the_receipt(page, counter):
-    page.goto("/login")
-    page.fill("#username", "wang-shop")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/home")
+    log_in_browser(page, "wang-shop")
     page.goto("/shop")
     page.click("[data-start]")
     page.wait_for_url("**/shop/household/1")

@@ -1,0 +1,275 @@
+"""One way to declare a write: a schema, a service call, served to the API and to pages.
+
+    @action(blp, "/inspections", roles=(INSPECTOR, ADMIN), schema=InspectionIn,
+            out=InspectionOut, status=201, location=inspection_location)
+    def create_inspection(scope: Scope, data: dict) -> Inspection:
+        return services.record(scope, **data)
+
+declares the API endpoint (roles, the write transaction with its retries and
+Idempotency-Key, the input and output schemas, the OpenAPI text) in one place.
+The page that offers the same action posts the same fields; its view calls
+`create_inspection.submit(...)`, which checks them with the same schema, runs the
+same function in the same transaction under the form's key (made when the form
+was shown), and turns a refusal into the same code, which the page translates.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from flask import redirect, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_smorest import Blueprint
+from marshmallow import Schema, ValidationError, fields
+from werkzeug.wrappers import Response
+
+from app.auth.decorators import role_required
+from app.errors import DomainError, ValidationFailed, page_message
+from app.schemas import CONTROL_MESSAGE
+from app.scope import Scope, current_scope
+from app.writes import IDEMPOTENCY_DOC, fingerprint, page_key, run_idempotent, write_endpoint
+
+__all__ = [
+    "Action",
+    "FormExpired",
+    "FormInvalid",
+    "action",
+    "page_error",
+    "redirect_to",
+    "refused_to",
+    "whole",
+]
+
+
+class FormExpired(DomainError):
+    """A page form came back without the key it was shown with."""
+
+    status, code, title = 400, "validation_error", "The form expired"
+
+    def __init__(self):
+        super().__init__("The form expired; please choose again.")
+
+
+class FormInvalid(ValidationFailed):
+    """A page form's fields did not pass the action's schema."""
+
+    def __init__(self, errors: dict[str, Any]):
+        super().__init__("The form did not pass validation.", errors=errors)
+        self.errors = errors
+
+
+# What a page says about the schema's messages, in the reader's language.
+FIELD_MESSAGES = {
+    "Missing data for required field.": _l("This is required."),
+    "Field may not be null.": _l("This is required."),
+    "Not a valid integer.": _l("Enter a whole number."),
+    "Not a valid string.": _l("Enter text."),
+    CONTROL_MESSAGE: _l("Remove the control or invisible characters."),
+}
+
+
+def field_message(message: str) -> str:
+    """Translate one of the schema's messages where we know it."""
+    known = FIELD_MESSAGES.get(message)
+    if known is not None:
+        return str(known)
+    if message.startswith(("Length must be", "Shorter than", "Longer than")):
+        return _("The text is too long or too short.")
+    if message.startswith(("Must be greater", "Must be less", "Must be between")):
+        return _("The number is out of range.")
+    return message
+
+
+def form_error_text(errors: Mapping[str, Any], labels: Mapping[str, str] | None = None) -> str:
+    """One sentence for a page: which fields to check, and why."""
+    parts = []
+    for name, messages in errors.items():
+        flat = _flatten(messages)
+        label = (labels or {}).get(name, name)
+        parts.append(f"{label}: {field_message(flat[0])}" if flat else label)
+    return _("Please check: %(fields)s", fields="; ".join(parts))
+
+
+def _flatten(messages: Any) -> list[str]:
+    if isinstance(messages, str):
+        return [messages]
+    if isinstance(messages, Mapping):
+        return [m for value in messages.values() for m in _flatten(value)]
+    if isinstance(messages, Iterable):
+        return [m for value in messages for m in _flatten(value)]
+    return [str(messages)]
+
+
+def form_input(schema: Schema, form: Mapping[str, Any]) -> dict[str, Any]:
+    """Shape a page form's text fields as the schema's JSON would be.
+
+    Empty fields count as not given (so a default applies); whole numbers become
+    integers (a strict Integer field refuses text); text is passed as it was typed
+    (the schema's own fields trim what they trim, and never a password).
+    """
+    data: dict[str, Any] = {}
+    for name, declared in schema.fields.items():
+        key = declared.data_key or name
+        if key not in form:
+            continue
+        value = form[key]
+        if isinstance(value, str):
+            if value.strip() == "":
+                continue
+            if isinstance(declared, fields.Integer):
+                value = whole(value)
+            elif isinstance(declared, fields.Boolean):
+                value = value.strip().lower() in ("1", "on", "true", "yes")
+        data[key] = value
+    return data
+
+
+def whole(text: str) -> int | str:
+    """A form's whole number as an int; any other text as it came, for the schema to refuse."""
+    text = text.strip()
+    digits = text[1:] if text.startswith("-") else text
+    # str.isdigit() alone also accepts "²", which int() refuses.
+    if digits.isascii() and digits.isdigit() and len(digits) <= 12:
+        return int(text)
+    return text
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return hashlib.sha256(value).hexdigest()
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+@dataclass
+class Action:
+    """A declared write: what it takes, who may do it, and the function that does it."""
+
+    name: str
+    func: Callable[..., Any]
+    schema: type[Schema]
+    roles: tuple[str, ...]
+
+    def __call__(self, scope: Scope, data: dict, **view_args: Any) -> Any:
+        return self.func(scope, data, **view_args)
+
+    def load(self, form: Mapping[str, Any]) -> dict:
+        """Check a page form's fields with the action's schema."""
+        try:
+            return self.schema().load(form_input(self.schema(), form))
+        except ValidationError as error:
+            raise FormInvalid(error.normalized_messages()) from None
+
+    def submit(
+        self,
+        form: Mapping[str, Any],
+        *,
+        key: str | None,
+        done: Callable[[Any], Response],
+        refused: Callable[[DomainError], Response],
+        data: dict | None = None,
+        attachments: Iterable[bytes] = (),
+        **view_args: Any,
+    ) -> Response:
+        """Run the action for a page form, once per form key; answer what done() or refused() make.
+
+        form is checked with the schema (or data, already loaded, is used as it is);
+        done(result) and refused(error) build the response that is kept with the key,
+        so a resent form gets it again and changes nothing. Validation errors and a
+        missing key raise FormInvalid / FormExpired for the page to show.
+        """
+        full_key = page_key(key or "")
+        if full_key is None:
+            raise FormExpired()
+        if data is None:
+            data = self.load(form)
+        scope = current_scope()
+        digest = fingerprint(
+            b"page",
+            self.name.encode(),
+            str(scope.user_id).encode(),
+            json.dumps(view_args, sort_keys=True, default=_canonical).encode(),
+            json.dumps(data, sort_keys=True, default=_canonical, ensure_ascii=False).encode(),
+            *attachments,
+        )
+        return run_idempotent(
+            scope.village_id,
+            full_key,
+            digest,
+            lambda: done(self.func(scope, data, **view_args)),
+            on_refusal=refused,
+        )
+
+
+def redirect_to(endpoint: str, **values: Any) -> Callable[[Any], Response]:
+    """A done() that answers a redirect to an endpoint."""
+
+    def respond(_result: Any = None) -> Response:
+        return redirect(url_for(endpoint, **values))
+
+    return respond
+
+
+def refused_to(endpoint: str, **values: Any) -> Callable[[DomainError], Response]:
+    """A refused() that answers a redirect to an endpoint, naming the refusal's code."""
+
+    def respond(error: DomainError) -> Response:
+        return redirect(url_for(endpoint, refused=error.code, **values))
+
+    return respond
+
+
+def page_error(error: DomainError, labels: Mapping[str, str] | None = None) -> str:
+    """What a page says about a refused form, in the reader's language."""
+    if isinstance(error, FormInvalid):
+        return form_error_text(error.errors, labels)
+    if isinstance(error, FormExpired):
+        return _("The form expired; please choose again.")
+    return page_message(error)
+
+
+def action(
+    blp: Blueprint,
+    rule: str,
+    *,
+    roles: Iterable[str],
+    schema: type[Schema],
+    out: type[Schema] | Schema,
+    method: str = "POST",
+    status: int = 200,
+    location: Callable[[Any], str] | None = None,
+    arguments_location: str = "json",
+    responses: Mapping[int, str] | None = None,
+) -> Callable[[Callable[..., Any]], Action]:
+    """Declare a write served at rule on the API blueprint; return it as an Action for pages.
+
+    The decorated function takes (scope, data, **path arguments) and returns what
+    `out` dumps. roles are checked first, then the write runs in one retried
+    transaction honouring Idempotency-Key, which the OpenAPI document describes.
+    """
+    allowed = tuple(roles)
+
+    def decorator(func: Callable[..., Any]) -> Action:
+        def view(args: dict, **kwargs: Any):
+            result = func(current_scope(), args, **kwargs)
+            headers = {"Location": location(result)} if location is not None else {}
+            return result, status, headers
+
+        view.__name__ = func.__name__
+        view.__doc__ = func.__doc__
+        wrapped: Callable = blp.response(status, out)(view)
+        for code, description in (responses or {}).items():
+            wrapped = blp.alt_response(code, description=description)(wrapped)
+        wrapped = blp.arguments(schema, location=arguments_location)(wrapped)
+        wrapped = blp.doc(**IDEMPOTENCY_DOC)(wrapped)
+        wrapped = write_endpoint(wrapped)
+        wrapped = role_required(*allowed)(wrapped)
+        blp.route(rule, methods=[method])(wrapped)
+        return Action(func.__name__, func, schema, allowed)
+
+    return decorator

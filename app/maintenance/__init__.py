@@ -1,0 +1,1 @@
+"""Housekeeping that runs from cron: pruning tables that would otherwise only grow."""

@@ -1,0 +1,391 @@
+"""The admin's roster pages: list, forms, detail, reissue, import, card sheets."""
+
+import csv
+import io
+import re
+
+import pytest
+import zxingcpp
+from openpyxl import load_workbook
+from sqlalchemy import select
+from testsupport import (
+    ROSTER_HEADER,
+    assert_problem,
+    csrf_token,
+    csv_upload,
+    household_count,
+    log_in,
+    pdf_text,
+    rasterize_svg,
+)
+
+from app.auth.models import INSPECTOR
+from app.db import db
+from app.households.models import CardReissue, Household
+from app.ledger.services import adjust, verify
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+def browser(client, admin):
+    """The client, logged in as the village admin through the login form, pages in English."""
+    log_in(client, "admin", english=True)
+    return client
+
+
+# The admin's pages ---------------------------------------------------------------------
+
+
+def test_roster_pages_need_an_admin(client, make_user, household):
+    anonymous = client.get("/admin/households", headers={"Accept": "text/html"})
+    assert anonymous.status_code == 302
+    assert anonymous.headers["Location"].startswith("/login")
+
+    make_user(INSPECTOR, username="wgy")
+    log_in(client, "wgy", english=True)
+    for url in (
+        "/admin/households",
+        f"/admin/households/{household.id}",
+        "/admin/households/new",
+        "/admin/households/import",
+        "/admin/cards",
+    ):
+        assert client.get(url).status_code == 403, url
+
+
+def test_list_page_shows_codes_and_searches(browser, roster, grids):
+    everyone = browser.get("/admin/households")
+
+    assert everyone.status_code == 200
+    for code in ("MZ-01-0001", "MZ-01-0003", "MZ-02-0002"):
+        assert code in everyone.text
+    found = browser.get("/admin/households", query_string={"q": "王建国"})
+    assert "MZ-01-0002" in found.text
+    assert "MZ-01-0001" not in found.text
+    by_grid = browser.get("/admin/households", query_string={"grid_id": grids[1].id})
+    assert "MZ-02-0001" in by_grid.text and "MZ-02-0002" in by_grid.text
+    assert "MZ-01-0001" not in by_grid.text
+
+
+def test_list_page_never_shows_another_village(browser, make_household, other_village, household):
+    make_household(of=other_village, name="李四光")
+
+    assert "李四光" not in browser.get("/admin/households").text
+
+
+def test_new_household_form_creates_one(browser, grids):
+    assert browser.get("/admin/households/new").status_code == 200
+
+    response = browser.post(
+        "/admin/households/new",
+        data={
+            "name": "王建国",
+            "address": "和平路12号",
+            "grid_id": str(grids[1].id),
+            "phone": "13900001111",
+            "members": "4",
+            "status": "active",
+            "key": "form-1",
+            "csrf_token": csrf_token(browser),
+        },
+    )
+
+    assert response.status_code == 302
+    household = db.session.scalar(select(Household))
+    assert response.headers["Location"] == f"/admin/households/{household.id}"
+    assert (household.code, household.name, household.phone, household.members) == (
+        "MZ-02-0001",
+        "王建国",
+        "13900001111",
+        4,
+    )
+    assert verify().ok
+    detail = browser.get(response.headers["Location"])
+    assert detail.status_code == 200
+    assert "MZ-02-0001" in detail.text
+
+
+def test_new_household_form_shows_field_errors_with_422(browser, grid):
+    response = browser.post(
+        "/admin/households/new",
+        data={
+            "name": "",
+            "address": "和平路12号",
+            "grid_id": str(grid.id),
+            "phone": "call me",
+            "members": "200",
+            "status": "active",
+            "key": "form-2",
+            "csrf_token": csrf_token(browser),
+        },
+    )
+
+    assert response.status_code == 422
+    assert "Enter the name" in response.text
+    assert "Digits, +, - and spaces only" in response.text
+    assert "A whole number from 1 to 99" in response.text
+    assert "和平路12号" in response.text  # what was typed is kept
+    assert household_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "马\x07秀英"),
+        ("address", "幸福路\x1b8号"),
+        ("phone", "１３８１２３４５６７８"),  # full-width digits: the API refuses them too
+        ("phone", "12"),
+        ("members", "٣"),
+    ],
+    ids=[
+        "control-name",
+        "control-address",
+        "full-width-phone",
+        "short-phone",
+        "arabic-digit-members",
+    ],
+)
+def test_new_household_form_refuses_what_the_api_refuses(
+    browser, client, admin_headers, grid, field, value
+):
+    fields = {"name": "王建国", "address": "和平路12号", "phone": "", "members": ""}
+    api = client.post(
+        "/api/v1/households",
+        headers=admin_headers,
+        json={**{k: v for k, v in fields.items() if v}, "grid_id": grid.id, field: value},
+    )
+    assert_problem(api, 422, "validation_error")
+
+    response = browser.post(
+        "/admin/households/new",
+        data={
+            **fields,
+            "grid_id": str(grid.id),
+            "status": "active",
+            field: value,
+            "key": "form-3",
+            "csrf_token": csrf_token(browser),
+        },
+    )
+
+    assert response.status_code == 422
+    assert household_count() == 0
+
+
+def test_new_household_form_refuses_another_villages_grid(browser, make_grid, other_village):
+    theirs = make_grid("南一网格", of=other_village)
+
+    response = browser.post(
+        "/admin/households/new",
+        data={
+            "name": "王建国",
+            "address": "和平路12号",
+            "grid_id": str(theirs.id),
+            "key": "form-4",
+            "csrf_token": csrf_token(browser),
+        },
+    )
+
+    assert response.status_code == 422
+    assert "Choose a grid" in response.text
+    assert household_count() == 0
+
+
+def test_edit_form_changes_the_address(browser, household):
+    form = browser.get(f"/admin/households/{household.id}/edit")
+    assert form.status_code == 200
+    assert "马庄村1组 幸福路8号" in form.text
+
+    response = browser.post(
+        f"/admin/households/{household.id}/edit",
+        data={
+            "name": "马秀英",
+            "address": "马庄村3组 新村路1号",
+            "grid_id": str(household.grid_id),
+            "phone": "",
+            "members": "",
+            "status": "active",
+            "key": "form-5",
+            "csrf_token": csrf_token(browser),
+        },
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/admin/households/{household.id}"
+    db.session.refresh(household)
+    assert household.address == "马庄村3组 新村路1号"
+    assert household.code == "MZ-01-0001"
+    assert "马庄村3组 新村路1号" in browser.get(response.headers["Location"]).text
+
+
+def test_edit_form_marks_moved_and_refuses_bad_input(browser, household):
+    bad = browser.post(
+        f"/admin/households/{household.id}/edit",
+        data={
+            "name": "马秀英",
+            "address": "",
+            "grid_id": str(household.grid_id),
+            "status": "gone",
+            "key": "form-6",
+            "csrf_token": csrf_token(browser),
+        },
+    )
+    assert bad.status_code == 422
+    assert "Enter the address" in bad.text
+
+    moved = browser.post(
+        f"/admin/households/{household.id}/edit",
+        data={
+            "name": "马秀英",
+            "address": "幸福路8号",
+            "grid_id": str(household.grid_id),
+            "status": "moved",
+            "key": "form-7",
+            "csrf_token": csrf_token(browser),
+        },
+    )
+    assert moved.status_code == 302
+    db.session.refresh(household)
+    assert household.status == "moved"
+
+
+def test_detail_page_shows_balance_and_movements(browser, household):
+    adjust(household.village_id, household.id, 30, reason="春季评比奖励", actor_id=None)
+    adjust(household.village_id, household.id, -4, reason="录入错误更正", actor_id=None)
+    db.session.commit()
+
+    response = browser.get(f"/admin/households/{household.id}")
+
+    assert response.status_code == 200
+    assert re.search(r"data-balance[^>]*>\s*26\s*<", response.text)
+    assert "春季评比奖励" in response.text and "录入错误更正" in response.text
+    assert "+30" in response.text and "-4" in response.text
+    assert "马秀英" in response.text and "MZ-01-0001" in response.text
+
+
+def test_detail_page_of_another_villages_household_is_404(browser, make_household, other_village):
+    theirs = make_household(of=other_village, name="李四光")
+
+    response = browser.get(f"/admin/households/{theirs.id}")
+
+    assert response.status_code == 404
+    assert "李四光" not in response.text
+
+
+def test_reissue_form_bumps_the_card_version(browser, admin, household):
+    response = browser.post(
+        f"/admin/households/{household.id}/reissue",
+        data={"key": "form-8", "reason": "卡片遗失", "csrf_token": csrf_token(browser)},
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(f"/admin/households/{household.id}")
+    db.session.refresh(household)
+    assert household.card_version == 2
+    record = db.session.scalar(select(CardReissue))
+    assert (record.actor_id, record.reason, record.new_version) == (admin.id, "卡片遗失", 2)
+    assert "v2" in browser.get(response.headers["Location"]).text
+
+
+def test_reissue_form_of_another_villages_household_is_404(browser, make_household, other_village):
+    theirs = make_household(of=other_village, name="李四光")
+
+    response = browser.post(
+        f"/admin/households/{theirs.id}/reissue",
+        data={"key": "form-9", "reason": "x", "csrf_token": csrf_token(browser)},
+    )
+
+    assert response.status_code == 404
+    db.session.refresh(theirs)
+    assert theirs.card_version == 1
+
+
+def test_detail_page_qr_decodes_to_the_payload(browser, client, admin_headers, household):
+    payload = client.get(f"/api/v1/households/{household.id}", headers=admin_headers).json[
+        "qr_payload"
+    ]
+    svg = browser.get(f"/admin/households/{household.id}/qr.svg")
+
+    assert svg.status_code == 200
+    assert [r.text for r in zxingcpp.read_barcodes(rasterize_svg(svg.data))] == [payload]
+
+
+def test_import_page_imports_a_roster(browser, grids):
+    assert browser.get("/admin/households/import").status_code == 200
+
+    response = browser.post(
+        "/admin/households/import",
+        data={
+            **csv_upload(
+                ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,西一网格,,"
+            ),
+            "csrf_token": csrf_token(browser),
+        },
+        follow_redirects=True,
+    )
+
+    assert response.status_code == 200
+    assert "2 households imported" in response.text
+    assert household_count() == 2
+
+
+def test_import_page_shows_the_bad_rows(browser, grids):
+    response = browser.post(
+        "/admin/households/import",
+        data={
+            **csv_upload(
+                ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,北九网格,,"
+            ),
+            "csrf_token": csrf_token(browser),
+        },
+    )
+
+    assert response.status_code == 422
+    assert "Nothing was imported" in response.text
+    assert re.search(r"<td>\s*3\s*</td>\s*<td>\s*网格\s*</td>", response.text)
+    assert household_count() == 0
+
+
+def test_import_page_without_a_file_says_so(browser, grid):
+    response = browser.post("/admin/households/import", data={"csrf_token": csrf_token(browser)})
+
+    assert response.status_code == 422
+    assert "Choose a CSV or XLSX file" in response.text
+
+
+def test_roster_templates_download(browser, grids):
+    as_csv = browser.get("/admin/households/import/template.csv")
+    as_xlsx = browser.get("/admin/households/import/template.xlsx")
+
+    assert as_csv.status_code == 200
+    assert as_csv.mimetype == "text/csv"
+    assert "attachment" in as_csv.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(as_csv.data.decode("utf-8-sig"))))
+    assert rows[0] == ROSTER_HEADER.split(",")
+    assert as_xlsx.status_code == 200
+    assert as_xlsx.mimetype == XLSX
+    sheet = load_workbook(io.BytesIO(as_xlsx.data)).active
+    assert [cell.value for cell in sheet[1]] == ROSTER_HEADER.split(",")
+    assert browser.get("/admin/households/import/template.pdf").status_code == 404
+
+
+def test_cards_page_offers_the_grids_and_prints_a_pdf(browser, roster, grids):
+    page = browser.get("/admin/cards")
+
+    assert page.status_code == 200
+    assert "东一网格" in page.text and "西一网格" in page.text
+    response = browser.get("/admin/cards.pdf", query_string={"grid_id": grids[1].id})
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    text = pdf_text(response.data)
+    assert "MZ-02-0001" in text and "MZ-02-0002" in text
+    assert "MZ-01-0001" not in text
+
+
+def test_cards_pdf_page_without_a_grid_is_a_friendly_error(browser, roster):
+    response = browser.get("/admin/cards.pdf")
+
+    assert response.status_code == 422
+    assert response.mimetype == "text/html"
+    assert "Traceback" not in response.text
