@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# HTTPS=1: serve https with a certificate made locally (deploy/local-cert.sh).
+HTTPS ?=
 
-.PHONY: run test test-fast lint translations messages clean browser-deps bench bench-deps
+.PHONY: run test test-fast lint translations messages clean browser-deps bench bench-deps tls-deps
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Green Points needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -27,27 +29,46 @@ translations: $(VENV)/.installed
 run: $(VENV)/.installed translations
 	$(FLASK) db upgrade
 	$(FLASK) demo --if-empty
+ifeq ($(HTTPS),1)
+	@sh deploy/local-cert.sh instance/tls
+	@echo ""
+	@echo "Green Points is at https://$(HOST):$(PORT)/  (phones: trust instance/tls/ca.crt, README)"
+	@echo ""
+	$(FLASK) run --host $(HOST) --port $(PORT) --cert instance/tls/server.crt --key instance/tls/server.key
+else
 	@echo ""
 	@echo "Green Points is at http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
-	@echo "Serve phones on the village network with: make run HOST=0.0.0.0"
+	@echo "Serve phones on the village network with: make run HOST=0.0.0.0 HTTPS=1"
 	@echo ""
 	$(FLASK) run --host $(HOST) --port $(PORT)
+endif
 
-test: lint translations browser-deps
+test: lint translations browser-deps tls-deps
 	$(BIN)/pytest
 
 # The edit loop: SQLite only, no browser tests, no lint. `make test` (and CI) run them all.
-test-fast: $(VENV)/.installed-test translations
+test-fast: $(VENV)/.installed-test translations tls-deps
 	GREENPOINTS_TEST_DATABASES=sqlite $(BIN)/pytest -m "not browser and not ha"
+
+# tests/test_deploy_tls.py checks the README's nginx site with `nginx -t`.
+tls-deps:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "Installing Debian's nginx-light to check the production TLS config"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; \
+		else \
+			echo "The TLS config test needs nginx: sudo apt-get install nginx-light" >&2; exit 1; \
+		fi; \
+	fi
 
 # The browser tests drive Debian's Chromium with a fake camera fed by ffmpeg.
 browser-deps:
-	@if ! command -v ffmpeg >/dev/null || ! { [ -x /usr/lib/chromium/chromium ] || [ -x /usr/bin/chromium ]; }; then \
+	@if ! command -v ffmpeg >/dev/null || ! { [ -x /usr/lib/chromium/chromium ] || [ -x /usr/bin/chromium ]; } || [ ! -d /usr/share/fonts/truetype/wqy ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			echo "Installing Debian's chromium and ffmpeg for the browser tests"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ffmpeg >/dev/null; \
+			echo "Installing Debian's chromium, ffmpeg and a Chinese font for the browser tests"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ffmpeg fonts-wqy-microhei >/dev/null; \
 		else \
-			echo "The browser tests need Chromium and ffmpeg: sudo apt-get install chromium ffmpeg" >&2; exit 1; \
+			echo "The browser tests need Chromium, ffmpeg and a Chinese font: sudo apt-get install chromium ffmpeg fonts-wqy-microhei" >&2; exit 1; \
 		fi; \
 	fi
 

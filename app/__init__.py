@@ -90,6 +90,9 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     api.init_app(app)
     init_security(app)
+    from app.static_files import init_static
+
+    init_static(app)
 
 
 def register_blueprints(app: Flask) -> None:
@@ -127,6 +130,15 @@ def register_blueprints(app: Flask) -> None:
     api.register_blueprint(reports_api.blp)
     api.register_blueprint(auth_api.users_blp)
     api.register_blueprint(audit_api.blp)
+    from app.townships import api as townships_api
+    from app.townships import views as townships_views
+
+    api.register_blueprint(townships_api.blp)
+    app.register_blueprint(townships_views.bp)
+    from app.inspections import roster
+
+    api.register_blueprint(roster.blp)
+    app.register_blueprint(roster.bp)
     for blueprint in (
         main_views.bp,
         auth_views.bp,
@@ -138,6 +150,9 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(reports_views.bp)
     app.register_blueprint(audit_views.bp)
+    from app.ledger import expiry_views
+
+    app.register_blueprint(expiry_views.bp)
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -157,5 +172,8 @@ def register_cli(app: Flask) -> None:
     for command in (villages_cli, users_cli, households_cli, ledger_cli, backup_cli, demo_command):
         app.cli.add_command(command)
     from app.maintenance.cli import maintenance_cli
+    from app.townships.cli import townships_cli
+
+    app.cli.add_command(townships_cli)
 
     app.cli.add_command(maintenance_cli)

@@ -203,6 +203,7 @@ class Action:
             digest,
             lambda: done(self.func(scope, data, **view_args)),
             on_refusal=refused,
+            look_first=True,  # a resent form is common, and a form may carry a photo
         )
 
 

@@ -17,7 +17,8 @@ from app.auth.decorators import role_required
 from app.auth.models import ADMIN
 from app.catalogue.services import verify_stock
 from app.inspections.services import verify_inspections
-from app.ledger.verify import VerifyReport, verify
+from app.ledger.expiry import expire_command
+from app.ledger.verify import VerifyReport, verify, verify_expiries
 from app.redemptions.services import verify_redemptions
 from app.villages.services import village_by_code
 
@@ -33,6 +34,7 @@ def verify_all(village_id: int | None = None) -> VerifyReport:
             *verify_inspections(village_id),
             *verify_redemptions(village_id),
             *verify_stock(village_id),
+            *verify_expiries(village_id),
         ],
     )
 
@@ -52,6 +54,7 @@ def echo_report(report: VerifyReport) -> None:
 
 
 ledger_cli = AppGroup("ledger", help="Check the points ledger.")
+ledger_cli.add_command(expire_command)
 
 
 @ledger_cli.command("verify")

@@ -265,3 +265,18 @@ class HouseholdInactive(DomainError):
 
 class OutOfStock(DomainError):
     status, code, title = 409, "out_of_stock", "Out of stock"
+
+
+class TooLate(DomainError):
+    """An inspection recorded offline arrived after the queue's limit (72 hours)."""
+
+    status, code, title = 422, "too_late", "Recorded too long ago"
+
+
+class ReadOnly(DomainError):
+    """A township user asked to change a village's data: it reads and never writes."""
+
+    status, code, title = 403, "read_only", "Read only"
+
+    def __init__(self, detail: str = "A township reads its villages' figures and never writes."):
+        super().__init__(detail)

@@ -58,6 +58,14 @@ class ProblemSchema(Schema):
     )
     good_id = fields.Integer(metadata={"description": "out_of_stock: the good that ran short"})
     available = fields.Integer(metadata={"description": "out_of_stock: the units left"})
+    name = fields.String(metadata={"description": "out_of_stock: the good's name"})
+    unit = fields.String(metadata={"description": "out_of_stock: the good's unit"})
+    requested = fields.Integer(metadata={"description": "out_of_stock: the units asked"})
+    required = fields.Integer(metadata={"description": "insufficient_points: the points asked"})
+    balance = fields.Integer(metadata={"description": "insufficient_points: the balance now"})
+    shortfall = fields.Integer(
+        metadata={"description": "insufficient_points: the points still missing"}
+    )
 
 
 class IdConverter(IntegerConverter):

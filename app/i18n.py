@@ -15,7 +15,7 @@ def select_locale() -> str:
 def select_timezone() -> str | None:
     """Show times in the village's time zone."""
     user = g.get("user")
-    if user is not None:
+    if user is not None and user.village_id is not None:
         from app.db import db
         from app.villages.models import Village
 

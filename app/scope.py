@@ -6,6 +6,7 @@ is fetched "in my village or 404" through Scope.get(), so another village's
 object answers exactly as a missing one does.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol, TypeVar
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 from flask import g
 from sqlalchemy import select
 
-from app.auth.models import User
+from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER, TOWNSHIP, User
 from app.db import db, utcnow
 from app.errors import NotFound, Unauthorized
 from app.villages.models import DEFAULT_TIMEZONE, Village
@@ -65,6 +66,51 @@ def in_village(model: type[R], village_id: int, row_id: int, message: str = "Not
     return row
 
 
+def _own_village(user: User) -> list[int]:
+    return [user.village_id] if user.village_id is not None else []
+
+
+def _township_villages(user: User) -> list[int]:
+    if user.township_id is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(Village.id).where(Village.township_id == user.township_id).order_by(Village.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What a role's users reach: the villages they may read, and whether they write."""
+
+    villages: Callable[[User], list[int]]
+    writes: bool
+
+
+# The one table of who reaches what: a new role is a row here, not a change in every view.
+REACH: dict[str, Reach] = {
+    ADMIN: Reach(_own_village, writes=True),
+    INSPECTOR: Reach(_own_village, writes=True),
+    STOREKEEPER: Reach(_own_village, writes=True),
+    HOUSEHOLD: Reach(_own_village, writes=True),
+    # A township reads its villages' figures and never changes them.
+    TOWNSHIP: Reach(_township_villages, writes=False),
+}
+
+
+def reachable_villages(user: User) -> list[int]:
+    """Return the ids of the villages whose figures the user may read."""
+    reach = REACH.get(user.role)
+    return reach.villages(user) if reach is not None else []
+
+
+def may_write(user: User) -> bool:
+    """Tell whether the user's role may change a village's data at all."""
+    reach = REACH.get(user.role)
+    return reach is not None and reach.writes
+
+
 @dataclass
 class Scope:
     """The user of a request and the village it acts in."""
@@ -98,12 +144,22 @@ class Scope:
         return in_village(model, self.village_id, row_id, message)
 
 
-def current_scope() -> Scope:
-    """Return the scope of this request's user (role_required has loaded the user)."""
+def current_scope(village_id: int | None = None) -> Scope:
+    """Return the scope of this request's user (role_required has loaded the user).
+
+    village_id names one of the villages the user reaches (a township's user names
+    one of its villages); another village answers 404, as a missing one does.
+    """
     user = g.get("user")
-    if user is None or user.village_id is None:
+    if user is None:
         raise Unauthorized("Log in first.")
+    if village_id is None:
+        village_id = user.village_id
+        if village_id is None:
+            raise NotFound("Name one of your villages: village_id.")
+    elif village_id not in reachable_villages(user):
+        raise NotFound("No such village.")
     scope = g.get("scope")
-    if scope is None or scope.user is not user:
-        scope = g.scope = Scope(user, user.village_id)
+    if scope is None or scope.user is not user or scope.village_id != village_id:
+        scope = g.scope = Scope(user, village_id)
     return scope

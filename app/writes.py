@@ -15,10 +15,12 @@ import json
 import re
 from collections.abc import Callable
 from functools import partial, wraps
-from typing import cast
+from typing import Any, cast
 
 from flask import Response, current_app, g, request
 from sqlalchemy import Row, Table, bindparam, select
+from sqlalchemy.exc import DBAPIError
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as AnyResponse
 
 from app.db import db, insert_or_skip, run_write, utcnow
@@ -76,6 +78,10 @@ class _KeyTaken(Exception):
     """Another copy of this request stored its outcome first."""
 
 
+class _LookFirst(Exception):
+    """The request failed without looking for a stored outcome: look, then try again."""
+
+
 class _Refused(Exception):
     """The request reached a business refusal; what it wrote must not be kept."""
 
@@ -102,17 +108,25 @@ def request_fingerprint(user_id: int) -> str:
     else:
         body = request.get_data(cache=True)
         try:
-            canonical = json.dumps(
-                json.loads(body or b"null"),
-                sort_keys=True,
-                separators=(",", ":"),
-                ensure_ascii=False,
-            ).encode()
+            canonical = _canonical_json(json.loads(body or b"null"))
         except ValueError:
             canonical = body
     return fingerprint(
         request.method.encode(), request.path.encode(), str(user_id).encode(), canonical
     )
+
+
+def _canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def json_fingerprint(method: str, path: str, user_id: int, body: Any) -> str:
+    """Return the fingerprint a JSON request with this body would have had.
+
+    A batch item is kept under its key with the fingerprint it would have had if
+    sent alone, so it replays (and is replayed by) that request.
+    """
+    return fingerprint(method.encode(), path.encode(), str(user_id).encode(), _canonical_json(body))
 
 
 def fingerprint(*parts: bytes) -> str:
@@ -161,7 +175,7 @@ class _BadKey(DomainError):
         )
 
 
-def _problem_response(error: DomainError) -> Response:
+def problem_response(error: DomainError) -> Response:
     extra = dict(error.extra)
     extra.pop("headers", None)
     return problem(error.status, error.code, error.title, error.detail, **extra)
@@ -173,15 +187,20 @@ def run_idempotent(
     fingerprint: str,
     produce: Callable[[], AnyResponse],
     *,
-    on_refusal: Callable[[DomainError], AnyResponse] = _problem_response,
+    on_refusal: Callable[[DomainError], AnyResponse] = problem_response,
+    look_first: bool = False,
 ) -> AnyResponse:
     """Run produce() once per key: store its response, or a business refusal, with the key.
 
     Every later call with the key gets the stored response back (marked
     Idempotent-Replayed); a call with the key and another fingerprint is refused.
 
-    The key's row is inserted last, in the same transaction as what produce()
-    wrote, with INSERT ... ON CONFLICT DO NOTHING. A copy of the request that ran
+    The key is not looked up first: the key's row is inserted last, in the same
+    transaction as what produce() wrote, with INSERT ... ON CONFLICT DO NOTHING,
+    and a conflict (or an error, which a replay may meet where the first request
+    did not) rolls back and runs again looking first. look_first looks from the
+    start: for work with effects outside the database (a photo written to disk),
+    which a rolled-back copy would leave behind. A copy of the request that ran
     at the same instant waits there on the key's unique index; when it finds the
     key taken it rolls back everything it did and replays the stored outcome. A
     business refusal rolls back what the request wrote and stores the refusal
@@ -220,16 +239,27 @@ def run_idempotent(
         )
         return stored is not None
 
-    def work() -> AnyResponse:
-        replayed = stored_outcome()
-        if replayed is not None:
-            return replayed
+    def work(look_first: bool) -> AnyResponse:
+        # Optimistic by default: a key is almost always new, so the stored-outcome
+        # lookup is folded into the write (the INSERT ... ON CONFLICT of store()).
+        # A key seen before shows as a conflict there, or as an error of a request
+        # that cannot be done twice; both roll back and look first (_LookFirst).
+        if look_first:
+            replayed = stored_outcome()
+            if replayed is not None:
+                return replayed
         try:
             response = _as_response(produce())
         except DomainError as error:
-            if error.status not in STORED_REFUSALS:
+            if error.status in STORED_REFUSALS:
+                raise _Refused(on_refusal(error)) from None
+            if look_first:
                 raise
-            raise _Refused(on_refusal(error)) from None
+            raise _LookFirst() from None
+        except HTTPException:
+            if look_first:
+                raise
+            raise _LookFirst() from None
         if not store(response):
             raise _KeyTaken()
         return response
@@ -244,15 +274,23 @@ def run_idempotent(
 
     for _ in range(3):
         try:
-            return run_write(work)
-        except _KeyTaken:
+            return run_write(partial(work, look_first))
+        except (_KeyTaken, _LookFirst):
+            look_first = True
+            continue
+        except DBAPIError:
+            # Such as a unique index that only a copy of this request can hit.
+            if look_first:
+                raise
+            look_first = True
             continue
         except _Refused as refused:
             try:
                 return run_write(partial(keep_refusal, refused.response))
             except _KeyTaken:
+                look_first = True
                 continue
-    return run_write(work)
+    return run_write(partial(work, True))
 
 
 def write_endpoint(view: Callable) -> Callable:
@@ -269,7 +307,11 @@ def write_endpoint(view: Callable) -> Callable:
             return run_write(lambda: view(*args, **kwargs))
         user = g.user  # role_required, above this decorator, has loaded it
         return run_idempotent(
-            user.village_id, key, request_fingerprint(user.id), lambda: view(*args, **kwargs)
+            user.village_id,
+            key,
+            request_fingerprint(user.id),
+            lambda: view(*args, **kwargs),
+            look_first=bool(request.files),  # an upload is stored on disk
         )
 
     return wrapper

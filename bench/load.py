@@ -12,6 +12,8 @@ from bench.settings import BENCH
 WRK_SCRIPT = BENCH / "wrk" / "writes.lua"
 INSPECTIONS = "inspections"
 REDEMPTIONS = "redemptions"
+BATCH = "batch"  # inspections, BATCH_SIZE to a POST /api/v1/inspections/batch
+BATCH_SIZE = 50
 
 
 @dataclass
@@ -46,10 +48,13 @@ class WrkResult:
     app_cpu_ms: float | None = None
     # CPU time of the PostgreSQL server processes serving the app, per request.
     database_cpu_ms: float | None = None
+    # Credits (or redemptions) a request carries: BATCH_SIZE for a batch.
+    items: int = 1
 
     @property
     def rate(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
+        """Credits (or redemptions) a second."""
+        return self.requests * self.items / self.seconds if self.seconds else 0.0
 
     @property
     def errors(self) -> int:
@@ -88,6 +93,7 @@ def run_wrk(
         key_prefix,
         ",".join(str(g) for g in target.good_ids),
         str(threads),
+        str(BATCH_SIZE if mode == BATCH else 1),
     ]
     cpu_before = _children_cpu()
     completed = subprocess.run(
@@ -137,6 +143,7 @@ def run_wrk(
             for x in completed.stdout.splitlines()
             if x.startswith("BENCH-ERROR ")
         ],
+        items=BATCH_SIZE if mode == BATCH else 1,
     )
 
 

@@ -27,7 +27,7 @@ from app import create_app
 from app.checks import verify_all
 from app.db import db
 from bench import report, seed
-from bench.load import INSPECTIONS, REDEMPTIONS, Target, WrkResult, run_pgbench, run_wrk
+from bench.load import BATCH, INSPECTIONS, REDEMPTIONS, Target, WrkResult, run_pgbench, run_wrk
 from bench.profile import profile_endpoint
 from bench.scale import time_reads
 from bench.server import SECRET_KEY, Server, app_environment, log_in, process_cpu, request
@@ -177,8 +177,12 @@ def prepare_target(port: int, village: seed.BenchVillage, households: seed.House
         first_household=households.first_id,
         households=households.count,
         good_ids=village.good_ids,
-        tokens={INSPECTIONS: tokens["inspector"], REDEMPTIONS: tokens["storekeeper"]},
-        next_number={INSPECTIONS: 0, REDEMPTIONS: 0},
+        tokens={
+            INSPECTIONS: tokens["inspector"],
+            REDEMPTIONS: tokens["storekeeper"],
+            BATCH: tokens["inspector"],
+        },
+        next_number={INSPECTIONS: 0, REDEMPTIONS: 0, BATCH: 0},
     )
 
 
@@ -277,7 +281,7 @@ def run_postgresql(
             server.start()
             run_wrk(target, INSPECTIONS, settings.goal_connections, WARM_UP_SECONDS, "warm-up", 2)
             for connections in settings.connections:
-                for mode in (INSPECTIONS, REDEMPTIONS):
+                for mode in (INSPECTIONS, REDEMPTIONS, BATCH):
                     result = server.measure(
                         lambda mode=mode, connections=connections: run_wrk(
                             target,

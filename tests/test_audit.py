@@ -324,7 +324,7 @@ def test_pages_log_the_admin_as_the_actor(admin_client, admin, village, househol
         {"file": (io.BytesIO(data), "roster.csv")},
         content_type="multipart/form-data",
     )
-    assert imported.status_code == 302
+    assert imported.status_code == 200
     login = page_post(
         admin_client,
         f"/admin/households/{household.id}/login",
@@ -525,8 +525,8 @@ def test_the_audit_page_pages(admin_client, village, admin):
     db.session.commit()
     first = admin_client.get("/admin/audit").get_data(as_text=True)
     second = admin_client.get("/admin/audit?page=2").get_data(as_text=True)
-    assert first.count("<tr data-action=") == 50
-    assert second.count("<tr data-action=") == 6  # 55 and the admin's creation
+    assert first.count(" data-action=") == 50
+    assert second.count(" data-action=") == 6  # 55 and the admin's creation
     assert "1 / 2" in first and "2 / 2" in second
 
 

@@ -106,7 +106,8 @@ def seed(app, tmp_path, village, grid, make_grid, make_household, make_user) -> 
     grids = [grid, make_grid("西二网格")]
     households = [
         make_household(in_grid=grids[i % 2], name=f"住户{i}", address=f"幸福路{i}号", points=500)
-        for i in range(3)
+        # More doors than the batch endpoint can use up before a single inspection is tried.
+        for i in range(8)
     ]
     users = {role: make_user(role, username=role) for role in (ADMIN, INSPECTOR, STOREKEEPER)}
     users[HOUSEHOLD] = make_user(HOUSEHOLD, household=households[0], username="resident")
@@ -162,6 +163,16 @@ def aim(seed: Seed, data: st.DataObject, case) -> None:
             if name == "lines" and isinstance(value, list):
                 for line in value:
                     swap(line)
+            elif name == "grades":
+                # Rules without the usual grades would refuse every inspection after them.
+                mapping[name] = data.draw(USUAL[name])
+            elif name == "items" and isinstance(value, list):
+                # A batch may not use up every seeded door's daily slot.
+                del value[3:]
+                for item in value:
+                    swap(item)
+            elif name == "inspected_at" and data.draw(st.integers(0, 3)):
+                del mapping[name]  # mostly now: a random moment is nearly always out of bounds
             elif not data.draw(st.booleans()):
                 continue
             elif name in seed.ids:

@@ -93,7 +93,7 @@ def test_new_household_form_creates_one(browser, grids):
 
     assert response.status_code == 302
     household = db.session.scalar(select(Household))
-    assert response.headers["Location"] == f"/admin/households/{household.id}"
+    assert response.headers["Location"] == f"/admin/households/{household.id}?saved=1"
     assert (household.code, household.name, household.phone, household.members) == (
         "MZ-02-0001",
         "王建国",
@@ -212,7 +212,7 @@ def test_edit_form_changes_the_address(browser, household):
     )
 
     assert response.status_code == 302
-    assert response.headers["Location"] == f"/admin/households/{household.id}"
+    assert response.headers["Location"] == f"/admin/households/{household.id}?saved=1"
     db.session.refresh(household)
     assert household.address == "马庄村3组 新村路1号"
     assert household.code == "MZ-01-0001"

@@ -34,6 +34,7 @@ from app.inspections.services import record_inspection
 from app.ledger.services import adjust, household_account
 from app.photos import store_photo
 from app.redemptions.services import LineRequest, redeem
+from app.townships.services import create_township, create_township_user, move_village
 from app.villages.models import Grid, Village
 from app.villages.services import create_grid, create_village
 
@@ -48,6 +49,9 @@ CALLERS = (
     "storekeeper2",
 )
 OTHER_VILLAGE = ("admin2", "inspector2", "storekeeper2")
+# A township's users (issue 18): "town" reads village 1's figures, "town2" is of
+# another township (it has village 2). Their cells are TOWNSHIP_CELLS, below MATRIX.
+TOWNSHIPS = ("town", "town2")
 
 # Another village's object named in the path: refused, never shown.
 X = frozenset({403, 404})
@@ -59,6 +63,8 @@ XB = frozenset({403, 404, 422})
 XR = frozenset({302, 403, 404})
 # A page that sends nobody to the login form.
 LOGIN = "login"
+# 403 read_only: a township asked to change a village's data.
+RO = "read_only"
 
 Cell = int | frozenset | str
 
@@ -95,11 +101,20 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (LOGIN, 302,   302,   403,   403,   X,     X,     403),
     "GET /inspect/done/<id:inspection_id>":
         (LOGIN, 200,   200,   403,   403,   X,     X,     403),
+    "POST /inspect/token":
+        (LOGIN, 200,   200,   403,   403,   200,   200,   403),
+    "GET /sw.js":
+        (200,   200,   200,   200,   200,   200,   200,   200),
+    "GET /api/v1/roster":
+        (401,   200,   200,   403,   403,   200,   200,   403),
     # The storekeeper's pages.
     "GET /shop":
         (LOGIN, 200,   403,   200,   403,   200,   403,   200),
     "GET /shop/card":
         (LOGIN, 302,   403,   302,   403,   302,   403,   302),
+    # Finding a household without its card (issue 15): the counter and the inspector.
+    "GET /find":
+        (LOGIN, 200,   200,   200,   403,   200,   200,   200),
     "GET /shop/household/<id:household_id>":
         (LOGIN, 200,   403,   200,   403,   X,     403,   X),
     "POST /shop/household/<id:household_id>":
@@ -124,6 +139,12 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (LOGIN, 200,   403,   403,   403,   200,   403,   403),
     "GET /admin/board.pdf":
         (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "GET /admin/reports":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "GET /admin/reports/export/<any(summary, inspections, redemptions, ledger, households, stock_movements):what>.<any(csv, xlsx):fmt>":  # noqa: E501
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "GET /admin/expiring":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
     "GET /admin/rules":
         (LOGIN, 200,   403,   403,   403,   200,   403,   403),
     "POST /admin/rules":
@@ -141,7 +162,7 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
     "GET /admin/households/import":
         (LOGIN, 200,   403,   403,   403,   200,   403,   403),
     "POST /admin/households/import":
-        (LOGIN, 302,   403,   403,   403,   XB,    403,   403),
+        (LOGIN, 200,   403,   403,   403,   XB,    403,   403),
     "GET /admin/households/import/template.<fmt>":
         (LOGIN, 200,   403,   403,   403,   200,   403,   403),
     "GET /admin/households/<id:household_id>":
@@ -158,11 +179,19 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (LOGIN, 302,   403,   403,   403,   XR,    403,   403),
     "POST /admin/households/<id:household_id>/adjust":
         (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/households/<id:household_id>/inspections/<id:inspection_id>/void":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "GET /admin/users":
         (LOGIN, 200,   403,   403,   403,   200,   403,   403),
     "POST /admin/users":
         (LOGIN, 302,   403,   403,   403,   XB,    403,   403),
     "POST /admin/users/<id:user_id>/active":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/users/<id:user_id>/password":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/users/<id:user_id>/unlock":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/users/<id:user_id>/grids":
         (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "GET /admin/audit":
         (LOGIN, 200,   403,   403,   403,   200,   403,   403),
@@ -220,6 +249,9 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (401,   200,   200,   200,   403,   200,   200,   200),
     "POST /api/v1/inspections":
         (401,   201,   201,   403,   403,   XB,    XB,    403),
+    # Each item is decided alone: another village's caller gets 200 with a 404 item.
+    "POST /api/v1/inspections/batch":
+        (401,   200,   200,   403,   403,   200,   200,   403),
     "GET /api/v1/inspections/<id:inspection_id>":
         (401,   200,   200,   200,   403,   X,     X,     X),
     "POST /api/v1/inspections/<id:inspection_id>/void":
@@ -264,7 +296,25 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
     "GET /api/v1/ledger/verify":
         (401,   200,   403,   403,   403,   200,   403,   403),
     "GET /api/v1/reports/summary":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    # Townships (issue 18): the township's pages, the villages a caller reads, the
+    # monthly settlement.
+    "GET /township":
+        (LOGIN, 403,   403,   403,   403,   403,   403,   403),
+    "GET /township/board.pdf":
+        (LOGIN, 403,   403,   403,   403,   403,   403,   403),
+    "GET /township/villages.xlsx":
+        (LOGIN, 403,   403,   403,   403,   403,   403,   403),
+    "GET /township/settlement.pdf":
+        (LOGIN, 403,   403,   403,   403,   403,   403,   403),
+    "GET /api/v1/villages":
         (401,   200,   403,   403,   403,   200,   403,   403),
+    "GET /api/v1/reports/villages":
+        (401,   200,   403,   403,   403,   200,   403,   403),
+    "GET /api/v1/reports/settlement":
+        (401,   200,   403,   200,   403,   X,     403,   X),
+    "GET /api/v1/reports/settlement.pdf":
+        (401,   200,   403,   200,   403,   X,     403,   X),
     # Users and the audit log: admin.
     "GET /api/v1/users":
         (401,   200,   403,   403,   403,   200,   403,   403),
@@ -274,12 +324,50 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (401,   200,   403,   403,   403,   X,     403,   403),
     "PATCH /api/v1/users/<id:user_id>":
         (401,   200,   403,   403,   403,   X,     403,   403),
+    "POST /api/v1/users/<id:user_id>/unlock":
+        (401,   200,   403,   403,   403,   X,     403,   403),
     "GET /api/v1/audit":
         (401,   200,   403,   403,   403,   200,   403,   403),
     "GET /api/v1/reports/exports/<any(inspections, redemptions, ledger, households, stock_movements):what>.<any(csv, xlsx):fmt>":  # noqa: E501
         (401,   200,   403,   403,   403,   200,   403,   403),
 }
 # fmt: on
+
+# A township's two callers on every route: each write answers 403 read_only (RO), and
+# every read but these is refused as not its role's (403). Logging in and out works.
+TOWNSHIP_CELLS: dict[str, tuple[Cell, Cell]] = {
+    #    town   town2
+    "GET /": (302, 302),
+    "GET /healthz": (200, 200),
+    "GET /login": (200, 200),
+    "POST /login": (302, 302),
+    "POST /logout": (302, 302),
+    "GET /lang/<code>": (302, 302),
+    "GET /q/<token>": (200, 200),
+    "GET /home": (302, 302),
+    "GET /sw.js": (200, 200),
+    "GET /api/v1/openapi.json": (200, 200),
+    "GET /api/v1/docs": (200, 200),
+    "POST /api/v1/auth/tokens": (201, 201),
+    "DELETE /api/v1/auth/tokens/current": (204, 204),
+    "GET /api/v1/villages": (200, 200),
+    "GET /township": (200, 200),
+    "GET /township/board.pdf": (200, 200),
+    "GET /township/villages.xlsx": (200, 200),
+    "GET /township/settlement.pdf": (200, X),
+    "GET /api/v1/reports/villages": (200, 200),
+    "GET /api/v1/reports/summary": (200, X),
+    "GET /api/v1/reports/settlement": (200, X),
+    "GET /api/v1/reports/settlement.pdf": (200, X),
+}
+
+
+def township_cells(route: str) -> tuple[Cell, Cell]:
+    """The township's cells: as listed, else read_only for a write and 403 for a read."""
+    if route in TOWNSHIP_CELLS:
+        return TOWNSHIP_CELLS[route]
+    return (403, 403) if route.startswith("GET ") else (RO, RO)
+
 
 # Public by design: the door page shows a masked name and the balance to anyone.
 PUBLIC = {"GET /q/<token>"}
@@ -294,7 +382,7 @@ HTML = "text/html,application/xhtml+xml,*/*;q=0.8"
 # The API's refusals are problem+json with one of these codes.
 PROBLEM_CODES = {
     401: {"unauthorized"},
-    403: {"forbidden"},
+    403: {"forbidden", "read_only"},
     404: {"not_found"},
     422: {"validation_error", "invalid_qr"},
 }
@@ -317,9 +405,15 @@ class World:
     grid1_name: str
     h1_code: str
     secrets: list[str]
+    # What a township must never be shown: households' names and phones.
+    personal: list[str] = field(default_factory=list)
     user_ids: dict[str, int] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     counter: int = 0
+
+    @property
+    def v1_id(self) -> int:
+        return self.ids["village_id"]
 
     def unique(self, stem: str) -> str:
         self.counter += 1
@@ -337,6 +431,10 @@ class World:
         inspection = record_inspection(household, self.users["inspector"], "A")
         db.session.commit()
         return inspection.id
+
+    def fresh_inspection_of_household(self) -> dict[str, int]:
+        inspection = db.session.get_one(Inspection, self.fresh_inspection())
+        return {"inspection_id": inspection.id, "household_id": inspection.household_id}
 
     def fresh_redemption(self) -> int:
         household = db.session.get_one(Household, self.ids["household_id"])
@@ -390,6 +488,12 @@ def build_world() -> World:
     }
     # The user that the user-management routes act on.
     spare = create_user(v1, "qs-spare-user", PASSWORD, INSPECTOR)
+    # Township 1 has village 1, township 2 has village 2.
+    t1, t2 = create_township("青山镇", "QSZ"), create_township("白水镇", "BSZ")
+    move_village(v1, t1)
+    move_village(v2, t2)
+    users["town"] = create_township_user(t1, "qsz-staff", PASSWORD)
+    users["town2"] = create_township_user(t2, "bsz-staff", PASSWORD)
     adjust(v1.id, h1.id, 7391, reason="期初积分", actor_id=None)
     adjust(v2.id, h2.id, 40, reason="期初积分", actor_id=None)
     good1 = create_good(v1.id, name="竹炭牙刷", unit="支", price_points=2, stock=500)
@@ -410,6 +514,7 @@ def build_world() -> World:
             "good_id": good1.id,
             "grid_id": grid1.id,
             "user_id": spare.id,
+            "village_id": v1.id,
         },
         h_other_id=h_other.id,
         h2_id=h2.id,
@@ -429,6 +534,7 @@ def build_world() -> World:
             "分类很好",
             spare.username,
         ],
+        personal=[h1.name, h_other.name, h2.name, "13912345678", h1.address],
         user_ids={caller: user.id for caller, user in users.items()},
     )
     world.tokens = {caller: issue_token(user).token for caller, user in users.items()}
@@ -461,6 +567,7 @@ REQUESTS: dict[str, Spec] = {
         "data": {"key": uuid.uuid4().hex, "grade": "A"}
     },
     "GET /shop/card": lambda w, p: {"query_string": {"payload": p["token"]}},
+    "GET /find": lambda w, p: {"query_string": {"q": w.h1_code}},
     "POST /shop/household/<id:household_id>": lambda w, p: {
         "data": {"key": uuid.uuid4().hex, f"qty-{p['good_id']}": "1"}
     },
@@ -517,6 +624,9 @@ REQUESTS: dict[str, Spec] = {
     "POST /admin/households/<id:household_id>/adjust": lambda w, p: {
         "data": {"amount": "1", "reason": "补录", "key": w.unique("adjust")}
     },
+    "POST /admin/households/<id:household_id>/inspections/<id:inspection_id>/void": lambda w, p: {
+        "data": {"reason": "误录", "key": w.unique("void")}
+    },
     "POST /admin/households/<id:household_id>/login": lambda w, p: {
         "data": {"key": uuid.uuid4().hex, "username": w.unique("qs-home"), "password": PASSWORD}
     },
@@ -545,6 +655,11 @@ REQUESTS: dict[str, Spec] = {
     },
     "POST /api/v1/inspections": lambda w, p: {
         "json": {"household_id": p["household_id"], "grade": "A"}
+    },
+    "POST /api/v1/inspections/batch": lambda w, p: {
+        "json": {
+            "items": [{"key": uuid.uuid4().hex, "household_id": p["household_id"], "grade": "A"}]
+        }
     },
     "POST /api/v1/inspections/<id:inspection_id>/void": lambda w, p: {"json": {"reason": "误录"}},
     "POST /api/v1/inspections/<id:inspection_id>/photo": lambda w, p: {
@@ -580,6 +695,11 @@ REQUESTS: dict[str, Spec] = {
         }
     },
     "POST /admin/users/<id:user_id>/active": lambda w, p: {"data": {"active": "0"}},
+    "POST /admin/users/<id:user_id>/password": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "password": PASSWORD}
+    },
+    "POST /admin/users/<id:user_id>/unlock": lambda w, p: {"data": {"key": uuid.uuid4().hex}},
+    "POST /admin/users/<id:user_id>/grids": lambda w, p: {"data": {"key": uuid.uuid4().hex}},
     "POST /api/v1/users": lambda w, p: {
         "json": {
             "username": w.unique("qs-new"),
@@ -589,6 +709,10 @@ REQUESTS: dict[str, Spec] = {
         }
     },
     "PATCH /api/v1/users/<id:user_id>": lambda w, p: {"json": {"active": False}},
+    "GET /api/v1/reports/summary": lambda w, p: {"query_string": {"village_id": w.v1_id}},
+    "GET /township/settlement.pdf": lambda w, p: {"query_string": {"village_id": w.v1_id}},
+    "GET /api/v1/reports/settlement": lambda w, p: {"query_string": {"village_id": w.v1_id}},
+    "GET /api/v1/reports/settlement.pdf": lambda w, p: {"query_string": {"village_id": w.v1_id}},
     "POST /api/v1/adjustments": lambda w, p: {
         "json": {"household_id": p["household_id"], "amount": 5, "reason": "补录"}
     },
@@ -606,9 +730,13 @@ FRESH: dict[str, Callable[[World], dict[str, int]]] = {
         "redemption_id": w.fresh_redemption()
     },
     "POST /api/v1/inspections": lambda w: {"household_id": w.fresh_household()},
+    "POST /api/v1/inspections/batch": lambda w: {"household_id": w.fresh_household()},
     "POST /api/v1/inspections/<id:inspection_id>/void": lambda w: {
         "inspection_id": w.fresh_inspection()
     },
+    "POST /admin/households/<id:household_id>/inspections/<id:inspection_id>/void": lambda w: (
+        w.fresh_inspection_of_household()
+    ),
     "POST /api/v1/redemptions/<id:redemption_id>/cancel": lambda w: {
         "redemption_id": w.fresh_redemption()
     },
@@ -655,10 +783,16 @@ def changed_tables(before: dict[str, object], after: dict[str, object]) -> list[
 
 def is_refusal(cell: Cell) -> bool:
     """Tell whether the cell refuses the caller (every set in MATRIX is a refusal)."""
-    return cell == LOGIN or isinstance(cell, frozenset) or cell >= 400
+    return cell in (LOGIN, RO) or isinstance(cell, frozenset) or cell >= 400  # type: ignore[operator]
 
 
 def outcome_matches(response, cell: Cell) -> bool:
+    if cell == RO:
+        if response.status_code != 403:
+            return False
+        return response.mimetype != "application/problem+json" or (
+            (response.get_json(silent=True) or {}).get("code") == "read_only"
+        )
     if cell == LOGIN:
         return response.status_code == 302 and response.headers["Location"].startswith("/login")
     if isinstance(cell, frozenset):
@@ -727,8 +861,10 @@ def check_cell(
     guard = request["method"] != "GET" and is_refusal(cell)
     if guard and before is None:
         before = snapshot()
-    other_village = caller in OTHER_VILLAGE and route not in PUBLIC
+    other_village = caller in (*OTHER_VILLAGE, "town2") and route not in PUBLIC
     secrets = world.all_secrets() if other_village else []
+    if caller == "town":
+        secrets = world.personal
     figure = world.balance_figure() if other_village else None
     response = client.open(path, **request)
     where = f"{route} as {caller}"
@@ -769,7 +905,8 @@ def check_cell(
 def run_route(client, world: World, route: str) -> list[str]:
     """Run a route's row: the refused callers first, then the allowed ones."""
     cells = dict(zip(CALLERS, MATRIX[route], strict=True))
-    order = sorted(CALLERS, key=lambda caller: not is_refusal(cells[caller]))
+    cells.update(zip(TOWNSHIPS, township_cells(route), strict=True))
+    order = sorted(cells, key=lambda caller: not is_refusal(cells[caller]))
     problems = []
     state = None
     for caller in order:
@@ -930,3 +1067,14 @@ def test_the_api_ignores_a_page_session(client):
     assert write.status_code == 401
     grids = client.get("/api/v1/grids", headers=headers_of(world, "admin")).get_json()["items"]
     assert "不该建的网格" not in [grid["name"] for grid in grids]
+
+
+def test_the_township_leak_check_knows_a_households_name_and_phone(client):
+    world = build_world()
+    household = client.get(
+        f"/api/v1/households/{world.ids['household_id']}", headers=headers_of(world, "admin")
+    )
+
+    shown = body_text(household) or ""
+    # What the township's cells look for is what a village's own page does show.
+    assert [s for s in world.personal if s in shown] == world.personal[0:1] + world.personal[3:]

@@ -568,7 +568,8 @@ def test_the_openapi_document_defines_the_figures(client):
     spec = client.get("/api/v1/openapi.json").json
 
     operation = spec["paths"]["/api/v1/reports/summary"]["get"]
-    assert {p["name"] for p in operation["parameters"]} == {"from", "to"}
+    # village_id: a township names one of its villages (issue 18).
+    assert {p["name"] for p in operation["parameters"]} == {"from", "to", "village_id"}
     fields = spec["components"]["schemas"]["SummaryOut"]["properties"]
     assert "points > 0" in fields["accuracy"]["description"]
     assert "reversals" in fields["points_issued"]["description"]

@@ -234,7 +234,7 @@ def test_users_need_a_token(client):
 def test_the_users_page_lists_users_with_role_and_state(admin_client, inspector):
     page = admin_client.get("/admin/users").get_data(as_text=True)
     assert 'data-user="admin"' in page and 'data-user="wgy"' in page
-    assert "Inspector" in page and "Active" in page
+    assert "Inspector" in page and "Enabled" in page
     assert 'name="csrf_token"' in page
 
 

@@ -20,6 +20,8 @@ USER_CREATED = "user_created"
 USER_DISABLED = "user_disabled"
 USER_ENABLED = "user_enabled"
 PASSWORD_RESET = "password_reset"
+LOGIN_UNLOCKED = "login_unlocked"
+USER_GRIDS_SET = "user_grids_set"
 HOUSEHOLD_CREATED = "household_created"
 HOUSEHOLD_UPDATED = "household_updated"
 HOUSEHOLD_MOVED = "household_moved"
@@ -38,6 +40,8 @@ ACTIONS = (
     USER_DISABLED,
     USER_ENABLED,
     PASSWORD_RESET,
+    LOGIN_UNLOCKED,
+    USER_GRIDS_SET,
     HOUSEHOLD_CREATED,
     HOUSEHOLD_UPDATED,
     HOUSEHOLD_MOVED,
@@ -50,17 +54,20 @@ ACTIONS = (
 
 
 def record(
-    village_id: int,
+    village_id: int | None,
     actor_id: int | None,
     action: str,
     target_type: str,
     target_id: int | None,
     details: dict[str, Any] | None = None,
     reason: str | None = None,
-) -> AuditEvent:
+) -> AuditEvent | None:
     """Add an audit event to the current transaction; it commits with the change."""
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
+    if village_id is None:
+        # A township user's account (changed from the command line) has no village log.
+        return None
     event = AuditEvent(
         village_id=village_id,
         actor_id=actor_id,

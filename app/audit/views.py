@@ -1,14 +1,23 @@
-"""The admin's page of the audit log."""
+"""The admin's page of the audit log: each event as a sentence, its details labelled."""
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+from sqlalchemy import select
 
 from app.audit import services
+from app.audit.models import AuditEvent
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN
+from app.db import db
+from app.households.models import Household
 from app.scope import current_scope
+from app.villages.models import Grid
 
 bp = Blueprint("audit", __name__)
 
@@ -24,6 +33,8 @@ ACTION_LABELS = {
     services.USER_DISABLED: _l("User disabled"),
     services.USER_ENABLED: _l("User enabled"),
     services.PASSWORD_RESET: _l("Password reset"),
+    services.LOGIN_UNLOCKED: _l("Login unlocked"),
+    services.USER_GRIDS_SET: _l("Inspector's grids set"),
     services.HOUSEHOLD_CREATED: _l("Household added"),
     services.HOUSEHOLD_UPDATED: _l("Household edited"),
     services.HOUSEHOLD_MOVED: _l("Household moved away"),
@@ -32,6 +43,29 @@ ACTION_LABELS = {
     services.GOOD_UPDATED: _l("Good edited"),
     services.STOCK_COUNTED: _l("Stocktake"),
     services.STOCK_WRITTEN_OFF: _l("Stock written off"),
+}
+
+# What happened, as a sentence about its target (%(target)s: a household, a user, a good).
+SENTENCES = {
+    services.RULES_CHANGED: _l("Changed the scoring rules."),
+    services.CARD_REISSUED: _l("Reissued the door card of %(target)s."),
+    services.POINTS_ADJUSTED: _l("Adjusted the points of %(target)s."),
+    services.INSPECTION_VOIDED: _l("Voided an inspection of %(target)s."),
+    services.REDEMPTION_CANCELLED: _l("Cancelled a redemption of %(target)s."),
+    services.USER_CREATED: _l("Created the user %(target)s."),
+    services.USER_DISABLED: _l("Disabled the user %(target)s."),
+    services.USER_ENABLED: _l("Enabled the user %(target)s."),
+    services.PASSWORD_RESET: _l("Set a new password for %(target)s."),
+    services.LOGIN_UNLOCKED: _l("Unlocked the login of %(target)s."),
+    services.USER_GRIDS_SET: _l("Set the grids %(target)s works."),
+    services.HOUSEHOLD_CREATED: _l("Added the household %(target)s."),
+    services.HOUSEHOLD_UPDATED: _l("Edited the household %(target)s."),
+    services.HOUSEHOLD_MOVED: _l("Marked the household %(target)s as moved away."),
+    services.HOUSEHOLDS_IMPORTED: _l("Imported households from a roster."),
+    services.GOOD_CREATED: _l("Added the good %(target)s."),
+    services.GOOD_UPDATED: _l("Edited the good %(target)s."),
+    services.STOCK_COUNTED: _l("Counted the stock of %(target)s."),
+    services.STOCK_WRITTEN_OFF: _l("Wrote off stock of %(target)s."),
 }
 
 TARGET_LABELS = {
@@ -44,22 +78,203 @@ TARGET_LABELS = {
     "good": _l("Good"),
 }
 
+# The name of each detail an event may keep (app/*/services.py's record() calls).
+DETAIL_LABELS = {
+    "code": _l("Household code"),
+    "name": _l("Name"),
+    "username": _l("Username"),
+    "role": _l("Role"),
+    "household_id": _l("Household"),
+    "grid_id": _l("Grid"),
+    "address": _l("Address"),
+    "phone": _l("Phone"),
+    "members": _l("Members"),
+    "status": _l("Status"),
+    "changes": _l("Changes"),
+    "old_version": _l("Old card version"),
+    "new_version": _l("New card version"),
+    "amount": _l("Points added (+) or taken (−)"),
+    "transaction_id": _l("Ledger entry"),
+    "balance_after": _l("Balance after the adjustment"),
+    "count": _l("Households imported"),
+    "skipped": _l("Rows skipped"),
+    "version": _l("Rules version"),
+    "before": _l("Before"),
+    "after": _l("After"),
+    "grades": _l("Points per grade"),
+    "labels": _l("Grade names"),
+    "daily_limit": _l("Inspections that earn points, per household per day"),
+    "expiry": _l("Expiry of points"),
+    "policy": _l("Rule"),
+    "months": _l("Months"),
+    "grade": _l("Grade"),
+    "points": _l("Points"),
+    "reversal_id": _l("Reversing ledger entry"),
+    "unit": _l("Unit"),
+    "price_points": _l("Price in points"),
+    "stock": _l("Stock"),
+    "counted": _l("Counted"),
+    "movement_id": _l("Stock movement"),
+    "quantity": _l("Quantity"),
+    "stock_after": _l("Stock after"),
+    "category": _l("Category"),
+    "low_stock": _l("Reorder at"),
+    "active": _l("On sale"),
+    "cost_cents": _l("Cost (fen)"),
+    "receipt_no": _l("Receipt number"),
+    "total_points": _l("Total points"),
+    "tokens_revoked": _l("Logins ended"),
+    "failed_logins_cleared": _l("Failed logins forgotten"),
+    "old_grid_ids": _l("Grids before"),
+    "new_grid_ids": _l("Grids after"),
+}
 
-def _value(value: Any) -> str:
-    if isinstance(value, dict) and set(value) == {"old", "new"}:
-        return f"{_value(value['old'])} → {_value(value['new'])}"
-    if isinstance(value, dict):
-        return ", ".join(f"{key} {_value(item)}" for key, item in value.items())
-    if isinstance(value, list):
-        return ", ".join(_value(item) for item in value)
+# Values that are codes, shown by name.
+VALUE_LABELS = {
+    "active": _l("Active"),
+    "moved": _l("Moved away"),
+    "none": _l("Points never expire"),
+    "end_of_next_year": _l("Expire at the end of the next year"),
+    "idle_months": _l("Expire after months with no activity"),
+}
+
+ROLE_LABELS = {
+    "admin": _l("Village admin"),
+    "inspector": _l("Inspector"),
+    "storekeeper": _l("Storekeeper"),
+    "household": _l("Household"),
+}
+
+# Details the sentence already says.
+IN_SENTENCE = {"code", "username", "name"}
+
+
+@dataclass(frozen=True)
+class Names:
+    """The households and grids a page of events mentions, by id."""
+
+    households: dict[int, Household]
+    grids: dict[int, str]
+
+
+def _ids(events: Iterable[AuditEvent], key: str) -> set[int]:
+    found: set[int] = set()
+
+    def walk(value: Any, name: str | None) -> None:
+        if isinstance(value, dict):
+            for inner, item in value.items():
+                walk(item, inner if inner not in ("old", "new") else name)
+        elif isinstance(value, list) and name in (key, f"old_{key}s", f"new_{key}s"):
+            found.update(item for item in value if isinstance(item, int))
+        elif name == key and isinstance(value, int) and not isinstance(value, bool):
+            found.add(value)
+
+    for event in events:
+        walk(event.details or {}, None)
+    return found
+
+
+def names_for(village_id: int, events: list[AuditEvent]) -> Names:
+    """Look up, in two queries, every household and grid the events name."""
+    household_ids = _ids(events, "household_id") | {
+        e.target_id for e in events if e.target_type == "household" and e.target_id
+    }
+    households = {
+        h.id: h
+        for h in db.session.scalars(
+            select(Household).where(
+                Household.village_id == village_id, Household.id.in_(household_ids)
+            )
+        )
+    }
+    grid_ids = _ids(events, "grid_id")
+    grids = {
+        grid_id: name
+        for grid_id, name in db.session.execute(
+            select(Grid.id, Grid.name).where(Grid.village_id == village_id, Grid.id.in_(grid_ids))
+        )
+    }
+    return Names(households, grids)
+
+
+def household_link(household: Household | None, household_id: int | None) -> Markup:
+    """A household by name and code, linked to its page."""
+    if household is None:
+        return Markup(escape(_("a household no longer on record")))
+    url = url_for("households.household_detail", household_id=household_id)
+    return Markup('<a href="{}">{}（{}）</a>').format(url, household.name, household.code)
+
+
+def _plain(value: Any, key: str | None, names: Names) -> str:
     if value is None:
         return "—"
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if key in ("grid_id", "old_grid_ids", "new_grid_ids"):
+        if isinstance(value, list):
+            return "、".join(_plain(item, "grid_id", names) for item in value) or _(
+                "The whole village"
+            )
+        return names.grids.get(value, str(value))
+    if key == "household_id" and value in names.households:
+        household = names.households[value]
+        return f"{household.name}（{household.code}）"
+    if key == "role" and value in ROLE_LABELS:
+        return str(ROLE_LABELS[value])
+    if isinstance(value, str) and value in VALUE_LABELS and key in ("status", "policy"):
+        return str(VALUE_LABELS[value])
+    if isinstance(value, dict) and set(value) == {"old", "new"}:
+        return f"{_plain(value['old'], key, names)} → {_plain(value['new'], key, names)}"
+    if isinstance(value, dict):
+        return "；".join(
+            f"{label(inner)} {_plain(item, inner, names)}" for inner, item in value.items()
+        )
+    if isinstance(value, list):
+        return "、".join(_plain(item, key, names) for item in value)
     return str(value)
 
 
-def describe(details: dict | None) -> list[tuple[str, str]]:
-    """Return the details of an event as (field, text) pairs to show."""
-    return [(key, _value(value)) for key, value in (details or {}).items()]
+def label(key: str) -> str:
+    """A detail's name in the reader's language (a grade's letter stays as it is)."""
+    known = DETAIL_LABELS.get(key)
+    return str(known) if known is not None else key
+
+
+def describe(details: dict | None, names: Names | None = None) -> list[tuple[str, str]]:
+    """Return the details of an event as (label, text) pairs to show."""
+    names = names or Names({}, {})
+    rows: list[tuple[str, str]] = []
+    for key, value in (details or {}).items():
+        if key in IN_SENTENCE or value is None:
+            continue
+        if key == "changes" and isinstance(value, dict):
+            rows.extend(
+                (label(field), _plain(change, field, names)) for field, change in value.items()
+            )
+            continue
+        rows.append((label(key), _plain(value, key, names)))
+    return rows
+
+
+def sentence(event: AuditEvent, names: Names) -> Markup:
+    """Say what the event did, naming its target (a household by name and code)."""
+    details = event.details or {}
+    if event.target_type == "household":
+        target = household_link(names.households.get(event.target_id or 0), event.target_id)
+    elif details.get("household_id") is not None:
+        target = household_link(
+            names.households.get(details["household_id"]), details["household_id"]
+        )
+    elif event.target_type == "user":
+        target = Markup("<strong>{}</strong>").format(details.get("username") or event.target_id)
+    elif event.target_type == "good":
+        target = Markup("<strong>{}</strong>").format(details.get("name") or event.target_id)
+    else:
+        target = Markup(escape(str(TARGET_LABELS.get(event.target_type, event.target_type))))
+    known = SENTENCES.get(event.action)
+    if known is None:  # an action this page does not know yet: its name and target
+        return Markup("{}: {}").format(ACTION_LABELS.get(event.action, event.action), target)
+    return escape(str(known)).replace("%(target)s", target)
 
 
 @bp.get("/admin/audit")
@@ -70,12 +285,14 @@ def audit_page():
     if action not in ACTION_LABELS:
         action = ""
     page = max(1, min(request.args.get("page", 1, type=int), 100_000))
+    village_id = current_scope().village_id
     result = services.list_events(
-        current_scope().village_id,
+        village_id,
         action=action or None,
         limit=PER_PAGE,
         offset=(page - 1) * PER_PAGE,
     )
+    names = names_for(village_id, [event for event, _username in result.items])
     return render_template(
         "audit/events.html",
         rows=result.items,
@@ -84,6 +301,6 @@ def audit_page():
         pages=max(1, -(-result.total // PER_PAGE)),
         action=action,
         actions=ACTION_LABELS,
-        targets=TARGET_LABELS,
-        describe=describe,
+        sentence=lambda event: sentence(event, names),
+        describe=lambda details: describe(details, names),
     )

@@ -7,7 +7,16 @@ from app.actions import action
 from app.auth import services
 from app.auth.decorators import bearer_token, role_required
 from app.auth.models import ADMIN, User
-from app.auth.schemas import LoginIn, TokenOut, UserDetailOut, UserIn, UserList, UserPatch
+from app.auth.schemas import (
+    LoginIn,
+    TokenOut,
+    UnlockIn,
+    UserDetailOut,
+    UserGridsOut,
+    UserIn,
+    UserList,
+    UserPatch,
+)
 from app.db import db
 from app.errors import NotFound, Unauthorized, ValidationFailed
 from app.households.services import get_household
@@ -113,10 +122,10 @@ def create_user(scope: Scope, data: dict) -> User:
 
 @users_blp.get("/<id:user_id>")
 @role_required(ADMIN)
-@users_blp.response(200, UserDetailOut)
+@users_blp.response(200, UserGridsOut)
 def get_user(user_id: int):
-    """One user of the village."""
-    return services.get_user(current_scope().village_id, user_id)
+    """One user of the village, with the grids it works ([]: the whole village)."""
+    return services.user_detail(services.get_user(current_scope().village_id, user_id))
 
 
 @action(
@@ -125,14 +134,27 @@ def get_user(user_id: int):
     method="PATCH",
     roles=(ADMIN,),
     schema=UserPatch,
-    out=UserDetailOut,
-    responses={422: "validation_error: e.g. an admin disabling themself"},
+    out=UserGridsOut,
+    responses={422: "validation_error: e.g. an admin disabling themself, a grid of no village"},
 )
-def update_user(scope: Scope, data: dict, user_id: int) -> User:
-    """Disable or enable a user, or give it a new password; an admin cannot disable themself."""
+def update_user(scope: Scope, data: dict, user_id: int) -> services.UserDetail:
+    """Disable or enable a user, give it a new password, or assign it grids.
+
+    An admin cannot disable themself; grid_ids name grids of the village ([]: all of it).
+    """
     user = services.get_user(scope.village_id, user_id)
     if "password" in data:
         services.set_password(user, data["password"], actor_id=scope.user_id)
     if "active" in data:
         services.set_active(user, data["active"], actor_id=scope.user_id)
-    return user
+    if "grid_ids" in data:
+        services.set_grids(user, data["grid_ids"], actor_id=scope.user_id)
+    return services.user_detail(user)
+
+
+@action(users_blp, "/<id:user_id>/unlock", roles=(ADMIN,), schema=UnlockIn, out=UserGridsOut)
+def unlock_user(scope: Scope, data: dict, user_id: int) -> services.UserDetail:
+    """Unlock a login: forget the user's failed logins, so it may try again at once."""
+    user = services.get_user(scope.village_id, user_id)
+    services.unlock_login(user, actor_id=scope.user_id)
+    return services.user_detail(user)

@@ -5,7 +5,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from app.auth.models import ROLES
+from app.auth.models import ROLES, TOWNSHIP
 from app.auth.services import create_user, set_active, user_by_username
 from app.db import db
 from app.errors import DomainError
@@ -17,22 +17,36 @@ users_cli = AppGroup("users", help="Manage users.")
 
 @users_cli.command("create")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(ROLES))
-@click.option("--village", "village_code", required=True, help="The village's code.")
+@click.option("--role", required=True, type=click.Choice((*ROLES, TOWNSHIP)))
+@click.option("--village", "village_code", help="The village's code.")
+@click.option("--township", "township_code", help="The township's code (township role only).")
 @click.option(
     "--household",
     "household_id",
     type=int,
     help="The household id (required for the household role).",
 )
-def create(username: str, role: str, village_code: str, household_id: int | None) -> None:
+def create(
+    username: str,
+    role: str,
+    village_code: str | None,
+    township_code: str | None,
+    household_id: int | None,
+) -> None:
     """Create a user; the password is read from standard input."""
+    if (role == TOWNSHIP) != (township_code is not None) or (role == TOWNSHIP) == bool(
+        village_code
+    ):
+        raise click.UsageError("A township user takes --township; every other role --village.")
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\r\n")
+    if township_code is not None:
+        _create_township_user(username, township_code, password)
+        return
     try:
-        village = village_by_code(village_code)
+        village = village_by_code(village_code or "")
         household = get_household(village.id, household_id) if household_id else None
         user = create_user(village, username, password, role, household=household)
         db.session.commit()
@@ -40,6 +54,19 @@ def create(username: str, role: str, village_code: str, household_id: int | None
         db.session.rollback()
         raise click.ClickException(error.detail) from None
     click.echo(f"Created {role} {user.username} in {village.code}, id {user.id}.")
+
+
+def _create_township_user(username: str, township_code: str, password: str) -> None:
+    from app.townships.services import create_township_user, township_by_code
+
+    try:
+        township = township_by_code(township_code)
+        user = create_township_user(township, username, password)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.detail) from None
+    click.echo(f"Created township {user.username} in {township.code}, id {user.id}.")
 
 
 def _set_active(username: str, active: bool) -> None:

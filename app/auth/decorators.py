@@ -8,7 +8,11 @@ from flask import g, redirect, request, session, url_for
 from app.auth.models import User
 from app.auth.services import user_for_token
 from app.db import db
-from app.errors import Forbidden, Unauthorized, wants_json
+from app.errors import Forbidden, ReadOnly, Unauthorized, wants_json
+from app.scope import may_write
+
+# Methods that read: a read-only role may call them.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # The session key holding the user's session version when the session began.
 SESSION_VERSION = "session_version"
@@ -82,6 +86,9 @@ def role_required(*roles: str) -> Callable:
                 if wants_json():
                     raise
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if roles and request.method not in SAFE_METHODS and not may_write(user):
+                # The one place a read-only role (a township) is refused every write.
+                raise ReadOnly()
             if roles and user.role not in roles:
                 raise Forbidden("Your role may not do this.")
             return view(*args, **kwargs)

@@ -13,18 +13,31 @@ INSPECTOR = "inspector"
 STOREKEEPER = "storekeeper"
 HOUSEHOLD = "household"
 ROLES = (ADMIN, INSPECTOR, STOREKEEPER, HOUSEHOLD)
+# A township's staff: reads its villages' figures, never writes (app/scope.py); not a
+# village's role, so a village admin never makes one.
+TOWNSHIP = "township"
 STAFF = (ADMIN, INSPECTOR, STOREKEEPER)
 
 
 class User(Model):
     __tablename__ = "users"
     __table_args__ = (
-        CheckConstraint("role IN ('admin', 'inspector', 'storekeeper', 'household')", name="role"),
+        CheckConstraint(
+            "role IN ('admin', 'inspector', 'storekeeper', 'household', 'township')", name="role"
+        ),
         CheckConstraint("role <> 'household' OR household_id IS NOT NULL", name="household"),
+        # A township user belongs to a township and no village; everyone else to a village.
+        CheckConstraint(
+            "(role = 'township' AND township_id IS NOT NULL AND village_id IS NULL)"
+            " OR (role <> 'township' AND township_id IS NULL AND village_id IS NOT NULL)",
+            name="scope",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    # None for a township user (township_id names its township instead).
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"), index=True)
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id"), index=True)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
@@ -67,3 +80,12 @@ class LoginAttempt(Model):
     username: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserGrid(Model):
+    """A grid an inspector works; an inspector with none works the whole village."""
+
+    __tablename__ = "user_grids"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), primary_key=True, index=True)

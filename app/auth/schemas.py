@@ -76,14 +76,19 @@ class UserOut(Schema):
     id = fields.Integer()
     username = fields.String()
     role = fields.String()
-    village_id = fields.Integer()
+    village_id = fields.Integer(allow_none=True)
     household_id = fields.Integer(allow_none=True)
+
+
+class TokenUserOut(UserOut):
+    # A township user's township (its village_id is null); null for everyone else.
+    township_id = fields.Integer(allow_none=True)
 
 
 class TokenOut(Schema):
     token = fields.String()
     expires_at = fields.DateTime()
-    user = fields.Nested(UserOut)
+    user = fields.Nested(TokenUserOut)
 
 
 class UserIn(Schema):
@@ -109,11 +114,24 @@ class UserPatch(Schema):
         metadata={"description": "false disables: its tokens stop at once."},
     )
     password = fields.String(validate=PASSWORD, load_only=True)
+    grid_ids = fields.List(
+        Id(),
+        validate=validate.Length(max=1000),
+        metadata={"description": "The grids the inspector works; [] means the whole village."},
+    )
 
 
 class UserDetailOut(UserOut):
     active = fields.Boolean()
     created_at = fields.DateTime()
+
+
+class UserGridsOut(UserDetailOut):
+    grid_ids = fields.List(fields.Integer())
+
+
+class UnlockIn(Schema):
+    """Nothing to send: unlocking forgets the user's failed logins."""
 
 
 class UserList(Schema):

@@ -10,13 +10,21 @@ from flask import current_app
 from sqlalchemy import delete, func, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.audit.services import PASSWORD_RESET, USER_CREATED, USER_DISABLED, USER_ENABLED, record
-from app.auth.models import HOUSEHOLD, ROLES, ApiToken, LoginAttempt, User
+from app.audit.services import (
+    LOGIN_UNLOCKED,
+    PASSWORD_RESET,
+    USER_CREATED,
+    USER_DISABLED,
+    USER_ENABLED,
+    USER_GRIDS_SET,
+    record,
+)
+from app.auth.models import HOUSEHOLD, ROLES, ApiToken, LoginAttempt, User, UserGrid
 from app.auth.schemas import has_control_or_invisible
 from app.db import db, run_write, utcnow
 from app.errors import NotFound, RateLimited, Unauthorized, ValidationFailed
 from app.households.models import Household
-from app.villages.models import Village
+from app.villages.models import Grid, Village
 
 # A second, looser limit per address, so one address cannot try every username.
 ADDRESS_FAILURE_FACTOR = 4
@@ -199,6 +207,119 @@ def set_password(user: User, password: str, *, actor_id: int | None) -> User:
         {"username": user.username, "tokens_revoked": revoked},
     )
     return user
+
+
+def grid_ids_of(user: User) -> list[int]:
+    """Return the grids the user works, by id; empty means the whole village."""
+    return list(
+        db.session.scalars(
+            select(UserGrid.grid_id).where(UserGrid.user_id == user.id).order_by(UserGrid.grid_id)
+        )
+    )
+
+
+def grid_ids_by_user(village_id: int) -> dict[int, list[int]]:
+    """Return each user of the village's grids (users with none are left out)."""
+    rows = db.session.execute(
+        select(UserGrid.user_id, UserGrid.grid_id)
+        .join(User, User.id == UserGrid.user_id)
+        .where(User.village_id == village_id)
+        .order_by(UserGrid.user_id, UserGrid.grid_id)
+    )
+    found: dict[int, list[int]] = {}
+    for user_id, grid_id in rows:
+        found.setdefault(user_id, []).append(grid_id)
+    return found
+
+
+def set_grids(user: User, grid_ids: list[int], *, actor_id: int | None) -> list[int]:
+    """Assign the user to these grids of its village (none: the whole village); audited."""
+    wanted = sorted(set(grid_ids))
+    known = set(
+        db.session.scalars(
+            select(Grid.id).where(Grid.village_id == user.village_id, Grid.id.in_(wanted))
+        )
+    )
+    unknown = [grid_id for grid_id in wanted if grid_id not in known]
+    if unknown:
+        raise ValidationFailed(
+            "No such grid in this village.",
+            errors={"grid_ids": [f"No such grid in this village: {unknown[0]}."]},
+        )
+    before = grid_ids_of(user)
+    if before == wanted:
+        return wanted
+    db.session.execute(delete(UserGrid).where(UserGrid.user_id == user.id))
+    db.session.add_all(UserGrid(user_id=user.id, grid_id=grid_id) for grid_id in wanted)
+    db.session.flush()
+    record(
+        user.village_id,
+        actor_id,
+        USER_GRIDS_SET,
+        "user",
+        user.id,
+        {"username": user.username, "old_grid_ids": before, "new_grid_ids": wanted},
+    )
+    return wanted
+
+
+@dataclass(frozen=True)
+class UserDetail:
+    """A user as the API shows one, with the grids it works."""
+
+    id: int
+    username: str
+    role: str
+    village_id: int | None
+    household_id: int | None
+    active: bool
+    created_at: datetime
+    grid_ids: list[int]
+
+
+def user_detail(user: User) -> UserDetail:
+    """Return the user with its grids, for the API to show."""
+    return UserDetail(
+        user.id,
+        user.username,
+        user.role,
+        user.village_id,
+        user.household_id,
+        user.active,
+        user.created_at,
+        grid_ids_of(user),
+    )
+
+
+def failed_logins(usernames: list[str]) -> dict[str, int]:
+    """Return how many failed logins each of these usernames has on record."""
+    rows = db.session.execute(
+        select(LoginAttempt.username, func.count())
+        .where(LoginAttempt.username.in_(usernames))
+        .group_by(LoginAttempt.username)
+    )
+    return {username: count for username, count in rows}
+
+
+def unlock_login(user: User, *, actor_id: int | None) -> int:
+    """Forget the user's failed logins, so it may log in again at once; audited.
+
+    The limits count the failures kept in login_attempts (per username and address,
+    and per address), so deleting this username's rows lifts its wait everywhere.
+    """
+    cleared = db.session.execute(  # type: ignore[attr-defined]
+        delete(LoginAttempt).where(LoginAttempt.username == user.username),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    record(
+        user.village_id,
+        actor_id,
+        LOGIN_UNLOCKED,
+        "user",
+        user.id,
+        {"username": user.username, "failed_logins_cleared": cleared},
+    )
+    return cleared
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Login and logout pages (cookie session), and the admin's page of users."""
 
 import math
+import uuid
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -8,16 +9,19 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy import select
 
+from app.actions import FormInvalid, page_error, whole
 from app.auth import services
-from app.auth.api import client_address
+from app.auth.api import client_address, unlock_user, update_user
 from app.auth.decorators import current_user, forget_session, role_required, start_session
 from app.auth.models import ADMIN, HOUSEHOLD, ROLES
-from app.auth.schemas import LoginIn, UserIn, has_control, has_control_or_invisible
+from app.auth.schemas import LoginIn, UserIn, UserPatch, has_control, has_control_or_invisible
 from app.db import db, run_write
-from app.errors import DomainError, RateLimited, page_message
+from app.errors import DomainError, RateLimited, page_message, refusal_message
 from app.households.models import Household
+from app.scope import current_scope
 from app.security import safe_next
 from app.villages.models import Village
+from app.villages.services import list_grids
 
 bp = Blueprint("auth", __name__)
 
@@ -122,15 +126,107 @@ class _NoSuchHousehold(DomainError):
     status = 422
 
 
+# What the users page calls the fields of a refused password or grid form.
+PATCH_FIELDS = {
+    "password": _l("New password (at least 8 characters)"),
+    "grid_ids": _l("Grids"),
+}
+
+
 def _users_page(message: str | None = None, status: int = 200, values: dict | None = None):
+    scope = current_scope()
+    users = services.list_users(scope.village_id)
+    grids = list_grids(scope.village_id)
     return render_template(
         "auth/users.html",
-        users=services.list_users(g.user.village_id),
+        users=users,
         roles=ROLES,
-        message=message,
+        message=message or refusal_message(request.args.get("refused")),
         values=values or {},
         done=request.args.get("done"),
+        grids=grids,
+        grid_names={grid.id: grid.name for grid in grids},
+        user_grids=services.grid_ids_by_user(scope.village_id),
+        failures=services.failed_logins([user.username for user in users]),
+        key=uuid.uuid4().hex,
     ), status
+
+
+def _patch_page_error(error: DomainError):
+    """Show the users page again with what was refused, in the reader's language."""
+    if error.status >= 500 or error.status == 404:
+        raise error
+    if error.code != "validation_error":
+        return _users_page(page_error(error, PATCH_FIELDS), error.status)
+    fields = error.errors if isinstance(error, FormInvalid) else error.extra.get("errors") or {}
+    if "grid_ids" in fields:
+        return _users_page(_("Choose grids of this village."), error.status)
+    if "password" in fields:
+        return _users_page(str(FIELD_REFUSALS["password"]), error.status)
+    return _users_page(_("Check the form and try again."), error.status)
+
+
+def _done(what: str):
+    return lambda _result: redirect(url_for("auth.users_page", done=what))
+
+
+def _refused(error: DomainError):
+    return redirect(url_for("auth.users_page", refused=error.code))
+
+
+@bp.post("/admin/users/<id:user_id>/password")
+@role_required(ADMIN)
+def user_password(user_id: int):
+    """Give a user a new password: its sessions and tokens end (audited)."""
+    try:
+        return update_user.submit(
+            {"password": request.form.get("password", "")},
+            key=request.form.get("key"),
+            done=_done("password"),
+            refused=_refused,
+            user_id=user_id,
+        )
+    except DomainError as error:
+        return _patch_page_error(error)
+
+
+@bp.post("/admin/users/<id:user_id>/unlock")
+@role_required(ADMIN)
+def user_unlock(user_id: int):
+    """Unlock a login: forget its failed logins, so it may log in at once (audited)."""
+    try:
+        return unlock_user.submit(
+            {},
+            key=request.form.get("key"),
+            done=_done("unlocked"),
+            refused=_refused,
+            user_id=user_id,
+        )
+    except DomainError as error:
+        return _patch_page_error(error)
+
+
+@bp.post("/admin/users/<id:user_id>/grids")
+@role_required(ADMIN)
+def user_grids(user_id: int):
+    """Assign an inspector to the ticked grids; none ticked: the whole village."""
+    try:
+        try:
+            data = UserPatch().load(
+                {"grid_ids": [whole(value) for value in request.form.getlist("grid_id")]}
+            )
+        except ValidationError as error:
+            raise FormInvalid(error.normalized_messages()) from None
+        return update_user.submit(
+            {},
+            key=request.form.get("key"),
+            done=_done("grids"),
+            refused=_refused,
+            data=data,
+            user_id=user_id,
+        )
+    except DomainError as error:
+        return _patch_page_error(error)
 
 
 @bp.get("/admin/users")

@@ -92,6 +92,7 @@ def restock(scope: Scope, data: dict, good_id: int) -> Good:
         note=data.get("note"),
         supplier=data.get("supplier"),
         actor_id=scope.user_id,
+        unit_cost_cents=data.get("unit_cost_cents"),
     )
     return good
 

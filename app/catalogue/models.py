@@ -31,6 +31,8 @@ class Good(Model):
     unit: Mapped[str] = mapped_column(String(20))
     category: Mapped[str | None] = mapped_column(String(50))
     price_points: Mapped[int]
+    # What one unit cost the shop, in fen (分): what the township pays for it.
+    cost_cents: Mapped[int] = mapped_column(default=0, server_default="0")
     # Cached: always equals the sum of the good's stock movements (verify checks it).
     stock: Mapped[int] = mapped_column(default=0, server_default="0")
     low_stock: Mapped[int] = mapped_column(default=5, server_default="5")
@@ -69,6 +71,8 @@ class StockMovement(Model):
     stock_after: Mapped[int]
     note: Mapped[str | None] = mapped_column(String(500))
     supplier: Mapped[str | None] = mapped_column(String(100))
+    # A restock's cost of one unit, in fen, when the delivery note gave it.
+    unit_cost_cents: Mapped[int | None]
     redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemptions.id"), index=True)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,8 +1,10 @@
 """Catalogue API schemas."""
 
-from marshmallow import Schema, fields, validate
+from flask import g
+from marshmallow import Schema, fields, post_dump, validate
 
-from app.catalogue.services import MAX_PRICE, MAX_STOCK
+from app.auth.models import ADMIN, STOREKEEPER
+from app.catalogue.services import MAX_COST_CENTS, MAX_PRICE, MAX_STOCK
 from app.schemas import Text
 
 
@@ -14,6 +16,12 @@ class GoodIn(Schema):
     category = Text(max_length=50, allow_none=True)
     low_stock = fields.Integer(strict=True, load_default=5, validate=validate.Range(0, MAX_STOCK))
     supplier = Text(max_length=100, allow_none=True)
+    cost_cents = fields.Integer(
+        strict=True,
+        load_default=0,
+        validate=validate.Range(0, MAX_COST_CENTS),
+        metadata={"description": "What one unit cost the shop, in fen (分)."},
+    )
 
 
 class GoodPatch(Schema):
@@ -23,6 +31,7 @@ class GoodPatch(Schema):
     category = Text(max_length=50, allow_none=True)
     low_stock = fields.Integer(strict=True, validate=validate.Range(0, MAX_STOCK))
     active = fields.Boolean()
+    cost_cents = fields.Integer(strict=True, validate=validate.Range(0, MAX_COST_CENTS))
 
 
 class GoodOut(Schema):
@@ -38,6 +47,17 @@ class GoodOut(Schema):
     is_low = fields.Boolean()
     active = fields.Boolean()
     has_picture = fields.Boolean()
+    cost_cents = fields.Integer(
+        metadata={"description": "What one unit cost the shop, in fen; admin and storekeeper only."}
+    )
+
+    @post_dump
+    def _cost_for_shopkeepers(self, data: dict, **kwargs) -> dict:
+        """Show what the goods cost only to those who buy them in."""
+        user = g.get("user")
+        if user is None or user.role not in (ADMIN, STOREKEEPER):
+            data.pop("cost_cents", None)
+        return data
 
 
 class GoodsQuery(Schema):
@@ -54,6 +74,12 @@ class RestockIn(Schema):
     quantity = fields.Integer(strict=True, required=True, validate=validate.Range(1, MAX_STOCK))
     note = Text(max_length=500, allow_none=True)
     supplier = Text(max_length=100, allow_none=True)
+    unit_cost_cents = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(0, MAX_COST_CENTS),
+        metadata={"description": "What one delivered unit cost, in fen; becomes the good's cost."},
+    )
 
 
 class StocktakeIn(Schema):
@@ -75,6 +101,7 @@ class MovementOut(Schema):
     note = fields.String(allow_none=True)
     supplier = fields.String(allow_none=True)
     redemption_id = fields.Integer(allow_none=True)
+    unit_cost_cents = fields.Integer(allow_none=True)
     actor_id = fields.Integer(allow_none=True)
     created_at = fields.DateTime()
 

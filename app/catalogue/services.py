@@ -30,6 +30,8 @@ from app.scope import in_village
 
 MAX_PRICE = 1_000_000
 MAX_STOCK = 1_000_000
+# A unit's cost in fen (分): at most 100,000 yuan.
+MAX_COST_CENTS = 10_000_000
 
 
 goods_table = cast(Table, Good.__table__)
@@ -58,6 +60,7 @@ def create_good(
     low_stock: int = 5,
     actor_id: int | None = None,
     supplier: str | None = None,
+    cost_cents: int = 0,
 ) -> Good:
     """Add a good to the catalogue; its opening stock is recorded as a restock."""
     _check_name_free(village_id, name)
@@ -66,6 +69,7 @@ def create_good(
         name=name,
         unit=unit,
         price_points=price_points,
+        cost_cents=cost_cents,
         category=category,
         low_stock=low_stock,
         stock=0,
@@ -116,7 +120,7 @@ def update_good(good: Good, changes: dict, *, actor_id: int | None = None) -> Go
     """
     if "name" in changes:
         _check_name_free(good.village_id, changes["name"], other_than=good.id)
-    fields = ("name", "unit", "price_points", "category", "low_stock", "active")
+    fields = ("name", "unit", "price_points", "category", "low_stock", "active", "cost_cents")
     before = {field: getattr(good, field) for field in fields}
     for field in fields:
         if field in changes:
@@ -153,6 +157,7 @@ def move_stock(
     supplier: str | None = None,
     redemption_id: int | None = None,
     actor_id: int | None = None,
+    unit_cost_cents: int | None = None,
 ) -> StockMovement:
     """Change a good's stock by quantity and record why; never below zero.
 
@@ -197,6 +202,7 @@ def move_stock(
             "note": note,
             "supplier": supplier,
             "redemption_id": redemption_id,
+            "unit_cost_cents": unit_cost_cents,
             "actor_id": actor_id,
             "created_at": utcnow(),
         },
@@ -204,14 +210,20 @@ def move_stock(
 
 
 def restock(
-    good: Good, quantity: int, *, note: str | None, supplier: str | None, actor_id: int | None
+    good: Good,
+    quantity: int,
+    *,
+    note: str | None,
+    supplier: str | None,
+    actor_id: int | None,
+    unit_cost_cents: int | None = None,
 ) -> StockMovement:
-    """Add delivered units."""
+    """Add delivered units; a unit cost given becomes the good's cost from now on."""
     if quantity <= 0:
         raise ValidationFailed(
             "A restock adds at least one unit.", errors={"quantity": ["At least 1."]}
         )
-    return move_stock(
+    movement = move_stock(
         good.id,
         good.village_id,
         quantity,
@@ -219,7 +231,12 @@ def restock(
         note=note,
         supplier=supplier,
         actor_id=actor_id,
+        unit_cost_cents=unit_cost_cents,
     )
+    if unit_cost_cents is not None:
+        good.cost_cents = unit_cost_cents
+        db.session.flush()
+    return movement
 
 
 def stocktake(

@@ -23,6 +23,7 @@ from app.households.schemas import (
     ScanIn,
     ScanOut,
 )
+from app.ledger.expiry import expiring_by_household
 from app.scope import Scope, current_scope
 from app.villages.models import Village
 from app.writes import write_endpoint
@@ -58,11 +59,13 @@ def create_household(scope: Scope, data: dict) -> services.HouseholdResult:
 @blp.arguments(HouseholdQuery, location="query")
 @blp.response(200, HouseholdList)
 def list_households(args):
-    """The village's households, filtered by grid and searched by name, code, address
-    or phone."""
-    rows, total = services.search_households(current_scope().village_id, **args)
+    """The village's households, filtered by grid and searched (q) by name, code, address,
+    phone, or the name's pinyin, full or initials (zhouchangshun, zcs)."""
+    scope = current_scope()
+    rows, total = services.search_households(scope.village_id, **args)
+    soon = expiring_by_household(scope.village_id, scope.today(), [h.id for h, _ in rows])
     return {
-        "items": [services.HouseholdResult(h, balance) for h, balance in rows],
+        "items": [services.HouseholdResult(h, balance, soon.get(h.id)) for h, balance in rows],
         "total": total,
         "page": args["page"],
         "per_page": args["per_page"],
@@ -182,4 +185,4 @@ def import_households(files):
     village = db.session.get(Village, g.user.village_id)
     assert village is not None  # a user's village exists: users.village_id is a foreign key
     created = import_roster(village, files["file"].read(), actor_id=g.user.id)
-    return {"imported": len(created), "items": created}
+    return {"imported": len(created), "skipped": len(created.skipped), "items": created}

@@ -13,9 +13,11 @@ import functools
 import hashlib
 import hmac
 import io
+import ipaddress
 import re
 import struct
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
 
 import qrcode
@@ -71,6 +73,66 @@ def base_url() -> str:
         "Set BASE_URL to the server's public address before printing "
         "cards, e.g. BASE_URL=http://192.168.1.10:5000"
     )
+
+
+# What the address cards encode says about who can open it.
+UNSET, LOOPBACK, PRIVATE, PUBLIC = "unset", "loopback", "private", "public"
+SET_BASE_URL = (
+    "Set BASE_URL to the address phones use to reach this server, e.g. "
+    "BASE_URL=http://192.168.1.10:5000 (or the public https:// address), then restart it."
+)
+
+
+@dataclass(frozen=True)
+class CardAddress:
+    """The address printed cards encode (BASE_URL), and what kind of address it is."""
+
+    url: str | None
+    kind: str
+
+    @property
+    def printable(self) -> bool:
+        return self.kind in (PRIVATE, PUBLIC)
+
+
+def card_address() -> CardAddress:
+    """Say where printed cards would point: unset, this machine only, a LAN, or public."""
+    configured = (current_app.config.get("BASE_URL") or "").strip().rstrip("/")
+    if not configured:
+        return CardAddress(None, UNSET)
+    host = (urlsplit(configured).hostname or "").lower()
+    if host in ("", "localhost") or host.endswith(".localhost"):
+        return CardAddress(configured, LOOPBACK)
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return CardAddress(configured, PUBLIC)  # a name: whoever can resolve it
+    if ip.is_loopback or ip.is_unspecified:
+        return CardAddress(configured, LOOPBACK)
+    if ip.is_private or ip.is_link_local:
+        return CardAddress(configured, PRIVATE)
+    return CardAddress(configured, PUBLIC)
+
+
+class CardAddressUnreachable(ValidationFailed):
+    """Cards would point nowhere a villager's phone can reach: BASE_URL is unset or loopback."""
+
+    def __init__(self, address: CardAddress):
+        where = address.url or "(unset)"
+        super().__init__(
+            f"Cards are not printed while BASE_URL is {where}: no phone could open them. "
+            + SET_BASE_URL,
+            errors={"BASE_URL": [f"Unset or a loopback address: {where}."]},
+        )
+        self.address = address
+
+
+def printable_card_address() -> CardAddress:
+    """Return the address cards may be printed with; refuse an unset or loopback BASE_URL."""
+    address = card_address()
+    if not address.printable:
+        raise CardAddressUnreachable(address)
+    return address
 
 
 def card_payload(household: Household) -> str:

@@ -5,6 +5,13 @@ refuses the whole file, and the refusal names each bad row by the number the
 spreadsheet shows (the header is row 1). A good file becomes its households in
 the current transaction, with codes allocated once per grid, one bulk insert of
 households and one of their points accounts. The caller commits.
+
+Rows that are not errors but are not imported either are skipped and listed: a
+household already in the village (the master roster uploaded again with new
+families added), and the template's example rows (their name starts 【示例】).
+
+Every message is a lazy gettext string: the API says it in English (its msgid
+with its values), a page in the reader's language.
 """
 
 import csv
@@ -16,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, TypeAlias
 
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
@@ -44,10 +51,13 @@ HEADER_ALIASES = {
 }
 TEMPLATE_HEADER = ("户主姓名", "地址", "网格", "电话", "人口")
 TEMPLATE_NAMES = dict(zip((NAME, ADDRESS, GRID, PHONE, MEMBERS), TEMPLATE_HEADER, strict=True))
+# The template's rows show how to fill it in; a name starting so is never imported.
+EXAMPLE_MARK = "【示例】"
+EXAMPLE_STARTS = ("[示例]", "(示例)", "示例:", "示例", "example")
 TEMPLATE_ROWS = (
     # A phone written with dashes stays text when Excel opens and saves the CSV.
-    ("马秀英", "马庄村1组 幸福路8号", "东一网格", "138-1234-5678", 3),
-    ("王建国", "马庄村2组 和平路12号", "西一网格", "", 4),
+    (EXAMPLE_MARK + "马秀英", "马庄村1组 幸福路8号", "东一网格", "138-1234-5678", 3),
+    (EXAMPLE_MARK + "王建国", "马庄村2组 和平路12号", "西一网格", "", 4),
 )
 
 MAX_ROWS = 20_000
@@ -68,8 +78,22 @@ MAX_LISTED_ERRORS = 200
 # A title row or two may stand above the header; look this far for it.
 HEADER_SEARCH_ROWS = 10
 MAX_LENGTHS = {NAME: 100, ADDRESS: 200, PHONE: 32}
+# What a message calls each column.
+WORDS = {
+    NAME: _l("name"),
+    ADDRESS: _l("address"),
+    GRID: _l("grid"),
+    PHONE: _l("phone"),
+    MEMBERS: _l("number of members"),
+}
+MISSING = {
+    NAME: _l("The name is missing."),
+    ADDRESS: _l("The address is missing."),
+    GRID: _l("The grid is missing."),
+}
 
-Report = Callable[[str, str], None]  # (column key, message) of the row being checked
+Message: TypeAlias = str | LazyString
+Report = Callable[[str, Message], None]  # (column key, message) of the row being checked
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -79,19 +103,47 @@ PHONE_PATTERN = re.compile(r"[0-9+\- ]+")
 WHOLE_PATTERN = re.compile(r"([0-9]{1,9})(?:\.0*)?")
 
 
+def english(message: Message) -> str:
+    """Return a message as the API says it: a lazy string's msgid with its values, untranslated."""
+    if not isinstance(message, LazyString):
+        return message
+    msgid: str = message._args[0]
+    values = {name: english(value) for name, value in message._kwargs.items()}
+    return msgid % values if values else msgid
+
+
 class RosterInvalid(DomainError):
     """The roster file, or some of its rows, cannot be imported; nothing was.
 
-    page, when given, says the file's problem in the reader's language for the
-    import page; the API's errors stay as they are.
+    errors say the problems in English (the API's answer); page_errors hold the
+    same problems as lazy strings, which the import page shows in the reader's
+    language.
     """
 
     status, code, title = 422, "validation_error", "The roster has errors"
 
-    def __init__(self, detail: str, errors: dict[str, list], page: str | LazyString | None = None):
+    def __init__(self, detail: str, errors: dict[str, list], page_errors: dict[str, Any]):
         super().__init__(detail, errors=errors)
         self.errors = errors
-        self.page_errors: dict[str, list] = {"file": [page]} if page is not None else errors
+        self.page_errors = page_errors
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A row left out without being an error: why, and the household it already is."""
+
+    row: int
+    name: str
+    reason: Message
+    code: str | None = None
+
+
+class Imported(list[Household]):
+    """The households an import created, with the rows it skipped."""
+
+    def __init__(self, households: Iterable[Household], skipped: list[Skipped]):
+        super().__init__(households)
+        self.skipped = skipped
 
 
 @dataclass(frozen=True)
@@ -111,15 +163,18 @@ class Column:
     header: str
 
 
-def import_roster(village: Village, data: bytes, *, actor_id: int | None = None) -> list[Household]:
-    """Create every household of a roster file, or none and raise RosterInvalid.
+def import_roster(village: Village, data: bytes, *, actor_id: int | None = None) -> Imported:
+    """Create every new household of a roster file, or none and raise RosterInvalid.
 
+    Households already in the village, and example rows, are skipped and listed.
     Imports into one village queue on the village's row, so that the rule "a
     household already in the village is not imported again" holds when the same
     file is sent twice at once: the second import reads what the first wrote.
     """
     lock_village(village.id)
-    rows = parse_roster(village, data)
+    rows, skipped = parse_roster(village, data)
+    if not rows:
+        return Imported([], skipped)
     by_grid: dict[int, list[RosterRow]] = defaultdict(list)
     for row in rows:
         by_grid[row.grid.id].append(row)
@@ -152,7 +207,7 @@ def import_roster(village: Village, data: bytes, *, actor_id: int | None = None)
         village.id,
         {"count": len(households)},
     )
-    return households
+    return Imported(households, skipped)
 
 
 def lock_village(village_id: int) -> None:
@@ -167,8 +222,11 @@ def lock_village(village_id: int) -> None:
     )
 
 
-def parse_roster(village: Village, data: bytes) -> list[RosterRow]:
-    """Read and check every row of a roster file; raise RosterInvalid on any problem."""
+def parse_roster(village: Village, data: bytes) -> tuple[list[RosterRow], list[Skipped]]:
+    """Read and check every row of a roster file: the rows to import and those skipped.
+
+    Raise RosterInvalid on any problem.
+    """
     rows = _physical_rows(data)
     try:
         columns, header_row = _find_header(rows)
@@ -210,33 +268,28 @@ def roster_template_xlsx() -> bytes:
     return buffer.getvalue()
 
 
-def _file_error(message: str, page: str | LazyString | None = None) -> RosterInvalid:
+def _file_error(message: Message) -> RosterInvalid:
+    text = english(message)
     return RosterInvalid(
-        f"{message} Nothing was imported.",
-        errors={"file": [message]},
-        page=page,
+        f"{text} Nothing was imported.",
+        errors={"file": [text]},
+        page_errors={"file": [message]},
     )
 
 
 def _too_large() -> RosterInvalid:
-    megabytes = MAX_UNPACKED_BYTES // (1024 * 1024)
     return _file_error(
-        f"The workbook unpacks to more than {megabytes} MB, far more than a roster "
-        "needs. Copy the roster's rows into a new workbook, or save them as CSV, and "
-        "upload that.",
         _l(
             "The workbook unpacks to more than %(mb)d MB, far more than a roster needs. "
             "Copy the roster's rows into a new workbook, or save them as CSV, and upload "
             "that.",
-            mb=megabytes,
+            mb=MAX_UNPACKED_BYTES // (1024 * 1024),
         ),
     )
 
 
 def _too_wide(row: int) -> RosterInvalid:
     return _file_error(
-        f"Row {row} has something in column {MAX_COLUMNS + 1} or beyond; a roster has at "
-        f"most {MAX_COLUMNS} columns. Delete the columns after the roster's own.",
         _l(
             "Row %(row)d has something in column %(column)d or beyond; a roster has at "
             "most %(most)d columns. Delete the columns after the roster's own.",
@@ -283,19 +336,21 @@ def _same(text: str) -> str:
 
 def _physical_rows(data: bytes) -> Generator[tuple[int, Sequence[Any]], None, None]:
     if not data or not data.strip():
-        raise _file_error("The file is empty.")
+        raise _file_error(_l("The file is empty."))
     if data.startswith(ZIP_MAGIC):
         return _xlsx_rows(data)
     if data.startswith(OLE_MAGIC):
         raise _file_error(
-            "This is an old Excel .xls file. Save it as an Excel workbook "
-            "(.xlsx) or as CSV and upload it again."
+            _l(
+                "This is an old Excel .xls file. Save it as an Excel workbook "
+                "(.xlsx) or as CSV and upload it again."
+            )
         )
     return _csv_rows(_decode(data))
 
 
 def _xlsx_rows(data: bytes) -> Generator[tuple[int, Sequence[Any]], None, None]:
-    not_xlsx = (
+    not_xlsx = _l(
         "The file is a ZIP archive but not an Excel workbook (.xlsx) that can be "
         "read. Save it as .xlsx or CSV and upload it again."
     )
@@ -307,7 +362,7 @@ def _xlsx_rows(data: bytes) -> Generator[tuple[int, Sequence[Any]], None, None]:
         raise _file_error(not_xlsx) from None
     try:
         if not book.worksheets:
-            raise _file_error("The workbook has no worksheet.")
+            raise _file_error(_l("The workbook has no worksheet."))
         sheet = book.worksheets[0]
         # The stored size may be wrong (some programs write A1:A1); read what is there.
         sheet.reset_dimensions()
@@ -325,15 +380,19 @@ def _xlsx_rows(data: bytes) -> Generator[tuple[int, Sequence[Any]], None, None]:
             number += 1
             if number > MAX_SHEET_ROWS:
                 raise _file_error(
-                    f"The sheet runs past row {MAX_SHEET_ROWS}; a roster holds "
-                    f"at most {MAX_ROWS} households."
+                    _l(
+                        "The sheet runs past row %(last)d; a roster holds at most "
+                        "%(most)d households.",
+                        last=MAX_SHEET_ROWS,
+                        most=MAX_ROWS,
+                    )
                 )
             yield number, _within_columns(number, row)
     finally:
         book.close()
 
 
-def _check_archive(data: bytes, not_xlsx: str) -> None:
+def _check_archive(data: bytes, not_xlsx: Message) -> None:
     """Refuse a ZIP that unpacks to far more than a roster, from its directory alone."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
@@ -373,13 +432,13 @@ def _decode(data: bytes) -> str:
             continue
     else:
         raise _file_error(
-            "The file is neither an Excel workbook (.xlsx) nor CSV text (UTF-8 or GB18030)."
+            _l("The file is neither an Excel workbook (.xlsx) nor CSV text (UTF-8 or GB18030).")
         )
     sample = text[:4096]
     controls = sum(1 for c in sample if unicodedata.category(c) == "Cc" and c not in "\t\r\n")
     # A stray control character is a row error; many of them mean binary data.
     if "\x00" in text or controls > max(4, len(sample) // 100):
-        raise _file_error("The file is neither an Excel workbook (.xlsx) nor CSV text.")
+        raise _file_error(_l("The file is neither an Excel workbook (.xlsx) nor CSV text."))
     return text
 
 
@@ -394,12 +453,17 @@ def _csv_rows(text: str) -> Generator[tuple[int, Sequence[Any]], None, None]:
         except StopIteration:
             return
         except csv.Error as error:
-            raise _file_error(f"Row {number + 1} of the CSV cannot be read ({error}).") from None
+            raise _file_error(
+                _l("Row %(row)d of the CSV cannot be read (%(why)s).", row=number + 1, why=error)
+            ) from None
         number += 1
         if number > MAX_SHEET_ROWS:
             raise _file_error(
-                f"The file runs past row {MAX_SHEET_ROWS}; a roster holds "
-                f"at most {MAX_ROWS} households."
+                _l(
+                    "The file runs past row %(last)d; a roster holds at most %(most)d households.",
+                    last=MAX_SHEET_ROWS,
+                    most=MAX_ROWS,
+                )
             )
         yield number, _within_columns(number, row)
 
@@ -437,8 +501,13 @@ def _find_header(
             header = _text(value)
             if key in columns:
                 raise _file_error(
-                    f"Columns {columns[key].header!r} and {header!r} both give "
-                    f"the household's {key}; keep one of them."
+                    _l(
+                        "Columns '%(first)s' and '%(second)s' both give the household's "
+                        "%(what)s; keep one of them.",
+                        first=columns[key].header,
+                        second=header,
+                        what=WORDS[key],
+                    )
                 )
             columns[key] = Column(key, index, header)
         if columns:
@@ -446,15 +515,21 @@ def _find_header(
             if missing:
                 names = ", ".join(f"{key} ({TEMPLATE_NAMES[key]})" for key in missing)
                 raise _file_error(
-                    f"The header (row {number}) lacks the required column(s): {names}."
+                    _l(
+                        "The header (row %(row)d) lacks the required column(s): %(names)s.",
+                        row=number,
+                        names=names,
+                    )
                 )
             return columns, number
         if seen >= HEADER_SEARCH_ROWS:
             break
     raise _file_error(
-        "No header row found. The first row names the columns: 户主姓名 "
-        "(name), 地址 (address), 网格 (grid), and optionally 电话 (phone) "
-        "and 人口 (members)."
+        _l(
+            "No header row found. The first row names the columns: 户主姓名 "
+            "(name), 地址 (address), 网格 (grid), and optionally 电话 (phone) "
+            "and 人口 (members)."
+        )
     )
 
 
@@ -462,18 +537,28 @@ def _find_header(
 
 
 class _Problems:
-    """Row errors in row order, the first MAX_LISTED_ERRORS of them kept."""
+    """Row errors in row order, the first MAX_LISTED_ERRORS of them kept.
+
+    listed says them in English for the API; shown holds them as lazy strings.
+    """
 
     def __init__(self) -> None:
         self.listed: list[dict[str, Any]] = []
+        self.shown: list[dict[str, Any]] = []
         self.total = 0
         self.rows: set[int] = set()
 
-    def add(self, row: int, column: str, message: str) -> None:
+    def add(self, row: int, column: str, message: Message) -> None:
         self.total += 1
         self.rows.add(row)
         if len(self.listed) < MAX_LISTED_ERRORS:
-            self.listed.append({"row": row, "column": column, "message": message})
+            self.listed.append({"row": row, "column": column, "message": english(message)})
+            self.shown.append({"row": row, "column": column, "message": message})
+
+
+def _is_example(name: str) -> bool:
+    """Whether a name marks one of the template's example rows."""
+    return _same(name).lstrip("【").startswith(EXAMPLE_STARTS)
 
 
 def _check_rows(
@@ -481,12 +566,14 @@ def _check_rows(
     rows: Iterable[tuple[int, Sequence[Any]]],
     columns: dict[str, Column],
     header_row: int,
-) -> list[RosterRow]:
+) -> tuple[list[RosterRow], list[Skipped]]:
     grids = _GridFinder(list_grids(village.id))
     problems = _Problems()
     checked: list[RosterRow] = []
+    skipped: list[Skipped] = []
     first_seen: dict[tuple[str, str], int] = {}
-    # Households already in the village: importing the same file twice adds nobody.
+    # Households already in the village are skipped: importing the same file twice adds
+    # nobody, and the master roster with new families added imports just the new ones.
     existing = {
         (_same(name), _same(address)): code
         for name, address, code in db.session.execute(
@@ -502,8 +589,11 @@ def _check_rows(
         count += 1
         if count > MAX_ROWS:
             raise _file_error(
-                f"The file has more than {MAX_ROWS} households; split it into "
-                "files of at most that many rows."
+                _l(
+                    "The file has more than %(most)d households; split it into files of "
+                    "at most that many rows.",
+                    most=MAX_ROWS,
+                )
             )
 
         def cell(key: str, row: Sequence[Any] = row) -> Any:
@@ -512,22 +602,33 @@ def _check_rows(
                 return None
             return row[column.index]
 
-        def bad(key: str, message: str, number: int = number) -> None:
+        def bad(key: str, message: Message, number: int = number) -> None:
             problems.add(number, columns[key].header, message)
 
+        named = _text(cell(NAME))
+        if _is_example(named):
+            skipped.append(Skipped(number, named, _l("An example row of the template.")))
+            continue
         name = _required_text(cell(NAME), NAME, bad)
         address = _required_text(cell(ADDRESS), ADDRESS, bad)
+        if name is not None and address is not None:
+            key = (_same(name), _same(address))
+            if key in existing:
+                code = existing[key]
+                reason = _l("Already in the village as %(code)s.", code=code)
+                skipped.append(Skipped(number, name, reason, code))
+                continue
         grid = _grid(cell(GRID), grids, bad)
         phone = _phone(cell(PHONE), bad) if PHONE in columns else None
         members = _members(cell(MEMBERS), bad) if MEMBERS in columns else None
         if name is not None and address is not None:
-            key = (_same(name), _same(address))
-            if key in existing:
-                bad(NAME, f"This household is already in the village as {existing[key]}.")
-            elif key in first_seen:
+            if key in first_seen:
                 bad(
                     NAME,
-                    f"The same household (name and address) is already on row {first_seen[key]}.",
+                    _l(
+                        "The same household (name and address) is already on row %(row)d.",
+                        row=first_seen[key],
+                    ),
                 )
             else:
                 first_seen[key] = number
@@ -544,10 +645,13 @@ def _check_rows(
             f"{len(problems.rows)} row(s) have errors ({problems.total} problem(s)); "
             f"nothing was imported.{listed}",
             errors={"rows": problems.listed},
+            page_errors={"rows": problems.shown, "total": problems.total},
         )
-    if not checked:
-        raise _file_error(f"The file has a header (row {header_row}) but no households.")
-    return checked
+    if not checked and not skipped:
+        raise _file_error(
+            _l("The file has a header (row %(row)d) but no households.", row=header_row)
+        )
+    return checked, skipped
 
 
 class _GridFinder:
@@ -573,7 +677,7 @@ class _GridFinder:
 def _required_text(value: Any, key: str, bad: Report) -> str | None:
     text = _text(value)
     if not text:
-        bad(key, f"The {key} is missing.")
+        bad(key, MISSING[key])
         return None
     return _checked_text(text, key, bad)
 
@@ -581,13 +685,24 @@ def _required_text(value: Any, key: str, bad: Report) -> str | None:
 def _checked_text(text: str, key: str, bad: Report) -> str | None:
     limit = MAX_LENGTHS[key]
     if len(text) > limit:
-        bad(key, f"The {key} has {len(text)} characters; at most {limit} are allowed.")
+        bad(
+            key,
+            _l(
+                "The %(what)s has %(n)d characters; at most %(most)d are allowed.",
+                what=WORDS[key],
+                n=len(text),
+                most=limit,
+            ),
+        )
         return None
     if not text.isprintable() and any(unicodedata.category(c) in REFUSED_CATEGORIES for c in text):
         bad(
             key,
-            f"The {key} contains a control or invisible character (such as a line "
-            "break or a zero-width space).",
+            _l(
+                "The %(what)s contains a control or invisible character (such as a line "
+                "break or a zero-width space).",
+                what=WORDS[key],
+            ),
         )
         return None
     return text
@@ -596,11 +711,11 @@ def _checked_text(text: str, key: str, bad: Report) -> str | None:
 def _grid(value: Any, grids: _GridFinder, bad: Report) -> Grid | None:
     text = _text(value)
     if not text:
-        bad(GRID, "The grid is missing.")
+        bad(GRID, MISSING[GRID])
         return None
     grid = grids.find(value)
     if grid is None:
-        bad(GRID, f"No grid named or numbered {text!r} in this village.")
+        bad(GRID, _l("No grid named or numbered '%(text)s' in this village.", text=text))
     return grid
 
 
@@ -614,12 +729,15 @@ def _phone(value: Any, bad: Report) -> str | None:
     if re.fullmatch(r"[0-9.]+[eE]\+?[0-9]+", phone):
         bad(
             PHONE,
-            f"Excel turned this phone number into {text!r}; format the column as "
-            "text and type the number again.",
+            _l(
+                "Excel turned this phone number into '%(text)s'; format the column as "
+                "text and type the number again.",
+                text=text,
+            ),
         )
         return None
     if not PHONE_PATTERN.fullmatch(phone) or not any(c.isdigit() for c in phone):
-        bad(PHONE, "A phone number has only digits, +, - and spaces.")
+        bad(PHONE, _l("A phone number has only digits, +, - and spaces."))
         return None
     return phone
 
@@ -629,6 +747,12 @@ def _members(value: Any, bad: Report) -> int | None:
         return None
     number = _whole(value)
     if number is None or not 1 <= number <= 99:
-        bad(MEMBERS, f"The number of members is a whole number from 1 to 99, not {_text(value)!r}.")
+        bad(
+            MEMBERS,
+            _l(
+                "The number of members is a whole number from 1 to 99, not '%(text)s'.",
+                text=_text(value),
+            ),
+        )
         return None
     return number

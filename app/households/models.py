@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from app.db import Model, utcnow
 from app.types import UTCDateTime
@@ -26,6 +26,16 @@ class Household(Model):
     # Bumped when a card is reissued; older cards stop working.
     card_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The name's pinyin, full and initials (app/households/pinyin.py), set with the name.
+    name_pinyin: Mapped[str] = mapped_column(String(400), default="", server_default="")
+    name_initials: Mapped[str] = mapped_column(String(100), default="", server_default="")
+
+    @validates("name")
+    def _keep_search_keys(self, _key: str, name: str) -> str:
+        from app.households.pinyin import name_keys
+
+        self.name_pinyin, self.name_initials = name_keys(name or "")
+        return name
 
 
 class CardReissue(Model):

@@ -6,9 +6,9 @@ from sqlalchemy import select
 
 from app.db import db
 from app.errors import ValidationFailed
-from app.households.cards import card_payload
+from app.households.cards import card_payload, printable_card_address
 from app.households.models import Household
-from app.households.services import grid_households
+from app.households.services import ACTIVE, grid_households
 from app.households.sheets import Card, render_card_sheet
 from app.villages.models import Grid, Village
 from app.villages.services import get_grid
@@ -21,11 +21,33 @@ def card_sheet_pdf(
     *,
     grid_id: int | None = None,
     household_ids: Sequence[int] | None = None,
+    reissued_only: bool = False,
 ) -> tuple[bytes, str]:
-    """Return the PDF of a grid's cards or of chosen households' cards, and a file name."""
+    """Return the PDF of a grid's cards or of chosen households' cards, and a file name.
+
+    reissued_only keeps the cards that were reissued (version 2 or later): of the
+    grid, or of the whole village when no grid is chosen. An unset or loopback
+    BASE_URL is refused first: no phone could open such cards.
+    """
+    address = printable_card_address()
     village = db.session.get(Village, village_id)
     assert village is not None
-    if household_ids:
+    if reissued_only and not household_ids:
+        query = select(Household).where(
+            Household.village_id == village_id,
+            Household.status == ACTIVE,
+            Household.card_version > 1,
+        )
+        if grid_id is not None:
+            query = query.where(Household.grid_id == get_grid(village_id, grid_id).id)
+        households = list(db.session.scalars(query.order_by(Household.code)))
+        if not households:
+            raise ValidationFailed(
+                "No card has been reissued here.",
+                errors={"reissued": ["No reissued cards."]},
+            )
+        name = f"cards-{village.code}-reissued.pdf"
+    elif household_ids:
         households = list(
             db.session.scalars(
                 select(Household)
@@ -62,7 +84,9 @@ def card_sheet_pdf(
             address=h.address,
             grid_name=grids[h.grid_id].name,
             payload=card_payload(h),
+            version=h.card_version,
         )
         for h in households
     ]
-    return render_card_sheet(sheet, title=f"{village.name} 积分卡"), name
+    pdf = render_card_sheet(sheet, title=f"{village.name} 积分卡", address=address.url)
+    return pdf, name

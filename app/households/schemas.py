@@ -35,6 +35,11 @@ class HouseholdPatch(Schema):
             raise ValidationError("Send null to clear the phone.")
 
 
+class ExpiringOut(Schema):
+    points = fields.Integer()
+    on = fields.Date()
+
+
 class HouseholdOut(Schema):
     """Dumps a HouseholdResult: the household with its balance and its card's payload."""
 
@@ -48,6 +53,8 @@ class HouseholdOut(Schema):
     status = fields.String(attribute="household.status")
     card_version = fields.Integer(attribute="household.card_version")
     balance = fields.Integer()
+    # Points that will expire within 60 days, and the day; null when none will.
+    expiring = fields.Nested(ExpiringOut, allow_none=True)
     qr_payload = fields.String()
 
 
@@ -92,6 +99,9 @@ class HouseholdBrief(Schema):
 
 class ImportOut(Schema):
     imported = fields.Integer()
+    skipped = fields.Integer(
+        metadata={"description": "Rows left out: households already in the village, examples"}
+    )
     items = fields.List(fields.Nested(HouseholdBrief))
 
 

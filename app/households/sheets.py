@@ -50,6 +50,7 @@ class Card:
     address: str  # 马庄村3组 幸福路12号
     grid_name: str  # 西一网格
     payload: str  # the URL the QR encodes: <BASE_URL>/q/<token>
+    version: int = 1  # a reissued card says so: v2, v3...
 
 
 @functools.cache
@@ -142,7 +143,9 @@ def _draw_card(canvas: Canvas, card: Card, x: float, y: float) -> None:
 
     # Header: village name, then the card's name on the right.
     label_size = 9
-    label_w = _width("绿色积分卡", REGULAR, label_size)
+    # A reissued card carries its version, so the old and the new card are told apart.
+    label = "绿色积分卡" if card.version <= 1 else f"绿色积分卡 v{card.version}"
+    label_w = _width(label, REGULAR, label_size)
     village_w = inner_w - label_w - 3 * mm
     village_size = _fit_size(card.village_name, BOLD, 12, village_w, 8)
     baseline = top - PAD - 4 * mm
@@ -150,7 +153,7 @@ def _draw_card(canvas: Canvas, card: Card, x: float, y: float) -> None:
     canvas.setFont(BOLD, village_size)
     canvas.drawString(x + PAD, baseline, _clip(card.village_name, BOLD, village_size, village_w))
     canvas.setFont(REGULAR, label_size)
-    canvas.drawRightString(x + CARD_W - PAD, baseline, "绿色积分卡")
+    canvas.drawRightString(x + CARD_W - PAD, baseline, label)
     canvas.setStrokeColor(GREEN)
     canvas.setLineWidth(0.6)
     rule_y = top - HEADER_H
@@ -219,8 +222,14 @@ def _draw_guides(canvas: Canvas, origin_x: float, origin_y: float) -> None:
     canvas.setDash()
 
 
-def render_card_sheet(cards: Sequence[Card], *, title: str | None = None) -> bytes:
-    """Return an A4 PDF of the cards, eight to a page, with dashed cutting guides."""
+def render_card_sheet(
+    cards: Sequence[Card], *, title: str | None = None, address: str | None = None
+) -> bytes:
+    """Return an A4 PDF of the cards, eight to a page, with dashed cutting guides.
+
+    address, when given, is printed on every page's margin: the address the QR
+    codes encode, so that a sheet made with a wrong one is noticed before cutting.
+    """
     if not cards:
         raise ValueError("No cards to print.")
     _register_fonts()
@@ -254,6 +263,13 @@ def render_card_sheet(cards: Sequence[Card], *, title: str | None = None) -> byt
         canvas.drawRightString(
             origin_x + COLUMNS * CARD_W, origin_y - 14 * mm, f"{page + 1} / {pages}"
         )
+        if address:
+            margin = f"二维码地址 QR address: {address}"
+            canvas.drawString(
+                origin_x,
+                origin_y - 14 * mm,
+                _clip(margin, REGULAR, 8, COLUMNS * CARD_W - 20 * mm),
+            )
         canvas.showPage()
     canvas.save()
     return buffer.getvalue()

@@ -23,6 +23,7 @@ from app.db import db, run_write
 from app.errors import (
     DomainError,
     InvalidQr,
+    NotFound,
     RevokedQr,
     ValidationFailed,
     page_message,
@@ -31,6 +32,7 @@ from app.errors import (
 from app.households import cards, services
 from app.households.api import create_household, reissue_card, update_household
 from app.households.importer import (
+    Imported,
     RosterInvalid,
     import_roster,
     roster_template_csv,
@@ -39,16 +41,19 @@ from app.households.importer import (
 from app.households.models import Household
 from app.households.printing import card_sheet_pdf
 from app.ledger.api import create_adjustment
+from app.ledger.expiry import expiring
 from app.ledger.labels import journal_kind_label
 from app.ledger.services import household_account, statement
 from app.schemas import CONTROL_MESSAGE, MAX_INT, has_hidden_characters
-from app.scope import current_scope
+from app.scope import current_scope, village_today
 from app.villages.models import Village
 from app.villages.services import get_grid, list_grids
 from app.writes import fingerprint, page_key, run_idempotent
 
 bp = Blueprint("households", __name__)
 PAGE = 30
+# An import's page lists this many of the rows it skipped, then says how many more.
+MAX_SKIPPED_SHOWN = 500
 
 
 def mask_name(name: str) -> str:
@@ -78,14 +83,27 @@ def door_page(token: str):
     account = household_account(household.id)
     village = db.session.get(Village, household.village_id)
     lines = statement(account.id, limit=10)
+    from app.auth.decorators import current_user
+    from app.auth.models import INSPECTOR, STOREKEEPER
     from app.catalogue.services import list_goods
 
+    # Staff of this village scan cards with the phone's camera too: offer them their work.
+    user = current_user()
+    staff_role = (
+        user.role
+        if user is not None
+        and user.village_id == household.village_id
+        and user.role in (INSPECTOR, STOREKEEPER, ADMIN)
+        else None
+    )
     return render_template(
         "households/door.html",
+        staff_role=staff_role,
         household=household,
         village=village,
         masked=mask_name(household.name),
         balance=account.balance,
+        expiring=expiring(household.id, village_today(household.village_id)),
         lines=lines,
         # Anyone at the door may scan the card: say what kind of movement each was,
         # never the free-text reason an admin typed for it.
@@ -113,6 +131,7 @@ def my_points():
         "households/my.html",
         household=household,
         balance=account.balance,
+        expiring=expiring(household.id, scope.today()),
         lines=lines,
         words=movement_words,
         show=direction,
@@ -155,17 +174,45 @@ def household_list():
         rows, total = services.search_households(
             scope.village_id, grid_id=grid_id, q=q or None, page=page, per_page=50
         )
+    grids = list_grids(scope.village_id)
     return render_template(
         "households/list.html",
         rows=rows,
         total=total,
         page=page,
         pages=max(1, (total + 49) // 50),
-        grids=list_grids(scope.village_id),
+        grids=grids,
         grid_id=grid_id,
         q=q,
         message=message,
+        grid_names={grid.id: grid.name for grid in grids},
+        last_inspected=_last_inspected([household.id for household, _balance in rows]),
+        mask_phone=_mask_phone,
     ), status
+
+
+def _mask_phone(phone: str | None) -> str:
+    from app.redemptions.views import mask_phone
+
+    return mask_phone(phone)
+
+
+def _last_inspected(household_ids: list[int]) -> dict[int, Any]:
+    """Each household's last village day with a standing inspection, in one query."""
+    from sqlalchemy import func
+
+    from app.inspections.models import Inspection
+
+    if not household_ids:
+        return {}
+    return {
+        household_id: day
+        for household_id, day in db.session.execute(
+            select(Inspection.household_id, func.max(Inspection.local_date))
+            .where(Inspection.household_id.in_(household_ids), Inspection.voided_at.is_(None))
+            .group_by(Inspection.household_id)
+        )
+    }
 
 
 # What the form says about a field the API's schema refuses (the same rules for both).
@@ -248,7 +295,7 @@ def household_new():
             request.form,
             key=request.form.get("key"),
             done=lambda result: redirect(
-                url_for("households.household_detail", household_id=result.household.id)
+                url_for("households.household_detail", household_id=result.household.id, saved=1)
             ),
             refused=refused_to("households.household_new"),
         )
@@ -286,7 +333,7 @@ def household_edit(household_id: int):
         return update_household.submit(
             _edits(),
             key=request.form.get("key"),
-            done=redirect_to("households.household_detail", household_id=household_id),
+            done=redirect_to("households.household_detail", household_id=household_id, saved=1),
             refused=refused_to("households.household_edit", household_id=household_id),
             household_id=household_id,
         )
@@ -300,11 +347,15 @@ def _detail_page(
     reissue_message: str | None = None,
     adjust_message: str | None = None,
     login_message: str | None = None,
+    void_message: str | None = None,
     status: int = 200,
 ):
     """The household's page; a form's refusal is named by its code in the query, never text."""
+    from app.inspections.services import list_inspections
+
     scope = current_scope()
     account = household_account(household.id)
+    inspections, _total = list_inspections(scope.village_id, household_id=household.id, limit=20)
     logins = list(
         db.session.scalars(
             select(User.username).where(User.household_id == household.id, User.role == HOUSEHOLD)
@@ -329,6 +380,11 @@ def _detail_page(
         reissue_message=reissue_message or refusal_message(args.get("reissue_error")),
         adjust_message=adjust_message or refusal_message(args.get("adjust_error")),
         login_message=login_message or refusal_message(args.get("login_error")),
+        inspections=inspections,
+        # One key per form: each void is its own write.
+        void_keys={inspection.id: uuid.uuid4().hex for inspection in inspections},
+        voided=args.get("voided", type=int),
+        void_message=void_message or refusal_message(args.get("void_error")),
     ), status
 
 
@@ -384,6 +440,35 @@ def household_reissue(household_id: int):
     except DomainError as error:
         message = page_error(error, REISSUE_FIELDS)
         return _refused_on_detail(household, error, "reissue", message)
+
+
+VOID_FIELDS = {"reason": _l("Reason")}
+
+
+@bp.post("/admin/households/<id:household_id>/inspections/<id:inspection_id>/void")
+@role_required(ADMIN)
+def household_void_inspection(household_id: int, inspection_id: int):
+    """Void a wrong grade of this household (the API's void_inspection, audited as it is)."""
+    from app.inspections.api import void_inspection
+    from app.inspections.services import get_inspection
+
+    scope = current_scope()
+    household = services.get_household(scope.village_id, household_id)
+    if get_inspection(scope.village_id, inspection_id).household_id != household.id:
+        raise NotFound("No such inspection of this household.")
+    try:
+        return void_inspection.submit(
+            request.form,
+            key=request.form.get("key"),
+            done=redirect_to(
+                "households.household_detail", household_id=household_id, voided=inspection_id
+            ),
+            refused=_back_with(household_id, "void"),
+            inspection_id=inspection_id,
+        )
+    except DomainError as error:
+        message = page_error(error, VOID_FIELDS)
+        return _refused_on_detail(household, error, "void", message)
 
 
 def _adjust_message(error: DomainError) -> str:
@@ -445,13 +530,18 @@ def household_login(household_id: int):
 @bp.route("/admin/households/import", methods=["GET", "POST"])
 @role_required(ADMIN)
 def household_import():
-    """Upload a roster: every row or none, with a report of each bad row.
+    """Upload a roster: every new row or none, with a report of each bad or skipped row.
 
     The form's key, made when it was shown, makes a resent form import once: the
-    copy gets the first answer back (a redirect to the count imported).
+    copy gets the first answer back (a redirect to the counts). The first answer
+    itself is the page listing the rows skipped (already in the village, examples).
     """
     problems = None
-    imported = request.args.get("imported", type=int) if request.method == "GET" else None
+    args = request.args
+    shown = request.method == "GET"
+    imported = args.get("imported", type=int) if shown else None
+    skipped_count = args.get("skipped", type=int) if shown else None
+    result: Imported | None = None
     status = 200
     if request.method == "POST":
         upload = request.files.get("file")
@@ -462,17 +552,31 @@ def household_import():
             data = upload.read()
             user = g.user
             village_id, actor_id = user.village_id, user.id
+            outcome: dict[str, Imported] = {}
 
             def produce():
                 created = import_roster(_village(), data, actor_id=actor_id)
-                return redirect(url_for("households.household_import", imported=len(created)))
+                outcome["result"] = created
+                return redirect(
+                    url_for(
+                        "households.household_import",
+                        imported=len(created),
+                        skipped=len(created.skipped),
+                    )
+                )
 
             key = page_key(request.form.get("key", ""))
             try:
                 if key is None:  # a form shown before forms had keys
-                    return run_write(produce)
-                digest = fingerprint(b"import", str(actor_id).encode(), data)
-                return run_idempotent(village_id, key, digest, produce)
+                    response = run_write(produce)
+                else:
+                    digest = fingerprint(b"import", str(actor_id).encode(), data)
+                    response = run_idempotent(village_id, key, digest, produce)
+                # A resent form (or a copy that lost the race) gets the stored redirect.
+                if "result" not in outcome or response.headers.get("Idempotent-Replayed"):
+                    return response
+                result = outcome["result"]
+                imported, skipped_count = len(result), len(result.skipped)
             except RosterInvalid as error:
                 problems = error.page_errors
                 status = 422
@@ -482,7 +586,12 @@ def household_import():
                 problems = {"file": [page_message(error)]}
                 status = error.status
     return render_template(
-        "households/import.html", problems=problems, imported=imported, key=uuid.uuid4().hex
+        "households/import.html",
+        problems=problems,
+        imported=imported,
+        skipped_count=skipped_count,
+        skipped=result.skipped[:MAX_SKIPPED_SHOWN] if result is not None else [],
+        key=uuid.uuid4().hex,
     ), status
 
 
@@ -507,11 +616,20 @@ def roster_template(fmt: str):
     ), 404
 
 
+def _cards_page(status: int = 200):
+    """The card printing page, saying which address the cards would encode."""
+    return render_template(
+        "households/cards.html",
+        grids=list_grids(current_scope().village_id),
+        address=cards.card_address(),
+    ), status
+
+
 @bp.get("/admin/cards")
 @role_required(ADMIN)
 def card_print():
-    """Choose a grid and print its cards."""
-    return render_template("households/cards.html", grids=list_grids(current_scope().village_id))
+    """Choose a grid and print its cards; refused while BASE_URL cannot reach a phone."""
+    return _cards_page()
 
 
 def _ids(texts: list[str]) -> list[int]:
@@ -523,13 +641,19 @@ def _ids(texts: list[str]) -> list[int]:
 @bp.get("/admin/cards.pdf")
 @role_required(ADMIN)
 def card_print_pdf():
-    """The chosen grid's cards as a PDF."""
+    """The chosen grid's cards (or only its reissued ones) as a PDF."""
     grid_ids = _ids(request.args.getlist("grid_id")[:1])
     grid_id = grid_ids[0] if grid_ids else None
     ids = _ids(request.args.getlist("id"))
-    pdf, filename = card_sheet_pdf(
-        current_scope().village_id, grid_id=grid_id, household_ids=ids or None
-    )
+    try:
+        pdf, filename = card_sheet_pdf(
+            current_scope().village_id,
+            grid_id=grid_id,
+            household_ids=ids or None,
+            reissued_only=request.args.get("reissued") == "1",
+        )
+    except cards.CardAddressUnreachable as error:
+        return _cards_page(error.status)
     return Response(
         pdf,
         mimetype="application/pdf",

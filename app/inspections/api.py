@@ -1,19 +1,24 @@
 """Inspections and rules API."""
 
-from flask import url_for
+import json
+
+from flask import Response, jsonify, url_for
 from flask_smorest import Blueprint
+from marshmallow import ValidationError
 
 from app.actions import action
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, STAFF
 from app.db import db
-from app.errors import Forbidden, NotFound
+from app.errors import DomainError, Forbidden, NotFound, problem
 from app.households.cards import household_by_ref
 from app.households.models import Household
 from app.households.services import households_by_id
 from app.inspections import services
 from app.inspections.models import Inspection
 from app.inspections.schemas import (
+    BatchIn,
+    BatchOut,
     InspectionIn,
     InspectionList,
     InspectionOut,
@@ -24,9 +29,11 @@ from app.inspections.schemas import (
     RulesOut,
     VoidIn,
 )
+from app.ledger.expiry import make_policy
 from app.ledger.services import household_balance, household_balances
 from app.photos import photo_response, store_photo
 from app.scope import Scope, current_scope
+from app.writes import json_fingerprint, problem_response, run_idempotent
 
 blp = Blueprint(
     "inspections_api",
@@ -41,6 +48,7 @@ def rules_out(rules: services.Rules) -> dict:
         "grades": {g.grade: g.points for g in rules.grades},
         "labels": {g.grade: g.label for g in rules.grades},
         "daily_limit": rules.daily_limit,
+        "expiry": rules.expiry.to_dict(),
         "version": rules.version,
         "updated_at": rules.created_at,
         "updated_by": rules.actor_id,
@@ -76,8 +84,11 @@ def put_rules(scope: Scope, data: dict) -> dict:
         services.Grade(name, points, data["labels"].get(name, name))
         for name, points in data["grades"].items()
     ]
+    expiry = make_policy(data["expiry"]["policy"], data["expiry"].get("months"))
     return rules_out(
-        services.set_rules(scope.village_id, grades, data["daily_limit"], actor_id=scope.user_id)
+        services.set_rules(
+            scope.village_id, grades, data["daily_limit"], actor_id=scope.user_id, expiry=expiry
+        )
     )
 
 
@@ -100,13 +111,97 @@ def rules_history():
     responses={
         404: "not_found: no such household in this village",
         409: "already_inspected_today, or household_inactive",
-        410: "revoked_qr: the card was reissued",
+        410: "revoked_qr: the card was reissued before inspected_at",
+        422: "validation_error (inspected_at more than 5 minutes ahead), or too_late "
+        "(inspected_at over 72 hours ago)",
     },
 )
 def create_inspection(scope: Scope, data: dict) -> services.InspectionResult:
-    """Grade a household's sorting and credit its points by the rules."""
-    household = household_by_ref(scope.village_id, data)
-    return services.inspect_household(household, scope.user, data["grade"], note=data.get("note"))
+    """Grade a household's sorting and credit its points by the rules.
+
+    A grade given offline carries `inspected_at`, and the phone's `Idempotency-Key`
+    made at the tap: the village day, the daily limit and the rules are those of
+    that moment, and a queue sent twice credits once. Its photo goes up after the
+    201, by `POST /api/v1/inspections/{id}/photo` with the id of the answer (the
+    queue keeps the photo until then; the inspection counts without it).
+    """
+    moment = data.get("inspected_at")
+    if moment is not None:
+        moment = services.check_inspected_at(moment)
+    if data.get("payload") is None:
+        # The hot path: the household, its village's time zone and its accounts in one read.
+        door = services.household_and_accounts(scope.village_id, data["household_id"])
+        return services.inspect_household(
+            door.household,
+            scope.user,
+            data["grade"],
+            note=data.get("note"),
+            inspected_at=moment,
+            accounts=door.accounts,
+            village_zone=door.zone,
+        )
+    if moment is None:
+        household = household_by_ref(scope.village_id, data)
+    else:
+        household = services.household_at(scope.village_id, data, moment)
+    return services.inspect_household(
+        household, scope.user, data["grade"], note=data.get("note"), inspected_at=moment
+    )
+
+
+@blp.post("/inspections/batch")
+@role_required(INSPECTOR, ADMIN)
+@blp.arguments(BatchIn)
+@blp.response(200, BatchOut)
+def create_inspections(args: dict) -> dict:
+    """Send a queue of inspections at once: each item decided alone, in order.
+
+    Each item is what `POST /api/v1/inspections` would take, with its
+    `Idempotency-Key` as `key`, and gets what that request would have got: `status`
+    201 with the `inspection`, or the `problem`. One item's refusal changes nothing
+    for the others. An item's outcome is kept under its key exactly as the single
+    request keeps it, so a key seen before (alone or in a batch) answers its first
+    outcome again and credits nothing twice. A malformed body (not a list, over 100
+    items, an item without a valid key) is refused whole, and nothing is done.
+    Photos go up afterwards, one by one, with `POST /api/v1/inspections/{id}/photo`.
+    """
+    scope = current_scope()
+    path = url_for("inspections_api.create_inspection")
+    return {"items": [_batch_item(scope, path, item) for item in args["items"]]}
+
+
+def _batch_item(scope: Scope, path: str, item: dict) -> dict:
+    """Decide one queued inspection as if it came alone with its key."""
+    key = item["key"]
+    body = {name: value for name, value in item.items() if name != "key"}
+    try:
+        data = InspectionIn().load(body)
+    except ValidationError as error:
+        answer = problem(
+            422,
+            "validation_error",
+            "Validation error",
+            "The request did not pass validation.",
+            errors=error.normalized_messages(),
+        )
+        return {"key": key, "status": 422, "problem": answer.get_json()}
+
+    def produce() -> Response:
+        result = create_inspection(scope, data)
+        response = jsonify(InspectionOut().dump(result))
+        response.status_code = 201
+        response.headers["Location"] = inspection_location(result)
+        return response
+
+    digest = json_fingerprint("POST", path, scope.user_id, body)
+    try:
+        response = run_idempotent(scope.village_id, key, digest, produce)
+    except DomainError as error:
+        response = problem_response(error)
+    answer = json.loads(response.get_data())
+    if response.status_code < 300:
+        return {"key": key, "status": response.status_code, "inspection": answer}
+    return {"key": key, "status": response.status_code, "problem": answer}
 
 
 @blp.get("/inspections")

@@ -2,7 +2,16 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Model, utcnow
@@ -42,7 +51,12 @@ class Inspection(Model):
     void_reason: Mapped[str | None] = mapped_column(String(500))
     voided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     void_journal_id: Mapped[int | None] = mapped_column(ForeignKey("journals.id"))
+    # When the grade was given (the phone's inspected_at; the village day is taken from it).
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the server took it: later than created_at for a grade queued offline.
+    recorded_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, server_default=func.now()
+    )
 
 
 class RuleSet(Model):
@@ -65,5 +79,8 @@ class RuleSet(Model):
     # JSON: [{"grade": "A", "points": 3, "label": "优"}, ...] in display order.
     grades: Mapped[str] = mapped_column(Text)
     daily_limit: Mapped[int]
+    # JSON: {"policy": "end_of_next_year"} or {"policy": "idle_months", "months": 12};
+    # none means points never expire.
+    expiry: Mapped[str | None] = mapped_column(Text)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,10 +1,37 @@
 """Inspection and rules API schemas."""
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.households.schemas import HouseholdRef
 from app.inspections.services import MAX_DAILY_LIMIT, MAX_POINTS_PER_GRADE
+from app.ledger.expiry import END_OF_NEXT_YEAR, IDLE_MONTHS, MAX_IDLE_MONTHS, NONE, POLICIES
 from app.schemas import PageQuery, QueryId, Text
+
+
+class ExpiryIn(Schema):
+    policy = fields.String(
+        required=True, validate=validate.OneOf(POLICIES), metadata={"example": END_OF_NEXT_YEAR}
+    )
+    months = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, MAX_IDLE_MONTHS),
+        metadata={"description": "Only for idle_months: months with no credit and no redemption."},
+    )
+
+    @validates_schema
+    def _months_for_idle(self, data, **_kwargs):
+        if data.get("policy") == IDLE_MONTHS and "months" not in data:
+            raise ValidationError("idle_months needs months.", "months")
+        if data.get("policy") != IDLE_MONTHS and "months" in data:
+            raise ValidationError("Only idle_months takes months.", "months")
+
+
+class ExpiryOut(Schema):
+    policy = fields.String()
+    months = fields.Integer()
+
 
 GRADE_NAME = validate.Regexp(r"^[A-Z0-9]{1,8}$", error="1 to 8 capital letters or digits.")
 
@@ -31,6 +58,8 @@ class RulesIn(Schema):
         validate=validate.Length(max=10),
         metadata={"example": {"A": "优", "B": "良", "C": "中", "D": "差"}, "maxProperties": 10},
     )
+    # When points expire; omitted: never (as daily_limit omitted is 1).
+    expiry = fields.Nested(ExpiryIn, load_default=lambda: {"policy": NONE})
 
     @validates_schema
     def _labels_name_grades(self, data, **_kwargs):
@@ -43,6 +72,7 @@ class RulesOut(Schema):
     grades = fields.Dict(keys=fields.String(), values=fields.Integer())
     labels = fields.Dict(keys=fields.String(), values=fields.String())
     daily_limit = fields.Integer()
+    expiry = fields.Nested(ExpiryOut)
     version = fields.Integer()
     updated_at = fields.DateTime()
     updated_by = fields.Integer(allow_none=True)
@@ -55,6 +85,13 @@ class RulesHistory(Schema):
 class InspectionIn(HouseholdRef):
     grade = fields.String(required=True, validate=validate.Length(min=1, max=8))
     note = Text(max_length=500, allow_none=True)
+    inspected_at = fields.AwareDateTime(
+        metadata={
+            "description": "When the grade was given, as the phone recorded it (ISO 8601 "
+            "with offset; default: now). Its village day, daily limit and rules apply. "
+            "More than 5 minutes ahead: validation_error; over 72 hours old: too_late."
+        }
+    )
 
 
 class InspectionOut(Schema):
@@ -71,6 +108,7 @@ class InspectionOut(Schema):
     transaction_id = fields.Integer(attribute="inspection.journal_id", allow_none=True)
     balance = fields.Integer()
     inspected_at = fields.DateTime(attribute="inspection.created_at")
+    recorded_at = fields.DateTime(attribute="inspection.recorded_at")
     local_date = fields.Date(attribute="inspection.local_date")
     has_photo = fields.Boolean()
     voided = fields.Boolean()
@@ -98,3 +136,72 @@ class VoidIn(Schema):
 
 class PhotoIn(Schema):
     photo = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
+
+
+MAX_BATCH = 100
+
+
+class BatchKey(Schema):
+    key = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[\x21-\x7e]{1,64}$", error="1 to 64 visible ASCII characters."),
+        metadata={"description": "The Idempotency-Key the item would carry if sent alone."},
+    )
+
+
+class BatchItemIn(InspectionIn, BatchKey):
+    """One queued inspection: the fields of POST /inspections, and its Idempotency-Key."""
+
+
+class BatchItems(fields.List):
+    """The batch's items: checked here only for what makes the whole body malformed.
+
+    A list of at most MAX_BATCH objects, each with a valid key; each item's other
+    fields are checked on their own, as if it were sent alone, so one bad item is
+    refused by itself. The OpenAPI document shows the items' full schema.
+    """
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, list):
+            raise ValidationError("Not a valid list.")
+        if len(value) > MAX_BATCH:
+            raise ValidationError(f"At most {MAX_BATCH} items.")
+        errors: dict[int, dict[str, list[str]]] = {}
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                errors[index] = {"_schema": ["Not a valid object."]}
+                continue
+            problems = BatchKey().validate({"key": item["key"]} if "key" in item else {})
+            if problems:
+                errors[index] = problems
+        if errors:
+            raise ValidationError(errors)
+        return value
+
+
+class BatchIn(Schema):
+    items = BatchItems(
+        fields.Nested(BatchItemIn),
+        required=True,
+        metadata={"maxItems": MAX_BATCH},
+    )
+
+
+class Dumped(fields.Nested):
+    """An object already dumped (an answer kept with its key), documented by its schema."""
+
+    def _serialize(self, nested_obj: Any, attr: Any, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        return nested_obj
+
+
+class BatchItemOut(Schema):
+    key = fields.String()
+    status = fields.Integer(metadata={"description": "What the item alone would have got."})
+    inspection = Dumped(InspectionOut)
+    problem = fields.Dict(
+        metadata={"description": "The problem+json the item alone would have got."}
+    )
+
+
+class BatchOut(Schema):
+    items = fields.List(fields.Nested(BatchItemOut))

@@ -2,10 +2,11 @@
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import cast
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Table, bindparam, func, select, update
+from sqlalchemy import Row, Table, bindparam, func, or_, select, update
 
 from app.audit.services import INSPECTION_VOIDED, RULES_CHANGED, record
 from app.auth.models import User
@@ -16,11 +17,15 @@ from app.errors import (
     ConflictOfInterest,
     HouseholdInactive,
     NotFound,
+    RevokedQr,
+    TooLate,
     ValidationFailed,
 )
-from app.households.models import Household
+from app.households.cards import household_by_ref, read_token
+from app.households.models import CardReissue, Household
 from app.inspections.models import Inspection, RuleSet
-from app.ledger.models import ISSUANCE
+from app.ledger.expiry import NO_EXPIRY, ExpiryPolicy, dump_policy, make_policy, parse_policy
+from app.ledger.models import ISSUANCE, Account
 from app.ledger.services import (
     Leg,
     household_balance,
@@ -30,11 +35,13 @@ from app.ledger.services import (
 )
 from app.ledger.verify import Problem
 from app.scope import local_date, village_today, zone
+from app.types import UTCDateTime
 from app.villages.models import Village
 
 inspections = cast(Table, Inspection.__table__)
 rule_sets = cast(Table, RuleSet.__table__)
 villages = cast(Table, Village.__table__)
+card_reissues = cast(Table, CardReissue.__table__)
 
 # Statements of the hot path, built once (see app/ledger/services.py).
 # How many inspections of a household on a day count (not voided), and the
@@ -54,13 +61,71 @@ _RULES_AND_TIMEZONE = (
         rule_sets.c.daily_limit,
         rule_sets.c.actor_id,
         rule_sets.c.created_at,
+        rule_sets.c.expiry,
         villages.c.timezone,
     )
     .join(villages, villages.c.id == rule_sets.c.village_id)
-    .where(rule_sets.c.village_id == bindparam("village_id"))
+    .where(
+        rule_sets.c.village_id == bindparam("village_id"),
+        # The version in force at the moment: the newest made by then (the first
+        # version for a moment before any, so a village always has rules).
+        or_(
+            rule_sets.c.created_at <= bindparam("moment", type_=UTCDateTime()),
+            rule_sets.c.version == 1,
+        ),
+    )
     .order_by(rule_sets.c.version.desc())
     .limit(1)
 )
+# The rules in force with the household's inspections of the day, in one read, when
+# the day is known before the rules (the caller read the village's time zone).
+_RULES_AND_SLOTS = _RULES_AND_TIMEZONE.add_columns(
+    select(func.count(inspections.c.id))
+    .where(
+        inspections.c.household_id == bindparam("household_id"),
+        inspections.c.local_date == bindparam("day"),
+        inspections.c.voided_at.is_(None),
+    )
+    .scalar_subquery()
+    .label("counted"),
+    select(func.coalesce(func.max(inspections.c.slot), 0))
+    .where(
+        inspections.c.household_id == bindparam("household_id"),
+        inspections.c.local_date == bindparam("day"),
+    )
+    .scalar_subquery()
+    .label("highest"),
+)
+# The reissue that retired a card version, and when.
+_CARD_RETIRED_AT = select(card_reissues.c.created_at).where(
+    card_reissues.c.household_id == bindparam("household_id"),
+    card_reissues.c.old_version == bindparam("version"),
+)
+
+# A household named by id, with its points account and the village's issuance
+# account: what a credit needs before it posts, in one read.
+_ledger_accounts = cast(Table, Account.__table__)
+_issuance = _ledger_accounts.alias("issuance")
+_HOUSEHOLD_AND_ACCOUNTS = (
+    select(
+        Household,
+        select(villages.c.timezone).where(villages.c.id == Household.village_id).scalar_subquery(),
+        _ledger_accounts.c.id,
+        select(_issuance.c.id)
+        .where(
+            _issuance.c.village_id == Household.village_id,
+            _issuance.c.household_id.is_(None),
+            _issuance.c.kind == ISSUANCE,
+        )
+        .scalar_subquery(),
+    )
+    .join(_ledger_accounts, _ledger_accounts.c.household_id == Household.id)
+    .where(Household.id == bindparam("household_id"))
+)
+
+# How far an inspection recorded offline may be from the server's clock.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+OFFLINE_LIMIT = timedelta(hours=72)
 
 DEFAULT_GRADES = (("A", 3, "优"), ("B", 2, "良"), ("C", 1, "中"), ("D", 0, "差"))
 DEFAULT_DAILY_LIMIT = 1
@@ -83,6 +148,7 @@ class Rules:
     daily_limit: int
     actor_id: int | None
     created_at: datetime
+    expiry: ExpiryPolicy = NO_EXPIRY
 
     def grade(self, name: str) -> Grade:
         for grade in self.grades:
@@ -99,14 +165,21 @@ def _rules(row: RuleSet | Row) -> Rules:
     grades = tuple(
         Grade(g["grade"], g["points"], g.get("label") or g["grade"]) for g in json.loads(row.grades)
     )
-    return Rules(row.id, row.version, grades, row.daily_limit, row.actor_id, row.created_at)
+    # A Core row that does not select the policy (scoring needs none) reads as "none".
+    expiry = parse_policy(getattr(row, "expiry", None))
+    return Rules(row.id, row.version, grades, row.daily_limit, row.actor_id, row.created_at, expiry)
 
 
 def set_rules(
-    village_id: int, grades: list[Grade], daily_limit: int, *, actor_id: int | None
+    village_id: int,
+    grades: list[Grade],
+    daily_limit: int,
+    *,
+    actor_id: int | None,
+    expiry: ExpiryPolicy = NO_EXPIRY,
 ) -> Rules:
     """Put new rules in force: a new version; inspections after it are scored by it."""
-    rules = _new_rules_version(village_id, grades, daily_limit, actor_id=actor_id)
+    rules = _new_rules_version(village_id, grades, daily_limit, actor_id=actor_id, expiry=expiry)
     before = db.session.scalar(
         select(RuleSet).where(
             RuleSet.village_id == village_id, RuleSet.version == rules.version - 1
@@ -132,11 +205,17 @@ def _rules_summary(rules: Rules) -> dict:
         "grades": {g.grade: g.points for g in rules.grades},
         "labels": {g.grade: g.label for g in rules.grades},
         "daily_limit": rules.daily_limit,
+        "expiry": rules.expiry.to_dict(),
     }
 
 
 def _new_rules_version(
-    village_id: int, grades: list[Grade], daily_limit: int, *, actor_id: int | None
+    village_id: int,
+    grades: list[Grade],
+    daily_limit: int,
+    *,
+    actor_id: int | None,
+    expiry: ExpiryPolicy = NO_EXPIRY,
 ) -> Rules:
     names = [g.grade for g in grades]
     if not grades or len(grades) > 10:
@@ -168,6 +247,7 @@ def _new_rules_version(
         version=version,
         daily_limit=daily_limit,
         actor_id=actor_id,
+        expiry=dump_policy(make_policy(expiry.policy, expiry.months)),
         grades=json.dumps(
             [{"grade": g.grade, "points": g.points, "label": g.label} for g in grades],
             ensure_ascii=False,
@@ -185,16 +265,16 @@ def create_default_rules(village_id: int) -> Rules:
     )
 
 
-def current_rules(village_id: int) -> Rules:
-    """Return the rules in force in the village."""
-    return _rules(_rules_in_force(village_id))
+def current_rules(village_id: int, moment: datetime | None = None) -> Rules:
+    """Return the rules in force in the village (now, or at a moment)."""
+    return _rules(_rules_in_force(village_id, moment or utcnow()))
 
 
-def _rules_in_force(village_id: int) -> Row:
-    """The newest version of the village's rules, with the village's time zone."""
+def _rules_in_force(village_id: int, moment: datetime) -> Row:
+    """The version of the village's rules in force at a moment, with the village's time zone."""
     row = (
         db.session.connection()
-        .execute(_RULES_AND_TIMEZONE, {"village_id": village_id})
+        .execute(_RULES_AND_TIMEZONE, {"village_id": village_id, "moment": moment})
         .one_or_none()
     )
     if row is None:
@@ -229,10 +309,70 @@ def _slots_on(household_id: int, day: date) -> tuple[int, int]:
     return counted, highest
 
 
-def _rules_and_today(village_id: int, moment: datetime) -> tuple[Rules, date]:
-    """Return the rules in force and the village's date at a moment, in one query."""
-    row = _rules_in_force(village_id)
+def _rules_and_today(village_id: int, moment: datetime, rules_at: datetime) -> tuple[Rules, date]:
+    """Return the rules in force at rules_at and the village's date at moment, in one query."""
+    row = _rules_in_force(village_id, rules_at)
     return _rules(row), local_date(moment, zone(row.timezone))
+
+
+def check_inspected_at(inspected_at: datetime, now: datetime | None = None) -> datetime:
+    """Return when a grade was given, refusing a moment older than an offline queue may wait.
+
+    The schema refuses moments ahead of the server's clock (validation_error).
+    """
+    now = now or utcnow()
+    if inspected_at > now + FUTURE_TOLERANCE:
+        raise ValidationFailed(
+            "inspected_at is in the future.",
+            errors={"inspected_at": ["More than 5 minutes ahead of the server's clock."]},
+        )
+    if inspected_at < now - OFFLINE_LIMIT:
+        raise TooLate(
+            "This grade was given more than 72 hours ago; the queue kept it too long. "
+            "Record it again by hand if it still counts."
+        )
+    return inspected_at
+
+
+@dataclass(frozen=True)
+class Door:
+    """A household as a credit needs it: its village's time zone and its two accounts."""
+
+    household: Household
+    zone: ZoneInfo
+    accounts: tuple[int, int] | None
+
+
+def household_and_accounts(village_id: int, household_id: int) -> Door:
+    """Return a household of the village with its time zone and accounts, in one read."""
+    row = db.session.execute(_HOUSEHOLD_AND_ACCOUNTS, {"household_id": household_id}).one_or_none()
+    if row is None or row[0].village_id != village_id:
+        raise NotFound("No such household.")
+    household, timezone, account, issuance = row
+    return Door(household, zone(timezone), (account, issuance) if issuance is not None else None)
+
+
+def household_at(village_id: int, ref: dict, moment: datetime) -> Household:
+    """Return the household an inspection names, as its card stood at the moment.
+
+    A card replaced after the moment still counts: it was valid when the grade
+    was given. One replaced before it answers revoked_qr.
+    """
+    try:
+        return household_by_ref(village_id, ref)
+    except RevokedQr:
+        _village, household_id, version = read_token(ref["payload"])
+        retired = (
+            db.session.connection()
+            .execute(_CARD_RETIRED_AT, {"household_id": household_id, "version": version})
+            .scalar_one_or_none()
+        )
+        if retired is None or retired <= moment:
+            raise
+        household = db.session.get(Household, household_id)
+        if household is None:  # pragma: no cover - resolve_card found it a moment ago
+            raise
+        return household
 
 
 @dataclass(frozen=True)
@@ -271,12 +411,22 @@ def inspect_household(
     *,
     note: str | None = None,
     at: datetime | None = None,
+    inspected_at: datetime | None = None,
+    accounts: tuple[int, int] | None = None,
+    village_zone: ZoneInfo | None = None,
 ) -> InspectionResult:
     """Record an inspection and credit its points; never past the daily limit.
 
     The daily limit is held by the database: a UNIQUE (household, village date,
     slot) index, claimed with INSERT ... ON CONFLICT DO NOTHING, so two inspectors
-    at one door cannot both pass it. at backdates it (demo data, paper records).
+    at one door cannot both pass it. at backdates it, journal included, under
+    today's rules (demo data, paper records). inspected_at is when a grade queued
+    on a phone was given: its village day, daily limit and rules are those of that
+    moment, while the points move now (the ledger runs in arrival order).
+    accounts (the household's and the issuance account's ids) and village_zone,
+    when the caller read them with the household, save reading them again: with
+    the zone the day is known first, and the rules and the day's count come in
+    one read.
     """
     if household.village_id != inspector.village_id:
         raise NotFound("No such household.")
@@ -284,8 +434,30 @@ def inspect_household(
         raise ConflictOfInterest("You may not inspect your own household.")
     if household.status != "active":
         raise HouseholdInactive("This household has moved away.")
-    now = at or utcnow()
-    rules, today = _rules_and_today(household.village_id, now)
+    recorded_at = utcnow()
+    now = at or recorded_at
+    moment = inspected_at or now
+    if village_zone is None:
+        rules, today = _rules_and_today(household.village_id, moment, inspected_at or recorded_at)
+        counted, highest = _slots_on(household.id, today)
+    else:
+        today = local_date(moment, village_zone)
+        row = (
+            db.session.connection()
+            .execute(
+                _RULES_AND_SLOTS,
+                {
+                    "village_id": household.village_id,
+                    "moment": inspected_at or recorded_at,
+                    "household_id": household.id,
+                    "day": today,
+                },
+            )
+            .one_or_none()
+        )
+        if row is None:
+            raise NotFound("The village has no rules yet.")
+        rules, counted, highest = _rules(row), row.counted, row.highest
     chosen = rules.grade(grade)
 
     def refuse() -> AlreadyInspectedToday:
@@ -293,13 +465,14 @@ def inspect_household(
             f"This household was already inspected today ({rules.daily_limit} a day)."
         )
 
-    counted, highest = _slots_on(household.id, today)
     if counted >= rules.daily_limit:
         raise refuse()
     slot = highest + 1
     journal_id = None
     if chosen.points:
-        account, issuance = posting_accounts(household.village_id, household.id, ISSUANCE)
+        account, issuance = accounts or posting_accounts(
+            household.village_id, household.id, ISSUANCE
+        )
         posted = post(
             household.village_id,
             "inspection",
@@ -322,7 +495,8 @@ def inspect_household(
         "local_date": today,
         "rules_id": rules.id,
         "journal_id": journal_id,
-        "created_at": now,
+        "created_at": moment,
+        "recorded_at": recorded_at,
     }
     claim = insert_or_skip(inspections)
     while True:

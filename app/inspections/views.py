@@ -1,6 +1,7 @@
 """The inspector's pages: scan a card, grade, see the new balance, scan the next."""
 
 import uuid
+from collections.abc import Mapping
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -9,6 +10,7 @@ from sqlalchemy import select
 from app.actions import page_error, redirect_to, refused_to, whole
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, User
+from app.auth.services import grid_ids_of
 from app.db import db
 from app.errors import DomainError, InvalidQr, RevokedQr, refusal_message
 from app.households.cards import resolve_card
@@ -27,6 +29,7 @@ RULE_FIELDS = {
     "grades": _l("Points"),
     "labels": _l("Name shown"),
     "daily_limit": _l("Inspections that earn points, per household per day"),
+    "expiry": _l("When points expire"),
 }
 
 
@@ -36,7 +39,12 @@ def scanner():
     """Scan a door card; below, today's work and the grid's households still to visit."""
     scope = current_scope()
     grids = list_grids(scope.village_id)
-    grid_id = request.args.get("grid_id", type=int) or (grids[0].id if grids else None)
+    assigned = grid_ids_of(scope.user)
+    if assigned:  # an inspector assigned to grids works those; none: the whole village
+        grids = [grid for grid in grids if grid.id in assigned]
+    grid_id = request.args.get("grid_id", type=int)
+    if grid_id not in {grid.id for grid in grids}:
+        grid_id = grids[0].id if grids else None
     today = scope.today()
     mine, _total = services.list_inspections(
         scope.village_id, inspector_id=scope.user_id, day_from=today, day_to=today, limit=200
@@ -137,6 +145,14 @@ def done(inspection_id: int):
     )
 
 
+def expiry_from_form(form: Mapping[str, str]) -> dict:
+    """The rules page's expiry choice as the API takes it; months only when idle."""
+    policy = form.get("expiry_policy", "none")
+    if policy != "idle_months":
+        return {"policy": policy}
+    return {"policy": policy, "months": whole(form.get("expiry_months", "")) or None}
+
+
 @bp.route("/admin/rules", methods=["GET", "POST"])
 @role_required(ADMIN)
 def rules_page():
@@ -154,6 +170,7 @@ def rules_page():
             },
             # An emptied limit is refused, not taken as the default.
             "daily_limit": whole(form.get("daily_limit", "")) or None,
+            "expiry": expiry_from_form(form),
         }
         try:
             return put_rules.submit(

@@ -77,6 +77,9 @@ class Journal(Model):
         CheckConstraint(
             "kind IN (" + ", ".join(f"'{kind}'" for kind in JournalKind) + ")", name="kind"
         ),
+        # What a journal does, named once per village: a second posting of the same
+        # business operation (an expiry run twice, or two at once) collides here.
+        Index("uq_journals_village_id_business_key", "village_id", "business_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -88,6 +91,8 @@ class Journal(Model):
     # A journal is reversed at most once: the UNIQUE makes the database say so.
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("journals.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "expiry:<household id>:<date>" for an expiry; none for the other kinds.
+    business_key: Mapped[str | None] = mapped_column(String(64))
 
 
 class Transfer(Model):

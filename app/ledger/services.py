@@ -38,6 +38,7 @@ from app.ledger.reads import (
     system_account_id,
 )
 from app.ledger.verify import Problem, VerifyReport, verify
+from app.villages.models import Village
 
 # The tables themselves, for the Core statements of the hot path.
 accounts = cast(Table, Account.__table__)
@@ -129,6 +130,34 @@ def posting_accounts(village_id: int, household_id: int, kind: str) -> tuple[int
     return household, system
 
 
+def village_and_posting_accounts(
+    village_id: int, household_id: int, kind: str
+) -> tuple[Village, int, int]:
+    """Return the village, a household's account and a system account, in one read."""
+    household = accounts.alias("household")
+    system = accounts.alias("system")
+    row = db.session.execute(
+        select(
+            Village,
+            select(household.c.id)
+            .where(household.c.village_id == Village.id, household.c.household_id == household_id)
+            .scalar_subquery(),
+            select(system.c.id)
+            .where(
+                system.c.village_id == Village.id,
+                system.c.household_id.is_(None),
+                system.c.kind == kind,
+            )
+            .scalar_subquery(),
+        ).where(Village.id == village_id)
+    ).one_or_none()
+    if row is None or row[1] is None:
+        raise NotFound("No such household.")
+    if row[2] is None:
+        raise NotFound(f"The village has no {kind} account.")
+    return row[0], row[1], row[2]
+
+
 def _journal_kind(kind: str) -> JournalKind:
     try:
         return JournalKind(kind)
@@ -172,6 +201,7 @@ def post(
     reason: str | None = None,
     reverses_id: int | None = None,
     at: datetime | None = None,
+    business_key: str | None = None,
 ) -> Posted:
     """Post one balanced journal of a JournalKind in the current transaction; never commits.
 
@@ -199,6 +229,7 @@ def post(
             "actor_id": actor_id,
             "reverses_id": reverses_id,
             "created_at": now,
+            "business_key": business_key,
         },
     ).scalar_one()
 
@@ -380,6 +411,7 @@ __all__ = [
     "open_household_account",
     "open_household_accounts",
     "posting_accounts",
+    "village_and_posting_accounts",
     "post",
     "reverse",
     "adjust",

@@ -403,3 +403,21 @@ def verify(village_id: int | None = None) -> VerifyReport:
         )
         problems = [problem for check in CHECKS for problem in check(connection, village_id)]
     return VerifyReport(transactions=transactions or 0, postings=postings or 0, problems=problems)
+
+
+def verify_expiries(village_id: int | None = None) -> list[Problem]:
+    """Each expiry journal moved exactly what the policy in force said was due."""
+    # expiry.py posts through services.py, which imports this module: import it late.
+    from app.ledger.expiry import expiry_problems
+
+    with snapshot() as connection:
+        return [
+            Problem(
+                "expiry",
+                f"transaction {journal_id} {detail}, the policy says {expected}",
+                {"transaction_id": journal_id},
+                expected=expected,
+                actual=actual,
+            )
+            for journal_id, detail, expected, actual in expiry_problems(connection, village_id)
+        ]

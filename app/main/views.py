@@ -48,6 +48,8 @@ def home():
     user = g.user
     if user.role == "household":
         return redirect("/my")
+    if user.role == "township":
+        return redirect("/township")
     village = db.session.get(Village, user.village_id)
     balance = None
     if user.household_id is not None:

@@ -55,7 +55,8 @@ def read_back(redemption: Redemption) -> services.RedemptionResult:
     location=redemption_location,
     responses={
         404: "not_found: no such household in this village",
-        409: "insufficient_points, out_of_stock or household_inactive; nothing changed",
+        409: "insufficient_points (with required, balance and shortfall), out_of_stock (with "
+        "good_id, name, unit, available and requested) or household_inactive; nothing changed",
         410: "revoked_qr: the card was reissued",
     },
 )
@@ -66,6 +67,7 @@ def create_redemption(scope: Scope, data: dict) -> services.RedemptionResult:
         household,
         scope.user,
         [services.LineRequest(line["good_id"], line["quantity"]) for line in data["lines"]],
+        found_by="card" if "payload" in data else data["found_by"],
     )
 
 

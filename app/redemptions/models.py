@@ -31,6 +31,8 @@ class Redemption(Model):
     cancelled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     cancel_journal_id: Mapped[int | None] = mapped_column(ForeignKey("journals.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # How the counter found the household: its card scanned, or a search by name.
+    found_by: Mapped[str] = mapped_column(String(8), default="card", server_default="card")
 
 
 class RedemptionLine(Model):
@@ -51,6 +53,8 @@ class RedemptionLine(Model):
     quantity: Mapped[int]
     price_points: Mapped[int]
     line_points: Mapped[int]
+    # The good's cost of one unit, in fen, in force when the line was made.
+    cost_cents: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class ReceiptCounter(Model):

@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from app.households.schemas import HouseholdRef
-from app.redemptions.services import MAX_LINES, MAX_QUANTITY
+from app.redemptions.services import FOUND_BY, MAX_LINES, MAX_QUANTITY
 from app.schemas import Id, PageQuery, QueryId, Text
 
 
@@ -15,6 +15,14 @@ class LineIn(Schema):
 class RedemptionIn(HouseholdRef):
     lines = fields.List(
         fields.Nested(LineIn), required=True, validate=validate.Length(min=1, max=MAX_LINES)
+    )
+    found_by = fields.String(
+        load_default="card",
+        validate=validate.OneOf(FOUND_BY),
+        metadata={
+            "description": "How the counter found the household: card (scanned) or search "
+            "(by name, without the card). A payload always counts as card."
+        },
     )
 
 
@@ -47,6 +55,7 @@ class RedemptionOut(Schema):
     created_at = fields.DateTime(attribute="redemption.created_at")
     cancelled = fields.Boolean()
     cancel_reason = fields.String(attribute="redemption.cancel_reason", allow_none=True)
+    found_by = fields.String(attribute="redemption.found_by")
 
 
 class RedemptionQuery(PageQuery):

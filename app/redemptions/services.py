@@ -16,16 +16,19 @@ from app.db import db, insert_adopted, utcnow
 from app.errors import (
     AlreadyReversed,
     HouseholdInactive,
+    InsufficientPoints,
     NotFound,
+    OutOfStock,
     ValidationFailed,
 )
 from app.households.models import Household
 from app.ledger.models import REDEMPTION as REDEMPTION_ACCOUNT
 from app.ledger.services import (
     Leg,
+    household_balance,
     post,
-    posting_accounts,
     reverse,
+    village_and_posting_accounts,
 )
 from app.ledger.verify import Problem
 from app.redemptions.models import ReceiptCounter, Redemption, RedemptionLine
@@ -46,6 +49,8 @@ _NEXT_RECEIPT = (
 )
 _INSERT_LINES = insert(cast(Table, RedemptionLine.__table__))
 MAX_QUANTITY = 1000
+# How the counter found the household: its card scanned, or a search by name (issue 15).
+FOUND_BY = ("card", "search")
 
 
 @dataclass(frozen=True)
@@ -97,9 +102,10 @@ def redeem(
     lines: Sequence[LineRequest],
     *,
     at: datetime | None = None,
+    found_by: str = "card",
 ) -> Redemption:
     """Trade points for goods (see redeem_goods())."""
-    return redeem_goods(household, storekeeper, lines, at=at).redemption
+    return redeem_goods(household, storekeeper, lines, at=at, found_by=found_by).redemption
 
 
 def redeem_goods(
@@ -108,6 +114,7 @@ def redeem_goods(
     lines: Sequence[LineRequest],
     *,
     at: datetime | None = None,
+    found_by: str = "card",
 ) -> RedemptionResult:
     """Trade points for goods: points, stock and receipt commit together or not at all.
 
@@ -141,18 +148,28 @@ def redeem_goods(
         )
     total = sum(goods[good_id].price_points * quantity for good_id, quantity in quantities.items())
     now = at or utcnow()
-    village = db.session.get(Village, household.village_id)
-    assert village is not None
-    account, shop = posting_accounts(household.village_id, household.id, REDEMPTION_ACCOUNT)
-    names = "、".join(f"{goods[g].name}×{q}" for g, q in quantities.items())
-    journal = post(
-        household.village_id,
-        "redemption",
-        [Leg(account, shop, total)],
-        memo=names,
-        actor_id=storekeeper.id,
-        at=now,
+    village, account, shop = village_and_posting_accounts(
+        household.village_id, household.id, REDEMPTION_ACCOUNT
     )
+    names = "、".join(f"{goods[g].name}×{q}" for g, q in quantities.items())
+    try:
+        journal = post(
+            household.village_id,
+            "redemption",
+            [Leg(account, shop, total)],
+            memo=names,
+            actor_id=storekeeper.id,
+            at=now,
+        )
+    except InsufficientPoints:
+        # Say by how much, so the counter can take off just enough (the basket is kept).
+        balance = household_balance(household.id)
+        raise InsufficientPoints(
+            f"The basket costs {total} points; the household has {balance}.",
+            required=total,
+            balance=balance,
+            shortfall=max(total - balance, 0),
+        ) from None
     balance_after = journal.balances[account]
     year = now.astimezone(zone(village.timezone)).year
     redemption = insert_adopted(
@@ -167,18 +184,31 @@ def redeem_goods(
             "balance_after": balance_after,
             "journal_id": journal.id,
             "created_at": now,
+            "found_by": found_by if found_by in FOUND_BY else "card",
         },
     )
     for good_id in sorted(quantities):
-        move_stock(
-            good_id,
-            household.village_id,
-            -quantities[good_id],
-            kind=REDEMPTION,
-            note=redemption.receipt_no,
-            redemption_id=redemption.id,
-            actor_id=storekeeper.id,
-        )
+        try:
+            move_stock(
+                good_id,
+                household.village_id,
+                -quantities[good_id],
+                kind=REDEMPTION,
+                note=redemption.receipt_no,
+                redemption_id=redemption.id,
+                actor_id=storekeeper.id,
+            )
+        except OutOfStock as short:
+            good = goods[good_id]
+            available = short.extra.get("available", 0)
+            raise OutOfStock(
+                short.detail,
+                good_id=good_id,
+                name=good.name,
+                unit=good.unit,
+                available=available,
+                requested=quantities[good_id],
+            ) from None
     kept = [
         {
             "redemption_id": redemption.id,
@@ -188,6 +218,8 @@ def redeem_goods(
             "quantity": quantities[good_id],
             "price_points": goods[good_id].price_points,
             "line_points": goods[good_id].price_points * quantities[good_id],
+            # Kept like the price: the settlement pays what the unit cost then.
+            "cost_cents": goods[good_id].cost_cents,
         }
         for good_id in sorted(quantities)
     ]

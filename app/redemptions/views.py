@@ -1,6 +1,8 @@
-"""The storekeeper's pages: scan a card, pick goods, confirm, print the receipt."""
+"""The storekeeper's pages: scan a card or find the household, pick goods, confirm, print."""
 
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -8,13 +10,14 @@ from flask_babel import lazy_gettext as _l
 
 from app.actions import page_error, refused_to, whole
 from app.auth.decorators import role_required
-from app.auth.models import ADMIN, STOREKEEPER, User
+from app.auth.models import ADMIN, INSPECTOR, STOREKEEPER, User
 from app.catalogue.services import list_goods
 from app.db import db
 from app.errors import DomainError, InvalidQr, RevokedQr, refusal_message
 from app.households.cards import resolve_card
 from app.households.models import Household
-from app.households.services import get_household, households_by_id
+from app.households.services import get_household, households_by_id, search_households
+from app.households.views import mask_name
 from app.ledger.services import household_balance
 from app.redemptions import services
 from app.redemptions.api import cancel_redemption, create_redemption
@@ -26,6 +29,51 @@ bp = Blueprint("shop", __name__)
 
 BASKET_FIELDS = {"lines": _l("Goods"), "household_id": _l("Household")}
 CANCEL_FIELDS = {"reason": _l("Reason")}
+# A search shows this many households at most: more means the text is too vague.
+FOUND_AT_MOST = 20
+
+
+def mask_phone(phone: str | None) -> str:
+    """Show enough of a phone number to tell two households apart: 138****1234."""
+    if not phone:
+        return ""
+    digits = phone.replace(" ", "").replace("-", "")
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    if len(digits) < 8:
+        return digits[:2] + "*" * (len(digits) - 4) + digits[-2:]
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
+@bp.get("/find")
+@role_required(STOREKEEPER, INSPECTOR, ADMIN)
+def find():
+    """Find a household without its card: by name, pinyin, code, phone or address."""
+    scope = current_scope()
+    q = request.args.get("q", "").strip()[:100]
+    role = scope.user.role
+    asked = request.args.get("for")
+    if role == STOREKEEPER or (role == ADMIN and asked != "inspect"):
+        purpose = "shop"
+    else:
+        purpose = "inspect"
+    found, total = (
+        search_households(scope.village_id, q=q, per_page=FOUND_AT_MOST)
+        if q
+        else (
+            [],
+            0,
+        )
+    )
+    return render_template(
+        "shop/find.html",
+        search_q=q,
+        purpose=purpose,
+        found=[household for household, _balance in found],
+        total=total,
+        at_most=FOUND_AT_MOST,
+        mask_phone=mask_phone,
+    )
 
 
 @bp.get("/shop")
@@ -35,7 +83,11 @@ def counter():
     recent, _total = services.list_redemptions(current_scope().village_id, limit=10)
     households = households_by_id({r.household_id for r in recent})
     return render_template(
-        "shop/counter.html", error=request.args.get("error"), recent=recent, households=households
+        "shop/counter.html",
+        error=request.args.get("error"),
+        recent=recent,
+        households=households,
+        mask_name=mask_name,
     )
 
 
@@ -58,7 +110,8 @@ def _basket_page(
     *,
     message: str | None = None,
     status: int = 200,
-    chosen: dict[int, int] | None = None,
+    chosen: Mapping[int, int] | None = None,
+    found_by: str = "card",
 ):
     return render_template(
         "shop/basket.html",
@@ -68,7 +121,49 @@ def _basket_page(
         key=uuid.uuid4().hex,
         message=message,
         chosen=chosen or {},
+        found_by=found_by,
     ), status
+
+
+def _found_by(values: Mapping[str, str]) -> str:
+    return "search" if values.get("found_by") == "search" else "card"
+
+
+def _refusal_text(code: str | None, household: Household, chosen: Mapping[int, int]) -> str | None:
+    """Say what a refusal means for this basket: which good is short, by how many points.
+
+    Worked out again from the basket and today's shelf and balance (never from text
+    in the address), so the storekeeper sees what to take off.
+    """
+    general = refusal_message(code)
+    if code not in ("insufficient_points", "out_of_stock") or not chosen:
+        return general
+    goods = {good.id: good for good in list_goods(household.village_id) if good.id in chosen}
+    if code == "out_of_stock":
+        short = [
+            _("%(name)s: only %(n)d %(unit)s left", name=good.name, n=good.stock, unit=good.unit)
+            for good_id, good in goods.items()
+            if chosen[good_id] > good.stock
+        ]
+        return _("Not enough in stock: %(goods)s", goods="; ".join(short)) if short else general
+    total = sum(good.price_points * chosen[good_id] for good_id, good in goods.items())
+    shortfall = total - household_balance(household.id)
+    if shortfall <= 0:
+        return general
+    return _("Not enough points: %(n)d more points needed.", n=shortfall)
+
+
+def _quantities(values: Mapping[str, str]) -> dict[int, int]:
+    """The basket's quantities by good, from its qty-<good id> fields."""
+    chosen = {}
+    for name, value in values.items():
+        good_id = whole(name[4:]) if name.startswith("qty-") else None
+        quantity = whole(value)
+        # An id beyond the database's integers names no good (and would not bind).
+        if isinstance(good_id, int) and 0 < good_id <= MAX_INT and isinstance(quantity, int):
+            if quantity > 0:
+                chosen[good_id] = min(quantity, services.MAX_QUANTITY)
+    return dict(list(chosen.items())[: services.MAX_LINES])
 
 
 @bp.get("/shop/household/<id:household_id>")
@@ -76,20 +171,27 @@ def _basket_page(
 def basket(household_id: int):
     """The household, its balance, and the goods to pick with + and −."""
     household = get_household(current_scope().village_id, household_id)
-    return _basket_page(household, message=refusal_message(request.args.get("refused")))
+    chosen = _quantities(request.args)
+    return _basket_page(
+        household,
+        message=_refusal_text(request.args.get("refused"), household, chosen),
+        chosen=chosen,
+        found_by=_found_by(request.args),
+    )
 
 
-def _chosen_quantities() -> dict[int, int]:
-    """The basket's quantities by good, from its qty-<good id> fields."""
-    chosen = {}
-    for name, value in request.form.items():
-        good_id = whole(name[4:]) if name.startswith("qty-") else None
-        quantity = whole(value)
-        # An id beyond the database's integers names no good (and would not bind).
-        if isinstance(good_id, int) and 0 < good_id <= MAX_INT and isinstance(quantity, int):
-            if quantity > 0:
-                chosen[good_id] = min(quantity, services.MAX_QUANTITY)
-    return chosen
+def _back_to_basket(household_id: int, chosen: Mapping[int, int], found_by: str):
+    """A refused() that opens the basket again as it was, naming the refusal."""
+
+    def respond(error: DomainError):
+        kept: dict[str, Any] = {f"qty-{good_id}": quantity for good_id, quantity in chosen.items()}
+        if found_by != "card":
+            kept["found_by"] = found_by
+        return redirect(
+            url_for("shop.basket", household_id=household_id, refused=error.code, **kept)
+        )
+
+    return respond
 
 
 @bp.post("/shop/household/<id:household_id>")
@@ -97,18 +199,21 @@ def _chosen_quantities() -> dict[int, int]:
 def confirm(household_id: int):
     """Redeem the chosen goods. The form's key makes a resent form count once."""
     household = get_household(current_scope().village_id, household_id)
-    chosen = _chosen_quantities()
+    chosen = _quantities(request.form)
+    found_by = _found_by(request.form)
     if not chosen:
-        return _basket_page(household, message=_("Choose at least one good."), status=422)
+        return _basket_page(
+            household, message=_("Choose at least one good."), status=422, found_by=found_by
+        )
     lines = [{"good_id": good_id, "quantity": quantity} for good_id, quantity in chosen.items()]
     try:
         return create_redemption.submit(
-            {"household_id": str(household_id), "lines": lines},
+            {"household_id": str(household_id), "lines": lines, "found_by": found_by},
             key=request.form.get("key"),
             done=lambda result: redirect(
                 url_for("shop.receipt", redemption_id=result.redemption.id)
             ),
-            refused=refused_to("shop.basket", household_id=household_id),
+            refused=_back_to_basket(household_id, chosen, found_by),
         )
     except DomainError as error:
         if error.status >= 500:
@@ -118,19 +223,23 @@ def confirm(household_id: int):
             message=page_error(error, BASKET_FIELDS),
             status=error.status,
             chosen=chosen,
+            found_by=found_by,
         )
 
 
 def _receipt_page(redemption_id: int, *, message: str | None = None, status: int = 200):
     redemption = services.get_redemption(current_scope().village_id, redemption_id)
+    household = db.session.get(Household, redemption.household_id)
     return render_template(
         "shop/receipt.html",
         redemption=redemption,
-        household=db.session.get(Household, redemption.household_id),
+        household=household,
         village=db.session.get(Village, redemption.village_id),
         storekeeper=db.session.get(User, redemption.storekeeper_id),
         lines=services.lines_of(redemption),
-        paper=request.args.get("paper", "58"),
+        paper="a4" if request.args.get("paper") == "a4" else "58",
+        reprint=request.args.get("print") == "1",
+        masked=mask_name(household.name) if household else "",
         key=uuid.uuid4().hex,
         message=message,
     ), status

@@ -1,16 +1,24 @@
 """Reports API: the village's figures over a range of days, and spreadsheet exports."""
 
-from tempfile import SpooledTemporaryFile
-
-from flask import Response, stream_with_context
+from flask import Response, g
 from flask_smorest import Blueprint
 
 from app.auth.decorators import role_required
-from app.auth.models import ADMIN
+from app.auth.models import ADMIN, STOREKEEPER, TOWNSHIP
 from app.db import db, reads_may_lag
 from app.reports import exports, services
+from app.reports import settlement as settlements
 from app.reports.schemas import RangeQuery, SummaryOut
-from app.scope import current_scope
+from app.scope import current_scope, reachable_villages
+from app.townships import services as township_services
+from app.townships.models import Township
+from app.townships.schemas import (
+    SettlementOut,
+    SettlementQuery,
+    SummaryQuery,
+    VillageRows,
+    VillagesQuery,
+)
 from app.villages.models import Village
 
 blp = Blueprint(
@@ -20,8 +28,6 @@ blp = Blueprint(
     description="What the village sees: figures and exports (报表).",
 )
 
-# Past this size the XLSX being built moves from memory to a file on disk.
-XLSX_SPOOL_BYTES = 4 * 1024 * 1024
 EXPORT_PATH = (
     f"/exports/<any({', '.join(exports.EXPORTS)}):what>.<any({', '.join(exports.FORMATS)}):fmt>"
 )
@@ -39,10 +45,11 @@ EXPORT_DOC = {
 
 
 @blp.get("/summary")
-@role_required(ADMIN)
-@blp.arguments(RangeQuery, location="query")
+@role_required(ADMIN, TOWNSHIP)
+@blp.arguments(SummaryQuery, location="query")
 @blp.response(200, SummaryOut)
 @blp.alt_response(422, description="validation_error: from after to, or over 366 days")
+@blp.alt_response(404, description="not_found: village_id names none of the caller's villages")
 @reads_may_lag
 def summary(args):
     """The village's figures over village days from..to: participation, accuracy, points.
@@ -55,12 +62,117 @@ def summary(args):
     are the points credited by the range's inspections minus the reversals of those
     credits; adjustments are apart (`adjustments_net`). `outstanding` is what all
     households hold now. Per grid, households count in their grid now and inspections
-    in the grid they were recorded in.
+    in the grid they were recorded in. A township names one of its villages with
+    `village_id` (another village answers 404).
     """
+    scope = current_scope(args.get("village_id"))
     day_from, day_to = services.resolve_range(
-        current_scope().village_id, args.get("day_from"), args.get("day_to")
+        scope.village_id, args.get("day_from"), args.get("day_to")
     )
-    return services.summary(current_scope().village_id, day_from, day_to)
+    return services.summary(scope.village_id, day_from, day_to)
+
+
+@blp.get("/villages")
+@role_required(ADMIN, TOWNSHIP)
+@blp.arguments(VillagesQuery, location="query")
+@blp.response(200, VillageRows)
+@blp.alt_response(422, description="validation_error: from after to, or over 366 days")
+@reads_may_lag
+def villages(args):
+    """One row per village of the township (an admin: its own) over village days from..to.
+
+    Each row's figures are the village's own summary's; `goods_cost_cents` is the
+    cost kept on the lines of the goods redeemed in the range (cancellations left
+    out); `outstanding_cost_cents` prices the outstanding points at the cost per
+    point of the three months ending with `to`'s month.
+    """
+    village_ids = reachable_villages(g.user)
+    day_from, day_to = township_services.resolve_range(
+        village_ids, args.get("day_from"), args.get("day_to")
+    )
+    return {
+        "day_from": day_from,
+        "day_to": day_to,
+        "items": township_services.village_rows(village_ids, day_from, day_to),
+    }
+
+
+def _settlement(args: dict) -> tuple[settlements.Settlement, dict]:
+    scope = current_scope(args.get("village_id"))
+    year, month = settlements.parse_month(
+        args.get("month") or settlements.this_month(scope.village_id)
+    )
+    return settlements.settlement(scope.village_id, year, month), township_services.owed(
+        scope.village_id, year, month
+    )
+
+
+@blp.get("/settlement")
+@role_required(ADMIN, STOREKEEPER, TOWNSHIP)
+@blp.arguments(SettlementQuery, location="query")
+@blp.response(200, SettlementOut)
+@blp.alt_response(422, description="validation_error: a month not YYYY-MM")
+@blp.alt_response(404, description="not_found: village_id names none of the caller's villages")
+@reads_may_lag
+def settlement(args):
+    """The shop's monthly settlement: goods redeemed by good, cancellations netted out.
+
+    Lines count at the points and the cost they kept when redeemed; a cancellation
+    in the month takes its lines back out. A township names one of its villages
+    with `village_id`.
+    """
+    settled, owed = _settlement(args)
+    return {
+        "month": settled.month,
+        "village_id": settled.village_id,
+        "items": settled.items,
+        "total_units": settled.total_units,
+        "total_points": settled.total_points,
+        "total_cost_cents": settled.total_cost_cents,
+        **owed,
+    }
+
+
+@blp.get("/settlement.pdf")
+@role_required(ADMIN, STOREKEEPER, TOWNSHIP)
+@blp.arguments(SettlementQuery, location="query")
+@blp.response(200)
+@blp.doc(
+    responses={
+        "200": {
+            "description": "The settlement on A4, with lines to sign.",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+)
+@blp.alt_response(422, description="validation_error: a month not YYYY-MM")
+@blp.alt_response(404, description="not_found: village_id names none of the caller's villages")
+@reads_may_lag
+def settlement_pdf(args):
+    """The monthly settlement printed on A4 for the storekeeper, village and township to sign."""
+    settled, owed = _settlement(args)
+    return settlement_response(settled, owed)
+
+
+def settlement_response(settled: settlements.Settlement, owed: dict) -> Response:
+    """Answer the settlement's PDF, shown in the browser."""
+    village = db.session.get_one(Village, settled.village_id)
+    township = db.session.get(Township, village.township_id) if village.township_id else None
+    pdf = settlements.render_settlement_pdf(
+        settled,
+        village_name=village.name,
+        township_name=township.name if township else None,
+        owed=owed,
+    )
+    name = f"settlement-{village.code}-{settled.month}.pdf"
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{name}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @blp.get(EXPORT_PATH)
@@ -82,27 +194,4 @@ def export(args, what: str, fmt: str):
         current_scope().village_id, args.get("day_from"), args.get("day_to")
     )
     village = db.session.get_one(Village, current_scope().village_id)
-    name = exports.file_name(what, village.code, day_from, day_to, fmt)
-    headers = {
-        "Content-Disposition": f'attachment; filename="{name}"',
-        "Cache-Control": "private, no-store",
-        "X-Content-Type-Options": "nosniff",
-    }
-    rows = exports.table(what, village.id, day_from, day_to)
-    if fmt == "csv":
-        return Response(
-            stream_with_context(exports.csv_chunks(rows)),
-            mimetype=exports.MIMETYPES["csv"],
-            headers=headers,
-        )
-    spool = SpooledTemporaryFile(max_size=XLSX_SPOOL_BYTES)
-    try:
-        exports.write_xlsx(what, rows, spool)
-        headers["Content-Length"] = str(spool.tell())
-    except BaseException:
-        spool.close()
-        raise
-    response = Response(exports.chunks(spool), mimetype=exports.MIMETYPES["xlsx"], headers=headers)
-    # The client may leave before the body is read: close (and delete) the file anyway.
-    response.call_on_close(spool.close)
-    return response
+    return exports.download(what, fmt, village.id, village.code, day_from, day_to)

@@ -283,6 +283,11 @@ class _Rows(Flowable):
             return [self]
         if fits < min(self.MIN_ROWS, count):
             return []  # on to the next page, title and all
+        # Never leave a row or two alone at the top of the last page: carry more over.
+        if count - fits < self.MIN_ROWS and fits - (self.MIN_ROWS - (count - fits)) >= min(
+            self.MIN_ROWS, count
+        ):
+            fits -= self.MIN_ROWS - (count - fits)
         cut = self.start + fits
         return [self._part(self.start, cut, self.titled), self._part(cut, self.stop, False)]
 
@@ -427,14 +432,15 @@ def render_board_pdf(board: Board) -> bytes:
         else _empty(_("No grids yet."), styles),
         styles,
     )
-    people_w = [0.1 * width, 0.25 * width, 0.2 * width, 0.25 * width, 0.2 * width]
+    # A masked name beside its door-card code would name the household again: no codes.
+    people_w = [0.15 * width, 0.3 * width, 0.35 * width, 0.2 * width]
     story += _section(
         _("Most points earned"),
         _table(
-            [_("Rank"), _("Household"), _("Name"), _("Grid"), _("Points")],
-            [[h.rank, h.code, h.masked_name, h.grid_name, h.value] for h in board.top],
+            [_("Rank"), _("Name"), _("Grid"), _("Points")],
+            [[h.rank, h.masked_name, h.grid_name, h.value] for h in board.top],
             people_w,
-            (0, 4),
+            (0, 3),
             styles,
         )
         if board.top
@@ -447,9 +453,9 @@ def render_board_pdf(board: Board) -> bytes:
         story.append(
             _Rows(
                 heading,
-                [_("Household"), _("Name"), _("Grid")],
-                [(h.code, h.masked_name, h.grid_name) for h in board.never_inspected],
-                [0.35 * width, 0.3 * width, 0.35 * width],
+                [_("Name"), _("Grid")],
+                [(h.masked_name, h.grid_name) for h in board.never_inspected],
+                [0.5 * width, 0.5 * width],
                 (),
             )
         )
@@ -462,10 +468,10 @@ def render_board_pdf(board: Board) -> bytes:
         story.append(
             _Rows(
                 heading,
-                [_("Household"), _("Name"), _("Grid"), _("Zero-point grades")],
-                [(h.code, h.masked_name, h.grid_name, h.value) for h in board.often_zero],
-                [0.3 * width, 0.25 * width, 0.25 * width, 0.2 * width],
-                (3,),
+                [_("Name"), _("Grid"), _("Zero-point grades")],
+                [(h.masked_name, h.grid_name, h.value) for h in board.often_zero],
+                [0.35 * width, 0.35 * width, 0.3 * width],
+                (2,),
             )
         )
     else:

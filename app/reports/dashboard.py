@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, distinct, func, literal, or_, select
 
+from app.auth.models import INSPECTOR, User, UserGrid
 from app.catalogue.models import Good
 from app.catalogue.services import low_stock
 from app.db import db
@@ -276,17 +277,33 @@ def top_earners(village_id: int, first: date, last: date, limit: int = 10) -> li
 
 
 def never_inspected(village_id: int, first: date, last: date) -> list[HouseholdFigure]:
-    """Return the active households, there in the period, never inspected in it."""
+    """Return the active households, there in the period, never inspected in it.
+
+    A household registered during the period after its grid's last round (the last
+    inspection there in the period, or with no round at all) had no chance to be
+    inspected: it is not listed.
+    """
     zone = village_zone(village_id)
+    last_round = (
+        select(Inspection.grid_id, func.max(Inspection.created_at).label("at"))
+        .where(_standing_inspections(village_id, first, last))
+        .group_by(Inspection.grid_id)
+        .subquery()
+    )
     return [
         HouseholdFigure(*row, 0)
         for row in db.session.execute(
             select(Household.id, Household.code, Household.name, Grid.name)
             .join(Grid, Grid.id == Household.grid_id)
+            .outerjoin(last_round, last_round.c.grid_id == Household.grid_id)
             .where(
                 Household.village_id == village_id,
                 Household.status == ACTIVE,
                 Household.created_at < day_start(zone, last + timedelta(days=1)),
+                or_(
+                    Household.created_at < day_start(zone, first),
+                    Household.created_at <= last_round.c.at,
+                ),
                 Household.id.not_in(_inspected_households(village_id, first, last)),
             )
             .order_by(Household.code)
@@ -314,3 +331,85 @@ def often_zero(village_id: int, first: date, last: date, times: int = 3) -> list
 def goods_running_low(village_id: int) -> list[Good]:
     """Return the active goods at or below their low-stock mark, emptiest first."""
     return low_stock(village_id)
+
+
+@dataclass(frozen=True)
+class InspectorFigures:
+    """One inspector in a period: the grids they work and what they did."""
+
+    user_id: int
+    username: str
+    active: bool
+    # Their grids' names; empty: the whole village.
+    grids: list[str]
+    inspections: int
+    households_inspected: int
+    points_issued: int
+    # Of the households they are to visit (their grids, or the whole village), how many
+    # anyone inspected in the period.
+    to_visit: int
+    visited: int
+
+    @property
+    def coverage(self) -> float | None:
+        return self.visited / self.to_visit if self.to_visit else None
+
+
+def inspector_figures(
+    village_id: int, first: date, last: date, grids: list[GridFigures], village: Figures
+) -> list[InspectorFigures]:
+    """Return each inspector's work over first..last, with the coverage of their grids.
+
+    grids and village are the same period's figures: a grid's coverage is read from them.
+    """
+    done = {
+        inspector_id: (count, households, int(points or 0))
+        for inspector_id, count, households, points in db.session.execute(
+            select(
+                Inspection.inspector_id,
+                func.count(Inspection.id),
+                func.count(distinct(Inspection.household_id)),
+                func.coalesce(func.sum(Inspection.points), 0),
+            )
+            .where(_standing_inspections(village_id, first, last))
+            .group_by(Inspection.inspector_id)
+        )
+    }
+    assigned: dict[int, list[int]] = {}
+    for user_id, grid_id in db.session.execute(
+        select(UserGrid.user_id, UserGrid.grid_id)
+        .join(User, User.id == UserGrid.user_id)
+        .where(User.village_id == village_id)
+    ):
+        assigned.setdefault(user_id, []).append(grid_id)
+    by_grid = {grid.grid_id: grid for grid in grids}
+    rows = []
+    for user in db.session.execute(
+        select(User.id, User.username, User.active, User.role)
+        .where(User.village_id == village_id, or_(User.role == INSPECTOR, User.id.in_(done)))
+        .order_by(User.username)
+    ):
+        if user.role != INSPECTOR and user.id not in done:
+            continue
+        count, households, points = done.get(user.id, (0, 0, 0))
+        mine = [by_grid[grid_id] for grid_id in assigned.get(user.id, []) if grid_id in by_grid]
+        mine.sort(key=lambda grid: grid.number)
+        if mine:
+            to_visit = sum(grid.households for grid in mine)
+            visited = sum(grid.households_inspected for grid in mine)
+        else:
+            to_visit, visited = village.households, village.households_inspected
+        rows.append(
+            InspectorFigures(
+                user.id,
+                user.username,
+                user.active,
+                [grid.name for grid in mine],
+                count,
+                households,
+                points,
+                to_visit,
+                visited,
+            )
+        )
+    return rows

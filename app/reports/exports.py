@@ -10,9 +10,11 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from tempfile import SpooledTemporaryFile
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from flask import Response, stream_with_context
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -409,6 +411,64 @@ EXPORTS: dict[str, Export] = {
         (8, 20, 16, 6, 10, 8, 10, 18, 24, 14, 12),
     ),
 }
+
+
+def summary_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date) -> Iterator[Row]:
+    """The range's figures: the whole village, then each grid (the monthly report's table)."""
+    from app.reports.services import summary
+
+    figures = summary(village_id, day_from, day_to)
+    yield (
+        "全村",
+        figures["households"],
+        figures["households_inspected"],
+        figures["participation_rate"],
+        figures["inspections"],
+        figures["accuracy"],
+        figures["points_issued"],
+        figures["redemptions"],
+        figures["points_redeemed"],
+        figures["points_expired"],
+        figures["outstanding"],
+    )
+    for grid in figures["per_grid"]:
+        yield (
+            grid["name"],
+            grid["households"],
+            grid["households_inspected"],
+            grid["participation_rate"],
+            grid["inspections"],
+            grid["accuracy"],
+            grid["points_issued"],
+            None,
+            None,
+            None,
+            None,
+        )
+
+
+# The summary is for the report pages only; the API gives it as JSON (/reports/summary).
+PAGE_EXPORTS: dict[str, Export] = {
+    "summary": Export(
+        "汇总",
+        (
+            "范围",
+            "住户数",
+            "参与住户数",
+            "参与率",
+            "检查次数",
+            "分类准确率",
+            "发放积分",
+            "兑换次数",
+            "兑换积分",
+            "过期积分",
+            "未兑换积分",
+        ),
+        summary_rows,
+        (14, 10, 12, 10, 10, 12, 10, 10, 10, 10, 12),
+    ),
+    **EXPORTS,
+}
 FORMATS = ("csv", "xlsx")
 MIMETYPES = {
     "csv": "text/csv",
@@ -418,7 +478,7 @@ MIMETYPES = {
 
 def table(what: str, village_id: int, day_from: date, day_to: date) -> Iterator[Row]:
     """Yield an export's header row, then its rows, lazily."""
-    export = EXPORTS[what]
+    export = PAGE_EXPORTS[what]
     yield export.header
     yield from export.rows(village_id, village_zone(village_id), day_from, day_to)
 
@@ -454,7 +514,7 @@ def write_xlsx(what: str, rows: Iterable[Row], target: IO[bytes]) -> None:
 
     The write-only workbook keeps its rows in a temporary file, not in memory.
     """
-    export = EXPORTS[what]
+    export = PAGE_EXPORTS[what]
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(export.title)
     for index, width in enumerate(export.widths, start=1):
@@ -494,3 +554,37 @@ def chunks(source: IO[bytes], size: int = 64 * 1024) -> Iterator[bytes]:
             yield block
     finally:
         source.close()
+
+
+# Past this size the XLSX being built moves from memory to a file on disk.
+XLSX_SPOOL_BYTES = 4 * 1024 * 1024
+
+
+def download(what: str, fmt: str, village_id: int, village_code: str, day_from: date, day_to: date):
+    """Answer an export as an attachment: CSV streamed as it is read, XLSX spooled then sent.
+
+    CSV starts at once, whatever the size: its first bytes leave after the first
+    batch of rows. An XLSX is a ZIP, written whole before its first byte can go.
+    """
+    name = file_name(what, village_code, day_from, day_to, fmt)
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+    rows = table(what, village_id, day_from, day_to)
+    if fmt == "csv":
+        return Response(
+            stream_with_context(csv_chunks(rows)), mimetype=MIMETYPES["csv"], headers=headers
+        )
+    spool = SpooledTemporaryFile(max_size=XLSX_SPOOL_BYTES)
+    try:
+        write_xlsx(what, rows, spool)
+        headers["Content-Length"] = str(spool.tell())
+    except BaseException:
+        spool.close()
+        raise
+    response = Response(chunks(spool), mimetype=MIMETYPES["xlsx"], headers=headers)
+    # The client may leave before the body is read: close (and delete) the file anyway.
+    response.call_on_close(spool.close)
+    return response

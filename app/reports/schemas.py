@@ -128,6 +128,12 @@ class SummaryOut(Schema):
         metadata={"description": "Redemptions made in the range, cancelled ones left out."}
     )
     points_redeemed = fields.Integer(metadata={"description": "Total points of those redemptions."})
+    points_expired = fields.Integer(
+        metadata={
+            "description": "Points that expired in the range (by the village's expiry policy): "
+            "taken from households, so no longer owed."
+        }
+    )
     outstanding = fields.Integer(
         metadata={
             "description": "The sum of all household balances now: what the village still owes."

@@ -33,6 +33,7 @@ from app.errors import ValidationFailed
 from app.households.models import Household
 from app.inspections.models import Inspection
 from app.inspections.services import current_rules
+from app.ledger.expiry import expired_between
 from app.ledger.models import ADJUSTMENT, HOUSEHOLD, Account, Entry, Journal
 from app.redemptions.models import Redemption, RedemptionLine
 from app.scope import utc_bounds, village_today, village_zone
@@ -193,6 +194,7 @@ def summary(village_id: int, day_from: date, day_to: date) -> dict:
         "adjustments_net": adjustments_net(village_id, start, end),
         "redemptions": redemptions,
         "points_redeemed": int(redeemed),
+        "points_expired": expired_between(village_id, start, end),
         "outstanding": outstanding(village_id),
         "per_grid": _per_grid(village_id, by_grid, households, grade_order),
         "per_inspector": _per_inspector(by_inspector, grade_order),

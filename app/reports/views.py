@@ -1,17 +1,20 @@
-"""The admin's report pages: the dashboard and the monthly public board."""
+"""The admin's report pages: the dashboard, the monthly public board, the reports and exports."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from flask import Blueprint, Response, render_template, request
 from flask_babel import format_date
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN
 from app.db import db, reads_may_lag
+from app.errors import DomainError
+from app.ledger.expiry_views import expiring_this_month
 from app.reports import board as boards
-from app.reports import charts, dashboard, services
+from app.reports import charts, dashboard, exports, services
 from app.scope import current_scope
 from app.villages.models import Village
 
@@ -69,17 +72,21 @@ def dashboard_page():
     month_first = today.replace(day=1)
     series = dashboard.daily_series(village_id, today)
     inspections_chart, points_chart = _charts(series)
+    month = dashboard.figures(village_id, month_first, today)
+    grids = dashboard.grid_figures(village_id, month_first, today)
     return render_template(
         "reports/dashboard.html",
         village=db.session.get(Village, village_id),
         today=today,
         day=dashboard.figures(village_id, today, today),
-        month=dashboard.figures(village_id, month_first, today),
+        month=month,
         outstanding=services.outstanding(village_id),
+        expiring=expiring_this_month(village_id, today),
         series=series,
         inspections_chart=inspections_chart,
         points_chart=points_chart,
-        grids=dashboard.grid_figures(village_id, month_first, today),
+        grids=grids,
+        inspectors=dashboard.inspector_figures(village_id, month_first, today, grids, month),
         low=dashboard.goods_running_low(village_id),
         percent=boards.percent,
         board_month=(month_first - timedelta(days=1)).strftime("%Y-%m"),
@@ -137,3 +144,85 @@ def board_pdf():
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="board-{board.month}.pdf"'},
     )
+
+
+# What each export holds, as the reports page names it.
+EXPORT_LABELS = {
+    "summary": _l("Summary: the village and each grid"),
+    "inspections": _l("Inspections"),
+    "redemptions": _l("Redemptions"),
+    "ledger": _l("Points ledger"),
+    "households": _l("Households"),
+    "stock_movements": _l("Stock movements"),
+}
+EXPORT_RULE = (
+    f"/admin/reports/export/<any({', '.join(exports.PAGE_EXPORTS)}):what>"
+    f".<any({', '.join(exports.FORMATS)}):fmt>"
+)
+
+
+def _day(text: str | None) -> date | None:
+    """A YYYY-MM-DD from the query; anything else counts as not given."""
+    try:
+        return date.fromisoformat(text[:10]) if text else None
+    except ValueError:
+        return None
+
+
+def _range(village_id: int) -> tuple[date, date]:
+    """The range the query asks for (default: this month so far), checked as the API checks it."""
+    return services.resolve_range(
+        village_id, _day(request.args.get("from")), _day(request.args.get("to"))
+    )
+
+
+@bp.get("/admin/reports")
+@role_required(ADMIN)
+@reads_may_lag
+def reports_page():
+    """The month's (or a range's) figures, with Excel and CSV exports of every report."""
+    scope = current_scope()
+    today = scope.today()
+    this_month = today.replace(day=1)
+    last_month_end = this_month - timedelta(days=1)
+    months = {
+        "this": (this_month, today),
+        "last": (last_month_end.replace(day=1), last_month_end),
+    }
+    try:
+        day_from, day_to = _range(scope.village_id)
+    except DomainError as error:
+        return render_template(
+            "reports/reports.html",
+            # The service says it in English; the page says what to choose instead.
+            message=_(
+                "Choose a range that starts on or before its last day and covers at most "
+                "%(n)d days.",
+                n=services.MAX_RANGE_DAYS,
+            ),
+            day_from=_day(request.args.get("from")) or this_month,
+            day_to=_day(request.args.get("to")) or today,
+            months=months,
+            figures=None,
+            exports=EXPORT_LABELS,
+        ), error.status
+    return render_template(
+        "reports/reports.html",
+        message=None,
+        day_from=day_from,
+        day_to=day_to,
+        months=months,
+        figures=services.summary(scope.village_id, day_from, day_to),
+        exports=EXPORT_LABELS,
+    )
+
+
+@bp.get(EXPORT_RULE)
+@role_required(ADMIN)
+@reads_may_lag
+def export_download(what: str, fmt: str):
+    """Download one report of the chosen range as Excel or CSV (CSV streams as it is read)."""
+    scope = current_scope()
+    day_from, day_to = _range(scope.village_id)
+    village = db.session.get_one(Village, scope.village_id)
+    return exports.download(what, fmt, village.id, village.code, day_from, day_to)

@@ -17,10 +17,16 @@ villages_cli = AppGroup("villages", help="Manage villages.")
 @click.option(
     "--tz", "timezone", default=DEFAULT_TIMEZONE, show_default=True, help="The village's time zone."
 )
-def create(name: str, code: str, timezone: str) -> None:
+@click.option("--township", "township_code", help="The code of the township it belongs to.")
+def create(name: str, code: str, timezone: str, township_code: str | None) -> None:
     """Create a village with its system accounts."""
+    from app.townships.services import move_village, township_by_code
+
     try:
+        township = township_by_code(township_code) if township_code else None
         village = create_village(name, code, timezone)
+        if township is not None:
+            move_village(village, township)
         db.session.commit()
     except DomainError as error:
         db.session.rollback()

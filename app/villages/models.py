@@ -6,6 +6,7 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Model, utcnow
+from app.townships.models import Township  # noqa: F401  (villages point at townships)
 from app.types import UTCDateTime
 
 # "Today" in a village whose time zone was never set (API.md).
@@ -21,6 +22,8 @@ class Village(Model):
     timezone: Mapped[str] = mapped_column(
         String(64), default=DEFAULT_TIMEZONE, server_default=DEFAULT_TIMEZONE
     )
+    # The township that funds the village's shop and reads its figures, if any.
+    township_id: Mapped[int | None] = mapped_column(ForeignKey("townships.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

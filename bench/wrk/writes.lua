@@ -1,7 +1,9 @@
--- POST /api/v1/inspections or /api/v1/redemptions, every request distinct and valid.
+-- POST /api/v1/inspections, /api/v1/inspections/batch or /api/v1/redemptions, every
+-- request distinct and valid.
 --
--- wrk -t T ... -s writes.lua http://127.0.0.1:PORT -- MODE TOKEN FIRST COUNT OFFSET RUN GOODS T
---   MODE    inspections | redemptions
+-- wrk -t T ... -s writes.lua http://127.0.0.1:PORT -- MODE TOKEN FIRST COUNT OFFSET RUN GOODS T B
+--   MODE    inspections | redemptions | batch (B inspections a request, request n holding
+--           the credits n*B .. n*B+B-1, each item keyed RUN-n-i; an error unless all are 201)
 --   TOKEN   bearer token of an inspector (inspections) or a storekeeper (redemptions)
 --   FIRST   id of the first of COUNT households with consecutive ids
 --   OFFSET  the first request number of this run (above every number sent before)
@@ -33,10 +35,14 @@ function init(args)
       table.insert(goods, tonumber(good))
    end
    step = tonumber(args[8])
+   size = tonumber(args[9] or "1")
    n = id
    errors = 0
    sample = ""
    path = "/api/v1/" .. mode
+   if mode == "batch" then
+      path = "/api/v1/inspections/batch"
+   end
    headers = {
       ["Content-Type"] = "application/json",
       ["Authorization"] = "Bearer " .. args[2],
@@ -48,7 +54,17 @@ function request()
    n = n + step
    local household = first + number % count
    local body
-   if mode == "inspections" then
+   if mode == "batch" then
+      local items = {}
+      for i = 0, size - 1 do
+         local credit = number * size + i
+         table.insert(items, string.format(
+            '{"key": "%s-%d-%d", "household_id": %d, "grade": "A"}',
+            run, number, i, first + credit % count))
+      end
+      headers["Idempotency-Key"] = nil
+      return wrk.format("POST", path, headers, '{"items": [' .. table.concat(items, ",") .. ']}')
+   elseif mode == "inspections" then
       body = string.format('{"household_id": %d, "grade": "A"}', household)
    else
       local good = goods[number % #goods + 1]
@@ -60,7 +76,12 @@ function request()
 end
 
 function response(status, headers, body)
-   if status ~= 201 then
+   local ok = status == 201
+   if mode == "batch" then
+      local _, credited = string.gsub(body or "", '"status":201', "")
+      ok = status == 200 and credited == size
+   end
+   if not ok then
       errors = errors + 1
       if sample == "" then
          sample = status .. " " .. string.sub(body or "", 1, 300)

@@ -40,6 +40,9 @@
     if (done) return;
     done = true;
     stop();
+    // Without a signal, the inspector app (inspect.js) takes the card instead.
+    var scanned = new CustomEvent("gp:scanned", { detail: text, cancelable: true });
+    if (!document.dispatchEvent(scanned)) { video.hidden = true; return; }
     say(text);
     window.location.href = root.dataset.target + "?payload=" + encodeURIComponent(text);
   }
@@ -76,6 +79,12 @@
       setTimeout(tick, 120);
     }
   }
+
+  document.addEventListener("gp:scan-again", function () {
+    done = false;
+    say("");
+    root.querySelector("[data-photo]").value = "";
+  });
 
   root.querySelector("[data-start]").addEventListener("click", function () {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {

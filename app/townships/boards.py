@@ -1,0 +1,58 @@
+"""The township's board: its villages' participation on A4, no household named."""
+
+import io
+from xml.sax.saxutils import escape
+
+from flask_babel import gettext as _
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+
+from app.households.sheets import _register_fonts
+from app.reports.board import _styles, _table, percent
+
+
+def render_township_board(township_name: str, month: str, rows: list[dict]) -> bytes:
+    """Return the month's villages ranked by participation, as an A4 PDF."""
+    _register_fonts()
+    styles = _styles()
+    width = A4[0] - 36 * mm
+    ranked = sorted(rows, key=lambda r: (-r["participation_rate"], r["code"]))
+    story: list = [
+        Paragraph(
+            escape(_("%(township)s · villages %(month)s", township=township_name, month=month)),
+            styles["title"],
+        ),
+        Paragraph(
+            escape(_("Villages by participation, then their sorting accuracy.")), styles["lead"]
+        ),
+        Spacer(1, 4 * mm),
+        _table(
+            [_("Rank"), _("Village"), _("Households"), _("Participation"), _("Sorting accuracy")],
+            [
+                [
+                    rank,
+                    row["name"],
+                    row["households"],
+                    percent(row["participation_rate"]),
+                    percent(row["accuracy"]),
+                ]
+                for rank, row in enumerate(ranked, start=1)
+            ]
+            or [["—", _("No villages yet."), "", "", ""]],
+            [0.1 * width, 0.36 * width, 0.16 * width, 0.19 * width, 0.19 * width],
+            (0, 2, 3, 4),
+            styles,
+        ),
+    ]
+    buffer = io.BytesIO()
+    SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=16 * mm,
+        title=f"{township_name} {month}",
+    ).build(story)
+    return buffer.getvalue()

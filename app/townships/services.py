@@ -1,0 +1,175 @@
+"""Townships, their villages and their users."""
+
+from datetime import date
+
+from sqlalchemy import func, select
+
+from app.auth.models import TOWNSHIP, User
+from app.auth.schemas import has_control_or_invisible
+from app.auth.services import _check_password, hash_password
+from app.db import db, utcnow
+from app.errors import NotFound, ValidationFailed
+from app.households.models import Household
+from app.redemptions.models import Redemption, RedemptionLine
+from app.reports import services as reports
+from app.reports.services import ACTIVE, outstanding, summary
+from app.reports.settlement import cost_per_point, owed_cents
+from app.scope import utc_bounds, village_zone
+from app.townships.models import Township
+from app.villages.models import Village
+
+
+def create_township(name: str, code: str) -> Township:
+    """Create a township."""
+    name, code = name.strip(), code.strip().upper()
+    if not name or len(name) > 100:
+        raise ValidationFailed("A township name has 1 to 100 characters.")
+    if not code.isascii() or not code.isalnum() or not 1 <= len(code) <= 16:
+        raise ValidationFailed("A township code is 1 to 16 letters or digits, like HX.")
+    if db.session.scalar(select(Township.id).where(Township.code == code)) is not None:
+        raise ValidationFailed(f"The township code {code} is taken.")
+    township = Township(name=name, code=code)
+    db.session.add(township)
+    db.session.flush()
+    return township
+
+
+def township_by_code(code: str) -> Township:
+    """Return the township with this code."""
+    township = db.session.scalar(select(Township).where(Township.code == code.strip().upper()))
+    if township is None:
+        raise NotFound(f"No township with code {code!r}.")
+    return township
+
+
+def move_village(village: Village, township: Township | None) -> Village:
+    """Put a village in a township (or in none)."""
+    village.township_id = township.id if township is not None else None
+    db.session.flush()
+    return village
+
+
+def township_villages(township_id: int) -> list[Village]:
+    """Return the township's villages by code."""
+    return list(
+        db.session.scalars(
+            select(Village).where(Village.township_id == township_id).order_by(Village.code)
+        )
+    )
+
+
+def create_township_user(township: Township, username: str, password: str) -> User:
+    """Create a user of the township: it reads its villages' figures and belongs to none."""
+    username = username.strip()
+    if not username or len(username) > 64 or has_control_or_invisible(username):
+        raise ValidationFailed("A username has 1 to 64 characters, none of them invisible.")
+    _check_password(password)
+    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise ValidationFailed(f"The username {username!r} is taken.")
+    user = User(
+        village_id=None,
+        township_id=township.id,
+        username=username,
+        password_hash=hash_password(password),
+        role=TOWNSHIP,
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def village_list(village_ids: list[int]) -> list[dict]:
+    """Return the villages with their active households and outstanding points now."""
+    if not village_ids:
+        return []
+    households = dict(
+        db.session.execute(
+            select(Household.village_id, func.count(Household.id))
+            .where(Household.village_id.in_(village_ids), Household.status == ACTIVE)
+            .group_by(Household.village_id)
+        ).all()
+    )
+    return [
+        {
+            "id": village.id,
+            "code": village.code,
+            "name": village.name,
+            "households": int(households.get(village.id, 0)),
+            "outstanding": outstanding(village.id),
+        }
+        for village in db.session.scalars(
+            select(Village).where(Village.id.in_(village_ids)).order_by(Village.code)
+        )
+    ]
+
+
+def goods_cost(village_id: int, day_from: date, day_to: date) -> int:
+    """Return the kept cost, in fen, of the goods redeemed on those days, not cancelled."""
+    start, end = utc_bounds(village_zone(village_id), day_from, day_to)
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(RedemptionLine.cost_cents * RedemptionLine.quantity), 0))
+            .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
+            .where(
+                Redemption.village_id == village_id,
+                Redemption.cancelled_at.is_(None),
+                Redemption.created_at >= start,
+                Redemption.created_at < end,
+            )
+        )
+        or 0
+    )
+
+
+def owed(village_id: int, year: int, month: int) -> dict:
+    """Return the outstanding points and what they cost at the last three months' rate."""
+    points = outstanding(village_id)
+    per_point = cost_per_point(village_id, year, month)
+    return {
+        "outstanding": points,
+        "cost_per_point_cents": round(per_point, 4),
+        "outstanding_cost_cents": owed_cents(points, per_point),
+    }
+
+
+def village_rows(
+    village_ids: list[int], day_from: date, day_to: date, *, costs: bool = True
+) -> list[dict]:
+    """Return one row per village: its own summary's figures, and what its goods cost."""
+    rows = []
+    for village in db.session.scalars(
+        select(Village).where(Village.id.in_(village_ids)).order_by(Village.code)
+    ):
+        figures = summary(village.id, day_from, day_to)
+        rows.append(
+            {
+                "village_id": village.id,
+                "code": village.code,
+                "name": village.name,
+                **{
+                    key: figures[key]
+                    for key in (
+                        "households",
+                        "participation_rate",
+                        "accuracy",
+                        "inspections",
+                        "points_issued",
+                        "points_redeemed",
+                    )
+                },
+            }
+        )
+        if costs:
+            rows[-1]["goods_cost_cents"] = goods_cost(village.id, day_from, day_to)
+            rows[-1].update(owed(village.id, day_to.year, day_to.month))
+    return rows
+
+
+def resolve_range(
+    village_ids: list[int], day_from: date | None, day_to: date | None
+) -> tuple[date, date]:
+    """Fill in and check a range over villages: today is the first village's (UTC if none)."""
+    if not village_ids:
+        # No village to ask what day it is: a township of none reads an empty range.
+        day_to = day_to or utcnow().date()
+    return reports.resolve_range(village_ids[0] if village_ids else 0, day_from, day_to)

@@ -1,0 +1,90 @@
+// Green Points: the inspector app's service worker (hand-written, no library).
+// Keeps /inspect, its CSS and scripts, the QR decoder and the icons, so the scanner
+// opens without a signal; a grade form that cannot be sent goes into the queue.
+"use strict";
+var ASSETS = /*ASSETS*/[];
+var SHELL = "/inspect";
+var CACHE = "gp-inspect-" + ASSETS.join("|").split("").reduce(function (h, c) {
+  return (h * 31 + c.charCodeAt(0)) | 0;
+}, 7).toString(36);
+
+importScripts(ASSETS.filter(function (url) { return url.indexOf("js/queue") >= 0; })[0]);
+
+function keepShell(cache) {
+  return fetch(SHELL, { credentials: "same-origin" }).then(function (response) {
+    if (response.ok && !response.redirected) return cache.put(SHELL, response);
+  }).catch(function () {});
+}
+
+self.addEventListener("install", function (event) {
+  event.waitUntil(caches.open(CACHE).then(function (cache) {
+    return cache.addAll(ASSETS).then(function () { return keepShell(cache); });
+  }).then(function () { return self.skipWaiting(); }));
+});
+
+self.addEventListener("activate", function (event) {
+  event.waitUntil(caches.keys().then(function (names) {
+    return Promise.all(names.filter(function (name) {
+      return name.indexOf("gp-inspect-") === 0 && name !== CACHE;
+    }).map(function (name) { return caches.delete(name); }));
+  }).then(function () { return self.clients.claim(); }));
+});
+
+function shellOrError() {
+  return caches.open(CACHE).then(function (cache) { return cache.match(SHELL); })
+    .then(function (response) { return response || Response.error(); });
+}
+
+// A grade form posted without a signal: keep it in the queue, go back to scanning.
+function queueForm(request, householdId) {
+  return request.formData().then(function (form) {
+    var photo = form.get("photo");
+    return self.GPQueue.add({
+      key: String(form.get("key") || self.GPQueue.newKey()),
+      household_id: householdId,
+      grade: String(form.get("grade") || ""),
+      note: String(form.get("note") || ""),
+      photo: photo && photo.size ? photo : null,
+      inspected_at: new Date().toISOString(),
+      label: ""
+    });
+  }).then(function () { return Response.redirect(SHELL + "?queued=1", 303); });
+}
+
+self.addEventListener("fetch", function (event) {
+  var request = event.request;
+  var url = new URL(request.url);
+  if (url.origin !== self.location.origin) return;
+  var grading = /^\/inspect\/household\/(\d+)$/.exec(url.pathname);
+  if (request.mode === "navigate" && request.method === "POST" && grading) {
+    var copy = request.clone();
+    event.respondWith(fetch(request).catch(function () {
+      return queueForm(copy, Number(grading[1]));
+    }));
+    return;
+  }
+  if (request.method !== "GET") return;
+  if (request.mode === "navigate" && url.pathname.indexOf(SHELL) === 0) {
+    event.respondWith(fetch(request).then(function (response) {
+      if (url.pathname === SHELL && response.ok && !response.redirected) {
+        var kept = response.clone();
+        caches.open(CACHE).then(function (cache) { return cache.put(SHELL, kept); });
+      } else if (response.redirected && new URL(response.url).pathname === "/login") {
+        // Logged out: the kept page (names, addresses) goes too.
+        caches.open(CACHE).then(function (cache) { return cache.delete(SHELL); });
+      }
+      return response;
+    }, shellOrError));
+    return;
+  }
+  if (ASSETS.indexOf(url.pathname) >= 0) {
+    event.respondWith(caches.open(CACHE).then(function (cache) {
+      return cache.match(url.pathname).then(function (hit) {
+        return hit || fetch(request).then(function (response) {
+          if (response.ok) cache.put(url.pathname, response.clone());
+          return response;
+        });
+      });
+    }));
+  }
+});

@@ -1,0 +1,78 @@
+"""The village office in a real browser (issue 16): users, audit log, households, dashboard."""
+
+import pytest
+from testsupport import api_log_in, log_in_browser
+
+from app.auth.models import INSPECTOR
+from app.db import db
+from app.households.services import reissue_card
+from app.inspections.services import record_inspection
+
+SHOTS = "/tmp/shots"
+SIZES = {"phone": {"width": 360, "height": 780}, "desktop": {"width": 1280, "height": 900}}
+PAGES = {
+    "users": "/admin/users",
+    "audit": "/admin/audit",
+    "households": "/admin/households",
+    "dashboard": "/admin/dashboard",
+}
+
+
+@pytest.fixture
+def office(app, admin, make_user, grids, make_household):
+    """A village with inspectors, households, an inspection and a few audit events."""
+    inspector = make_user(INSPECTOR, username="wanggang")
+    east, west = grids
+    first = make_household(name="马秀英", in_grid=east, phone="13812345678", points=20)
+    make_household(name="周长顺", in_grid=west, phone="13987654321")
+    record_inspection(first, inspector, "A")
+    reissue_card(first, reason="门牌卡丢了", actor_id=admin.id)
+    db.session.commit()
+    return inspector
+
+
+def _no_sideways_scroll(page) -> None:
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1, f"the page scrolls sideways by {overflow}px"
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_office_pages_read_well_on_a_phone_and_a_desktop(page, office, size):
+    page.set_viewport_size(SIZES[size])
+    log_in_browser(page, "admin")
+    for name, path in PAGES.items():
+        page.goto(path)
+        assert page.locator("[data-admin-menu]").is_visible()
+        _no_sideways_scroll(page)
+        page.screenshot(path=f"{SHOTS}/office-{name}-{size}.png", full_page=True)
+    # The audit log's labels never wrap a character a line: each one is one line tall.
+    page.goto("/admin/audit")
+    assert page.get_by_text("为 马秀英（").is_visible()
+    heights = page.eval_on_selector_all(
+        ".audit-details dt",
+        "nodes => nodes.map(n => [n.textContent, n.getBoundingClientRect().height,"
+        " parseFloat(getComputedStyle(n).lineHeight) || 24])",
+    )
+    assert heights and all(height <= line * 1.5 for _text, height, line in heights), heights
+
+
+def test_the_admin_unlocks_a_login_and_resets_a_password(app, page, office):
+    api = app.test_client()
+    while api_log_in(api, "wanggang", "wrong-password").status_code != 429:
+        pass
+    page.set_viewport_size(SIZES["phone"])
+    log_in_browser(page, "admin")
+    page.goto("/admin/users")
+    row = page.locator('tr[data-user="wanggang"]')
+    row.get_by_role("button", name="解除登录锁定").click()
+    assert page.get_by_text("登录已解锁").is_visible()
+    assert api_log_in(api, "wanggang").status_code == 201
+    row = page.locator('tr[data-user="wanggang"]')
+    row.get_by_text("重设密码").click()
+    row.get_by_label("新密码（至少 8 个字符）").fill("brand-new-secret")
+    row.get_by_role("button", name="设置新密码").click()
+    assert page.get_by_text("新密码已设置").is_visible()
+    page.screenshot(path=f"{SHOTS}/office-users-password-phone.png", full_page=True)
+    assert api_log_in(api, "wanggang", "brand-new-secret").status_code == 201

@@ -1,0 +1,343 @@
+"""The village office: imports a secretary can fix, cards with the right address, exports."""
+
+import re
+
+import pytest
+from testsupport import (
+    ROSTER_HEADER,
+    assert_problem,
+    csrf_token,
+    csv_upload,
+    household_count,
+    log_in,
+    pdf_text,
+)
+
+from app.households.importer import roster_template_csv
+
+
+@pytest.fixture
+def office(client, admin):
+    """The admin's browser, pages in Chinese (the village's language)."""
+    log_in(client, "admin")
+    return client
+
+
+def _import(client, *lines: str, follow: bool = True):
+    return client.post(
+        "/admin/households/import",
+        data={**csv_upload(ROSTER_HEADER, *lines), "csrf_token": csrf_token(client)},
+        follow_redirects=follow,
+    )
+
+
+# Roster imports -----------------------------------------------------------------------------
+
+
+def test_an_import_page_names_each_bad_row_in_chinese(office, grids):
+    response = _import(office, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,北九网格,,")
+
+    assert response.status_code == 422
+    assert re.search(
+        r"<td[^>]*>\s*3\s*</td>\s*<td>\s*网格\s*</td>\s*<td>本村没有名称或编号为“北九网格”的网格",
+        response.text,
+    )
+    assert "No grid named" not in response.text
+    assert household_count() == 0
+
+
+def test_the_api_still_says_the_rows_problems_in_english(client, admin_headers, grids):
+    response = client.post(
+        "/api/v1/households/import",
+        data=csv_upload(ROSTER_HEADER, ",和平路12号,北九网格,,"),
+        headers=admin_headers,
+    )
+
+    body = assert_problem(response, 422, "validation_error")
+    assert [(p["row"], p["message"]) for p in body["errors"]["rows"]] == [
+        (2, "The name is missing."),
+        (2, "No grid named or numbered '北九网格' in this village."),
+    ]
+
+
+def test_the_master_roster_again_imports_only_the_new_families(office, grids):
+    first = _import(office, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,西一网格,,")
+    assert "已导入 2 户" in first.text
+
+    again = _import(
+        office,
+        "马秀英,幸福路8号,东一网格,,",
+        "王建国,和平路12号,西一网格,,",
+        "李桂兰,和平路14号,西一网格,,2",
+        follow=False,
+    )
+
+    assert again.status_code == 200
+    assert "已导入 1 户" in again.text
+    assert "已在本村登记，编号 MZ-01-0001" in again.text
+    assert "已在本村登记，编号 MZ-02-0001" in again.text
+    assert household_count() == 3
+
+
+def test_a_real_error_still_refuses_the_whole_file(office, grids):
+    _import(office, "马秀英,幸福路8号,东一网格,,")
+
+    response = _import(office, "马秀英,幸福路8号,东一网格,,", "李桂兰,和平路14号,北九网格,,")
+
+    assert response.status_code == 422
+    assert household_count() == 1
+
+
+def test_the_templates_example_rows_are_marked_and_never_imported(office, grids):
+    template = roster_template_csv().decode("utf-8-sig").splitlines()
+    assert all(line.startswith("【示例】") for line in template[1:])
+
+    response = office.post(
+        "/admin/households/import",
+        data={
+            **csv_upload(*template, "赵红梅,人民路1号,西一网格,,3"),
+            "csrf_token": csrf_token(office),
+        },
+    )
+
+    assert response.status_code == 200
+    assert "已导入 1 户" in response.text
+    assert response.text.count("<td>模板中的示例行。</td>") == 2
+    assert household_count() == 1
+
+
+def test_the_api_counts_the_rows_it_skipped(client, admin_headers, grids):
+    roster = csv_upload(ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,")
+    client.post("/api/v1/households/import", data=roster, headers=admin_headers)
+
+    again = client.post(
+        "/api/v1/households/import",
+        data=csv_upload(ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,1,,"),
+        headers=admin_headers,
+    )
+
+    assert again.status_code == 201
+    assert (again.json["imported"], again.json["skipped"]) == (1, 1)
+
+
+# Card sheets --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "base_url", [None, "", "http://127.0.0.1:5000", "http://localhost:5000", "http://0.0.0.0"]
+)
+def test_cards_are_not_printed_without_a_reachable_base_url(app, office, roster, grids, base_url):
+    app.config["BASE_URL"] = base_url
+
+    page = office.get("/admin/cards")
+    pdf = office.get("/admin/cards.pdf", query_string={"grid_id": grids[0].id})
+
+    assert "不能打印积分卡" in page.text and "BASE_URL=http://192.168.1.10:5000" in page.text
+    assert "data-print-cards" not in page.text
+    assert pdf.status_code == 422
+    assert pdf.mimetype == "text/html"
+    assert "不能打印积分卡" in pdf.text
+
+
+def test_the_api_and_the_command_line_refuse_a_loopback_address_too(
+    app, client, admin_headers, runner, roster, grids, tmp_path
+):
+    app.config["BASE_URL"] = "http://127.0.0.1:5000"
+
+    response = client.get(
+        "/api/v1/households/cards.pdf", query_string={"grid_id": grids[0].id}, headers=admin_headers
+    )
+    result = runner.invoke(args=["households", "cards", "--grid", "1", "-o", str(tmp_path / "c")])
+
+    assert "BASE_URL" in assert_problem(response, 422, "validation_error")["detail"]
+    assert result.exit_code != 0 and "BASE_URL" in result.output
+
+
+def test_a_private_address_prints_with_a_plain_warning(app, office, roster, grids):
+    app.config["BASE_URL"] = "http://192.168.1.10:5000"
+
+    page = office.get("/admin/cards")
+    pdf = office.get("/admin/cards.pdf", query_string={"grid_id": grids[0].id})
+
+    assert "只有连着村里网络" in page.text
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert "http://192.168.1.10:5000" in pdf_text(pdf.data)
+
+
+def test_every_sheet_says_on_its_margin_which_address_it_encodes(office, make_household, grids):
+    for number in range(9):  # two pages
+        make_household(name=f"住户{number}", address=f"幸福路{number}号")
+
+    response = office.get("/admin/cards.pdf", query_string={"grid_id": grids[0].id})
+
+    pages = pdf_text(response.data).split("二维码地址")
+    assert len(pages) == 3
+    assert pdf_text(response.data).count("QR address: http://greenpoints.test") == 2
+    assert "只有连着村里网络" not in office.get("/admin/cards").text
+
+
+def test_a_reissued_card_carries_its_version_and_prints_alone(
+    client, admin_headers, office, roster, grids
+):
+    lost = roster[1]
+    client.post(
+        f"/api/v1/households/{lost.id}/qr/reissue",
+        json={"reason": "丢失"},
+        headers=admin_headers,
+    )
+
+    alone = office.get("/admin/cards.pdf", query_string={"reissued": "1"})
+    in_grid = office.get("/admin/cards.pdf", query_string={"grid_id": grids[0].id, "reissued": "1"})
+    none = office.get("/admin/cards.pdf", query_string={"grid_id": grids[1].id, "reissued": "1"})
+
+    text = pdf_text(alone.data)
+    assert alone.status_code == 200
+    assert lost.code in text and "v2" in text
+    assert roster[0].code not in text and roster[2].code not in text
+    assert pdf_text(in_grid.data).count("绿色积分卡 v2") == 1
+    assert none.status_code == 422
+    assert "v2" not in pdf_text(
+        office.get("/admin/cards.pdf", query_string={"id": roster[0].id}).data
+    )
+
+
+# Exports from the report page ---------------------------------------------------------------
+
+
+def test_the_reports_page_offers_excel_and_csv_of_every_report(office, roster):
+    page = office.get("/admin/reports", query_string={"from": "2026-01-01", "to": "2026-01-31"})
+
+    assert page.status_code == 200
+    for what in (
+        "summary",
+        "inspections",
+        "redemptions",
+        "ledger",
+        "households",
+        "stock_movements",
+    ):
+        for fmt in ("xlsx", "csv"):
+            assert (
+                f"/admin/reports/export/{what}.{fmt}?from=2026-01-01&amp;to=2026-01-31" in page.text
+            )
+    assert "导出 Excel" in page.text and "导出 CSV" in page.text
+
+
+def test_an_export_from_the_page_downloads_the_chosen_range(office, roster):
+    response = office.get(
+        "/admin/reports/export/households.csv",
+        query_string={"from": "2026-01-01", "to": "2026-01-31"},
+    )
+
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="households-MZ-2026-01-01-2026-01-31.csv"'
+    )
+    assert response.is_streamed
+    text = response.get_data().decode("utf-8-sig")
+    assert all(h.code in text for h in roster)
+
+
+def test_the_summary_exports_the_village_and_each_grid(office, roster, grids):
+    response = office.get("/admin/reports/export/summary.csv")
+
+    lines = response.get_data().decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("范围,住户数,参与住户数")
+    assert [line.split(",")[0] for line in lines[1:]] == ["全村", "东一网格", "西一网格"]
+    assert lines[1].split(",")[1] == "5"
+    xlsx = office.get("/admin/reports/export/summary.xlsx")
+    assert xlsx.status_code == 200 and xlsx.data.startswith(b"PK")
+
+
+def test_a_wrong_range_is_said_on_the_page(office, roster):
+    page = office.get("/admin/reports", query_string={"from": "2026-02-01", "to": "2026-01-01"})
+
+    assert page.status_code == 422
+    assert "请选择起始日期不晚于结束日期" in page.text
+    assert "data-export-csv" not in page.text
+
+
+# Voiding a wrong grade from the household page ----------------------------------------------
+
+
+@pytest.fixture
+def graded(household, make_user):
+    """The household graded A (3 points) by an inspector."""
+    from app.db import db
+    from app.inspections.services import record_inspection
+
+    inspection = record_inspection(household, make_user("inspector", username="li"), "A")
+    db.session.commit()
+    return inspection
+
+
+def _void(client, household_id: int, inspection_id: int, reason: str, key: str | None = None):
+    page = client.get(f"/admin/households/{household_id}")
+    key = (
+        key
+        or re.search(
+            rf'inspections/{inspection_id}/void".*?name="key" value="([0-9a-f]+)"', page.text, re.S
+        )[1]
+    )
+    return client.post(
+        f"/admin/households/{household_id}/inspections/{inspection_id}/void",
+        data={"reason": reason, "key": key, "csrf_token": csrf_token(client)},
+        follow_redirects=True,
+    )
+
+
+def test_the_admin_voids_a_wrong_grade_from_the_household_page(office, household, graded):
+    from sqlalchemy import select
+
+    from app.audit.models import AuditEvent
+    from app.db import db
+    from app.ledger.services import household_account
+
+    page = office.get(f"/admin/households/{household.id}")
+    assert "作废这次评分" in page.text
+
+    response = _void(office, household.id, graded.id, "评错了等级")
+
+    assert response.status_code == 200
+    assert "这次检查已作废，积分已收回" in response.text
+    assert "已作废：评错了等级" in response.text
+    assert household_account(household.id).balance == 0
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.target_type == "inspection")
+    ).one()
+    assert (event.target_id, event.actor_id) == (graded.id, 1)
+
+
+def test_a_void_is_refused_readably_when_already_voided_or_without_a_reason(
+    office, household, graded
+):
+    from app.ledger.services import household_account
+
+    empty = _void(office, household.id, graded.id, "   ")
+    assert empty.status_code == 422
+    assert household_account(household.id).balance == 3
+
+    _void(office, household.id, graded.id, "评错了")
+    key = "a" * 32
+    again = office.post(
+        f"/admin/households/{household.id}/inspections/{graded.id}/void",
+        data={"reason": "再来一次", "key": key, "csrf_token": csrf_token(office)},
+        follow_redirects=True,
+    )
+    assert again.status_code == 200
+    [said] = re.findall(r"data-void-error>([^<]*)</p>", again.text)
+    assert said and not re.search("[A-Za-z]", said), said
+    assert household_account(household.id).balance == 0
+
+
+def test_an_inspection_of_another_household_is_not_voided_through_this_one(
+    office, make_household, graded
+):
+    other = make_household(name="王建国", address="和平路12号")
+
+    response = office.post(
+        f"/admin/households/{other.id}/inspections/{graded.id}/void",
+        data={"reason": "错", "key": "b" * 32, "csrf_token": csrf_token(office)},
+    )
+
+    assert response.status_code == 404

@@ -1,0 +1,188 @@
+"""Inspections recorded offline: inspected_at, its bounds, its day, rules and card (issue 17)."""
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import update
+from testsupport import assert_problem, balance_of, inspection_journals
+
+from app.db import db
+from app.households.cards import card_payload
+from app.households.services import reissue_card
+from app.inspections.models import RuleSet
+
+pytestmark = pytest.mark.usefixtures("photo_folder")
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def ago(**delta) -> datetime:
+    return datetime.now(UTC) - timedelta(**delta)
+
+
+def stamp(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_the_answer_echoes_inspected_at_and_adds_recorded_at(inspect, household):
+    graded = ago(hours=5).astimezone(SHANGHAI)
+
+    response = inspect(household, "A", inspected_at=stamp(graded))
+
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert parse(body["inspected_at"]) == graded
+    recorded = parse(body["recorded_at"])
+    assert abs(recorded - datetime.now(UTC)) < timedelta(minutes=1)
+    assert body["balance"] == 3
+    assert body["local_date"] == graded.date().isoformat()
+
+
+def test_without_inspected_at_it_is_now(inspect, household):
+    body = inspect(household, "A").json
+
+    assert abs(parse(body["inspected_at"]) - parse(body["recorded_at"])) < timedelta(seconds=5)
+
+
+@pytest.mark.parametrize(
+    ("offset", "status", "code"),
+    [
+        (timedelta(minutes=10), 422, "validation_error"),
+        (timedelta(minutes=2), 201, None),
+        (-timedelta(hours=71), 201, None),
+        (-timedelta(hours=73), 422, "too_late"),
+    ],
+)
+def test_inspected_at_bounds(inspect, household, offset, status, code):
+    response = inspect(household, "A", inspected_at=stamp(datetime.now(UTC) + offset))
+
+    if code is None:
+        assert response.status_code == status, response.json
+        assert balance_of(household.id) == 3
+    else:
+        assert_problem(response, status, code)
+        assert balance_of(household.id) == 0
+        assert inspection_journals() == 0
+
+
+def test_a_time_without_offset_is_refused(inspect, household):
+    naive = ago(hours=1).replace(tzinfo=None).isoformat()
+
+    response = inspect(household, "A", inspected_at=naive)
+
+    body = assert_problem(response, 422, "validation_error")
+    assert "inspected_at" in body["errors"]
+
+
+def test_the_daily_limit_is_that_of_the_village_day_graded(inspect, household):
+    now_local = datetime.now(SHANGHAI)
+    yesterday_noon = datetime.combine(
+        now_local.date() - timedelta(days=1), datetime.min.time().replace(hour=12), SHANGHAI
+    )
+
+    assert inspect(household, "A").status_code == 201  # today's slot
+    queued = inspect(household, "B", inspected_at=stamp(yesterday_noon))
+    again = inspect(household, "C", inspected_at=stamp(yesterday_noon + timedelta(hours=1)))
+
+    assert queued.status_code == 201, queued.json
+    assert queued.json["local_date"] == yesterday_noon.date().isoformat()
+    assert_problem(again, 409, "already_inspected_today")
+    assert balance_of(household.id) == 3 + 2
+
+
+def test_the_rules_are_those_in_force_when_graded(inspect, put_rules, make_household, village):
+    household, other = make_household(), make_household()
+    assert put_rules({"grades": {"A": 5, "B": 2}, "daily_limit": 3}).status_code == 200
+    # Version 2 came into force three hours ago; version 3 (below) comes now.
+    db.session.execute(
+        update(RuleSet)
+        .where(RuleSet.village_id == village.id, RuleSet.version == 2)
+        .values(created_at=ago(hours=3))
+    )
+    db.session.commit()
+    assert put_rules({"grades": {"A": 9}, "daily_limit": 1}).status_code == 200
+
+    old = inspect(household, "A", inspected_at=stamp(ago(hours=2)))
+    older = inspect(household, "B", inspected_at=stamp(ago(hours=1)))
+    now = inspect(other, "A")
+
+    assert old.json["points"] == 5
+    assert older.status_code == 201, older.json  # B existed then, and 3 a day
+    assert older.json["points"] == 2
+    assert now.json["points"] == 9
+    assert balance_of(household.id) == 5 + 2
+
+
+def test_before_any_rules_the_first_version_applies(inspect, household, village):
+    # A grade given before the village's first rules were saved still has rules.
+    db.session.execute(
+        update(RuleSet).where(RuleSet.village_id == village.id).values(created_at=ago(hours=1))
+    )
+    db.session.commit()
+
+    response = inspect(household, "A", inspected_at=stamp(ago(hours=2)))
+
+    assert response.status_code == 201, response.json
+    assert response.json["points"] == 3
+
+
+def test_a_card_reissued_after_the_grade_still_counts(inspect, household, admin):
+    old_card = card_payload(household)
+    graded = ago(minutes=30)
+    reissue_card(household, actor_id=admin.id, reason="丢失")
+    db.session.commit()
+
+    response = inspect(None, "A", payload=old_card, inspected_at=stamp(graded))
+
+    assert response.status_code == 201, response.json
+    assert response.json["household_id"] == household.id
+    assert balance_of(household.id) == 3
+
+
+def test_a_card_reissued_before_the_grade_is_revoked(inspect, household, admin):
+    old_card = card_payload(household)
+    reissue_card(household, actor_id=admin.id, reason="丢失")
+    db.session.commit()
+
+    later = inspect(None, "A", payload=old_card, inspected_at=stamp(datetime.now(UTC)))
+    plain = inspect(None, "A", payload=old_card)
+
+    assert_problem(later, 410, "revoked_qr")
+    assert_problem(plain, 410, "revoked_qr")
+    assert balance_of(household.id) == 0
+
+
+def test_a_card_two_versions_old_counts_only_before_its_own_reissue(inspect, household, admin):
+    first = card_payload(household)
+    reissue_card(household, actor_id=admin.id, reason="丢失")
+    db.session.commit()
+    between = ago(seconds=0)
+    reissue_card(household, actor_id=admin.id, reason="又丢失")
+    db.session.commit()
+
+    response = inspect(None, "A", payload=first, inspected_at=stamp(between))
+
+    assert_problem(response, 410, "revoked_qr")
+
+
+def test_a_queue_replayed_twice_credits_once(inspect, make_household):
+    households = [make_household() for _ in range(3)]
+    queue = [
+        (f"tap-{i}", household, stamp(ago(hours=10, minutes=i)))
+        for i, household in enumerate(households)
+    ]
+
+    first = [inspect(h, "A", key=key, inspected_at=at) for key, h, at in queue]
+    second = [inspect(h, "A", key=key, inspected_at=at) for key, h, at in queue]
+
+    assert [r.status_code for r in first] == [201, 201, 201]
+    assert [r.status_code for r in second] == [201, 201, 201]
+    assert all(r.headers.get("Idempotent-Replayed") == "true" for r in second)
+    assert [r.json for r in second] == [r.json for r in first]
+    assert inspection_journals() == 3
+    assert [balance_of(h.id) for h in households] == [3, 3, 3]
