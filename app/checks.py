@@ -8,7 +8,6 @@ of a report, `flask ledger verify` and `GET /api/v1/ledger/verify`.
 import sys
 
 import click
-from flask import g
 from flask.cli import AppGroup
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -20,6 +19,7 @@ from app.inspections.services import verify_inspections
 from app.ledger.expiry import expire_command
 from app.ledger.verify import VerifyReport, verify, verify_expiries
 from app.redemptions.services import verify_redemptions
+from app.scope import current_scope
 from app.villages.services import village_by_code
 
 
@@ -102,4 +102,4 @@ blp = Blueprint(
 @blp.response(200, VerifyOut)
 def verify_ledger():
     """Check every ledger rule for the village."""
-    return verify_all(g.user.village_id).to_dict()
+    return verify_all(current_scope().village_id).to_dict()

@@ -1,6 +1,6 @@
 """Households API: the roster, door cards, scanning, import."""
 
-from flask import Response, g, url_for
+from flask import Response, url_for
 from flask_smorest import Blueprint
 
 from app.actions import action
@@ -26,7 +26,6 @@ from app.households.schemas import (
 from app.ledger.expiry import expiring_by_household
 from app.scope import Scope, current_scope
 from app.villages.models import Village
-from app.writes import write_endpoint
 
 blp = Blueprint(
     "households_api",
@@ -175,14 +174,17 @@ def card_sheet(args):
     )
 
 
-@blp.post("/households/import")
-@role_required(ADMIN)
-@write_endpoint
-@blp.arguments(ImportIn, location="files")
-@blp.response(201, ImportOut)
-def import_households(files):
+@action(
+    blp,
+    "/households/import",
+    roles=(ADMIN,),
+    schema=ImportIn,
+    out=ImportOut,
+    status=201,
+    arguments_location="files",
+)
+def import_households(scope: Scope, files: dict) -> dict:
     """Import a roster (multipart field file: CSV or XLSX): all rows or none."""
-    village = db.session.get(Village, g.user.village_id)
-    assert village is not None  # a user's village exists: users.village_id is a foreign key
-    created = import_roster(village, files["file"].read(), actor_id=g.user.id)
+    village = db.session.get_one(Village, scope.village_id)
+    created = import_roster(village, files["file"].read(), actor_id=scope.user_id)
     return {"imported": len(created), "skipped": len(created.skipped), "items": created}
