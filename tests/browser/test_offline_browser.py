@@ -165,10 +165,11 @@ def test_a_queue_sent_twice_credits_once_and_a_grade_by_another_inspector_is_sho
     households, other = round_of_five
     open_app(page)
     context.set_offline(True)
-    for household in households[:2]:
+    for queued, household in enumerate(households[:2], start=1):
         page.goto(f"/inspect/household/{household.id}")
         expect(page.locator("[data-panel-name]")).to_have_text(household.name)
-        page.click("[data-offline-grade=A]")
+        # Wait for each tap to be kept before leaving the page, as an inspector sees it.
+        grade_offline(page, "A", queued)
     expect(page.locator("[data-queue-status]")).to_have_text("已保存，待上传 (2)")
     # Keep a copy of the queue, as if the first answers were lost on the way back.
     page.evaluate("GPQueue.all().then(function (items) { window.sentBefore = items; })")
