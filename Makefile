@@ -61,14 +61,15 @@ tls-deps:
 		fi; \
 	fi
 
-# The browser tests drive Debian's Chromium with a fake camera fed by ffmpeg.
+# The browser tests drive Debian's Chromium with a fake camera fed by ffmpeg; certutil
+# (libnss3-tools) makes Chromium trust the https tests' own certificate authority.
 browser-deps:
-	@if ! command -v ffmpeg >/dev/null || ! { [ -x /usr/lib/chromium/chromium ] || [ -x /usr/bin/chromium ]; } || [ ! -d /usr/share/fonts/truetype/wqy ]; then \
+	@if ! command -v ffmpeg >/dev/null || ! command -v certutil >/dev/null || ! { [ -x /usr/lib/chromium/chromium ] || [ -x /usr/bin/chromium ]; } || [ ! -d /usr/share/fonts/truetype/wqy ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "Installing Debian's chromium, ffmpeg and a Chinese font for the browser tests"; \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ffmpeg fonts-wqy-microhei >/dev/null; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium ffmpeg fonts-wqy-microhei libnss3-tools >/dev/null; \
 		else \
-			echo "The browser tests need Chromium, ffmpeg and a Chinese font: sudo apt-get install chromium ffmpeg fonts-wqy-microhei" >&2; exit 1; \
+			echo "The browser tests need Chromium, ffmpeg, a Chinese font and certutil: sudo apt-get install chromium ffmpeg fonts-wqy-microhei libnss3-tools" >&2; exit 1; \
 		fi; \
 	fi
 

@@ -107,16 +107,21 @@ def register_blueprints(app: Flask) -> None:
     from app.households import api as households_api
     from app.households import views as households_views
     from app.inspections import api as inspections_api
+    from app.inspections import roster
     from app.inspections import views as inspections_views
     from app.ledger import api as ledger_api
+    from app.ledger import expiry_views
     from app.main import views as main_views
     from app.redemptions import api as redemptions_api
     from app.redemptions import views as redemptions_views
     from app.reports import api as reports_api
     from app.reports import views as reports_views
+    from app.townships import api as townships_api
+    from app.townships import views as townships_views
     from app.villages import api as villages_api
 
-    for blueprint in (
+    # The API's order is the order of the OpenAPI document's sections.
+    for blp in (
         auth_api.blp,
         villages_api.blp,
         households_api.blp,
@@ -125,34 +130,27 @@ def register_blueprints(app: Flask) -> None:
         redemptions_api.blp,
         ledger_api.blp,
         checks.blp,
+        reports_api.blp,
+        auth_api.users_blp,
+        audit_api.blp,
+        townships_api.blp,
+        roster.blp,
     ):
-        api.register_blueprint(blueprint)
-    api.register_blueprint(reports_api.blp)
-    api.register_blueprint(auth_api.users_blp)
-    api.register_blueprint(audit_api.blp)
-    from app.townships import api as townships_api
-    from app.townships import views as townships_views
-
-    api.register_blueprint(townships_api.blp)
-    app.register_blueprint(townships_views.bp)
-    from app.inspections import roster
-
-    api.register_blueprint(roster.blp)
-    app.register_blueprint(roster.bp)
-    for blueprint in (
+        api.register_blueprint(blp)
+    for bp in (
+        townships_views.bp,
+        roster.bp,
         main_views.bp,
         auth_views.bp,
         households_views.bp,
         inspections_views.bp,
         catalogue_views.bp,
         redemptions_views.bp,
+        reports_views.bp,
+        audit_views.bp,
+        expiry_views.bp,
     ):
-        app.register_blueprint(blueprint)
-    app.register_blueprint(reports_views.bp)
-    app.register_blueprint(audit_views.bp)
-    from app.ledger import expiry_views
-
-    app.register_blueprint(expiry_views.bp)
+        app.register_blueprint(bp)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -15,9 +15,11 @@ was shown), and turns a refusal into the same code, which the page translates.
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 
 from flask import redirect, url_for
@@ -38,6 +40,8 @@ __all__ = [
     "FormExpired",
     "FormInvalid",
     "action",
+    "form_key",
+    "location_of",
     "page_error",
     "redirect_to",
     "refused_to",
@@ -172,17 +176,37 @@ class Action:
         key: str | None,
         done: Callable[[Any], Response],
         refused: Callable[[DomainError], Response],
+        invalid: Callable[[DomainError], Response | tuple] | None = None,
         data: dict | None = None,
         attachments: Iterable[bytes] = (),
         **view_args: Any,
-    ) -> Response:
+    ) -> Response | tuple:
         """Run the action for a page form, once per form key; answer what done() or refused() make.
 
         form is checked with the schema (or data, already loaded, is used as it is);
         done(result) and refused(error) build the response that is kept with the key,
-        so a resent form gets it again and changes nothing. Validation errors and a
-        missing key raise FormInvalid / FormExpired for the page to show.
+        so a resent form gets it again and changes nothing. What is refused before the
+        action runs (FormInvalid, FormExpired, a key sent again with other fields)
+        goes to invalid(error), which shows the form again; a 404 or a 5xx is raised
+        for the error pages, as is everything when there is no invalid().
         """
+        try:
+            return self._submit(form, key, done, refused, data, attachments, view_args)
+        except DomainError as error:
+            if invalid is None or error.status >= 500 or error.code == "not_found":
+                raise
+            return invalid(error)
+
+    def _submit(
+        self,
+        form: Mapping[str, Any],
+        key: str | None,
+        done: Callable[[Any], Response],
+        refused: Callable[[DomainError], Response],
+        data: dict | None,
+        attachments: Iterable[bytes],
+        view_args: dict[str, Any],
+    ) -> Response:
         full_key = page_key(key or "")
         if full_key is None:
             raise FormExpired()
@@ -205,6 +229,20 @@ class Action:
             on_refusal=refused,
             look_first=True,  # a resent form is common, and a form may carry a photo
         )
+
+
+def form_key() -> str:
+    """A new key for a page form that writes, made when the form is shown (templates call it)."""
+    return uuid.uuid4().hex
+
+
+def location_of(endpoint: str, **arguments: str) -> Callable[[Any], str]:
+    """A location= for @action: endpoint's URL, each argument read off the result by its path.
+
+    location_of("households_api.get_household", household_id="household.id")
+    """
+    getters = {name: attrgetter(path) for name, path in arguments.items()}
+    return lambda result: url_for(endpoint, **{name: get(result) for name, get in getters.items()})
 
 
 def redirect_to(endpoint: str, **values: Any) -> Callable[[Any], Response]:

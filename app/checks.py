@@ -17,7 +17,7 @@ from app.auth.models import ADMIN
 from app.catalogue.services import verify_stock
 from app.inspections.services import verify_inspections
 from app.ledger.expiry import expire_command
-from app.ledger.verify import VerifyReport, verify, verify_expiries
+from app.ledger.verify import ROW_IDS, VerifyReport, verify, verify_expiries
 from app.redemptions.services import verify_redemptions
 from app.scope import current_scope
 from app.villages.services import village_by_code
@@ -68,18 +68,16 @@ def verify_command(village_code: str | None) -> None:
         sys.exit(1)
 
 
-class ProblemOut(Schema):
-    check = fields.String()
-    detail = fields.String()
-    account_id = fields.Integer()
-    transaction_id = fields.Integer()
-    transfer_id = fields.Integer()
-    village_id = fields.Integer()
-    inspection_id = fields.Integer()
-    redemption_id = fields.Integer()
-    good_id = fields.Integer()
-    expected = fields.Integer()
-    actual = fields.Integer()
+ProblemOut = Schema.from_dict(
+    {
+        "check": fields.String(),
+        "detail": fields.String(),
+        **{name: fields.Integer() for name in ROW_IDS},
+        "expected": fields.Integer(),
+        "actual": fields.Integer(),
+    },
+    name="ProblemOut",
+)
 
 
 class VerifyOut(Schema):

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from flask import current_app, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
-from sqlalchemy import Insert, MetaData, Select, Table, event, insert
+from sqlalchemy import Insert, MetaData, Select, Table, TextClause, bindparam, event, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
+from sqlalchemy.types import TypeEngine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -234,7 +235,8 @@ def is_transient(error: DBAPIError) -> bool:
 def begin_write() -> None:
     """Begin a write transaction on the session.
 
-    SQLite: end any read transaction and BEGIN IMMEDIATE. PostgreSQL: a read
+    SQLite: end any read transaction and BEGIN IMMEDIATE; one that began so (before
+    the bearer-token lookup of a view that writes) simply goes on. PostgreSQL: a read
     transaction already open (the bearer-token lookup) simply goes on: under READ
     COMMITTED each statement reads afresh, and the objects it loaded (the user)
     stay loaded instead of being expired and read again.
@@ -242,8 +244,12 @@ def begin_write() -> None:
     session = db.session()
     if (
         session.in_transaction()
-        and db.engine.dialect.name == "postgresql"
         and not (session.new or session.dirty or session.deleted)
+        and (
+            db.engine.dialect.name == "postgresql"
+            # SQLite: the write transaction began before the bearer-token lookup.
+            or session.connection().get_execution_options().get(IMMEDIATE)
+        )
     ):
         return
     session.rollback()
@@ -320,3 +326,12 @@ def adopt(model: type[M], row_id: int, values: dict[str, Any]) -> M:
 @cache
 def _insert_returning_id(table: Table) -> Insert:
     return insert(table).returning(table.c.id)
+
+
+def typed_text(sql: str, **types: TypeEngine) -> TextClause:
+    """A textual statement whose named parameters have these column types.
+
+    For the few statements SQLAlchemy Core cannot build (PostgreSQL's data-modifying
+    CTEs): the types bind values as the columns would (a UTC timestamp, a BIGINT).
+    """
+    return text(sql).bindparams(*(bindparam(name, type_=type_) for name, type_ in types.items()))

@@ -56,5 +56,24 @@ def QueryId():  # noqa: N802
     return fields.Integer(validate=validate.Range(min=1, max=MAX_INT))
 
 
+def Reason():  # noqa: N802
+    """Why it was done: 1 to 500 characters, kept with the change (audit, ledger, stock)."""
+    return Text(required=True, min_length=1, max_length=500)
+
+
+def list_of(item: type[Schema]) -> type[Schema]:
+    """A list answer's schema, {"items": [...], "total": n}: InspectionOut gives InspectionList."""
+    return Schema.from_dict(
+        {"items": fields.List(fields.Nested(item)), "total": fields.Integer()},
+        name=item.__name__.removesuffix("Out") + "List",
+    )
+
+
 class PageQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+class OffsetQuery(PageQuery):
+    """A page of a long list: how many rows, and how many to skip."""
+
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as AnyResponse
 
-from app.db import db, insert_or_skip, run_write, utcnow
+from app.db import db, insert_or_skip, is_transient, run_write, utcnow
 from app.errors import DomainError, IdempotencyConflict, problem
 from app.idempotency import IdempotencyRecord
 
@@ -181,6 +181,94 @@ def problem_response(error: DomainError) -> Response:
     return problem(error.status, error.code, error.title, error.detail, **extra)
 
 
+def _stored_outcome(village_id: int, key: str, fingerprint: str) -> AnyResponse | None:
+    """The outcome kept with the key, replayed; None if there is none yet."""
+    stored = (
+        db.session.connection()
+        .execute(_STORED_OUTCOME, {"village_id": village_id, "key": key})
+        .one_or_none()
+    )
+    if stored is None:
+        return None
+    if stored.request_hash != fingerprint:
+        raise IdempotencyConflict("This Idempotency-Key was used with a different request.")
+    return _replay(stored)
+
+
+def _store(village_id: int, key: str, fingerprint: str, response: AnyResponse) -> bool:
+    """Keep the response with the key; False when another copy kept one first."""
+    stored = (
+        db.session.connection()
+        .execute(
+            insert_or_skip(idempotency_records),
+            {
+                "village_id": village_id,
+                "key": key,
+                "request_hash": fingerprint,
+                "status_code": response.status_code,
+                "body": response.get_data(as_text=True),
+                "location": response.headers.get("Location"),
+                "created_at": utcnow(),
+            },
+        )
+        .scalar_one_or_none()
+    )
+    return stored is not None
+
+
+def decide_once(
+    village_id: int, key: str, fingerprint: str, produce: Callable[[], AnyResponse]
+) -> AnyResponse:
+    """Run produce() once per key in a savepoint of the open write transaction.
+
+    What run_idempotent() does for a request, for one item of a batch that runs all
+    its items in one transaction: the item's writes and its key's row are released
+    together, or rolled back to the savepoint alone (a refusal, an error, a key seen
+    before) so that the other items keep theirs. A key seen before, in an earlier
+    request or earlier in this batch, answers its stored outcome; a business refusal
+    is kept with the key like a success. Non-business errors are raised, as the
+    request would have answered them; a transient database error (a serialization
+    failure, a deadlock) is raised too, and run_write() runs the whole batch again.
+    """
+    savepoint = db.session.begin_nested()
+    try:
+        response = _as_response(produce())
+        if _store(village_id, key, fingerprint, response):
+            savepoint.commit()
+            return response
+        savepoint.rollback()
+    except DomainError as error:
+        savepoint.rollback()
+        replayed = _stored_outcome(village_id, key, fingerprint)
+        if replayed is not None:
+            return replayed
+        if error.status not in STORED_REFUSALS:
+            raise
+        refusal = problem_response(error)
+        if _store(village_id, key, fingerprint, refusal):
+            return refusal
+    except HTTPException:
+        savepoint.rollback()
+        replayed = _stored_outcome(village_id, key, fingerprint)
+        if replayed is not None:
+            return replayed
+        raise
+    except DBAPIError as error:
+        if savepoint.is_active:
+            savepoint.rollback()
+        if is_transient(error):
+            raise
+        replayed = _stored_outcome(village_id, key, fingerprint)
+        if replayed is not None:
+            return replayed
+        raise
+    # The key was kept by another copy of the request (or an item before this one).
+    replayed = _stored_outcome(village_id, key, fingerprint)
+    if replayed is None:  # pragma: no cover - a kept key is there to read
+        raise AssertionError(f"the outcome kept with key {key!r} is missing")
+    return replayed
+
+
 def run_idempotent(
     village_id: int,
     key: str,
@@ -208,36 +296,10 @@ def run_idempotent(
     """
 
     def stored_outcome() -> AnyResponse | None:
-        stored = (
-            db.session.connection()
-            .execute(_STORED_OUTCOME, {"village_id": village_id, "key": key})
-            .one_or_none()
-        )
-        if stored is None:
-            return None
-        if stored.request_hash != fingerprint:
-            raise IdempotencyConflict("This Idempotency-Key was used with a different request.")
-        return _replay(stored)
+        return _stored_outcome(village_id, key, fingerprint)
 
     def store(response: AnyResponse) -> bool:
-        """Keep the response with the key; False when another copy kept one first."""
-        stored = (
-            db.session.connection()
-            .execute(
-                insert_or_skip(idempotency_records),
-                {
-                    "village_id": village_id,
-                    "key": key,
-                    "request_hash": fingerprint,
-                    "status_code": response.status_code,
-                    "body": response.get_data(as_text=True),
-                    "location": response.headers.get("Location"),
-                    "created_at": utcnow(),
-                },
-            )
-            .scalar_one_or_none()
-        )
-        return stored is not None
+        return _store(village_id, key, fingerprint, response)
 
     def work(look_first: bool) -> AnyResponse:
         # Optimistic by default: a key is almost always new, so the stored-outcome
@@ -314,7 +376,13 @@ def write_endpoint(view: Callable) -> Callable:
             look_first=bool(request.files),  # an upload is stored on disk
         )
 
-    return wrapper
+    return begins_write(wrapper)
+
+
+def begins_write(view: Callable) -> Callable:
+    """Mark a view that writes: role_required() reads the caller in the write transaction."""
+    view.writes = True  # type: ignore[attr-defined]
+    return view
 
 
 def _as_response(result) -> Response:

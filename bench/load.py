@@ -14,6 +14,10 @@ INSPECTIONS = "inspections"
 REDEMPTIONS = "redemptions"
 BATCH = "batch"  # inspections, BATCH_SIZE to a POST /api/v1/inspections/batch
 BATCH_SIZE = 50
+# wrk's own timeout for one request. A batch does 50 credits, so under load it may take
+# seconds; a timeout (or a run shorter than one batch) leaves nothing counted at all.
+TIMEOUT_SECONDS = {BATCH: 60}
+DEFAULT_TIMEOUT_SECONDS = 10
 
 
 @dataclass
@@ -50,6 +54,8 @@ class WrkResult:
     database_cpu_ms: float | None = None
     # Credits (or redemptions) a request carries: BATCH_SIZE for a batch.
     items: int = 1
+    # 1 when no request was answered within the run (counted as an error).
+    unanswered: int = 0
 
     @property
     def rate(self) -> float:
@@ -58,7 +64,7 @@ class WrkResult:
 
     @property
     def errors(self) -> int:
-        return self.non2xx + self.socket_errors
+        return self.non2xx + self.socket_errors + self.unanswered
 
     @property
     def tail(self) -> float:
@@ -106,7 +112,7 @@ def run_wrk(
             "-d",
             f"{seconds}s",
             "--timeout",
-            "10s",
+            f"{TIMEOUT_SECONDS.get(mode, DEFAULT_TIMEOUT_SECONDS)}s",
             "-s",
             str(WRK_SCRIPT),
             f"http://127.0.0.1:{target.port}",
@@ -125,6 +131,14 @@ def run_wrk(
         )
     data = json.loads(line.removeprefix("BENCH "))
     target.next_number[mode] = offset + data["next"]
+    samples = [
+        x.removeprefix("BENCH-ERROR ")
+        for x in completed.stdout.splitlines()
+        if x.startswith("BENCH-ERROR ")
+    ]
+    if data["requests"] == 0:
+        # Nothing answered within the run: say so, rather than report 0/s and no errors.
+        samples.append(f"no request was answered within the {seconds} s run")
     return WrkResult(
         label=label,
         mode=mode,
@@ -138,11 +152,8 @@ def run_wrk(
         non2xx=data["non2xx"],
         socket_errors=data["connect"] + data["read"] + data["write"] + data["timeout"],
         wrk_cpu_seconds=cpu,
-        error_samples=[
-            x.removeprefix("BENCH-ERROR ")
-            for x in completed.stdout.splitlines()
-            if x.startswith("BENCH-ERROR ")
-        ],
+        error_samples=samples,
+        unanswered=1 if data["requests"] == 0 else 0,
         items=BATCH_SIZE if mode == BATCH else 1,
     )
 

@@ -113,6 +113,16 @@ def goals(results: Results) -> list[tuple[str, str, bool | None]]:
                     ratio >= share,
                 )
             )
+    # Issue 21's round trips: SQL statements per request on PostgreSQL, from the profile.
+    for mode, most in ((INSPECTIONS, 5), (REDEMPTIONS, 8)):
+        profile = next((p for p in results.profiles if p.mode == mode), None)
+        out.append(
+            (
+                f"{mode}: <= {most} SQL statements a request (PostgreSQL)",
+                f"{profile.statements_per_request:.1f}" if profile else "not measured",
+                profile.statements_per_request <= most if profile else None,
+            )
+        )
     every = results.postgresql + results.sqlite
     errors = sum(r.errors for r in every)
     out.append(("zero errors in every run", f"{errors} errors", errors == 0 if every else None))

@@ -114,6 +114,20 @@ class Server:
         assert self.process is not None
         return sum(process_cpu([self.process.pid, *self.worker_pids()]).values())
 
+    def settle(self, limit: float = 60) -> None:
+        """Wait until the workers are idle: requests still running when wrk stopped are done.
+
+        Left running, they would be counted in the next run's CPU and slow its requests.
+        """
+        deadline = time.monotonic() + limit
+        before = self.cpu_seconds()
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            now = self.cpu_seconds()
+            if now - before < 0.02:
+                return
+            before = now
+
     def measure(
         self,
         run: Callable[[], WrkResult],
@@ -123,11 +137,15 @@ class Server:
         before = self.cpu_seconds()
         database_before = database_cpu() if database_cpu else {}
         result = run()
+        app_after = self.cpu_seconds()
+        database_after = database_cpu() if database_cpu else {}
+        self.settle()
         if result.requests:
-            result.app_cpu_ms = 1000 * (self.cpu_seconds() - before) / result.requests
+            result.app_cpu_ms = 1000 * (app_after - before) / result.requests
             if database_cpu:
-                after = database_cpu()
-                spent = sum(cpu - database_before.get(pid, 0.0) for pid, cpu in after.items())
+                spent = sum(
+                    cpu - database_before.get(pid, 0.0) for pid, cpu in database_after.items()
+                )
                 result.database_cpu_ms = 1000 * spent / result.requests
         return result
 

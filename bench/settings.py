@@ -56,6 +56,11 @@ class Settings:
     opening_points: int = field(default_factory=lambda: _int("BENCH_OPENING_POINTS", 10_000))
     goods: int = field(default_factory=lambda: _int("BENCH_GOODS", 10))
     duration: int = field(default_factory=lambda: _int("BENCH_DURATION", 20))
+    # A batch request does 50 credits and may take a second or more under load: its run
+    # lasts long enough for many to finish (wrk counts only the answered ones).
+    batch_duration: int = field(
+        default_factory=lambda: _int("BENCH_BATCH_DURATION", max(_int("BENCH_DURATION", 20), 10))
+    )
     connections: tuple[int, ...] = field(
         default_factory=lambda: _ints("BENCH_CONNECTIONS", "4,16,32")
     )

@@ -3,7 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from testsupport import assert_problem, balance_of, inspection_journals
+from sqlalchemy.exc import OperationalError
+from testsupport import assert_problem, balance_of, inspection_journals, run_at_once
+
+from app.db import db
+from app.inspections import services as inspections
+from app.ledger import services as ledger
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
 
@@ -225,3 +230,49 @@ def test_only_inspectors_and_admins_send_batches(batch, storekeeper_headers, hou
 
     assert_problem(response, 403)
     assert balance_of(household.id) == 0
+
+
+def test_the_same_batch_from_many_connections_credits_once(app, inspector_headers, make_household):
+    households = [make_household() for _ in range(3)]
+    items = [item(f"race-{n}", h, "A") for n, h in enumerate(households)]
+
+    def send(_index):
+        response = app.test_client().post(BATCH, json={"items": items}, headers=inspector_headers)
+        return response.status_code, response.get_json()
+
+    results = run_at_once(app, 4, send)
+
+    assert all(status == 200 for status, _ in results), results
+    assert all(body == results[0][1] for _, body in results)
+    assert [i["status"] for i in results[0][1]["items"]] == [201, 201, 201]
+    db.session.rollback()  # end the test's snapshot; read what the workers wrote
+    assert [balance_of(h.id) for h in households] == [3, 3, 3]
+    assert inspection_journals() == 3
+    assert ledger.verify().ok
+
+
+class TransientError(Exception):
+    """What the driver raises for a serialization failure."""
+
+    sqlstate = "40001"
+
+
+def test_a_serialization_failure_runs_the_whole_batch_again(batch, make_household, monkeypatch):
+    households = [make_household() for _ in range(3)]
+    real = inspections.inspect_household
+    calls = {"all": 0}
+
+    def inspect_household(*args, **kwargs):
+        calls["all"] += 1
+        if calls["all"] == 2:  # the second item, the first time round
+            raise OperationalError("UPDATE accounts ...", {}, TransientError())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inspections, "inspect_household", inspect_household)
+
+    response = batch([item(f"s{n}", h, "A") for n, h in enumerate(households)])
+
+    assert [i["status"] for i in response.json["items"]] == [201, 201, 201]
+    assert calls["all"] == 5  # two items, then all three again
+    assert [balance_of(h.id) for h in households] == [3, 3, 3]
+    assert inspection_journals() == 3

@@ -81,6 +81,14 @@ def test_a_resent_reissue_form_reissues_once(admin_client, household):
     assert "v2" in admin_client.get(detail).text
 
 
+def test_each_form_on_the_detail_page_has_a_key_of_its_own(admin_client, household):
+    page = admin_client.get(f"/admin/households/{household.id}")
+    keys = KEY.findall(page.text)
+    assert len(keys) == page.text.count('name="key"') >= 3
+    assert len(set(keys)) == len(keys)
+    assert not set(keys) & set(KEY.findall(admin_client.get(page.request.path).text))
+
+
 def test_a_resent_correction_form_counts_once(admin_client, make_household):
     household = make_household(points=10)
     detail = f"/admin/households/{household.id}"

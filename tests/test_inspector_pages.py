@@ -1,7 +1,9 @@
 """The inspector's pages through a logged-in browser session (Flask test client)."""
 
 import gzip
+import html
 import io
+import json
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -74,6 +76,18 @@ def test_the_scanner_page_renders_in_chinese_by_default(client, inspector):
     assert response.status_code == 200
     assert 'lang="zh' in response.text
     assert "static/js/scanner." in response.text
+
+
+def test_the_offline_queue_names_refusals_in_the_pages_language(client, inspector):
+    log_in(client, "inspector")
+
+    page = client.get("/inspect").text
+
+    attribute = re.search(r'data-refusals="([^"]*)"', page)
+    assert attribute, "the offline panel carries no refusal texts"
+    refusals = json.loads(html.unescape(attribute.group(1)))
+    assert refusals["household_inactive"] == "该户已迁出。"
+    assert refusals["revoked_qr"] and "card" not in refusals["revoked_qr"]
 
 
 def test_the_scanner_page_sends_anonymous_users_to_the_login(client):

@@ -90,6 +90,9 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (LOGIN, 200,   200,   200,   302,   200,   200,   200),
     "GET /my":
         (LOGIN, 403,   403,   403,   200,   403,   403,   403),
+    # The photo of one of the resident's own 0-point grades (the target is not one: 404).
+    "GET /my/feedback/<id:inspection_id>/photo":
+        (LOGIN, 403,   403,   403,   404,   403,   403,   403),
     # The inspector's pages.
     "GET /inspect":
         (LOGIN, 200,   200,   403,   403,   200,   200,   403),
@@ -688,13 +691,16 @@ REQUESTS: dict[str, Spec] = {
     "POST /api/v1/redemptions/<id:redemption_id>/cancel": lambda w, p: {"json": {"reason": "退货"}},
     "POST /admin/users": lambda w, p: {
         "data": {
+            "key": uuid.uuid4().hex,
             "username": w.unique("qs-new"),
             "password": PASSWORD,
             "role": "household",
             "household": w.h1_code,
         }
     },
-    "POST /admin/users/<id:user_id>/active": lambda w, p: {"data": {"active": "0"}},
+    "POST /admin/users/<id:user_id>/active": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "active": "0"}
+    },
     "POST /admin/users/<id:user_id>/password": lambda w, p: {
         "data": {"key": uuid.uuid4().hex, "password": PASSWORD}
     },

@@ -1,12 +1,13 @@
 """The village office (issue 16): inspectors' grids, password help, the audit log, admin pages."""
 
+import re
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from testsupport import PASSWORD, api_log_in, balance_of, log_in, page_post
 
 from app.audit.models import AuditEvent
-from app.auth.models import INSPECTOR
+from app.auth.models import INSPECTOR, User
 from app.db import db
 from app.inspections.models import Inspection
 
@@ -272,3 +273,59 @@ def test_a_long_board_list_leaves_no_lonely_row_on_its_last_page(app):
     first, rest = rows.split(100, room)
     assert rest.stop - rest.start >= 2
     assert first.stop - first.start + rest.stop - rest.start == 10
+
+
+# The users page's forms go through the API's actions, each with its own key.
+
+
+def test_each_form_on_the_users_page_carries_its_own_key(client, admin, inspector):
+    log_in(client, "admin")
+    page = client.get("/admin/users").text
+    keys = re.findall(r'name="key" value="([0-9a-f]{32})"', page)
+    forms = page.count('method="post"')
+    assert len(keys) == forms and len(set(keys)) == forms
+
+
+def test_a_resent_add_user_form_adds_the_user_once(client, admin):
+    log_in(client, "admin")
+    form = {"username": "xiaoli", "password": PASSWORD, "role": INSPECTOR, "key": "k-add"}
+    first = page_post(client, "/admin/users", form)
+    again = page_post(client, "/admin/users", form)
+    assert first.status_code == again.status_code == 302
+    assert again.headers["Location"] == first.headers["Location"]
+    assert "done=created" in first.headers["Location"]
+    assert db.session.scalar(select(func.count()).where(User.username == "xiaoli")) == 1
+    assert [e.details["username"] for e in events("user_created")].count("xiaoli") == 1
+
+
+def test_a_taken_username_is_named_in_chinese(client, admin, inspector):
+    log_in(client, "admin")
+    form = {"username": "inspector", "password": PASSWORD, "role": INSPECTOR}
+    response = page_post(client, "/admin/users", form)
+    assert response.status_code == 422
+    assert "这个用户名已被占用" in response.text
+    assert "taken" not in response.text
+    assert 'value="inspector"' in response.text  # what was typed stays
+
+
+def test_a_household_login_needs_a_household_of_the_village(client, admin, other_village):
+    log_in(client, "admin")
+    form = {"username": "hu", "password": PASSWORD, "role": "household", "household": "NOPE-1"}
+    response = page_post(client, "/admin/users", form)
+    assert response.status_code == 422
+    assert "本村没有这个户编号" in response.text
+    assert db.session.scalar(select(func.count()).where(User.username == "hu")) == 0
+
+
+def test_disabling_a_user_from_the_page_is_one_audited_change(client, admin, inspector):
+    log_in(client, "admin")
+    form = {"active": "0", "key": "k-off"}
+    first = page_post(client, f"/admin/users/{inspector.id}/active", form)
+    again = page_post(client, f"/admin/users/{inspector.id}/active", form)
+    assert first.status_code == again.status_code == 302
+    assert "done=disabled" in first.headers["Location"]
+    assert api_log_in(client, "inspector").status_code == 401
+    assert [e.target_id for e in events("user_disabled")] == [inspector.id]
+    myself = page_post(client, f"/admin/users/{admin.id}/active", {"active": "0"})
+    assert myself.status_code == 422
+    assert "不能停用自己的账号" in myself.text

@@ -186,3 +186,46 @@ def test_a_queue_replayed_twice_credits_once(inspect, make_household):
     assert [r.json for r in second] == [r.json for r in first]
     assert inspection_journals() == 3
     assert [balance_of(h.id) for h in households] == [3, 3, 3]
+
+
+def test_the_phones_queue_sent_as_a_batch_after_one_went_alone_credits_each_once(
+    client, inspect, inspector_headers, make_household
+):
+    """As static/js/queue.js sends: the oldest grades in one batch, resent if the answer is lost."""
+    households = [make_household() for _ in range(3)]
+    items = [
+        {"key": f"tap-{n}", "household_id": h.id, "grade": "A", "inspected_at": stamp(ago(hours=2))}
+        for n, h in enumerate(households)
+    ]
+    # The first tap went alone (a grade page online) before its answer was lost.
+    alone = inspect(households[0], "A", key="tap-0", inspected_at=items[0]["inspected_at"])
+    assert alone.status_code == 201
+
+    first = client.post(
+        "/api/v1/inspections/batch", json={"items": items}, headers=inspector_headers
+    )
+    again = client.post(
+        "/api/v1/inspections/batch", json={"items": items}, headers=inspector_headers
+    )
+
+    assert [i["status"] for i in first.json["items"]] == [201, 201, 201]
+    assert first.json["items"][0]["inspection"] == alone.json
+    assert again.json == first.json
+    assert inspection_journals() == 3
+    assert [balance_of(h.id) for h in households] == [3, 3, 3]
+
+
+def test_the_roster_names_the_village_and_each_cards_version(client, household, inspector_headers):
+    """The phone reads a scanned card against these before it skips the server's card check."""
+    roster = client.get("/api/v1/roster", headers=inspector_headers)
+    assert roster.status_code == 200
+    assert roster.json["village_id"] == household.village_id
+    assert [(h["id"], h["card_version"]) for h in roster.json["items"]] == [(household.id, 1)]
+
+
+def test_a_revoked_phone_token_no_longer_reads_the_roster(client, inspector_headers):
+    """Logging out on the phone revokes its token (static/js/logout.js)."""
+    assert (
+        client.delete("/api/v1/auth/tokens/current", headers=inspector_headers).status_code == 204
+    )
+    assert_problem(client.get("/api/v1/roster", headers=inspector_headers), 401, "unauthorized")

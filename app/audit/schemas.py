@@ -5,13 +5,13 @@ from datetime import date
 from marshmallow import Schema, fields, validate
 
 from app.audit.services import ACTIONS
-from app.schemas import QueryId
+from app.schemas import OffsetQuery, QueryId
 
 # Days a village could have acted on; far dates would overflow on the way to UTC.
 DAYS = validate.Range(min=date(2000, 1, 1), max=date(2999, 12, 31))
 
 
-class AuditQuery(Schema):
+class AuditQuery(OffsetQuery):
     action = fields.String(validate=validate.OneOf(ACTIONS))
     actor_id = QueryId()
     day_from = fields.Date(
@@ -24,8 +24,6 @@ class AuditQuery(Schema):
         validate=DAYS,
         metadata={"description": "Last village day (YYYY-MM-DD), inclusive."},
     )
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
 
 
 class AuditEventOut(Schema):

@@ -1,9 +1,9 @@
 """Auth API: bearer tokens, and the village's users."""
 
-from flask import request, url_for
+from flask import request
 from flask_smorest import Blueprint
 
-from app.actions import action
+from app.actions import action, location_of
 from app.auth import services
 from app.auth.decorators import bearer_token, role_required
 from app.auth.models import ADMIN, User
@@ -91,7 +91,7 @@ def list_users():
     schema=UserIn,
     out=UserDetailOut,
     status=201,
-    location=lambda user: url_for("users_api.get_user", user_id=user.id),
+    location=location_of("users_api.get_user", user_id="id"),
 )
 def create_user(scope: Scope, data: dict) -> User:
     """Create a user of the village; a household user names a household of the village."""

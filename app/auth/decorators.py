@@ -7,7 +7,7 @@ from flask import g, redirect, request, session, url_for
 
 from app.auth.models import User
 from app.auth.services import user_for_token
-from app.db import db
+from app.db import begin_write, db
 from app.errors import Forbidden, ReadOnly, Unauthorized, wants_json
 from app.scope import may_write
 
@@ -80,6 +80,10 @@ def role_required(*roles: str) -> Callable:
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(*args, **kwargs):
+            if getattr(view, "writes", False) and "user" not in g:
+                # Read the caller inside the write transaction: on SQLite a read
+                # transaction would end at BEGIN IMMEDIATE and the user be read again.
+                begin_write()
             try:
                 user = login_required_user()
             except Unauthorized:

@@ -5,9 +5,10 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit.services import (
@@ -47,6 +48,17 @@ def dummy_hash() -> str:
     return _dummy_hashes[method]
 
 
+def _audit(user: User, actor_id: int | None, action: str, **details: Any) -> None:
+    """Log what was done to a user, named by its username, in its village's audit log."""
+    record(
+        user.village_id, actor_id, action, "user", user.id, {"username": user.username, **details}
+    )
+
+
+class UsernameTaken(ValidationFailed):
+    """Another user has this username (usernames are unique across villages)."""
+
+
 def create_user(
     village: Village,
     username: str,
@@ -77,7 +89,7 @@ def create_user(
     if household is not None and household.village_id != village.id:
         raise ValidationFailed("The household belongs to another village.")
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise ValidationFailed(f"The username {username!r} is taken.")
+        raise UsernameTaken(f"The username {username!r} is taken.")
     user = User(
         village_id=village.id,
         username=username,
@@ -87,14 +99,7 @@ def create_user(
     )
     db.session.add(user)
     db.session.flush()
-    record(
-        village.id,
-        actor_id,
-        USER_CREATED,
-        "user",
-        user.id,
-        {"username": user.username, "role": role, "household_id": user.household_id},
-    )
+    _audit(user, actor_id, USER_CREATED, role=role, household_id=user.household_id)
     return user
 
 
@@ -153,17 +158,10 @@ def set_active(user: User, active: bool, *, actor_id: int | None) -> User:
     if not active:
         revoked = end_sessions(user)
     db.session.flush()
-    details: dict = {"username": user.username, "role": user.role}
-    if not active:
-        details["tokens_revoked"] = revoked
-    record(
-        user.village_id,
-        actor_id,
-        USER_ENABLED if active else USER_DISABLED,
-        "user",
-        user.id,
-        details,
-    )
+    if active:
+        _audit(user, actor_id, USER_ENABLED, role=user.role)
+    else:
+        _audit(user, actor_id, USER_DISABLED, role=user.role, tokens_revoked=revoked)
     return user
 
 
@@ -198,14 +196,7 @@ def set_password(user: User, password: str, *, actor_id: int | None) -> User:
     user.password_hash = hash_password(password)
     revoked = end_sessions(user)
     db.session.flush()
-    record(
-        user.village_id,
-        actor_id,
-        PASSWORD_RESET,
-        "user",
-        user.id,
-        {"username": user.username, "tokens_revoked": revoked},
-    )
+    _audit(user, actor_id, PASSWORD_RESET, tokens_revoked=revoked)
     return user
 
 
@@ -252,14 +243,7 @@ def set_grids(user: User, grid_ids: list[int], *, actor_id: int | None) -> list[
     db.session.execute(delete(UserGrid).where(UserGrid.user_id == user.id))
     db.session.add_all(UserGrid(user_id=user.id, grid_id=grid_id) for grid_id in wanted)
     db.session.flush()
-    record(
-        user.village_id,
-        actor_id,
-        USER_GRIDS_SET,
-        "user",
-        user.id,
-        {"username": user.username, "old_grid_ids": before, "new_grid_ids": wanted},
-    )
+    _audit(user, actor_id, USER_GRIDS_SET, old_grid_ids=before, new_grid_ids=wanted)
     return wanted
 
 
@@ -311,14 +295,7 @@ def unlock_login(user: User, *, actor_id: int | None) -> int:
         delete(LoginAttempt).where(LoginAttempt.username == user.username),
         execution_options={"synchronize_session": False},
     ).rowcount
-    record(
-        user.village_id,
-        actor_id,
-        LOGIN_UNLOCKED,
-        "user",
-        user.id,
-        {"username": user.username, "failed_logins_cleared": cleared},
-    )
+    _audit(user, actor_id, LOGIN_UNLOCKED, failed_logins_cleared=cleared)
     return cleared
 
 
@@ -440,17 +417,22 @@ def issue_token(user: User) -> IssuedToken:
     return IssuedToken(token, expires_at)
 
 
+# Every API request's first read, built once: the user with what decides whether the
+# token still holds (the token itself is not loaded as an object).
+_USER_FOR_TOKEN = (
+    select(User, ApiToken.expires_at, ApiToken.revoked_at)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
 def user_for_token(token: str) -> User:
     """Return the user of a valid bearer token, or raise Unauthorized."""
-    row = db.session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == _token_hash(token))
-    ).one_or_none()
+    row = db.session.execute(_USER_FOR_TOKEN, {"token_hash": _token_hash(token)}).one_or_none()
     if row is None:
         raise Unauthorized("The token is not valid.")
-    api_token, user = row
-    if api_token.revoked_at is not None or api_token.expires_at <= utcnow():
+    user, expires_at, revoked_at = row
+    if revoked_at is not None or expires_at <= utcnow():
         raise Unauthorized("The token has expired or was revoked.")
     if not user.active:
         raise Unauthorized("The user is disabled.")

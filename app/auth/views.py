@@ -1,26 +1,23 @@
 """Login and logout pages (cookie session), and the admin's page of users."""
 
 import math
-import uuid
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
-from sqlalchemy import select
 
-from app.actions import FormInvalid, page_error, whole
+from app.actions import Action, FormInvalid, page_error, whole
 from app.auth import services
-from app.auth.api import client_address, unlock_user, update_user
+from app.auth.api import client_address, create_user, unlock_user, update_user
 from app.auth.decorators import current_user, forget_session, role_required, start_session
 from app.auth.models import ADMIN, HOUSEHOLD, ROLES
-from app.auth.schemas import LoginIn, UserIn, UserPatch, has_control, has_control_or_invisible
+from app.auth.schemas import LoginIn, has_control, has_control_or_invisible
 from app.db import db, run_write
-from app.errors import DomainError, RateLimited, page_message, refusal_message
-from app.households.models import Household
+from app.errors import DomainError, RateLimited, refusal_message
+from app.households.services import household_id_by_code
 from app.scope import current_scope
 from app.security import safe_next
-from app.villages.models import Village
 from app.villages.services import list_grids
 
 bp = Blueprint("auth", __name__)
@@ -106,24 +103,12 @@ FIELD_REFUSALS = {
 }
 
 
-def _refusal(error: ValidationError) -> str:
-    """Say in the reader's language which fields the schema refused."""
-    fields = error.messages if isinstance(error.messages, dict) else {}
-    return " ".join(
-        str(message) for name, message in FIELD_REFUSALS.items() if name in fields
-    ) or _("Check the form and try again.")
-
-
 def _shown(values: dict) -> dict:
     """The form's values to show again, without the characters that were refused."""
     return {
         name: "".join(char for char in value if not has_control_or_invisible(char))[:64]
         for name, value in values.items()
     }
-
-
-class _NoSuchHousehold(DomainError):
-    status = 422
 
 
 # What the users page calls the fields of a refused password or grid form.
@@ -148,14 +133,11 @@ def _users_page(message: str | None = None, status: int = 200, values: dict | No
         grid_names={grid.id: grid.name for grid in grids},
         user_grids=services.grid_ids_by_user(scope.village_id),
         failures=services.failed_logins([user.username for user in users]),
-        key=uuid.uuid4().hex,
     ), status
 
 
 def _patch_page_error(error: DomainError):
     """Show the users page again with what was refused, in the reader's language."""
-    if error.status >= 500 or error.status == 404:
-        raise error
     if error.code != "validation_error":
         return _users_page(page_error(error, PATCH_FIELDS), error.status)
     fields = error.errors if isinstance(error, FormInvalid) else error.extra.get("errors") or {}
@@ -166,67 +148,40 @@ def _patch_page_error(error: DomainError):
     return _users_page(_("Check the form and try again."), error.status)
 
 
-def _done(what: str):
-    return lambda _result: redirect(url_for("auth.users_page", done=what))
-
-
-def _refused(error: DomainError):
-    return redirect(url_for("auth.users_page", refused=error.code))
+def _user_form(the_action: Action, form: dict, done: str, user_id: int):
+    """Run a user's form on the users page: back to the page, saying what was done or refused."""
+    return the_action.submit(
+        form,
+        key=request.form.get("key"),
+        done=lambda _result: redirect(url_for("auth.users_page", done=done)),
+        refused=lambda error: redirect(url_for("auth.users_page", refused=error.code)),
+        invalid=_patch_page_error,
+        user_id=user_id,
+    )
 
 
 @bp.post("/admin/users/<id:user_id>/password")
 @role_required(ADMIN)
 def user_password(user_id: int):
     """Give a user a new password: its sessions and tokens end (audited)."""
-    try:
-        return update_user.submit(
-            {"password": request.form.get("password", "")},
-            key=request.form.get("key"),
-            done=_done("password"),
-            refused=_refused,
-            user_id=user_id,
-        )
-    except DomainError as error:
-        return _patch_page_error(error)
+    return _user_form(
+        update_user, {"password": request.form.get("password", "")}, "password", user_id
+    )
 
 
 @bp.post("/admin/users/<id:user_id>/unlock")
 @role_required(ADMIN)
 def user_unlock(user_id: int):
     """Unlock a login: forget its failed logins, so it may log in at once (audited)."""
-    try:
-        return unlock_user.submit(
-            {},
-            key=request.form.get("key"),
-            done=_done("unlocked"),
-            refused=_refused,
-            user_id=user_id,
-        )
-    except DomainError as error:
-        return _patch_page_error(error)
+    return _user_form(unlock_user, {}, "unlocked", user_id)
 
 
 @bp.post("/admin/users/<id:user_id>/grids")
 @role_required(ADMIN)
 def user_grids(user_id: int):
     """Assign an inspector to the ticked grids; none ticked: the whole village."""
-    try:
-        try:
-            data = UserPatch().load(
-                {"grid_ids": [whole(value) for value in request.form.getlist("grid_id")]}
-            )
-        except ValidationError as error:
-            raise FormInvalid(error.normalized_messages()) from None
-        return update_user.submit(
-            {},
-            key=request.form.get("key"),
-            done=_done("grids"),
-            refused=_refused,
-            data=data,
-            user_id=user_id,
-        )
-    except DomainError as error:
-        return _patch_page_error(error)
+    grid_ids = [whole(value) for value in request.form.getlist("grid_id")]
+    return _user_form(update_user, {"grid_ids": grid_ids}, "grids", user_id)
 
 
 @bp.get("/admin/users")
@@ -239,76 +194,51 @@ def users_page():
 @bp.post("/admin/users")
 @role_required(ADMIN)
 def user_create():
-    """Add a user; a household user names its household by code."""
+    """Add a user (the API's create_user); a household user names its household by code."""
+    form = request.form
     values = {
-        "username": request.form.get("username", "").strip(),
-        "role": request.form.get("role", ""),
-        "household": request.form.get("household", "").strip(),
+        "username": form.get("username", "").strip(),
+        "role": form.get("role", ""),
+        "household": form.get("household", "").strip(),
     }
-    try:
-        # The API's own schema: the same refusals (control and invisible characters,
-        # lengths) whichever way a user is added.
-        args = UserIn().load(
-            {
-                "username": values["username"],
-                "password": request.form.get("password", ""),
-                "role": values["role"],
-            }
-        )
-    except ValidationError as error:
-        return _users_page(_refusal(error), 422, _shown(values))
-    if has_control_or_invisible(values["household"]) or len(values["household"]) > 32:
-        return _users_page(_("No household with this code in the village."), 422, _shown(values))
-    password = args["password"]
-    actor = g.user
-
-    def create() -> None:
-        village = db.session.get_one(Village, actor.village_id)
-        household = None
-        if values["household"]:
-            household = db.session.scalar(
-                select(Household).where(
-                    Household.village_id == actor.village_id,
-                    Household.code == values["household"].upper(),
-                )
-            )
-            if household is None:
-                raise _NoSuchHousehold()
-        services.create_user(
-            village,
-            args["username"],
-            password,
-            values["role"],
-            household=household,
-            actor_id=actor.id,
-        )
-
-    if values["role"] == HOUSEHOLD and not values["household"]:
+    data = {key: values[key] for key in ("username", "role")} | {
+        "password": form.get("password", "")
+    }
+    if values["household"]:
+        household_id = None
+        if len(values["household"]) <= 32 and not has_control_or_invisible(values["household"]):
+            household_id = household_id_by_code(current_scope().village_id, values["household"])
+        if household_id is None:
+            message = _("No household with this code in the village.")
+            return _users_page(message, 422, _shown(values))
+        data["household_id"] = str(household_id)
+    elif values["role"] == HOUSEHOLD:
         return _users_page(_("A household login needs the household's code."), 422, values)
-    try:
-        run_write(create)
-    except _NoSuchHousehold:
-        return _users_page(_("No household with this code in the village."), 422, values)
-    except DomainError as error:
-        return _users_page(page_message(error), error.status, values)
-    return redirect(url_for("auth.users_page", done="created"))
+    return create_user.submit(
+        data,
+        key=form.get("key"),
+        done=lambda _user: redirect(url_for("auth.users_page", done="created")),
+        refused=lambda error: redirect(url_for("auth.users_page", refused=error.code)),
+        invalid=lambda error: _users_page(_create_page_error(error), error.status, _shown(values)),
+    )
+
+
+def _create_page_error(error: DomainError) -> str:
+    """What the users page says about a user it could not add."""
+    if isinstance(error, services.UsernameTaken):
+        return _("This username is taken; choose another.")
+    if isinstance(error, FormInvalid):
+        named = [str(text) for name, text in FIELD_REFUSALS.items() if name in error.errors]
+        return " ".join(named) or _("Check the form and try again.")
+    return page_error(error)
 
 
 @bp.post("/admin/users/<id:user_id>/active")
 @role_required(ADMIN)
 def user_active(user_id: int):
-    """Disable or enable a user; an admin cannot disable themself."""
+    """Disable or enable a user (the API's update_user); an admin cannot disable themself."""
     active = request.form.get("active") == "1"
-    actor = g.user
-
-    def change() -> None:
-        user = services.get_user(actor.village_id, user_id)
-        services.set_active(user, active, actor_id=actor.id)
-
-    try:
-        run_write(change)
-    except DomainError as error:
-        if error.status == 404:
-            raise
+    if not active and user_id == current_scope().user_id:
         return _users_page(_("You cannot disable yourself."), 422)
-    return redirect(url_for("auth.users_page", done="enabled" if active else "disabled"))
+    done = "enabled" if active else "disabled"
+    return _user_form(update_user, {"active": "true" if active else "false"}, done, user_id)

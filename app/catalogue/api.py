@@ -1,9 +1,8 @@
 """Catalogue API: goods, stock movements, pictures."""
 
-from flask import url_for
 from flask_smorest import Blueprint
 
-from app.actions import action
+from app.actions import action, location_of
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, ROLES, STAFF, STOREKEEPER
 from app.catalogue import services
@@ -34,10 +33,6 @@ blp = Blueprint(
 SHOPKEEPERS = (ADMIN, STOREKEEPER)
 
 
-def good_location(good: Good) -> str:
-    return url_for("catalogue_api.get_good", good_id=good.id)
-
-
 @blp.get("")
 @role_required(*ROLES)
 @blp.arguments(GoodsQuery, location="query")
@@ -56,7 +51,7 @@ def list_goods(args):
     schema=GoodIn,
     out=GoodOut,
     status=201,
-    location=good_location,
+    location=location_of("catalogue_api.get_good", good_id="id"),
 )
 def create_good(scope: Scope, data: dict) -> Good:
     """Add a good; its opening stock is recorded as a restock."""

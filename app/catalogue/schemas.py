@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, post_dump, validate
 
 from app.auth.models import ADMIN, STOREKEEPER
 from app.catalogue.services import MAX_COST_CENTS, MAX_PRICE, MAX_STOCK
-from app.schemas import Text
+from app.schemas import Reason, Text
 
 
 class GoodIn(Schema):
@@ -84,12 +84,12 @@ class RestockIn(Schema):
 
 class StocktakeIn(Schema):
     counted = fields.Integer(strict=True, required=True, validate=validate.Range(0, MAX_STOCK))
-    reason = Text(required=True, min_length=1, max_length=500)
+    reason = Reason()
 
 
 class WriteOffIn(Schema):
     quantity = fields.Integer(strict=True, required=True, validate=validate.Range(1, MAX_STOCK))
-    reason = Text(required=True, min_length=1, max_length=500)
+    reason = Reason()
 
 
 class MovementOut(Schema):

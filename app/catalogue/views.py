@@ -5,7 +5,6 @@ and the same function runs, once per form key (made when the page was shown), so
 resent restock, count or write-off moves the stock once.
 """
 
-import uuid
 from collections.abc import Mapping
 
 from flask import Blueprint, render_template, request
@@ -96,7 +95,6 @@ def _goods_page(*, message: str | None = None, status: int = 200):
         message=message or _refusal(request.args.get("refused")),
         saved=request.args.get("saved") == "1",
         low=[good for good in items if good.active and good.is_low],
-        key=uuid.uuid4().hex,
     ), status
 
 
@@ -106,17 +104,15 @@ def goods():
     """The catalogue with low-stock warnings, and a form to add a good."""
     if request.method == "GET":
         return _goods_page()
-    try:
-        return create_good.submit(
-            request.form,
-            key=request.form.get("key"),
-            done=redirect_to("catalogue.goods", saved=1),
-            refused=refused_to("catalogue.goods"),
-        )
-    except DomainError as error:
-        if error.status >= 500:
-            raise
-        return _goods_page(message=_message(error, GOOD_FIELDS), status=error.status)
+    return create_good.submit(
+        request.form,
+        key=request.form.get("key"),
+        done=redirect_to("catalogue.goods", saved=1),
+        refused=refused_to("catalogue.goods"),
+        invalid=lambda error: _goods_page(
+            message=_message(error, GOOD_FIELDS), status=error.status
+        ),
+    )
 
 
 def _stock_page(good: Good, *, message: str | None = None, status: int = 200):
@@ -127,8 +123,6 @@ def _stock_page(good: Good, *, message: str | None = None, status: int = 200):
         movement_kinds=MOVEMENT_KINDS,
         message=message or _refusal(request.args.get("refused")),
         saved=request.args.get("saved") == "1",
-        # One key per form: sending one form never spends another's.
-        keys={name: uuid.uuid4().hex for name in STOCK_ACTIONS},
     ), status
 
 
@@ -153,15 +147,13 @@ def stock_action(good_id: int, action: str):
         # one that names none turns the good over.
         wanted = form.get("active") or ("false" if good.active else "true")
         form = {"active": wanted}
-    try:
-        return the_action.submit(
-            form,
-            key=request.form.get("key"),
-            done=redirect_to("catalogue.stock", good_id=good_id, saved=1),
-            refused=refused_to("catalogue.stock", good_id=good_id),
-            good_id=good_id,
-        )
-    except DomainError as error:
-        if error.status >= 500 or error.code == "not_found":
-            raise
-        return _stock_page(good, message=_message(error, STOCK_FIELDS[action]), status=error.status)
+    return the_action.submit(
+        form,
+        key=request.form.get("key"),
+        done=redirect_to("catalogue.stock", good_id=good_id, saved=1),
+        refused=refused_to("catalogue.stock", good_id=good_id),
+        invalid=lambda error: _stock_page(
+            good, message=_message(error, STOCK_FIELDS[action]), status=error.status
+        ),
+        good_id=good_id,
+    )

@@ -1,9 +1,9 @@
 """Households API: the roster, door cards, scanning, import."""
 
-from flask import Response, url_for
+from flask import Response
 from flask_smorest import Blueprint
 
-from app.actions import action
+from app.actions import action, location_of
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, HOUSEHOLD, STAFF
 from app.db import db
@@ -35,10 +35,6 @@ blp = Blueprint(
 )
 
 
-def household_location(result: services.HouseholdResult) -> str:
-    return url_for("households_api.get_household", household_id=result.household.id)
-
-
 @action(
     blp,
     "/households",
@@ -46,7 +42,7 @@ def household_location(result: services.HouseholdResult) -> str:
     schema=HouseholdIn,
     out=HouseholdOut,
     status=201,
-    location=household_location,
+    location=location_of("households_api.get_household", household_id="household.id"),
 )
 def create_household(scope: Scope, data: dict) -> services.HouseholdResult:
     """Add a household; it gets its code, card and points account."""

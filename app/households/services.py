@@ -19,7 +19,7 @@ from app.errors import ValidationFailed
 from app.households.models import Household
 from app.households.pinyin import query_key
 from app.ledger.expiry import Expired, expiring
-from app.ledger.reads import household_balance
+from app.ledger.reads import household_balance, household_balances
 from app.ledger.services import open_household_account
 from app.scope import in_village, village_today
 from app.villages.models import Grid, Village
@@ -148,6 +148,23 @@ def households_by_id(household_ids: Iterable[int]) -> dict[int, Household]:
         h.id: h
         for h in db.session.scalars(select(Household).where(Household.id.in_(list(household_ids))))
     }
+
+
+def household_id_by_code(village_id: int, code: str) -> int | None:
+    """The id of the village's household with this code (any case), or None."""
+    return db.session.scalar(
+        select(Household.id).where(
+            Household.village_id == village_id, Household.code == code.strip().upper()
+        )
+    )
+
+
+def codes_and_balances(household_ids: Iterable[int]) -> dict[int, tuple[str | None, int]]:
+    """Each household's code and balance now, by id, for a list of its rows (two queries)."""
+    ids = set(household_ids)
+    households = households_by_id(ids)
+    balances = household_balances(ids)
+    return {i: (households[i].code if i in households else None, balances.get(i, 0)) for i in ids}
 
 
 def update_household(

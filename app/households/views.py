@@ -1,6 +1,6 @@
 """Household pages: the public door page, and the admin's roster pages."""
 
-import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, g, redirect, render_template, request, url_for
@@ -40,10 +40,12 @@ from app.households.importer import (
 )
 from app.households.models import Household
 from app.households.printing import card_sheet_pdf
+from app.inspections.feedback import feedback_photo, household_feedback
 from app.ledger.api import create_adjustment
 from app.ledger.expiry import expiring
 from app.ledger.labels import journal_kind_label
 from app.ledger.services import household_account, statement
+from app.photos import photo_response
 from app.schemas import CONTROL_MESSAGE, MAX_INT, has_hidden_characters
 from app.scope import current_scope, village_today
 from app.villages.models import Village
@@ -109,6 +111,8 @@ def door_page(token: str):
         # never the free-text reason an admin typed for it.
         kind=journal_kind_label,
         goods=list_goods(household.village_id),
+        # Its latest 0-point grades and notes; never their photos, which are the household's.
+        feedback=household_feedback(household.id, village_today(household.village_id)),
     )
 
 
@@ -138,7 +142,16 @@ def my_points():
         more=more,
         goods=list_goods(scope.village_id),
         next_before=lines[-1].version if more else None,
+        feedback=household_feedback(household.id, scope.today()),
     )
+
+
+@bp.get("/my/feedback/<id:inspection_id>/photo")
+@role_required(HOUSEHOLD)
+def my_feedback_photo(inspection_id: int):
+    """The photo the inspector took with a 0-point grade of the resident's own household."""
+    scope = current_scope()
+    return photo_response(feedback_photo(scope.own_household_id(), inspection_id))
 
 
 # The admin's roster pages.
@@ -270,14 +283,11 @@ def _form_page(
         message=message,
         grids=list_grids(current_scope().village_id),
         household=household,
-        key=uuid.uuid4().hex,
     ), status
 
 
 def _refused_form(household: Household | None, error: DomainError):
     """The household form again, with what was typed and what to correct."""
-    if error.status >= 500 or error.code == "not_found":
-        raise error
     errors, message = _form_errors(error)
     typed = {name: _shown(request.form.get(name, "")) for name in FORM_FIELDS}
     return _form_page(household, typed, errors=errors, message=message, status=error.status)
@@ -290,17 +300,15 @@ def household_new():
     if request.method == "GET":
         refused = refusal_message(request.args.get("refused"))
         return _form_page(None, {"status": services.ACTIVE}, message=refused)
-    try:
-        return create_household.submit(
-            request.form,
-            key=request.form.get("key"),
-            done=lambda result: redirect(
-                url_for("households.household_detail", household_id=result.household.id, saved=1)
-            ),
-            refused=refused_to("households.household_new"),
-        )
-    except DomainError as error:
-        return _refused_form(None, error)
+    return create_household.submit(
+        request.form,
+        key=request.form.get("key"),
+        done=lambda result: redirect(
+            url_for("households.household_detail", household_id=result.household.id, saved=1)
+        ),
+        refused=refused_to("households.household_new"),
+        invalid=lambda error: _refused_form(None, error),
+    )
 
 
 def _edits() -> dict:
@@ -329,16 +337,14 @@ def household_edit(household_id: int):
             "status": household.status,
         }
         return _form_page(household, values, message=refusal_message(request.args.get("refused")))
-    try:
-        return update_household.submit(
-            _edits(),
-            key=request.form.get("key"),
-            done=redirect_to("households.household_detail", household_id=household_id, saved=1),
-            refused=refused_to("households.household_edit", household_id=household_id),
-            household_id=household_id,
-        )
-    except DomainError as error:
-        return _refused_form(household, error)
+    return update_household.submit(
+        _edits(),
+        key=request.form.get("key"),
+        done=redirect_to("households.household_detail", household_id=household_id, saved=1),
+        refused=refused_to("households.household_edit", household_id=household_id),
+        invalid=lambda error: _refused_form(household, error),
+        household_id=household_id,
+    )
 
 
 def _detail_page(
@@ -374,15 +380,10 @@ def _detail_page(
         lines=statement(account.id, limit=100),
         payload=cards.card_payload(household),
         words=movement_words,
-        reissue_key=uuid.uuid4().hex,
-        adjust_key=uuid.uuid4().hex,
-        login_key=uuid.uuid4().hex,
         reissue_message=reissue_message or refusal_message(args.get("reissue_error")),
         adjust_message=adjust_message or refusal_message(args.get("adjust_error")),
         login_message=login_message or refusal_message(args.get("login_error")),
         inspections=inspections,
-        # One key per form: each void is its own write.
-        void_keys={inspection.id: uuid.uuid4().hex for inspection in inspections},
         voided=args.get("voided", type=int),
         void_message=void_message or refusal_message(args.get("void_error")),
     ), status
@@ -417,11 +418,17 @@ def _back_with(household_id: int, form: str):
     return respond
 
 
-def _refused_on_detail(household: Household, error: DomainError, form: str, message: str):
-    """The detail page again, with the form's message (a 404 stays a 404)."""
-    if error.status >= 500 or error.code == "not_found":
-        raise error
-    return _detail_page(household, status=error.status, **{f"{form}_message": message})
+def _again_on_detail(household: Household, form: str, labels: Mapping[str, Any]):
+    """An invalid() for a detail page form: the page again, with what to correct."""
+
+    def respond(error: DomainError):
+        if form == "adjust" and isinstance(error, FormInvalid) and "amount" in error.errors:
+            message = _("Give a whole number of points, like 5 or -5.")
+        else:
+            message = page_error(error, labels)
+        return _detail_page(household, status=error.status, **{f"{form}_message": message})
+
+    return respond
 
 
 @bp.post("/admin/households/<id:household_id>/reissue")
@@ -429,17 +436,14 @@ def _refused_on_detail(household: Household, error: DomainError, form: str, mess
 def household_reissue(household_id: int):
     """Replace the household's card (the API's reissue_card); a resent form reissues once."""
     household = services.get_household(current_scope().village_id, household_id)
-    try:
-        return reissue_card.submit(
-            request.form,
-            key=request.form.get("key"),
-            done=redirect_to("households.household_detail", household_id=household_id, reissued=1),
-            refused=_back_with(household_id, "reissue"),
-            household_id=household_id,
-        )
-    except DomainError as error:
-        message = page_error(error, REISSUE_FIELDS)
-        return _refused_on_detail(household, error, "reissue", message)
+    return reissue_card.submit(
+        request.form,
+        key=request.form.get("key"),
+        done=redirect_to("households.household_detail", household_id=household_id, reissued=1),
+        refused=_back_with(household_id, "reissue"),
+        invalid=_again_on_detail(household, "reissue", REISSUE_FIELDS),
+        household_id=household_id,
+    )
 
 
 VOID_FIELDS = {"reason": _l("Reason")}
@@ -456,25 +460,16 @@ def household_void_inspection(household_id: int, inspection_id: int):
     household = services.get_household(scope.village_id, household_id)
     if get_inspection(scope.village_id, inspection_id).household_id != household.id:
         raise NotFound("No such inspection of this household.")
-    try:
-        return void_inspection.submit(
-            request.form,
-            key=request.form.get("key"),
-            done=redirect_to(
-                "households.household_detail", household_id=household_id, voided=inspection_id
-            ),
-            refused=_back_with(household_id, "void"),
-            inspection_id=inspection_id,
-        )
-    except DomainError as error:
-        message = page_error(error, VOID_FIELDS)
-        return _refused_on_detail(household, error, "void", message)
-
-
-def _adjust_message(error: DomainError) -> str:
-    if isinstance(error, FormInvalid) and "amount" in error.errors:
-        return _("Give a whole number of points, like 5 or -5.")
-    return page_error(error, ADJUST_FIELDS)
+    return void_inspection.submit(
+        request.form,
+        key=request.form.get("key"),
+        done=redirect_to(
+            "households.household_detail", household_id=household_id, voided=inspection_id
+        ),
+        refused=_back_with(household_id, "void"),
+        invalid=_again_on_detail(household, "void", VOID_FIELDS),
+        inspection_id=inspection_id,
+    )
 
 
 @bp.post("/admin/households/<id:household_id>/adjust")
@@ -482,21 +477,19 @@ def _adjust_message(error: DomainError) -> str:
 def household_adjust(household_id: int):
     """Correct a household's points (the API's create_adjustment); a resent form counts once."""
     household = services.get_household(current_scope().village_id, household_id)
-    try:
-        return create_adjustment.submit(
-            {**request.form, "household_id": str(household_id)},
-            key=request.form.get("key"),
-            done=lambda result: redirect(
-                url_for(
-                    "households.household_detail",
-                    household_id=household_id,
-                    adjusted=result["amount"],
-                )
-            ),
-            refused=_back_with(household_id, "adjust"),
-        )
-    except DomainError as error:
-        return _refused_on_detail(household, error, "adjust", _adjust_message(error))
+    return create_adjustment.submit(
+        {**request.form, "household_id": str(household_id)},
+        key=request.form.get("key"),
+        done=lambda result: redirect(
+            url_for(
+                "households.household_detail",
+                household_id=household_id,
+                adjusted=result["amount"],
+            )
+        ),
+        refused=_back_with(household_id, "adjust"),
+        invalid=_again_on_detail(household, "adjust", ADJUST_FIELDS),
+    )
 
 
 @bp.post("/admin/households/<id:household_id>/login")
@@ -505,26 +498,24 @@ def household_login(household_id: int):
     """Give the household a login of its own, to see its points from home."""
     household = services.get_household(current_scope().village_id, household_id)
     form = request.form
-    try:
-        return create_user.submit(
-            {
-                "username": form.get("username", ""),
-                "password": form.get("password", ""),
-                "role": HOUSEHOLD,
-                "household_id": str(household_id),
-            },
-            key=form.get("key"),
-            done=lambda user: redirect(
-                url_for(
-                    "households.household_detail",
-                    household_id=household_id,
-                    login_created=user.username,
-                )
-            ),
-            refused=_back_with(household_id, "login"),
-        )
-    except DomainError as error:
-        return _refused_on_detail(household, error, "login", page_error(error, LOGIN_FIELDS))
+    return create_user.submit(
+        {
+            "username": form.get("username", ""),
+            "password": form.get("password", ""),
+            "role": HOUSEHOLD,
+            "household_id": str(household_id),
+        },
+        key=form.get("key"),
+        done=lambda user: redirect(
+            url_for(
+                "households.household_detail",
+                household_id=household_id,
+                login_created=user.username,
+            )
+        ),
+        refused=_back_with(household_id, "login"),
+        invalid=_again_on_detail(household, "login", LOGIN_FIELDS),
+    )
 
 
 @bp.route("/admin/households/import", methods=["GET", "POST"])
@@ -591,7 +582,6 @@ def household_import():
         imported=imported,
         skipped_count=skipped_count,
         skipped=result.skipped[:MAX_SKIPPED_SHOWN] if result is not None else [],
-        key=uuid.uuid4().hex,
     ), status
 
 

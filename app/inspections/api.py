@@ -6,14 +6,14 @@ from flask import Response, jsonify, url_for
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
-from app.actions import action
+from app.actions import action, location_of
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, STAFF
-from app.db import db
+from app.db import db, run_write
 from app.errors import DomainError, Forbidden, NotFound, problem
 from app.households.cards import household_by_ref
 from app.households.models import Household
-from app.households.services import households_by_id
+from app.households.services import codes_and_balances
 from app.inspections import services
 from app.inspections.models import Inspection
 from app.inspections.schemas import (
@@ -30,10 +30,10 @@ from app.inspections.schemas import (
     VoidIn,
 )
 from app.ledger.expiry import make_policy
-from app.ledger.services import household_balance, household_balances
+from app.ledger.services import household_balance
 from app.photos import photo_response, store_photo
 from app.scope import Scope, current_scope
-from app.writes import json_fingerprint, problem_response, run_idempotent
+from app.writes import begins_write, decide_once, json_fingerprint, problem_response
 
 blp = Blueprint(
     "inspections_api",
@@ -55,8 +55,7 @@ def rules_out(rules: services.Rules) -> dict:
     }
 
 
-def inspection_location(result: services.InspectionResult) -> str:
-    return url_for("inspections_api.get_inspection", inspection_id=result.inspection.id)
+inspection_location = location_of("inspections_api.get_inspection", inspection_id="inspection.id")
 
 
 def with_balance(inspection: Inspection) -> services.InspectionResult:
@@ -130,7 +129,7 @@ def create_inspection(scope: Scope, data: dict) -> services.InspectionResult:
         moment = services.check_inspected_at(moment)
     if data.get("payload") is None:
         # The hot path: the household, its village's time zone and its accounts in one read.
-        door = services.household_and_accounts(scope.village_id, data["household_id"])
+        door = services.household_and_accounts(scope.village_id, data["household_id"], moment)
         return services.inspect_household(
             door.household,
             scope.user,
@@ -139,6 +138,7 @@ def create_inspection(scope: Scope, data: dict) -> services.InspectionResult:
             inspected_at=moment,
             accounts=door.accounts,
             village_zone=door.zone,
+            decided=door.decided,
         )
     if moment is None:
         household = household_by_ref(scope.village_id, data)
@@ -153,6 +153,7 @@ def create_inspection(scope: Scope, data: dict) -> services.InspectionResult:
 @role_required(INSPECTOR, ADMIN)
 @blp.arguments(BatchIn)
 @blp.response(200, BatchOut)
+@begins_write
 def create_inspections(args: dict) -> dict:
     """Send a queue of inspections at once: each item decided alone, in order.
 
@@ -167,15 +168,22 @@ def create_inspections(args: dict) -> dict:
     """
     scope = current_scope()
     path = url_for("inspections_api.create_inspection")
-    return {"items": [_batch_item(scope, path, item) for item in args["items"]]}
+    # One transaction for the whole queue, a savepoint per item (decide_once): one
+    # commit instead of a hundred. A serialization failure runs the queue again whole.
+    return run_write(lambda: {"items": [_batch_item(scope, path, i) for i in args["items"]]})
+
+
+# Made once: a marshmallow schema is costly to make, and a batch has up to 100 items.
+_ITEM_IN = InspectionIn()
+_ITEM_OUT = InspectionOut()
 
 
 def _batch_item(scope: Scope, path: str, item: dict) -> dict:
-    """Decide one queued inspection as if it came alone with its key."""
+    """Decide one queued inspection as if it came alone with its key, in its own savepoint."""
     key = item["key"]
     body = {name: value for name, value in item.items() if name != "key"}
     try:
-        data = InspectionIn().load(body)
+        data = _ITEM_IN.load(body)
     except ValidationError as error:
         answer = problem(
             422,
@@ -188,14 +196,14 @@ def _batch_item(scope: Scope, path: str, item: dict) -> dict:
 
     def produce() -> Response:
         result = create_inspection(scope, data)
-        response = jsonify(InspectionOut().dump(result))
+        response = jsonify(_ITEM_OUT.dump(result))
         response.status_code = 201
         response.headers["Location"] = inspection_location(result)
         return response
 
     digest = json_fingerprint("POST", path, scope.user_id, body)
     try:
-        response = run_idempotent(scope.village_id, key, digest, produce)
+        response = decide_once(scope.village_id, key, digest, produce)
     except DomainError as error:
         response = problem_response(error)
     answer = json.loads(response.get_data())
@@ -223,17 +231,8 @@ def list_inspections(args):
         limit=args["limit"],
         offset=args["offset"],
     )
-    household_ids = {i.household_id for i in rows}
-    households = households_by_id(household_ids)
-    balances = household_balances(household_ids)
-    items = [
-        services.InspectionResult(
-            i,
-            households[i.household_id].code if i.household_id in households else None,
-            balances.get(i.household_id, 0),
-        )
-        for i in rows
-    ]
+    known = codes_and_balances(i.household_id for i in rows)
+    items = [services.InspectionResult(i, *known[i.household_id]) for i in rows]
     return {"items": items, "total": total}
 
 

@@ -17,6 +17,7 @@ from app.auth.models import ADMIN, INSPECTOR
 from app.auth.services import grid_ids_of, issue_token
 from app.db import db, utcnow
 from app.households.models import Household
+from app.households.schemas import HouseholdBrief
 from app.inspections import services
 from app.inspections.models import Inspection
 from app.ledger.services import household_balances
@@ -37,6 +38,7 @@ OFFLINE_ASSETS = (
     "js/scanner.js",
     "js/queue.js",
     "js/inspect.js",
+    "js/logout.js",
     "vendor/jsqr/jsQR.js",
     "app.webmanifest",
     "icons/icon-192.png",
@@ -44,12 +46,8 @@ OFFLINE_ASSETS = (
 )
 
 
-class RosterHousehold(Schema):
-    id = fields.Integer()
-    code = fields.String()
-    name = fields.String()
+class RosterHousehold(HouseholdBrief):
     address = fields.String()
-    grid_id = fields.Integer()
     balance = fields.Integer()
     last_inspected_on = fields.Date(allow_none=True)
     card_version = fields.Integer(metadata={"description": "The version of its current card"})
@@ -65,6 +63,7 @@ class RosterOut(Schema):
     fetched_at = fields.DateTime()
     today = fields.Date(metadata={"description": "The village's date when fetched"})
     timezone = fields.String()
+    village_id = fields.Integer()
     username = fields.String()
     grid_ids = fields.List(fields.Integer())
     grades = fields.List(fields.Nested(RosterGrade))
@@ -108,6 +107,7 @@ def get_roster():
         "fetched_at": utcnow(),
         "today": scope.today(),
         "timezone": scope.zone.key,
+        "village_id": scope.village_id,
         "username": scope.user.username,
         "grid_ids": grid_ids,
         "grades": [{"grade": g.grade, "label": g.label, "points": g.points} for g in rules.grades],

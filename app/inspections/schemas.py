@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from app.households.schemas import HouseholdRef
 from app.inspections.services import MAX_DAILY_LIMIT, MAX_POINTS_PER_GRADE
 from app.ledger.expiry import END_OF_NEXT_YEAR, IDLE_MONTHS, MAX_IDLE_MONTHS, NONE, POLICIES
-from app.schemas import PageQuery, QueryId, Text
+from app.schemas import OffsetQuery, QueryId, Reason, Text, list_of
 
 
 class ExpiryIn(Schema):
@@ -115,23 +115,20 @@ class InspectionOut(Schema):
     void_reason = fields.String(attribute="inspection.void_reason", allow_none=True)
 
 
-class InspectionQuery(PageQuery):
+class InspectionQuery(OffsetQuery):
     date = fields.Date(metadata={"description": "One village day (YYYY-MM-DD)"})
     date_from = fields.Date(data_key="from")
     date_to = fields.Date(data_key="to")
     grid_id = QueryId()
     inspector_id = QueryId()
     household_id = QueryId()
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
 
 
-class InspectionList(Schema):
-    items = fields.List(fields.Nested(InspectionOut))
-    total = fields.Integer()
+InspectionList = list_of(InspectionOut)
 
 
 class VoidIn(Schema):
-    reason = Text(required=True, min_length=1, max_length=500)
+    reason = Reason()
 
 
 class PhotoIn(Schema):

@@ -3,6 +3,7 @@
 import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import cast
 from zoneinfo import ZoneInfo
 
@@ -53,33 +54,39 @@ _SLOTS_ON = select(
     inspections.c.household_id == bindparam("household_id"),
     inspections.c.local_date == bindparam("day"),
 )
-_RULES_AND_TIMEZONE = (
-    select(
-        rule_sets.c.id,
-        rule_sets.c.version,
-        rule_sets.c.grades,
-        rule_sets.c.daily_limit,
-        rule_sets.c.actor_id,
-        rule_sets.c.created_at,
-        rule_sets.c.expiry,
-        villages.c.timezone,
-    )
-    .join(villages, villages.c.id == rule_sets.c.village_id)
+# A rules version as _rules() reads it.
+_RULE_COLUMNS = (
+    rule_sets.c.id,
+    rule_sets.c.version,
+    rule_sets.c.grades,
+    rule_sets.c.daily_limit,
+    rule_sets.c.actor_id,
+    rule_sets.c.created_at,
+    rule_sets.c.expiry,
+)
+# The version of the village's rules in force at the moment: the newest made by then
+# (the first version for a moment before any, so a village always has rules).
+_in_force = rule_sets.alias("in_force")
+_RULES_IN_FORCE = (
+    select(_in_force.c.id)
     .where(
-        rule_sets.c.village_id == bindparam("village_id"),
-        # The version in force at the moment: the newest made by then (the first
-        # version for a moment before any, so a village always has rules).
+        _in_force.c.village_id == bindparam("village_id"),
         or_(
-            rule_sets.c.created_at <= bindparam("moment", type_=UTCDateTime()),
-            rule_sets.c.version == 1,
+            _in_force.c.created_at <= bindparam("moment", type_=UTCDateTime()),
+            _in_force.c.version == 1,
         ),
     )
-    .order_by(rule_sets.c.version.desc())
+    .order_by(_in_force.c.version.desc())
     .limit(1)
+    .scalar_subquery()
 )
-# The rules in force with the household's inspections of the day, in one read, when
-# the day is known before the rules (the caller read the village's time zone).
-_RULES_AND_SLOTS = _RULES_AND_TIMEZONE.add_columns(
+_RULES_AND_TIMEZONE = (
+    select(*_RULE_COLUMNS, villages.c.timezone)
+    .join(villages, villages.c.id == rule_sets.c.village_id)
+    .where(rule_sets.c.id == _RULES_IN_FORCE)
+)
+# How many of the household's inspections of the day count, and the highest slot taken.
+_COUNTED = (
     select(func.count(inspections.c.id))
     .where(
         inspections.c.household_id == bindparam("household_id"),
@@ -87,41 +94,58 @@ _RULES_AND_SLOTS = _RULES_AND_TIMEZONE.add_columns(
         inspections.c.voided_at.is_(None),
     )
     .scalar_subquery()
-    .label("counted"),
+    .label("counted")
+)
+_HIGHEST = (
     select(func.coalesce(func.max(inspections.c.slot), 0))
     .where(
         inspections.c.household_id == bindparam("household_id"),
         inspections.c.local_date == bindparam("day"),
     )
     .scalar_subquery()
-    .label("highest"),
+    .label("highest")
 )
+# The rules in force with the household's inspections of the day, in one read, when
+# the day is known before the rules (the caller read the village's time zone).
+_RULES_AND_SLOTS = _RULES_AND_TIMEZONE.add_columns(_COUNTED, _HIGHEST)
 # The reissue that retired a card version, and when.
 _CARD_RETIRED_AT = select(card_reissues.c.created_at).where(
     card_reissues.c.household_id == bindparam("household_id"),
     card_reissues.c.old_version == bindparam("version"),
 )
 
-# A household named by id, with its points account and the village's issuance
-# account: what a credit needs before it posts, in one read.
+# What a credit decides on, in one read: the household, its points account and the
+# village's issuance account, the rules in force at a moment and the household's
+# inspections of that moment's day. The day comes from the village's time zone as
+# last read (_ZONES); the read returns the zone, so a guess that was wrong is caught
+# and the day's inspections read again.
 _ledger_accounts = cast(Table, Account.__table__)
 _issuance = _ledger_accounts.alias("issuance")
-_HOUSEHOLD_AND_ACCOUNTS = (
+_DOOR = (
     select(
         Household,
-        select(villages.c.timezone).where(villages.c.id == Household.village_id).scalar_subquery(),
-        _ledger_accounts.c.id,
+        villages.c.timezone,
+        _ledger_accounts.c.id.label("account_id"),
         select(_issuance.c.id)
         .where(
-            _issuance.c.village_id == Household.village_id,
+            _issuance.c.village_id == bindparam("village_id"),
             _issuance.c.household_id.is_(None),
             _issuance.c.kind == ISSUANCE,
         )
-        .scalar_subquery(),
+        .scalar_subquery()
+        .label("issuance_id"),
+        *_RULE_COLUMNS,
+        _COUNTED,
+        _HIGHEST,
     )
+    .join(villages, villages.c.id == Household.village_id)
     .join(_ledger_accounts, _ledger_accounts.c.household_id == Household.id)
+    .outerjoin(rule_sets, rule_sets.c.id == _RULES_IN_FORCE)
     .where(Household.id == bindparam("household_id"))
 )
+# Each village's time zone as last read: village id -> zone name.
+_ZONES: dict[int, str | None] = {}
+
 
 # How far an inspection recorded offline may be from the server's clock.
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -162,12 +186,22 @@ class Rules:
 
 def _rules(row: RuleSet | Row) -> Rules:
     """The rules of a stored version (an ORM row or a Core row with its columns)."""
-    grades = tuple(
-        Grade(g["grade"], g["points"], g.get("label") or g["grade"]) for g in json.loads(row.grades)
-    )
     # A Core row that does not select the policy (scoring needs none) reads as "none".
-    expiry = parse_policy(getattr(row, "expiry", None))
+    grades, expiry = _parsed(row.grades, getattr(row, "expiry", None))
     return Rules(row.id, row.version, grades, row.daily_limit, row.actor_id, row.created_at, expiry)
+
+
+@lru_cache(maxsize=256)
+def _parsed(grades: str, expiry: str | None) -> tuple[tuple[Grade, ...], ExpiryPolicy]:
+    """Parse a rules version's stored grades and policy, once per distinct text.
+
+    A version is never changed once made, so its text names it: every credit under
+    the same rules reuses the parsed figures.
+    """
+    parsed = tuple(
+        Grade(g["grade"], g["points"], g.get("label") or g["grade"]) for g in json.loads(grades)
+    )
+    return parsed, parse_policy(expiry)
 
 
 def set_rules(
@@ -335,21 +369,55 @@ def check_inspected_at(inspected_at: datetime, now: datetime | None = None) -> d
 
 
 @dataclass(frozen=True)
+class Decided:
+    """What a credit decides on, read with the household: the rules and the day's slots."""
+
+    recorded_at: datetime
+    inspected_at: datetime | None
+    rules: Rules | None  # None: the village has no rules
+    day: date
+    counted: int
+    highest: int
+
+
+@dataclass(frozen=True)
 class Door:
-    """A household as a credit needs it: its village's time zone and its two accounts."""
+    """A household as a credit needs it: its village's time zone, its two accounts, and
+    the rules and the day's inspections it is decided on."""
 
     household: Household
     zone: ZoneInfo
     accounts: tuple[int, int] | None
+    decided: Decided
 
 
-def household_and_accounts(village_id: int, household_id: int) -> Door:
-    """Return a household of the village with its time zone and accounts, in one read."""
-    row = db.session.execute(_HOUSEHOLD_AND_ACCOUNTS, {"household_id": household_id}).one_or_none()
+def household_and_accounts(
+    village_id: int, household_id: int, inspected_at: datetime | None = None
+) -> Door:
+    """Return a household of the village with what a credit decides on, in one read.
+
+    That is its time zone and accounts, the rules in force at inspected_at (default:
+    now) and the household's inspections of that day.
+    """
+    recorded_at = utcnow()
+    moment = inspected_at or recorded_at
+    guessed = local_date(moment, zone(_ZONES.get(village_id)))
+    row = db.session.execute(
+        _DOOR,
+        {"village_id": village_id, "household_id": household_id, "moment": moment, "day": guessed},
+    ).one_or_none()
     if row is None or row[0].village_id != village_id:
         raise NotFound("No such household.")
-    household, timezone, account, issuance = row
-    return Door(household, zone(timezone), (account, issuance) if issuance is not None else None)
+    household, counted, highest = row[0], row.counted, row.highest
+    _ZONES[village_id] = row.timezone
+    village_zone = zone(row.timezone)
+    day = local_date(moment, village_zone)
+    if day != guessed:  # the village's zone was not known, or changed
+        counted, highest = _slots_on(household_id, day)
+    rules = _rules(row) if row.id is not None else None
+    accounts = (row.account_id, row.issuance_id) if row.issuance_id is not None else None
+    decided = Decided(recorded_at, inspected_at, rules, day, counted, highest)
+    return Door(household, village_zone, accounts, decided)
 
 
 def household_at(village_id: int, ref: dict, moment: datetime) -> Household:
@@ -414,6 +482,7 @@ def inspect_household(
     inspected_at: datetime | None = None,
     accounts: tuple[int, int] | None = None,
     village_zone: ZoneInfo | None = None,
+    decided: Decided | None = None,
 ) -> InspectionResult:
     """Record an inspection and credit its points; never past the daily limit.
 
@@ -426,7 +495,8 @@ def inspect_household(
     accounts (the household's and the issuance account's ids) and village_zone,
     when the caller read them with the household, save reading them again: with
     the zone the day is known first, and the rules and the day's count come in
-    one read.
+    one read; decided, read with the household (see household_and_accounts()), saves
+    that read too.
     """
     if household.village_id != inspector.village_id:
         raise NotFound("No such household.")
@@ -434,10 +504,17 @@ def inspect_household(
         raise ConflictOfInterest("You may not inspect your own household.")
     if household.status != "active":
         raise HouseholdInactive("This household has moved away.")
-    recorded_at = utcnow()
+    if decided is not None and (at is not None or decided.inspected_at != inspected_at):
+        decided = None  # read for another moment
+    recorded_at = decided.recorded_at if decided is not None else utcnow()
     now = at or recorded_at
     moment = inspected_at or now
-    if village_zone is None:
+    if decided is not None:
+        if decided.rules is None:
+            raise NotFound("The village has no rules yet.")
+        rules, today = decided.rules, decided.day
+        counted, highest = decided.counted, decided.highest
+    elif village_zone is None:
         rules, today = _rules_and_today(household.village_id, moment, inspected_at or recorded_at)
         counted, highest = _slots_on(household.id, today)
     else:

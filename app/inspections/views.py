@@ -1,6 +1,5 @@
 """The inspector's pages: scan a card, grade, see the new balance, scan the next."""
 
-import uuid
 from collections.abc import Mapping
 
 from flask import Blueprint, redirect, render_template, request, url_for
@@ -87,7 +86,6 @@ def _grade_page(household: Household, *, message: str | None = None, status: int
         balance=household_balance(household.id),
         done_today=done,
         full=done >= rules.daily_limit,
-        key=uuid.uuid4().hex,
         message=message,
         own=scope.user.household_id == household.id,
     ), status
@@ -116,18 +114,16 @@ def grade(household_id: int):
             db.session.flush()
         return redirect(url_for("inspections.done", inspection_id=result.inspection.id))
 
-    try:
-        return create_inspection.submit(
-            {**request.form, "household_id": str(household_id)},
-            key=request.form.get("key"),
-            done=done,
-            refused=refused_to("inspections.grade_form", household_id=household_id),
-            attachments=[photo],
-        )
-    except DomainError as error:
-        if error.status >= 500:
-            raise
-        return _grade_page(household, message=page_error(error), status=error.status)
+    return create_inspection.submit(
+        {**request.form, "household_id": str(household_id)},
+        key=request.form.get("key"),
+        done=done,
+        refused=refused_to("inspections.grade_form", household_id=household_id),
+        invalid=lambda error: _grade_page(
+            household, message=page_error(error), status=error.status
+        ),
+        attachments=[photo],
+    )
 
 
 @bp.get("/inspect/done/<id:inspection_id>")
@@ -194,5 +190,4 @@ def rules_page():
         users=users,
         message=message or refusal_message(request.args.get("refused")),
         saved=request.args.get("saved"),
-        key=uuid.uuid4().hex,
     ), status

@@ -3,7 +3,7 @@
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from app.ledger.services import MAX_AMOUNT
-from app.schemas import MAX_INT, Id, PageQuery, Text
+from app.schemas import MAX_INT, Id, PageQuery, Reason
 
 
 class AdjustmentIn(Schema):
@@ -11,7 +11,7 @@ class AdjustmentIn(Schema):
     amount = fields.Integer(
         strict=True, required=True, validate=validate.Range(min=-MAX_AMOUNT, max=MAX_AMOUNT)
     )
-    reason = Text(required=True, min_length=1, max_length=500)
+    reason = Reason()
 
     @validates("amount")
     def _not_zero(self, value: int, **_kwargs) -> None:

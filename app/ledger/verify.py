@@ -18,6 +18,17 @@ from sqlalchemy import Connection, Select, func, or_, select
 from app.db import db
 from app.ledger.models import HOUSEHOLD, Account, Entry, Journal, Transfer
 
+# The rows a problem may name, by the API's field names (ProblemOut has one field each).
+ROW_IDS = (
+    "account_id",
+    "transaction_id",
+    "transfer_id",
+    "village_id",
+    "inspection_id",
+    "redemption_id",
+    "good_id",
+)
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -30,6 +41,11 @@ class Problem:
     # For a figure that is off: what the rule says it should be, and what it is.
     expected: int | None = None
     actual: int | None = None
+
+    def __post_init__(self) -> None:
+        unknown = set(self.ids) - set(ROW_IDS)
+        if unknown:  # the API would leave them out: name them in ROW_IDS first
+            raise ValueError(f"a problem names rows the API does not show: {sorted(unknown)}")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the problem as the API and the CLI have always shown it."""

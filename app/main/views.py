@@ -5,9 +5,10 @@ from flask_babel import refresh
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.actions import form_key
 from app.auth.decorators import current_user, role_required
 from app.db import db
-from app.errors import problem
+from app.errors import PAGE_REFUSALS, problem
 from app.ledger.services import household_balance
 from app.security import safe_next
 from app.villages.models import Village
@@ -64,6 +65,16 @@ def set_language(code: str):
         session["lang"] = code
     # Only paths on this site: never an open redirect.
     return redirect(safe_next(request.args.get("next"), default="/"))
+
+
+# A new key for each page form that writes (app/actions.py); macros see it too.
+bp.add_app_template_global(form_key)
+
+
+@bp.app_template_global()
+def refusal_texts() -> dict[str, str]:
+    """Each refusal code's words in the reader's language, for scripts that show them."""
+    return {code: str(text) for code, text in PAGE_REFUSALS.items()}
 
 
 @bp.app_context_processor

@@ -1,16 +1,15 @@
 """Redemptions API: goods for points at the counter, and cancellations."""
 
-from flask import url_for
 from flask_smorest import Blueprint
 
-from app.actions import action
+from app.actions import action, location_of
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, STAFF, STOREKEEPER
 from app.db import db
 from app.households.cards import household_by_ref
 from app.households.models import Household
-from app.households.services import households_by_id
-from app.ledger.services import household_balance, household_balances
+from app.households.services import codes_and_balances
+from app.ledger.services import household_balance
 from app.redemptions import services
 from app.redemptions.models import Redemption
 from app.redemptions.schemas import (
@@ -28,10 +27,6 @@ blp = Blueprint(
     url_prefix="/api/v1/redemptions",
     description="Redemptions (兑换) at the points shop's counter.",
 )
-
-
-def redemption_location(result: services.RedemptionResult) -> str:
-    return url_for("redemptions_api.get_redemption", redemption_id=result.redemption.id)
 
 
 def read_back(redemption: Redemption) -> services.RedemptionResult:
@@ -52,7 +47,7 @@ def read_back(redemption: Redemption) -> services.RedemptionResult:
     schema=RedemptionIn,
     out=RedemptionOut,
     status=201,
-    location=redemption_location,
+    location=location_of("redemptions_api.get_redemption", redemption_id="redemption.id"),
     responses={
         404: "not_found: no such household in this village",
         409: "insufficient_points (with required, balance and shortfall), out_of_stock (with "
@@ -83,18 +78,10 @@ def list_redemptions(args):
         limit=args["limit"],
         offset=args["offset"],
     )
-    household_ids = {r.household_id for r in rows}
-    households = households_by_id(household_ids)
-    balances = household_balances(household_ids)
+    known = codes_and_balances(r.household_id for r in rows)
     lines = services.lines_for(r.id for r in rows)
     items = [
-        services.RedemptionResult(
-            r,
-            households[r.household_id].code if r.household_id in households else None,
-            balances.get(r.household_id, 0),
-            lines.get(r.id, []),
-        )
-        for r in rows
+        services.RedemptionResult(r, *known[r.household_id], lines.get(r.id, [])) for r in rows
     ]
     return {"items": items, "total": total}
 

@@ -4,7 +4,7 @@ from marshmallow import Schema, fields, validate
 
 from app.households.schemas import HouseholdRef
 from app.redemptions.services import FOUND_BY, MAX_LINES, MAX_QUANTITY
-from app.schemas import Id, PageQuery, QueryId, Text
+from app.schemas import Id, OffsetQuery, QueryId, Reason, list_of
 
 
 class LineIn(Schema):
@@ -58,15 +58,12 @@ class RedemptionOut(Schema):
     found_by = fields.String(attribute="redemption.found_by")
 
 
-class RedemptionQuery(PageQuery):
+class RedemptionQuery(OffsetQuery):
     household_id = QueryId()
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10_000_000))
 
 
-class RedemptionList(Schema):
-    items = fields.List(fields.Nested(RedemptionOut))
-    total = fields.Integer()
+RedemptionList = list_of(RedemptionOut)
 
 
 class CancelIn(Schema):
-    reason = Text(required=True, min_length=1, max_length=500)
+    reason = Reason()

@@ -1,18 +1,30 @@
 """Redeeming goods for points at the counter, receipts, and cancelling."""
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import REDEMPTION_CANCELLED, record
 from app.auth.models import User
-from app.catalogue.models import CANCEL, REDEMPTION
-from app.catalogue.services import goods_by_id, move_stock
-from app.db import db, insert_adopted, utcnow
+from app.catalogue.models import CANCEL, REDEMPTION, Good
+from app.catalogue.services import move_stock
+from app.db import adopt, db, insert_adopted, typed_text, utcnow
 from app.errors import (
     AlreadyReversed,
     HouseholdInactive,
@@ -23,21 +35,23 @@ from app.errors import (
 )
 from app.households.models import Household
 from app.ledger.models import REDEMPTION as REDEMPTION_ACCOUNT
+from app.ledger.models import Account
 from app.ledger.services import (
     Leg,
     household_balance,
     post,
     reverse,
-    village_and_posting_accounts,
 )
 from app.ledger.verify import Problem
 from app.redemptions.models import ReceiptCounter, Redemption, RedemptionLine
 from app.scope import zone
+from app.types import UTCDateTime
 from app.villages.models import Village
 
 MAX_LINES = 50
 
 receipt_counters = cast(Table, ReceiptCounter.__table__)
+accounts = cast(Table, Account.__table__)
 _NEXT_RECEIPT = (
     update(receipt_counters)
     .where(
@@ -48,6 +62,111 @@ _NEXT_RECEIPT = (
     .returning(receipt_counters.c.last)
 )
 _INSERT_LINES = insert(cast(Table, RedemptionLine.__table__))
+# PostgreSQL: the next receipt number, the redemption and its lines in one round trip.
+# No row back: the village has no counter for the year yet (make it, then again).
+_REDEEM_PG = typed_text(
+    """
+    WITH counter AS (
+        UPDATE receipt_counters SET last = last + 1
+        WHERE village_id = :village_id AND year = :year
+        RETURNING last
+    ), redemption AS (
+        INSERT INTO redemptions
+            (village_id, household_id, storekeeper_id, receipt_no, total_points,
+             balance_before, balance_after, journal_id, created_at, found_by)
+        SELECT :village_id, :household_id, :storekeeper_id,
+               :prefix || lpad(counter.last::text, greatest(6, length(counter.last::text)), '0'),
+               :total_points, :balance_before, :balance_after, :journal_id, :created_at, :found_by
+        FROM counter
+        RETURNING id, receipt_no
+    ), line AS (
+        INSERT INTO redemption_lines
+            (redemption_id, good_id, name, unit, quantity, price_points, line_points, cost_cents)
+        SELECT redemption.id, kept.good_id, kept.name, kept.unit, kept.quantity,
+               kept.price_points, kept.line_points, kept.cost_cents
+        FROM redemption, jsonb_to_recordset(CAST(:lines AS jsonb)) AS kept(
+            good_id integer, name text, unit text, quantity integer, price_points integer,
+            line_points integer, cost_cents integer)
+    )
+    SELECT id, receipt_no FROM redemption
+    """,
+    village_id=Integer(),
+    year=Integer(),
+    household_id=Integer(),
+    storekeeper_id=Integer(),
+    prefix=String(),
+    total_points=Integer(),
+    balance_before=Integer(),
+    balance_after=Integer(),
+    journal_id=BigInteger(),
+    created_at=UTCDateTime(),
+    found_by=String(),
+    lines=String(),
+)
+# PostgreSQL: take a basket's goods from stock with their movements, in one statement.
+# The goods are locked in ascending id order (as a cancellation takes them), and a good
+# with too little stock is left out of what it returns.
+_TAKE_STOCK_PG = typed_text(
+    """
+    WITH wanted AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:takes AS jsonb))
+            AS t(good_id integer, quantity integer)
+    ), locked AS (
+        SELECT goods.id FROM goods
+        WHERE goods.id IN (SELECT good_id FROM wanted) AND goods.village_id = :village_id
+        ORDER BY goods.id
+        FOR NO KEY UPDATE
+    ), taken AS (
+        UPDATE goods SET stock = goods.stock - wanted.quantity
+        FROM wanted, locked
+        WHERE goods.id = wanted.good_id AND goods.id = locked.id
+          AND goods.stock >= wanted.quantity
+        RETURNING goods.id, goods.stock, wanted.quantity
+    ), moved AS (
+        INSERT INTO stock_movements
+            (village_id, good_id, kind, quantity, stock_after, note, redemption_id, actor_id,
+             created_at)
+        SELECT :village_id, taken.id, :kind, -taken.quantity, taken.stock, :note,
+               :redemption_id, :actor_id, :created_at
+        FROM taken
+    )
+    SELECT id, stock FROM taken
+    """,
+    village_id=Integer(),
+    takes=String(),
+    kind=String(),
+    note=String(),
+    redemption_id=Integer(),
+    actor_id=Integer(),
+    created_at=UTCDateTime(),
+)
+# The goods of a basket with their village and the two accounts a redemption posts to.
+_household_account = accounts.alias("household_account")
+_shop_account = accounts.alias("shop_account")
+_BASKET = (
+    select(
+        Good,
+        Village,
+        select(_household_account.c.id)
+        .where(
+            _household_account.c.village_id == bindparam("village_id"),
+            _household_account.c.household_id == bindparam("household_id"),
+        )
+        .scalar_subquery(),
+        select(_shop_account.c.id)
+        .where(
+            _shop_account.c.village_id == bindparam("village_id"),
+            _shop_account.c.household_id.is_(None),
+            _shop_account.c.kind == REDEMPTION_ACCOUNT,
+        )
+        .scalar_subquery(),
+    )
+    .join(Village, Village.id == Good.village_id)
+    .where(
+        Good.village_id == bindparam("village_id"),
+        Good.id.in_(bindparam("good_ids", expanding=True)),
+    )
+)
 MAX_QUANTITY = 1000
 # How the counter found the household: its card scanned, or a search by name (issue 15).
 FOUND_BY = ("card", "search")
@@ -72,14 +191,23 @@ def next_receipt_no(village: Village, year: int) -> str:
             .scalar_one_or_none()
         )
         if last is not None:
-            return f"{village.code}-{year}-{last:06d}"
-        try:
-            with db.session.begin_nested():
-                db.session.add(ReceiptCounter(village_id=village.id, year=year, last=0))
-                db.session.flush()
-        except IntegrityError:
-            pass  # another redemption made this year's counter first: use it
+            return f"{receipt_prefix(village, year)}{last:06d}"
+        _make_receipt_counter(village.id, year)
     raise AssertionError("the receipt counter could not be made")
+
+
+def receipt_prefix(village: Village, year: int) -> str:
+    """The start of the village's receipt numbers of a year, like MZ-2026-."""
+    return f"{village.code}-{year}-"
+
+
+def _make_receipt_counter(village_id: int, year: int) -> None:
+    try:
+        with db.session.begin_nested():
+            db.session.add(ReceiptCounter(village_id=village_id, year=year, last=0))
+            db.session.flush()
+    except IntegrityError:
+        pass  # another redemption made this year's counter first: use it
 
 
 @dataclass(frozen=True)
@@ -139,18 +267,9 @@ def redeem_goods(
                 errors={"lines": [f"Quantities are 1 to {MAX_QUANTITY}."]},
             )
         quantities[line.good_id] = quantities.get(line.good_id, 0) + line.quantity
-    goods = goods_by_id(household.village_id, quantities)
-    unknown = sorted(set(quantities) - {g.id for g in goods.values() if g.active})
-    if unknown:
-        raise ValidationFailed(
-            f"Not in the catalogue: goods {unknown}.",
-            errors={"lines": [f"Unknown or inactive goods: {unknown}."]},
-        )
+    goods, village, account, shop = _basket(household, quantities)
     total = sum(goods[good_id].price_points * quantity for good_id, quantity in quantities.items())
     now = at or utcnow()
-    village, account, shop = village_and_posting_accounts(
-        household.village_id, household.id, REDEMPTION_ACCOUNT
-    )
     names = "、".join(f"{goods[g].name}×{q}" for g, q in quantities.items())
     try:
         journal = post(
@@ -172,46 +291,19 @@ def redeem_goods(
         ) from None
     balance_after = journal.balances[account]
     year = now.astimezone(zone(village.timezone)).year
-    redemption = insert_adopted(
-        Redemption,
-        {
-            "village_id": household.village_id,
-            "household_id": household.id,
-            "storekeeper_id": storekeeper.id,
-            "receipt_no": next_receipt_no(village, year),
-            "total_points": total,
-            "balance_before": balance_after + total,
-            "balance_after": balance_after,
-            "journal_id": journal.id,
-            "created_at": now,
-            "found_by": found_by if found_by in FOUND_BY else "card",
-        },
-    )
-    for good_id in sorted(quantities):
-        try:
-            move_stock(
-                good_id,
-                household.village_id,
-                -quantities[good_id],
-                kind=REDEMPTION,
-                note=redemption.receipt_no,
-                redemption_id=redemption.id,
-                actor_id=storekeeper.id,
-            )
-        except OutOfStock as short:
-            good = goods[good_id]
-            available = short.extra.get("available", 0)
-            raise OutOfStock(
-                short.detail,
-                good_id=good_id,
-                name=good.name,
-                unit=good.unit,
-                available=available,
-                requested=quantities[good_id],
-            ) from None
+    values = {
+        "village_id": household.village_id,
+        "household_id": household.id,
+        "storekeeper_id": storekeeper.id,
+        "total_points": total,
+        "balance_before": balance_after + total,
+        "balance_after": balance_after,
+        "journal_id": journal.id,
+        "created_at": now,
+        "found_by": found_by if found_by in FOUND_BY else "card",
+    }
     kept = [
         {
-            "redemption_id": redemption.id,
             "good_id": good_id,
             "name": goods[good_id].name,
             "unit": goods[good_id].unit,
@@ -223,8 +315,135 @@ def redeem_goods(
         }
         for good_id in sorted(quantities)
     ]
-    db.session.connection().execute(_INSERT_LINES, kept)
+    connection = db.session.connection()
+    lines_kept = False
+    if connection.dialect.name == "postgresql":
+        redemption = _insert_redemption_pg(village, year, values, kept)
+        lines_kept = True
+    else:
+        values["receipt_no"] = next_receipt_no(village, year)
+        redemption = insert_adopted(Redemption, values)
+    for row in kept:
+        row["redemption_id"] = redemption.id
+    try:
+        _take_stock(
+            household.village_id,
+            quantities,
+            goods,
+            note=redemption.receipt_no,
+            redemption_id=redemption.id,
+            actor_id=storekeeper.id,
+        )
+    except OutOfStock as short:
+        good_id = short.extra["good_id"]
+        good = goods[good_id]
+        raise OutOfStock(
+            short.detail,
+            good_id=good_id,
+            name=good.name,
+            unit=good.unit,
+            available=short.extra.get("available", 0),
+            requested=quantities[good_id],
+        ) from None
+    if not lines_kept:
+        connection.execute(_INSERT_LINES, kept)
     return RedemptionResult(redemption, household.code, balance_after, kept)
+
+
+def _take_stock(
+    village_id: int,
+    quantities: dict[int, int],
+    goods: dict[int, Good],
+    *,
+    note: str,
+    redemption_id: int,
+    actor_id: int,
+) -> None:
+    """Take the basket's goods from stock, in ascending good order; OutOfStock if one is short.
+
+    PostgreSQL takes them all, with their stock movements, in one statement; a good it
+    could not take is then taken the ordinary way, which refuses it as the catalogue does.
+    """
+    short = sorted(quantities)
+    if db.session.connection().dialect.name == "postgresql":
+        taken = db.session.connection().execute(
+            _TAKE_STOCK_PG,
+            {
+                "village_id": village_id,
+                "takes": json.dumps(
+                    [{"good_id": g, "quantity": q} for g, q in sorted(quantities.items())]
+                ),
+                "kind": REDEMPTION,
+                "note": note,
+                "redemption_id": redemption_id,
+                "actor_id": actor_id,
+                "created_at": utcnow(),
+            },
+        )
+        done = set()
+        for good_id, stock in taken:
+            set_committed_value(goods[good_id], "stock", stock)
+            done.add(good_id)
+        short = [good_id for good_id in short if good_id not in done]
+    for good_id in short:
+        move_stock(
+            good_id,
+            village_id,
+            -quantities[good_id],
+            kind=REDEMPTION,
+            note=note,
+            redemption_id=redemption_id,
+            actor_id=actor_id,
+        )
+
+
+def _basket(
+    household: Household, quantities: dict[int, int]
+) -> tuple[dict[int, Good], Village, int, int]:
+    """Return the basket's goods, the village and the two accounts to post to, in one read.
+
+    Refuses goods that are not in the village's catalogue or not on sale.
+    """
+    rows = db.session.execute(
+        _BASKET,
+        {
+            "village_id": household.village_id,
+            "household_id": household.id,
+            "good_ids": list(quantities),
+        },
+    ).all()
+    goods = {row[0].id: row[0] for row in rows}
+    unknown = sorted(set(quantities) - {g.id for g in goods.values() if g.active})
+    if unknown:
+        raise ValidationFailed(
+            f"Not in the catalogue: goods {unknown}.",
+            errors={"lines": [f"Unknown or inactive goods: {unknown}."]},
+        )
+    village, account, shop = rows[0][1:]
+    if account is None:
+        raise NotFound("No such household.")
+    if shop is None:
+        raise NotFound(f"The village has no {REDEMPTION_ACCOUNT} account.")
+    return goods, village, account, shop
+
+
+def _insert_redemption_pg(
+    village: Village, year: int, values: dict, kept: list[dict]
+) -> Redemption:
+    """Take the next receipt number and insert the redemption with its lines (PostgreSQL)."""
+    connection = db.session.connection()
+    parameters = {
+        **values,
+        "year": year,
+        "prefix": receipt_prefix(village, year),
+        "lines": json.dumps(kept, ensure_ascii=False),
+    }
+    for _ in range(2):
+        row = connection.execute(_REDEEM_PG, parameters).one_or_none()
+        if row is not None:
+            return adopt(Redemption, row.id, {**values, "receipt_no": row.receipt_no})
+        _make_receipt_counter(village.id, year)
+    raise AssertionError("the receipt counter could not be made")
 
 
 def get_redemption(village_id: int, redemption_id: int) -> Redemption:

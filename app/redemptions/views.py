@@ -1,6 +1,5 @@
 """The storekeeper's pages: scan a card or find the household, pick goods, confirm, print."""
 
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -118,7 +117,6 @@ def _basket_page(
         household=household,
         goods=list_goods(current_scope().village_id),
         balance=household_balance(household.id),
-        key=uuid.uuid4().hex,
         message=message,
         chosen=chosen or {},
         found_by=found_by,
@@ -206,25 +204,19 @@ def confirm(household_id: int):
             household, message=_("Choose at least one good."), status=422, found_by=found_by
         )
     lines = [{"good_id": good_id, "quantity": quantity} for good_id, quantity in chosen.items()]
-    try:
-        return create_redemption.submit(
-            {"household_id": str(household_id), "lines": lines, "found_by": found_by},
-            key=request.form.get("key"),
-            done=lambda result: redirect(
-                url_for("shop.receipt", redemption_id=result.redemption.id)
-            ),
-            refused=_back_to_basket(household_id, chosen, found_by),
-        )
-    except DomainError as error:
-        if error.status >= 500:
-            raise
-        return _basket_page(
+    return create_redemption.submit(
+        {"household_id": str(household_id), "lines": lines, "found_by": found_by},
+        key=request.form.get("key"),
+        done=lambda result: redirect(url_for("shop.receipt", redemption_id=result.redemption.id)),
+        refused=_back_to_basket(household_id, chosen, found_by),
+        invalid=lambda error: _basket_page(
             household,
             message=page_error(error, BASKET_FIELDS),
             status=error.status,
             chosen=chosen,
             found_by=found_by,
-        )
+        ),
+    )
 
 
 def _receipt_page(redemption_id: int, *, message: str | None = None, status: int = 200):
@@ -240,7 +232,6 @@ def _receipt_page(redemption_id: int, *, message: str | None = None, status: int
         paper="a4" if request.args.get("paper") == "a4" else "58",
         reprint=request.args.get("print") == "1",
         masked=mask_name(household.name) if household else "",
-        key=uuid.uuid4().hex,
         message=message,
     ), status
 
@@ -257,17 +248,13 @@ def receipt(redemption_id: int):
 def cancel(redemption_id: int):
     """Cancel a redemption: points back, stock back."""
     back = url_for("shop.receipt", redemption_id=redemption_id)
-    try:
-        return cancel_redemption.submit(
-            request.form,
-            key=request.form.get("key"),
-            done=lambda _result: redirect(back),
-            refused=refused_to("shop.receipt", redemption_id=redemption_id),
-            redemption_id=redemption_id,
-        )
-    except DomainError as error:
-        if error.status >= 500 or error.code == "not_found":
-            raise
-        return _receipt_page(
+    return cancel_redemption.submit(
+        request.form,
+        key=request.form.get("key"),
+        done=lambda _result: redirect(back),
+        refused=refused_to("shop.receipt", redemption_id=redemption_id),
+        invalid=lambda error: _receipt_page(
             redemption_id, message=page_error(error, CANCEL_FIELDS), status=error.status
-        )
+        ),
+        redemption_id=redemption_id,
+    )

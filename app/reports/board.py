@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from xml.sax.saxutils import escape
 
 from flask_babel import format_percent
@@ -341,6 +342,33 @@ class _Rows(Flowable):
             canvas.line(0, top, self.width, top)
 
 
+def a4_pdf(
+    story: list,
+    title: str,
+    *,
+    bottom_margin: float = 16 * mm,
+    on_page: Callable[[Any, Any], None] | None = None,
+    **options: Any,
+) -> bytes:
+    """Lay a story out on A4 pages with the reports' margins; return the PDF's bytes."""
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        topMargin=16 * mm,
+        bottomMargin=bottom_margin,
+        title=title,
+        **options,
+    )
+    if on_page is None:
+        document.build(story)
+    else:
+        document.build(story, onFirstPage=on_page, onLaterPages=on_page)
+    return buffer.getvalue()
+
+
 def _section(title: str, body, styles: dict[str, ParagraphStyle]) -> list:
     # The heading never sits alone at the foot of a page.
     return [KeepTogether([Paragraph(escape(title), styles["heading"]), body])]
@@ -390,47 +418,38 @@ def render_board_pdf(board: Board) -> bytes:
         Spacer(1, 4 * mm),
     ]
     grid_w = [0.1 * width, 0.45 * width, 0.25 * width, 0.2 * width]
-    story += _section(
+
+    def grid_ranking(
+        title: str, headers: tuple[str, str], ranked: list[Ranked], figures: tuple[str, str, str]
+    ) -> list:
+        """A section ranking the grids; figures name what was done, out of what, and the share."""
+        if not ranked:
+            return _section(title, _empty(_("No grids yet."), styles), styles)
+        done, total, share = figures
+        rows = [
+            [
+                r.rank or "—",
+                r.grid.name,
+                f"{getattr(r.grid, done)} / {getattr(r.grid, total)}",
+                percent(getattr(r.grid, share)),
+            ]
+            for r in ranked
+        ]
+        return _section(
+            title, _table([_("Rank"), _("Grid"), *headers], rows, grid_w, (0, 2, 3), styles), styles
+        )
+
+    story += grid_ranking(
         _("Grids by participation"),
-        _table(
-            [_("Rank"), _("Grid"), _("Households inspected"), _("Participation")],
-            [
-                [
-                    r.rank or "—",
-                    r.grid.name,
-                    f"{r.grid.households_inspected} / {r.grid.households}",
-                    percent(r.grid.participation),
-                ]
-                for r in board.by_participation
-            ],
-            grid_w,
-            (0, 2, 3),
-            styles,
-        )
-        if board.by_participation
-        else _empty(_("No grids yet."), styles),
-        styles,
+        (_("Households inspected"), _("Participation")),
+        board.by_participation,
+        ("households_inspected", "households", "participation"),
     )
-    story += _section(
+    story += grid_ranking(
         _("Grids by sorting accuracy"),
-        _table(
-            [_("Rank"), _("Grid"), _("Inspections with points"), _("Accuracy")],
-            [
-                [
-                    r.rank or "—",
-                    r.grid.name,
-                    f"{r.grid.inspections_with_points} / {r.grid.inspections}",
-                    percent(r.grid.accuracy),
-                ]
-                for r in board.by_accuracy
-            ],
-            grid_w,
-            (0, 2, 3),
-            styles,
-        )
-        if board.by_accuracy
-        else _empty(_("No grids yet."), styles),
-        styles,
+        (_("Inspections with points"), _("Accuracy")),
+        board.by_accuracy,
+        ("inspections_with_points", "inspections", "accuracy"),
     )
     # A masked name beside its door-card code would name the household again: no codes.
     people_w = [0.15 * width, 0.3 * width, 0.35 * width, 0.2 * width]
@@ -489,20 +508,14 @@ def render_board_pdf(board: Board) -> bytes:
         canvas.drawRightString(A4[0] - 18 * mm, 10 * mm, str(document.page))
         canvas.restoreState()
 
-    buffer = io.BytesIO()
     # Starting in our own font keeps a never-used, unembedded Helvetica out of the PDF.
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=16 * mm,
-        bottomMargin=18 * mm,
-        title=title,
+    return a4_pdf(
+        story,
+        title,
+        bottom_margin=18 * mm,
+        on_page=on_page,
         author="Green Points",
         creator="Green Points",
         initialFontName=REGULAR,
         pageCompression=1,
     )
-    document.build(story, onFirstPage=on_page, onLaterPages=on_page)
-    return buffer.getvalue()

@@ -25,6 +25,7 @@ from app.db import db
 from app.households.models import Household
 from app.inspections.models import Inspection
 from app.redemptions.models import Redemption
+from app.reports.filters import households_by_grid, kept_redemptions, standing_inspections
 from app.scope import day_start, village_zone
 from app.villages.models import Grid
 
@@ -100,20 +101,10 @@ def month_bounds(year: int, month: int) -> tuple[date, date]:
     return first, following - timedelta(days=1)
 
 
-def _standing_inspections(village_id: int, first: date, last: date):
-    """The filter of the village's inspections in [first, last] that were not voided."""
-    return and_(
-        Inspection.village_id == village_id,
-        Inspection.local_date >= first,
-        Inspection.local_date <= last,
-        Inspection.voided_at.is_(None),
-    )
-
-
 def _inspected_households(village_id: int, first: date, last: date):
     return (
         select(Inspection.household_id)
-        .where(_standing_inspections(village_id, first, last))
+        .where(standing_inspections(village_id, first, last))
         .group_by(Inspection.household_id)
     )
 
@@ -143,7 +134,7 @@ def figures(village_id: int, first: date, last: date) -> Figures:
             func.count(Inspection.id),
             func.count(distinct(Inspection.household_id)),
             func.coalesce(func.sum(Inspection.points), 0),
-        ).where(_standing_inspections(village_id, first, last))
+        ).where(standing_inspections(village_id, first, last))
     ).one()
     households = (
         db.session.scalar(
@@ -156,10 +147,9 @@ def figures(village_id: int, first: date, last: date) -> Figures:
     redeemed = (
         db.session.scalar(
             select(func.coalesce(func.sum(Redemption.total_points), 0)).where(
-                Redemption.village_id == village_id,
-                Redemption.cancelled_at.is_(None),
-                Redemption.created_at >= day_start(zone, first),
-                Redemption.created_at < day_start(zone, last + timedelta(days=1)),
+                kept_redemptions(
+                    village_id, day_start(zone, first), day_start(zone, last + timedelta(days=1))
+                )
             )
         )
         or 0
@@ -181,7 +171,7 @@ def daily_series(village_id: int, last: date, days: int = SERIES_DAYS) -> list[D
                 func.count(Inspection.id),
                 func.coalesce(func.sum(Inspection.points), 0),
             )
-            .where(_standing_inspections(village_id, first, last))
+            .where(standing_inspections(village_id, first, last))
             .group_by(Inspection.local_date)
         )
     }
@@ -195,12 +185,7 @@ def daily_series(village_id: int, last: date, days: int = SERIES_DAYS) -> list[D
     # Grouped outside: PostgreSQL cannot match a GROUP BY full of bound parameters.
     bucketed = (
         select(bucket.label("bucket"), Redemption.total_points)
-        .where(
-            Redemption.village_id == village_id,
-            Redemption.cancelled_at.is_(None),
-            Redemption.created_at >= starts[0],
-            Redemption.created_at < starts[-1],
-        )
+        .where(kept_redemptions(village_id, starts[0], starts[-1]))
         .subquery()
     )
     redeemed = {
@@ -222,17 +207,7 @@ def grid_figures(village_id: int, first: date, last: date) -> list[GridFigures]:
     zone = village_zone(village_id)
     inspected = _inspected_households(village_id, first, last).subquery()
     counted = _counted_households(village_id, first, last, zone)
-    households = {
-        grid_id: (total, seen)
-        for grid_id, total, seen in db.session.execute(
-            select(
-                Household.grid_id, func.count(Household.id), func.count(inspected.c.household_id)
-            )
-            .outerjoin(inspected, inspected.c.household_id == Household.id)
-            .where(counted)
-            .group_by(Household.grid_id)
-        )
-    }
+    households = households_by_grid(inspected, counted)
     # An inspection counts for the grid the household was in when it was inspected.
     inspections = {
         grid_id: (total, good)
@@ -242,7 +217,7 @@ def grid_figures(village_id: int, first: date, last: date) -> list[GridFigures]:
                 func.count(Inspection.id),
                 func.count(case((Inspection.points > 0, Inspection.id))),
             )
-            .where(_standing_inspections(village_id, first, last))
+            .where(standing_inspections(village_id, first, last))
             .group_by(Inspection.grid_id)
         )
     }
@@ -267,7 +242,7 @@ def top_earners(village_id: int, first: date, last: date, limit: int = 10) -> li
             select(Household.id, Household.code, Household.name, Grid.name, earned)
             .join(Inspection, Inspection.household_id == Household.id)
             .join(Grid, Grid.id == Household.grid_id)
-            .where(_standing_inspections(village_id, first, last))
+            .where(standing_inspections(village_id, first, last))
             .group_by(Household.id, Household.code, Household.name, Grid.name)
             .having(earned > 0)
             .order_by(earned.desc(), Household.code)
@@ -286,7 +261,7 @@ def never_inspected(village_id: int, first: date, last: date) -> list[HouseholdF
     zone = village_zone(village_id)
     last_round = (
         select(Inspection.grid_id, func.max(Inspection.created_at).label("at"))
-        .where(_standing_inspections(village_id, first, last))
+        .where(standing_inspections(village_id, first, last))
         .group_by(Inspection.grid_id)
         .subquery()
     )
@@ -320,7 +295,7 @@ def often_zero(village_id: int, first: date, last: date, times: int = 3) -> list
             select(Household.id, Household.code, Household.name, Grid.name, zeros)
             .join(Inspection, Inspection.household_id == Household.id)
             .join(Grid, Grid.id == Household.grid_id)
-            .where(_standing_inspections(village_id, first, last), Inspection.points == 0)
+            .where(standing_inspections(village_id, first, last), Inspection.points == 0)
             .group_by(Household.id, Household.code, Household.name, Grid.name)
             .having(zeros >= times)
             .order_by(zeros.desc(), Household.code)
@@ -371,7 +346,7 @@ def inspector_figures(
                 func.count(distinct(Inspection.household_id)),
                 func.coalesce(func.sum(Inspection.points), 0),
             )
-            .where(_standing_inspections(village_id, first, last))
+            .where(standing_inspections(village_id, first, last))
             .group_by(Inspection.inspector_id)
         )
     }

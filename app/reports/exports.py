@@ -20,7 +20,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from app.auth.models import User
@@ -50,14 +50,53 @@ MOVEMENT_KINDS = {
 HOUSEHOLD_STATUSES = {"active": "在册", "moved": "已迁出"}
 
 Row = tuple[Any, ...]
+# How a column shows a value read from the database, given the village's time zone.
+Show = Callable[[Any, ZoneInfo], Any]
+# A query of a range: (the select of the columns, village_id, zone, day_from, day_to).
+Query = Callable[[Select, int, ZoneInfo, date, date], Select]
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    # In characters, for the spreadsheet.
+    width: int
+    # What the export's query selects for the column.
+    value: Any = None
+    show: Show | None = None
 
 
 @dataclass(frozen=True)
 class Export:
     title: str
-    header: tuple[str, ...]
-    rows: Callable[[int, ZoneInfo, date, date], Iterator[Row]]
-    widths: tuple[int, ...] = ()
+    columns: tuple[Column, ...]
+    # Joins, filters and orders the select of the columns' values.
+    query: Query | None = None
+    # For an export that is not one query: its rows of a range, a value per column.
+    computed: Callable[[int, ZoneInfo, date, date], Iterable[Row]] | None = None
+
+    @property
+    def header(self) -> tuple[str, ...]:
+        return tuple(column.header for column in self.columns)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return tuple(column.width for column in self.columns)
+
+    def rows(self, village_id: int, zone: ZoneInfo, day_from: date, day_to: date) -> Iterator[Row]:
+        """Yield the range's rows, each value as its column shows it."""
+        if self.query is None:
+            assert self.computed is not None
+            rows: Iterable[Row] = self.computed(village_id, zone, day_from, day_to)
+        else:
+            statement = select(*(column.value for column in self.columns))
+            rows = _stream(self.query(statement, village_id, zone, day_from, day_to))
+        shows = [(n, column.show) for n, column in enumerate(self.columns) if column.show]
+        for row in rows:
+            values = list(row)
+            for n, show in shows:
+                values[n] = show(values[n], zone)
+            yield tuple(values)
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
@@ -66,28 +105,34 @@ def _local(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
     return moment.astimezone(zone).replace(tzinfo=None, microsecond=0)
 
 
+def _local_day(moment: datetime | None, zone: ZoneInfo) -> date | None:
+    local = _local(moment, zone)
+    return local.date() if local else None
+
+
+def _whole(value: Any, _zone: ZoneInfo) -> int:
+    return int(value)
+
+
+def _state(undone: str) -> Show:
+    """Show a voided or cancelled moment as undone, its absence as valid."""
+    return lambda moment, _zone: undone if moment else "有效"
+
+
+def _label(labels: Callable[[str], str]) -> Show:
+    return lambda value, _zone: labels(value)
+
+
 def _stream(statement: Select) -> Iterator[Any]:
     yield from db.session.execute(statement, execution_options={"yield_per": YIELD_PER})
 
 
-def inspection_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date) -> Iterator[Row]:
+def _inspections(
+    statement: Select, village_id: int, zone: ZoneInfo, day_from: date, day_to: date
+) -> Select:
     """Every inspection on the days day_from..day_to, voided ones marked."""
-    for row in _stream(
-        select(
-            Inspection.id,
-            Inspection.local_date,
-            Inspection.created_at,
-            Household.code,
-            Household.name,
-            Grid.name.label("grid"),
-            Inspection.grade,
-            Inspection.points,
-            User.username,
-            Inspection.note,
-            Inspection.voided_at,
-            Inspection.void_reason,
-        )
-        .join(Household, Household.id == Inspection.household_id)
+    return (
+        statement.join(Household, Household.id == Inspection.household_id)
         .join(Grid, Grid.id == Inspection.grid_id)
         .join(User, User.id == Inspection.inspector_id)
         .where(
@@ -96,44 +141,16 @@ def inspection_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: dat
             Inspection.local_date <= day_to,
         )
         .order_by(Inspection.local_date, Inspection.id)
-    ):
-        yield (
-            row.id,
-            row.local_date,
-            _local(row.created_at, zone),
-            row.code,
-            row.name,
-            row.grid,
-            row.grade,
-            row.points,
-            row.username,
-            row.note,
-            "已作废" if row.voided_at else "有效",
-            row.void_reason,
-        )
+    )
 
 
-def redemption_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date) -> Iterator[Row]:
+def _redemptions(
+    statement: Select, village_id: int, zone: ZoneInfo, day_from: date, day_to: date
+) -> Select:
     """One row per receipt line of the redemptions made on the days, cancelled ones marked."""
     start, end = utc_bounds(zone, day_from, day_to)
-    for row in _stream(
-        select(
-            Redemption.receipt_no,
-            Redemption.created_at,
-            Household.code,
-            Household.name,
-            Grid.name.label("grid"),
-            RedemptionLine.name.label("good"),
-            RedemptionLine.unit,
-            RedemptionLine.quantity,
-            RedemptionLine.price_points,
-            RedemptionLine.line_points,
-            Redemption.total_points,
-            User.username,
-            Redemption.cancelled_at,
-            Redemption.cancel_reason,
-        )
-        .join(RedemptionLine, RedemptionLine.redemption_id == Redemption.id)
+    return (
+        statement.join(RedemptionLine, RedemptionLine.redemption_id == Redemption.id)
         .join(Household, Household.id == Redemption.household_id)
         .join(Grid, Grid.id == Household.grid_id)
         .join(User, User.id == Redemption.storekeeper_id)
@@ -143,272 +160,192 @@ def redemption_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: dat
             Redemption.created_at < end,
         )
         .order_by(Redemption.created_at, Redemption.id, RedemptionLine.good_id)
-    ):
-        yield (
-            row.receipt_no,
-            _local(row.created_at, zone),
-            row.code,
-            row.name,
-            row.grid,
-            row.good,
-            row.unit,
-            row.quantity,
-            row.price_points,
-            row.line_points,
-            row.total_points,
-            row.username,
-            "已撤销" if row.cancelled_at else "有效",
-            row.cancel_reason,
-        )
+    )
 
 
-def ledger_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date) -> Iterator[Row]:
+# Who posted an entry or moved stock (none for the system).
+ACTOR = aliased(User)
+
+
+def _ledger(
+    statement: Select, village_id: int, zone: ZoneInfo, day_from: date, day_to: date
+) -> Select:
     """Every entry of a household account posted on the days, oldest first."""
     start, end = utc_bounds(zone, day_from, day_to)
-    actor = aliased(User)
-    for row in _stream(
-        select(
-            Journal.id,
-            Entry.created_at,
-            Household.code,
-            Household.name,
-            Journal.kind,
-            Entry.delta,
-            Entry.balance_after,
-            Journal.memo,
-            Journal.reason,
-            Journal.reverses_id,
-            actor.username,
-        )
+    return (
         # From the village's household accounts, so that entries are found through
         # the (account, created_at) index rather than by scanning every village's.
-        .select_from(Account)
+        statement.select_from(Account)
         .join(
             Entry,
             and_(Entry.account_id == Account.id, Entry.created_at >= start, Entry.created_at < end),
         )
         .join(Household, Household.id == Account.household_id)
         .join(Journal, Journal.id == Entry.journal_id)
-        .outerjoin(actor, actor.id == Journal.actor_id)
+        .outerjoin(ACTOR, ACTOR.id == Journal.actor_id)
         .where(Account.village_id == village_id, Account.kind == HOUSEHOLD)
         .order_by(Entry.created_at, Entry.journal_id, Entry.transfer_id)
-    ):
-        yield (
-            row.id,
-            _local(row.created_at, zone),
-            row.code,
-            row.name,
-            journal_kind_label(row.kind),
-            int(row.delta),
-            int(row.balance_after),
-            row.memo,
-            row.reason,
-            row.reverses_id,
-            row.username,
-        )
+    )
 
 
-def household_rows(village_id: int, zone: ZoneInfo, day_from: date, day_to: date) -> Iterator[Row]:
+# A household's figures over the range, bound when the export runs.
+# Looked up per household through the (household, day) and household indexes: a
+# plan that stays fast also when the statistics lag behind a large import.
+INSPECTED = (
+    Inspection.household_id == Household.id,
+    Inspection.local_date >= bindparam("day_from"),
+    Inspection.local_date <= bindparam("day_to"),
+    Inspection.voided_at.is_(None),
+)
+REDEEMED = (
+    Redemption.household_id == Household.id,
+    Redemption.cancelled_at.is_(None),
+    Redemption.created_at >= bindparam("start"),
+    Redemption.created_at < bindparam("end"),
+)
+
+
+def _figure(value, *where):
+    return select(func.coalesce(value, 0)).where(*where).scalar_subquery()
+
+
+def _households(
+    statement: Select, village_id: int, zone: ZoneInfo, day_from: date, day_to: date
+) -> Select:
     """Every household of the village, with its balance now and its figures over the days."""
     start, end = utc_bounds(zone, day_from, day_to)
-    # Looked up per household through the (household, day) and household indexes: a
-    # plan that stays fast also when the statistics lag behind a large import.
-    inspected = (
-        Inspection.household_id == Household.id,
-        Inspection.local_date >= day_from,
-        Inspection.local_date <= day_to,
-        Inspection.voided_at.is_(None),
-    )
-    redeemed = (
-        Redemption.household_id == Household.id,
-        Redemption.cancelled_at.is_(None),
-        Redemption.created_at >= start,
-        Redemption.created_at < end,
-    )
-
-    def figure(value, *where):
-        return select(func.coalesce(value, 0)).where(*where).scalar_subquery()
-
-    for row in _stream(
-        select(
-            Household.code,
-            Household.name,
-            Household.address,
-            Household.phone,
-            Household.members,
-            Grid.name.label("grid"),
-            Household.status,
-            Account.balance,
-            figure(func.count(Inspection.id), *inspected).label("inspections"),
-            figure(func.sum(Inspection.points), *inspected).label("earned"),
-            figure(func.count(Redemption.id), *redeemed).label("redemptions"),
-            figure(func.sum(Redemption.total_points), *redeemed).label("spent"),
-            Household.created_at,
-        )
-        .join(Grid, Grid.id == Household.grid_id)
+    return (
+        statement.join(Grid, Grid.id == Household.grid_id)
         .join(Account, Account.household_id == Household.id)
         .where(Household.village_id == village_id)
         .order_by(Grid.number, Household.code)
-    ):
-        registered = _local(row.created_at, zone)
-        yield (
-            row.code,
-            row.name,
-            row.address,
-            row.phone,
-            row.members,
-            row.grid,
-            HOUSEHOLD_STATUSES.get(row.status, row.status),
-            int(row.balance),
-            int(row.inspections),
-            int(row.earned),
-            int(row.redemptions),
-            int(row.spent),
-            registered.date() if registered else None,
-        )
+        .params(day_from=day_from, day_to=day_to, start=start, end=end)
+    )
 
 
-def stock_movement_rows(
-    village_id: int, zone: ZoneInfo, day_from: date, day_to: date
-) -> Iterator[Row]:
+def _stock_movements(
+    statement: Select, village_id: int, zone: ZoneInfo, day_from: date, day_to: date
+) -> Select:
     """Every change of stock on the days, with why."""
     start, end = utc_bounds(zone, day_from, day_to)
-    actor = aliased(User)
-    for row in _stream(
-        select(
-            StockMovement.id,
-            StockMovement.created_at,
-            Good.name,
-            Good.unit,
-            StockMovement.kind,
-            StockMovement.quantity,
-            StockMovement.stock_after,
-            Redemption.receipt_no,
-            StockMovement.note,
-            StockMovement.supplier,
-            actor.username,
-        )
-        .join(Good, Good.id == StockMovement.good_id)
+    return (
+        statement.join(Good, Good.id == StockMovement.good_id)
         .outerjoin(Redemption, Redemption.id == StockMovement.redemption_id)
-        .outerjoin(actor, actor.id == StockMovement.actor_id)
+        .outerjoin(ACTOR, ACTOR.id == StockMovement.actor_id)
         .where(
             StockMovement.village_id == village_id,
             StockMovement.created_at >= start,
             StockMovement.created_at < end,
         )
         .order_by(StockMovement.created_at, StockMovement.id)
-    ):
-        yield (
-            row.id,
-            _local(row.created_at, zone),
-            row.name,
-            row.unit,
-            MOVEMENT_KINDS.get(row.kind, row.kind),
-            row.quantity,
-            row.stock_after,
-            row.receipt_no,
-            row.note,
-            row.supplier,
-            row.username,
-        )
+    )
 
+
+# The columns that name a household, the same in every export that has them.
+HOUSEHOLD_CODE = Column("户号", 14, Household.code)
+HOUSEHOLD_NAME = Column("户主", 10, Household.name)
+GRID = Column("网格", 12, Grid.name)
 
 EXPORTS: dict[str, Export] = {
     "inspections": Export(
         "检查记录",
         (
-            "编号",
-            "日期",
-            "检查时间",
-            "户号",
-            "户主",
-            "网格",
-            "等级",
-            "积分",
-            "督导员",
-            "备注",
-            "状态",
-            "作废原因",
+            Column("编号", 8, Inspection.id),
+            Column("日期", 12, Inspection.local_date),
+            Column("检查时间", 20, Inspection.created_at, _local),
+            HOUSEHOLD_CODE,
+            HOUSEHOLD_NAME,
+            GRID,
+            Column("等级", 6, Inspection.grade),
+            Column("积分", 6, Inspection.points),
+            Column("督导员", 12, User.username),
+            Column("备注", 24, Inspection.note),
+            Column("状态", 8, Inspection.voided_at, _state("已作废")),
+            Column("作废原因", 20, Inspection.void_reason),
         ),
-        inspection_rows,
-        (8, 12, 20, 14, 10, 12, 6, 6, 12, 24, 8, 20),
+        _inspections,
     ),
     "redemptions": Export(
         "兑换明细",
         (
-            "小票号",
-            "兑换时间",
-            "户号",
-            "户主",
-            "网格",
-            "商品",
-            "单位",
-            "数量",
-            "单价",
-            "积分",
-            "小票合计",
-            "经办人",
-            "状态",
-            "撤销原因",
+            Column("小票号", 18, Redemption.receipt_no),
+            Column("兑换时间", 20, Redemption.created_at, _local),
+            HOUSEHOLD_CODE,
+            HOUSEHOLD_NAME,
+            GRID,
+            Column("商品", 16, RedemptionLine.name),
+            Column("单位", 6, RedemptionLine.unit),
+            Column("数量", 6, RedemptionLine.quantity),
+            Column("单价", 6, RedemptionLine.price_points),
+            Column("积分", 8, RedemptionLine.line_points),
+            Column("小票合计", 10, Redemption.total_points),
+            Column("经办人", 12, User.username),
+            Column("状态", 8, Redemption.cancelled_at, _state("已撤销")),
+            Column("撤销原因", 20, Redemption.cancel_reason),
         ),
-        redemption_rows,
-        (18, 20, 14, 10, 12, 16, 6, 6, 6, 8, 10, 12, 8, 20),
+        _redemptions,
     ),
     "ledger": Export(
         "积分流水",
         (
-            "流水号",
-            "时间",
-            "户号",
-            "户主",
-            "类型",
-            "积分变动",
-            "变动后余额",
-            "摘要",
-            "原因",
-            "冲正流水号",
-            "操作人",
+            Column("流水号", 8, Journal.id),
+            Column("时间", 20, Entry.created_at, _local),
+            HOUSEHOLD_CODE,
+            HOUSEHOLD_NAME,
+            Column("类型", 10, Journal.kind, _label(journal_kind_label)),
+            Column("积分变动", 10, Entry.delta, _whole),
+            Column("变动后余额", 10, Entry.balance_after, _whole),
+            Column("摘要", 24, Journal.memo),
+            Column("原因", 20, Journal.reason),
+            Column("冲正流水号", 10, Journal.reverses_id),
+            Column("操作人", 12, ACTOR.username),
         ),
-        ledger_rows,
-        (8, 20, 14, 10, 10, 10, 10, 24, 20, 10, 12),
+        _ledger,
     ),
     "households": Export(
         "住户",
         (
-            "户号",
-            "户主",
-            "地址",
-            "电话",
-            "人口",
-            "网格",
-            "状态",
-            "当前积分",
-            "期间检查次数",
-            "期间获得积分",
-            "期间兑换次数",
-            "期间兑换积分",
-            "建档日期",
+            HOUSEHOLD_CODE,
+            HOUSEHOLD_NAME,
+            Column("地址", 28, Household.address),
+            Column("电话", 14, Household.phone),
+            Column("人口", 6, Household.members),
+            GRID,
+            Column(
+                "状态",
+                8,
+                Household.status,
+                _label(lambda status: HOUSEHOLD_STATUSES.get(status, status)),
+            ),
+            Column("当前积分", 10, Account.balance, _whole),
+            Column("期间检查次数", 12, _figure(func.count(Inspection.id), *INSPECTED), _whole),
+            Column("期间获得积分", 12, _figure(func.sum(Inspection.points), *INSPECTED), _whole),
+            Column("期间兑换次数", 12, _figure(func.count(Redemption.id), *REDEEMED), _whole),
+            Column(
+                "期间兑换积分", 12, _figure(func.sum(Redemption.total_points), *REDEEMED), _whole
+            ),
+            Column("建档日期", 12, Household.created_at, _local_day),
         ),
-        household_rows,
-        (14, 10, 28, 14, 6, 12, 8, 10, 12, 12, 12, 12, 12),
+        _households,
     ),
     "stock_movements": Export(
         "库存变动",
         (
-            "编号",
-            "时间",
-            "商品",
-            "单位",
-            "类型",
-            "数量",
-            "变动后库存",
-            "小票号",
-            "备注",
-            "供应商",
-            "经办人",
+            Column("编号", 8, StockMovement.id),
+            Column("时间", 20, StockMovement.created_at, _local),
+            Column("商品", 16, Good.name),
+            Column("单位", 6, Good.unit),
+            Column(
+                "类型", 10, StockMovement.kind, _label(lambda kind: MOVEMENT_KINDS.get(kind, kind))
+            ),
+            Column("数量", 8, StockMovement.quantity),
+            Column("变动后库存", 10, StockMovement.stock_after),
+            Column("小票号", 18, Redemption.receipt_no),
+            Column("备注", 24, StockMovement.note),
+            Column("供应商", 14, StockMovement.supplier),
+            Column("经办人", 12, ACTOR.username),
         ),
-        stock_movement_rows,
-        (8, 20, 16, 6, 10, 8, 10, 18, 24, 14, 12),
+        _stock_movements,
     ),
 }
 
@@ -452,20 +389,19 @@ PAGE_EXPORTS: dict[str, Export] = {
     "summary": Export(
         "汇总",
         (
-            "范围",
-            "住户数",
-            "参与住户数",
-            "参与率",
-            "检查次数",
-            "分类准确率",
-            "发放积分",
-            "兑换次数",
-            "兑换积分",
-            "过期积分",
-            "未兑换积分",
+            Column("范围", 14),
+            Column("住户数", 10),
+            Column("参与住户数", 12),
+            Column("参与率", 10),
+            Column("检查次数", 10),
+            Column("分类准确率", 12),
+            Column("发放积分", 10),
+            Column("兑换次数", 10),
+            Column("兑换积分", 10),
+            Column("过期积分", 10),
+            Column("未兑换积分", 12),
         ),
-        summary_rows,
-        (14, 10, 12, 10, 10, 12, 10, 10, 10, 10, 12),
+        computed=summary_rows,
     ),
     **EXPORTS,
 }

@@ -46,7 +46,16 @@ class RangeQuery(Schema):
     )
 
 
-class GridSummary(Schema):
+class Grading(Schema):
+    """How a group of inspections graded: how many, by grade, how accurate, what they paid."""
+
+    inspections = fields.Integer()
+    grades = fields.Dict(keys=fields.String(), values=fields.Integer())
+    accuracy = fields.Float(metadata={"description": ACCURACY})
+    points_issued = fields.Integer()
+
+
+class GridSummary(Grading):
     grid_id = fields.Integer()
     name = fields.String()
     households = fields.Integer(
@@ -59,18 +68,11 @@ class GridSummary(Schema):
     inspections = fields.Integer(
         metadata={"description": "Inspections recorded in this grid (the household's grid then)."}
     )
-    grades = fields.Dict(keys=fields.String(), values=fields.Integer())
-    accuracy = fields.Float(metadata={"description": ACCURACY})
-    points_issued = fields.Integer()
 
 
-class InspectorSummary(Schema):
+class InspectorSummary(Grading):
     inspector_id = fields.Integer()
     username = fields.String()
-    inspections = fields.Integer()
-    grades = fields.Dict(keys=fields.String(), values=fields.Integer())
-    accuracy = fields.Float(metadata={"description": ACCURACY})
-    points_issued = fields.Integer()
 
 
 class GoodSummary(Schema):

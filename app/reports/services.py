@@ -36,6 +36,7 @@ from app.inspections.services import current_rules
 from app.ledger.expiry import expired_between
 from app.ledger.models import ADJUSTMENT, HOUSEHOLD, Account, Entry, Journal
 from app.redemptions.models import Redemption, RedemptionLine
+from app.reports.filters import households_by_grid, kept_redemptions, standing_inspections
 from app.scope import utc_bounds, village_today, village_zone
 from app.villages.models import Grid
 
@@ -96,12 +97,7 @@ def summary(village_id: int, day_from: date, day_to: date) -> dict:
     """Return the village's figures over the village days day_from..day_to inclusive."""
     zone = village_zone(village_id)
     start, end = utc_bounds(zone, day_from, day_to)
-    standing = and_(
-        Inspection.village_id == village_id,
-        Inspection.local_date >= day_from,
-        Inspection.local_date <= day_to,
-        Inspection.voided_at.is_(None),
-    )
+    standing = standing_inspections(village_id, day_from, day_to)
     grade_order = [g.grade for g in current_rules(village_id).grades]
 
     # One pass over the range's inspections, grouped finely, folded three ways.
@@ -143,17 +139,7 @@ def summary(village_id: int, day_from: date, day_to: date) -> dict:
             inspected.c.household_id.is_not(None),
         ),
     )
-    households: dict[int, tuple[int, int]] = {
-        grid_id: (total, seen)
-        for grid_id, total, seen in db.session.execute(
-            select(
-                Household.grid_id, func.count(Household.id), func.count(inspected.c.household_id)
-            )
-            .outerjoin(inspected, inspected.c.household_id == Household.id)
-            .where(counted)
-            .group_by(Household.grid_id)
-        )
-    }
+    households = households_by_grid(inspected, counted)
     active_now = (
         db.session.scalar(
             select(func.count(Household.id)).where(
@@ -166,12 +152,7 @@ def summary(village_id: int, day_from: date, day_to: date) -> dict:
     redemptions, redeemed = db.session.execute(
         select(
             func.count(Redemption.id), func.coalesce(func.sum(Redemption.total_points), 0)
-        ).where(
-            Redemption.village_id == village_id,
-            Redemption.cancelled_at.is_(None),
-            Redemption.created_at >= start,
-            Redemption.created_at < end,
-        )
+        ).where(kept_redemptions(village_id, start, end))
     ).one()
 
     total_households = sum(total for total, _ in households.values())
@@ -263,12 +244,7 @@ def per_good(village_id: int, start: datetime, end: datetime) -> list[dict]:
             select(Good.id, Good.name, Good.unit, units, points)
             .join(RedemptionLine, RedemptionLine.good_id == Good.id)
             .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
-            .where(
-                Redemption.village_id == village_id,
-                Redemption.cancelled_at.is_(None),
-                Redemption.created_at >= start,
-                Redemption.created_at < end,
-            )
+            .where(kept_redemptions(village_id, start, end))
             .group_by(Good.id, Good.name, Good.unit)
             .order_by(points.desc(), Good.name)
         )

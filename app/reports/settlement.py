@@ -6,7 +6,6 @@ whichever month it was made in. So a month once signed never changes, and a
 cancellation in the same month nets to nothing.
 """
 
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,14 +14,14 @@ from xml.sax.saxutils import escape
 from flask_babel import gettext as _
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 from sqlalchemy import func, select
 
 from app.db import db
 from app.errors import ValidationFailed
 from app.households.sheets import _register_fonts
 from app.redemptions.models import Redemption, RedemptionLine
-from app.reports.board import _styles, _table
+from app.reports.board import _styles, _table, a4_pdf
 from app.reports.dashboard import month_bounds
 from app.scope import utc_bounds, village_today, village_zone
 
@@ -217,14 +216,4 @@ def render_settlement_pdf(
     )
     signatures.setStyle(TableStyle([("LINEBELOW", (0, 1), (-1, 1), 0.6, "#333333")]))
     story.append(signatures)
-    buffer = io.BytesIO()
-    SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=16 * mm,
-        bottomMargin=16 * mm,
-        title=f"Settlement {settled.month}",
-    ).build(story)
-    return buffer.getvalue()
+    return a4_pdf(story, f"Settlement {settled.month}")

@@ -1,15 +1,14 @@
 """The township's board: its villages' participation on A4, no household named."""
 
-import io
 from xml.sax.saxutils import escape
 
 from flask_babel import gettext as _
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import Paragraph, Spacer
 
 from app.households.sheets import _register_fonts
-from app.reports.board import _styles, _table, percent
+from app.reports.board import _styles, _table, a4_pdf, percent
 
 
 def render_township_board(township_name: str, month: str, rows: list[dict]) -> bytes:
@@ -45,14 +44,4 @@ def render_township_board(township_name: str, month: str, rows: list[dict]) -> b
             styles,
         ),
     ]
-    buffer = io.BytesIO()
-    SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        topMargin=16 * mm,
-        bottomMargin=16 * mm,
-        title=f"{township_name} {month}",
-    ).build(story)
-    return buffer.getvalue()
+    return a4_pdf(story, f"{township_name} {month}")

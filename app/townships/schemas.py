@@ -28,7 +28,19 @@ class VillagesQuery(RangeQuery):
     pass
 
 
-class VillageRow(Schema):
+class Owed(Schema):
+    """What a village owes in goods: the points its households hold, at what a point cost."""
+
+    outstanding = fields.Integer(metadata={"description": "Points the households hold now."})
+    cost_per_point_cents = fields.Float(
+        metadata={"description": "Fen a redeemed point cost over the last three months."}
+    )
+    outstanding_cost_cents = fields.Integer(
+        metadata={"description": "The outstanding points at that cost: what the village owes."}
+    )
+
+
+class VillageRow(Owed):
     village_id = fields.Integer()
     code = fields.String()
     name = fields.String()
@@ -38,15 +50,8 @@ class VillageRow(Schema):
     inspections = fields.Integer()
     points_issued = fields.Integer()
     points_redeemed = fields.Integer()
-    outstanding = fields.Integer()
     goods_cost_cents = fields.Integer(
         metadata={"description": "What the goods redeemed in the range cost, in fen."}
-    )
-    cost_per_point_cents = fields.Float(
-        metadata={"description": "Fen a redeemed point cost over the last three months."}
-    )
-    outstanding_cost_cents = fields.Integer(
-        metadata={"description": "The outstanding points at that cost: what the village owes."}
     )
 
 
@@ -71,13 +76,10 @@ class SettlementLineOut(Schema):
     cost_cents = fields.Integer()
 
 
-class SettlementOut(Schema):
+class SettlementOut(Owed):
     month = fields.String()
     village_id = fields.Integer()
     items = fields.List(fields.Nested(SettlementLineOut))
     total_units = fields.Integer()
     total_points = fields.Integer()
     total_cost_cents = fields.Integer()
-    outstanding = fields.Integer()
-    cost_per_point_cents = fields.Float()
-    outstanding_cost_cents = fields.Integer()

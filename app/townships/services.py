@@ -8,26 +8,23 @@ from app.auth.models import TOWNSHIP, User
 from app.auth.schemas import has_control_or_invisible
 from app.auth.services import _check_password, hash_password
 from app.db import db, utcnow
-from app.errors import NotFound, ValidationFailed
+from app.errors import ValidationFailed
 from app.households.models import Household
 from app.redemptions.models import Redemption, RedemptionLine
 from app.reports import services as reports
+from app.reports.filters import kept_redemptions
 from app.reports.services import ACTIVE, outstanding, summary
 from app.reports.settlement import cost_per_point, owed_cents
 from app.scope import utc_bounds, village_zone
 from app.townships.models import Township
 from app.villages.models import Village
+from app.villages.services import by_code, check_code_free, checked_name_and_code
 
 
 def create_township(name: str, code: str) -> Township:
     """Create a township."""
-    name, code = name.strip(), code.strip().upper()
-    if not name or len(name) > 100:
-        raise ValidationFailed("A township name has 1 to 100 characters.")
-    if not code.isascii() or not code.isalnum() or not 1 <= len(code) <= 16:
-        raise ValidationFailed("A township code is 1 to 16 letters or digits, like HX.")
-    if db.session.scalar(select(Township.id).where(Township.code == code)) is not None:
-        raise ValidationFailed(f"The township code {code} is taken.")
+    name, code = checked_name_and_code("township", name, code, "HX")
+    check_code_free(Township, "township", code)
     township = Township(name=name, code=code)
     db.session.add(township)
     db.session.flush()
@@ -36,10 +33,7 @@ def create_township(name: str, code: str) -> Township:
 
 def township_by_code(code: str) -> Township:
     """Return the township with this code."""
-    township = db.session.scalar(select(Township).where(Township.code == code.strip().upper()))
-    if township is None:
-        raise NotFound(f"No township with code {code!r}.")
-    return township
+    return by_code(Township, "township", code)
 
 
 def move_village(village: Village, township: Township | None) -> Village:
@@ -110,12 +104,7 @@ def goods_cost(village_id: int, day_from: date, day_to: date) -> int:
         db.session.scalar(
             select(func.coalesce(func.sum(RedemptionLine.cost_cents * RedemptionLine.quantity), 0))
             .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
-            .where(
-                Redemption.village_id == village_id,
-                Redemption.cancelled_at.is_(None),
-                Redemption.created_at >= start,
-                Redemption.created_at < end,
-            )
+            .where(kept_redemptions(village_id, start, end))
         )
         or 0
     )

@@ -38,13 +38,12 @@ class Month:
     accuracy: float
 
 
-def _township() -> tuple[Township, list[int]]:
+def _township() -> tuple[Township, list[int], date]:
+    """The township user's township, its villages' ids, and the day it is there."""
     township = db.session.get_one(Township, g.user.township_id)
-    return township, reachable_villages(g.user)
-
-
-def _today(village_ids: list[int]) -> date:
-    return village_today(village_ids[0]) if village_ids else date.today()
+    village_ids = reachable_villages(g.user)
+    today = village_today(village_ids[0]) if village_ids else date.today()
+    return township, village_ids, today
 
 
 def _month_arg(today: date) -> tuple[int, int]:
@@ -101,8 +100,7 @@ def _chart(months: list[Month]) -> Markup:
 @reads_may_lag
 def dashboard_page():
     """The township's villages ranked by participation and accuracy, and this month's costs."""
-    township, village_ids = _township()
-    today = _today(village_ids)
+    township, village_ids, today = _township()
     first = today.replace(day=1)
     rows = services.village_rows(village_ids, first, today)
     by_participation = sorted(rows, key=lambda r: (-r["participation_rate"], r["code"]))
@@ -131,8 +129,7 @@ def dashboard_page():
 @reads_may_lag
 def board_pdf():
     """The month's township board on A4: villages' participation, no household names."""
-    township, village_ids = _township()
-    today = _today(village_ids)
+    township, village_ids, today = _township()
     try:
         year, month = _month_arg(today)
     except ValidationFailed:
@@ -156,8 +153,7 @@ def board_pdf():
 @reads_may_lag
 def villages_xlsx():
     """This month's villages side by side as a spreadsheet."""
-    township, village_ids = _township()
-    today = _today(village_ids)
+    township, village_ids, today = _township()
     rows = services.village_rows(village_ids, today.replace(day=1), today)
     workbook = Workbook()
     sheet = workbook.active

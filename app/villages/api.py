@@ -1,9 +1,8 @@
 """Grids API."""
 
-from flask import url_for
 from flask_smorest import Blueprint
 
-from app.actions import action
+from app.actions import action, location_of
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, STAFF
 from app.scope import Scope, current_scope
@@ -16,10 +15,6 @@ blp = Blueprint(
 )
 
 
-def grid_location(grid: Grid) -> str:
-    return url_for("grids_api.get_grid", grid_id=grid.id)
-
-
 @blp.get("")
 @role_required(*STAFF)
 @blp.response(200, GridList)
@@ -28,7 +23,15 @@ def list_grids():
     return {"items": services.list_grids(current_scope().village_id)}
 
 
-@action(blp, "", roles=(ADMIN,), schema=GridIn, out=GridOut, status=201, location=grid_location)
+@action(
+    blp,
+    "",
+    roles=(ADMIN,),
+    schema=GridIn,
+    out=GridOut,
+    status=201,
+    location=location_of("grids_api.get_grid", grid_id="id"),
+)
 def create_grid(scope: Scope, data: dict) -> Grid:
     """Add a grid."""
     return services.create_grid(scope.village_id, data["name"])

@@ -1,5 +1,6 @@
 """Villages and their grids."""
 
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
@@ -8,22 +9,45 @@ from app.db import db
 from app.errors import NotFound, ValidationFailed
 from app.inspections.services import create_default_rules
 from app.ledger.services import open_village_accounts
+from app.townships.models import Township
 from app.villages.models import DEFAULT_TIMEZONE, Grid, Village
+
+# Villages and townships are both named by a short code, unique among their kind.
+Coded = TypeVar("Coded", Village, Township)
+
+
+def checked_name_and_code(kind: str, name: str, code: str, example: str) -> tuple[str, str]:
+    """Return a new village's or township's name and code, trimmed; refuse a bad one."""
+    name, code = name.strip(), code.strip().upper()
+    if not name or len(name) > 100:
+        raise ValidationFailed(f"A {kind} name has 1 to 100 characters.")
+    if not code.isascii() or not code.isalnum() or not 1 <= len(code) <= 16:
+        raise ValidationFailed(f"A {kind} code is 1 to 16 letters or digits, like {example}.")
+    return name, code
+
+
+def check_code_free(model: type[Coded], kind: str, code: str) -> None:
+    """Refuse a code that another village (or township) already has."""
+    if db.session.scalar(select(model.id).where(model.code == code)) is not None:
+        raise ValidationFailed(f"The {kind} code {code} is taken.")
+
+
+def by_code(model: type[Coded], kind: str, code: str) -> Coded:
+    """Return the village (or township) with this code."""
+    found = db.session.scalar(select(model).where(model.code == code.strip().upper()))
+    if found is None:
+        raise NotFound(f"No {kind} with code {code!r}.")
+    return found
 
 
 def create_village(name: str, code: str, timezone: str = DEFAULT_TIMEZONE) -> Village:
     """Create a village with its system accounts."""
-    name, code = name.strip(), code.strip().upper()
-    if not name or len(name) > 100:
-        raise ValidationFailed("A village name has 1 to 100 characters.")
-    if not code.isascii() or not code.isalnum() or not 1 <= len(code) <= 16:
-        raise ValidationFailed("A village code is 1 to 16 letters or digits, like MZ.")
+    name, code = checked_name_and_code("village", name, code, "MZ")
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ValidationFailed(f"Unknown time zone {timezone!r}.") from None
-    if db.session.scalar(select(Village.id).where(Village.code == code)) is not None:
-        raise ValidationFailed(f"The village code {code} is taken.")
+    check_code_free(Village, "village", code)
     village = Village(name=name, code=code, timezone=timezone)
     db.session.add(village)
     db.session.flush()
@@ -35,10 +59,7 @@ def create_village(name: str, code: str, timezone: str = DEFAULT_TIMEZONE) -> Vi
 
 def village_by_code(code: str) -> Village:
     """Return the village with this code."""
-    village = db.session.scalar(select(Village).where(Village.code == code.strip().upper()))
-    if village is None:
-        raise NotFound(f"No village with code {code!r}.")
-    return village
+    return by_code(Village, "village", code)
 
 
 def create_grid(village_id: int, name: str) -> Grid:

@@ -1,7 +1,9 @@
 // Green Points inspector app: grades that never get lost where the signal drops.
 // A grade tapped offline (or whose request fails) goes into the phone's queue
 // (queue.js, IndexedDB) with its Idempotency-Key made at the tap; the queue sends
-// itself through the API when the signal returns and shows each outcome.
+// itself through the API when the signal returns (the online event, a retry with
+// backoff, and Background Sync in the service worker where the browser has it),
+// and the page shows each outcome.
 (function () {
   "use strict";
   var root = document.querySelector("[data-offline]");
@@ -11,6 +13,7 @@
   var statusLine = $("[data-queue-status]");
   var panel = $("[data-panel]");
   var passwordForm = $("[data-password]");
+  var username = root.dataset.username;
   var sending = false;
   var retryDelay = 2000;
   var retryTimer = null;
@@ -29,14 +32,19 @@
   function save(name, value) { localStorage.setItem("gp." + name, JSON.stringify(value)); }
 
   // ---- The roster of the inspector's grids, kept for lookups offline.
-  function roster() { return load("roster"); }
+  function roster() {
+    var r = load("roster");
+    // Another inspector's roster (a shared phone) is not this one's.
+    return r && (!username || r.username === username) ? r : null;
+  }
 
-  function villageToday() {
+  function dayOf(moment) {
     var r = roster();
     try {
-      return new Intl.DateTimeFormat("en-CA", { timeZone: (r && r.timezone) || undefined }).format(new Date());
-    } catch (e) { return new Date().toISOString().slice(0, 10); }
+      return new Intl.DateTimeFormat("en-CA", { timeZone: (r && r.timezone) || undefined }).format(moment);
+    } catch (e) { return moment.toISOString().slice(0, 10); }
   }
+  function villageToday() { return dayOf(new Date()); }
 
   function findHousehold(id) {
     var r = roster();
@@ -58,16 +66,19 @@
   }
 
   function fetchRoster() {
-    return api("GET", "/api/v1/roster").then(function (response) {
-      if (!response.ok) return;
-      return response.json().then(function (body) { save("roster", body); showRoster(); });
+    return Q.token(tokenOptions()).then(function (token) {
+      if (!token) return;
+      return fetch("/api/v1/roster", { headers: { "Authorization": "Bearer " + token.token }, credentials: "omit" })
+        .then(function (response) {
+          if (!response.ok) return;
+          return response.json().then(function (body) { save("roster", body); showRoster(); });
+        });
     }).catch(function () {});
   }
 
-  // ---- The bearer token the queue is sent with (the API takes no cookies).
-  function token() {
-    var t = load("token");
-    if (t && Date.parse(t.expires_at) - Date.now() > 5 * 60 * 1000) return Promise.resolve(t.token);
+  // ---- The bearer token the queue is sent with (the API takes no cookies). The page
+  // asks for one with its session; it is kept in IndexedDB, where the worker finds it.
+  function pageToken() {
     return fetch(root.dataset.tokenUrl, {
       method: "POST", credentials: "same-origin", redirect: "manual",
       headers: { "X-CSRFToken": root.dataset.csrf, "Accept": "application/json" }
@@ -75,16 +86,10 @@
       var type = response.headers.get("Content-Type") || "";
       if (!response.ok || type.indexOf("json") < 0) throw new Error("login");
       return response.json();
-    }).then(function (body) { save("token", body); save("username", body.username); return body.token; });
-  }
-
-  function api(method, path, options) {
-    options = options || {};
-    return token().then(function (bearer) {
-      var headers = Object.assign({ "Authorization": "Bearer " + bearer }, options.headers || {});
-      return fetch(path, { method: method, headers: headers, body: options.body, credentials: "omit" });
     });
   }
+
+  function tokenOptions() { return { newToken: pageToken, username: username }; }
 
   function askPassword() {
     passwordForm.hidden = false;
@@ -96,50 +101,83 @@
     var error = passwordForm.querySelector("[data-password-error]");
     fetch("/api/v1/auth/tokens", {
       method: "POST", credentials: "omit", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: load("username") || (roster() || {}).username, password: field.value })
+      body: JSON.stringify({ username: username, password: field.value })
     }).then(function (response) {
       if (!response.ok) { error.textContent = msg("wrong"); error.hidden = false; return; }
       return response.json().then(function (body) {
-        save("token", { token: body.token, expires_at: body.expires_at, username: body.user && body.user.username });
         field.value = "";
         error.hidden = true;
         passwordForm.hidden = true;
-        send();
+        return Q.setToken({ token: body.token, expires_at: body.expires_at, username: body.user.username })
+          .then(send);
       });
     }).catch(function () {});
   });
 
-  // ---- The queue: its count, what it holds, and sending it.
+  // ---- The queue: its count, its outcomes, and sending it.
   function refresh() {
     return Q.all().then(function (items) {
       statusLine.hidden = items.length === 0;
       statusLine.textContent = msg(sending ? "sending" : "queued", { n: items.length });
-      return items;
+      return showOutcomes().then(function () { return markTodo(items); }).then(function () {
+        return items;
+      });
     });
   }
 
-  function outcome(text, kind) {
-    var list = load("outcomes") || [];
-    list.unshift({ text: text, kind: kind });
-    save("outcomes", list.slice(0, 30));
-    showOutcomes();
+  // The server's list of households still to inspect today, as this phone knows it now:
+  // graded and sent (or already graded by someone), or graded and waiting to be sent.
+  function markTodo(items) {
+    return Q.outcomes().then(function (list) {
+      var today = villageToday(), done = {}, waiting = {};
+      list.forEach(function (o) {
+        if (o.day === today && (o.kind === "credited" || o.kind === "already")) done[o.household_id] = true;
+      });
+      items.forEach(function (item) { if (item.day === today) waiting[item.household_id] = true; });
+      Array.prototype.forEach.call(document.querySelectorAll("[data-todo]"), function (li) {
+        var id = li.getAttribute("data-todo");
+        var state = done[id] ? "done" : (waiting[id] ? "queued" : "");
+        li.setAttribute("data-todo-state", state);
+        li.querySelector("[data-todo-tag]").textContent = state ? msg("todo-" + state) : "";
+      });
+    });
+  }
+
+  function who(o) {
+    var h = o.household_id ? findHousehold(o.household_id) : null;
+    return o.label || (h ? h.code + " " + h.name : "#" + (o.household_id || "?"));
+  }
+
+  // A refusal in the page's language: by its code where the page knows it, else the code.
+  function why(code, detail) {
+    var known = JSON.parse(root.getAttribute("data-refusals") || "{}");
+    if (code && known[code]) return known[code];
+    return code ? msg("code", { code: code }) : detail;
+  }
+
+  function words(o) {
+    if (o.kind === "credited") {
+      var text = msg("credited", {
+        who: who(o), points: (o.points >= 0 ? "+" : "") + o.points, balance: o.balance
+      });
+      return o.photo_refused ? text + " " + msg("nophoto", { why: why(o.photo_code, o.photo_refused) }) : text;
+    }
+    if (o.kind === "refused") return msg("refused", { who: who(o), why: why(o.code, o.why) });
+    return msg(o.kind, { who: who(o) });
   }
 
   function showOutcomes() {
-    var box = $("[data-outcomes]");
-    box.textContent = "";
-    (load("outcomes") || []).forEach(function (o) {
-      var li = document.createElement("li");
-      li.textContent = o.text;
-      li.className = "outcome outcome-" + o.kind;
-      li.setAttribute("data-outcome", o.kind);
-      box.appendChild(li);
+    return Q.outcomes().then(function (list) {
+      var box = $("[data-outcomes]");
+      box.textContent = "";
+      list.forEach(function (o) {
+        var li = document.createElement("li");
+        li.textContent = words(o);
+        li.className = "outcome outcome-" + o.kind;
+        li.setAttribute("data-outcome", o.kind);
+        box.appendChild(li);
+      });
     });
-  }
-
-  function who(item) {
-    var h = item.household_id ? findHousehold(item.household_id) : null;
-    return item.label || (h ? h.code + " " + h.name : "#" + (item.household_id || "?"));
   }
 
   function later() {
@@ -148,74 +186,26 @@
     retryDelay = Math.min(retryDelay * 2, 60000);
   }
 
-  function sendPhoto(item, inspectionId) {
-    var form = new FormData();
-    form.append("photo", item.photo, "photo.jpg");
-    return api("POST", "/api/v1/inspections/" + inspectionId + "/photo", {
-      headers: { "Idempotency-Key": item.key + ".p" }, body: form
-    });
-  }
-
-  // Send one item; resolve true to go on with the next, false to stop for now.
-  function sendOne(item) {
-    var body = { grade: item.grade, inspected_at: item.inspected_at };
-    if (item.payload) body.payload = item.payload; else body.household_id = item.household_id;
-    if (item.note) body.note = item.note;
-    var first = item.inspection_id
-      ? Promise.resolve(null)
-      : api("POST", "/api/v1/inspections", {
-        headers: { "Idempotency-Key": item.key, "Content-Type": "application/json" },
-        body: JSON.stringify(body)
-      });
-    return first.then(function (response) {
-      if (response === null) return finishPhoto(item);
-      if (response.status === 401) { localStorage.removeItem("gp.token"); throw new Error("login"); }
-      if (response.status >= 500 || response.status === 429) return false;
-      return response.json().catch(function () { return {}; }).then(function (result) {
-        if (response.ok) {
-          item.inspection_id = result.id;
-          item.credited = msg("credited", {
-            who: who(item), points: (result.points >= 0 ? "+" : "") + result.points, balance: result.balance
-          });
-          return Q.put(item).then(function () { return finishPhoto(item); });
-        }
-        var kinds = { already_inspected_today: "already", revoked_qr: "revoked", too_late: "toolate" };
-        var kind = kinds[result.code];
-        outcome(kind ? msg(kind, { who: who(item) })
-          : msg("refused", { who: who(item), why: result.detail || result.title || response.status }), kind || "refused");
-        return Q.remove(item.seq).then(function () { return true; });
-      });
-    });
-  }
-
-  function finishPhoto(item) {
-    var upload = item.photo ? sendPhoto(item, item.inspection_id) : Promise.resolve(null);
-    return upload.then(function (response) {
-      if (response && response.status === 401) { localStorage.removeItem("gp.token"); throw new Error("login"); }
-      if (response && response.status >= 500) return false;
-      outcome(item.credited, "credited");
-      return Q.remove(item.seq).then(function () { return true; });
-    });
-  }
-
+  // Send the queue now (queue.js does it, one sender at a time with the worker).
   function send() {
-    if (sending || !navigator.onLine) return Promise.resolve();
+    if (!navigator.onLine) return Promise.resolve();
     sending = true;
-    return refresh().then(function loop(items) {
-      if (!items.length) return true;
-      return sendOne(items[0]).then(function (goOn) {
-        if (!goOn) return false;
-        return refresh().then(loop);
-      });
-    }).then(function (done) {
+    return refresh().then(function () { return Q.send(tokenOptions()); }).then(function (state) {
       sending = false;
-      if (done) retryDelay = 2000; else later();
+      if (state === "login") askPassword();
+      else if (state === "later") later();
+      else retryDelay = 2000;
       return refresh();
-    }, function (error) {
-      sending = false;
-      refresh();
-      if (error && error.message === "login") askPassword(); else later();
     });
+  }
+
+  // Ask the browser to send the queue when the signal returns, even with no page open.
+  function syncLater() {
+    if (!("serviceWorker" in navigator) || !root.dataset.sw) return Promise.resolve();
+    return navigator.serviceWorker.ready.then(function (registration) {
+      if (!registration.sync) return;
+      return registration.sync.register(Q.SYNC_TAG).then(function () { root.dataset.sync = Q.SYNC_TAG; });
+    }).catch(function () {});
   }
 
   // ---- Queueing a grade, from the offline panel or from the grade page.
@@ -223,7 +213,10 @@
     item.key = item.key || Q.newKey();
     item.inspected_at = new Date().toISOString();
     item.day = villageToday();
+    item.username = username;
     return Q.add(item).then(refresh).then(function () {
+      // Not waited for: a worker that is not ready yet must not hold the tap up.
+      syncLater();
       if (navigator.onLine) send();
     });
   }
@@ -292,7 +285,15 @@
     var lateStatus = late.querySelector("[data-late-photo-status]");
     setTimeout(function () { late.hidden = true; }, 60000);
     onPhoto(late.querySelector("input[type=file]"), function (blob) {
-      sendPhoto({ photo: blob, key: Q.newKey() }, late.dataset.inspection).then(function (response) {
+      var form = new FormData();
+      form.append("photo", blob, "photo.jpg");
+      Q.token(tokenOptions()).then(function (token) {
+        if (!token) throw new Error("login");
+        return fetch("/api/v1/inspections/" + late.dataset.inspection + "/photo", {
+          method: "POST", body: form, credentials: "omit",
+          headers: { "Authorization": "Bearer " + token.token, "Idempotency-Key": Q.newKey() }
+        });
+      }).then(function (response) {
         if (!response.ok) throw new Error(String(response.status));
         lateStatus.textContent = $("[data-photo-attached]").textContent;
       }).catch(function () { lateStatus.textContent = late.dataset.msgFailed; });
@@ -300,6 +301,12 @@
   }
 
   // ---- The offline panel on the scanner page.
+  function notice(text) {
+    var line = $("[data-notice]");
+    line.textContent = text;
+    line.hidden = false;
+  }
+
   function readCard(text) {
     var token = text.split("/q/").pop().split(/[?#]/)[0];
     try {
@@ -307,7 +314,7 @@
       if (raw.length < 10) return null;
       var bytes = Uint8Array.from(raw, function (c) { return c.charCodeAt(0); });
       var view = new DataView(bytes.buffer);
-      return { household_id: view.getUint32(4), version: view.getUint16(8) };
+      return { village_id: view.getUint32(0), household_id: view.getUint32(4), version: view.getUint16(8) };
     } catch (e) { return null; }
   }
 
@@ -316,7 +323,7 @@
     var today = villageToday();
     if (h && h.last_inspected_on === today) return Promise.resolve(true);
     return Q.all().then(function (items) {
-      return items.some(function (i) { return i.household_id === id && i.day === today; });
+      return items.some(function (i) { return i.household_id === id && (i.day || dayOf(new Date(i.inspected_at))) === today; });
     });
   }
 
@@ -332,7 +339,7 @@
 
   function openPanel(ref) {
     var r = roster();
-    if (!r) { outcome(msg("noroster"), "refused"); return; }
+    if (!r) { notice(msg("noroster")); return; }
     var h = ref.household_id ? findHousehold(ref.household_id) : null;
     current = { household_id: ref.household_id, payload: ref.payload || null,
       label: h ? h.code + " " + h.name : "" };
@@ -376,10 +383,21 @@
     });
     // A scan without a signal opens the panel instead of the (unreachable) household page.
     document.addEventListener("gp:scanned", function (event) {
-      if (navigator.onLine) return;
-      event.preventDefault();
       var card = readCard(event.detail);
-      if (!card) { outcome(msg("invalid"), "refused"); document.dispatchEvent(new CustomEvent("gp:scan-again")); return; }
+      if (navigator.onLine) {
+        // A card of the roster at its current version goes straight to its household's
+        // page: one round trip less on a weak link. Any other card goes through the
+        // server's check (revoked, another village, unreadable).
+        var r = roster();
+        var h = card && r && r.village_id === card.village_id ? findHousehold(card.household_id) : null;
+        if (h && h.card_version === card.version) {
+          event.preventDefault();
+          window.location.href = "/inspect/household/" + h.id;
+        }
+        return;
+      }
+      event.preventDefault();
+      if (!card) { notice(msg("invalid")); document.dispatchEvent(new CustomEvent("gp:scan-again")); return; }
       openPanel({ household_id: card.household_id, payload: event.detail });
     });
     // The service worker answered a household link with this kept page: grade it here.
@@ -399,8 +417,9 @@
   }
   window.addEventListener("online", function () { retryDelay = 2000; send(); if (panel) fetchRoster(); });
   window.addEventListener("offline", refresh);
+  // The worker (Background Sync) or another tab sent part of the queue: show it.
+  if ("BroadcastChannel" in window) new BroadcastChannel("gp-queue").onmessage = refresh;
   showRoster();
-  showOutcomes();
   refresh().then(function () {
     if (!navigator.onLine) return;
     var next = panel ? fetchRoster() : Promise.resolve();

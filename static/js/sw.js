@@ -1,6 +1,7 @@
 // Green Points: the inspector app's service worker (hand-written, no library).
 // Keeps /inspect, its CSS and scripts, the QR decoder and the icons, so the scanner
-// opens without a signal; a grade form that cannot be sent goes into the queue.
+// opens without a signal; a grade form that cannot be sent goes into the queue, and
+// Background Sync (where the browser has it) sends the queue with no page open.
 "use strict";
 var ASSETS = /*ASSETS*/[];
 var SHELL = "/inspect";
@@ -48,8 +49,20 @@ function queueForm(request, householdId) {
       inspected_at: new Date().toISOString(),
       label: ""
     });
+  }).then(function () {
+    var sync = self.registration.sync;
+    return sync ? sync.register(self.GPQueue.SYNC_TAG).catch(function () {}) : null;
   }).then(function () { return Response.redirect(SHELL + "?queued=1", 303); });
 }
+
+// The signal is back (the browser decides): send the queue with the token the page left.
+// A failure tells the browser to try again later; a missing login waits for the page.
+self.addEventListener("sync", function (event) {
+  if (event.tag !== self.GPQueue.SYNC_TAG) return;
+  event.waitUntil(self.GPQueue.send().then(function (state) {
+    if (state === "later") throw new Error("The queue was not sent: try again later.");
+  }));
+});
 
 self.addEventListener("fetch", function (event) {
   var request = event.request;

@@ -5,9 +5,21 @@ card: household 1, card version 1, of village 1, signed with the test secret.
 Every test database starts its ids at 1 (a fresh SQLite file; PostgreSQL
 truncated with RESTART IDENTITY), so a test that creates a village and then a
 household owns that card. See ../shared/BROWSER_TESTING.md.
+
+Pages are served on plain http://127.0.0.1 (a secure context) by `live_server`, and
+over https with the session's own certificate by `https_server`: the inspector app
+(service worker, camera) is tested the way phones get it. The certificate comes from
+deploy/local-cert.sh, like `make run HTTPS=1`; Chromium trusts its authority the way
+a phone does, from its own certificate store (an NSS database in a HOME made for the
+browser, written with `certutil` from Debian's libnss3-tools). Without certutil,
+Chromium is told to accept the server's own key and nothing else (its SPKI hash).
 """
 
+import base64
+import hashlib
+import os
 import shutil
+import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -118,14 +130,57 @@ def camera_file(card_png) -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser(camera_file) -> Iterator:
+def tls_files(tmp_path_factory) -> Path:
+    """A local certificate authority and a certificate for 127.0.0.1, as `make run HTTPS=1`."""
+    folder = tmp_path_factory.mktemp("tls")
+    script = Path(__file__).parents[2] / "deploy" / "local-cert.sh"
+    subprocess.run(["sh", str(script), str(folder)], check=True, capture_output=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def browser_trust(tls_files, tmp_path_factory) -> tuple[dict[str, str], list[str]]:
+    """The environment and arguments that make Chromium trust the test's certificate."""
+    certutil = shutil.which("certutil")
+    if certutil is None:
+        der = ssl.PEM_cert_to_DER_cert((tls_files / "server.crt").read_text())
+        public_key = subprocess.run(
+            ["openssl", "x509", "-inform", "der", "-pubkey", "-noout"],
+            input=der,
+            capture_output=True,
+            check=True,
+        ).stdout
+        spki = subprocess.run(
+            ["openssl", "pkey", "-pubin", "-outform", "der"],
+            input=public_key,
+            capture_output=True,
+            check=True,
+        ).stdout
+        pin = base64.b64encode(hashlib.sha256(spki).digest()).decode()
+        return dict(os.environ), [f"--ignore-certificate-errors-spki-list={pin}"]
+    home = tmp_path_factory.mktemp("browser-home")
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    subprocess.run([certutil, "-N", "-d", f"sql:{nssdb}", "--empty-password"], check=True)
+    subprocess.run(
+        [certutil, "-A", "-d", f"sql:{nssdb}", "-n", "Green Points test CA", "-t", "C,,"]
+        + ["-i", str(tls_files / "ca.crt")],
+        check=True,
+    )
+    return {**os.environ, "HOME": str(home)}, []
+
+
+@pytest.fixture(scope="session")
+def browser(camera_file, browser_trust) -> Iterator:
     from playwright.sync_api import sync_playwright
 
+    env, trust_args = browser_trust
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=chromium_path(),
             headless=True,
-            args=[*LAUNCH_ARGS, f"--use-file-for-fake-video-capture={camera_file}"],
+            args=[*LAUNCH_ARGS, *trust_args, f"--use-file-for-fake-video-capture={camera_file}"],
+            env=env,
         )
         yield browser
         browser.close()
@@ -138,6 +193,18 @@ def live_server(app) -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def https_server(app, tls_files) -> Iterator[str]:
+    """Serve the test's app over https on 127.0.0.1, with the session's certificate."""
+    context = (str(tls_files / "server.crt"), str(tls_files / "server.key"))
+    server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=context)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(timeout=10)
 
