@@ -1,6 +1,5 @@
 """The catalogue and its stock: every change of stock is a movement with a reason."""
 
-from collections.abc import Iterable
 from typing import cast
 
 from sqlalchemy import Table, bindparam, func, select, update
@@ -359,16 +358,3 @@ def verify_stock(village_id: int | None = None) -> list[Problem]:
             )
         )
     return problems
-
-
-def goods_by_id(village_id: int, ids: Iterable[int]) -> dict[int, Good]:
-    """Return the village's goods with these ids."""
-    wanted = set(ids)
-    if not wanted:
-        return {}
-    return {
-        g.id: g
-        for g in db.session.scalars(
-            select(Good).where(Good.village_id == village_id, Good.id.in_(wanted))
-        )
-    }

@@ -45,10 +45,7 @@ blp = Blueprint(
 
 def rules_out(rules: services.Rules) -> dict:
     return {
-        "grades": {g.grade: g.points for g in rules.grades},
-        "labels": {g.grade: g.label for g in rules.grades},
-        "daily_limit": rules.daily_limit,
-        "expiry": rules.expiry.to_dict(),
+        **rules.summary(),
         "version": rules.version,
         "updated_at": rules.created_at,
         "updated_by": rules.actor_id,

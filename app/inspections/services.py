@@ -174,6 +174,15 @@ class Rules:
     created_at: datetime
     expiry: ExpiryPolicy = NO_EXPIRY
 
+    def summary(self) -> dict:
+        """Points, names, limit and expiry: what the API shows and the audit log keeps."""
+        return {
+            "grades": {g.grade: g.points for g in self.grades},
+            "labels": {g.grade: g.label for g in self.grades},
+            "daily_limit": self.daily_limit,
+            "expiry": self.expiry.to_dict(),
+        }
+
     def grade(self, name: str) -> Grade:
         for grade in self.grades:
             if grade.grade == name:
@@ -227,20 +236,11 @@ def set_rules(
         rules.id,
         {
             "version": rules.version,
-            "before": _rules_summary(_rules(before)) if before else None,
-            "after": _rules_summary(rules),
+            "before": _rules(before).summary() if before else None,
+            "after": rules.summary(),
         },
     )
     return rules
-
-
-def _rules_summary(rules: Rules) -> dict:
-    return {
-        "grades": {g.grade: g.points for g in rules.grades},
-        "labels": {g.grade: g.label for g in rules.grades},
-        "daily_limit": rules.daily_limit,
-        "expiry": rules.expiry.to_dict(),
-    }
 
 
 def _new_rules_version(

@@ -57,12 +57,7 @@ def find():
     else:
         purpose = "inspect"
     found, total = (
-        search_households(scope.village_id, q=q, per_page=FOUND_AT_MOST)
-        if q
-        else (
-            [],
-            0,
-        )
+        search_households(scope.village_id, q=q, per_page=FOUND_AT_MOST) if q else ([], 0)
     )
     return render_template(
         "shop/find.html",
