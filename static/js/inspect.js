@@ -125,11 +125,29 @@
     });
   }
 
-  // The server's list of households still to inspect today, as this phone knows it now:
-  // graded and sent (or already graded by someone), or graded and waiting to be sent.
+  // The server's lists of today, as this phone knows them now: my inspections gain the
+  // grades this phone sent; the households still to inspect are marked graded and sent
+  // (or already graded by someone), or graded and waiting to be sent.
+  function addMine(credited) {
+    var box = document.querySelector("[data-mine]");
+    if (!box) return;
+    credited.forEach(function (o) {
+      if (!o.inspection_id || box.querySelector('[data-inspection="' + o.inspection_id + '"]')) return;
+      var li = document.createElement("li");
+      li.setAttribute("data-inspection", o.inspection_id);
+      li.textContent = who(o) + " · " + o.grade + " · " + (o.points >= 0 ? "+" : "") + o.points;
+      box.appendChild(li);
+    });
+    var count = box.querySelectorAll("[data-inspection]").length;
+    var none = box.querySelector("[data-mine-none]");
+    if (none && count) none.remove();
+    document.querySelector("[data-mine-count]").textContent = count;
+  }
+
   function markTodo(items) {
     return Q.outcomes().then(function (list) {
       var today = villageToday(), done = {}, waiting = {};
+      addMine(list.filter(function (o) { return o.day === today && o.kind === "credited"; }));
       list.forEach(function (o) {
         if (o.day === today && (o.kind === "credited" || o.kind === "already")) done[o.household_id] = true;
       });

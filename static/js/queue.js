@@ -137,7 +137,8 @@
     if (result.status >= 500 || result.status === 429) return Promise.resolve(false);
     if (result.status < 300) {
       var done = outcomeOf(item, "credited", {
-        points: result.inspection.points, balance: result.inspection.balance
+        points: result.inspection.points, balance: result.inspection.balance,
+        inspection_id: result.inspection.id, grade: result.inspection.grade
       });
       if (!item.photo) return finish(item, done);
       item.inspection_id = result.inspection.id;

@@ -187,6 +187,12 @@ def test_five_grades_offline_survive_a_reload_and_are_credited_once_online(
     expect(page.locator("[data-outcomes]")).to_contain_text("住户2：已记 +1 分，余额 1")
     expect(page.locator("[data-todo-state=done]")).to_have_count(5)
     expect(page.locator("[data-todo-state=done]").first).to_contain_text("今日已检查")
+    expect(page.locator("[data-mine-count]")).to_have_text("5")
+    expect(page.locator("[data-mine] [data-inspection]")).to_have_count(5)
+    # Opened again online, the server's own list has the same five, once each.
+    page.goto("/inspect")
+    expect(page.locator("[data-mine-count]")).to_have_text("5")
+    expect(page.locator("[data-mine] [data-inspection]")).to_have_count(5)
     page.screenshot(path=str(SHOTS / "issue17-sent-360.png"), full_page=True)
     db.session.rollback()
     assert inspection_journals() == 5
