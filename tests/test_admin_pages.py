@@ -2,7 +2,7 @@
 
 import pytest
 from sqlalchemy import select
-from testsupport import PASSWORD, balance_of, csrf_token, page_post
+from testsupport import PASSWORD, RULES_FORM, balance_of, csrf_token, page_post
 
 from app.auth.models import User
 from app.db import db
@@ -10,18 +10,7 @@ from app.inspections.services import current_rules
 
 
 def rules_form(**overrides):
-    form = {
-        "points-A": "3",
-        "points-B": "2",
-        "points-C": "1",
-        "points-D": "0",
-        "label-A": "优",
-        "label-B": "良",
-        "label-C": "中",
-        "label-D": "差",
-        "daily_limit": "1",
-    }
-    return {**form, **overrides}
+    return {**RULES_FORM, **overrides}
 
 
 def test_the_rules_page_shows_the_rules_in_force(admin_client):

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from testsupport import assert_problem, log_in, page_post, run_at_once
+from testsupport import RULES_FORM, assert_problem, log_in, page_post, run_at_once
 
 from app.checks import verify_all
 from app.db import db, run_write
@@ -92,19 +92,6 @@ def test_a_bad_policy_is_422_and_changes_nothing(client, put_rules, admin_header
     response = put_rules({"grades": {"A": 3}, "expiry": expiry})
     assert_problem(response, 422, "validation_error")
     assert client.get("/api/v1/rules", headers=admin_headers).json["version"] == 1
-
-
-RULES_FORM = {
-    "points-A": "3",
-    "points-B": "2",
-    "points-C": "1",
-    "points-D": "0",
-    "label-A": "优",
-    "label-B": "良",
-    "label-C": "中",
-    "label-D": "差",
-    "daily_limit": "1",
-}
 
 
 def test_the_rules_page_explains_and_sets_the_policy(admin_client, village):

@@ -285,3 +285,17 @@ def assert_readable_failure(result, message: str) -> None:
     assert result.exit_code != 0
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+# The rules page's form for the default rules (A 3, B 2, C 1, D 0, once a day).
+RULES_FORM = {
+    "points-A": "3",
+    "points-B": "2",
+    "points-C": "1",
+    "points-D": "0",
+    "label-A": "优",
+    "label-B": "良",
+    "label-C": "中",
+    "label-D": "差",
+    "daily_limit": "1",
+}
