@@ -11,6 +11,12 @@ The page that offers the same action posts the same fields; its view calls
 `create_inspection.submit(...)`, which checks them with the same schema, runs the
 same function in the same transaction under the form's key (made when the form
 was shown), and turns a refusal into the same code, which the page translates.
+
+A read is declared the same way, in one call, over the function that answers it:
+
+    @reading(blp, "/summary", roles=(ADMIN, TOWNSHIP), query=SummaryQuery,
+             out=SummaryOut, responses={**BAD_RANGE, **OTHER_VILLAGE}, may_lag=True)
+    def summary(args): ...
 """
 
 import hashlib
@@ -30,6 +36,7 @@ from marshmallow import Schema, ValidationError, fields
 from werkzeug.wrappers import Response
 
 from app.auth.decorators import role_required
+from app.db import reads_may_lag
 from app.errors import DomainError, ValidationFailed, page_message
 from app.schemas import CONTROL_MESSAGE
 from app.scope import Scope, current_scope
@@ -43,6 +50,7 @@ __all__ = [
     "form_key",
     "location_of",
     "page_error",
+    "reading",
     "redirect_to",
     "refused_to",
     "whole",
@@ -310,5 +318,43 @@ def action(
         wrapped = role_required(*allowed)(wrapped)
         blp.route(rule, methods=[method])(wrapped)
         return Action(func.__name__, func, schema, allowed)
+
+    return decorator
+
+
+def reading(
+    blp: Blueprint,
+    rule: str,
+    *,
+    roles: Iterable[str],
+    out: type[Schema] | Schema | None = None,
+    query: type[Schema] | None = None,
+    content_type: str | None = None,
+    doc: Mapping[str, Any] | None = None,
+    responses: Mapping[int, str] | None = None,
+    may_lag: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a read served by GET at rule on the API blueprint.
+
+    roles are checked first; query (a schema of the query string) is passed to the
+    function as its first argument; out (or a bare content_type) documents and dumps
+    the 200 answer, doc adds to its OpenAPI text, responses documents the refusals
+    by status; may_lag lets the read come from DATABASE_READ_URL's standby.
+    """
+    allowed = tuple(roles)
+
+    def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+        # The order of a decorator stack written out: route, roles, query, 200, doc,
+        # refusals (first listed on top), reads_may_lag next to the function.
+        wrapped = reads_may_lag(func) if may_lag else func
+        for code, description in reversed(list((responses or {}).items())):
+            wrapped = blp.alt_response(code, description=description)(wrapped)
+        if doc is not None:
+            wrapped = blp.doc(**doc)(wrapped)
+        wrapped = blp.response(200, out, content_type=content_type)(wrapped)
+        if query is not None:
+            wrapped = blp.arguments(query, location="query")(wrapped)
+        wrapped = role_required(*allowed)(wrapped)
+        return blp.route(rule, methods=["GET"])(wrapped)
 
     return decorator

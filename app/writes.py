@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Sequence
 from functools import partial, wraps
 from typing import Any, cast
 
@@ -23,19 +23,20 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as AnyResponse
 
-from app.db import db, insert_or_skip, is_transient, run_write, utcnow
+from app.db import db, insert_many, insert_or_skip, is_transient, run_write, utcnow
 from app.errors import DomainError, IdempotencyConflict, problem
 from app.idempotency import IdempotencyRecord
 
 idempotency_records = cast(Table, IdempotencyRecord.__table__)
-_STORED_OUTCOME = select(
+_STORED_OUTCOMES = select(
+    idempotency_records.c.key,
     idempotency_records.c.request_hash,
     idempotency_records.c.status_code,
     idempotency_records.c.body,
     idempotency_records.c.location,
 ).where(
     idempotency_records.c.village_id == bindparam("village_id"),
-    idempotency_records.c.key == bindparam("key"),
+    idempotency_records.c.key.in_(bindparam("keys", expanding=True)),
 )
 
 KEY_HEADER = "Idempotency-Key"
@@ -183,16 +184,37 @@ def problem_response(error: DomainError) -> Response:
 
 def _stored_outcome(village_id: int, key: str, fingerprint: str) -> AnyResponse | None:
     """The outcome kept with the key, replayed; None if there is none yet."""
-    stored = (
-        db.session.connection()
-        .execute(_STORED_OUTCOME, {"village_id": village_id, "key": key})
-        .one_or_none()
-    )
-    if stored is None:
-        return None
+    stored = stored_outcomes(village_id, [key]).get(key)
+    return None if stored is None else replayed(stored, fingerprint)
+
+
+def replayed(stored: Row, fingerprint: str) -> Response:
+    """Replay an outcome kept with a key, if the request is the one that kept it."""
     if stored.request_hash != fingerprint:
         raise IdempotencyConflict("This Idempotency-Key was used with a different request.")
     return _replay(stored)
+
+
+def stored_outcomes(village_id: int, keys: Collection[str]) -> dict[str, Row]:
+    """The outcomes kept with any of the keys, in one read: key -> its record."""
+    if not keys:
+        return {}
+    rows = db.session.connection().execute(
+        _STORED_OUTCOMES, {"village_id": village_id, "keys": list(keys)}
+    )
+    return {row.key: row for row in rows}
+
+
+def _record(village_id: int, key: str, fingerprint: str, response: AnyResponse) -> dict:
+    return {
+        "village_id": village_id,
+        "key": key,
+        "request_hash": fingerprint,
+        "status_code": response.status_code,
+        "body": response.get_data(as_text=True),
+        "location": response.headers.get("Location"),
+        "created_at": utcnow(),
+    }
 
 
 def _store(village_id: int, key: str, fingerprint: str, response: AnyResponse) -> bool:
@@ -200,20 +222,23 @@ def _store(village_id: int, key: str, fingerprint: str, response: AnyResponse) -
     stored = (
         db.session.connection()
         .execute(
-            insert_or_skip(idempotency_records),
-            {
-                "village_id": village_id,
-                "key": key,
-                "request_hash": fingerprint,
-                "status_code": response.status_code,
-                "body": response.get_data(as_text=True),
-                "location": response.headers.get("Location"),
-                "created_at": utcnow(),
-            },
+            insert_or_skip(idempotency_records), _record(village_id, key, fingerprint, response)
         )
         .scalar_one_or_none()
     )
     return stored is not None
+
+
+def store_all(village_id: int, outcomes: Sequence[tuple[str, str, AnyResponse]]) -> None:
+    """Keep each (key, fingerprint, response) in one INSERT.
+
+    For keys read as new in this transaction: a key kept meanwhile by another
+    request fails the INSERT (IntegrityError) and the caller decides again.
+    """
+    insert_many(
+        idempotency_records,
+        [_record(village_id, key, digest, response) for key, digest, response in outcomes],
+    )
 
 
 def decide_once(

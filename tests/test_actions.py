@@ -5,6 +5,7 @@ API endpoints, carry a key made when the form was shown, and refuse the same tex
 """
 
 import pytest
+from flask import request, request_finished
 from testsupport import (
     assert_problem,
     balance_of,
@@ -16,6 +17,7 @@ from testsupport import (
     stock_of,
 )
 
+from app.db import LAGGING_READS
 from app.inspections.models import Inspection, RuleSet
 from app.redemptions.models import Redemption
 
@@ -213,3 +215,28 @@ def test_cancelling_another_villages_receipt_is_not_found(
 
     assert response.status_code == 404
     assert balance_of(household) == 45
+
+
+def test_a_reading_is_served_to_its_roles_with_its_query_answer_and_refusals(
+    app, client, storekeeper_headers, inspector_headers
+):
+    lagging = {}
+
+    def note(sender, response, **extra):
+        lagging[request.path] = request.environ.get(LAGGING_READS, False)
+
+    with request_finished.connected_to(note, app):
+        ok = client.get("/api/v1/reports/settlement?month=2026-03", headers=storekeeper_headers)
+        grids = client.get("/api/v1/grids", headers=inspector_headers)
+    bad_month = client.get("/api/v1/reports/settlement?month=March", headers=storekeeper_headers)
+    not_theirs = client.get("/api/v1/reports/settlement", headers=inspector_headers)
+
+    assert ok.status_code == 200 and ok.json["month"] == "2026-03"
+    assert_problem(bad_month, 422, "validation_error")
+    assert_problem(not_theirs, 403)
+    # may_lag: the settlement may read from a standby; the grids always read the primary.
+    assert grids.status_code == 200
+    assert lagging == {"/api/v1/reports/settlement": True, "/api/v1/grids": False}
+    documented = client.get("/api/v1/openapi.json").json["paths"]["/api/v1/reports/settlement"]
+    assert {"200", "404", "422"} <= set(documented["get"]["responses"])
+    assert "month" in {p["name"] for p in documented["get"]["parameters"] if p["in"] == "query"}

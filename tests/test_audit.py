@@ -14,7 +14,7 @@ from app.audit.models import AuditEvent
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.db import db, run_write, utcnow
 from app.inspections.services import record_inspection
-from app.redemptions.services import LineRequest, redeem
+from app.redemptions.services import LineRequest, redeem_goods
 
 
 def events(action: str | None = None) -> list[AuditEvent]:
@@ -147,7 +147,7 @@ def test_a_void_refused_for_spent_points_leaves_no_event(
     client, admin_headers, household, inspector, storekeeper, soap
 ):
     inspection = record_inspection(household, inspector, "A")
-    redeem(household, storekeeper, [LineRequest(soap.id, 1)])
+    redeem_goods(household, storekeeper, [LineRequest(soap.id, 1)])
     db.session.commit()
 
     response = client.post(
@@ -162,7 +162,7 @@ def test_cancelling_a_redemption_is_logged_with_its_receipt(
     client, storekeeper, token_for, make_household, soap
 ):
     household = make_household(points=10)
-    redemption = redeem(household, storekeeper, [LineRequest(soap.id, 2)])
+    redemption = redeem_goods(household, storekeeper, [LineRequest(soap.id, 2)]).redemption
     db.session.commit()
     headers = token_for(storekeeper)
     path = f"/api/v1/redemptions/{redemption.id}/cancel"
@@ -347,7 +347,7 @@ def test_cancelling_on_the_receipt_page_is_logged(
     admin_client, admin, make_household, storekeeper, soap
 ):
     household = make_household(points=10)
-    redemption = redeem(household, storekeeper, [LineRequest(soap.id, 1)])
+    redemption = redeem_goods(household, storekeeper, [LineRequest(soap.id, 1)]).redemption
     db.session.commit()
     path = f"/shop/receipts/{redemption.id}/cancel"
 

@@ -1,22 +1,48 @@
-"""POST /api/v1/inspections/batch: a queue of inspections in one request (issues 17 and 21)."""
+"""POST /api/v1/inspections/batch: a queue of inspections in one request (issues 17 and 21).
+
+Every test that sends through the `batch` fixture runs both ways a queue is decided
+(app/inspections/batch.py): at once, and item by item, the way taken when another
+request took a slot or a key meanwhile.
+"""
 
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from testsupport import assert_problem, balance_of, inspection_journals, run_at_once
 
 from app.db import db
+from app.households.cards import card_payload
+from app.households.models import Household
+from app.households.services import reissue_card
+from app.inspections import batch as queues
 from app.inspections import services as inspections
+from app.inspections.models import RuleSet
 from app.ledger import services as ledger
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
 
 BATCH = "/api/v1/inspections/batch"
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def taken(*args, **kwargs):
+    raise IntegrityError("INSERT INTO inspections ...", {}, Exception("slot taken meanwhile"))
+
+
+@pytest.fixture(params=["at once", "each"])
+def way(request, monkeypatch):
+    """Decide the queue at once, or (as if a slot was taken meanwhile) item by item."""
+    if request.param == "each":
+        monkeypatch.setattr(queues, "decide_all", taken)
+    return request.param
 
 
 @pytest.fixture
-def batch(client, inspector_headers):
+def batch(client, inspector_headers, way):
     def send(items, headers=None):
         return client.post(BATCH, json={"items": items}, headers=headers or inspector_headers)
 
@@ -232,6 +258,7 @@ def test_only_inspectors_and_admins_send_batches(batch, storekeeper_headers, hou
     assert balance_of(household.id) == 0
 
 
+@pytest.mark.usefixtures("way")
 def test_the_same_batch_from_many_connections_credits_once(app, inspector_headers, make_household):
     households = [make_household() for _ in range(3)]
     items = [item(f"race-{n}", h, "A") for n, h in enumerate(households)]
@@ -257,22 +284,164 @@ class TransientError(Exception):
     sqlstate = "40001"
 
 
-def test_a_serialization_failure_runs_the_whole_batch_again(batch, make_household, monkeypatch):
+def test_a_serialization_failure_runs_the_whole_batch_again(
+    batch, way, make_household, monkeypatch
+):
     households = [make_household() for _ in range(3)]
-    real = inspections.inspect_household
     calls = {"all": 0}
+    # At once, the credits are posted in one call; item by item, one call each.
+    module, name = (queues, "post_many") if way == "at once" else (inspections, "inspect_household")
+    real = getattr(module, name)
 
-    def inspect_household(*args, **kwargs):
+    def fails_once(*args, **kwargs):
         calls["all"] += 1
-        if calls["all"] == 2:  # the second item, the first time round
+        if calls["all"] == 2 - (way == "at once"):  # the second item, the first time round
             raise OperationalError("UPDATE accounts ...", {}, TransientError())
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(inspections, "inspect_household", inspect_household)
+    monkeypatch.setattr(module, name, fails_once)
 
     response = batch([item(f"s{n}", h, "A") for n, h in enumerate(households)])
 
     assert [i["status"] for i in response.json["items"]] == [201, 201, 201]
-    assert calls["all"] == 5  # two items, then all three again
+    assert calls["all"] == (2 if way == "at once" else 5)  # then all three again
     assert [balance_of(h.id) for h in households] == [3, 3, 3]
     assert inspection_journals() == 3
+
+
+def ago(**delta) -> str:
+    return (datetime.now(UTC) - timedelta(**delta)).isoformat()
+
+
+def test_cards_are_read_as_the_single_request_reads_them(batch, make_household, admin):
+    current, replaced_after, replaced_before = (make_household() for _ in range(3))
+    after_card, before_card = card_payload(replaced_after), card_payload(replaced_before)
+    graded = ago(minutes=30)
+    reissue_card(replaced_after, actor_id=admin.id, reason="丢失")
+    reissue_card(replaced_before, actor_id=admin.id, reason="丢失")
+    db.session.commit()
+
+    response = batch(
+        [
+            {"key": "c1", "payload": card_payload(current), "grade": "A"},
+            {"key": "c2", "payload": after_card, "grade": "B", "inspected_at": graded},
+            {"key": "c3", "payload": before_card, "grade": "A", "inspected_at": ago(seconds=0)},
+            {"key": "c4", "payload": "GP1:not-a-card", "grade": "A"},
+        ]
+    )
+
+    items = response.json["items"]
+    assert [i["status"] for i in items] == [201, 201, 410, 422]
+    assert [i.get("problem", {}).get("code") for i in items[2:]] == ["revoked_qr", "invalid_qr"]
+    assert items[1]["inspection"]["household_id"] == replaced_after.id
+    assert [balance_of(h.id) for h in (current, replaced_after, replaced_before)] == [3, 2, 0]
+
+
+def test_a_queue_over_days_and_rules_is_decided_by_each_grades_moment(
+    batch, put_rules, make_household, village
+):
+    household = make_household()
+    assert put_rules({"grades": {"A": 5, "B": 2, "D": 0}, "daily_limit": 2}).status_code == 200
+    db.session.execute(
+        update(RuleSet)
+        .where(RuleSet.village_id == village.id, RuleSet.version == 2)
+        .values(created_at=datetime.now(UTC) - timedelta(days=2))
+    )
+    db.session.commit()
+    assert put_rules({"grades": {"A": 9, "D": 0}, "daily_limit": 1}).status_code == 200
+    now_local = datetime.now(SHANGHAI)
+    yesterday = datetime.combine(
+        now_local.date() - timedelta(days=1), datetime.min.time().replace(hour=12), SHANGHAI
+    )
+
+    def at(hours: int) -> str:
+        return (yesterday + timedelta(hours=hours)).isoformat()
+
+    response = batch(
+        [
+            item("y1", household, "A", inspected_at=at(0)),  # yesterday, version 2: 5
+            item("y2", household, "D", inspected_at=at(1)),  # 0 points; the balance is 5
+            item("y3", household, "B", inspected_at=at(2)),  # over yesterday's 2 a day
+            item("t1", household, "D"),  # today, version 3: 0 points
+            item("t2", household, "A"),  # over today's 1 a day
+        ]
+    )
+
+    items = response.json["items"]
+    assert [i["status"] for i in items] == [201, 201, 409, 201, 409]
+    assert [items[n]["inspection"]["points"] for n in (0, 1, 3)] == [5, 0, 0]
+    assert [items[n]["inspection"]["balance"] for n in (0, 1, 3)] == [5, 5, 5]
+    assert items[0]["inspection"]["local_date"] == yesterday.date().isoformat()
+    assert balance_of(household.id) == 5
+    assert ledger.verify().ok
+
+
+def test_a_grade_of_no_points_shows_the_balance_after_the_credits_before_it(
+    batch, put_rules, make_household
+):
+    household = make_household(points=10)
+    assert put_rules({"grades": {"A": 3, "D": 0}, "daily_limit": 3}).status_code == 200
+
+    response = batch(
+        [item("z1", household, "D"), item("z2", household, "A"), item("z3", household, "D")]
+    )
+
+    assert [i["inspection"]["balance"] for i in response.json["items"]] == [10, 13, 13]
+    assert balance_of(household.id) == 13
+
+
+def test_a_household_moved_away_is_refused_and_the_refusal_kept(batch, inspect, make_household):
+    moved, staying = make_household(), make_household()
+    db.session.execute(update(Household).where(Household.id == moved.id).values(status="moved"))
+    db.session.commit()
+
+    first = batch([item("m1", moved), item("m2", staying)])
+    alone = inspect(moved, "A", key="m1")
+
+    assert [i["status"] for i in first.json["items"]] == [409, 201]
+    assert first.json["items"][0]["problem"]["code"] == "household_inactive"
+    assert alone.headers["Idempotent-Replayed"] == "true"
+    assert balance_of(staying.id) == 3
+
+
+def test_a_slot_taken_meanwhile_decides_the_queue_again_item_by_item(
+    client, inspect, inspector_headers, make_household, monkeypatch
+):
+    graded, fresh = make_household(), make_household()
+    assert inspect(graded, "A").status_code == 201
+    # The queue's read misses the inspection above, as if it committed just after.
+    monkeypatch.setattr(inspections, "slots_of", lambda pairs: {pair: (0, 0) for pair in pairs})
+
+    response = client.post(
+        BATCH, json={"items": [item("l1", graded), item("l2", fresh)]}, headers=inspector_headers
+    )
+
+    assert [i["status"] for i in response.json["items"]] == [409, 201]
+    assert response.json["items"][0]["problem"]["code"] == "already_inspected_today"
+    assert [balance_of(h.id) for h in (graded, fresh)] == [3, 3]
+    assert inspection_journals() == 2
+    assert ledger.verify().ok
+
+
+@pytest.mark.usefixtures("way")
+def test_two_queues_for_the_same_doors_at_once_credit_each_door_once(
+    app, inspector_headers, make_household
+):
+    households = [make_household() for _ in range(4)]
+    doors = [SimpleNamespace(id=h.id) for h in households]  # read here, not in the threads
+
+    def send(index):
+        items = [item(f"phone{index}-{n}", h, "A") for n, h in enumerate(doors)]
+        response = app.test_client().post(BATCH, json={"items": items}, headers=inspector_headers)
+        return response.status_code, [i["status"] for i in response.get_json()["items"]]
+
+    results = run_at_once(app, 3, send)
+
+    assert all(isinstance(r, tuple) and r[0] == 200 for r in results), results
+    # Each door credited by exactly one phone; the others were told it was done.
+    for door in range(len(households)):
+        assert sorted(statuses[door] for _, statuses in results) == [201, 409, 409], results
+    db.session.rollback()  # end the test's snapshot; read what the workers wrote
+    assert [balance_of(h.id) for h in households] == [3] * 4
+    assert inspection_journals() == 4
+    assert ledger.verify().ok

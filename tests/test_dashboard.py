@@ -106,7 +106,9 @@ def recent(
         ((powder, 1), now, True),
     ]:
         good, quantity = line
-        redemption = shop.redeem(h1, storekeeper, [shop.LineRequest(good.id, quantity)], at=moment)
+        redemption = shop.redeem_goods(
+            h1, storekeeper, [shop.LineRequest(good.id, quantity)], at=moment
+        ).redemption
         if cancelled:
             shop.cancel(redemption, actor=admin, reason="changed their mind")
         seeded.redemptions.append((good.price_points * quantity, moment, cancelled))

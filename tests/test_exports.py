@@ -7,10 +7,12 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
+from testsupport import log_in
 
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.catalogue import services as catalogue
+from app.catalogue.models import Good
 from app.db import db
 from app.inspections import services as inspections
 from app.ledger import services as ledger
@@ -72,12 +74,14 @@ def seeded(app, village, grid, make_grid, make_household, make_user, admin):
 
     soap = catalogue.create_good(village.id, name="肥皂", unit="块", price_points=2, stock=100)
     oil = catalogue.create_good(village.id, name="食用油", unit="瓶", price_points=5, stock=50)
-    redemptions.redeem(
+    redemptions.redeem_goods(
         h2, storekeeper, [LineRequest(soap.id, 1), LineRequest(oil.id, 1)], at=at(10, 10)
     )
-    redemptions.redeem(h2, storekeeper, [LineRequest(soap.id, 2)], at=at(10, 31, 23))
-    redemptions.redeem(h3, storekeeper, [LineRequest(soap.id, 1)], at=at(11, 1, 0, 30))
-    cancelled = redemptions.redeem(h2, storekeeper, [LineRequest(soap.id, 1)], at=at(10, 15))
+    redemptions.redeem_goods(h2, storekeeper, [LineRequest(soap.id, 2)], at=at(10, 31, 23))
+    redemptions.redeem_goods(h3, storekeeper, [LineRequest(soap.id, 1)], at=at(11, 1, 0, 30))
+    cancelled = redemptions.redeem_goods(
+        h2, storekeeper, [LineRequest(soap.id, 1)], at=at(10, 15)
+    ).redemption
     redemptions.cancel(cancelled, actor=storekeeper, reason="退货")
     catalogue.restock(soap, 10, note="进货", supplier="供销社", actor_id=storekeeper.id)
     db.session.commit()
@@ -127,6 +131,15 @@ def test_stock_movements_of_today(seeded, village, download, fmt):
     assert (kinds.count("入库"), kinds.count("兑换出库"), kinds.count("撤销退回")) == (3, 5, 1)
     restock = rows[-1]
     assert [str(restock[i]) for i in (2, 5, 6, 9)] == ["肥皂", "10", "106", "供销社"]
+
+
+def test_the_stock_page_names_movements_as_the_export_does(seeded, client):
+    soap = db.session.scalars(select(Good).where(Good.name == "肥皂")).one()
+    log_in(client, "admin")
+
+    page = client.get(f"/admin/goods/{soap.id}").text
+
+    assert all(word in page for word in ("入库", "兑换出库", "撤销退回"))
 
 
 def test_headers_are_chinese(seeded, download):

@@ -42,7 +42,7 @@ from app.households.models import Household
 from app.households.services import reissue_card
 from app.inspections.services import record_inspection
 from app.photos import store_photo
-from app.redemptions.services import LineRequest, redeem
+from app.redemptions.services import LineRequest, redeem_goods
 
 CHECKS = (
     not_a_server_error,
@@ -120,7 +120,9 @@ def seed(app, tmp_path, village, grid, make_grid, make_household, make_user) -> 
     inspection = record_inspection(households[0], users[INSPECTOR], "A", note="整洁")
     inspection.photo = store_photo(jpeg())
     goods[0].picture = store_photo(jpeg(), field="picture")
-    redemption = redeem(households[1], users[STOREKEEPER], [LineRequest(goods[0].id, 2)])
+    redemption = redeem_goods(
+        households[1], users[STOREKEEPER], [LineRequest(goods[0].id, 2)]
+    ).redemption
     revoked = card_payload(households[2])
     reissue_card(households[2], actor_id=users[ADMIN].id, reason="丢失")
     db.session.commit()

@@ -83,16 +83,27 @@ def test_the_scanner_page_renders_in_chinese_by_default(client, inspector):
     assert "static/js/scanner." in response.text
 
 
-def test_the_offline_queue_names_refusals_in_the_pages_language(client, inspector):
+def offline_texts(client, attribute: str) -> dict:
+    """The texts the offline panel of /inspect hands its script in a data attribute."""
     log_in(client, "inspector")
+    found = re.search(rf'{attribute}="([^"]*)"', client.get("/inspect").text)
+    assert found, f"the offline panel carries no {attribute}"
+    return json.loads(html.unescape(found.group(1)))
 
-    page = client.get("/inspect").text
 
-    attribute = re.search(r'data-refusals="([^"]*)"', page)
-    assert attribute, "the offline panel carries no refusal texts"
-    refusals = json.loads(html.unescape(attribute.group(1)))
+def test_the_offline_queue_names_refusals_in_the_pages_language(client, inspector):
+    refusals = offline_texts(client, "data-refusals")
+
     assert refusals["household_inactive"] == "该户已迁出。"
     assert refusals["revoked_qr"] and "card" not in refusals["revoked_qr"]
+
+
+def test_the_offline_queue_speaks_the_pages_language(client, inspector):
+    texts = offline_texts(client, "data-msgs")
+
+    assert texts["credited"] == "{who}：已记 {points} 分，余额 {balance}"
+    assert texts["queued"] == "已保存，待上传 ({n})"
+    assert texts["wrong"] == "密码错误。"
 
 
 def test_the_scanner_page_sends_anonymous_users_to_the_login(client):

@@ -20,7 +20,7 @@ from app.inspections.services import record_inspection
 from app.ledger.models import Journal
 from app.ledger.services import household_account
 from app.redemptions.models import Redemption
-from app.redemptions.services import LineRequest, redeem
+from app.redemptions.services import LineRequest, redeem_goods
 from app.reports.exports import EXPORTS, FORMATS
 from app.villages.models import Grid
 
@@ -57,8 +57,10 @@ def villages(village, make_village, make_household, make_user, token_for) -> Vil
     good2 = create_good(other.id, name="草木灰皂", unit="块", price_points=3, stock=50)
     record_inspection(h1, users["inspector1"], "A")
     record_inspection(h2, users["inspector2"], "B")
-    receipt1 = redeem(h1, users["storekeeper1"], [LineRequest(good1.id, 3)]).receipt_no
-    redeem(h2, users["storekeeper2"], [LineRequest(good2.id, 1)])
+    receipt1 = redeem_goods(
+        h1, users["storekeeper1"], [LineRequest(good1.id, 3)]
+    ).redemption.receipt_no
+    redeem_goods(h2, users["storekeeper2"], [LineRequest(good2.id, 1)])
     db.session.commit()
     return Villages(
         h1=h1,

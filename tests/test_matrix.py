@@ -33,7 +33,7 @@ from app.inspections.models import Inspection
 from app.inspections.services import record_inspection
 from app.ledger.services import adjust, household_account
 from app.photos import store_photo
-from app.redemptions.services import LineRequest, redeem
+from app.redemptions.services import LineRequest, redeem_goods
 from app.townships.services import create_township, create_township_user, move_village
 from app.villages.models import Grid, Village
 from app.villages.services import create_grid, create_village
@@ -441,9 +441,9 @@ class World:
 
     def fresh_redemption(self) -> int:
         household = db.session.get_one(Household, self.ids["household_id"])
-        redemption = redeem(
+        redemption = redeem_goods(
             household, self.users["storekeeper"], [LineRequest(self.ids["good_id"], 1)]
-        )
+        ).redemption
         db.session.commit()
         return redemption.id
 
@@ -504,7 +504,7 @@ def build_world() -> World:
     create_good(v2.id, name="草木灰皂", unit="块", price_points=3, stock=50)
     inspection = record_inspection(h1, users["inspector"], "A", note="分类很好")
     inspection.photo = store_photo(png_bytes())
-    redemption = redeem(h1, users["storekeeper"], [LineRequest(good1.id, 1)])
+    redemption = redeem_goods(h1, users["storekeeper"], [LineRequest(good1.id, 1)]).redemption
     db.session.flush()
     world = World(
         v1=v1,

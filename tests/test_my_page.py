@@ -8,7 +8,7 @@ from app.catalogue.services import create_good
 from app.db import db
 from app.inspections.services import record_inspection
 from app.ledger.services import adjust
-from app.redemptions.services import LineRequest, redeem
+from app.redemptions.services import LineRequest, redeem_goods
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def resident_with_history(village, household, make_user):
     record_inspection(household, inspector, "A")
     soap = create_good(village.id, name="香皂", unit="块", price_points=10, stock=5)
     create_good(village.id, name="食用油", unit="桶", price_points=100, stock=5)
-    redeem(household, storekeeper, [LineRequest(soap.id, 2)])
+    redeem_goods(household, storekeeper, [LineRequest(soap.id, 2)])
     db.session.commit()
     return resident
 

@@ -17,7 +17,7 @@ from app.auth.models import HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.db import db
 from app.households.cards import make_token
 from app.inspections.services import record_inspection
-from app.redemptions.services import LineRequest, redeem
+from app.redemptions.services import LineRequest, redeem_goods
 
 ROOT = Path(__file__).resolve().parent.parent
 EN = ROOT / "app/translations/en/LC_MESSAGES/messages.po"
@@ -85,7 +85,7 @@ def world(admin, inspector, make_user, resident, household, grids, make_househol
     other = make_household(name="李小红", in_grid=grids[1], points=50)
     good = make_good("肥皂", price=5, stock=10, unit="块")
     inspection = record_inspection(household, inspector, "A")
-    redemption = redeem(other, storekeeper, [LineRequest(good.id, 1)])
+    redemption = redeem_goods(other, storekeeper, [LineRequest(good.id, 1)]).redemption
     db.session.commit()
     return {
         "household_id": household.id,

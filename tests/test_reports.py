@@ -123,12 +123,12 @@ class Seeded:
         next(a for a in self.adjustments if a["journal_id"] == journal_id)["reversed"] = True
 
     def redeem(self, key: str, storekeeper: User, lines: list[tuple], moment: datetime) -> int:
-        redemption = redemptions.redeem(
+        redemption = redemptions.redeem_goods(
             self.households[key],
             storekeeper,
             [LineRequest(good.id, quantity) for good, quantity in lines],
             at=moment,
-        )
+        ).redemption
         for good, _ in lines:
             self.goods[good.id] = (good.name, good.unit)
         self.redemptions.append(
@@ -427,7 +427,7 @@ def test_redemptions_count_on_the_village_day_of_another_time_zone(
     soap = catalogue.create_good(far.id, name="肥皂", unit="块", price_points=3, stock=10)
     new_york = ZoneInfo("America/New_York")
     # 22:00 on October 31st in New York is already November 1st in UTC (and Shanghai).
-    redemptions.redeem(
+    redemptions.redeem_goods(
         household, storekeeper, [LineRequest(soap.id, 1)], at=at(10, 31, 22, zone=new_york)
     )
     db.session.commit()

@@ -42,7 +42,11 @@ def test_a_new_year_starts_a_new_sequence_on_the_village_clock(
     lines = [shop.LineRequest(soap_id, 1)]
 
     def at(moment):
-        return run_write(lambda: shop.redeem(household, storekeeper, lines, at=moment).receipt_no)
+        return run_write(
+            lambda: (
+                shop.redeem_goods(household, storekeeper, lines, at=moment).redemption.receipt_no
+            )
+        )
 
     # 16:30 UTC on New Year's Eve is already New Year's Day in Shanghai.
     assert at(datetime(2030, 12, 31, 10, 0, tzinfo=UTC)) == "MZ-2030-000001"

@@ -13,7 +13,7 @@ from app.auth.services import issue_token
 from app.catalogue.services import create_good
 from app.db import db
 from app.inspections.services import record_inspection
-from app.redemptions.services import LineRequest, redeem
+from app.redemptions.services import LineRequest, redeem_goods
 from app.townships.models import Township
 from app.townships.services import create_township, create_township_user, move_village
 from app.villages.models import Village
@@ -40,7 +40,7 @@ def towns(make_village, make_household, make_user):
         record_inspection(household, inspector, "A")
         good = create_good(village.id, name=f"{code}皂", unit="块", price_points=2, stock=9)
         good.cost_cents = 150
-        redeem(household, storekeeper, [LineRequest(good.id, 1)])
+        redeem_goods(household, storekeeper, [LineRequest(good.id, 1)])
         db.session.commit()
         figures[code] = village.id
     return {"town": town, "villages": figures, "token": _token(town)}

@@ -3,7 +3,7 @@
 from flask import request
 from flask_smorest import Blueprint
 
-from app.actions import action, location_of
+from app.actions import action, location_of, reading
 from app.auth import services
 from app.auth.decorators import bearer_token, role_required
 from app.auth.models import ADMIN, User
@@ -76,9 +76,7 @@ def revoke_current_token():
     db.session.commit()
 
 
-@users_blp.get("")
-@role_required(ADMIN)
-@users_blp.response(200, UserList)
+@reading(users_blp, "", roles=(ADMIN,), out=UserList)
 def list_users():
     """The village's users, with their role and whether they are active."""
     return {"items": services.list_users(current_scope().village_id)}
@@ -120,9 +118,7 @@ def create_user(scope: Scope, data: dict) -> User:
     )
 
 
-@users_blp.get("/<id:user_id>")
-@role_required(ADMIN)
-@users_blp.response(200, UserGridsOut)
+@reading(users_blp, "/<id:user_id>", roles=(ADMIN,), out=UserGridsOut)
 def get_user(user_id: int):
     """One user of the village, with the grids it works ([]: the whole village)."""
     return services.user_detail(services.get_user(current_scope().village_id, user_id))

@@ -2,8 +2,7 @@
 
 from flask_smorest import Blueprint
 
-from app.actions import action, location_of
-from app.auth.decorators import role_required
+from app.actions import action, location_of, reading
 from app.auth.models import ADMIN, ROLES, STAFF, STOREKEEPER
 from app.catalogue import services
 from app.catalogue.models import Good
@@ -33,10 +32,7 @@ blp = Blueprint(
 SHOPKEEPERS = (ADMIN, STOREKEEPER)
 
 
-@blp.get("")
-@role_required(*ROLES)
-@blp.arguments(GoodsQuery, location="query")
-@blp.response(200, GoodList)
+@reading(blp, "", roles=ROLES, query=GoodsQuery, out=GoodList)
 def list_goods(args):
     """The catalogue; admins and storekeepers may ask for inactive goods too."""
     scope = current_scope()
@@ -58,9 +54,7 @@ def create_good(scope: Scope, data: dict) -> Good:
     return services.create_good(scope.village_id, actor_id=scope.user_id, **data)
 
 
-@blp.get("/<id:good_id>")
-@role_required(*ROLES)
-@blp.response(200, GoodOut)
+@reading(blp, "/<id:good_id>", roles=ROLES, out=GoodOut)
 def get_good(good_id: int):
     """One good."""
     scope = current_scope()
@@ -115,9 +109,7 @@ def write_off(scope: Scope, data: dict, good_id: int) -> Good:
     return good
 
 
-@blp.get("/<id:good_id>/movements")
-@role_required(*STAFF)
-@blp.response(200, MovementList)
+@reading(blp, "/<id:good_id>/movements", roles=STAFF, out=MovementList)
 def movements(good_id: int):
     """The good's stock movements, newest first."""
     good = services.get_good(current_scope().village_id, good_id)
@@ -140,9 +132,7 @@ def upload_picture(scope: Scope, files: dict, good_id: int) -> Good:
     return good
 
 
-@blp.get("/<id:good_id>/picture")
-@role_required(*ROLES)
-@blp.response(200, content_type="image/jpeg")
+@reading(blp, "/<id:good_id>/picture", roles=ROLES, content_type="image/jpeg")
 def get_picture(good_id: int):
     """A good's picture."""
     good = services.get_good(current_scope().village_id, good_id)

@@ -15,19 +15,12 @@ from app.auth.decorators import role_required
 from app.auth.models import ADMIN, STOREKEEPER
 from app.catalogue import services
 from app.catalogue.api import create_good, restock, stocktake, update_good, write_off
+from app.catalogue.labels import movement_kind_label
 from app.catalogue.models import Good
 from app.errors import DomainError, NotFound, ValidationFailed, refusal_message
 from app.scope import current_scope
 
 bp = Blueprint("catalogue", __name__)
-
-MOVEMENT_KINDS = {
-    "restock": _l("Restock"),
-    "redemption": _l("Redeemed"),
-    "cancel": _l("Redemption cancelled"),
-    "stocktake": _l("Stocktake"),
-    "writeoff": _l("Written off"),
-}
 
 # The forms of the stock page, by the last part of their URL.
 STOCK_ACTIONS: dict[str, Action] = {
@@ -120,7 +113,7 @@ def _stock_page(good: Good, *, message: str | None = None, status: int = 200):
         "catalogue/stock.html",
         good=good,
         movements=services.movements(good, limit=200),
-        movement_kinds=MOVEMENT_KINDS,
+        movement_kind=movement_kind_label,
         message=message or _refusal(request.args.get("refused")),
         saved=request.args.get("saved") == "1",
     ), status

@@ -13,7 +13,7 @@ from app.db import db, utcnow
 from app.households.services import create_household
 from app.inspections.services import record_inspection
 from app.ledger.services import adjust, household_balance
-from app.redemptions.services import LineRequest, redeem
+from app.redemptions.services import LineRequest, redeem_goods
 from app.villages.models import Village
 from app.villages.services import create_grid, create_village
 
@@ -170,7 +170,7 @@ def stock_the_shop(
         if not picks:
             continue
         good = rng.choice(picks)
-        redeem(
+        redeem_goods(
             household,
             storekeeper,
             [LineRequest(good.id, 1)],

@@ -1,9 +1,11 @@
 """Households API: the roster, door cards, scanning, import."""
 
+from collections.abc import Callable
+
 from flask import Response
 from flask_smorest import Blueprint
 
-from app.actions import action, location_of
+from app.actions import action, location_of, reading
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, HOUSEHOLD, STAFF
 from app.db import db
@@ -49,10 +51,7 @@ def create_household(scope: Scope, data: dict) -> services.HouseholdResult:
     return services.add_household(scope.village_id, data, actor_id=scope.user_id)
 
 
-@blp.get("/households")
-@role_required(*STAFF)
-@blp.arguments(HouseholdQuery, location="query")
-@blp.response(200, HouseholdList)
+@reading(blp, "/households", roles=STAFF, query=HouseholdQuery, out=HouseholdList)
 def list_households(args):
     """The village's households, filtered by grid and searched (q) by name, code, address,
     phone, or the name's pinyin, full or initials (zhouchangshun, zcs)."""
@@ -67,9 +66,7 @@ def list_households(args):
     }
 
 
-@blp.get("/households/<id:household_id>")
-@role_required(*STAFF)
-@blp.response(200, HouseholdOut)
+@reading(blp, "/households/<id:household_id>", roles=STAFF, out=HouseholdOut)
 def get_household(household_id: int):
     """One household, with its balance."""
     return services.with_balance(services.get_household(current_scope().village_id, household_id))
@@ -89,30 +86,26 @@ def update_household(scope: Scope, data: dict, household_id: int) -> services.Ho
     return services.with_balance(services.update_household(household, data, actor_id=scope.user_id))
 
 
-@blp.get("/households/<id:household_id>/qr.png")
-@role_required(*STAFF)
-@blp.response(200, content_type="image/png")
+def door_qr(household_id: int, draw: Callable[[str], bytes], mimetype: str) -> Response:
+    """The household's door card QR as draw() makes it, kept by no shared cache."""
+    household = services.get_household(current_scope().village_id, household_id)
+    return Response(
+        draw(cards.card_payload(household)),
+        mimetype=mimetype,
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+@reading(blp, "/households/<id:household_id>/qr.png", roles=STAFF, content_type="image/png")
 def household_qr_png(household_id: int):
     """The door card's QR as a PNG; it decodes to qr_payload."""
-    household = services.get_household(current_scope().village_id, household_id)
-    return Response(
-        cards.qr_png(cards.card_payload(household)),
-        mimetype="image/png",
-        headers={"Cache-Control": "private, no-store"},
-    )
+    return door_qr(household_id, cards.qr_png, "image/png")
 
 
-@blp.get("/households/<id:household_id>/qr.svg")
-@role_required(*STAFF)
-@blp.response(200, content_type="image/svg+xml")
+@reading(blp, "/households/<id:household_id>/qr.svg", roles=STAFF, content_type="image/svg+xml")
 def household_qr_svg(household_id: int):
     """The door card's QR as an SVG; it decodes to qr_payload."""
-    household = services.get_household(current_scope().village_id, household_id)
-    return Response(
-        cards.qr_svg(cards.card_payload(household)),
-        mimetype="image/svg+xml",
-        headers={"Cache-Control": "private, no-store"},
-    )
+    return door_qr(household_id, cards.qr_svg, "image/svg+xml")
 
 
 @action(
@@ -144,20 +137,21 @@ def scan(args):
     }
 
 
-@blp.get("/me")
-@role_required(HOUSEHOLD)
-@blp.response(200, HouseholdOut)
+@reading(blp, "/me", roles=(HOUSEHOLD,), out=HouseholdOut)
 def me():
     """The calling resident's own household, with its balance."""
     scope = current_scope()
     return services.with_balance(services.get_household(scope.village_id, scope.own_household_id()))
 
 
-@blp.get("/households/cards.pdf")
-@role_required(ADMIN)
-@blp.arguments(CardsQuery, location="query")
-@blp.response(200, content_type="application/pdf")
-@blp.alt_response(404, description="not_found: no such grid in this village")
+@reading(
+    blp,
+    "/households/cards.pdf",
+    roles=(ADMIN,),
+    query=CardsQuery,
+    content_type="application/pdf",
+    responses={404: "not_found: no such grid in this village"},
+)
 def card_sheet(args):
     """The door cards of a grid, or of chosen households, as an A4 PDF."""
     pdf, filename = card_sheet_pdf(

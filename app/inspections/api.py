@@ -1,20 +1,18 @@
 """Inspections and rules API."""
 
-import json
-
-from flask import Response, jsonify, url_for
+from flask import url_for
 from flask_smorest import Blueprint
-from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
 
 from app.actions import action, location_of
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, STAFF
 from app.db import db, run_write
-from app.errors import DomainError, Forbidden, NotFound, problem
+from app.errors import Forbidden, NotFound
 from app.households.cards import household_by_ref
 from app.households.models import Household
 from app.households.services import codes_and_balances
-from app.inspections import services
+from app.inspections import batch, services
 from app.inspections.models import Inspection
 from app.inspections.schemas import (
     BatchIn,
@@ -33,7 +31,7 @@ from app.ledger.expiry import make_policy
 from app.ledger.services import household_balance
 from app.photos import photo_response, store_photo
 from app.scope import Scope, current_scope
-from app.writes import begins_write, decide_once, json_fingerprint, problem_response
+from app.writes import begins_write
 
 blp = Blueprint(
     "inspections_api",
@@ -165,48 +163,22 @@ def create_inspections(args: dict) -> dict:
     """
     scope = current_scope()
     path = url_for("inspections_api.create_inspection")
-    # One transaction for the whole queue, a savepoint per item (decide_once): one
-    # commit instead of a hundred. A serialization failure runs the queue again whole.
-    return run_write(lambda: {"items": [_batch_item(scope, path, i) for i in args["items"]]})
-
-
-# Made once: a marshmallow schema is costly to make, and a batch has up to 100 items.
-_ITEM_IN = InspectionIn()
-_ITEM_OUT = InspectionOut()
-
-
-def _batch_item(scope: Scope, path: str, item: dict) -> dict:
-    """Decide one queued inspection as if it came alone with its key, in its own savepoint."""
-    key = item["key"]
-    body = {name: value for name, value in item.items() if name != "key"}
+    items = args["items"]
     try:
-        data = _ITEM_IN.load(body)
-    except ValidationError as error:
-        answer = problem(
-            422,
-            "validation_error",
-            "Validation error",
-            "The request did not pass validation.",
-            errors=error.normalized_messages(),
+        # One read, each item decided in order, a few statements to write them all.
+        return run_write(
+            lambda: {"items": batch.decide_all(scope, path, items, inspection_location)}
         )
-        return {"key": key, "status": 422, "problem": answer.get_json()}
-
-    def produce() -> Response:
-        result = create_inspection(scope, data)
-        response = jsonify(_ITEM_OUT.dump(result))
-        response.status_code = 201
-        response.headers["Location"] = inspection_location(result)
-        return response
-
-    digest = json_fingerprint("POST", path, scope.user_id, body)
-    try:
-        response = decide_once(scope.village_id, key, digest, produce)
-    except DomainError as error:
-        response = problem_response(error)
-    answer = json.loads(response.get_data())
-    if response.status_code < 300:
-        return {"key": key, "status": response.status_code, "inspection": answer}
-    return {"key": key, "status": response.status_code, "problem": answer}
+    except IntegrityError:
+        # A slot or a key was taken meanwhile: each item in a savepoint of its own, one
+        # commit for all. A serialization failure runs the queue again whole.
+        return run_write(
+            lambda: {
+                "items": batch.decide_each(
+                    scope, path, items, create_inspection, inspection_location
+                )
+            }
+        )
 
 
 @blp.get("/inspections")

@@ -146,6 +146,9 @@ class BatchKey(Schema):
     )
 
 
+_BATCH_KEY = BatchKey()  # made once: a batch has up to 100 items
+
+
 class BatchItemIn(InspectionIn, BatchKey):
     """One queued inspection: the fields of POST /inspections, and its Idempotency-Key."""
 
@@ -168,7 +171,7 @@ class BatchItems(fields.List):
             if not isinstance(item, dict):
                 errors[index] = {"_schema": ["Not a valid object."]}
                 continue
-            problems = BatchKey().validate({"key": item["key"]} if "key" in item else {})
+            problems = _BATCH_KEY.validate({"key": item["key"]} if "key" in item else {})
             if problems:
                 errors[index] = problems
         if errors:

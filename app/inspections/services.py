@@ -1,6 +1,7 @@
 """Grading and crediting: the rules, recording an inspection, voiding it."""
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -8,6 +9,7 @@ from typing import cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, Table, bindparam, func, or_, select, update
+from sqlalchemy.orm import load_only
 
 from app.audit.services import INSPECTION_VOIDED, RULES_CHANGED, record
 from app.auth.models import User
@@ -27,13 +29,7 @@ from app.households.models import CardReissue, Household
 from app.inspections.models import Inspection, RuleSet
 from app.ledger.expiry import NO_EXPIRY, ExpiryPolicy, dump_policy, make_policy, parse_policy
 from app.ledger.models import ISSUANCE, Account
-from app.ledger.services import (
-    Leg,
-    household_balance,
-    post,
-    posting_accounts,
-    reverse,
-)
+from app.ledger.services import Leg, household_balance, post, posting_accounts, reverse
 from app.ledger.verify import Problem
 from app.scope import local_date, village_today, zone
 from app.types import UTCDateTime
@@ -143,6 +139,44 @@ _DOOR = (
     .outerjoin(rule_sets, rule_sets.c.id == _RULES_IN_FORCE)
     .where(Household.id == bindparam("household_id"))
 )
+# For a queue of credits (read_round(), slots_of()): the village's time zone and issuance
+# account; the versions of its rules that may be in force from a moment on (the one in
+# force then and any made since), newest first; the slots of many households and days.
+_VILLAGE_ISSUANCE = select(
+    villages.c.timezone,
+    select(_issuance.c.id)
+    .where(
+        _issuance.c.village_id == villages.c.id,
+        _issuance.c.household_id.is_(None),
+        _issuance.c.kind == ISSUANCE,
+    )
+    .scalar_subquery()
+    .label("issuance_id"),
+).where(villages.c.id == bindparam("village_id"))
+_VERSIONS_SINCE = (
+    select(*_RULE_COLUMNS)
+    .where(
+        rule_sets.c.village_id == bindparam("village_id"),
+        or_(
+            rule_sets.c.created_at > bindparam("moment", type_=UTCDateTime()),
+            rule_sets.c.id == _RULES_IN_FORCE,
+        ),
+    )
+    .order_by(rule_sets.c.version.desc())
+)
+_SLOTS_OF = (
+    select(
+        inspections.c.household_id,
+        inspections.c.local_date,
+        func.count(inspections.c.id).filter(inspections.c.voided_at.is_(None)).label("counted"),
+        func.max(inspections.c.slot).label("highest"),
+    )
+    .where(
+        inspections.c.household_id.in_(bindparam("households", expanding=True)),
+        inspections.c.local_date.in_(bindparam("days", expanding=True)),
+    )
+    .group_by(inspections.c.household_id, inspections.c.local_date)
+)
 # Each village's time zone as last read: village id -> zone name.
 _ZONES: dict[int, str | None] = {}
 
@@ -221,52 +255,12 @@ def set_rules(
     actor_id: int | None,
     expiry: ExpiryPolicy = NO_EXPIRY,
 ) -> Rules:
-    """Put new rules in force: a new version; inspections after it are scored by it."""
-    rules = _new_rules_version(village_id, grades, daily_limit, actor_id=actor_id, expiry=expiry)
-    before = db.session.scalar(
-        select(RuleSet).where(
-            RuleSet.village_id == village_id, RuleSet.version == rules.version - 1
-        )
-    )
-    record(
-        village_id,
-        actor_id,
-        RULES_CHANGED,
-        "rules",
-        rules.id,
-        {
-            "version": rules.version,
-            "before": _rules(before).summary() if before else None,
-            "after": rules.summary(),
-        },
-    )
-    return rules
+    """Put new rules in force: a new version; inspections after it are scored by it.
 
-
-def _new_rules_version(
-    village_id: int,
-    grades: list[Grade],
-    daily_limit: int,
-    *,
-    actor_id: int | None,
-    expiry: ExpiryPolicy = NO_EXPIRY,
-) -> Rules:
-    names = [g.grade for g in grades]
-    if not grades or len(grades) > 10:
-        raise ValidationFailed("Give 1 to 10 grades.", errors={"grades": ["1 to 10 grades."]})
-    if len(set(names)) != len(names):
-        raise ValidationFailed("Grade names must differ.", errors={"grades": ["Duplicates."]})
-    for grade in grades:
-        if not 0 <= grade.points <= MAX_POINTS_PER_GRADE:
-            raise ValidationFailed(
-                f"Points per grade are 0 to {MAX_POINTS_PER_GRADE}.",
-                errors={"grades": [f"{grade.grade}: 0 to {MAX_POINTS_PER_GRADE} points."]},
-            )
-    if not 1 <= daily_limit <= MAX_DAILY_LIMIT:
-        raise ValidationFailed(
-            f"The daily limit is 1 to {MAX_DAILY_LIMIT}.",
-            errors={"daily_limit": [f"1 to {MAX_DAILY_LIMIT}."]},
-        )
+    A version a person made (actor_id) goes in the audit log beside the one it
+    replaced; the first rules a village gets when it is made (no actor) do not.
+    """
+    _check_rules(grades, daily_limit)
     # Two admins saving at once both read the same newest version; queue them on the
     # village's row (FOR NO KEY UPDATE: inserts that merely reference the village go on).
     db.session.execute(
@@ -289,12 +283,50 @@ def _new_rules_version(
     )
     db.session.add(row)
     db.session.flush()
-    return _rules(row)
+    rules = _rules(row)
+    if actor_id is not None:
+        before = db.session.scalar(
+            select(RuleSet).where(
+                RuleSet.village_id == village_id, RuleSet.version == rules.version - 1
+            )
+        )
+        record(
+            village_id,
+            actor_id,
+            RULES_CHANGED,
+            "rules",
+            rules.id,
+            {
+                "version": rules.version,
+                "before": _rules(before).summary() if before else None,
+                "after": rules.summary(),
+            },
+        )
+    return rules
+
+
+def _check_rules(grades: list[Grade], daily_limit: int) -> None:
+    names = [g.grade for g in grades]
+    if not grades or len(grades) > 10:
+        raise ValidationFailed("Give 1 to 10 grades.", errors={"grades": ["1 to 10 grades."]})
+    if len(set(names)) != len(names):
+        raise ValidationFailed("Grade names must differ.", errors={"grades": ["Duplicates."]})
+    for grade in grades:
+        if not 0 <= grade.points <= MAX_POINTS_PER_GRADE:
+            raise ValidationFailed(
+                f"Points per grade are 0 to {MAX_POINTS_PER_GRADE}.",
+                errors={"grades": [f"{grade.grade}: 0 to {MAX_POINTS_PER_GRADE} points."]},
+            )
+    if not 1 <= daily_limit <= MAX_DAILY_LIMIT:
+        raise ValidationFailed(
+            f"The daily limit is 1 to {MAX_DAILY_LIMIT}.",
+            errors={"daily_limit": [f"1 to {MAX_DAILY_LIMIT}."]},
+        )
 
 
 def create_default_rules(village_id: int) -> Rules:
     """Give a new village the default rules: A 3, B 2, C 1, D 0, once a day."""
-    return _new_rules_version(
+    return set_rules(
         village_id, [Grade(*g) for g in DEFAULT_GRADES], DEFAULT_DAILY_LIMIT, actor_id=None
     )
 
@@ -444,6 +476,84 @@ def household_at(village_id: int, ref: dict, moment: datetime) -> Household:
 
 
 @dataclass(frozen=True)
+class Round:
+    """What a queue of credits in one village decides on, read at once (see read_round())."""
+
+    zone: ZoneInfo
+    issuance_id: int | None
+    # The households read, held here so the session keeps them (it holds them weakly).
+    households: tuple[Household, ...]
+    # Household id -> its points account's id and balance, as read.
+    accounts: dict[int, tuple[int, int]]
+    versions: tuple[Rules, ...]  # the rules that may be in force, newest first
+
+    def rules_at(self, moment: datetime) -> Rules | None:
+        """The rules in force at the moment (as _RULES_IN_FORCE chooses them)."""
+        for rules in self.versions:
+            if rules.created_at <= moment or rules.version == 1:
+                return rules
+        return None
+
+
+# The columns of a household a credit decides on and answers with; the others load
+# if something asks for them.
+_DECIDED_ON = (
+    Household.village_id,
+    Household.grid_id,
+    Household.code,
+    Household.status,
+    Household.card_version,
+)
+
+
+def read_round(village_id: int, household_ids: Collection[int], since: datetime) -> Round:
+    """Read what credits in a village from the moment since decide on, in three reads.
+
+    The households come into the session, so household_by_ref() and resolve_card()
+    find them without reading again; with them their accounts. Then the village's
+    time zone and issuance account, and the versions of its rules that may be in
+    force from since on.
+    """
+    rows = (
+        db.session.execute(
+            select(Household, _ledger_accounts.c.id, _ledger_accounts.c.balance)
+            .options(load_only(*_DECIDED_ON))
+            .join(_ledger_accounts, _ledger_accounts.c.household_id == Household.id)
+            .where(Household.id.in_(household_ids))
+        ).all()
+        if household_ids
+        else []
+    )
+    village = (
+        db.session.connection().execute(_VILLAGE_ISSUANCE, {"village_id": village_id}).one_or_none()
+    )
+    if village is None:  # pragma: no cover - the caller's own village
+        raise NotFound("No such village.")
+    versions = db.session.connection().execute(
+        _VERSIONS_SINCE, {"village_id": village_id, "moment": since}
+    )
+    return Round(
+        zone(village.timezone),
+        village.issuance_id,
+        tuple(row[0] for row in rows),
+        {row[0].id: (row.id, row.balance) for row in rows},
+        tuple(_rules(row) for row in versions),
+    )
+
+
+def slots_of(pairs: Collection[tuple[int, date]]) -> dict[tuple[int, date], tuple[int, int]]:
+    """For (household id, day) pairs: how many inspections count, and the highest slot."""
+    if not pairs:
+        return {}
+    rows = db.session.connection().execute(
+        _SLOTS_OF,
+        {"households": list({h for h, _ in pairs}), "days": list({d for _, d in pairs})},
+    )
+    found = {(row.household_id, row.local_date): (row.counted, row.highest) for row in rows}
+    return {pair: found.get(pair, (0, 0)) for pair in pairs}
+
+
+@dataclass(frozen=True)
 class InspectionResult:
     """An inspection as its answer shows it: with the household's code and balance."""
 
@@ -472,6 +582,62 @@ def record_inspection(
     return inspect_household(household, inspector, grade, note=note, at=at).inspection
 
 
+def check_inspectable(household: Household, inspector: User) -> None:
+    """Refuse a grade this inspector may not give this household, whatever the rules."""
+    if household.village_id != inspector.village_id:
+        raise NotFound("No such household.")
+    if inspector.household_id == household.id:
+        raise ConflictOfInterest("You may not inspect your own household.")
+    if household.status != "active":
+        raise HouseholdInactive("This household has moved away.")
+
+
+def choose_slot(rules: Rules, grade: str, counted: int, highest: int) -> tuple[Grade, int]:
+    """Return the grade under the rules and the day's slot it takes, or refuse it.
+
+    counted is how many of the household's inspections of the day count, highest the
+    highest slot taken (voided ones included).
+    """
+    chosen = rules.grade(grade)
+    if counted >= rules.daily_limit:
+        raise AlreadyInspectedToday(
+            f"This household was already inspected today ({rules.daily_limit} a day)."
+        )
+    return chosen, highest + 1
+
+
+def credit_memo(chosen: Grade) -> str:
+    """What a credit's journal says: the grade's name and letter."""
+    return f"{chosen.label} ({chosen.grade})"
+
+
+def inspection_row(
+    household: Household,
+    inspector: User,
+    chosen: Grade,
+    rules: Rules,
+    note: str | None,
+    day: date,
+    moment: datetime,
+    recorded_at: datetime,
+) -> dict:
+    """The columns of an inspection, but its slot and journal."""
+    return {
+        "village_id": household.village_id,
+        "household_id": household.id,
+        "grid_id": household.grid_id,
+        "inspector_id": inspector.id,
+        "grade": chosen.grade,
+        "points": chosen.points,
+        "note": note,
+        "local_date": day,
+        "rules_id": rules.id,
+        "journal_id": None,
+        "created_at": moment,
+        "recorded_at": recorded_at,
+    }
+
+
 def inspect_household(
     household: Household,
     inspector: User,
@@ -498,12 +664,7 @@ def inspect_household(
     one read; decided, read with the household (see household_and_accounts()), saves
     that read too.
     """
-    if household.village_id != inspector.village_id:
-        raise NotFound("No such household.")
-    if inspector.household_id == household.id:
-        raise ConflictOfInterest("You may not inspect your own household.")
-    if household.status != "active":
-        raise HouseholdInactive("This household has moved away.")
+    check_inspectable(household, inspector)
     if decided is not None and (at is not None or decided.inspected_at != inspected_at):
         decided = None  # read for another moment
     recorded_at = decided.recorded_at if decided is not None else utcnow()
@@ -535,16 +696,7 @@ def inspect_household(
         if row is None:
             raise NotFound("The village has no rules yet.")
         rules, counted, highest = _rules(row), row.counted, row.highest
-    chosen = rules.grade(grade)
-
-    def refuse() -> AlreadyInspectedToday:
-        return AlreadyInspectedToday(
-            f"This household was already inspected today ({rules.daily_limit} a day)."
-        )
-
-    if counted >= rules.daily_limit:
-        raise refuse()
-    slot = highest + 1
+    chosen, slot = choose_slot(rules, grade, counted, highest)
     journal_id = None
     if chosen.points:
         account, issuance = accounts or posting_accounts(
@@ -554,27 +706,15 @@ def inspect_household(
             household.village_id,
             "inspection",
             [Leg(issuance, account, chosen.points)],
-            memo=f"{chosen.label} ({chosen.grade})",
+            memo=credit_memo(chosen),
             actor_id=inspector.id,
             at=now,
         )
         journal_id, balance = posted.id, posted.balances[account]
     else:
         balance = household_balance(household.id)
-    values = {
-        "village_id": household.village_id,
-        "household_id": household.id,
-        "grid_id": household.grid_id,
-        "inspector_id": inspector.id,
-        "grade": chosen.grade,
-        "points": chosen.points,
-        "note": note,
-        "local_date": today,
-        "rules_id": rules.id,
-        "journal_id": journal_id,
-        "created_at": moment,
-        "recorded_at": recorded_at,
-    }
+    values = inspection_row(household, inspector, chosen, rules, note, today, moment, recorded_at)
+    values["journal_id"] = journal_id
     claim = insert_or_skip(inspections)
     while True:
         inspection_id = (
@@ -585,9 +725,7 @@ def inspect_household(
         # Another inspector took this slot a moment ago (the credit above is rolled
         # back with the refusal): count again.
         counted, highest = _slots_on(household.id, today)
-        if counted >= rules.daily_limit:
-            raise refuse()
-        slot = max(slot, highest) + 1
+        slot = max(slot + 1, choose_slot(rules, grade, counted, highest)[1])
     inspection = adopt(Inspection, inspection_id, {**values, "slot": slot})
     return InspectionResult(inspection, household.code, balance)
 

@@ -3,8 +3,7 @@
 from flask import g
 from flask_smorest import Blueprint
 
-from app.actions import action
-from app.auth.decorators import role_required
+from app.actions import action, reading
 from app.auth.models import ADMIN, HOUSEHOLD, STAFF
 from app.errors import NotFound
 from app.households.services import get_household
@@ -54,10 +53,13 @@ def create_adjustment(scope: Scope, data: dict) -> dict:
     }
 
 
-@blp.get("/households/<id:household_id>/ledger")
-@role_required(*STAFF, HOUSEHOLD)
-@blp.arguments(StatementQuery, location="query")
-@blp.response(200, StatementOut)
+@reading(
+    blp,
+    "/households/<id:household_id>/ledger",
+    roles=(*STAFF, HOUSEHOLD),
+    query=StatementQuery,
+    out=StatementOut,
+)
 def household_ledger(args, household_id: int):
     """A household's movements, newest first, with the balance after each."""
     user = g.user

@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import NoReturn, cast
+from typing import Any, NoReturn, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import POINTS_ADJUSTED, record
-from app.db import db, typed_text, utcnow
+from app.db import db, insert_many, typed_text, utcnow
 from app.errors import AlreadyReversed, InsufficientPoints, NotFound, ValidationFailed
 from app.ledger.models import (
     ADJUSTMENT,
@@ -69,7 +69,6 @@ _POSTING_ACCOUNTS = select(accounts.c.id, accounts.c.household_id).where(
 )
 _INSERT_JOURNAL = insert(journals).returning(journals.c.id)
 _INSERT_TRANSFER = insert(transfers).returning(transfers.c.id)
-_INSERT_TRANSFERS = insert(transfers).returning(transfers.c.id, sort_by_parameter_order=True)
 _INSERT_ENTRIES = insert(entries)
 _MOVE = (
     update(accounts)
@@ -82,6 +81,29 @@ _MOVE = (
 )
 # Taking points: a household account never goes below zero; system accounts may.
 _TAKE = _MOVE.where(or_(accounts.c.kind != HOUSEHOLD, accounts.c.balance + bindparam("delta") >= 0))
+# Many accounts moved at once on PostgreSQL (a journal of several transfers, a queue of
+# credits): locked in ascending id order, then each moved by its total under the same
+# condition as _TAKE. A refusal shows as fewer rows back; the caller rolls back.
+_MOVE_MANY_PG = typed_text(
+    """
+    WITH locked AS (
+        SELECT id FROM accounts
+        WHERE id = ANY(CAST(:ids AS INTEGER[]))
+        ORDER BY id
+        FOR NO KEY UPDATE
+    )
+    UPDATE accounts
+    SET balance = accounts.balance + moves.delta,
+        version = accounts.version + moves.count
+    FROM locked,
+         unnest(CAST(:ids AS INTEGER[]), CAST(:deltas AS BIGINT[]), CAST(:counts AS BIGINT[]))
+             AS moves (id, delta, count)
+    WHERE accounts.id = locked.id AND moves.id = locked.id AND accounts.village_id = :village
+      AND (accounts.kind <> 'household' OR accounts.balance + moves.delta >= 0)
+    RETURNING accounts.id, accounts.balance, accounts.version, accounts.kind
+    """,
+    village=Integer(),
+)
 # Large enough for any real points figure, small enough that sums stay in 64 bits.
 MAX_AMOUNT = 1_000_000_000
 
@@ -319,34 +341,82 @@ def post(
 
 def _post_legs(journal: dict, legs: Sequence[Leg]) -> tuple[int, dict[int, int]]:
     """Post a journal of several transfers; return its id and each account's balance after."""
-    village_id, now = journal["village_id"], journal["created_at"]
-    connection = db.session.connection()
-    journal_id = connection.execute(_INSERT_JOURNAL, journal).scalar_one()
+    journal_id = db.session.connection().execute(_INSERT_JOURNAL, journal).scalar_one()
+    after: dict[int, int] = {}
+    legs_of = [(journal_id, leg) for leg in legs]
+    for balances in _transfer(journal["village_id"], legs_of, journal["created_at"]):
+        after.update(balances)
+    return journal_id, after
 
+
+def post_many(
+    village_id: int,
+    kind: str,
+    postings: Sequence[tuple[Leg, str, int | None]],
+    *,
+    at: datetime | None = None,
+) -> list[Posted]:
+    """Post many journals of one transfer each, in order, in a few statements.
+
+    postings are (leg, memo, actor_id). What post() does for each, for a queue of
+    credits sent at once: the accounts are locked and moved once, in ascending id
+    order, and each journal's entries carry the running balances, as if the journals
+    had been posted one after another. Never commits; a refusal (a household short
+    of points) raises, and the caller rolls back.
+    """
+    journal_kind = _journal_kind(kind)
+    _check_legs([leg for leg, _memo, _actor in postings])
+    now = at or utcnow()
+    rows: list[dict[str, Any]] = [
+        {
+            "village_id": village_id,
+            "kind": journal_kind.value,
+            "memo": memo[:200],
+            "reason": None,
+            "actor_id": actor_id,
+            "reverses_id": None,
+            "created_at": now,
+            "business_key": None,
+        }
+        for _leg, memo, actor_id in postings
+    ]
+    ids = insert_many(journals, rows, ids=True)
+    legs = [(journal_id, leg) for journal_id, (leg, _, _) in zip(ids, postings, strict=True)]
+    balances = _transfer(village_id, legs, now)
+    return [
+        Posted(
+            id=journal_id,
+            kind=journal_kind,
+            memo=memo[:200],
+            reason=None,
+            actor_id=actor_id,
+            reverses_id=None,
+            created_at=now,
+            balances=after,
+        )
+        for journal_id, (_leg, memo, actor_id), after in zip(ids, postings, balances, strict=True)
+    ]
+
+
+def _transfer(
+    village_id: int, legs: Sequence[tuple[int, Leg]], created_at: datetime
+) -> list[dict[int, int]]:
+    """Move the accounts of (journal id, leg) transfers and write the transfers and entries.
+
+    Each account is moved once by its total, in ascending id order; the entries walk
+    the legs in order from each account's balance before them. Returns, for each
+    leg, the balances of its two accounts just after it.
+    """
     deltas: dict[int, int] = defaultdict(int)
     counts: dict[int, int] = defaultdict(int)
-    for leg in legs:
+    for _journal_id, leg in legs:
         deltas[leg.debit] -= leg.amount
         deltas[leg.credit] += leg.amount
         counts[leg.debit] += 1
         counts[leg.credit] += 1
+    after = _move(village_id, deltas, counts)
 
-    after: dict[int, tuple[int, int, str]] = {}
-    for account_id in sorted(deltas):
-        delta = deltas[account_id]
-        row = connection.execute(
-            _TAKE if delta < 0 else _MOVE,
-            {
-                "account_id": account_id,
-                "village": village_id,
-                "delta": delta,
-                "count": counts[account_id],
-            },
-        ).one_or_none()
-        if row is None:
-            _refuse(village_id, [account_id])
-        after[account_id] = (row.balance, row.version, row.kind)
-
+    connection = db.session.connection()
     transfer_rows = [
         {
             "journal_id": journal_id,
@@ -355,17 +425,17 @@ def _post_legs(journal: dict, legs: Sequence[Leg]) -> tuple[int, dict[int, int]]
             "credit_account_id": leg.credit,
             "amount": leg.amount,
         }
-        for leg in legs
+        for journal_id, leg in legs
     ]
     if len(transfer_rows) == 1:
         transfer_ids = [connection.execute(_INSERT_TRANSFER, transfer_rows[0]).scalar_one()]
     else:
-        transfer_ids = list(connection.execute(_INSERT_TRANSFERS, transfer_rows).scalars())
+        transfer_ids = insert_many(transfers, transfer_rows, ids=True)
 
-    # Walk the legs in order from each account's balance before this journal.
     running = {aid: (bal - deltas[aid], ver - counts[aid]) for aid, (bal, ver, _) in after.items()}
     entry_rows = []
-    for leg, transfer_id in zip(legs, transfer_ids, strict=True):
+    balances = []
+    for (journal_id, leg), transfer_id in zip(legs, transfer_ids, strict=True):
         for account_id, delta in ((leg.debit, -leg.amount), (leg.credit, leg.amount)):
             balance, version = running[account_id]
             balance, version = balance + delta, version + 1
@@ -381,11 +451,54 @@ def _post_legs(journal: dict, legs: Sequence[Leg]) -> tuple[int, dict[int, int]]
                     "village_id": village_id,
                     "delta": delta,
                     "balance_after": balance,
-                    "created_at": now,
+                    "created_at": created_at,
                 }
             )
-    connection.execute(_INSERT_ENTRIES, entry_rows)
-    return journal_id, {aid: bal for aid, (bal, _, _) in after.items()}
+        balances.append({leg.debit: running[leg.debit][0], leg.credit: running[leg.credit][0]})
+    insert_many(entries, entry_rows)
+    return balances
+
+
+def _move(
+    village_id: int, deltas: dict[int, int], counts: dict[int, int]
+) -> dict[int, tuple[int, int, str]]:
+    """Move each account by its delta, in ascending id order; return (balance, version, kind).
+
+    A household account is never taken below zero: one that would be refuses the
+    whole move (InsufficientPoints), as does an account of another village (NotFound).
+    """
+    connection = db.session.connection()
+    ids = sorted(deltas)
+    if connection.dialect.name == "postgresql":
+        rows = connection.execute(
+            _MOVE_MANY_PG,
+            {
+                "village": village_id,
+                "ids": ids,
+                "deltas": [deltas[i] for i in ids],
+                "counts": [counts[i] for i in ids],
+            },
+        ).all()
+        after = {row.id: (row.balance, row.version, row.kind) for row in rows}
+        if len(after) < len(ids):
+            _refuse(village_id, [i for i in ids if i not in after])
+        return after
+    after = {}
+    for account_id in ids:
+        delta = deltas[account_id]
+        row = connection.execute(
+            _TAKE if delta < 0 else _MOVE,
+            {
+                "account_id": account_id,
+                "village": village_id,
+                "delta": delta,
+                "count": counts[account_id],
+            },
+        ).one_or_none()
+        if row is None:
+            _refuse(village_id, [account_id])
+        after[account_id] = (row.balance, row.version, row.kind)
+    return after
 
 
 def _refuse(village_id: int, account_ids: Sequence[int]) -> NoReturn:
@@ -565,6 +678,7 @@ __all__ = [
     "open_household_accounts",
     "posting_accounts",
     "post",
+    "post_many",
     "reverse",
     "adjust",
     "credit",

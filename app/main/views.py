@@ -1,6 +1,7 @@
 """Home pages per role, the language switch and the health check."""
 
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session
+from flask_babel import gettext as _
 from flask_babel import refresh
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -75,6 +76,39 @@ bp.add_app_template_global(form_key)
 def refusal_texts() -> dict[str, str]:
     """Each refusal code's words in the reader's language, for scripts that show them."""
     return {code: str(text) for code, text in PAGE_REFUSALS.items()}
+
+
+@bp.app_template_global()
+def offline_texts() -> dict[str, str]:
+    """What the inspector app says offline (static/js/inspect.js), in the reader's language.
+
+    The script fills in {n}, {who} and the other names in braces.
+    """
+    return {
+        "queued": _("Saved, waiting to upload (%(n)s)", n="{n}"),
+        "sending": _("Uploading… (%(n)s)", n="{n}"),
+        "roster": _("Roster: %(n)s households, fetched %(when)s", n="{n}", when="{when}"),
+        "noroster": _("No roster on this phone yet: open this page once with a signal."),
+        "unknown": _("Not in your roster: saved anyway, the server will check the card."),
+        "invalid": _("That is not a valid card of this village."),
+        "credited": _(
+            "%(who)s: credited %(points)s, new balance %(balance)s",
+            who="{who}",
+            points="{points}",
+            balance="{balance}",
+        ),
+        "already": _("%(who)s: already inspected that day; not credited.", who="{who}"),
+        "revoked": _(
+            "%(who)s: the card was replaced; not credited. Scan the new card.", who="{who}"
+        ),
+        "toolate": _("%(who)s: more than 72 hours old; not credited.", who="{who}"),
+        "refused": _("%(who)s: not recorded: %(why)s", who="{who}", why="{why}"),
+        "nophoto": _("The photo was not kept: %(why)s", why="{why}"),
+        "wrong": _("Wrong password."),
+        "todo-done": _("inspected today"),
+        "todo-queued": _("saved, waiting to upload"),
+        "code": _("the server refused it (%(code)s)", code="{code}"),
+    }
 
 
 @bp.app_context_processor

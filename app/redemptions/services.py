@@ -224,18 +224,6 @@ class RedemptionResult:
         return self.redemption.cancelled_at is not None
 
 
-def redeem(
-    household: Household,
-    storekeeper: User,
-    lines: Sequence[LineRequest],
-    *,
-    at: datetime | None = None,
-    found_by: str = "card",
-) -> Redemption:
-    """Trade points for goods (see redeem_goods())."""
-    return redeem_goods(household, storekeeper, lines, at=at, found_by=found_by).redemption
-
-
 def redeem_goods(
     household: Household,
     storekeeper: User,

@@ -1,11 +1,13 @@
 """Reports API: the village's figures over a range of days, and spreadsheet exports."""
 
+from functools import partial
+
 from flask import Response, g
 from flask_smorest import Blueprint
 
-from app.auth.decorators import role_required
+from app.actions import reading
 from app.auth.models import ADMIN, STOREKEEPER, TOWNSHIP
-from app.db import db, reads_may_lag
+from app.db import db
 from app.reports import exports, services
 from app.reports import settlement as settlements
 from app.reports.schemas import RangeQuery, SummaryOut
@@ -43,14 +45,29 @@ EXPORT_DOC = {
     }
 }
 
+# The refusals the queries answer, as the OpenAPI document names them.
+BAD_RANGE = {422: "validation_error: from after to, or over 366 days"}
+BAD_MONTH = {422: "validation_error: a month not YYYY-MM"}
+OTHER_VILLAGE = {404: "not_found: village_id names none of the caller's villages"}
+SETTLEMENT_PDF_DOC = {
+    "responses": {
+        "200": {
+            "description": "The settlement on A4, with lines to sign.",
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+}
 
-@blp.get("/summary")
-@role_required(ADMIN, TOWNSHIP)
-@blp.arguments(SummaryQuery, location="query")
-@blp.response(200, SummaryOut)
-@blp.alt_response(422, description="validation_error: from after to, or over 366 days")
-@blp.alt_response(404, description="not_found: village_id names none of the caller's villages")
-@reads_may_lag
+
+@reading(
+    blp,
+    "/summary",
+    roles=(ADMIN, TOWNSHIP),
+    query=SummaryQuery,
+    out=SummaryOut,
+    responses={**BAD_RANGE, **OTHER_VILLAGE},
+    may_lag=True,
+)
 def summary(args):
     """The village's figures over village days from..to: participation, accuracy, points.
 
@@ -72,12 +89,15 @@ def summary(args):
     return services.summary(scope.village_id, day_from, day_to)
 
 
-@blp.get("/villages")
-@role_required(ADMIN, TOWNSHIP)
-@blp.arguments(VillagesQuery, location="query")
-@blp.response(200, VillageRows)
-@blp.alt_response(422, description="validation_error: from after to, or over 366 days")
-@reads_may_lag
+@reading(
+    blp,
+    "/villages",
+    roles=(ADMIN, TOWNSHIP),
+    query=VillagesQuery,
+    out=VillageRows,
+    responses=BAD_RANGE,
+    may_lag=True,
+)
 def villages(args):
     """One row per village of the township (an admin: its own) over village days from..to.
 
@@ -107,13 +127,18 @@ def _settlement(args: dict) -> tuple[settlements.Settlement, dict]:
     )
 
 
-@blp.get("/settlement")
-@role_required(ADMIN, STOREKEEPER, TOWNSHIP)
-@blp.arguments(SettlementQuery, location="query")
-@blp.response(200, SettlementOut)
-@blp.alt_response(422, description="validation_error: a month not YYYY-MM")
-@blp.alt_response(404, description="not_found: village_id names none of the caller's villages")
-@reads_may_lag
+# The settlement is one read answered twice: as JSON and as a PDF to sign.
+settlement_reading = partial(
+    reading,
+    blp,
+    roles=(ADMIN, STOREKEEPER, TOWNSHIP),
+    query=SettlementQuery,
+    responses={**BAD_MONTH, **OTHER_VILLAGE},
+    may_lag=True,
+)
+
+
+@settlement_reading("/settlement", out=SettlementOut)
 def settlement(args):
     """The shop's monthly settlement: goods redeemed by good, cancellations netted out.
 
@@ -133,21 +158,7 @@ def settlement(args):
     }
 
 
-@blp.get("/settlement.pdf")
-@role_required(ADMIN, STOREKEEPER, TOWNSHIP)
-@blp.arguments(SettlementQuery, location="query")
-@blp.response(200)
-@blp.doc(
-    responses={
-        "200": {
-            "description": "The settlement on A4, with lines to sign.",
-            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
-        }
-    }
-)
-@blp.alt_response(422, description="validation_error: a month not YYYY-MM")
-@blp.alt_response(404, description="not_found: village_id names none of the caller's villages")
-@reads_may_lag
+@settlement_reading("/settlement.pdf", doc=SETTLEMENT_PDF_DOC)
 def settlement_pdf(args):
     """The monthly settlement printed on A4 for the storekeeper, village and township to sign."""
     settled, owed = _settlement(args)
@@ -175,13 +186,15 @@ def settlement_response(settled: settlements.Settlement, owed: dict) -> Response
     )
 
 
-@blp.get(EXPORT_PATH)
-@role_required(ADMIN)
-@blp.arguments(RangeQuery, location="query")
-@blp.response(200)
-@blp.doc(**EXPORT_DOC)
-@blp.alt_response(422, description="validation_error: from after to, or over 366 days")
-@reads_may_lag
+@reading(
+    blp,
+    EXPORT_PATH,
+    roles=(ADMIN,),
+    query=RangeQuery,
+    doc=EXPORT_DOC,
+    responses=BAD_RANGE,
+    may_lag=True,
+)
 def export(args, what: str, fmt: str):
     """Download inspections, redemptions, ledger, households or stock_movements.
 

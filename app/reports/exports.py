@@ -24,6 +24,7 @@ from sqlalchemy import Select, and_, bindparam, func, select
 from sqlalchemy.orm import aliased
 
 from app.auth.models import User
+from app.catalogue.labels import movement_kind_label
 from app.catalogue.models import Good, StockMovement
 from app.db import db
 from app.households.models import Household
@@ -40,13 +41,6 @@ BOM = "\ufeff"
 # Text a spreadsheet would run as a formula; such a cell starts with a quote instead.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-MOVEMENT_KINDS = {
-    "restock": "入库",
-    "redemption": "兑换出库",
-    "cancel": "撤销退回",
-    "stocktake": "盘点",
-    "writeoff": "报损",
-}
 HOUSEHOLD_STATUSES = {"active": "在册", "moved": "已迁出"}
 
 Row = tuple[Any, ...]
@@ -335,9 +329,7 @@ EXPORTS: dict[str, Export] = {
             Column("时间", 20, StockMovement.created_at, _local),
             Column("商品", 16, Good.name),
             Column("单位", 6, Good.unit),
-            Column(
-                "类型", 10, StockMovement.kind, _label(lambda kind: MOVEMENT_KINDS.get(kind, kind))
-            ),
+            Column("类型", 10, StockMovement.kind, _label(movement_kind_label)),
             Column("数量", 8, StockMovement.quantity),
             Column("变动后库存", 10, StockMovement.stock_after),
             Column("小票号", 18, Redemption.receipt_no),

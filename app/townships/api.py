@@ -3,9 +3,8 @@
 from flask import g
 from flask_smorest import Blueprint
 
-from app.auth.decorators import role_required
+from app.actions import reading
 from app.auth.models import ADMIN, TOWNSHIP
-from app.db import reads_may_lag
 from app.scope import reachable_villages
 from app.townships import services
 from app.townships.schemas import VillageList
@@ -18,10 +17,7 @@ blp = Blueprint(
 )
 
 
-@blp.get("")
-@role_required(ADMIN, TOWNSHIP)
-@blp.response(200, VillageList)
-@reads_may_lag
+@reading(blp, "", roles=(ADMIN, TOWNSHIP), out=VillageList, may_lag=True)
 def list_villages():
     """List the villages the caller reads, with households and outstanding points now."""
     return {"items": services.village_list(reachable_villages(g.user))}

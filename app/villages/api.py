@@ -2,8 +2,7 @@
 
 from flask_smorest import Blueprint
 
-from app.actions import action, location_of
-from app.auth.decorators import role_required
+from app.actions import action, location_of, reading
 from app.auth.models import ADMIN, STAFF
 from app.scope import Scope, current_scope
 from app.villages import services
@@ -15,9 +14,7 @@ blp = Blueprint(
 )
 
 
-@blp.get("")
-@role_required(*STAFF)
-@blp.response(200, GridList)
+@reading(blp, "", roles=STAFF, out=GridList)
 def list_grids():
     """List the village's grids."""
     return {"items": services.list_grids(current_scope().village_id)}
@@ -37,9 +34,7 @@ def create_grid(scope: Scope, data: dict) -> Grid:
     return services.create_grid(scope.village_id, data["name"])
 
 
-@blp.get("/<id:grid_id>")
-@role_required(*STAFF)
-@blp.response(200, GridOut)
+@reading(blp, "/<id:grid_id>", roles=STAFF, out=GridOut)
 def get_grid(grid_id: int):
     """One grid."""
     return services.get_grid(current_scope().village_id, grid_id)

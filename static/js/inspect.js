@@ -19,9 +19,10 @@
   var retryTimer = null;
   var current = null;      // the household the offline panel grades
   var panelPhoto = null;   // its photo, resized
+  var texts = JSON.parse(root.getAttribute("data-msgs") || "{}");  // offline_texts()
 
   function msg(name, values) {
-    var text = root.getAttribute("data-msg-" + name) || "";
+    var text = texts[name] || "";
     Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(values[k]); });
     return text;
   }

@@ -13,7 +13,7 @@ from app.auth.models import INSPECTOR, STOREKEEPER
 from app.catalogue.services import create_good
 from app.db import db
 from app.inspections.services import record_inspection
-from app.redemptions.services import LineRequest, redeem
+from app.redemptions.services import LineRequest, redeem_goods
 from app.townships.services import create_township, create_township_user, move_village
 
 pytestmark = pytest.mark.browser
@@ -37,7 +37,7 @@ def township(village, make_village, make_household, make_user):
             record_inspection(household, inspector, "A")
         good = create_good(village.id, name="竹炭牙刷", unit="支", price_points=5, stock=20)
         good.cost_cents = 250
-        redeem(households[0], keeper, [LineRequest(good.id, 2)])
+        redeem_goods(households[0], keeper, [LineRequest(good.id, 2)])
     create_township_user(town, "dh-staff", PASSWORD)
     db.session.commit()
     return villages
