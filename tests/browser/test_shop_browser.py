@@ -1,5 +1,7 @@
 """The storekeeper at the counter in a real browser: scan, pick goods, confirm, receipt."""
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import expect
 from testsupport import log_in_browser
@@ -8,6 +10,8 @@ from app.catalogue.services import create_good
 from app.db import db
 
 pytestmark = pytest.mark.browser
+
+SHOTS = Path("/tmp/shots")
 
 
 @pytest.fixture
@@ -54,6 +58,14 @@ def test_a_storekeeper_scans_adds_two_goods_and_prints_the_receipt(page, counter
     expect(page.locator("[data-balance-after]")).to_have_text("22")
     expect(page.locator("[data-receipt]")).to_contain_text("香皂")
     expect(page.locator("[data-receipt]")).to_contain_text("食盐")
+
+    # The soap's stock page names the sale as the export does.
+    page.set_viewport_size({"width": 360, "height": 780})
+    page.goto(f"/admin/goods/{counter['香皂'].id}")
+    expect(page.locator("body")).to_contain_text("兑换出库")
+    expect(page.locator("body")).to_contain_text("入库")
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "stock-page-360.png"), full_page=True)
 
 
 def _year(village: int) -> int:
