@@ -14,6 +14,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from testsupport import assert_problem, balance_of, inspection_journals, run_at_once
 
+from app.auth.models import INSPECTOR
 from app.db import db
 from app.households.cards import card_payload
 from app.households.models import Household
@@ -445,3 +446,36 @@ def test_two_queues_for_the_same_doors_at_once_credit_each_door_once(
     assert [balance_of(h.id) for h in households] == [3] * 4
     assert inspection_journals() == 4
     assert ledger.verify().ok
+
+
+@pytest.mark.usefixtures("way")
+def test_doors_the_inspector_may_not_grade_are_refused_alone(
+    client, make_village, make_household, make_user, token_for
+):
+    other_village = make_village("李庄村", "LZ")
+    elsewhere = make_household(of=other_village)
+    own, neighbour = make_household(), make_household()
+    headers = token_for(make_user(INSPECTOR, household=own))
+
+    response = client.post(
+        BATCH,
+        json={
+            "items": [
+                item("o1", elsewhere),
+                {"key": "o2", "payload": card_payload(elsewhere), "grade": "A"},
+                item("o3", own),
+                item("o4", neighbour),
+            ]
+        },
+        headers=headers,
+    )
+
+    items = response.json["items"]
+    assert [i["status"] for i in items] == [404, 422, 403, 201]
+    assert [i.get("problem", {}).get("code") for i in items] == [
+        "not_found",
+        "invalid_qr",
+        "conflict_of_interest",
+        None,
+    ]
+    assert [balance_of(h.id) for h in (elsewhere, own, neighbour)] == [0, 0, 3]
