@@ -148,6 +148,14 @@ def test_headers_are_chinese(seeded, download):
     assert {"户号", "户主", "网格", "日期", "等级", "积分"} <= set(header)
 
 
+def test_kinds_are_chinese_like_the_headers_for_a_reader_in_english(seeded, village, download):
+    movements = read_table(download("stock_movements", **today_range(village), lang="en"), "csv")
+    ledger_rows = read_table(download("ledger", lang="en", **OCTOBER), "csv")
+
+    assert "入库" in [row[4] for row in movements[1:]]
+    assert "兑换" in "".join(row[4] for row in ledger_rows[1:])
+
+
 @pytest.mark.parametrize(("fmt", "mimetype"), [("csv", "text/csv"), ("xlsx", XLSX)])
 def test_download_names_the_file_for_the_village_and_range(village, download, fmt, mimetype):
     response = download("inspections", fmt, **{"from": "2026-11-01", "to": "2026-11-30"})

@@ -10,11 +10,13 @@ import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from tempfile import SpooledTemporaryFile
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from flask import Response, stream_with_context
+from flask import Response, current_app, stream_with_context
+from flask_babel import force_locale
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -114,7 +116,14 @@ def _state(undone: str) -> Show:
 
 
 def _label(labels: Callable[[str], str]) -> Show:
-    return lambda value, _zone: labels(value)
+    """Show a kind in the export's words: Chinese, like its headers, whatever the reader's."""
+    return lambda value, _zone: _in_chinese(labels, value)
+
+
+@cache  # a handful of kinds; the catalogues do not change while the app runs
+def _in_chinese(labels: Callable[[str], str], value: str) -> str:
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        return labels(value)
 
 
 def _stream(statement: Select) -> Iterator[Any]:
