@@ -378,10 +378,13 @@ def _json_insert(
     table: Table, columns: tuple[str, ...], ids: bool
 ) -> tuple[TextClause, tuple[tuple[str, Callable | None], ...]]:
     dialect = postgresql.dialect()
-    types = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in columns)
-    names = ", ".join(columns)
+    quote = dialect.identifier_preparer.quote
+    types = ", ".join(
+        f"{quote(name)} {table.c[name].type.compile(dialect=dialect)}" for name in columns
+    )
+    names = ", ".join(quote(name) for name in columns)
     sql = (
-        f"INSERT INTO {table.name} ({names}) SELECT {names} "
+        f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} "
         f"FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ({types})) "
         f"WITH ORDINALITY AS given ({names}, given_order) ORDER BY given_order"
     )
