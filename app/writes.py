@@ -190,9 +190,14 @@ def _stored_outcome(village_id: int, key: str, fingerprint: str) -> AnyResponse 
 
 def replayed(stored: Row, fingerprint: str) -> Response:
     """Replay an outcome kept with a key, if the request is the one that kept it."""
-    if stored.request_hash != fingerprint:
-        raise IdempotencyConflict("This Idempotency-Key was used with a different request.")
+    same_request(stored.request_hash, fingerprint)
     return _replay(stored)
+
+
+def same_request(kept: str, fingerprint: str) -> None:
+    """Refuse a key sent again with another request than the one it was kept with."""
+    if kept != fingerprint:
+        raise IdempotencyConflict("This Idempotency-Key was used with a different request.")
 
 
 def stored_outcomes(village_id: int, keys: Collection[str]) -> dict[str, Row]:

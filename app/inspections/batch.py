@@ -27,7 +27,7 @@ from sqlalchemy import Table
 from werkzeug.wrappers import Response as AnyResponse
 
 from app.db import insert_many, utcnow
-from app.errors import DomainError, IdempotencyConflict, InvalidQr, NotFound, problem
+from app.errors import DomainError, InvalidQr, NotFound, ValidationFailed
 from app.households.cards import household_by_ref, read_token
 from app.households.models import Household
 from app.inspections import services
@@ -41,6 +41,7 @@ from app.writes import (
     json_fingerprint,
     problem_response,
     replayed,
+    same_request,
     store_all,
     stored_outcomes,
 )
@@ -92,12 +93,10 @@ def _items(scope: Scope, path: str, sent: list[dict]) -> list[_Item]:
         try:
             item.data = _ITEM_IN.load(body)
         except ValidationError as error:
-            item.answer = problem(
-                422,
-                "validation_error",
-                "Validation error",
-                "The request did not pass validation.",
-                errors=error.normalized_messages(),
+            item.answer = problem_response(
+                ValidationFailed(
+                    "The request did not pass validation.", errors=error.normalized_messages()
+                )
             )
         items.append(item)
     return items
@@ -173,11 +172,8 @@ def decide_all(scope: Scope, path: str, sent: list[dict], location: Location) ->
             try:
                 if item.key in seen:
                     item.answer = replayed(seen[item.key], item.digest)
-                elif first[item.key].digest != item.digest:
-                    raise IdempotencyConflict(
-                        "This Idempotency-Key was used with a different request."
-                    )
                 else:
+                    same_request(first[item.key].digest, item.digest)
                     item.same_as = first[item.key]
             except DomainError as error:
                 item.answer = problem_response(error)
@@ -266,17 +262,15 @@ def _write(
     credits = [cast(_Credit, item.credit) for item in items]
     paid = [credit for credit in credits if cast(services.Grade, credit.chosen).points]
     if paid:
-        legs = []
-        for credit in paid:
-            chosen = cast(services.Grade, credit.chosen)
-            issuance = cast(int, known.issuance_id)
-            legs.append(
-                (
-                    Leg(issuance, credit.account, chosen.points),
-                    services.credit_memo(chosen),
-                    scope.user_id,
-                )
+        issuance = cast(int, known.issuance_id)
+        legs = [
+            (
+                Leg(issuance, credit.account, cast(services.Grade, credit.chosen).points),
+                services.credit_memo(cast(services.Grade, credit.chosen)),
+                scope.user_id,
             )
+            for credit in paid
+        ]
         for credit, journal in zip(
             paid, post_many(scope.village_id, "inspection", legs, at=recorded_at), strict=True
         ):

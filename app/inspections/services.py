@@ -41,15 +41,6 @@ villages = cast(Table, Village.__table__)
 card_reissues = cast(Table, CardReissue.__table__)
 
 # Statements of the hot path, built once (see app/ledger/services.py).
-# How many inspections of a household on a day count (not voided), and the
-# highest slot taken (voided ones included), read in one statement.
-_SLOTS_ON = select(
-    func.count(inspections.c.id).filter(inspections.c.voided_at.is_(None)),
-    func.coalesce(func.max(inspections.c.slot), 0),
-).where(
-    inspections.c.household_id == bindparam("household_id"),
-    inspections.c.local_date == bindparam("day"),
-)
 # A rules version as _rules() reads it.
 _RULE_COLUMNS = (
     rule_sets.c.id,
@@ -117,19 +108,22 @@ _CARD_RETIRED_AT = select(card_reissues.c.created_at).where(
 # and the day's inspections read again.
 _ledger_accounts = cast(Table, Account.__table__)
 _issuance = _ledger_accounts.alias("issuance")
+_ISSUANCE_ID = (
+    select(_issuance.c.id)
+    .where(
+        _issuance.c.village_id == bindparam("village_id"),
+        _issuance.c.household_id.is_(None),
+        _issuance.c.kind == ISSUANCE,
+    )
+    .scalar_subquery()
+    .label("issuance_id")
+)
 _DOOR = (
     select(
         Household,
         villages.c.timezone,
         _ledger_accounts.c.id.label("account_id"),
-        select(_issuance.c.id)
-        .where(
-            _issuance.c.village_id == bindparam("village_id"),
-            _issuance.c.household_id.is_(None),
-            _issuance.c.kind == ISSUANCE,
-        )
-        .scalar_subquery()
-        .label("issuance_id"),
+        _ISSUANCE_ID,
         *_RULE_COLUMNS,
         _COUNTED,
         _HIGHEST,
@@ -142,17 +136,9 @@ _DOOR = (
 # For a queue of credits (read_round(), slots_of()): the village's time zone and issuance
 # account; the versions of its rules that may be in force from a moment on (the one in
 # force then and any made since), newest first; the slots of many households and days.
-_VILLAGE_ISSUANCE = select(
-    villages.c.timezone,
-    select(_issuance.c.id)
-    .where(
-        _issuance.c.village_id == villages.c.id,
-        _issuance.c.household_id.is_(None),
-        _issuance.c.kind == ISSUANCE,
-    )
-    .scalar_subquery()
-    .label("issuance_id"),
-).where(villages.c.id == bindparam("village_id"))
+_VILLAGE_ISSUANCE = select(villages.c.timezone, _ISSUANCE_ID).where(
+    villages.c.id == bindparam("village_id")
+)
 _VERSIONS_SINCE = (
     select(*_RULE_COLUMNS)
     .where(
@@ -369,10 +355,7 @@ def _count_on(household_id: int, day: date) -> int:
 
 def _slots_on(household_id: int, day: date) -> tuple[int, int]:
     """Return how many inspections count on the day, and the highest slot taken."""
-    counted, highest = (
-        db.session.connection().execute(_SLOTS_ON, {"household_id": household_id, "day": day}).one()
-    )
-    return counted, highest
+    return slots_of({(household_id, day)})[(household_id, day)]
 
 
 def _rules_and_today(village_id: int, moment: datetime, rules_at: datetime) -> tuple[Rules, date]:
