@@ -312,7 +312,8 @@ def action(
         wrapped: Callable = blp.response(status, out)(view)
         for code, description in (responses or {}).items():
             wrapped = blp.alt_response(code, description=description)(wrapped)
-        wrapped = blp.arguments(schema, location=arguments_location)(wrapped)
+        # An instance, made once: given the class, webargs makes one for every request.
+        wrapped = blp.arguments(schema(), location=arguments_location)(wrapped)
         wrapped = blp.doc(**IDEMPOTENCY_DOC)(wrapped)
         wrapped = write_endpoint(wrapped)
         wrapped = role_required(*allowed)(wrapped)
@@ -353,7 +354,7 @@ def reading(
             wrapped = blp.doc(**doc)(wrapped)
         wrapped = blp.response(200, out, content_type=content_type)(wrapped)
         if query is not None:
-            wrapped = blp.arguments(query, location="query")(wrapped)
+            wrapped = blp.arguments(query(), location="query")(wrapped)
         wrapped = role_required(*allowed)(wrapped)
         return blp.route(rule, methods=["GET"])(wrapped)
 

@@ -20,11 +20,14 @@ from flask import current_app, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import (
+    Boolean,
+    ColumnElement,
     Insert,
     MetaData,
     Select,
     Table,
     TextClause,
+    any_,
     bindparam,
     event,
     insert,
@@ -33,7 +36,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, make_transient_to_detached
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING_CONVENTION = {
@@ -306,6 +312,37 @@ def insert_or_skip(table: Table) -> Insert:
 def _insert_or_skip(dialect: str, table: Table) -> Insert:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return insert(table).on_conflict_do_nothing().returning(table.c.id)
+
+
+class OneOf(ColumnElement[bool]):
+    """column IN (the list given as the parameter named name), as each engine reads it best.
+
+    PostgreSQL: column = ANY(:name), the list sent as one array, so the statement's
+    text is the same for any length (built and parsed once, and prepared by psycopg).
+    Elsewhere: SQLAlchemy's expanding IN, a placeholder for each value.
+    """
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("name", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, column: ColumnElement[Any] | QueryableAttribute[Any], name: str):
+        self.column = column.expression if isinstance(column, QueryableAttribute) else column
+        self.name = name
+
+
+@compiles(OneOf)
+def _one_of(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)
+
+
+@compiles(OneOf, "postgresql")
+def _one_of_array(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
+    values = bindparam(element.name, type_=postgresql.ARRAY(element.column.type))
+    return compiler.process(element.column == any_(values), **kw)
 
 
 M = TypeVar("M", bound=Base)

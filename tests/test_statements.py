@@ -5,6 +5,7 @@ locks: the counts below are what bench/results.md was measured with, and a chang
 that adds a statement to the hot path fails here before it slows a morning round.
 """
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,12 +28,12 @@ NOT_COUNTED = ("BEGIN", "SAVEPOINT", "RELEASE")
 
 
 @contextmanager
-def statements() -> Iterator[list[str]]:
-    """Collect the SQL statements sent to the database while the block runs."""
+def statements(length: int | None = 120) -> Iterator[list[str]]:
+    """Collect the SQL statements sent to the database while the block runs (cut to length)."""
     sent: list[str] = []
 
     def before(_conn, _cursor, statement, _params, _context, _many):
-        sent.append(" ".join(statement.split())[:120])
+        sent.append(" ".join(statement.split())[:length])
 
     engine = db.engine
     event.listen(engine, "before_cursor_execute", before)
@@ -140,3 +141,35 @@ def test_a_batch_commits_once_and_costs_a_few_statements_whatever_its_length(
     one_by_one = 4 * len(households) if db.engine.dialect.name == "sqlite" else 0
     assert len(counted) <= BATCH_STATEMENTS[db.engine.dialect.name] + one_by_one, shown(sent)
     assert not [s for s in sent if s.upper().startswith("SAVEPOINT")], shown(sent)
+
+
+def test_a_batch_sends_the_same_statements_whatever_its_length(
+    client, inspector_headers, make_household
+):
+    """On PostgreSQL a list goes as one array, so each statement is parsed once.
+
+    A statement whose text changes with the queue's length (a placeholder a value) is
+    parsed again, and never prepared, for every queue. SQLite has no arrays: there
+    the lists differ only in their placeholders.
+    """
+    households = {length: [make_household().id for _ in range(length)] for length in (3, 7)}
+    sent_by_length = {}
+    for length, ids in households.items():
+        items = [{"key": f"q{length}-{h}", "household_id": h, "grade": "A"} for h in ids]
+        db.session.expunge_all()
+        with statements(length=None) as sent:
+            response = client.post(
+                "/api/v1/inspections/batch", json={"items": items}, headers=inspector_headers
+            )
+        assert response.status_code == 200, response.json
+        assert [i["status"] for i in response.json["items"]] == [201] * length
+        sent_by_length[length] = sent
+
+    if db.engine.dialect.name == "postgresql":
+        assert sent_by_length[3] == sent_by_length[7]
+    else:
+
+        def shape(sent: list[str]) -> set[str]:
+            return {re.sub(r"\?(, \?)*", "?", s) for s in sent}
+
+        assert shape(sent_by_length[3]) == shape(sent_by_length[7])
