@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable, Collection, Sequence
 from functools import partial, wraps
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from flask import Response, current_app, g, request
 from sqlalchemy import Row, Table, bindparam, select
@@ -210,14 +210,29 @@ def stored_outcomes(village_id: int, keys: Collection[str]) -> dict[str, Row]:
     return {row.key: row for row in rows}
 
 
-def _record(village_id: int, key: str, fingerprint: str, response: AnyResponse) -> dict:
+class Kept(NamedTuple):
+    """An answer as kept with its key: what every replay of it sends back."""
+
+    status_code: int
+    body: str
+    location: str | None
+
+
+def kept(response: AnyResponse) -> Kept:
+    """What a response keeps with its key."""
+    return Kept(
+        response.status_code, response.get_data(as_text=True), response.headers.get("Location")
+    )
+
+
+def _record(village_id: int, key: str, fingerprint: str, outcome: Kept) -> dict:
     return {
         "village_id": village_id,
         "key": key,
         "request_hash": fingerprint,
-        "status_code": response.status_code,
-        "body": response.get_data(as_text=True),
-        "location": response.headers.get("Location"),
+        "status_code": outcome.status_code,
+        "body": outcome.body,
+        "location": outcome.location,
         "created_at": utcnow(),
     }
 
@@ -227,22 +242,23 @@ def _store(village_id: int, key: str, fingerprint: str, response: AnyResponse) -
     stored = (
         db.session.connection()
         .execute(
-            insert_or_skip(idempotency_records), _record(village_id, key, fingerprint, response)
+            insert_or_skip(idempotency_records),
+            _record(village_id, key, fingerprint, kept(response)),
         )
         .scalar_one_or_none()
     )
     return stored is not None
 
 
-def store_all(village_id: int, outcomes: Sequence[tuple[str, str, AnyResponse]]) -> None:
-    """Keep each (key, fingerprint, response) in one INSERT.
+def store_all(village_id: int, outcomes: Sequence[tuple[str, str, Kept]]) -> None:
+    """Keep each (key, fingerprint, outcome) in one INSERT.
 
     For keys read as new in this transaction: a key kept meanwhile by another
     request fails the INSERT (IntegrityError) and the caller decides again.
     """
     insert_many(
         idempotency_records,
-        [_record(village_id, key, digest, response) for key, digest, response in outcomes],
+        [_record(village_id, key, digest, outcome) for key, digest, outcome in outcomes],
     )
 
 

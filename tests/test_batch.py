@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import jsonify
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from testsupport import assert_problem, balance_of, inspection_journals, run_at_once
@@ -154,6 +155,35 @@ def test_an_item_sent_in_a_batch_then_alone_credits_once(batch, inspect, househo
     assert alone.headers["Location"].endswith(f"/api/v1/inspections/{alone.json['id']}")
     assert balance_of(household.id) == 2
     assert inspection_journals() == 1
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["compact", "debug"])
+def test_an_item_replayed_alone_answers_the_bytes_the_single_request_would(
+    app, batch, inspect, make_household, debug
+):
+    """The body kept with a batch item's key is written as jsonify() writes a 201."""
+    alone_first, queued_first = make_household(), make_household()
+    app.debug = debug
+    try:
+        single = inspect(alone_first, "B", key="alone-1")
+        batch([item("queued-1", queued_first, "B")])
+        replays = {
+            "alone": inspect(alone_first, "B", key="alone-1"),
+            "queued": inspect(queued_first, "B", key="queued-1"),
+        }
+    finally:
+        app.debug = False
+
+    assert single.status_code == 201
+    assert [r.headers["Idempotent-Replayed"] for r in replays.values()] == ["true", "true"]
+    assert replays["alone"].get_data() == single.get_data()
+    with app.app_context():
+        app.debug = debug
+        try:
+            written_as_jsonify = jsonify(replays["queued"].json).get_data()
+        finally:
+            app.debug = False
+    assert replays["queued"].get_data() == written_as_jsonify
 
 
 def test_a_batch_sent_twice_credits_once_and_answers_the_first_outcomes(

@@ -22,10 +22,9 @@ from functools import partial
 from types import SimpleNamespace
 from typing import cast
 
-from flask import Response, jsonify
+from flask import Response, current_app, jsonify
 from marshmallow import ValidationError
 from sqlalchemy import Table
-from werkzeug.wrappers import Response as AnyResponse
 
 from app.db import insert_many, utcnow
 from app.errors import DomainError, InvalidQr, NotFound, ValidationFailed
@@ -38,8 +37,10 @@ from app.ledger.services import Leg, post_many
 from app.scope import Scope, local_date
 from app.writes import (
     STORED_REFUSALS,
+    Kept,
     decide_once,
     json_fingerprint,
+    kept,
     problem_response,
     replayed,
     same_request,
@@ -80,7 +81,7 @@ class _Item:
     body: dict
     digest: str
     data: dict | None = None
-    answer: AnyResponse | None = None
+    answer: Kept | None = None
     credit: _Credit | None = None
     refusal: DomainError | None = None
     same_as: "_Item | None" = None  # the item before it with the same key
@@ -95,34 +96,45 @@ def _items(scope: Scope, path: str, sent: list[dict]) -> list[_Item]:
         try:
             item.data = _ITEM_IN.load(body)
         except ValidationError as error:
-            item.answer = problem_response(
-                ValidationFailed(
-                    "The request did not pass validation.", errors=error.normalized_messages()
+            item.answer = kept(
+                problem_response(
+                    ValidationFailed(
+                        "The request did not pass validation.", errors=error.normalized_messages()
+                    )
                 )
             )
         items.append(item)
     return items
 
 
-def answer(key: str, response: AnyResponse, shown: dict | None = None) -> dict:
+def answer(key: str, outcome: Kept, shown: dict | None = None) -> dict:
     """An item's outcome as the batch shows it: its status and body (shown, if dumped)."""
-    body = shown if shown is not None else json.loads(response.get_data())
-    if response.status_code < 300:
-        return {"key": key, "status": response.status_code, "inspection": body}
-    return {"key": key, "status": response.status_code, "problem": body}
-
-
-def _created(shown: dict, location: str) -> Response:
-    """The 201 a single request would have got, for an inspection dumped by InspectionOut."""
-    response = jsonify(shown)
-    response.status_code = 201
-    response.headers["Location"] = location
-    return response
+    body = shown if shown is not None else json.loads(outcome.body)
+    if outcome.status_code < 300:
+        return {"key": key, "status": outcome.status_code, "inspection": body}
+    return {"key": key, "status": outcome.status_code, "problem": body}
 
 
 def _created_by(produce: Produce, scope: Scope, data: dict, location: Location) -> Response:
+    """The 201 a single request would have got."""
     result = produce(scope, data)
-    return _created(_ITEM_OUT.dump(result), location(result))
+    response = jsonify(_ITEM_OUT.dump(result))
+    response.status_code = 201
+    response.headers["Location"] = location(result)
+    return response
+
+
+def _json_body(shown: dict) -> str:
+    """The body jsonify() makes of shown (what a single request's 201 carries and keeps).
+
+    Written without a Response: a queue makes up to 100. Flask's rule: indented in
+    debug mode unless the app asked for compact JSON, else compact.
+    """
+    provider = current_app.json
+    compact = getattr(provider, "compact", None)
+    if compact is False or (compact is None and current_app.debug):
+        return provider.dumps(shown, indent=2) + "\n"
+    return provider.dumps(shown, separators=(",", ":")) + "\n"
 
 
 def decide_each(
@@ -134,9 +146,9 @@ def decide_each(
         if item.answer is None:
             made = partial(_created_by, produce, scope, cast(dict, item.data), location)
             try:
-                item.answer = decide_once(scope.village_id, item.key, item.digest, made)
+                item.answer = kept(decide_once(scope.village_id, item.key, item.digest, made))
             except DomainError as error:
-                item.answer = problem_response(error)
+                item.answer = kept(problem_response(error))
         outcomes.append(answer(item.key, item.answer))
     return outcomes
 
@@ -174,19 +186,19 @@ def decide_all(scope: Scope, path: str, sent: list[dict], location: Location) ->
             item.credit = None
             try:
                 if item.key in seen:
-                    item.answer = replayed(seen[item.key], item.digest)
+                    item.answer = kept(replayed(seen[item.key], item.digest))
                 else:
                     same_request(first[item.key].digest, item.digest)
                     item.same_as = first[item.key]
             except DomainError as error:
-                item.answer = problem_response(error)
+                item.answer = kept(problem_response(error))
             continue
         try:
             if item.refusal is not None:
                 raise item.refusal
             _choose(cast(_Credit, item.credit), cast(dict, item.data)["grade"], slots)
         except DomainError as error:
-            item.answer, item.credit = problem_response(error), None
+            item.answer, item.credit = kept(problem_response(error)), None
             if error.status in STORED_REFUSALS:
                 first[item.key] = item
             continue
@@ -195,19 +207,13 @@ def decide_all(scope: Scope, path: str, sent: list[dict], location: Location) ->
     _write(scope, [i for i in loaded if i.credit is not None], known, recorded_at, location)
     store_all(
         scope.village_id,
-        [(item.key, item.digest, cast(AnyResponse, item.answer)) for item in first.values()],
+        [(item.key, item.digest, cast(Kept, item.answer)) for item in first.values()],
     )
     outcomes = []
     for item in items:
-        if item.same_as is not None:
-            item.answer = _again(cast(AnyResponse, item.same_as.answer))
-        outcomes.append(answer(item.key, cast(AnyResponse, item.answer), item.shown))
+        shows = item.same_as or item  # a key sent again in the queue answers as its first
+        outcomes.append(answer(item.key, cast(Kept, shows.answer), shows.shown))
     return outcomes
-
-
-def _again(response: AnyResponse) -> AnyResponse:
-    """An earlier item's outcome, for its key sent again in the same queue."""
-    return Response(response.get_data(), status=response.status_code, mimetype=response.mimetype)
 
 
 def _household_ids(items: list[_Item]) -> set[int]:
@@ -316,7 +322,7 @@ def _write(
         for credit, row, inspection_id in zip(credits, rows, ids, strict=True)
     ]
     for item, result, shown in zip(items, results, _ITEM_OUT.dump(results, many=True), strict=True):
-        item.answer, item.shown = _created(shown, location(result)), shown
+        item.answer, item.shown = Kept(201, _json_body(shown), location(result)), shown
 
 
 def _written(inspection_id: int, row: dict) -> Inspection:
