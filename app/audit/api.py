@@ -35,7 +35,7 @@ def event_out(event: AuditEvent, username: str | None) -> dict:
 
 @blp.get("")
 @role_required(ADMIN)
-@blp.arguments(AuditQuery, location="query")
+@blp.arguments(AuditQuery(), location="query")
 @blp.response(200, AuditList)
 @blp.alt_response(422, description="validation_error: from after to, or an unknown action")
 def list_audit_events(args):

@@ -50,7 +50,7 @@ def client_address() -> str:
 
 @blp.post("/tokens")
 @blp.doc(security=[])
-@blp.arguments(LoginIn)
+@blp.arguments(LoginIn())
 @blp.response(201, TokenOut)
 @blp.alt_response(401, description="Wrong username or password")
 @blp.alt_response(429, description="Too many failed logins (rate_limited, Retry-After)")

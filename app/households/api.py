@@ -125,7 +125,7 @@ def reissue_card(scope: Scope, data: dict, household_id: int) -> services.Househ
 
 @blp.post("/scan")
 @role_required(*STAFF)
-@blp.arguments(ScanIn)
+@blp.arguments(ScanIn())
 @blp.response(200, ScanOut)
 @blp.alt_response(410, description="revoked_qr: the card was reissued")
 def scan(args):

@@ -146,7 +146,7 @@ def create_inspection(scope: Scope, data: dict) -> services.InspectionResult:
 
 @blp.post("/inspections/batch")
 @role_required(INSPECTOR, ADMIN)
-@blp.arguments(BatchIn)
+@blp.arguments(BatchIn())
 @blp.response(200, BatchOut)
 @begins_write
 def create_inspections(args: dict) -> dict:
@@ -183,7 +183,7 @@ def create_inspections(args: dict) -> dict:
 
 @blp.get("/inspections")
 @role_required(*STAFF)
-@blp.arguments(InspectionQuery, location="query")
+@blp.arguments(InspectionQuery(), location="query")
 @blp.response(200, InspectionList)
 def list_inspections(args):
     """The village's inspections, newest first, by date, grid, inspector or household."""

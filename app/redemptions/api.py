@@ -68,7 +68,7 @@ def create_redemption(scope: Scope, data: dict) -> services.RedemptionResult:
 
 @blp.get("")
 @role_required(*STAFF)
-@blp.arguments(RedemptionQuery, location="query")
+@blp.arguments(RedemptionQuery(), location="query")
 @blp.response(200, RedemptionList)
 def list_redemptions(args):
     """The village's redemptions, newest first."""
