@@ -135,7 +135,8 @@ _DOOR = (
 )
 # For a queue of credits (read_round(), slots_of()): the village's time zone and issuance
 # account; the versions of its rules that may be in force from a moment on (the one in
-# force then and any made since), newest first; the slots of many households and days.
+# force then and any made since), newest first; the slots of many households and days
+# (SQLite; PostgreSQL reads them with _SLOTS_OF_PG).
 _VILLAGE_ISSUANCE = select(villages.c.timezone, _ISSUANCE_ID).where(
     villages.c.id == bindparam("village_id")
 )
@@ -158,8 +159,8 @@ _SLOTS_OF = (
         func.max(inspections.c.slot).label("highest"),
     )
     .where(
-        OneOf(inspections.c.household_id, "households"),
-        OneOf(inspections.c.local_date, "days"),
+        inspections.c.household_id.in_(bindparam("households", expanding=True)),
+        inspections.c.local_date.in_(bindparam("days", expanding=True)),
     )
     .group_by(inspections.c.household_id, inspections.c.local_date)
 )
