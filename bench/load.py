@@ -13,6 +13,9 @@ WRK_SCRIPT = BENCH / "wrk" / "writes.lua"
 INSPECTIONS = "inspections"
 REDEMPTIONS = "redemptions"
 BATCH = "batch"  # inspections, BATCH_SIZE to a POST /api/v1/inspections/batch
+# GET /healthz: gunicorn, Flask, the pool's check-out and one SELECT 1, the floor under
+# every request's cost.
+HEALTHZ = "healthz"
 BATCH_SIZE = 50
 # wrk's own timeout for one request. A batch does 50 credits, so under load it may take
 # seconds; a timeout (or a run shorter than one batch) leaves nothing counted at all.
@@ -87,12 +90,12 @@ def run_wrk(
 ) -> WrkResult:
     """Drive one endpoint for `seconds` at `connections`, each request distinct."""
     threads = max(1, min(threads, connections))
-    offset = target.next_number[mode]
+    offset = target.next_number.get(mode, 0)
     # Idempotency-Keys are visible ASCII: the run's label without spaces and signs.
     key_prefix = re.sub(r"[^A-Za-z0-9]+", "-", label).strip("-")
     args = [
         mode,
-        target.tokens[mode],
+        target.tokens.get(mode, "-"),
         str(target.first_household),
         str(target.households),
         str(offset),

@@ -31,6 +31,7 @@ class Results:
     verify_seconds: float = 0.0
     verify_entries: int = 0
     profiles: list[ProfileSummary] = field(default_factory=list)
+    floor: WrkResult | None = None  # GET /healthz at the goal's connections
     phases: dict[str, float] = field(default_factory=dict)
     total_seconds: float = 0.0
 
@@ -92,15 +93,18 @@ def _find(results: list[WrkResult], mode: str, connections: int) -> WrkResult | 
     return next((r for r in results if r.mode == mode and r.connections == connections), None)
 
 
+# Issue 21's goals: credits and redemptions one by one, and credits in batches
+# (credits a second against pgbench's transactions a second).
+SHARES = ((INSPECTIONS, 0.2), (REDEMPTIONS, 0.15), (BATCH, 1.0))
+
+
 def goals(results: Results) -> list[tuple[str, str, bool | None]]:
     """(goal, measured, met) for each of issue 8's goals; None when not measured."""
     out: list[tuple[str, str, bool | None]] = []
     settings = results.settings
     tps = results.pgbench.tps if results.pgbench else None
     c = settings.goal_connections
-    # Issue 21's goals: credits and redemptions one by one, and credits in batches
-    # (credits a second against pgbench's transactions a second).
-    for mode, share in ((INSPECTIONS, 0.2), (REDEMPTIONS, 0.15), (BATCH, 1.0)):
+    for mode, share in SHARES:
         run = _find(results.postgresql, mode, c)
         if run is None or not tps:
             out.append((f"{mode} >= {share} x pgbench at {c} connections", "not measured", None))
@@ -223,6 +227,46 @@ def _runs_table(runs: list[WrkResult], tps: float | None) -> list[str]:
     return lines
 
 
+def _budget(results: Results, tps: float) -> list[str]:
+    """What each goal leaves a write of CPU on this machine, against what it takes now."""
+    c = results.settings.goal_connections
+    cores = results.machine["cores"]
+    lines = [
+        f"### A write's CPU at the goals ({c} connections)",
+        "",
+        f"At a goal's rate the machine's {cores} cores leave each credit or redemption the CPU "
+        "time below: for the app, PostgreSQL, wrk and the kernel together, with no core "
+        "ever idle. A batch's figures are per credit.",
+        "",
+        "| writes | goal | CPU a write at the goal | app CPU now | PG CPU now | together |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for mode, share in SHARES:
+        run = _find(results.postgresql, mode, c)
+        if run is None or not run.app_cpu_ms or not run.database_cpu_ms:
+            continue
+        app, database = run.app_cpu_ms / run.items, run.database_cpu_ms / run.items
+        lines.append(
+            f"| {mode} | {share} x {tps:.0f} = {share * tps:.0f}/s | "
+            f"{1000 * cores / (share * tps):.2f} ms | {app:.2f} ms | {database:.2f} ms | "
+            f"{app + database:.2f} ms |"
+        )
+    floor = results.floor
+    if floor is not None and floor.app_cpu_ms:
+        database = ""
+        if floor.database_cpu_ms:
+            database = f" and {floor.database_cpu_ms:.2f} ms of PostgreSQL's"
+        lines += [
+            "",
+            f"The floor under every request: `GET /healthz` at {floor.connections} connections "
+            f"answered {floor.rate:.0f} a second ({floor.errors} errors), at "
+            f"{floor.app_cpu_ms:.2f} ms of app CPU a request{database}. That is gunicorn, "
+            "Flask and its hooks, the pool's check-out with its pre-ping, and one `SELECT 1`: "
+            "what a write pays before its view does anything.",
+        ]
+    return [*lines, ""]
+
+
 def render(results: Results) -> str:
     s = results.settings
     m = results.machine
@@ -277,6 +321,7 @@ def render(results: Results) -> str:
             "wrk CPU is the load generator's CPU time over the run, as a share of one core: "
             "it stays small, so wrk is not the bottleneck.",
             "",
+            *(_budget(results, tps) if tps else []),
         ]
     if results.sweep:
         lines += [

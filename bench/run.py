@@ -27,7 +27,16 @@ from app import create_app
 from app.checks import verify_all
 from app.db import db
 from bench import report, seed
-from bench.load import BATCH, INSPECTIONS, REDEMPTIONS, Target, WrkResult, run_pgbench, run_wrk
+from bench.load import (
+    BATCH,
+    HEALTHZ,
+    INSPECTIONS,
+    REDEMPTIONS,
+    Target,
+    WrkResult,
+    run_pgbench,
+    run_wrk,
+)
 from bench.profile import profile_endpoint
 from bench.scale import time_reads
 from bench.server import SECRET_KEY, Server, app_environment, log_in, process_cpu, request
@@ -327,6 +336,18 @@ def run_postgresql(
                     # and to the tables that grew, so that the planner knows their size.
                     postgres.vacuum(settings.app_database, HOT_TABLES)
                     postgres.analyze(settings.app_database, GROWING_TABLES)
+            results.floor = server.measure(
+                lambda: run_wrk(
+                    target,
+                    HEALTHZ,
+                    settings.goal_connections,
+                    settings.duration,
+                    f"postgresql healthz c={settings.goal_connections}",
+                    settings.wrk_threads,
+                ),
+                lambda: postgres.backend_cpu(settings.app_database),
+            )
+            show(results.floor, None)
         if settings.scale:
             with clock.phase("scale"):
                 scale_phase(settings, app, village, target, reference.first_id, results)

@@ -4,6 +4,7 @@
 -- wrk -t T ... -s writes.lua http://127.0.0.1:PORT -- MODE TOKEN FIRST COUNT OFFSET RUN GOODS T B
 --   MODE    inspections | redemptions | batch (B inspections a request, request n holding
 --           the credits n*B .. n*B+B-1, each item keyed RUN-n-i; an error unless all are 201)
+--           | healthz (GET /healthz, the floor every request pays; an error unless 200)
 --   TOKEN   bearer token of an inspector (inspections) or a storekeeper (redemptions)
 --   FIRST   id of the first of COUNT households with consecutive ids
 --   OFFSET  the first request number of this run (above every number sent before)
@@ -50,6 +51,9 @@ function init(args)
 end
 
 function request()
+   if mode == "healthz" then
+      return wrk.format("GET", "/healthz")
+   end
    local number = offset + n
    n = n + step
    local household = first + number % count
@@ -77,7 +81,9 @@ end
 
 function response(status, headers, body)
    local ok = status == 201
-   if mode == "batch" then
+   if mode == "healthz" then
+      ok = status == 200
+   elseif mode == "batch" then
       local _, credited = string.gsub(body or "", '"status":201', "")
       ok = status == 200 and credited == size
    end
