@@ -205,7 +205,9 @@ def _database_unavailable(error: Exception):
             503,
             "unavailable",
             "Service unavailable",
-            "The database is not available right now. Nothing was changed; try again shortly.",
+            # Not "nothing was changed": a connection lost during COMMIT leaves that unknown.
+            "The database is not available right now; try again shortly. A write sent "
+            "again with the same Idempotency-Key is never applied twice.",
         )
     response = current_app.make_response(response)
     response.headers["Retry-After"] = "5"

@@ -39,7 +39,8 @@ ERROR_DESCRIPTIONS = {
     413: "payload_too_large: the body is over the size limit",
     422: "validation_error, with errors per field; or idempotency_conflict",
     429: "rate_limited: too many tries; see Retry-After",
-    503: "unavailable: the database does not answer; nothing was changed. See Retry-After.",
+    503: "unavailable: the database does not answer (a write may or may not have been "
+    "made: send it again with the same Idempotency-Key). See Retry-After.",
 }
 
 

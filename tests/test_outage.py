@@ -34,6 +34,10 @@ def test_the_api_answers_503_problem_json(dead_app):
     assert response.json["code"] == "unavailable"
     assert response.headers["Retry-After"] == "5"
     assert "Traceback" not in response.get_data(as_text=True)
+    # A connection lost during COMMIT leaves the write's fate unknown: the answer says
+    # to send it again with its key, never that nothing was changed.
+    assert "same Idempotency-Key" in response.json["detail"]
+    assert "Nothing was changed" not in response.json["detail"]
 
 
 def test_a_page_answers_a_friendly_503(dead_app):
