@@ -211,6 +211,7 @@
     sending = true;
     return refresh().then(function () { return Q.send(tokenOptions()); }).then(function (state) {
       sending = false;
+      $("[data-forbidden]").hidden = state !== "forbidden";
       if (state === "login") askPassword();
       else if (state === "later") later();
       else retryDelay = 2000;

@@ -10,6 +10,9 @@
   var KEPT_OUTCOMES = 30;
   var LATER = "later";      // no signal, or the server is busy: try again later
   var LOGIN = "login";      // no valid token: the page asks for the password
+  // The server refuses this user's grades whole (the role was changed since the login):
+  // the grades stay queued, and the page says why instead of retrying in silence.
+  var FORBIDDEN = "forbidden";
   var DONE = "done";
   var CODES = { already_inspected_today: "already", revoked_qr: "revoked", too_late: "toolate" };
   var opening = null;
@@ -167,6 +170,7 @@
       "Content-Type": "application/json"
     }).then(function (response) {
       if (response.status === 401) throw new Error(LOGIN);
+      if (response.status === 403) throw new Error(FORBIDDEN);
       if (response.status === 422) {
         // Refused whole (one item it cannot read): send them one by one instead.
         return items.reduce(function (chain, item) {
@@ -213,7 +217,8 @@
   }
 
   // Send the queue: grades oldest first (in batches), then their photos. Resolves
-  // "done" (nothing left to send), "later" (no signal or server busy) or "login".
+  // "done" (nothing left to send), "later" (no signal or server busy), "login" or
+  // "forbidden".
   // One sender at a time across the page and the worker (Web Locks where they exist);
   // a second one would do no harm (the keys make it credit once) but show outcomes twice.
   function send(options) {
@@ -224,6 +229,7 @@
         return sendAll(options, token);
       }).catch(function (error) {
         if (error && error.message === LOGIN) return deleteMeta("token").then(function () { return LOGIN; });
+        if (error && error.message === FORBIDDEN) return FORBIDDEN;
         return LATER;
       });
     };

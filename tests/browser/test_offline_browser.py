@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 from testsupport import PASSWORD, inspection_journals, log_in_browser
 
+from app.auth.models import User
 from app.db import db
 from app.households.cards import make_token
 from app.households.services import update_household
@@ -256,6 +257,42 @@ def test_a_refusal_the_queue_meets_is_shown_in_chinese(phone, round_of_five):
     expect(refused).not_to_contain_text("moved")
     db.session.rollback()
     assert inspection_journals() == 0
+
+
+def test_grades_refused_whole_stay_on_the_phone_and_the_page_says_why(phone, round_of_five):
+    """The inspector's role changes while the grades wait for a signal: they are not lost."""
+    context, page = phone
+    households, _other = round_of_five
+    grade_links_offline(context, page, households[:2])
+    # Meanwhile the admin makes this inspector the storekeeper: the server refuses the
+    # whole queue (403), where before the page retried in silence as if offline.
+    inspector = db.session.scalar(select(User).filter_by(username="li-inspector"))
+    inspector.role = "storekeeper"
+    db.session.commit()
+
+    context.set_offline(False)
+    refused = page.locator("[data-forbidden]")
+    expect(refused).to_be_visible(timeout=30_000)
+    expect(refused).to_have_text(
+        "你的账号现在不能评分，这些评分没有上传。它们还保存在这部手机上：请联系村管理员。"
+    )
+    expect(page.locator("[data-queue-status]")).to_have_text("已保存，待上传 (2)")
+    expect(page.locator("[data-outcome]")).to_have_count(0)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SHOTS / "offline-refused-whole-zh.png", full_page=True)
+    db.session.rollback()
+    assert inspection_journals() == 0
+
+    # The admin gives the role back: the next send credits both, and the message goes.
+    inspector = db.session.scalar(select(User).filter_by(username="li-inspector"))
+    inspector.role = "inspector"
+    db.session.commit()
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(page.locator("[data-outcome=credited]")).to_have_count(2, timeout=30_000)
+    expect(refused).to_be_hidden()
+    expect(page.locator("[data-queue-status]")).to_be_hidden()
+    db.session.rollback()
+    assert inspection_journals() == 2
 
 
 @pytest.fixture
