@@ -102,6 +102,11 @@ def offline_texts() -> dict[str, str]:
             "%(who)s: the card was replaced; not credited. Scan the new card.", who="{who}"
         ),
         "toolate": _("%(who)s: more than 72 hours old; not credited.", who="{who}"),
+        "sent": _(
+            "%(who)s: this grade had already reached the server; its result is under My "
+            "inspections today.",
+            who="{who}",
+        ),
         "refused": _("%(who)s: not recorded: %(why)s", who="{who}", why="{why}"),
         "nophoto": _("The photo was not kept: %(why)s", why="{why}"),
         "wrong": _("Wrong password."),

@@ -150,7 +150,9 @@
       var today = villageToday(), done = {}, waiting = {};
       addMine(list.filter(function (o) { return o.day === today && o.kind === "credited"; }));
       list.forEach(function (o) {
-        if (o.day === today && (o.kind === "credited" || o.kind === "already")) done[o.household_id] = true;
+        if (o.day === today && (o.kind === "credited" || o.kind === "already" || o.kind === "sent")) {
+          done[o.household_id] = true;
+        }
       });
       items.forEach(function (item) { if (item.day === today) waiting[item.household_id] = true; });
       Array.prototype.forEach.call(document.querySelectorAll("[data-todo]"), function (li) {
@@ -289,7 +291,7 @@
       event.preventDefault();
       var household = findHousehold(Number(gradeForm.dataset.household));
       enqueue({
-        key: gradeForm.querySelector("[name=key]").value,
+        key: Q.pageKey(gradeForm.querySelector("[name=key]").value),
         household_id: Number(gradeForm.dataset.household),
         grade: event.submitter ? event.submitter.value : "",
         note: gradeForm.querySelector("[name=note]").value.trim(),

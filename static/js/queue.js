@@ -14,7 +14,12 @@
   // the grades stay queued, and the page says why instead of retrying in silence.
   var FORBIDDEN = "forbidden";
   var DONE = "done";
-  var CODES = { already_inspected_today: "already", revoked_qr: "revoked", too_late: "toolate" };
+  // idempotency_conflict: a grade form's key the server already holds from the page's own
+  // request (pageKey() below), with the page's answer that never came back.
+  var CODES = {
+    already_inspected_today: "already", revoked_qr: "revoked", too_late: "toolate",
+    idempotency_conflict: "sent"
+  };
   var opening = null;
   var channel = null;
 
@@ -265,6 +270,10 @@
     outcomes: function () { return getMeta("outcomes").then(function (list) { return list || []; }); },
     setToken: function (token) { return setMeta("token", token).then(changed); },
     token: function (options) { return bearer(options || {}); },
+    // The key a grade form's tap travels under when it is queued: the one the server
+    // keeps the page's own request under (app/writes.py, page_key()). A tap whose page
+    // request reached the server but whose answer was lost is then never credited again.
+    pageKey: function (formKey) { return "page:" + formKey; },
     newKey: function () {
       var bytes = new Uint8Array(16);
       crypto.getRandomValues(bytes);

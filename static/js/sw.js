@@ -41,7 +41,7 @@ function queueForm(request, householdId) {
   return request.formData().then(function (form) {
     var photo = form.get("photo");
     return self.GPQueue.add({
-      key: String(form.get("key") || self.GPQueue.newKey()),
+      key: form.get("key") ? self.GPQueue.pageKey(String(form.get("key"))) : self.GPQueue.newKey(),
       household_id: householdId,
       grade: String(form.get("grade") || ""),
       note: String(form.get("note") || ""),

@@ -6,6 +6,7 @@ camera and Background Sync run on the kind of origin phones get.
 """
 
 import json
+import re
 import socket
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from app.db import db
 from app.households.cards import make_token
 from app.households.services import update_household
 from app.inspections.models import Inspection
-from app.inspections.services import inspect_household
+from app.inspections.services import current_rules, inspect_household, set_rules
 
 pytestmark = pytest.mark.browser
 
@@ -295,19 +296,19 @@ def test_grades_refused_whole_stay_on_the_phone_and_the_page_says_why(phone, rou
     assert inspection_journals() == 2
 
 
-@pytest.fixture
-def lose_first_batch_answer(app) -> list[int]:
-    """The server takes the first batch whole, then its answer is lost on the way back.
+def lose_answers(app, path: str, *, every: bool) -> list[int]:
+    """The server takes POSTs to the path whole, then their answers are lost on the way back.
 
-    Returns the statuses of the answers that were lost (the connection is cut after the
-    app has committed, as when the signal drops while the answer travels).
+    Only the first such answer, or every one. Returns the statuses of the answers that
+    were lost (the connection is cut after the app has committed, as when the signal
+    drops while the answer travels).
     """
     lost: list[int] = []
     inner = app.wsgi_app
 
     def losing(environ, start_response):
-        batch = environ["PATH_INFO"] == "/api/v1/inspections/batch"
-        if not batch or lost:
+        taken = environ["REQUEST_METHOD"] == "POST" and re.fullmatch(path, environ["PATH_INFO"])
+        if not taken or (lost and not every):
             return inner(environ, start_response)
         answered: list[str] = []
         body = b"".join(inner(environ, lambda status, headers, *_: answered.append(status)))
@@ -319,6 +320,11 @@ def lose_first_batch_answer(app) -> list[int]:
 
     app.wsgi_app = losing  # type: ignore[method-assign]
     return lost
+
+
+@pytest.fixture
+def lose_first_batch_answer(app) -> list[int]:
+    return lose_answers(app, "/api/v1/inspections/batch", every=False)
 
 
 def test_an_answer_lost_on_the_way_back_is_asked_again_and_credits_once(
@@ -376,6 +382,43 @@ def test_a_grade_page_that_lost_its_signal_queues_the_tap(phone, round_of_five):
     db.session.rollback()
     assert inspection_journals() == 1
     assert db.session.scalar(select(Inspection.note)) == "桶边有垃圾"
+
+
+@pytest.fixture
+def lose_grade_page_answers(app) -> list[int]:
+    """Every grade page's answer is lost: Chromium sends a POST again once when its
+    connection drops before an answer; the signal staying bad, it gives up."""
+    return lose_answers(app, r"/inspect/household/\d+", every=True)
+
+
+def test_a_grade_whose_page_answer_was_lost_is_queued_under_its_own_key_and_credits_once(
+    phone, round_of_five, lose_grade_page_answers
+):
+    """The worker queues a grade whose answer never came back: the server had it already.
+
+    With two grades a day allowed, the queued copy was credited a second time when it
+    travelled under another key than the page's.
+    """
+    context, page = phone
+    households, _ = round_of_five
+    rules = current_rules(households[0].village_id)
+    set_rules(households[0].village_id, list(rules.grades), 2, actor_id=None)
+    db.session.commit()
+    open_app(page)
+    page.goto(f"/inspect/household/{households[0].id}")
+    page.click("button[name=grade][value=A]")
+    page.wait_for_url("**/inspect?queued=1")
+    # The page's own key made its copies one credit: the first, then a replay.
+    assert lose_grade_page_answers[0] == 302
+    assert len(lose_grade_page_answers) >= 1
+    already = page.locator("[data-outcome=sent]")
+    expect(already).to_have_count(1, timeout=30_000)
+    expect(already).to_have_text("MZ-01-0001 住户1：这次评分此前已送达，结果见“我今日的检查”。")
+    expect(page.locator("[data-queue-status]")).to_be_hidden()
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SHOTS / "offline-sent-before-zh.png", full_page=True)
+    db.session.rollback()
+    assert inspection_journals() == 1
 
 
 # Chromium's network throttling: 400 kbit/s each way (in bytes per second), 400 ms latency.
