@@ -408,9 +408,8 @@ def test_a_grade_whose_page_answer_was_lost_is_queued_under_its_own_key_and_cred
     page.goto(f"/inspect/household/{households[0].id}")
     page.click("button[name=grade][value=A]")
     page.wait_for_url("**/inspect?queued=1")
-    # The page's own key made its copies one credit: the first, then a replay.
-    assert lose_grade_page_answers[0] == 302
-    assert len(lose_grade_page_answers) >= 1
+    # Every copy the page sent (Chromium sends it again once) answered as the first did.
+    assert lose_grade_page_answers and set(lose_grade_page_answers) == {302}
     already = page.locator("[data-outcome=sent]")
     expect(already).to_have_count(1, timeout=30_000)
     expect(already).to_have_text("MZ-01-0001 住户1：这次评分此前已送达，结果见“我今日的检查”。")
