@@ -101,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     from app.audit import views as audit_views
     from app.auth import api as auth_api
     from app.auth import views as auth_views
+    from app.cases import api as cases_api
     from app.catalogue import api as catalogue_api
     from app.catalogue import views as catalogue_views
     from app.extensions import api
@@ -135,6 +136,8 @@ def register_blueprints(app: Flask) -> None:
         audit_api.blp,
         townships_api.blp,
         roster.blp,
+        cases_api.blp,
+        cases_api.figures_blp,
     ):
         api.register_blueprint(blp)
     for bp in (
@@ -173,5 +176,8 @@ def register_cli(app: Flask) -> None:
     from app.townships.cli import townships_cli
 
     app.cli.add_command(townships_cli)
+    from app.cases.cli import cases_cli
+
+    app.cli.add_command(cases_cli)
 
     app.cli.add_command(maintenance_cli)

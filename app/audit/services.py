@@ -30,6 +30,7 @@ GOOD_CREATED = "good_created"
 GOOD_UPDATED = "good_updated"
 STOCK_COUNTED = "stock_counted"
 STOCK_WRITTEN_OFF = "stock_written_off"
+STATION_CREATED = "station_created"
 ACTIONS = (
     RULES_CHANGED,
     CARD_REISSUED,
@@ -50,6 +51,7 @@ ACTIONS = (
     GOOD_UPDATED,
     STOCK_COUNTED,
     STOCK_WRITTEN_OFF,
+    STATION_CREATED,
 )
 
 

@@ -43,6 +43,7 @@ ACTION_LABELS = {
     services.GOOD_UPDATED: _l("Good edited"),
     services.STOCK_COUNTED: _l("Stocktake"),
     services.STOCK_WRITTEN_OFF: _l("Stock written off"),
+    services.STATION_CREATED: _l("Collection point added"),
 }
 
 # What happened, as a sentence about its target (%(target)s: a household, a user, a good).
@@ -66,6 +67,7 @@ SENTENCES = {
     services.GOOD_UPDATED: _l("Edited the good %(target)s."),
     services.STOCK_COUNTED: _l("Counted the stock of %(target)s."),
     services.STOCK_WRITTEN_OFF: _l("Wrote off stock of %(target)s."),
+    services.STATION_CREATED: _l("Added the collection point %(target)s."),
 }
 
 TARGET_LABELS = {
@@ -76,6 +78,7 @@ TARGET_LABELS = {
     "redemption": _l("Redemption"),
     "user": _l("User"),
     "good": _l("Good"),
+    "station": _l("Collection point"),
 }
 
 # The name of each detail an event may keep (app/*/services.py's record() calls).
@@ -267,7 +270,7 @@ def sentence(event: AuditEvent, names: Names) -> Markup:
         )
     elif event.target_type == "user":
         target = Markup("<strong>{}</strong>").format(details.get("username") or event.target_id)
-    elif event.target_type == "good":
+    elif event.target_type in ("good", "station"):
         target = Markup("<strong>{}</strong>").format(details.get("name") or event.target_id)
     else:
         target = Markup(escape(str(TARGET_LABELS.get(event.target_type, event.target_type))))

@@ -82,5 +82,7 @@ class RuleSet(Model):
     # JSON: {"policy": "end_of_next_year"} or {"policy": "idle_months", "months": 12};
     # none means points never expire.
     expiry: Mapped[str | None] = mapped_column(Text)
+    # JSON: the case categories, points and limits (app/cases/rules.py); none: defaults.
+    cases: Mapped[str | None] = mapped_column(Text)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,6 +11,9 @@ JOURNAL_KIND_LABELS: dict[JournalKind, LazyString] = {
     JournalKind.ADJUSTMENT: _l("Correction"),
     JournalKind.REVERSAL: _l("Cancelled"),
     JournalKind.EXPIRY: _l("Points expired"),
+    JournalKind.REPORT: _l("Problem report"),
+    JournalKind.TRANSFER: _l("Household split or merge"),
+    JournalKind.FORFEIT: _l("Forfeited after moving out"),
 }
 
 

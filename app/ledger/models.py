@@ -34,6 +34,9 @@ class JournalKind(StrEnum):
     ADJUSTMENT = "adjustment"
     REVERSAL = "reversal"
     EXPIRY = "expiry"
+    REPORT = "report"
+    TRANSFER = "transfer"
+    FORFEIT = "forfeit"
 
 
 class Account(Model):
