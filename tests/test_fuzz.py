@@ -35,6 +35,8 @@ from werkzeug.test import encode_multipart
 
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER, User
 from app.auth.services import issue_token
+from app.cases.services import add_photo, report_case
+from app.cases.stations import create_station
 from app.catalogue.services import create_good
 from app.db import db
 from app.households.cards import card_payload
@@ -66,6 +68,7 @@ NEVER_SUCCEED = {
     "POST /api/v1/households/import": "random bytes are no roster",
     "POST /api/v1/inspections/{inspection_id}/photo": "random bytes are no photo",
     "POST /api/v1/goods/{good_id}/picture": "random bytes are no picture",
+    "POST /api/v1/cases/{case_id}/photos": "random bytes are no photo",
 }
 
 
@@ -123,6 +126,10 @@ def seed(app, tmp_path, village, grid, make_grid, make_household, make_user) -> 
     redemption = redeem_goods(
         households[1], users[STOREKEEPER], [LineRequest(goods[0].id, 2)]
     ).redemption
+    station = create_station(village.id, name="东头收集点", grid_id=grids[0].id)
+    db.session.flush()
+    cases = [report_case(users[HOUSEHOLD], village.id, category="overflow") for _ in range(3)]
+    case_photo = add_photo(users[HOUSEHOLD], cases[0], "before", jpeg())
     revoked = card_payload(households[2])
     reissue_card(households[2], actor_id=users[ADMIN].id, reason="丢失")
     db.session.commit()
@@ -136,6 +143,11 @@ def seed(app, tmp_path, village, grid, make_grid, make_household, make_user) -> 
         "redemption_id": [redemption.id],
         "inspector_id": [users[INSPECTOR].id],
         "user_id": [spare.id],
+        "station_id": [station.id],
+        "case_id": [c.id for c in cases],
+        "duplicate_of": [c.id for c in cases],
+        "photo_id": [case_photo.id],
+        "assignee_id": [users[INSPECTOR].id],
     }
     seed.cards = [households[0].id, households[1].id, revoked]
     seed.tokens = {role: issue_token(user).token for role, user in users.items()}
@@ -152,6 +164,7 @@ USUAL = {
     "grades": st.just({"A": 3, "B": 2, "C": 1, "D": 0}),
     "labels": st.just({"A": "优"}),
     "quantity": st.integers(1, 3),
+    "category": st.sampled_from(["overflow", "mixed", "dumping", "broken_bin", "other"]),
 }
 
 

@@ -24,6 +24,8 @@ from testsupport import PARAMETER, PASSWORD, bearer, csrf_token, openapi_path, p
 
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER, User
 from app.auth.services import create_user, issue_token
+from app.cases.services import add_photo, report_case
+from app.cases.stations import create_station
 from app.catalogue.services import create_good
 from app.db import db
 from app.households.cards import make_token
@@ -333,6 +335,28 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (401,   200,   403,   403,   403,   200,   403,   403),
     "GET /api/v1/reports/exports/<any(inspections, redemptions, ledger, households, stock_movements):what>.<any(csv, xlsx):fmt>":  # noqa: E501
         (401,   200,   403,   403,   403,   200,   403,   403),
+    # Resident reports: anyone of the village reports; staff see the village's cases,
+    # a household its own; the grid's worker and the admin fix them.
+    "GET /api/v1/stations":
+        (401,   200,   200,   200,   200,   200,   200,   200),
+    "POST /api/v1/stations":
+        (401,   201,   403,   403,   403,   XB,    403,   403),
+    "GET /api/v1/stations/<id:station_id>/qr.png":
+        (401,   200,   200,   200,   403,   X,     X,     X),
+    "POST /api/v1/cases":
+        (401,   201,   201,   201,   201,   XB,    XB,    XB),
+    "GET /api/v1/cases":
+        (401,   200,   200,   200,   200,   X,     X,     X),
+    "GET /api/v1/cases/<id:case_id>":
+        (401,   200,   200,   200,   200,   X,     X,     X),
+    "POST /api/v1/cases/<id:case_id>/photos":
+        (401,   201,   201,   403,   201,   X,     X,     X),
+    "GET /api/v1/cases/<id:case_id>/photos/<id:photo_id>":
+        (401,   200,   200,   200,   200,   X,     X,     X),
+    "POST /api/v1/cases/<id:case_id>/events":
+        (401,   201,   201,   201,   201,   X,     X,     X),
+    "GET /api/v1/reports/cases":
+        (401,   200,   403,   403,   403,   X,     403,   403),
 }
 # fmt: on
 
@@ -362,6 +386,8 @@ TOWNSHIP_CELLS: dict[str, tuple[Cell, Cell]] = {
     "GET /api/v1/reports/summary": (200, X),
     "GET /api/v1/reports/settlement": (200, X),
     "GET /api/v1/reports/settlement.pdf": (200, X),
+    "GET /api/v1/cases": (200, X),
+    "GET /api/v1/reports/cases": (200, X),
 }
 
 
@@ -502,6 +528,10 @@ def build_world() -> World:
     good1 = create_good(v1.id, name="竹炭牙刷", unit="支", price_points=2, stock=500)
     good1.picture = store_photo(png_bytes(), field="picture")
     create_good(v2.id, name="草木灰皂", unit="块", price_points=3, stock=50)
+    station = create_station(v1.id, name="银杏路收集点", grid_id=grid1.id)
+    db.session.flush()
+    case = report_case(users["household"], v1.id, category="overflow", description="桶满了")
+    photo = add_photo(users["household"], case, "before", png_bytes())
     inspection = record_inspection(h1, users["inspector"], "A", note="分类很好")
     inspection.photo = store_photo(png_bytes())
     redemption = redeem_goods(h1, users["storekeeper"], [LineRequest(good1.id, 1)]).redemption
@@ -518,6 +548,9 @@ def build_world() -> World:
             "grid_id": grid1.id,
             "user_id": spare.id,
             "village_id": v1.id,
+            "station_id": station.id,
+            "case_id": case.id,
+            "photo_id": photo.id,
         },
         h_other_id=h_other.id,
         h2_id=h2.id,
@@ -722,6 +755,22 @@ REQUESTS: dict[str, Spec] = {
     "POST /api/v1/adjustments": lambda w, p: {
         "json": {"household_id": p["household_id"], "amount": 5, "reason": "补录"}
     },
+    "POST /api/v1/stations": lambda w, p: {
+        "json": {"name": w.unique("收集点"), "grid_id": p["grid_id"]}
+    },
+    "POST /api/v1/cases": lambda w, p: {
+        "json": {"category": "overflow", "station_id": p["station_id"]}
+    },
+    "GET /api/v1/cases": lambda w, p: {
+        "query_string": {"village_id": w.v1_id, "grid_id": p["grid_id"]}
+    },
+    "POST /api/v1/cases/<id:case_id>/photos": lambda w, p: {
+        "data": {"file": (io.BytesIO(png_bytes()), "before.png"), "stage": "before"}
+    },
+    "POST /api/v1/cases/<id:case_id>/events": lambda w, p: {
+        "json": {"action": "comment", "note": "已知悉"}
+    },
+    "GET /api/v1/reports/cases": lambda w, p: {"query_string": {"village_id": w.v1_id}},
 }
 
 # Routes that send the card of village 1's household.

@@ -39,6 +39,7 @@ blp = Blueprint(
     description="Resident reports (随手拍): collection points, cases, dispatch and their figures.",
 )
 OTHER_VILLAGE = {404: "not_found: village_id names none of the caller's villages"}
+NO_CASE = {404: "not_found: no such case, or one the caller may not see"}
 
 
 def station_out(station: Station) -> dict:
@@ -75,7 +76,13 @@ def list_stations():
     return {"items": items, "total": len(items)}
 
 
-@reading(blp, "/stations/<id:station_id>/qr.png", roles=STAFF, content_type="image/png")
+@reading(
+    blp,
+    "/stations/<id:station_id>/qr.png",
+    roles=STAFF,
+    content_type="image/png",
+    responses={404: "not_found: no such collection point"},
+)
 def station_qr(station_id: int):
     """The collection point's QR as a PNG; it encodes BASE_URL/s/<token>."""
     station = stations.get_station(current_scope().village_id, station_id)
@@ -195,6 +202,7 @@ def report_case(scope: Scope, data: dict):
     out=CaseOut,
     status=201,
     arguments_location="files",
+    responses={**NO_CASE, 403: "forbidden: only the reporter, the grid's worker or an admin"},
 )
 def add_photo(scope: Scope, files: dict, case_id: int):
     """Add a photo before or after the fix (form field `stage`: before or after)."""
@@ -208,7 +216,20 @@ def add_photo(scope: Scope, files: dict, case_id: int):
     return case_out(case, scope.user)
 
 
-@action(blp, "/cases/<id:case_id>/events", roles=ROLES, schema=EventIn, out=CaseOut, status=201)
+@action(
+    blp,
+    "/cases/<id:case_id>/events",
+    roles=ROLES,
+    schema=EventIn,
+    out=CaseOut,
+    status=201,
+    responses={
+        **NO_CASE,
+        403: "forbidden: a role that may not take this action",
+        409: "invalid_transition, or insufficient_points / already_reversed (mark_invalid)",
+        422: "validation_error, or photo_required (resolve)",
+    },
+)
 def add_event(scope: Scope, data: dict, case_id: int):
     """Move the case or note on it; the actions and who may take them are in API.md."""
     request = services.EventRequest(**data)
@@ -216,7 +237,14 @@ def add_event(scope: Scope, data: dict, case_id: int):
     return case_out(case, scope.user)
 
 
-@reading(blp, "/cases", roles=(*ROLES, TOWNSHIP), query=CasesQuery, out=CaseList)
+@reading(
+    blp,
+    "/cases",
+    roles=(*ROLES, TOWNSHIP),
+    query=CasesQuery,
+    out=CaseList,
+    responses={**OTHER_VILLAGE, 422: "validation_error: from after to, or over 366 days"},
+)
 def list_cases(args):
     """Cases: staff see the village's (an inspector's own grids first); a household its own."""
     scope = current_scope(args.pop("village_id", None))
@@ -240,14 +268,20 @@ def list_cases(args):
     return {"items": [case_out(c, scope.user, now=now) for c in rows], "total": total}
 
 
-@reading(blp, "/cases/<id:case_id>", roles=ROLES, out=CaseOut)
+@reading(blp, "/cases/<id:case_id>", roles=ROLES, out=CaseOut, responses=NO_CASE)
 def get_case(case_id: int):
     """One case with its events and photos."""
     scope = current_scope()
     return case_out(services.visible_case(scope.user, scope.village_id, case_id), scope.user)
 
 
-@reading(blp, "/cases/<id:case_id>/photos/<id:photo_id>", roles=ROLES, content_type="image/jpeg")
+@reading(
+    blp,
+    "/cases/<id:case_id>/photos/<id:photo_id>",
+    roles=ROLES,
+    content_type="image/jpeg",
+    responses=NO_CASE,
+)
 def case_photo(case_id: int, photo_id: int):
     """A case's photo, for the village's staff and the reporter."""
     scope = current_scope()
