@@ -102,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import api as auth_api
     from app.auth import views as auth_views
     from app.cases import api as cases_api
+    from app.cases import open311
     from app.catalogue import api as catalogue_api
     from app.catalogue import views as catalogue_views
     from app.extensions import api
@@ -152,6 +153,7 @@ def register_blueprints(app: Flask) -> None:
         reports_views.bp,
         audit_views.bp,
         expiry_views.bp,
+        open311.bp,
     ):
         app.register_blueprint(bp)
 

@@ -100,8 +100,9 @@ def check_csrf() -> None:
         return
     if request.method not in current_app.config["WTF_CSRF_METHODS"]:
         return
-    # No route (404/405): let routing answer. The API takes bearer tokens, not cookies.
-    if request.endpoint is None or request.path.startswith("/api/"):
+    # No route (404/405): let routing answer. The API takes bearer tokens, not cookies;
+    # Open311 takes an api_key.
+    if request.endpoint is None or request.path.startswith(("/api/", "/open311/")):
         return
     csrf.protect()
 

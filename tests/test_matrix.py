@@ -357,6 +357,19 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (401,   201,   201,   201,   201,   X,     X,     X),
     "GET /api/v1/reports/cases":
         (401,   200,   403,   403,   403,   X,     403,   403),
+    "PATCH /api/v1/cases/<id:case_id>/photos/<id:photo_id>":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    # Open311 is public: nothing personal in a GET; a POST needs the village's api_key.
+    "GET /open311/v2/services.<any(json, xml):fmt>":
+        (200,   200,   200,   200,   200,   200,   200,   200),
+    "GET /open311/v2/requests.<any(json, xml):fmt>":
+        (200,   200,   200,   200,   200,   200,   200,   200),
+    "GET /open311/v2/requests/<id:case_id>.<any(json, xml):fmt>":
+        (200,   200,   200,   200,   200,   200,   200,   200),
+    "GET /open311/v2/media/<id:photo_id>.jpg":
+        (404,   404,   404,   404,   404,   404,   404,   404),
+    "POST /open311/v2/requests.<any(json, xml):fmt>":
+        (403,   403,   403,   403,   403,   403,   403,   403),
 }
 # fmt: on
 
@@ -388,6 +401,11 @@ TOWNSHIP_CELLS: dict[str, tuple[Cell, Cell]] = {
     "GET /api/v1/reports/settlement.pdf": (200, X),
     "GET /api/v1/cases": (200, X),
     "GET /api/v1/reports/cases": (200, X),
+    "GET /open311/v2/services.<any(json, xml):fmt>": (200, 200),
+    "GET /open311/v2/requests.<any(json, xml):fmt>": (200, 200),
+    "GET /open311/v2/requests/<id:case_id>.<any(json, xml):fmt>": (200, 200),
+    "GET /open311/v2/media/<id:photo_id>.jpg": (404, 404),
+    "POST /open311/v2/requests.<any(json, xml):fmt>": (403, 403),
 }
 
 
@@ -399,7 +417,12 @@ def township_cells(route: str) -> tuple[Cell, Cell]:
 
 
 # Public by design: the door page shows a masked name and the balance to anyone.
-PUBLIC = {"GET /q/<token>"}
+PUBLIC = {
+    "GET /q/<token>",
+    "GET /open311/v2/services.<any(json, xml):fmt>",
+    "GET /open311/v2/requests.<any(json, xml):fmt>",
+    "GET /open311/v2/requests/<id:case_id>.<any(json, xml):fmt>",
+}
 # Revoking the caller's token: each caller sends a token of its own for it.
 OWN_TOKEN = {"DELETE /api/v1/auth/tokens/current"}
 
@@ -484,7 +507,7 @@ class World:
             "token": self.card() if route in CARD_ROUTES or "<token>" in route else None,
             "action": "restock",
             "code": "en",
-            "fmt": "csv",
+            "fmt": "json" if "/open311/" in route else "csv",
             "what": "households",
         }
 
@@ -771,6 +794,21 @@ REQUESTS: dict[str, Spec] = {
         "json": {"action": "comment", "note": "已知悉"}
     },
     "GET /api/v1/reports/cases": lambda w, p: {"query_string": {"village_id": w.v1_id}},
+    "PATCH /api/v1/cases/<id:case_id>/photos/<id:photo_id>": lambda w, p: {
+        "json": {"public": False}
+    },
+    "GET /open311/v2/services.<any(json, xml):fmt>": lambda w, p: {
+        "query_string": {"jurisdiction_id": "QSC"}
+    },
+    "GET /open311/v2/requests.<any(json, xml):fmt>": lambda w, p: {
+        "query_string": {"jurisdiction_id": "QSC"}
+    },
+    "GET /open311/v2/requests/<id:case_id>.<any(json, xml):fmt>": lambda w, p: {
+        "query_string": {"jurisdiction_id": "QSC"}
+    },
+    "POST /open311/v2/requests.<any(json, xml):fmt>": lambda w, p: {
+        "data": {"jurisdiction_id": "QSC", "service_code": "overflow", "lat": "30", "long": "120"}
+    },
 }
 
 # Routes that send the card of village 1's household.

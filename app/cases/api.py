@@ -18,6 +18,7 @@ from app.cases.schemas import (
     CasePhotoIn,
     CasesQuery,
     EventIn,
+    PhotoPatch,
     StationIn,
     StationList,
     StationOut,
@@ -290,6 +291,22 @@ def case_photo(case_id: int, photo_id: int):
     if photo is None or photo.case_id != case.id:
         raise NotFound("No such photo.")
     return photo_response(photo.filename)
+
+
+@action(
+    blp,
+    "/cases/<id:case_id>/photos/<id:photo_id>",
+    method="PATCH",
+    roles=(ADMIN,),
+    schema=PhotoPatch,
+    out=CaseOut,
+    responses=NO_CASE,
+)
+def publish_photo(scope: Scope, data: dict, case_id: int, photo_id: int):
+    """Make a case's photo public (Open311 media_url) or private again: admins only."""
+    case = services.visible_case(scope.user, scope.village_id, case_id)
+    services.set_photo_public(case, photo_id, data["public"])
+    return case_out(case, scope.user)
 
 
 figures_blp = Blueprint(

@@ -51,6 +51,12 @@ class CasePhotoIn(Schema):
     file = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 
 
+class PhotoPatch(Schema):
+    public = fields.Boolean(
+        required=True, metadata={"description": "Shown to the public (Open311 media_url)."}
+    )
+
+
 class EventIn(Schema):
     action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
     note = Text(max_length=1000)

@@ -196,6 +196,15 @@ def add_photo(viewer: User, case: Case, stage: str, data: bytes) -> CasePhoto:
     return photo
 
 
+def set_photo_public(case: Case, photo_id: int, public: bool) -> CasePhoto:
+    photo = db.session.get(CasePhoto, photo_id)
+    if photo is None or photo.case_id != case.id:
+        raise NotFound("No such photo.")
+    photo.public = public
+    db.session.flush()
+    return photo
+
+
 @dataclass
 class EventRequest:
     action: str
