@@ -342,3 +342,35 @@ def test_nothing_crosses_villages(client, resident_headers, other_village, make_
     stranger = token_for(make_user(INSPECTOR, of=other_village))
     assert client.get(f"{CASES}/{case['id']}", headers=stranger).status_code == 404
     assert_problem(event(client, stranger, case["id"], "accept"), 404, "not_found")
+
+
+def test_a_township_reads_the_rates_of_its_villages_and_never_the_reporter(
+    client, village, resident_headers, worker_headers, household
+):
+    from app.auth.services import issue_token
+    from app.townships.services import create_township, create_township_user, move_village
+    from tests.testsupport import PASSWORD, bearer
+
+    township = create_township("东湖街道", "DH")
+    move_village(village, township)
+    town = create_township_user(township, "dh-staff", PASSWORD)
+    db.session.commit()
+    headers = bearer(issue_token(town).token)
+    db.session.commit()
+    done = report(client, resident_headers).json
+    fixed(client, worker_headers, done["id"])
+    late = report(client, resident_headers).json
+    db.session.execute(
+        update(Case).where(Case.id == late["id"]).values(due_at=utcnow() - timedelta(hours=1))
+    )
+    db.session.commit()
+    rows = client.get("/api/v1/reports/villages", headers=headers).json["items"]
+    assert rows[0]["case_completion_rate"] == 0.5 and rows[0]["case_on_time_rate"] == 0.5
+    figures = client.get(f"/api/v1/reports/cases?village_id={village.id}", headers=headers).json
+    assert (figures["due"], figures["completed"]) == (2, 1)
+    listed = client.get(f"{CASES}?village_id={village.id}", headers=headers).json
+    assert {c["id"] for c in listed["items"]} == {done["id"], late["id"]}
+    text = json.dumps(listed, ensure_ascii=False)
+    assert all(c["reporter"] is None for c in listed["items"])
+    assert household.name not in text and "resident" not in text
+    assert_problem(event(client, headers, done["id"], "comment", note="看看"), 403, "read_only")

@@ -53,6 +53,12 @@ class VillageRow(Owed):
     goods_cost_cents = fields.Integer(
         metadata={"description": "What the goods redeemed in the range cost, in fen."}
     )
+    case_completion_rate = fields.Float(
+        metadata={"description": "Resident reports due in the range that were completed (0..1)."}
+    )
+    case_on_time_rate = fields.Float(
+        metadata={"description": "Resident reports due in the range completed on time (0..1)."}
+    )
 
 
 class VillageRows(Schema):

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from app.auth.models import TOWNSHIP, User
 from app.auth.schemas import has_control_or_invisible
 from app.auth.services import _check_password, hash_password
+from app.cases.figures import village_case_rates
 from app.db import db, utcnow
 from app.errors import ValidationFailed
 from app.households.models import Household
@@ -15,7 +16,7 @@ from app.reports import services as reports
 from app.reports.filters import kept_redemptions
 from app.reports.services import ACTIVE, outstanding, summary
 from app.reports.settlement import cost_per_point, owed_cents
-from app.scope import utc_bounds, village_zone
+from app.scope import utc_bounds, village_zone, zone
 from app.townships.models import Township
 from app.villages.models import Village
 from app.villages.services import by_code, check_code_free, checked_name_and_code
@@ -126,9 +127,13 @@ def village_rows(
 ) -> list[dict]:
     """Return one row per village: its own summary's figures, and what its goods cost."""
     rows = []
-    for village in db.session.scalars(
-        select(Village).where(Village.id.in_(village_ids)).order_by(Village.code)
-    ):
+    villages = list(
+        db.session.scalars(
+            select(Village).where(Village.id.in_(village_ids)).order_by(Village.code)
+        )
+    )
+    case_rates = _case_rates(villages, day_from, day_to)
+    for village in villages:
         figures = summary(village.id, day_from, day_to)
         rows.append(
             {
@@ -148,10 +153,23 @@ def village_rows(
                 },
             }
         )
+        rows[-1].update(case_rates[village.id])
         if costs:
             rows[-1]["goods_cost_cents"] = goods_cost(village.id, day_from, day_to)
             rows[-1].update(owed(village.id, day_to.year, day_to.month))
     return rows
+
+
+def _case_rates(villages: list[Village], day_from: date, day_to: date) -> dict[int, dict]:
+    """Each village's case completion and on-time rates: one query per time zone."""
+    by_zone: dict[str, list[int]] = {}
+    for village in villages:
+        by_zone.setdefault(village.timezone or "", []).append(village.id)
+    rates: dict[int, dict] = {}
+    for name, ids in by_zone.items():
+        start, end = utc_bounds(zone(name or None), day_from, day_to)
+        rates.update(village_case_rates(ids, start, end))
+    return rates
 
 
 def resolve_range(
