@@ -90,6 +90,9 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
     api.init_app(app)
     init_security(app)
+    from app.metrics import init_metrics
+
+    init_metrics(app)
     from app.static_files import init_static
 
     init_static(app)

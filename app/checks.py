@@ -6,6 +6,7 @@ of a report, `flask ledger verify` and `GET /api/v1/ledger/verify`.
 """
 
 import sys
+import time
 
 import click
 from flask.cli import AppGroup
@@ -15,8 +16,10 @@ from marshmallow import Schema, fields
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN
 from app.catalogue.services import verify_stock
+from app.db import db
 from app.inspections.services import verify_inspections
 from app.ledger.expiry import expire_command
+from app.ledger.models import VerifyRun
 from app.ledger.verify import ROW_IDS, VerifyReport, verify, verify_expiries
 from app.redemptions.services import verify_redemptions
 from app.scope import current_scope
@@ -37,6 +40,22 @@ def verify_all(village_id: int | None = None) -> VerifyReport:
             *verify_expiries(village_id),
         ],
     )
+
+
+def record_verify_run(village_id: int | None, report: VerifyReport, seconds: float) -> None:
+    """Keep the outcome where the monitoring reads it (GET /metrics), in its own transaction."""
+    db.session.rollback()  # end verify's read snapshot
+    db.session.add(
+        VerifyRun(
+            village_id=village_id,
+            ok=report.ok,
+            problems=len(report.problems),
+            transactions=report.transactions,
+            postings=report.postings,
+            seconds=round(seconds, 3),
+        )
+    )
+    db.session.commit()
 
 
 def echo_report(report: VerifyReport) -> None:
@@ -62,8 +81,10 @@ ledger_cli.add_command(expire_command)
 def verify_command(village_code: str | None) -> None:
     """Exit 0 when every rule holds; else print each problem and exit 1."""
     village_id = village_by_code(village_code).id if village_code else None
+    started = time.perf_counter()
     report = verify_all(village_id)
     echo_report(report)
+    record_verify_run(village_id, report, time.perf_counter() - started)
     if not report.ok:
         sys.exit(1)
 

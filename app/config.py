@@ -52,6 +52,9 @@ class Config:
     # How many proxies in front of the app set X-Forwarded-For and X-Forwarded-Proto
     # (Werkzeug's ProxyFix). 0 trusts no such header: the client could forge it.
     TRUSTED_PROXIES = 0
+    # Who besides loopback may read GET /metrics: addresses or networks, as
+    # GREENPOINTS_METRICS_ALLOW="10.0.0.5, 192.168.1.0/24".
+    METRICS_ALLOW = ""
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

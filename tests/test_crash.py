@@ -64,22 +64,31 @@ def _gunicorn() -> str:
 class Server:
     """gunicorn in its own process group, started and killed as a whole."""
 
-    def __init__(self, database_url: str, port: int, log: Path):
+    def __init__(
+        self,
+        database_url: str,
+        port: int,
+        log: Path,
+        args: tuple[str, ...] = ("--workers", "2"),
+        env: dict[str, str] | None = None,
+    ):
         self.port = port
         self.log = log
+        self.args = args
         self.env = {
             **os.environ,
             "DATABASE_URL": database_url,
             "SECRET_KEY": "test-secret-key",
             "BASE_URL": "http://greenpoints.test",
             "GREENPOINTS_PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+            **(env or {}),
         }
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [_gunicorn(), "--workers", "2", "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
+                [_gunicorn(), *self.args, "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,

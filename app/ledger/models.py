@@ -6,6 +6,7 @@ from enum import StrEnum
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -135,3 +136,19 @@ class Entry(Model):
 
 
 APPEND_ONLY_TABLES = ("journals", "transfers", "entries")
+
+
+class VerifyRun(Model):
+    """The outcome of one `flask ledger verify`, for the monitoring to read (GET /metrics)."""
+
+    __tablename__ = "verify_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None: the whole server was checked; else the one village.
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
+    ok: Mapped[bool]
+    problems: Mapped[int]
+    transactions: Mapped[int] = mapped_column(BigInteger)
+    postings: Mapped[int] = mapped_column(BigInteger)
+    seconds: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
