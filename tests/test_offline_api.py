@@ -5,8 +5,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import update
-from testsupport import assert_problem, balance_of, inspection_journals
+from testsupport import (
+    api_log_in,
+    assert_problem,
+    balance_of,
+    bearer,
+    csrf_token,
+    inspection_journals,
+    log_in,
+    page_post,
+)
 
+from app.auth.services import end_page_sessions
 from app.db import db
 from app.households.cards import card_payload
 from app.households.services import reissue_card
@@ -229,3 +239,53 @@ def test_a_revoked_phone_token_no_longer_reads_the_roster(client, inspector_head
         client.delete("/api/v1/auth/tokens/current", headers=inspector_headers).status_code == 204
     )
     assert_problem(client.get("/api/v1/roster", headers=inspector_headers), 401, "unauthorized")
+
+
+def page_token_of(app, username: str) -> dict[str, str]:
+    """Log a phone's page in and ask for the token its queue is sent with (inspect.js)."""
+    phone = app.test_client()
+    log_in(phone, username)
+    answer = phone.post("/inspect/token", headers={"X-CSRFToken": csrf_token(phone)})
+    assert answer.status_code == 200, answer.text
+    return bearer(answer.json["token"])
+
+
+def test_a_page_token_ends_when_its_user_logs_out_on_another_device(app, client, inspector):
+    """A shared phone that was not logged out keeps a token: it dies with the session."""
+    phone = page_token_of(app, "inspector")
+    password_token = bearer(api_log_in(client, "inspector").json["token"])
+    assert client.get("/api/v1/roster", headers=phone).status_code == 200
+
+    other_device = app.test_client()
+    log_in(other_device, "inspector")
+    assert page_post(other_device, "/logout").status_code == 302
+
+    assert_problem(client.get("/api/v1/roster", headers=phone), 401, "unauthorized")
+    # A token from a login with the password is no page session's: it stays.
+    assert client.get("/api/v1/roster", headers=password_token).status_code == 200
+    # The next page session gets a token that works.
+    assert client.get("/api/v1/roster", headers=page_token_of(app, "inspector")).status_code == 200
+
+
+def test_a_page_token_ends_when_the_admin_disables_the_login(app, client, inspector, admin_headers):
+    phone = page_token_of(app, "inspector")
+    answer = client.patch(
+        f"/api/v1/users/{inspector.id}",
+        json={"active": False},
+        headers={**admin_headers, "Idempotency-Key": "disable-inspector"},
+    )
+    assert answer.status_code == 200, answer.text
+    client.patch(
+        f"/api/v1/users/{inspector.id}",
+        json={"active": True},
+        headers={**admin_headers, "Idempotency-Key": "enable-inspector"},
+    )
+    # Enabled again, the phone's old token stays dead.
+    assert_problem(client.get("/api/v1/roster", headers=phone), 401, "unauthorized")
+
+
+def test_a_page_token_ends_when_the_session_version_is_raised(app, client, inspector):
+    phone = page_token_of(app, "inspector")
+    end_page_sessions(inspector.id)
+    db.session.commit()
+    assert_problem(client.get("/api/v1/roster", headers=phone), 401, "unauthorized")

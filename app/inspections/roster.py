@@ -131,9 +131,13 @@ def get_roster():
 @bp.post("/inspect/token")
 @role_required(INSPECTOR, ADMIN)
 def page_token():
-    """Give the logged-in page a bearer token for its queue (the API takes no cookies)."""
+    """Give the logged-in page a bearer token for its queue (the API takes no cookies).
+
+    The token ends with this page session (its session version): a logout on another
+    device, or the login disabled, leaves it worthless on a phone that was not logged out.
+    """
     scope = current_scope()
-    issued = issue_token(scope.user)
+    issued = issue_token(scope.user, session_version=scope.user.session_version)
     db.session.commit()
     return jsonify(
         token=issued.token, expires_at=issued.expires_at.isoformat(), username=scope.user.username
