@@ -31,6 +31,14 @@ self.addEventListener("activate", function (event) {
   }).then(function () { return self.clients.claim(); }));
 });
 
+// A navigation is fetched with redirect: "manual": a redirect to the login page comes back
+// as an opaque one, without its address. Of the app's pages only a scanned card's link
+// redirects a logged-in inspector; any other redirect means the session has ended.
+function loggedOut(url, response) {
+  if (response.type === "opaqueredirect") return url.pathname !== "/inspect/card";
+  return response.redirected && new URL(response.url).pathname === "/login";
+}
+
 function shellOrError() {
   return caches.open(CACHE).then(function (cache) { return cache.match(SHELL); })
     .then(function (response) { return response || Response.error(); });
@@ -82,7 +90,7 @@ self.addEventListener("fetch", function (event) {
       if (url.pathname === SHELL && response.ok && !response.redirected) {
         var kept = response.clone();
         caches.open(CACHE).then(function (cache) { return cache.put(SHELL, kept); });
-      } else if (response.redirected && new URL(response.url).pathname === "/login") {
+      } else if (loggedOut(url, response)) {
         // Logged out: the kept page (names, addresses) goes too.
         caches.open(CACHE).then(function (cache) { return cache.delete(SHELL); });
       }
