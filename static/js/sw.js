@@ -4,8 +4,11 @@
 // Background Sync (where the browser has it) sends the queue with no page open.
 "use strict";
 var ASSETS = /*ASSETS*/[];
+// Kept only when a page asks for it (the QR decoder, on phones with no native one).
+var ON_DEMAND = /*ON_DEMAND*/[];
 var SHELL = "/inspect";
-var CACHE = "gp-inspect-" + ASSETS.join("|").split("").reduce(function (h, c) {
+var TEXTS = "/inspect/texts.js";
+var CACHE = "gp-inspect-" + ASSETS.concat(ON_DEMAND).join("|").split("").reduce(function (h, c) {
   return (h * 31 + c.charCodeAt(0)) | 0;
 }, 7).toString(36);
 
@@ -85,6 +88,18 @@ self.addEventListener("fetch", function (event) {
     return;
   }
   if (request.method !== "GET") return;
+  if (url.pathname === TEXTS) {
+    // The app's words, named by their content (?v=): kept as first fetched.
+    event.respondWith(caches.open(CACHE).then(function (cache) {
+      return cache.match(request).then(function (hit) {
+        return hit || fetch(request).then(function (response) {
+          if (response.ok) cache.put(request, response.clone());
+          return response;
+        });
+      });
+    }));
+    return;
+  }
   if (request.mode === "navigate" && url.pathname.indexOf(SHELL) === 0) {
     event.respondWith(fetch(request).then(function (response) {
       if (url.pathname === SHELL && response.ok && !response.redirected) {
@@ -98,7 +113,7 @@ self.addEventListener("fetch", function (event) {
     }, shellOrError));
     return;
   }
-  if (ASSETS.indexOf(url.pathname) >= 0) {
+  if (ASSETS.indexOf(url.pathname) >= 0 || ON_DEMAND.indexOf(url.pathname) >= 0) {
     event.respondWith(caches.open(CACHE).then(function (cache) {
       return cache.match(url.pathname).then(function (hit) {
         return hit || fetch(request).then(function (response) {
@@ -108,4 +123,17 @@ self.addEventListener("fetch", function (event) {
       });
     }));
   }
+});
+
+// A page asks to keep an asset it will need offline (inspect.js: the QR decoder); the
+// answer goes back on the port it sent, once the asset is kept.
+self.addEventListener("message", function (event) {
+  var wanted = event.data && event.data.keep;
+  if (ON_DEMAND.indexOf(wanted) < 0) return;
+  var port = event.ports && event.ports[0];
+  event.waitUntil(caches.open(CACHE).then(function (cache) {
+    return cache.match(wanted).then(function (hit) { return hit || cache.add(wanted); });
+  }).then(function () { return "kept"; }, function () { return "failed"; }).then(function (state) {
+    if (port) port.postMessage(state);
+  }));
 });
