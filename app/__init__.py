@@ -70,11 +70,13 @@ def trust_proxies(app: Flask) -> None:
 
 def register_extensions(app: Flask) -> None:
     from app.db import configure_engine
-    from app.extensions import api, babel, db, migrate
+    from app.extensions import api, babel, compress, db, migrate
     from app.i18n import select_locale, select_timezone
     from app.security import init_security
     from app.types import render_item
 
+    # First, so that its after_request runs last and compresses the final body.
+    compress.init_app(app)
     db.init_app(app)
     with app.app_context():
         for engine in db.engines.values():

@@ -71,6 +71,13 @@ class Config:
     # How many times a write is retried after a transient database error.
     WRITE_RETRIES = 8
 
+    # Pages and JSON compressed by the app (flask-compress; app/extensions.py): brotli
+    # where the browser takes it (over https), else gzip. Streamed answers (exports)
+    # are left as they are.
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_BR_LEVEL = 5
+    COMPRESS_STREAMS = False
+
 
 def read_environment(config: dict) -> None:
     """Apply the documented environment variables (API.md) to the config mapping."""

@@ -12,6 +12,7 @@ from typing import Any
 from apispec import BasePlugin
 from flask import Flask, request
 from flask_babel import Babel
+from flask_compress import Compress
 from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_smorest.spec.plugins import integerconverter2paramschema
@@ -23,7 +24,7 @@ from app.db import db
 from app.errors import DomainError
 from app.schemas import MAX_INT
 
-__all__ = ["api", "babel", "db", "migrate"]
+__all__ = ["api", "babel", "compress", "db", "migrate"]
 
 PROBLEM_JSON = "application/problem+json"
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -191,4 +192,9 @@ class GreenPointsApi(Api):
 
 api = GreenPointsApi()
 babel = Babel()
+# Pages and JSON go compressed (brotli where the browser takes it, else gzip), so the
+# one-machine setup without nginx is as light on a phone's data as the nginx one.
+# Static files compress themselves (app/static_files.py); streamed answers stay as
+# they are (COMPRESS_STREAMS, config.py).
+compress = Compress()
 migrate = Migrate()

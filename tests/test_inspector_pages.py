@@ -83,23 +83,31 @@ def test_the_scanner_page_renders_in_chinese_by_default(client, inspector):
     assert "static/js/scanner." in response.text
 
 
-def offline_texts(client, attribute: str) -> dict:
-    """The texts the offline panel of /inspect hands its script in a data attribute."""
+def offline_texts(client, part: str) -> dict:
+    """The texts the offline panel of /inspect hands its script, from the script it names.
+
+    They are one script for every page (/inspect/texts.js), named by language and content,
+    kept by the phone instead of travelling inside each page.
+    """
     log_in(client, "inspector")
-    found = re.search(rf'{attribute}="([^"]*)"', client.get("/inspect").text)
-    assert found, f"the offline panel carries no {attribute}"
-    return json.loads(html.unescape(found.group(1)))
+    found = re.search(r'src="(/inspect/texts\.js\?[^"]*)"', client.get("/inspect").text)
+    assert found, "the offline panel names no script of texts"
+    script = client.get(html.unescape(found.group(1)))
+    assert script.status_code == 200
+    assert "immutable" in script.headers["Cache-Control"]
+    body = script.text.removeprefix("window.GPTexts = ").rstrip().removesuffix(";")
+    return json.loads(body)[part]
 
 
 def test_the_offline_queue_names_refusals_in_the_pages_language(client, inspector):
-    refusals = offline_texts(client, "data-refusals")
+    refusals = offline_texts(client, "refusals")
 
     assert refusals["household_inactive"] == "该户已迁出。"
     assert refusals["revoked_qr"] and "card" not in refusals["revoked_qr"]
 
 
 def test_the_offline_queue_speaks_the_pages_language(client, inspector):
-    texts = offline_texts(client, "data-msgs")
+    texts = offline_texts(client, "msgs")
 
     assert texts["credited"] == "{who}：已记 {points} 分，余额 {balance}"
     assert texts["queued"] == "已保存，待上传 ({n})"
@@ -556,3 +564,16 @@ def test_an_admin_can_grade_from_the_pages_too(client, admin, household):
 
     assert response.status_code == 302
     assert balance_of(household.id) == 3
+
+
+def test_the_offline_texts_follow_the_language_and_change_their_address_with_it(client, inspector):
+    log_in(client, "inspector")
+    chinese = re.search(r'src="(/inspect/texts\.js\?[^"]*)"', client.get("/inspect").text)
+    client.get("/lang/en")
+    english = re.search(r'src="(/inspect/texts\.js\?[^"]*)"', client.get("/inspect").text)
+    assert chinese and english and chinese.group(1) != english.group(1)
+    script = client.get(html.unescape(english.group(1)))
+    assert "Saved, waiting to upload ({n})" in script.text
+    # Under an address that names no current content, it is not kept for good.
+    stale = client.get("/inspect/texts.js?lang=en&v=000000000000")
+    assert stale.headers["Cache-Control"] == "no-cache"

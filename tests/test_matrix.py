@@ -113,6 +113,9 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (LOGIN, 200,   200,   403,   403,   200,   200,   403),
     "GET /sw.js":
         (200,   200,   200,   200,   200,   200,   200,   200),
+    # The inspector app's words (UI text, the same for everyone).
+    "GET /inspect/texts.js":
+        (200,   200,   200,   200,   200,   200,   200,   200),
     "GET /api/v1/roster":
         (401,   200,   200,   403,   403,   200,   200,   403),
     # The storekeeper's pages.
@@ -390,6 +393,7 @@ TOWNSHIP_CELLS: dict[str, tuple[Cell, Cell]] = {
     "GET /q/<token>": (200, 200),
     "GET /home": (302, 302),
     "GET /sw.js": (200, 200),
+    "GET /inspect/texts.js": (200, 200),
     "GET /api/v1/openapi.json": (200, 200),
     "GET /api/v1/docs": (200, 200),
     "POST /api/v1/auth/tokens": (201, 201),

@@ -1,16 +1,32 @@
 """Inspections recorded offline: inspected_at, its bounds, its day, rules and card (issue 17)."""
 
+import gzip
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import brotli
 import pytest
 from sqlalchemy import update
-from testsupport import assert_problem, balance_of, inspection_journals
+from testsupport import (
+    api_log_in,
+    assert_problem,
+    balance_of,
+    bearer,
+    csrf_token,
+    inspection_journals,
+    log_in,
+    page_post,
+)
 
+from app.auth.services import end_page_sessions, set_grids
 from app.db import db
 from app.households.cards import card_payload
-from app.households.services import reissue_card
+from app.households.services import reissue_card, update_household
 from app.inspections.models import RuleSet
+from app.inspections.services import current_rules, inspect_household, set_rules, void_inspection
+from app.ledger.services import adjust
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
 
@@ -229,3 +245,208 @@ def test_a_revoked_phone_token_no_longer_reads_the_roster(client, inspector_head
         client.delete("/api/v1/auth/tokens/current", headers=inspector_headers).status_code == 204
     )
     assert_problem(client.get("/api/v1/roster", headers=inspector_headers), 401, "unauthorized")
+
+
+def page_token_of(app, username: str) -> dict[str, str]:
+    """Log a phone's page in and ask for the token its queue is sent with (inspect.js)."""
+    phone = app.test_client()
+    log_in(phone, username)
+    answer = phone.post("/inspect/token", headers={"X-CSRFToken": csrf_token(phone)})
+    assert answer.status_code == 200, answer.text
+    return bearer(answer.json["token"])
+
+
+def test_a_page_token_ends_when_its_user_logs_out_on_another_device(app, client, inspector):
+    """A shared phone that was not logged out keeps a token: it dies with the session."""
+    phone = page_token_of(app, "inspector")
+    password_token = bearer(api_log_in(client, "inspector").json["token"])
+    assert client.get("/api/v1/roster", headers=phone).status_code == 200
+
+    other_device = app.test_client()
+    log_in(other_device, "inspector")
+    assert page_post(other_device, "/logout").status_code == 302
+
+    assert_problem(client.get("/api/v1/roster", headers=phone), 401, "unauthorized")
+    # A token from a login with the password is no page session's: it stays.
+    assert client.get("/api/v1/roster", headers=password_token).status_code == 200
+    # The next page session gets a token that works.
+    assert client.get("/api/v1/roster", headers=page_token_of(app, "inspector")).status_code == 200
+
+
+def test_a_page_token_ends_when_the_admin_disables_the_login(app, client, inspector, admin_headers):
+    phone = page_token_of(app, "inspector")
+    answer = client.patch(
+        f"/api/v1/users/{inspector.id}",
+        json={"active": False},
+        headers={**admin_headers, "Idempotency-Key": "disable-inspector"},
+    )
+    assert answer.status_code == 200, answer.text
+    client.patch(
+        f"/api/v1/users/{inspector.id}",
+        json={"active": True},
+        headers={**admin_headers, "Idempotency-Key": "enable-inspector"},
+    )
+    # Enabled again, the phone's old token stays dead.
+    assert_problem(client.get("/api/v1/roster", headers=phone), 401, "unauthorized")
+
+
+def test_a_page_token_ends_when_the_session_version_is_raised(app, client, inspector):
+    phone = page_token_of(app, "inspector")
+    end_page_sessions(inspector.id)
+    db.session.commit()
+    assert_problem(client.get("/api/v1/roster", headers=phone), 401, "unauthorized")
+
+
+def roster_etag(client, headers) -> str:
+    answer = client.get("/api/v1/roster", headers=headers)
+    assert answer.status_code == 200
+    assert answer.headers["ETag"].startswith('W/"')
+    return answer.headers["ETag"]
+
+
+def test_an_unchanged_roster_answers_304_with_no_body(client, household, inspector_headers):
+    etag = roster_etag(client, inspector_headers)
+    again = client.get("/api/v1/roster", headers={**inspector_headers, "If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == etag
+    # The fetched time is not part of it: the roster asked a second later is the same.
+    assert roster_etag(client, inspector_headers) == etag
+    # Compressed, it keeps its (weak) ETag: brotli and gzip copies are the same roster.
+    squeezed = {**inspector_headers, "If-None-Match": etag, "Accept-Encoding": "br"}
+    assert client.get("/api/v1/roster", headers=squeezed).status_code == 304
+    squeezed = {**inspector_headers, "Accept-Encoding": "br"}
+    assert client.get("/api/v1/roster", headers=squeezed).headers["ETag"] == etag
+
+
+def rename(household, **_):
+    update_household(household, {"name": "马秀兰"})
+
+
+def move_address(household, **_):
+    update_household(household, {"address": "马庄村2组 幸福路9号"})
+
+
+def move_away(household, **_):
+    update_household(household, {"status": "moved"})
+
+
+def move_to_another_grid(household, make_grid, **_):
+    update_household(household, {"grid_id": make_grid().id})
+
+
+def add_a_household(household, make_household, **_):
+    make_household(name="新来户")
+
+
+def reissue(household, **_):
+    reissue_card(household, actor_id=None, reason="丢失")
+
+
+def grade(household, inspector, **_):
+    inspect_household(household, inspector, "A")
+
+
+def spend(household, **_):
+    adjust(household.village_id, household.id, 5, reason="开户", actor_id=None)
+
+
+def new_rules(household, **_):
+    rules = current_rules(household.village_id)
+    set_rules(household.village_id, list(rules.grades), rules.daily_limit + 1, actor_id=None)
+
+
+def assign_grid(household, inspector, make_grid, **_):
+    set_grids(inspector, [make_grid().id], actor_id=None)
+
+
+def a_new_day(household, monkeypatch, **_):
+    tomorrow = datetime.now(UTC) + timedelta(days=1)
+    monkeypatch.setattr("app.scope.utcnow", lambda: tomorrow)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        rename,
+        move_address,
+        move_away,
+        move_to_another_grid,
+        add_a_household,
+        reissue,
+        grade,
+        spend,
+        new_rules,
+        assign_grid,
+        a_new_day,
+    ],
+)
+def test_every_change_that_alters_the_roster_changes_its_etag(
+    client,
+    household,
+    inspector,
+    inspector_headers,
+    admin,
+    make_grid,
+    make_household,
+    monkeypatch,
+    change,
+):
+    before = client.get("/api/v1/roster", headers=inspector_headers)
+    change(
+        db.session.merge(household),
+        inspector=inspector,
+        admin=admin,
+        make_grid=make_grid,
+        make_household=make_household,
+        monkeypatch=monkeypatch,
+    )
+    db.session.commit()
+    etag = before.headers["ETag"]
+    after = client.get("/api/v1/roster", headers={**inspector_headers, "If-None-Match": etag})
+    assert after.status_code == 200
+    assert after.headers["ETag"] != etag
+    assert {**after.json, "fetched_at": None} != {**before.json, "fetched_at": None}
+
+
+def test_pages_and_json_go_compressed_to_a_browser_that_takes_it(
+    client, household, inspector_headers
+):
+    for encoding, decompress in (("br", brotli.decompress), ("gzip", gzip.decompress)):
+        answer = client.get(
+            "/api/v1/roster", headers={**inspector_headers, "Accept-Encoding": encoding}
+        )
+        assert answer.headers["Content-Encoding"] == encoding
+        assert json.loads(decompress(answer.data))["items"][0]["name"] == household.name
+        page = client.get("/login", headers={"Accept-Encoding": f"{encoding}, deflate"})
+        assert page.headers["Content-Encoding"] == encoding
+        assert "Accept-Encoding" in page.headers["Vary"]
+        assert "<form" in decompress(page.data).decode()
+    # Nothing for a client that takes no compression.
+    assert "Content-Encoding" not in client.get("/login").headers
+
+
+def test_the_service_worker_answers_304_when_it_has_not_changed(client):
+    first = client.get("/sw.js")
+    assert first.status_code == 200 and first.headers["ETag"]
+    again = client.get("/sw.js", headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    # The QR decoder is not precached: only kept when a page without a native one asks.
+    assets = json.loads(re.search(r"var ASSETS = (\[.*?\]);", first.text).group(1))
+    on_demand = json.loads(re.search(r"var ON_DEMAND = (\[.*?\]);", first.text).group(1))
+    assert not [url for url in assets if "jsQR" in url]
+    assert [url for url in on_demand if "jsQR" in url]
+
+
+def test_a_voided_grade_changes_the_roster_etag(
+    client, household, inspector, admin, inspector_headers
+):
+    """A void that posts nothing (a grade of 0 points) still changes the day's last grade."""
+    result = inspect_household(household, inspector, "C")
+    db.session.commit()
+    etag = roster_etag(client, inspector_headers)
+    void_inspection(db.session.merge(result.inspection), actor=admin, reason="评错了")
+    db.session.commit()
+    after = client.get("/api/v1/roster", headers={**inspector_headers, "If-None-Match": etag})
+    assert after.status_code == 200
+    assert after.json["items"][0]["last_inspected_on"] is None

@@ -65,6 +65,10 @@ class ApiToken(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A token a logged-in page asked for (POST /inspect/token) carries the version of that
+    # page session and ends with it (logout anywhere, a new password, disabling); None
+    # for a token from a login with the password, which lasts until revoked or expired.
+    session_version: Mapped[int | None]
 
 
 class LoginAttempt(Model):

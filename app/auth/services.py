@@ -181,7 +181,10 @@ def end_sessions(user: User) -> int:
 
 
 def end_page_sessions(user_id: int) -> None:
-    """End every page session of the user (logging out); its bearer tokens stay."""
+    """End every page session of the user (logging out), and so the tokens they asked for.
+
+    The tokens from a login with the password stay.
+    """
     db.session.execute(
         update(User)
         .where(User.id == user_id)
@@ -409,18 +412,29 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_token(user: User) -> IssuedToken:
-    """Create a bearer token for the user; only its hash is stored."""
+def issue_token(user: User, *, session_version: int | None = None) -> IssuedToken:
+    """Create a bearer token for the user; only its hash is stored.
+
+    A token given to a page session names that session's version: it is refused once
+    the session ends (user_for_token), whichever way it ends.
+    """
     token = secrets.token_urlsafe(32)
     expires_at = utcnow() + timedelta(hours=current_app.config["API_TOKEN_HOURS"])
-    db.session.add(ApiToken(user_id=user.id, token_hash=_token_hash(token), expires_at=expires_at))
+    db.session.add(
+        ApiToken(
+            user_id=user.id,
+            token_hash=_token_hash(token),
+            expires_at=expires_at,
+            session_version=session_version,
+        )
+    )
     return IssuedToken(token, expires_at)
 
 
 # Every API request's first read, built once: the user with what decides whether the
 # token still holds (the token itself is not loaded as an object).
 _USER_FOR_TOKEN = (
-    select(User, ApiToken.expires_at, ApiToken.revoked_at)
+    select(User, ApiToken.expires_at, ApiToken.revoked_at, ApiToken.session_version)
     .join(ApiToken, ApiToken.user_id == User.id)
     .where(ApiToken.token_hash == bindparam("token_hash"))
 )
@@ -431,8 +445,12 @@ def user_for_token(token: str) -> User:
     row = db.session.execute(_USER_FOR_TOKEN, {"token_hash": _token_hash(token)}).one_or_none()
     if row is None:
         raise Unauthorized("The token is not valid.")
-    user, expires_at, revoked_at = row
+    user, expires_at, revoked_at, session_version = row
     if revoked_at is not None or expires_at <= utcnow():
+        raise Unauthorized("The token has expired or was revoked.")
+    if session_version is not None and session_version != user.session_version:
+        # Given to a page session that has ended since (a logout on any device, a new
+        # password, the login disabled): the token ends with it.
         raise Unauthorized("The token has expired or was revoked.")
     if not user.active:
         raise Unauthorized("The user is disabled.")

@@ -2,10 +2,11 @@
 
 import math
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.actions import Action, FormInvalid, page_error, whole
 from app.auth import services
@@ -32,6 +33,23 @@ def forget_earlier_user() -> None:
     revoked token or a disabled user through.
     """
     g.pop("user", None)
+
+
+@bp.app_template_global()
+def signed_out() -> bool:
+    """Tell whether this page finds no one logged in: the phone then forgets the app's data.
+
+    (static/js/forget.js.) A database that does not answer counts as logged in: an
+    error page never wipes a phone.
+    """
+    if "user" in g:
+        return g.user is None
+    if "user_id" not in session:
+        return True
+    try:
+        return current_user() is None
+    except SQLAlchemyError:
+        return False
 
 
 def _wait_words(seconds: int) -> str:

@@ -19,7 +19,9 @@
   var retryTimer = null;
   var current = null;      // the household the offline panel grades
   var panelPhoto = null;   // its photo, resized
-  var texts = JSON.parse(root.getAttribute("data-msgs") || "{}");  // offline_texts()
+  // The words, in the page's language: /inspect/texts.js (offline_texts(), refusal_texts()).
+  var phrases = window.GPTexts || { msgs: {}, refusals: {} };
+  var texts = phrases.msgs;
 
   function msg(name, values) {
     var text = texts[name] || "";
@@ -66,15 +68,53 @@
     });
   }
 
-  function fetchRoster() {
+  // Asked again at most every few minutes (this phone's own grades are written into it as
+  // they are recorded), and then with its ETag: an unchanged roster costs a 304, no body.
+  var ROSTER_FRESH_MS = 5 * 60 * 1000;
+
+  function rosterFresh(r) {
+    return r && r.etag && r.checked_at && r.today === villageToday() &&
+      Math.abs(Date.now() - r.checked_at) < ROSTER_FRESH_MS;
+  }
+
+  function fetchRoster(force) {
+    var kept = roster();
+    if (!force && rosterFresh(kept)) return Promise.resolve();
     return Q.token(tokenOptions()).then(function (token) {
       if (!token) return;
-      return fetch("/api/v1/roster", { headers: { "Authorization": "Bearer " + token.token }, credentials: "omit" })
+      var headers = { "Authorization": "Bearer " + token.token };
+      if (kept && kept.etag) headers["If-None-Match"] = kept.etag;
+      return fetch("/api/v1/roster", { headers: headers, credentials: "omit", cache: "no-store" })
         .then(function (response) {
+          if (response.status === 304) {
+            kept.checked_at = Date.now();
+            kept.fetched_at = new Date().toISOString();
+            save("roster", kept);
+            return showRoster();
+          }
           if (!response.ok) return;
-          return response.json().then(function (body) { save("roster", body); showRoster(); });
+          return response.json().then(function (body) {
+            body.etag = response.headers.get("ETag");
+            body.checked_at = Date.now();
+            save("roster", body);
+            showRoster();
+          });
         });
     }).catch(function () {});
+  }
+
+  // The done page: this phone's grade, written into the kept roster (no new download).
+  function noteRecorded() {
+    var recorded = document.querySelector("[data-recorded]");
+    var r = load("roster");
+    if (!recorded || !r || r.username !== username) return;
+    var id = Number(recorded.getAttribute("data-recorded"));
+    r.items.forEach(function (h) {
+      if (h.id !== id) return;
+      h.balance = Number(recorded.querySelector("[data-balance]").textContent);
+      h.last_inspected_on = recorded.getAttribute("data-day");
+    });
+    save("roster", r);
   }
 
   // ---- The bearer token the queue is sent with (the API takes no cookies). The page
@@ -171,7 +211,7 @@
 
   // A refusal in the page's language: by its code where the page knows it, else the code.
   function why(code, detail) {
-    var known = JSON.parse(root.getAttribute("data-refusals") || "{}");
+    var known = phrases.refusals;
     if (code && known[code]) return known[code];
     return code ? msg("code", { code: code }) : detail;
   }
@@ -391,6 +431,30 @@
     panel.scrollIntoView();
   }
 
+  // A scanned card, on the scanner page or on the done page (the next card).
+  document.addEventListener("gp:scanned", function (event) {
+    var card = readCard(event.detail);
+    if (navigator.onLine) {
+      // A card of the roster at its current version goes straight to its household's
+      // page: one round trip less on a weak link. Any other card goes through the
+      // server's check (revoked, another village, unreadable).
+      var r = roster();
+      var h = card && r && r.village_id === card.village_id ? findHousehold(card.household_id) : null;
+      if (h && h.card_version === card.version) {
+        event.preventDefault();
+        window.location.href = "/inspect/household/" + h.id;
+      }
+      return;
+    }
+    // Without a signal the panel grades it here, instead of the (unreachable) household
+    // page; a page without the panel goes to /inspect/card, which the worker answers
+    // with the kept scanner page, and its panel opens there.
+    if (!panel) return;
+    event.preventDefault();
+    if (!card) { notice(msg("invalid")); document.dispatchEvent(new CustomEvent("gp:scan-again")); return; }
+    openPanel({ household_id: card.household_id, payload: event.detail });
+  });
+
   if (panel) {
     onPhoto($("[data-panel-photo]"), function (blob) { panelPhoto = blob; });
     $("[data-panel-cancel]").addEventListener("click", closePanel);
@@ -403,25 +467,6 @@
       closePanel();
       enqueue(item);
     });
-    // A scan without a signal opens the panel instead of the (unreachable) household page.
-    document.addEventListener("gp:scanned", function (event) {
-      var card = readCard(event.detail);
-      if (navigator.onLine) {
-        // A card of the roster at its current version goes straight to its household's
-        // page: one round trip less on a weak link. Any other card goes through the
-        // server's check (revoked, another village, unreadable).
-        var r = roster();
-        var h = card && r && r.village_id === card.village_id ? findHousehold(card.household_id) : null;
-        if (h && h.card_version === card.version) {
-          event.preventDefault();
-          window.location.href = "/inspect/household/" + h.id;
-        }
-        return;
-      }
-      event.preventDefault();
-      if (!card) { notice(msg("invalid")); document.dispatchEvent(new CustomEvent("gp:scan-again")); return; }
-      openPanel({ household_id: card.household_id, payload: event.detail });
-    });
     // The service worker answered a household link with this kept page: grade it here.
     var path = window.location.pathname;
     var linked = /^\/inspect\/household\/(\d+)$/.exec(path);
@@ -433,11 +478,40 @@
     }
   }
 
+  // ---- The QR decoder: a phone with no native one (BarcodeDetector) needs it to scan
+  // offline, so the worker keeps it; a phone with one never downloads it.
+  function nativeQr() {
+    if (!("BarcodeDetector" in window)) return Promise.resolve(false);
+    return window.BarcodeDetector.getSupportedFormats().then(function (formats) {
+      return formats.indexOf("qr_code") >= 0;
+    }, function () { return false; });
+  }
+
+  function keepDecoder() {
+    var scanner = document.querySelector("[data-scanner][data-decoder]");
+    if (!scanner || !("serviceWorker" in navigator) || !root.dataset.sw) return;
+    nativeQr().then(function (native) {
+      if (native) return null;
+      return navigator.serviceWorker.ready.then(function (registration) {
+        return new Promise(function (resolve) {
+          var channel = new MessageChannel();
+          channel.port1.onmessage = function (event) { resolve(event.data); };
+          registration.active.postMessage({ keep: scanner.dataset.decoder }, [channel.port2]);
+        });
+      }).then(function (state) { root.setAttribute("data-decoder", state); });
+    }).catch(function () {});
+  }
+
   // ---- Start: the worker, the roster, the queue.
   if ("serviceWorker" in navigator && root.dataset.sw) {
-    navigator.serviceWorker.register(root.dataset.sw, { scope: "/inspect" }).catch(function () {});
+    // Its update checks go through the HTTP cache (the worker is kept a few minutes:
+    // roster.py), not over the network after every page.
+    navigator.serviceWorker.register(root.dataset.sw, { scope: "/inspect", updateViaCache: "all" })
+      .catch(function () {});
   }
   window.addEventListener("online", function () { retryDelay = 2000; send(); if (panel) fetchRoster(); });
+  noteRecorded();
+  keepDecoder();
   window.addEventListener("offline", refresh);
   // The worker (Background Sync) or another tab sent part of the queue: show it.
   if ("BroadcastChannel" in window) new BroadcastChannel("gp-queue").onmessage = refresh;

@@ -4,8 +4,11 @@
 // Background Sync (where the browser has it) sends the queue with no page open.
 "use strict";
 var ASSETS = /*ASSETS*/[];
+// Kept only when a page asks for it (the QR decoder, on phones with no native one).
+var ON_DEMAND = /*ON_DEMAND*/[];
 var SHELL = "/inspect";
-var CACHE = "gp-inspect-" + ASSETS.join("|").split("").reduce(function (h, c) {
+var TEXTS = "/inspect/texts.js";
+var CACHE = "gp-inspect-" + ASSETS.concat(ON_DEMAND).join("|").split("").reduce(function (h, c) {
   return (h * 31 + c.charCodeAt(0)) | 0;
 }, 7).toString(36);
 
@@ -30,6 +33,14 @@ self.addEventListener("activate", function (event) {
     }).map(function (name) { return caches.delete(name); }));
   }).then(function () { return self.clients.claim(); }));
 });
+
+// A navigation is fetched with redirect: "manual": a redirect to the login page comes back
+// as an opaque one, without its address. Of the app's pages only a scanned card's link
+// redirects a logged-in inspector; any other redirect means the session has ended.
+function loggedOut(url, response) {
+  if (response.type === "opaqueredirect") return url.pathname !== "/inspect/card";
+  return response.redirected && new URL(response.url).pathname === "/login";
+}
 
 function shellOrError() {
   return caches.open(CACHE).then(function (cache) { return cache.match(SHELL); })
@@ -77,12 +88,24 @@ self.addEventListener("fetch", function (event) {
     return;
   }
   if (request.method !== "GET") return;
+  if (url.pathname === TEXTS) {
+    // The app's words, named by their content (?v=): kept as first fetched.
+    event.respondWith(caches.open(CACHE).then(function (cache) {
+      return cache.match(request).then(function (hit) {
+        return hit || fetch(request).then(function (response) {
+          if (response.ok) cache.put(request, response.clone());
+          return response;
+        });
+      });
+    }));
+    return;
+  }
   if (request.mode === "navigate" && url.pathname.indexOf(SHELL) === 0) {
     event.respondWith(fetch(request).then(function (response) {
       if (url.pathname === SHELL && response.ok && !response.redirected) {
         var kept = response.clone();
         caches.open(CACHE).then(function (cache) { return cache.put(SHELL, kept); });
-      } else if (response.redirected && new URL(response.url).pathname === "/login") {
+      } else if (loggedOut(url, response)) {
         // Logged out: the kept page (names, addresses) goes too.
         caches.open(CACHE).then(function (cache) { return cache.delete(SHELL); });
       }
@@ -90,7 +113,7 @@ self.addEventListener("fetch", function (event) {
     }, shellOrError));
     return;
   }
-  if (ASSETS.indexOf(url.pathname) >= 0) {
+  if (ASSETS.indexOf(url.pathname) >= 0 || ON_DEMAND.indexOf(url.pathname) >= 0) {
     event.respondWith(caches.open(CACHE).then(function (cache) {
       return cache.match(url.pathname).then(function (hit) {
         return hit || fetch(request).then(function (response) {
@@ -100,4 +123,17 @@ self.addEventListener("fetch", function (event) {
       });
     }));
   }
+});
+
+// A page asks to keep an asset it will need offline (inspect.js: the QR decoder); the
+// answer goes back on the port it sent, once the asset is kept.
+self.addEventListener("message", function (event) {
+  var wanted = event.data && event.data.keep;
+  if (ON_DEMAND.indexOf(wanted) < 0) return;
+  var port = event.ports && event.ports[0];
+  event.waitUntil(caches.open(CACHE).then(function (cache) {
+    return cache.match(wanted).then(function (hit) { return hit || cache.add(wanted); });
+  }).then(function () { return "kept"; }, function () { return "failed"; }).then(function (state) {
+    if (port) port.postMessage(state);
+  }));
 });

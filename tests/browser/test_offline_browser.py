@@ -89,6 +89,8 @@ def open_app(page) -> None:
     page.evaluate(WORKER_IN_CONTROL)
     expect(page.locator("[data-roster-status]")).to_contain_text("名册")
     expect(page.locator("[data-roster-status]")).to_contain_text("5 户")
+    # This Chromium has no native QR reader: the worker keeps the decoder for offline scans.
+    expect(page.locator("[data-offline]")).to_have_attribute("data-decoder", "kept")
 
 
 def grade_offline(page, grade: str, queued: int) -> None:
