@@ -3,11 +3,14 @@
 Each test runs on SQLite and on PostgreSQL.
 """
 
+import functools
 import io
 import random
 import re
 import string
+import struct
 import zipfile
+import zlib
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -462,6 +465,173 @@ def test_a_phone_photo_is_kept_scaled_down(client, inspect, household, inspector
     with Image.open(io.BytesIO(shown.data)) as image:
         assert image.format == "JPEG"
         assert image.size == (1600, 1200)
+
+
+def png_of(width: int, height: int, *, depth: int = 8, colour: int = 0) -> bytes:
+    """A blank PNG written with zlib, so a picture Pillow would choke on stays small."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
+    row = b"\x00" * (1 + (width * channels * depth + 7) // 8)
+    packer = zlib.compressobj(9)
+    rows = row * min(height, 1_000_000)
+    body = b"".join(packer.compress(rows) for _ in range(height // 1_000_000))
+    body += packer.compress(row * (height % 1_000_000)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+    )
+
+
+@functools.cache
+def needle_png() -> bytes:
+    """The probe's bomb: 1 x 16,000,000 grey pixels, within the pixel limit, 31 KB."""
+    return png_of(1, 16_000_000)
+
+
+def truncated_jpeg() -> bytes:
+    """A camera-sized JPEG cut off after 691 bytes, as a dropped upload leaves it."""
+    buffer = io.BytesIO()
+    Image.effect_noise((640, 480), 60).convert("RGB").save(buffer, "JPEG")
+    return buffer.getvalue()[:691]
+
+
+def nothing_stored(folder) -> bool:
+    return not folder.exists() or not any(folder.iterdir())
+
+
+def test_a_needle_png_is_refused_from_its_header(
+    client, inspect, household, inspector_headers, photo_folder
+):
+    created = inspect(household, "A").json
+    assert len(needle_png()) < 40_000
+
+    response = client.post(
+        f"/api/v1/inspections/{created['id']}/photo",
+        data={"photo": (io.BytesIO(needle_png()), "photo.png", "image/png")},
+        headers=inspector_headers,
+    )
+
+    body = assert_problem(response, 422, "validation_error")
+    assert body["errors"]["photo"] == ["Too wide or too tall."]
+    assert "1 x 16000000" in body["detail"]
+    assert nothing_stored(photo_folder)
+
+
+def test_a_needle_png_is_refused_as_a_goods_picture(
+    client, storekeeper_headers, soap, photo_folder
+):
+    response = client.post(
+        f"/api/v1/goods/{soap.id}/picture",
+        data={"picture": (io.BytesIO(needle_png()), "soap.png", "image/png")},
+        headers=storekeeper_headers,
+    )
+
+    body = assert_problem(response, 422, "validation_error")
+    assert body["errors"]["picture"] == ["Too wide or too tall."]
+    assert nothing_stored(photo_folder)
+    assert (
+        client.get("/api/v1/goods", headers=storekeeper_headers).json["items"][0]["has_picture"]
+        is False
+    )
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "refused"),
+    [
+        (8_001, 1_000, True),  # a side over 8,000
+        (800, 8_001, True),  # a side over 8,000, the other way
+        (4_000, 199, True),  # longer than 20 times the shorter
+        (4_000, 200, False),  # 1:20 exactly
+        (8_000, 2_000, False),  # 8,000 exactly
+    ],
+)
+def test_each_side_and_the_ratio_are_capped(
+    client, inspect, household, inspector_headers, photo_folder, width, height, refused
+):
+    created = inspect(household, "A").json
+
+    response = client.post(
+        f"/api/v1/inspections/{created['id']}/photo",
+        data={"photo": (io.BytesIO(png_of(width, height)), "photo.png", "image/png")},
+        headers=inspector_headers,
+    )
+
+    if refused:
+        body = assert_problem(response, 422, "validation_error")
+        assert body["errors"]["photo"] == ["Too wide or too tall."]
+        assert nothing_stored(photo_folder)
+    else:
+        assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_a_sixteen_bit_rgba_png_is_counted_by_its_bytes(
+    client, inspect, household, inspector_headers, photo_folder
+):
+    """4000 x 4000 is under 16 million pixels, but at 8 bytes a pixel it is 128 MB."""
+    created = inspect(household, "A").json
+
+    response = client.post(
+        f"/api/v1/inspections/{created['id']}/photo",
+        data={"photo": (io.BytesIO(png_of(4000, 4000, depth=16, colour=6)), "p.png", "image/png")},
+        headers=inspector_headers,
+    )
+
+    body = assert_problem(response, 422, "validation_error")
+    assert body["errors"]["photo"] == ["Too many pixels."]
+    assert "128 MB" in body["detail"]
+    assert nothing_stored(photo_folder)
+
+
+def test_the_inspectors_page_says_why_a_needle_png_is_refused(
+    client, inspector, household, photo_folder
+):
+    log_in(client, "inspector")
+    form = client.get(f"/inspect/household/{household.id}")
+
+    response = client.post(
+        f"/inspect/household/{household.id}",
+        data={
+            "grade": "A",
+            "key": key_of(form),
+            "photo": (io.BytesIO(needle_png()), "photo.png", "image/png"),
+            "csrf_token": csrf_token(client),
+        },
+    )
+
+    assert response.status_code == 422
+    assert "照片太宽或太高" in response.text
+    assert inspection_rows(household.id) == 0
+    assert nothing_stored(photo_folder)
+
+
+def test_a_truncated_jpeg_is_not_stored(
+    client, inspect, household, inspector_headers, storekeeper_headers, soap, photo_folder
+):
+    data = truncated_jpeg()
+    assert len(data) == 691
+    created = inspect(household, "A").json
+
+    photo = client.post(
+        f"/api/v1/inspections/{created['id']}/photo",
+        data={"photo": (io.BytesIO(data), "photo.jpg", "image/jpeg")},
+        headers=inspector_headers,
+    )
+    picture = client.post(
+        f"/api/v1/goods/{soap.id}/picture",
+        data={"picture": (io.BytesIO(data), "soap.jpg", "image/jpeg")},
+        headers=storekeeper_headers,
+    )
+
+    assert assert_problem(photo, 422, "validation_error")["errors"]["photo"] == [
+        "Not a readable JPEG or PNG image."
+    ]
+    assert "picture" in assert_problem(picture, 422, "validation_error")["errors"]
+    assert nothing_stored(photo_folder)
 
 
 # The door page -----------------------------------------------------------------------------
