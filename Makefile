@@ -8,7 +8,7 @@ PORT ?= 5000
 # HTTPS=1: serve https with a certificate made locally (deploy/local-cert.sh).
 HTTPS ?=
 
-.PHONY: run test test-fast lint translations messages clean browser-deps bench bench-deps tls-deps
+.PHONY: run serve test test-fast lint translations messages clean browser-deps bench bench-deps tls-deps
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Green Points needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -38,10 +38,21 @@ ifeq ($(HTTPS),1)
 else
 	@echo ""
 	@echo "Green Points is at http://$(HOST):$(PORT)/  (API docs: http://$(HOST):$(PORT)/api/v1/docs)"
-	@echo "Serve phones on the village network with: make run HOST=0.0.0.0 HTTPS=1"
+	@echo "Serve phones on the village network with: make serve (gunicorn over https)"
 	@echo ""
 	$(FLASK) run --host $(HOST) --port $(PORT)
 endif
+
+# The village's own server for phones: gunicorn over https with the local certificate,
+# HSTS and a Secure cookie (deploy/serve.sh). `make run` stays the demo. No demo data.
+SERVE_HOST ?= 0.0.0.0
+serve: $(VENV)/.installed translations
+	$(FLASK) db upgrade
+	@echo ""
+	@echo "Green Points serves https on port $(PORT) of this machine's addresses (phones: trust"
+	@echo "instance/tls/ca.crt, README). Set BASE_URL to the address phones use before printing cards."
+	@echo ""
+	GUNICORN=$(BIN)/gunicorn sh deploy/serve.sh $(SERVE_HOST) $(PORT)
 
 test: lint translations browser-deps tls-deps
 	$(BIN)/pytest

@@ -71,7 +71,7 @@ def trust_proxies(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from app.db import configure_engine
     from app.extensions import api, babel, compress, db, migrate
-    from app.i18n import select_locale, select_timezone
+    from app.i18n import check_catalogues, select_locale, select_timezone
     from app.security import init_security
     from app.types import render_item
 
@@ -90,6 +90,7 @@ def register_extensions(app: Flask) -> None:
         compare_type=True,
     )
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    check_catalogues(app)
     api.init_app(app)
     init_security(app)
     from app.metrics import init_metrics

@@ -1,6 +1,32 @@
-"""Which language and time zone a page is shown in."""
+"""Which language and time zone a page is shown in, and the catalogues that say it."""
 
-from flask import current_app, g, request, session
+from pathlib import Path
+
+from babel import Locale
+from babel.support import Translations
+from flask import Flask, current_app, g, request, session
+
+
+def check_catalogues(app: Flask) -> None:
+    """Refuse to start without the compiled catalogue of the default language (Chinese).
+
+    Without it every page would be English, silently. The wheel carries it (setup.py
+    compiles it); a checkout needs `pybabel compile`, which make run and make serve do.
+    """
+    default = str(app.config["BABEL_DEFAULT_LOCALE"])
+    if default.startswith("en"):
+        return
+    folders = str(app.config.get("BABEL_TRANSLATION_DIRECTORIES") or "translations")
+    for folder in folders.split(";"):
+        found = Translations.load(str(Path(app.root_path) / folder), [Locale.parse(default)])
+        if isinstance(found, Translations):  # NullTranslations when there is no .mo
+            return
+    raise RuntimeError(
+        f"The compiled {default} message catalogue (messages.mo) is missing under "
+        f"{folders}: every page would be in English. Compile it with "
+        "`pybabel compile -d app/translations` (make run and make serve do), or install "
+        "Green Points from its wheel, which carries it."
+    )
 
 
 def select_locale() -> str:

@@ -6,6 +6,9 @@ credentials there; it is exempt from the CSRF check. Every page POST must carry 
 token that the form was rendered with.
 """
 
+import ipaddress
+import os
+import socket
 import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
@@ -92,6 +95,58 @@ def init_security(app: Flask) -> None:
     app.after_request(add_security_headers)
     app.after_request(forbid_caching_personal)
     app.register_error_handler(CSRFError, csrf_refused)
+    if int(app.config.get("TRUSTED_PROXIES") or 0) > 0:
+        warn_if_reached_past_the_proxy(app)
+
+
+def listening_addresses() -> list[str]:
+    """The IP addresses this process listens on, read from its open sockets (Linux).
+
+    A gunicorn worker inherits its master's listening sockets before it loads the app,
+    so this names what gunicorn was told to bind; elsewhere it may find none.
+    """
+    try:
+        descriptors = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return []
+    found = []
+    for descriptor in descriptors:
+        try:
+            sock = socket.socket(fileno=descriptor)
+        except OSError:  # not a socket
+            continue
+        try:
+            if (
+                sock.family in (socket.AF_INET, socket.AF_INET6)
+                and sock.type == socket.SOCK_STREAM
+                and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)
+            ):
+                found.append(sock.getsockname()[0])
+        except OSError:
+            pass
+        finally:
+            sock.detach()  # the descriptor stays open, as it was
+    return found
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def warn_if_reached_past_the_proxy(app: Flask) -> None:
+    """With TRUSTED_PROXIES set, X-Forwarded-For names the client: anyone who reaches the
+    app without the proxy can forge it. Warn when the app listens beyond loopback."""
+    exposed = sorted({host for host in listening_addresses() if not _is_loopback(host)})
+    if exposed:
+        app.logger.warning(
+            "GREENPOINTS_TRUSTED_PROXIES is set, but the app listens on %s: a client that "
+            "reaches it there, past the proxy, can forge X-Forwarded-For and so its address "
+            "for the login limits. Bind gunicorn to loopback only (--bind 127.0.0.1:8000).",
+            ", ".join(exposed),
+        )
 
 
 def check_csrf() -> None:

@@ -1,9 +1,17 @@
 """Every UI text has its Chinese translation, and the catalogue is up to date."""
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from babel.support import Translations
+from testsupport import TEST_CONFIG
+
+from app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 ZH = ROOT / "app/translations/zh_Hans_CN/LC_MESSAGES/messages.po"
@@ -49,3 +57,41 @@ def test_pages_show_a_refusal_in_the_readers_language():
         assert page_message(refusal) == "Not enough points."
     with app.test_request_context("/"):  # a field's own message is kept
         assert page_message(ValidationFailed("Give a reason.")) == "Give a reason."
+
+
+# A deploy that forgot `pybabel compile` was English everywhere, silently (issue 33).
+
+
+def test_the_app_refuses_to_start_without_the_compiled_chinese_catalogue(tmp_path):
+    uncompiled = tmp_path / "zh_Hans_CN" / "LC_MESSAGES"
+    uncompiled.mkdir(parents=True)
+    shutil.copy(ZH, uncompiled)
+    config = {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+
+    with pytest.raises(RuntimeError, match=r"catalogue \(messages.mo\) is missing.*pybabel"):
+        create_app({**config, "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path)})
+
+
+def test_the_package_build_compiles_the_catalogues_into_it(tmp_path):
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(ROOT / name, source)
+    shutil.copytree(
+        ROOT / "app", source / "app", ignore=shutil.ignore_patterns("*.mo", "__pycache__")
+    )
+
+    subprocess.run(
+        [sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(tmp_path / "lib")],
+        cwd=source,
+        check=True,
+        capture_output=True,
+    )
+
+    built = tmp_path / "lib" / "app" / "translations"
+    chinese = Translations.load(str(built), ["zh_Hans_CN"])
+    assert isinstance(chinese, Translations)
+    assert chinese.gettext("Wrong username or password.") == "用户名或密码错误。"
+    assert (built / "en" / "LC_MESSAGES" / "messages.mo").exists()
+    config = {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+    create_app({**config, "BABEL_TRANSLATION_DIRECTORIES": str(built)})  # starts

@@ -146,6 +146,22 @@ def test_a_card_of_another_village_is_422_invalid_qr(inspect, make_village, make
     assert balance_of(elsewhere.id) == 0
 
 
+def test_a_card_of_another_village_answers_as_any_unreadable_card(
+    inspect, household, make_village, make_household
+):
+    """Its answer must not confirm that the card is genuine (issue 34)."""
+    elsewhere = card_payload(make_household(of=make_village("李家村", "LJ")))
+    ours = card_payload(household)
+    forged = ours[:-3] + ("AAA" if not ours.endswith("AAA") else "BBB")
+
+    answers = [inspect(grade="A", payload=p) for p in (elsewhere, "hello", forged)]
+
+    bodies = [assert_problem(answer, 422, "invalid_qr") for answer in answers]
+    assert bodies[0] == bodies[1] == bodies[2]
+    assert "another village" not in bodies[0]["detail"]
+    assert inspection_rows(household.id) == 0
+
+
 def test_a_household_of_another_village_by_id_is_404(inspect, make_village, make_household):
     elsewhere = make_household(of=make_village("李家村", "LJ"))
 

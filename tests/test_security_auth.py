@@ -2,6 +2,7 @@
 limits behind a proxy and in parallel, caching of personal pages, and control
 characters in login and user forms (issue 13)."""
 
+import socket
 from datetime import timedelta
 
 import pytest
@@ -237,6 +238,101 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_address_limit(admin, pro
 
     assert via_proxy("admin", PASSWORD, "203.0.113.5").status_code == 429
     assert via_proxy("admin", PASSWORD, "203.0.113.6").status_code == 201
+
+
+def test_ipv6_addresses_of_one_64_share_one_limit(client, admin):
+    """A phone or a home gets a whole /64: six of its addresses are one guesser."""
+    answers = [
+        api_login(
+            client, "admin", f"guess-{host}-{n}", {"REMOTE_ADDR": f"2001:db8:1:2::{host}"}
+        ).status_code
+        for host in range(1, 7)
+        for n in range(5)
+    ]
+
+    assert answers.count(401) == 5 and answers.count(429) == 25
+    assert api_login(
+        client, "admin", environ={"REMOTE_ADDR": "2001:db8:1:2:ab::9"}
+    ).status_code == (429)
+    # Another /64 (another home) is not held back by it.
+    assert api_login(client, "admin", environ={"REMOTE_ADDR": "2001:db8:1:3::1"}).status_code == 201
+
+
+def test_a_username_slows_down_whatever_the_address(client, admin):
+    """Twelve addresses, one guess each: ten are checked, then each further try of that
+    username waits, from any address, a minute, then two; never a lockout for good."""
+    answers = [
+        api_login(client, "admin", f"guess-{n}", {"REMOTE_ADDR": f"198.51.100.{n}"}).status_code
+        for n in range(12)
+    ]
+    assert answers == [401] * 10 + [429] * 2
+
+    refused = api_login(client, "admin", environ=COUNTER)  # the real admin, right password
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    # Other usernames are not slowed down.
+    assert api_login(client, "someone", "guess", COUNTER).status_code == 401
+
+    shift_tries(seconds=61)
+    assert api_login(client, "admin", "guess", {"REMOTE_ADDR": "198.51.100.99"}).status_code == 401
+    again = api_login(client, "admin", environ=COUNTER)
+    assert again.status_code == 429
+    assert 60 < int(again.headers["Retry-After"]) <= 120
+
+    shift_tries(seconds=121)  # the wait passed: the real admin gets in
+    assert api_login(client, "admin", environ=COUNTER).status_code == 201
+
+
+def test_an_admins_unlock_lets_the_real_user_in_during_a_guessing_attack(
+    client, admin, make_user, admin_headers
+):
+    make_user(STOREKEEPER, username="dianzhang")
+    for n in range(12):
+        api_login(client, "dianzhang", f"guess-{n}", {"REMOTE_ADDR": f"198.51.100.{n}"})
+    assert api_login(client, "dianzhang", environ=COUNTER).status_code == 429
+
+    services.unlock_login(user_named("dianzhang"), actor_id=None)
+    db.session.commit()
+
+    assert api_login(client, "dianzhang", environ=COUNTER).status_code == 201
+
+
+def test_forged_forwarded_addresses_past_the_proxy_check_no_more_than_ten(admin, proxied):
+    """The probe reached gunicorn directly with GREENPOINTS_TRUSTED_PROXIES=1 and a new
+    X-Forwarded-For each time: 12 of 12 guesses were checked."""
+    client = proxied.test_client()
+
+    answers = [
+        client.post(
+            TOKENS,
+            json={"username": "admin", "password": f"guess-{n}"},
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},
+        ).status_code
+        for n in range(12)
+    ]
+
+    assert answers == [401] * 10 + [429] * 2
+
+
+def test_trusting_a_proxy_while_listening_beyond_loopback_is_warned_at_start(
+    app, monkeypatch, caplog
+):
+    monkeypatch.setenv("GREENPOINTS_TRUSTED_PROXIES", "1")
+    config = {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]}
+
+    def started_while_listening_on(host: str) -> list[str]:
+        caplog.clear()
+        with socket.socket() as listener:
+            listener.bind((host, 0))
+            listener.listen()
+            other = create_app(config)
+        with other.app_context():
+            db.engine.dispose()
+        return [r.getMessage() for r in caplog.records if "TRUSTED_PROXIES" in r.getMessage()]
+
+    assert started_while_listening_on("127.0.0.1") == []
+    [warning] = started_while_listening_on("0.0.0.0")
+    assert "listens on 0.0.0.0" in warning and "127.0.0.1" in warning
 
 
 def test_parallel_guesses_check_no_more_passwords_than_the_limit(app, make_user):

@@ -1,6 +1,7 @@
 """Passwords, logins, API tokens and the login rate limit."""
 
 import hashlib
+import ipaddress
 import math
 import secrets
 from dataclasses import dataclass
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, true, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.audit.services import (
@@ -29,6 +30,12 @@ from app.villages.models import Grid, Village
 
 # A second, looser limit per address, so one address cannot try every username.
 ADDRESS_FAILURE_FACTOR = 4
+# A third per username over all addresses, so that many addresses (a botnet, or forged
+# X-Forwarded-For when gunicorn is reached past the proxy) cannot guess one password
+# faster: beyond LOGIN_MAX_FAILURES x 2 in a day, each try waits as a pair's does. It
+# slows the guessing down; it never locks the username out for good, and an admin's
+# unlock (forgetting its failures) lets the real user in at once.
+USERNAME_FAILURE_FACTOR = 2
 
 # Checked against when the username is unknown, so timing does not reveal it: one per
 # hash method, made with the configured method on first use (tests configure a fast one).
@@ -311,6 +318,23 @@ class LoginTry:
     address: str
 
 
+def address_key(address: str) -> str:
+    """The address the login limits count by: an IPv6 address by its /64 network.
+
+    One home, phone or server is given a whole /64 and may use any address in it, so
+    counting each address apart would give a guesser 2**64 fresh limits.
+    """
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address[:64]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def start_login(username: str, address: str) -> LoginTry:
     """Record a login try, then refuse it (429, Retry-After) if the limits say wait.
 
@@ -318,7 +342,7 @@ def start_login(username: str, address: str) -> LoginTry:
     each other: of any number of parallel guesses, the last to commit counts them all,
     and no more than the limit are ever checked. A refused try is deleted again.
     """
-    username, address = username[:64], address[:64]
+    username, address = username[:64], address_key(address)
     now = utcnow()
 
     def add() -> int:
@@ -359,26 +383,30 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _delay(config: Any, over: int) -> timedelta:
+    """The wait after the latest failure, once over failures past the free ones."""
+    seconds = config["LOGIN_FIRST_DELAY_SECONDS"] * 2 ** min(over, 30)
+    return timedelta(seconds=min(seconds, config["LOGIN_MAX_DELAY_SECONDS"]))
+
+
 def _wait(attempt: LoginTry, now: datetime) -> int | None:
-    """Seconds this try must wait (per username and address, and per address), or None."""
+    """Seconds this try must wait (per username and address, per username, and per
+    address), or None."""
     config = current_app.config
     free = config["LOGIN_MAX_FAILURES"]
+    memory = now - timedelta(seconds=config["LOGIN_FAILURE_MEMORY_SECONDS"])
     waits = []
-    earlier, latest = db.session.execute(
-        select(func.count(), func.max(LoginAttempt.created_at)).where(
-            LoginAttempt.username == attempt.username,
-            LoginAttempt.address == attempt.address,
-            LoginAttempt.created_at
-            > now - timedelta(seconds=config["LOGIN_FAILURE_MEMORY_SECONDS"]),
-            LoginAttempt.id != attempt.id,
-        )
-    ).one()
-    if earlier >= free:
-        delay = min(
-            config["LOGIN_FIRST_DELAY_SECONDS"] * 2 ** min(earlier - free, 30),
-            config["LOGIN_MAX_DELAY_SECONDS"],
-        )
-        waits.append((_aware(latest) + timedelta(seconds=delay) - now).total_seconds())
+    for same_address, allowed in ((True, free), (False, free * USERNAME_FAILURE_FACTOR)):
+        earlier, latest = db.session.execute(
+            select(func.count(), func.max(LoginAttempt.created_at)).where(
+                LoginAttempt.username == attempt.username,
+                LoginAttempt.address == attempt.address if same_address else true(),
+                LoginAttempt.created_at > memory,
+                LoginAttempt.id != attempt.id,
+            )
+        ).one()
+        if earlier >= allowed:
+            waits.append((_aware(latest) + _delay(config, earlier - allowed) - now).total_seconds())
     window = timedelta(seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"])
     count, oldest = db.session.execute(
         select(func.count(), func.min(LoginAttempt.created_at)).where(

@@ -140,21 +140,26 @@ def card_payload(household: Household) -> str:
     return f"{base_url()}/q/{make_token(household)}"
 
 
+# Every card that is refused (garbled, forged, another village's, a household that is
+# gone) gets the same words, so that the answer never confirms that a card is genuine.
+NOT_A_CARD = "This is not a Green Points card of this village."
+
+
 def read_token(payload: str) -> tuple[int, int, int]:
     """Return (village id, household id, version) of a card payload, or raise InvalidQr."""
     match = _PAYLOAD.match(payload.strip()) if isinstance(payload, str) else None
     if match is None:
-        raise InvalidQr("This is not a Green Points card.")
+        raise InvalidQr(NOT_A_CARD)
     token = match.group(1)
     raw = base64.urlsafe_b64decode(token + "=")
     # 27 characters hold 162 bits for 160: unless the spare two are zero, one card would
     # scan under four spellings, three of them altered.
     if base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
-        raise InvalidQr("This is not a Green Points card.")
+        raise InvalidQr(NOT_A_CARD)
     body, tag = raw[: _LAYOUT.size], raw[_LAYOUT.size :]
     village_id, household_id, version = _LAYOUT.unpack(body)
     if not hmac.compare_digest(tag, _tag(village_id, body)):
-        raise InvalidQr("This card's signature is not valid.")
+        raise InvalidQr(NOT_A_CARD)
     return village_id, household_id, version
 
 
@@ -165,14 +170,14 @@ def resolve_card(payload: str, village_id: int | None) -> Household:
     """
     card_village, household_id, version = read_token(payload)
     if village_id is not None and card_village != village_id:
-        raise InvalidQr("This card belongs to another village.")
+        raise InvalidQr(NOT_A_CARD)
     household = db.session.get(Household, household_id)
     if household is None or household.village_id != card_village:
-        raise InvalidQr("This card's household does not exist.")
+        raise InvalidQr(NOT_A_CARD)
     if version < household.card_version:
         raise RevokedQr("This card was replaced by a newer one; use the new card.")
     if version > household.card_version:
-        raise InvalidQr("This card's version is not valid.")
+        raise InvalidQr(NOT_A_CARD)
     return household
 
 

@@ -29,6 +29,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
 from app.audit.services import HOUSEHOLDS_IMPORTED, record
@@ -78,6 +79,10 @@ MAX_LISTED_ERRORS = 200
 # A title row or two may stand above the header; look this far for it.
 HEADER_SEARCH_ROWS = 10
 MAX_LENGTHS = {NAME: 100, ADDRESS: 200, PHONE: 32}
+# Any cell, the ignored ones (notes) included. A longer one refuses the file as it is read,
+# before anything looks at its characters: one shared string of a million characters can
+# fill every cell of a 200 KB workbook, and checking it row by row took half a minute.
+MAX_CELL_CHARS = 1_000
 # What a message calls each column.
 WORDS = {
     NAME: _l("name"),
@@ -300,6 +305,20 @@ def _too_wide(row: int) -> RosterInvalid:
     )
 
 
+def _cell_too_long(row: int, index: int, length: int) -> RosterInvalid:
+    return _file_error(
+        _l(
+            "Row %(row)d, column %(column)s has %(n)d characters; a cell of a roster holds "
+            "at most %(most)d. Check that cell, remove what does not belong there and "
+            "upload the file again.",
+            row=row,
+            column=get_column_letter(index + 1),
+            n=length,
+            most=MAX_CELL_CHARS,
+        ),
+    )
+
+
 # Cell values.
 
 
@@ -410,7 +429,11 @@ def _check_archive(data: bytes, not_xlsx: Message) -> None:
 
 
 def _within_columns(number: int, row: Sequence[Any]) -> Sequence[Any]:
-    """Return the row's first MAX_COLUMNS cells; refuse a row with more that are not blank."""
+    """Return the row's first MAX_COLUMNS cells; refuse a row with more that are not blank,
+    or with a cell longer than MAX_CELL_CHARS (its length only is looked at)."""
+    for index, value in enumerate(row):
+        if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
+            raise _cell_too_long(number, index, len(value))
     if len(row) <= MAX_COLUMNS:
         return row
     if any(_text(value) != "" for value in row[MAX_COLUMNS:]):
@@ -555,6 +578,19 @@ class _Problems:
             self.listed.append({"row": row, "column": column, "message": english(message)})
             self.shown.append({"row": row, "column": column, "message": message})
 
+    def refusal(self) -> RosterInvalid:
+        listed = (
+            ""
+            if self.total <= MAX_LISTED_ERRORS
+            else f" The first {MAX_LISTED_ERRORS} problems are listed."
+        )
+        return RosterInvalid(
+            f"{len(self.rows)} row(s) have errors ({self.total} problem(s)); "
+            f"nothing was imported.{listed}",
+            errors={"rows": self.listed},
+            page_errors={"rows": self.shown, "total": self.total},
+        )
+
 
 def _is_example(name: str) -> bool:
     """Whether a name marks one of the template's example rows."""
@@ -572,16 +608,7 @@ def _check_rows(
     checked: list[RosterRow] = []
     skipped: list[Skipped] = []
     first_seen: dict[tuple[str, str], int] = {}
-    # Households already in the village are skipped: importing the same file twice adds
-    # nobody, and the master roster with new families added imports just the new ones.
-    existing = {
-        (_same(name), _same(address)): code
-        for name, address, code in db.session.execute(
-            select(Household.name, Household.address, Household.code).where(
-                Household.village_id == village.id
-            )
-        )
-    }
+    existing = _existing(village.id)
     count = 0
     for number, row in rows:
         if _is_blank(row):
@@ -605,6 +632,8 @@ def _check_rows(
         def bad(key: str, message: Message, number: int = number) -> None:
             problems.add(number, columns[key].header, message)
 
+        if _too_long(columns, cell, bad):
+            continue
         named = _text(cell(NAME))
         if _is_example(named):
             skipped.append(Skipped(number, named, _l("An example row of the template.")))
@@ -636,22 +665,47 @@ def _check_rows(
             checked.append(RosterRow(number, name, address, grid, phone, members))
 
     if problems.total:
-        listed = (
-            ""
-            if problems.total <= MAX_LISTED_ERRORS
-            else f" The first {MAX_LISTED_ERRORS} problems are listed."
-        )
-        raise RosterInvalid(
-            f"{len(problems.rows)} row(s) have errors ({problems.total} problem(s)); "
-            f"nothing was imported.{listed}",
-            errors={"rows": problems.listed},
-            page_errors={"rows": problems.shown, "total": problems.total},
-        )
+        raise problems.refusal()
     if not checked and not skipped:
         raise _file_error(
             _l("The file has a header (row %(row)d) but no households.", row=header_row)
         )
     return checked, skipped
+
+
+def _existing(village_id: int) -> dict[tuple[str, str], str]:
+    """The village's households by name and address, so that they are skipped: importing
+    the same file twice adds nobody, and the master roster with new families added
+    imports just the new ones."""
+    return {
+        (_same(name), _same(address)): code
+        for name, address, code in db.session.execute(
+            select(Household.name, Household.address, Household.code).where(
+                Household.village_id == village_id
+            )
+        )
+    }
+
+
+def _too_long(columns: dict[str, Column], cell: Callable[[str], Any], bad: Report) -> bool:
+    """Report each text of the row longer than its column allows, by its length alone,
+    before anything looks at its characters; say whether there was one."""
+    found = False
+    for key, limit in MAX_LENGTHS.items():
+        value = cell(key) if key in columns else None
+        if isinstance(value, str) and len(value) > limit and len(text := value.strip()) > limit:
+            bad(key, _length_problem(key, len(text)))
+            found = True
+    return found
+
+
+def _length_problem(key: str, length: int) -> Message:
+    return _l(
+        "The %(what)s has %(n)d characters; at most %(most)d are allowed.",
+        what=WORDS[key],
+        n=length,
+        most=MAX_LENGTHS[key],
+    )
 
 
 class _GridFinder:
@@ -683,17 +737,8 @@ def _required_text(value: Any, key: str, bad: Report) -> str | None:
 
 
 def _checked_text(text: str, key: str, bad: Report) -> str | None:
-    limit = MAX_LENGTHS[key]
-    if len(text) > limit:
-        bad(
-            key,
-            _l(
-                "The %(what)s has %(n)d characters; at most %(most)d are allowed.",
-                what=WORDS[key],
-                n=len(text),
-                most=limit,
-            ),
-        )
+    if len(text) > MAX_LENGTHS[key]:
+        bad(key, _length_problem(key, len(text)))
         return None
     if not text.isprintable() and any(unicodedata.category(c) in REFUSED_CATEGORIES for c in text):
         bad(
