@@ -119,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
     from app.townships import api as townships_api
     from app.townships import views as townships_views
     from app.villages import api as villages_api
+    from app.villages import views as villages_views
 
     # The API's order is the order of the OpenAPI document's sections.
     for blp in (
@@ -149,6 +150,7 @@ def register_blueprints(app: Flask) -> None:
         reports_views.bp,
         audit_views.bp,
         expiry_views.bp,
+        villages_views.bp,
     ):
         app.register_blueprint(bp)
 

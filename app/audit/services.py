@@ -30,6 +30,8 @@ GOOD_CREATED = "good_created"
 GOOD_UPDATED = "good_updated"
 STOCK_COUNTED = "stock_counted"
 STOCK_WRITTEN_OFF = "stock_written_off"
+GRID_CREATED = "grid_created"
+GRID_RENAMED = "grid_renamed"
 ACTIONS = (
     RULES_CHANGED,
     CARD_REISSUED,
@@ -50,6 +52,8 @@ ACTIONS = (
     GOOD_UPDATED,
     STOCK_COUNTED,
     STOCK_WRITTEN_OFF,
+    GRID_CREATED,
+    GRID_RENAMED,
 )
 
 
