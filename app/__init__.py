@@ -127,6 +127,7 @@ def register_blueprints(app: Flask) -> None:
     from app.townships import api as townships_api
     from app.townships import views as townships_views
     from app.villages import api as villages_api
+    from app.villages import views as villages_views
 
     # The API's order is the order of the OpenAPI document's sections.
     for blp in (
@@ -160,6 +161,7 @@ def register_blueprints(app: Flask) -> None:
         audit_views.bp,
         expiry_views.bp,
         open311.bp,
+        villages_views.bp,
     ):
         app.register_blueprint(bp)
 

@@ -1,12 +1,16 @@
-"""The admin's rules page and household logins, through the browser-facing pages."""
+"""The admin's rules page, household logins and grids, through the browser-facing pages."""
+
+import re
 
 import pytest
 from sqlalchemy import select
 from testsupport import PASSWORD, RULES_FORM, balance_of, csrf_token, page_post
 
-from app.auth.models import User
+from app.auth.models import INSPECTOR, User
+from app.auth.services import set_grids
 from app.db import db
 from app.inspections.services import current_rules
+from app.villages.services import list_grids
 
 
 def rules_form(**overrides):
@@ -172,3 +176,63 @@ def test_only_the_villages_admin_corrects_points(client, make_user, make_househo
     )
     assert correct(client, household, "5").status_code == 404
     assert balance_of(household) == 10
+
+
+# Grids -------------------------------------------------------------------------------------
+
+
+def test_the_grids_page_lists_who_works_each_grid_and_its_households(
+    admin_client, grids, make_household, make_user
+):
+    east, west = grids
+    make_household(in_grid=east)
+    make_household(in_grid=east)
+    make_household(in_grid=west)
+    wang = make_user(INSPECTOR, username="wang")
+    make_user(INSPECTOR, username="li")
+    set_grids(wang, [east.id], actor_id=None)
+    db.session.commit()
+
+    page = admin_client.get("/admin/grids").text
+
+    cards = re.findall(r'<li class="card" data-grid="\d+">(.*?)</li>', page, re.S)
+    assert len(cards) == 2
+    assert "东一网格" in cards[0] and "Households: 2" in cards[0] and "wang" in cards[0]
+    assert "西一网格" in cards[1] and "Households: 1" in cards[1]
+    assert "those of the whole village" in cards[1]
+    assert "Working the whole village: li" in page
+
+
+def test_the_grids_page_adds_a_grid_once_and_logs_it(admin_client, village, grid):
+    fields = {"name": "南网格", "key": "add-south"}
+
+    first = page_post(admin_client, "/admin/grids", fields)
+    again = page_post(admin_client, "/admin/grids", fields)
+
+    assert first.status_code == again.status_code == 302
+    names = [g.name for g in list_grids(village.id)]
+    assert names == ["东一网格", "南网格"]
+    assert "The grid was added." in admin_client.get(first.headers["Location"]).text
+    assert "Added the grid <strong>南网格</strong>." in admin_client.get("/admin/audit").text
+
+
+def test_the_grids_page_renames_a_grid(admin_client, village, grid):
+    renamed = page_post(admin_client, f"/admin/grids/{grid.id}", {"name": "幸福网格"})
+
+    assert renamed.status_code == 302
+    assert [g.name for g in list_grids(village.id)] == ["幸福网格"]
+    assert "Renamed the grid <strong>幸福网格</strong>." in admin_client.get("/admin/audit").text
+
+
+def test_a_taken_grid_name_is_refused_on_the_page_in_words(admin_client, village, grids):
+    east, west = grids
+
+    refused = page_post(admin_client, f"/admin/grids/{west.id}", {"name": "东一网格"})
+
+    assert refused.status_code == 422
+    assert "Another grid has this name." in refused.text
+    assert [g.name for g in list_grids(village.id)] == ["东一网格", "西一网格"]
+
+
+def test_the_admin_menu_links_the_grids(admin_client):
+    assert 'href="/admin/grids"' in admin_client.get("/admin/households").text

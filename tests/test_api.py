@@ -121,6 +121,40 @@ def test_inspector_may_not_add_a_grid(client, make_user, token_for, admin_header
     assert client.get("/api/v1/grids", headers=admin_headers).json["items"] == []
 
 
+def test_admin_renames_a_grid_and_its_households_keep_it(
+    client, admin_headers, grid, make_household
+):
+    household = make_household()
+
+    response = client.patch(
+        f"/api/v1/grids/{grid.id}", json={"name": "幸福网格"}, headers=admin_headers
+    )
+
+    assert response.status_code == 200
+    assert (response.json["name"], response.json["number"]) == ("幸福网格", 1)
+    shown = client.get(f"/api/v1/households/{household.id}", headers=admin_headers).json
+    assert shown["grid_id"] == grid.id
+
+
+def test_a_grid_cannot_take_another_grids_name(client, admin_headers, grids):
+    east, west = grids
+
+    response = client.patch(
+        f"/api/v1/grids/{west.id}", json={"name": east.name}, headers=admin_headers
+    )
+
+    assert_problem(response, 422, "validation_error")
+    assert client.get(f"/api/v1/grids/{west.id}", headers=admin_headers).json["name"] == "西一网格"
+
+
+def test_only_the_admin_renames_a_grid(client, make_user, token_for, grid):
+    response = client.patch(
+        f"/api/v1/grids/{grid.id}", json={"name": "改名"}, headers=token_for(make_user(INSPECTOR))
+    )
+
+    assert_problem(response, 403, "forbidden")
+
+
 # Adjustments ---------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
-from testsupport import PASSWORD, csrf_token, page_post
+from testsupport import PASSWORD, csrf_token, log_in, page_post
 
 from app.audit import services as audit
 from app.audit.models import AuditEvent
@@ -541,3 +541,16 @@ def test_the_audit_page_is_for_the_admin_only(client, make_user):
 def test_the_home_page_links_the_log_and_the_users(admin_client):
     page = admin_client.get("/home").get_data(as_text=True)
     assert 'href="/admin/audit"' in page and 'href="/admin/users"' in page
+
+
+def test_the_audit_page_says_the_expiry_rule_once_in_words(client, admin_headers, village):
+    rules = {"grades": {"A": 3, "B": 2, "C": 1, "D": 0}, "daily_limit": 1}
+    rules["expiry"] = {"policy": "idle_months", "months": 12}
+    assert client.put("/api/v1/rules", json=rules, headers=admin_headers).status_code == 200
+    log_in(client, "admin")
+
+    page = client.get("/admin/audit").text
+
+    assert "积分过期规则 积分不过期" in page
+    assert "积分过期规则 连续 12 个月无变动后过期" in page
+    assert "积分过期规则 规则" not in page

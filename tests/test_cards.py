@@ -619,3 +619,10 @@ def test_door_page_works_for_another_villages_card(
     assert response.status_code == 200
     assert "李*光" in response.text
     assert "李四光" not in response.text
+
+
+def test_reissue_without_a_reason_records_it_in_chinese_alone(client, admin_headers, household):
+    client.post(f"/api/v1/households/{household.id}/qr/reissue", headers=admin_headers)
+
+    (record,) = db.session.scalars(select(CardReissue)).all()
+    assert record.reason == "补发积分卡"

@@ -7,6 +7,7 @@ the page and the API refuse the same input, and text with a NUL byte or a hidden
 formatting character is a readable 422 page, never stored.
 """
 
+import io
 import re
 
 import pytest
@@ -18,6 +19,7 @@ from testsupport import (
     log_in,
     movements_of,
     page_post,
+    png_bytes,
     stock_of,
 )
 
@@ -296,3 +298,110 @@ def test_writing_off_more_than_the_shelf_holds_is_out_of_stock_on_both(
     assert "call 110" not in made_up.text
     assert_problem(api, 409, "out_of_stock")
     assert stock_of(soap.id) == 10
+
+
+# Adding and editing a good, its cost in yuan, its picture, its price history ---------------
+
+
+def test_a_good_is_added_with_its_cost_in_yuan_and_a_picture(shop_page, village):
+    fields = {"name": "毛巾", "unit": "条", "price_points": "3", "cost_yuan": "4.5"}
+    picture = (io.BytesIO(png_bytes()), "towel.png")
+
+    added = shop_page.post(
+        "/admin/goods",
+        data={
+            **fields,
+            "picture": picture,
+            "key": "add-towel",
+            "csrf_token": csrf_token(shop_page),
+        },
+        content_type="multipart/form-data",
+    )
+
+    assert added.status_code == 302
+    good = db.session.scalar(select(Good).where(Good.name == "毛巾"))
+    assert good.cost_cents == 450 and good.has_picture
+    assert "4.50" in shop_page.get("/admin/goods").text
+    assert "This good has a picture." in shop_page.get(f"/admin/goods/{good.id}").text
+
+
+def test_the_edit_form_changes_price_cost_name_and_unit_through_the_api_action(shop_page, soap):
+    key = form_key(shop_page.get(f"/admin/goods/{soap.id}"), soap, "edit")
+    fields = {
+        "name": "硫磺皂",
+        "unit": "盒",
+        "price_points": "8",
+        "cost_yuan": "2.30",
+        "low_stock": "3",
+    }
+
+    first = post_form(shop_page, f"/admin/goods/{soap.id}/edit", fields, key)
+    again = post_form(shop_page, f"/admin/goods/{soap.id}/edit", fields, key)
+
+    assert first.status_code == again.status_code == 302
+    assert again.headers["Idempotent-Replayed"] == "true"
+    good = db.session.get(Good, soap.id)
+    db.session.refresh(good)
+    assert (good.name, good.unit, good.price_points, good.cost_cents) == ("硫磺皂", "盒", 8, 230)
+    assert stock_of(soap.id) == 10  # the stock moves only by movements
+    edited = [e for e in db.session.scalars(select(AuditEvent)) if e.action == "good_updated"]
+    assert len(edited) == 1
+
+
+def test_a_cost_that_is_not_yuan_is_refused_by_name(shop_page, soap):
+    key = form_key(shop_page.get(f"/admin/goods/{soap.id}"), soap, "edit")
+    before = stored()
+
+    refused = post_form(
+        shop_page, f"/admin/goods/{soap.id}/edit", {"name": "肥皂", "cost_yuan": "3元5"}, key
+    )
+
+    assert refused.status_code == 422
+    assert "Cost of one unit (yuan): Enter an amount in yuan, such as 3.50." in refused.text
+    assert stored() == before
+
+
+def test_a_restock_with_a_unit_cost_in_yuan_sets_the_cost_and_shows_in_the_price_history(
+    shop_page, soap
+):
+    key = form_key(shop_page.get(f"/admin/goods/{soap.id}"), soap, "restock")
+    post_form(
+        shop_page,
+        f"/admin/goods/{soap.id}/restock",
+        {"quantity": "5", "unit_cost_yuan": "1.8"},
+        key,
+    )
+    key = form_key(shop_page.get(f"/admin/goods/{soap.id}"), soap, "edit")
+    post_form(shop_page, f"/admin/goods/{soap.id}/edit", {"price_points": "6"}, key)
+
+    page = shop_page.get(f"/admin/goods/{soap.id}").text
+    history = page[page.index("data-price-history") : page.index("Stock movements")]
+
+    assert db.session.scalar(select(Good.cost_cents).where(Good.id == soap.id)) == 180
+    assert stock_of(soap.id) == 15
+    rows = re.findall(r"<tr><td>.*?</tr>", history, re.S)
+    assert len(rows) == 3  # newest first: the new price, the restock's cost, the opening
+    assert "Edited" in rows[0] and ">6<" in rows[0]
+    assert "Restock with a unit cost" in rows[1] and "1.80" in rows[1]
+    assert "Added to the catalogue" in rows[2] and ">5<" in rows[2]
+    assert "1.80 yuan a unit" in page
+
+
+def test_a_picture_that_is_not_an_image_is_refused_on_the_page(shop_page, soap):
+    page = shop_page.get(f"/admin/goods/{soap.id}")
+
+    refused = shop_page.post(
+        f"/admin/goods/{soap.id}/edit",
+        data={
+            "name": "肥皂",
+            "price_points": "9",
+            "picture": (io.BytesIO(b"not a picture"), "soap.png"),
+            "key": form_key(page, soap, "edit"),
+            "csrf_token": csrf_token(shop_page),
+        },
+        content_type="multipart/form-data",
+    )
+
+    assert refused.status_code == 422
+    assert "not a readable photo" in refused.text
+    assert db.session.scalar(select(Good.price_points).where(Good.id == soap.id)) == 5

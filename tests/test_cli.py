@@ -1,6 +1,9 @@
 """The command line: villages, users, ledger verification and the demo village."""
 
+import csv
+import io
 import re
+from datetime import timedelta
 
 from sqlalchemy import select, text
 from testsupport import api_log_in, assert_readable_failure, count
@@ -9,6 +12,7 @@ from app.auth.models import User
 from app.db import db
 from app.households.models import Household
 from app.ledger.models import Account
+from app.scope import village_today
 from app.villages.models import Grid, Village
 
 # villages create -----------------------------------------------------------------------
@@ -231,3 +235,35 @@ def test_demo_if_empty_leaves_a_database_holding_another_village(runner, other_v
     assert count(Village) == 1
     assert count(Grid) == 0
     assert count(User) == 0
+
+
+def test_the_demos_exported_ledger_and_stock_run_in_date_order(runner, client):
+    runner.invoke(args=["demo"])
+    token = api_log_in(client, "admin", "mz-admin-2026").json["token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    today = village_today(db.session.scalar(select(Village.id)))
+    span = {"from": (today - timedelta(days=40)).isoformat(), "to": today.isoformat()}
+
+    def rows(what: str) -> list[dict]:
+        response = client.get(
+            f"/api/v1/reports/exports/{what}.csv", query_string=span, headers=headers
+        )
+        assert response.status_code == 200
+        table = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+        return [dict(zip(table[0], row, strict=True)) for row in table[1:]]
+
+    ledger = rows("ledger")
+    assert len({row["类型"] for row in ledger}) == 3  # opening balances, grades, redemptions
+    balances: dict[str, int] = {}
+    for row in ledger:  # oldest first: each balance-after is the one before plus the change
+        before = balances.get(row["户号"], 0)
+        assert int(row["变动后余额"]) == before + int(row["积分变动"]), row
+        balances[row["户号"]] = int(row["变动后余额"])
+    stock: dict[str, int] = {}
+    movements = rows("stock_movements")
+    assert movements[0]["小票号"] == ""  # the opening stock comes first
+    for row in movements:
+        assert int(row["变动后库存"]) == stock.get(row["商品"], 0) + int(row["数量"]), row
+        stock[row["商品"]] = int(row["变动后库存"])
+    redeemed = [row for row in movements if row["小票号"]]
+    assert len(redeemed) >= 20

@@ -300,6 +300,12 @@ def test_importing_the_same_roster_again_adds_nobody(village, grid):
         (b"PK\x03\x04" + b"\x00" * 100, "not an Excel workbook (.xlsx)"),
         ("马秀英,幸福路8号,东一网格\n".encode(), "No header row found"),
         (
+            b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n",
+            "neither an Excel",
+        ),
+        ("尊敬的村委会：\n附件是本组的花名册。\n".encode(), "neither an Excel workbook"),
+        (b"<!DOCTYPE html><html><body><table></table></body></html>", "neither an Excel"),
+        (
             "户主姓名,地址,电话\n马秀英,幸福路8号,138\n".encode(),
             "lacks the required column(s): grid (网格)",
         ),

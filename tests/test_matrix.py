@@ -206,6 +206,12 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "GET /admin/audit":
         (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "GET /admin/grids":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "POST /admin/grids":
+        (LOGIN, 302,   403,   403,   403,   302,   403,   403),
+    "POST /admin/grids/<id:grid_id>":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     # The API's documents and logging in.
     "GET /api/v1/openapi.json":
         (200,   200,   200,   200,   200,   200,   200,   200),
@@ -222,6 +228,8 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (401,   201,   403,   403,   403,   201,   403,   403),
     "GET /api/v1/grids/<id:grid_id>":
         (401,   200,   200,   200,   403,   X,     X,     X),
+    "PATCH /api/v1/grids/<id:grid_id>":
+        (401,   200,   403,   403,   403,   X,     403,   403),
     # Households and their cards.
     "GET /api/v1/households":
         (401,   200,   200,   200,   403,   200,   200,   200),
@@ -702,6 +710,14 @@ REQUESTS: dict[str, Spec] = {
         "json": {"username": "qs-admin", "password": PASSWORD}
     },
     "POST /api/v1/grids": lambda w, p: {"json": {"name": w.unique("新网格")}},
+    # Renamed to the name it has, so that later rows still find the grid by its name.
+    "PATCH /api/v1/grids/<id:grid_id>": lambda w, p: {"json": {"name": "银杏网格"}},
+    "POST /admin/grids": lambda w, p: {
+        "data": {"name": w.unique("新网格"), "key": uuid.uuid4().hex}
+    },
+    "POST /admin/grids/<id:grid_id>": lambda w, p: {
+        "data": {"name": "银杏网格", "key": uuid.uuid4().hex}
+    },
     "POST /api/v1/households": lambda w, p: {
         "json": {
             "name": w.unique("吴新"),

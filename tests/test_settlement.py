@@ -4,7 +4,7 @@ import io
 
 import pytest
 from pypdf import PdfReader
-from testsupport import PASSWORD, assert_problem, log_in
+from testsupport import PASSWORD, assert_problem, log_in, page_post
 
 from app.auth.models import ADMIN, HOUSEHOLD, STOREKEEPER
 from app.db import db
@@ -163,3 +163,27 @@ def test_the_catalogue_page_shows_the_cost_to_the_storekeeper(client, shop, make
     assert page.status_code == 200
     assert "进价（元）" in page.text
     assert "1.50" in page.text
+
+
+def test_a_cost_typed_in_yuan_on_the_goods_page_reaches_the_settlement(
+    client, village, make_user, make_good, make_household, token_for
+):
+    make_user(STOREKEEPER, username="keeper-yuan")
+    soap = make_good("香皂", price=10, stock=20)
+    household = make_household(points=100)
+    log_in(client, "keeper-yuan")
+    edited = page_post(client, f"/admin/goods/{soap.id}/edit", {"cost_yuan": "2.30"})
+    assert edited.status_code == 302
+    keeper = token_for(make_user(STOREKEEPER))
+    redeemed = client.post(
+        "/api/v1/redemptions",
+        json={"household_id": household.id, "lines": [{"good_id": soap.id, "quantity": 2}]},
+        headers=keeper,
+    )
+    assert redeemed.status_code == 201
+
+    settled = client.get(
+        f"/api/v1/reports/settlement?month={_month(village)}", headers=keeper
+    ).get_json()
+
+    assert settled["total_cost_cents"] == 460

@@ -207,3 +207,23 @@ def test_the_townships_export_and_board_list_villages_and_no_household(client, t
     assert "C村" not in text
     for n, code in enumerate("AB", start=1):
         assert f"{code}家{n}" not in text
+
+
+def test_the_villages_sheet_heads_its_first_column_as_the_village_code(client, towns):
+    log_in(client, "dh-staff")
+
+    sheet = client.get("/township/villages.xlsx")
+
+    header = next(load_workbook(io.BytesIO(sheet.data)).active.iter_rows(values_only=True))
+    assert header[:2] == ("村代码", "村")
+
+
+def test_the_township_page_logs_out(client, towns):
+    log_in(client, "dh-staff")
+    page = client.get("/township")
+    assert 'action="/logout"' in page.text and "退出登录" in page.text
+
+    out = page_post(client, "/logout")
+
+    assert out.status_code == 302
+    assert client.get("/township").status_code in (302, 401)

@@ -1,5 +1,7 @@
 """User management: the users API, the admin's users page and `flask users`."""
 
+import re
+
 import pytest
 from sqlalchemy import select
 from testsupport import PASSWORD, log_in, page_post
@@ -358,3 +360,10 @@ def test_users_create_is_logged_as_the_command_line(runner, village):
     user = user_named("wgy2")
     (event,) = [e for e in user_events(audit.USER_CREATED) if e.target_id == user.id]
     assert event.actor_id is None and event.village_id == village.id
+
+
+def test_a_new_user_starts_as_the_least_powerful_role(admin_client):
+    page = admin_client.get("/admin/users").text
+
+    chosen = re.findall(r'<option value="(\w+)" selected>', page)
+    assert chosen == ["household"]

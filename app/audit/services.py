@@ -31,6 +31,8 @@ GOOD_UPDATED = "good_updated"
 STOCK_COUNTED = "stock_counted"
 STOCK_WRITTEN_OFF = "stock_written_off"
 STATION_CREATED = "station_created"
+GRID_CREATED = "grid_created"
+GRID_RENAMED = "grid_renamed"
 ACTIONS = (
     RULES_CHANGED,
     CARD_REISSUED,
@@ -52,6 +54,8 @@ ACTIONS = (
     STOCK_COUNTED,
     STOCK_WRITTEN_OFF,
     STATION_CREATED,
+    GRID_CREATED,
+    GRID_RENAMED,
 )
 
 

@@ -44,6 +44,8 @@ ACTION_LABELS = {
     services.STOCK_COUNTED: _l("Stocktake"),
     services.STOCK_WRITTEN_OFF: _l("Stock written off"),
     services.STATION_CREATED: _l("Collection point added"),
+    services.GRID_CREATED: _l("Grid added"),
+    services.GRID_RENAMED: _l("Grid renamed"),
 }
 
 # What happened, as a sentence about its target (%(target)s: a household, a user, a good).
@@ -68,6 +70,8 @@ SENTENCES = {
     services.STOCK_COUNTED: _l("Counted the stock of %(target)s."),
     services.STOCK_WRITTEN_OFF: _l("Wrote off stock of %(target)s."),
     services.STATION_CREATED: _l("Added the collection point %(target)s."),
+    services.GRID_CREATED: _l("Added the grid %(target)s."),
+    services.GRID_RENAMED: _l("Renamed the grid %(target)s."),
 }
 
 TARGET_LABELS = {
@@ -79,6 +83,7 @@ TARGET_LABELS = {
     "user": _l("User"),
     "good": _l("Good"),
     "station": _l("Collection point"),
+    "grid": _l("Grid"),
 }
 
 # The name of each detail an event may keep (app/*/services.py's record() calls).
@@ -130,6 +135,7 @@ DETAIL_LABELS = {
     "failed_logins_cleared": _l("Failed logins forgotten"),
     "old_grid_ids": _l("Grids before"),
     "new_grid_ids": _l("Grids after"),
+    "number": _l("Number"),
 }
 
 # Values that are codes, shown by name.
@@ -226,6 +232,8 @@ def _plain(value: Any, key: str | None, names: Names) -> str:
         return str(ROLE_LABELS[value])
     if isinstance(value, str) and value in VALUE_LABELS and key in ("status", "policy"):
         return str(VALUE_LABELS[value])
+    if key == "expiry" and isinstance(value, dict) and "policy" in value:
+        return expiry_text(value)
     if isinstance(value, dict) and set(value) == {"old", "new"}:
         return f"{_plain(value['old'], key, names)} → {_plain(value['new'], key, names)}"
     if isinstance(value, dict):
@@ -235,6 +243,14 @@ def _plain(value: Any, key: str | None, names: Names) -> str:
     if isinstance(value, list):
         return "、".join(_plain(item, key, names) for item in value)
     return str(value)
+
+
+def expiry_text(policy: dict) -> str:
+    """An expiry policy as the rules page says it ("expire after 12 months with no activity")."""
+    if policy.get("policy") == "idle_months" and isinstance(policy.get("months"), int):
+        return _("Expire after %(months)d months with no activity", months=policy["months"])
+    known = VALUE_LABELS.get(str(policy.get("policy")))
+    return str(known) if known is not None else str(policy.get("policy"))
 
 
 def label(key: str) -> str:
@@ -270,7 +286,7 @@ def sentence(event: AuditEvent, names: Names) -> Markup:
         )
     elif event.target_type == "user":
         target = Markup("<strong>{}</strong>").format(details.get("username") or event.target_id)
-    elif event.target_type in ("good", "station"):
+    elif event.target_type in ("good", "grid", "station"):
         target = Markup("<strong>{}</strong>").format(details.get("name") or event.target_id)
     else:
         target = Markup(escape(str(TARGET_LABELS.get(event.target_type, event.target_type))))

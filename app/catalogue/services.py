@@ -1,10 +1,13 @@
 """The catalogue and its stock: every change of stock is a movement with a reason."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from app.audit.models import AuditEvent
 from app.audit.services import (
     GOOD_CREATED,
     GOOD_UPDATED,
@@ -92,7 +95,13 @@ def create_good(
         GOOD_CREATED,
         "good",
         good.id,
-        {"name": name, "unit": unit, "price_points": price_points, "stock": good.stock},
+        {
+            "name": name,
+            "unit": unit,
+            "price_points": price_points,
+            "cost_cents": cost_cents,
+            "stock": good.stock,
+        },
     )
     return good
 
@@ -290,6 +299,62 @@ def movements(good: Good, *, limit: int = 100) -> list[StockMovement]:
             .limit(limit)
         )
     )
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """A good's points price or unit cost as it was set at one moment, and by whom."""
+
+    at: datetime
+    actor_id: int | None
+    source: str  # "created", "edited" or "restock"
+    price_points: int | None  # None: the price did not change then
+    cost_cents: int | None  # None: the cost did not change then (or was not recorded)
+
+
+def price_history(good: Good, *, limit: int = 100) -> list[PriceChange]:
+    """Return when the good's price and cost were set, newest first.
+
+    Read from what is already kept: the audit log's "good added" and "good edited"
+    events, and the restocks that gave a unit cost (which becomes the good's cost).
+    """
+    changes: list[PriceChange] = []
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.village_id == good.village_id,
+            AuditEvent.target_type == "good",
+            AuditEvent.target_id == good.id,
+            AuditEvent.action.in_((GOOD_CREATED, GOOD_UPDATED)),
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+    )
+    for event in events:
+        details = event.details or {}
+        if event.action == GOOD_CREATED:
+            price, cost = details.get("price_points"), details.get("cost_cents")
+        else:
+            edited = details.get("changes") or {}
+            price = (edited.get("price_points") or {}).get("new")
+            cost = (edited.get("cost_cents") or {}).get("new")
+        if price is None and cost is None and event.action == GOOD_UPDATED:
+            continue
+        source = "created" if event.action == GOOD_CREATED else "edited"
+        changes.append(PriceChange(event.created_at, event.actor_id, source, price, cost))
+    restocks = db.session.execute(
+        select(StockMovement.created_at, StockMovement.actor_id, StockMovement.unit_cost_cents)
+        .where(
+            StockMovement.good_id == good.id,
+            StockMovement.kind == RESTOCK,
+            StockMovement.unit_cost_cents.is_not(None),
+        )
+        .order_by(StockMovement.id.desc())
+        .limit(limit)
+    )
+    changes.extend(PriceChange(at, actor, "restock", None, cost) for at, actor, cost in restocks)
+    changes.sort(key=lambda change: change.at, reverse=True)
+    return changes[:limit]
 
 
 def low_stock(village_id: int) -> list[Good]:

@@ -4,10 +4,11 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.auth.services import create_user
+from app.catalogue.models import Good, StockMovement
 from app.catalogue.services import create_good
 from app.db import db, utcnow
 from app.households.services import create_household
@@ -82,18 +83,18 @@ def demo_village() -> Village | None:
     return db.session.scalar(select(Village).where(Village.code == VILLAGE_CODE))
 
 
-# A village points shop: everyday goods, priced in points.
+# A village points shop: everyday goods, priced in points, with what a unit cost (fen).
 CATALOGUE = (
-    ("洗衣粉", "袋", 30, 40, "清洁用品"),
-    ("洗洁精", "瓶", 25, 30, "清洁用品"),
-    ("香皂", "块", 10, 60, "清洁用品"),
-    ("牙膏", "支", 15, 35, "个人护理"),
-    ("卫生纸", "提", 40, 20, "生活用品"),
-    ("食用油", "桶", 120, 12, "粮油"),
-    ("食盐", "袋", 8, 50, "粮油"),
-    ("酱油", "瓶", 20, 25, "粮油"),
-    ("垃圾袋", "卷", 12, 4, "生活用品"),
-    ("毛巾", "条", 35, 15, "生活用品"),
+    ("洗衣粉", "袋", 30, 40, "清洁用品", 850),
+    ("洗洁精", "瓶", 25, 30, "清洁用品", 650),
+    ("香皂", "块", 10, 60, "清洁用品", 300),
+    ("牙膏", "支", 15, 35, "个人护理", 450),
+    ("卫生纸", "提", 40, 20, "生活用品", 1200),
+    ("食用油", "桶", 120, 12, "粮油", 3990),
+    ("食盐", "袋", 8, 50, "粮油", 250),
+    ("酱油", "瓶", 20, 25, "粮油", 580),
+    ("垃圾袋", "卷", 12, 4, "生活用品", 350),
+    ("毛巾", "条", 35, 15, "生活用品", 990),
 )
 
 # A realistic spread: most households sort well, a few keep getting it wrong.
@@ -102,7 +103,13 @@ DEMO_DAYS = 30
 
 
 def load_demo(seed: int = 2026, *, now: datetime | None = None) -> Village:
-    """Create the demo village with a month of inspections; the caller commits."""
+    """Create the demo village with a month of history; the caller commits.
+
+    The history is posted in the order it is dated, so every running balance
+    (points and stock) follows the dates: opening balances, then the shop's opening
+    stock, then each day's inspections, then that day's redemptions, which spend
+    only points already earned.
+    """
     rng = random.Random(seed)
     now = now or utcnow()
     start = now - timedelta(days=DEMO_DAYS + 1)
@@ -141,15 +148,33 @@ def load_demo(seed: int = 2026, *, now: datetime | None = None) -> Village:
         )
         for login in DEMO_LOGINS[1:]
     }
-    inspect_a_month(households, users[INSPECTOR], rng, now)
-    stock_the_shop(village, households, users[STOREKEEPER], rng, now)
+    goods = open_the_shop(village, users[STOREKEEPER], start + timedelta(minutes=1))
+    shoppers = rng.sample(households, SHOPPERS)
+    habits = household_habits(households, rng)
+    for days_ago in range(DEMO_DAYS, 0, -1):
+        day = now - timedelta(days=days_ago)
+        inspect_a_morning(households, habits, users[INSPECTOR], rng, day)
+        if days_ago <= SHOP_DAYS:
+            today = [h for i, h in enumerate(shoppers) if i % SHOP_DAYS == days_ago % SHOP_DAYS]
+            shop_an_afternoon(today, goods, users[STOREKEEPER], rng, day)
     return village
 
 
-def stock_the_shop(
-    village: Village, households: list, storekeeper, rng: random.Random, now: datetime
-) -> None:
-    """Fill the catalogue, then let some households trade points for goods last week."""
+# Households that trade points for goods in the last SHOP_DAYS days of the demo.
+SHOPPERS = 25
+SHOP_DAYS = 7
+
+
+def date_stock_movements(where, at: datetime) -> None:
+    """Date the stock movements chosen by where at the moment the demo's story has them.
+
+    The stock writers stamp the clock's time; the demo's history lies in the past.
+    """
+    db.session.execute(update(StockMovement).where(where).values(created_at=at))
+
+
+def open_the_shop(village: Village, storekeeper, at: datetime) -> list[Good]:
+    """Fill the catalogue with its opening stock, dated when the shop opened."""
     goods = [
         create_good(
             village.id,
@@ -160,44 +185,53 @@ def stock_the_shop(
             category=category,
             actor_id=storekeeper.id,
             supplier="镇供销社",
+            cost_cents=cost,
         )
-        for name, unit, price, stock, category in CATALOGUE
+        for name, unit, price, stock, category, cost in CATALOGUE
     ]
+    for good in goods:
+        good.created_at = at
+    date_stock_movements(StockMovement.village_id == village.id, at)
+    db.session.flush()
+    return goods
+
+
+def shop_an_afternoon(
+    households: list, goods: list[Good], storekeeper, rng: random.Random, day: datetime
+) -> None:
+    """Let the day's shoppers each take one good they can afford, in the afternoon."""
+    afternoon = day.replace(hour=7, minute=0, second=0, microsecond=0)
     affordable = [g for g in goods if g.price_points <= 40]
-    for index, household in enumerate(rng.sample(households, 25)):
+    for index, household in enumerate(households):
         balance = household_balance(household.id)
         picks = [g for g in affordable if g.price_points <= balance and g.stock > 2]
         if not picks:
             continue
-        good = rng.choice(picks)
-        redeem_goods(
-            household,
-            storekeeper,
-            [LineRequest(good.id, 1)],
-            at=now - timedelta(days=3, minutes=-10 * index),
-        )
+        at = afternoon + timedelta(minutes=10 * index)
+        result = redeem_goods(household, storekeeper, [LineRequest(rng.choice(picks).id, 1)], at=at)
+        date_stock_movements(StockMovement.redemption_id == result.redemption.id, at)
 
 
-def inspect_a_month(households: list, inspector, rng: random.Random, now: datetime) -> None:
-    """Walk the grids every morning for a month; most doors get a grade."""
-    # Each household has its habits: some are inspected nearly daily and sort well.
-    habits = {h.id: (rng.uniform(0.45, 0.95), rng.uniform(-0.15, 0.25)) for h in households}
+def household_habits(households: list, rng: random.Random) -> dict[int, tuple[float, float]]:
+    """Each household's habits: how often it is home, how well it sorts."""
+    return {h.id: (rng.uniform(0.45, 0.95), rng.uniform(-0.15, 0.25)) for h in households}
+
+
+def inspect_a_morning(
+    households: list, habits: dict, inspector, rng: random.Random, day: datetime
+) -> None:
+    """Walk the grids one morning; most doors get a grade."""
     grades = list(GRADE_WEIGHTS)
-    for days_ago in range(DEMO_DAYS, 0, -1):
-        morning = (now - timedelta(days=days_ago)).replace(
-            hour=0, minute=30, second=0, microsecond=0
-        )
-        for index, household in enumerate(households):
-            presence, skill = habits[household.id]
-            if rng.random() > presence:
-                continue
-            weights = [
-                GRADE_WEIGHTS["A"] * (1 + skill),
-                GRADE_WEIGHTS["B"],
-                GRADE_WEIGHTS["C"] * (1 - skill),
-                GRADE_WEIGHTS["D"] * (1 - 2 * skill),
-            ]
-            grade = rng.choices(grades, weights=[max(w, 1) for w in weights])[0]
-            record_inspection(
-                household, inspector, grade, at=morning + timedelta(minutes=2 * index)
-            )
+    morning = day.replace(hour=0, minute=30, second=0, microsecond=0)
+    for index, household in enumerate(households):
+        presence, skill = habits[household.id]
+        if rng.random() > presence:
+            continue
+        weights = [
+            GRADE_WEIGHTS["A"] * (1 + skill),
+            GRADE_WEIGHTS["B"],
+            GRADE_WEIGHTS["C"] * (1 - skill),
+            GRADE_WEIGHTS["D"] * (1 - 2 * skill),
+        ]
+        grade = rng.choices(grades, weights=[max(w, 1) for w in weights])[0]
+        record_inspection(household, inspector, grade, at=morning + timedelta(minutes=2 * index))

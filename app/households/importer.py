@@ -102,6 +102,9 @@ Report = Callable[[str, Message], None]  # (column key, message) of the row bein
 
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+# How other documents people upload by mistake begin: PDF, RTF (Word), web pages, pictures.
+OTHER_MAGIC = (b"%pdf", b"{\\rtf", b"<!doctype", b"<html", b"\xff\xd8\xff", b"gif8", b"\x89png")
+NOT_A_SPREADSHEET = _l("The file is neither an Excel workbook (.xlsx) nor CSV text.")
 # Control, format (zero-width, bidi), surrogate and line/paragraph separators.
 REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 PHONE_PATTERN = re.compile(r"[0-9+\- ]+")
@@ -356,6 +359,8 @@ def _same(text: str) -> str:
 def _physical_rows(data: bytes) -> Generator[tuple[int, Sequence[Any]], None, None]:
     if not data or not data.strip():
         raise _file_error(_l("The file is empty."))
+    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:16].lower().startswith(OTHER_MAGIC):
+        raise _file_error(NOT_A_SPREADSHEET)
     if data.startswith(ZIP_MAGIC):
         return _xlsx_rows(data)
     if data.startswith(OLE_MAGIC):
@@ -461,13 +466,15 @@ def _decode(data: bytes) -> str:
     controls = sum(1 for c in sample if unicodedata.category(c) == "Cc" and c not in "\t\r\n")
     # A stray control character is a row error; many of them mean binary data.
     if "\x00" in text or controls > max(4, len(sample) // 100):
-        raise _file_error(_l("The file is neither an Excel workbook (.xlsx) nor CSV text."))
+        raise _file_error(NOT_A_SPREADSHEET)
     return text
 
 
 def _csv_rows(text: str) -> Generator[tuple[int, Sequence[Any]], None, None]:
     sample = "\n".join([line for line in text[:65536].splitlines() if line.strip()][:10])
     delimiter = max(",;\t", key=sample.count)
+    if sample.count(delimiter) == 0:  # text with no columns at all: a letter, not a table
+        raise _file_error(NOT_A_SPREADSHEET)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     number = 0
     while True:

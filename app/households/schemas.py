@@ -74,7 +74,7 @@ class HouseholdList(Schema):
 
 
 class ReissueIn(Schema):
-    reason = Text(min_length=1, max_length=500, load_default="补发积分卡 card reissued")
+    reason = Text(min_length=1, max_length=500, load_default="补发积分卡")
 
 
 class ScanIn(Schema):

@@ -160,7 +160,7 @@ def villages_xlsx():
     assert sheet is not None
     sheet.title = _("Villages")
     header = [
-        _("Code"),
+        _("Village code"),
         _("Village"),
         _("Households"),
         _("Participation"),

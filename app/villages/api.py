@@ -7,7 +7,7 @@ from app.auth.models import ADMIN, STAFF
 from app.scope import Scope, current_scope
 from app.villages import services
 from app.villages.models import Grid
-from app.villages.schemas import GridIn, GridList, GridOut
+from app.villages.schemas import GridIn, GridList, GridOut, GridPatch
 
 blp = Blueprint(
     "grids_api", __name__, url_prefix="/api/v1/grids", description="The village's grids (网格)."
@@ -31,10 +31,17 @@ def list_grids():
 )
 def create_grid(scope: Scope, data: dict) -> Grid:
     """Add a grid."""
-    return services.create_grid(scope.village_id, data["name"])
+    return services.create_grid(scope.village_id, data["name"], actor_id=scope.user_id)
 
 
 @reading(blp, "/<id:grid_id>", roles=STAFF, out=GridOut)
 def get_grid(grid_id: int):
     """One grid."""
     return services.get_grid(current_scope().village_id, grid_id)
+
+
+@action(blp, "/<id:grid_id>", method="PATCH", roles=(ADMIN,), schema=GridPatch, out=GridOut)
+def rename_grid(scope: Scope, data: dict, grid_id: int) -> Grid:
+    """Rename a grid; its number, households and inspectors stay."""
+    grid = services.get_grid(scope.village_id, grid_id)
+    return services.rename_grid(grid, data["name"], actor_id=scope.user_id)

@@ -9,6 +9,10 @@ class GridIn(Schema):
     name = Text(required=True, min_length=1, max_length=100)
 
 
+class GridPatch(Schema):
+    name = Text(required=True, min_length=1, max_length=100)
+
+
 class GridOut(Schema):
     id = fields.Integer()
     number = fields.Integer()

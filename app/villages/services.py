@@ -1,12 +1,16 @@
 """Villages and their grids."""
 
+from dataclasses import dataclass
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 
+from app.audit.services import GRID_CREATED, GRID_RENAMED, record
+from app.auth.models import INSPECTOR, User, UserGrid
 from app.db import db
 from app.errors import NotFound, ValidationFailed
+from app.households.models import Household
 from app.inspections.services import create_default_rules
 from app.ledger.services import open_village_accounts
 from app.townships.models import Township
@@ -62,23 +66,97 @@ def village_by_code(code: str) -> Village:
     return by_code(Village, "village", code)
 
 
-def create_grid(village_id: int, name: str) -> Grid:
+def create_grid(village_id: int, name: str, *, actor_id: int | None = None) -> Grid:
     """Add a grid to the village, numbered after the last one."""
-    if (
-        db.session.scalar(select(Grid.id).where(Grid.village_id == village_id, Grid.name == name))
-        is not None
-    ):
-        raise ValidationFailed(
-            f"The village already has a grid named {name!r}.",
-            errors={"name": ["This name is taken."]},
-        )
+    _check_grid_name_free(village_id, name)
     number = (
         db.session.scalar(select(func.max(Grid.number)).where(Grid.village_id == village_id)) or 0
     ) + 1
     grid = Grid(village_id=village_id, number=number, name=name)
     db.session.add(grid)
     db.session.flush()
+    if actor_id is not None:
+        record(
+            village_id, actor_id, GRID_CREATED, "grid", grid.id, {"name": name, "number": number}
+        )
     return grid
+
+
+def _check_grid_name_free(village_id: int, name: str, *, other_than: int | None = None) -> None:
+    query = select(Grid.id).where(Grid.village_id == village_id, Grid.name == name)
+    if other_than is not None:
+        query = query.where(Grid.id != other_than)
+    if db.session.scalar(query) is not None:
+        raise ValidationFailed(
+            f"The village already has a grid named {name!r}.",
+            errors={"name": ["This name is taken."]},
+        )
+
+
+def rename_grid(grid: Grid, name: str, *, actor_id: int | None = None) -> Grid:
+    """Give a grid a new name; its number, households and inspectors stay."""
+    if name == grid.name:
+        return grid
+    _check_grid_name_free(grid.village_id, name, other_than=grid.id)
+    old = grid.name
+    grid.name = name
+    db.session.flush()
+    record(
+        grid.village_id,
+        actor_id,
+        GRID_RENAMED,
+        "grid",
+        grid.id,
+        {"name": name, "changes": {"name": {"old": old, "new": name}}},
+    )
+    return grid
+
+
+@dataclass(frozen=True)
+class GridOverview:
+    """A grid as the admin's grids page shows it."""
+
+    grid: Grid
+    inspectors: list[str]  # the usernames of the inspectors assigned to it
+    households: int  # its households that have not moved away
+
+
+def grid_overview(village_id: int) -> list[GridOverview]:
+    """Return the village's grids with their assigned inspectors and household counts."""
+    grids = list_grids(village_id)
+    counts = dict(
+        db.session.execute(
+            select(Household.grid_id, func.count(Household.id))
+            .where(Household.village_id == village_id, Household.status == "active")
+            .group_by(Household.grid_id)
+        ).all()
+    )
+    inspectors: dict[int, list[str]] = {}
+    for grid_id, username in db.session.execute(
+        select(UserGrid.grid_id, User.username)
+        .join(User, User.id == UserGrid.user_id)
+        .where(User.village_id == village_id, User.role == INSPECTOR, User.active.is_(True))
+        .order_by(User.username)
+    ):
+        inspectors.setdefault(grid_id, []).append(username)
+    return [GridOverview(g, inspectors.get(g.id, []), counts.get(g.id, 0)) for g in grids]
+
+
+def whole_village_inspectors(village_id: int) -> list[str]:
+    """Return the active inspectors assigned to no grid: they work the whole village."""
+    assigned = select(UserGrid.user_id)
+    return list(
+        db.session.scalars(
+            select(User.username)
+            .where(
+                User.village_id == village_id,
+                User.role == INSPECTOR,
+                User.active.is_(True),
+                User.id.not_in(assigned),
+            )
+            .order_by(User.username)
+        )
+    )
 
 
 def list_grids(village_id: int) -> list[Grid]:

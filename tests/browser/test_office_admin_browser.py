@@ -76,3 +76,39 @@ def test_the_admin_unlocks_a_login_and_resets_a_password(app, page, office):
     assert page.get_by_text("新密码已设置").is_visible()
     page.screenshot(path=f"{SHOTS}/office-users-password-phone.png", full_page=True)
     assert api_log_in(api, "wanggang", "brand-new-secret").status_code == 201
+
+
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_goods_and_grids_pages_fit_a_phone_in_both_languages(page, office, make_good, lang):
+    soap = make_good("香皂", price=10, stock=20)
+    page.set_viewport_size(SIZES["phone"])
+    log_in_browser(page, "admin")
+    page.goto(f"/lang/{lang}?next=/admin/grids")
+    for name, path in {
+        "grids": "/admin/grids",
+        "goods": "/admin/goods",
+        "good": f"/admin/goods/{soap.id}",
+    }.items():
+        page.goto(path)
+        _no_sideways_scroll(page)
+        page.screenshot(path=f"{SHOTS}/office-{name}-phone-{lang}.png", full_page=True)
+    # The edit form saves a cost typed in yuan; the price history shows it.
+    page.click("[data-edit-good] summary")
+    page.fill("#e-cost", "2.5")
+    page.click("[data-edit-good] button")
+    page.wait_for_selector("[data-price-history] >> text=2.50")
+    assert "2.50" in page.inner_text("[data-cost]")
+
+
+def test_admin_pages_use_a_desktops_width_and_the_household_page_does_not(page, office):
+    page.set_viewport_size({"width": 1366, "height": 900})
+    log_in_browser(page, "admin")
+    for path in ("/admin/households", "/admin/grids", "/admin/goods"):
+        page.goto(path)
+        width = page.evaluate("document.querySelector('main').getBoundingClientRect().width")
+        assert width >= 1200, (path, width)
+        _no_sideways_scroll(page)
+    page.screenshot(path=f"{SHOTS}/office-grids-desktop-1366.png", full_page=True)
+    page.goto("/login")
+    width = page.evaluate("document.querySelector('main').getBoundingClientRect().width")
+    assert width <= 740
