@@ -21,9 +21,9 @@ from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.db import db
 from app.households import cards
 from app.households.models import CardReissue
-from app.households.views import mask_name
 from app.inspections.services import record_inspection
 from app.ledger.services import adjust
+from app.masking import mask_name
 
 URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
 # Only what the English page says, so the tests do not depend on the translations.
