@@ -3,7 +3,9 @@
 import base64
 import hashlib
 import hmac
+import random
 import re
+import string
 import struct
 from io import BytesIO
 from types import SimpleNamespace
@@ -19,9 +21,9 @@ from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.db import db
 from app.households import cards
 from app.households.models import CardReissue
-from app.households.views import mask_name
 from app.inspections.services import record_inspection
 from app.ledger.services import adjust
+from app.masking import mask_name
 
 URL_SAFE = re.compile(r"[A-Za-z0-9_-]+")
 # Only what the English page says, so the tests do not depend on the translations.
@@ -121,6 +123,30 @@ def test_every_svg_card_decodes_to_exactly_its_payload(client, admin_headers, se
         assert response.status_code == 200
         assert response.mimetype == "image/svg+xml"
         assert decode_svg(response.data) == [payload_of(household)]
+
+
+def decode_rows(rows: list[str]) -> list[str]:
+    """Decode a symbol given as rows of "1" and "0", drawn four pixels a module."""
+    image = Image.new("L", (len(rows[0]), len(rows)))
+    image.putdata([0 if module == "1" else 255 for row in rows for module in row])
+    image = image.resize((image.width * 4, image.height * 4), Image.Resampling.NEAREST)
+    return [result.text for result in zxingcpp.read_barcodes(image)]
+
+
+def test_every_symbol_decodes_to_exactly_its_payload():
+    chooser = random.Random(14)
+    payloads = [
+        f"http://192.168.1.10:5000/q/{''.join(chooser.choices(string.ascii_letters, k=27))}"
+        for _ in range(40)
+    ]
+    payloads += ["".join(chooser.choices(string.ascii_letters + " ./:", k=n)) for n in (1, 90, 400)]
+    payloads += ["马庄村幸福路" * 20, "0123456789" * 30, "HTTP://EXAMPLE.TEST/Q/ABC"]
+    for payload in payloads:
+        rows = cards.qr_rows(payload)
+
+        assert len(rows) == len(rows[0]) and set("".join(rows)) == {"0", "1"}
+        assert rows[0] == "0" * len(rows) and rows[-1] == "0" * len(rows)  # the quiet zone
+        assert decode_rows(rows) == [payload], payload
 
 
 def test_cards_of_long_base_urls_still_decode(app, household):

@@ -5,9 +5,7 @@ Each test runs on SQLite and on PostgreSQL.
 
 import functools
 import io
-import random
 import re
-import string
 import struct
 import zipfile
 import zlib
@@ -16,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 
 import pypdfium2
 import pytest
-import qrcode
 import zxingcpp
 from PIL import Image
 from pypdf import PdfReader
@@ -34,7 +31,7 @@ from testsupport import (
 )
 
 from app.db import db
-from app.households.cards import ERROR_CORRECTION, card_payload, make_token, qr_rows
+from app.households.cards import card_payload, make_token
 from app.households.importer import MAX_COLUMNS
 from app.households.models import Household
 from app.households.printing import MAX_CARDS
@@ -376,22 +373,6 @@ def test_the_form_key_with_another_file_is_refused_on_the_page(client, admin, gr
 
 
 # Printing at the documented limits -----------------------------------------------------------
-
-
-def test_the_fast_qr_is_the_symbol_qrcode_makes():
-    chooser = random.Random(14)
-    payloads = [
-        f"http://192.168.1.10:5000/q/{''.join(chooser.choices(string.ascii_letters, k=27))}"
-        for _ in range(40)
-    ]
-    payloads += ["".join(chooser.choices(string.printable, k=n)) for n in (1, 30, 90, 200, 400)]
-    payloads += ["马庄村幸福路" * 20, "0123456789" * 30, "HTTP://EXAMPLE.TEST/Q/ABC"]
-    for payload in payloads:
-        code = qrcode.QRCode(error_correction=ERROR_CORRECTION, border=4)
-        code.add_data(payload)
-        code.make(fit=True)
-        expected = ["".join("1" if m else "0" for m in row) for row in code.get_matrix()]
-        assert qr_rows(payload) == expected, payload
 
 
 def decoded_cards(pdf: bytes, page_index: int) -> list[str]:

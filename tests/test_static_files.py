@@ -54,3 +54,13 @@ def test_the_inspect_page_is_under_60_kb_compressed_before_the_decoder(
         assert response.status_code == 200, asset
         total += len(response.data)
     assert total < 60_000, total
+
+
+def test_every_page_links_the_tabs_icon(client):
+    page = client.get("/login").text
+    icons = re.findall(r'<link rel="icon" href="([^"]+)"', page)
+
+    answers = [fetch(client, icon) for icon in icons]
+
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert {answer.mimetype for answer in answers} == {"image/svg+xml", "image/vnd.microsoft.icon"}

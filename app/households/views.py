@@ -45,6 +45,7 @@ from app.ledger.api import create_adjustment
 from app.ledger.expiry import expiring
 from app.ledger.labels import journal_kind_label
 from app.ledger.services import household_account, statement
+from app.masking import mask_name, mask_phone
 from app.photos import photo_response
 from app.schemas import CONTROL_MESSAGE, MAX_INT, has_hidden_characters
 from app.scope import current_scope, village_today
@@ -56,15 +57,6 @@ bp = Blueprint("households", __name__)
 PAGE = 30
 # An import's page lists this many of the rows it skipped, then says how many more.
 MAX_SKIPPED_SHOWN = 500
-
-
-def mask_name(name: str) -> str:
-    """Hide a name fit for a door: 马秀利 -> 马*利, 马利 -> 马*."""
-    if len(name) <= 1:
-        return "*"
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
 def movement_words(line) -> str:
@@ -200,14 +192,8 @@ def household_list():
         message=message,
         grid_names={grid.id: grid.name for grid in grids},
         last_inspected=_last_inspected([household.id for household, _balance in rows]),
-        mask_phone=_mask_phone,
+        mask_phone=mask_phone,
     ), status
-
-
-def _mask_phone(phone: str | None) -> str:
-    from app.redemptions.views import mask_phone
-
-    return mask_phone(phone)
 
 
 def _last_inspected(household_ids: list[int]) -> dict[int, Any]:

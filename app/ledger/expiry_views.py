@@ -11,8 +11,8 @@ from app.auth.decorators import role_required
 from app.auth.models import ADMIN
 from app.db import db, reads_may_lag
 from app.households.models import Household
-from app.households.views import mask_name
 from app.ledger.expiry import Expired, expiring_in
+from app.masking import mask_name
 from app.scope import current_scope
 from app.villages.models import Grid, Village
 

@@ -16,8 +16,8 @@ from app.errors import DomainError, InvalidQr, RevokedQr, refusal_message
 from app.households.cards import resolve_card
 from app.households.models import Household
 from app.households.services import get_household, households_by_id, search_households
-from app.households.views import mask_name
 from app.ledger.services import household_balance
+from app.masking import mask_name, mask_phone
 from app.redemptions import services
 from app.redemptions.api import cancel_redemption, create_redemption
 from app.schemas import MAX_INT
@@ -30,18 +30,6 @@ BASKET_FIELDS = {"lines": _l("Goods"), "household_id": _l("Household")}
 CANCEL_FIELDS = {"reason": _l("Reason")}
 # A search shows this many households at most: more means the text is too vague.
 FOUND_AT_MOST = 20
-
-
-def mask_phone(phone: str | None) -> str:
-    """Show enough of a phone number to tell two households apart: 138****1234."""
-    if not phone:
-        return ""
-    digits = phone.replace(" ", "").replace("-", "")
-    if len(digits) <= 4:
-        return "*" * len(digits)
-    if len(digits) < 8:
-        return digits[:2] + "*" * (len(digits) - 4) + digits[-2:]
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
 
 
 @bp.get("/find")

@@ -29,7 +29,7 @@ from reportlab.platypus import (
 )
 
 from app.households.sheets import BOLD, REGULAR, _clip, _register_fonts
-from app.households.views import mask_name
+from app.masking import mask_name
 from app.reports import dashboard
 from app.reports.dashboard import Figures, GridFigures, HouseholdFigure
 from app.scope import village_today

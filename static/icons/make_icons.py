@@ -1,4 +1,4 @@
-"""Draw the inspector app's icons (a white leaf on green): `python static/icons/make_icons.py`."""
+"""Draw the app's icons (a white leaf on green): `python static/icons/make_icons.py`."""
 
 from pathlib import Path
 
@@ -21,3 +21,5 @@ def icon(size: int) -> Image.Image:
 if __name__ == "__main__":
     for size in (192, 512):
         icon(size).save(HERE / f"icon-{size}.png", optimize=True)
+    # The tab's icon, linked from every page beside favicon.svg (the same leaf, drawn by hand).
+    icon(256).save(HERE / "favicon.ico", sizes=[(16, 16), (32, 32), (48, 48)])
