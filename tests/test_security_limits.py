@@ -5,6 +5,7 @@ Each test runs on SQLite and on PostgreSQL.
 
 import functools
 import io
+import random
 import re
 import struct
 import zipfile
