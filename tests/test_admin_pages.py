@@ -6,7 +6,7 @@ from testsupport import PASSWORD, RULES_FORM, balance_of, csrf_token, page_post
 
 from app.auth.models import User
 from app.db import db
-from app.inspections.services import current_rules
+from app.rules.services import current_rules
 
 
 def rules_form(**overrides):

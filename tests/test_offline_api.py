@@ -10,7 +10,7 @@ from testsupport import assert_problem, balance_of, inspection_journals
 from app.db import db
 from app.households.cards import card_payload
 from app.households.services import reissue_card
-from app.inspections.models import RuleSet
+from app.rules.models import RuleSet
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
 

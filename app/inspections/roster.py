@@ -18,9 +18,9 @@ from app.auth.services import grid_ids_of, issue_token
 from app.db import db, utcnow
 from app.households.models import Household
 from app.households.schemas import HouseholdBrief
-from app.inspections import services
 from app.inspections.models import Inspection
 from app.ledger.services import household_balances
+from app.rules.services import current_rules
 from app.scope import current_scope
 from app.villages.services import list_grids
 
@@ -102,7 +102,7 @@ def get_roster():
         ).all()
     )
     balances = household_balances(ids)
-    rules = services.current_rules(scope.village_id)
+    rules = current_rules(scope.village_id)
     return {
         "fetched_at": utcnow(),
         "today": scope.today(),

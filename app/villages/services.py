@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.errors import NotFound, ValidationFailed
-from app.inspections.services import create_default_rules
 from app.ledger.services import open_village_accounts
+from app.rules.services import create_default_rules
 from app.townships.models import Township
 from app.villages.models import DEFAULT_TIMEZONE, Grid, Village
 
