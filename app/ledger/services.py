@@ -10,17 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn, cast
 
-from sqlalchemy import (
-    BigInteger,
-    Integer,
-    Table,
-    and_,
-    bindparam,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import BigInteger, Integer, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import POINTS_ADJUSTED, record
