@@ -118,11 +118,11 @@ def register_blueprints(app: Flask) -> None:
     from app.inspections import roster
     from app.inspections import views as inspections_views
     from app.ledger import api as ledger_api
-    from app.ledger import expiry_views
     from app.main import views as main_views
     from app.redemptions import api as redemptions_api
     from app.redemptions import views as redemptions_views
     from app.reports import api as reports_api
+    from app.reports import expiry_views
     from app.reports import views as reports_views
     from app.townships import api as townships_api
     from app.townships import views as townships_views

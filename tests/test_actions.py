@@ -18,8 +18,9 @@ from testsupport import (
 )
 
 from app.db import LAGGING_READS
-from app.inspections.models import Inspection, RuleSet
+from app.inspections.models import Inspection
 from app.redemptions.models import Redemption
+from app.rules.models import RuleSet
 
 # Text no page or endpoint may store: a NUL byte, a bidi override, a zero-width space.
 HIDDEN = ["bad\x00note", "evil\u202etxt", "zero\u200bwidth"]

@@ -9,7 +9,7 @@ from testsupport import PASSWORD, RULES_FORM, balance_of, csrf_token, page_post
 from app.auth.models import INSPECTOR, User
 from app.auth.services import set_grids
 from app.db import db
-from app.inspections.services import current_rules
+from app.rules.services import current_rules
 from app.villages.services import list_grids
 
 

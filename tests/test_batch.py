@@ -22,8 +22,8 @@ from app.households.models import Household
 from app.households.services import reissue_card
 from app.inspections import batch as queues
 from app.inspections import services as inspections
-from app.inspections.models import RuleSet
 from app.ledger import services as ledger
+from app.rules.models import RuleSet
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
 

@@ -9,8 +9,8 @@ from sqlalchemy import func, select, update
 from app.auth.models import HOUSEHOLD, INSPECTOR, UserGrid
 from app.cases.models import Case
 from app.db import db, utcnow
-from app.inspections.models import RuleSet
 from app.ledger.models import Journal
+from app.rules.models import RuleSet
 from tests.testsupport import assert_problem, balance_of, png_bytes, run_at_once
 
 pytestmark = pytest.mark.usefixtures("photo_folder")

@@ -1,5 +1,6 @@
 """Points that expire: the policy in the rules, `flask ledger expire`, exactly once, verified."""
 
+from collections import Counter
 from datetime import date, timedelta
 
 import pytest
@@ -8,11 +9,13 @@ from testsupport import RULES_FORM, assert_problem, log_in, page_post, run_at_on
 
 from app.checks import verify_all
 from app.db import db, run_write
+from app.errors import InsufficientPoints
 from app.households.cards import make_token
-from app.inspections.services import current_rules, set_rules
 from app.ledger import services as ledger
-from app.ledger.expiry import END_OF_NEXT_YEAR, IDLE_MONTHS, ExpiryPolicy, add_months, expire
+from app.ledger.expiry import add_months, expire
 from app.ledger.models import Journal, JournalKind
+from app.rules.expiry import END_OF_NEXT_YEAR, IDLE_MONTHS, ExpiryPolicy
+from app.rules.services import current_rules, set_rules
 from app.scope import day_start, village_today, zone
 
 
@@ -210,6 +213,41 @@ def test_two_copies_at_once_expire_once(app, village, make_household):
     assert sum(item.points for result in results for item in result) == 24
     assert expiry_journals(village_id) == 6
     assert all(ledger.household_balance(h.id) == 0 for h in households)
+    assert verify_all(village_id).ok
+
+
+def test_copies_of_expire_racing_spenders_expire_every_point_once(app, village, make_household):
+    """Issue 34: copies of `ledger expire` aborted with InsufficientPoints on PostgreSQL
+    when households spent while they ran (due was read without locks, then posted)."""
+    households = [make_household(name=f"户{i}") for i in range(8)]
+    for household in households:
+        earn(village, household, 10, date(2026, 2, 1))
+    set_policy(village.id, ExpiryPolicy(END_OF_NEXT_YEAR))
+    village_id, ids = village.id, [household.id for household in households]
+
+    def spend_one(household_id: int) -> bool:
+        try:
+            run_write(
+                lambda: ledger.adjust(village_id, household_id, -1, reason="spent", actor_id=None)
+            )
+        except InsufficientPoints:
+            return False
+        return True
+
+    def work(index: int):
+        if index < 3:
+            return expire(village_id, date(2028, 1, 1), chunk=2)
+        return Counter(h for _ in range(6) for h in ids if spend_one(h))
+
+    results = run_at_once(app, 6, work)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    expired: Counter = Counter()
+    for item in (item for result in results[:3] for item in result):
+        expired[item.household_id] += item.points
+    spent = sum(results[3:], Counter())
+    assert {h: expired[h] + spent[h] for h in ids} == {h: 10 for h in ids}
+    assert expiry_journals(village_id) == len([h for h in ids if expired[h]])
+    assert all(ledger.household_balance(h) == 0 for h in ids)
     assert verify_all(village_id).ok
 
 

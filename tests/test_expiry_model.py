@@ -17,18 +17,11 @@ from sqlalchemy import select
 from app.checks import verify_all
 from app.db import db, run_write
 from app.households.services import create_household
-from app.inspections.services import current_rules, set_rules
 from app.ledger import services as ledger
-from app.ledger.expiry import (
-    END_OF_NEXT_YEAR,
-    IDLE_MONTHS,
-    ExpiryPolicy,
-    add_months,
-    expire,
-    left_of_earned,
-    year_end_expiry,
-)
+from app.ledger.expiry import add_months, expire, left_of_earned, year_end_expiry
 from app.ledger.models import Journal, JournalKind, Transfer
+from app.rules.expiry import END_OF_NEXT_YEAR, IDLE_MONTHS, ExpiryPolicy
+from app.rules.services import current_rules, set_rules
 from app.scope import day_start, zone
 from app.villages.services import create_grid, create_village
 

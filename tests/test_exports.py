@@ -245,14 +245,15 @@ def test_ledger_rows_are_signed_with_the_balance_after(seeded, village, download
     october = read_table(download("ledger"), "csv")[1:]
     today = read_table(download("ledger", **today_range(village)), "csv")[1:]
 
-    assert [(row[4], row[5]) for row in october] == [
-        ("垃圾分类检查", "3"),
-        ("垃圾分类检查", "2"),
-        ("积分调整", "20"),
-        ("积分超市兑换", "-7"),
-        ("积分超市兑换", "-2"),
-        ("积分超市兑换", "-4"),
-        ("垃圾分类检查", "1"),
+    # Household by household, each in the order it was posted (backdated or not).
+    assert [(row[2], row[4], row[5]) for row in october] == [
+        (seeded["h1"].code, "垃圾分类检查", "3"),
+        (seeded["h1"].code, "垃圾分类检查", "1"),
+        (seeded["h2"].code, "垃圾分类检查", "2"),
+        (seeded["h2"].code, "积分调整", "20"),
+        (seeded["h2"].code, "积分超市兑换", "-7"),
+        (seeded["h2"].code, "积分超市兑换", "-4"),
+        (seeded["h2"].code, "积分超市兑换", "-2"),
     ]
     assert all(row[2] in (seeded["h1"].code, seeded["h2"].code) for row in october)
     # The void and the cancellation are reversals posted today, each with its reason.

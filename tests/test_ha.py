@@ -40,10 +40,10 @@ from app.catalogue.services import create_good
 from app.db import db
 from app.households.services import create_household
 from app.inspections.models import Inspection
-from app.inspections.services import DEFAULT_GRADES, Grade, set_rules
 from app.ledger.models import Account
 from app.ledger.services import adjust
 from app.redemptions.models import Redemption
+from app.rules.services import DEFAULT_GRADES, Grade, set_rules
 from app.villages.services import create_grid, create_village
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,5 +1,7 @@
 """Concurrent requests with real connections: no overdraft, no double posting, no deadlock."""
 
+import csv
+import io
 from collections import Counter
 
 from sqlalchemy import func, select
@@ -9,6 +11,7 @@ from app.db import db, run_write
 from app.errors import AlreadyReversed, DomainError
 from app.ledger import services as ledger
 from app.ledger.models import Journal
+from app.scope import village_today
 
 
 def test_overdraft_race_through_the_api(app, make_household, admin_headers):
@@ -137,3 +140,52 @@ def test_opposite_postings_in_a_tight_loop_never_deadlock(app, village, make_hou
     assert ledger.household_account(first.id).balance == 50
     assert ledger.household_account(second.id).balance == 50
     assert ledger.verify().ok
+
+
+def test_a_statement_runs_in_posting_order_when_adjustments_race(
+    app, client, village, make_household, admin_headers
+):
+    """Each row's balance follows from the row before, in the API and in the export.
+
+    On PostgreSQL the order of posting is set by the account's lock, taken after the
+    journal's id and time: read by time or journal id, the balances jumped.
+    """
+    household = make_household()
+    household_id, code, workers = household.id, household.code, 40
+
+    def adjust(index):
+        response = app.test_client().post(
+            "/api/v1/adjustments",
+            headers=admin_headers,
+            json={"household_id": household_id, "amount": index + 1, "reason": "race"},
+        )
+        return response.status_code
+
+    assert run_at_once(app, workers, adjust) == [201] * workers
+    db.session.rollback()  # end the test's snapshot; read what the workers wrote
+
+    items = client.get(
+        f"/api/v1/households/{household_id}/ledger?limit=100", headers=admin_headers
+    ).json["items"]
+    assert len(items) == workers
+    oldest_first = [(item["amount"], item["balance_after"]) for item in reversed(items)]
+    assert_running(oldest_first, total=workers * (workers + 1) // 2)
+
+    today = village_today(village.id).isoformat()
+    export = client.get(
+        "/api/v1/reports/exports/ledger.csv",
+        query_string={"from": today, "to": today},
+        headers=admin_headers,
+    )
+    assert export.status_code == 200
+    rows = list(csv.reader(io.StringIO(export.get_data(as_text=True).lstrip("\ufeff"))))[1:]
+    assert_running([(int(row[5]), int(row[6])) for row in rows if row[2] == code], total=820)
+
+
+def assert_running(rows: list[tuple[int, int]], *, total: int) -> None:
+    """Each (amount, balance after) adds to the balance before; the last is the total."""
+    balance = 0
+    for amount, after in rows:
+        assert after == balance + amount, rows
+        balance = after
+    assert balance == total

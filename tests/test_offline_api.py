@@ -24,9 +24,10 @@ from app.auth.services import end_page_sessions, set_grids
 from app.db import db
 from app.households.cards import card_payload
 from app.households.services import reissue_card, update_household
-from app.inspections.models import RuleSet
-from app.inspections.services import current_rules, inspect_household, set_rules, void_inspection
+from app.inspections.services import inspect_household, void_inspection
 from app.ledger.services import adjust
+from app.rules.models import RuleSet
+from app.rules.services import current_rules, set_rules
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
 

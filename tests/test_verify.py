@@ -152,3 +152,32 @@ def test_the_ledger_imports_neither_the_checks_nor_the_features():
             elif isinstance(node, ast.Import):
                 imported.update((path.name, alias.name) for alias in node.names)
     assert [(name, module) for name, module in imported if module.startswith(above)] == []
+
+
+def test_the_ledger_and_the_rules_stand_on_the_ground_floor():
+    """Issue 28: the ledger imports no feature package and no view; the rules, which
+    inspections and the ledger's expiry both read, import neither of them (the
+    villages' models aside: rules belong to a village)."""
+    features = ("households", "inspections", "villages", "redemptions", "catalogue", "reports")
+    ground = {
+        "ledger": tuple(f"app.{name}" for name in features),
+        "rules": tuple(f"app.{name}" for name in (*features, "ledger")),
+    }
+    found = []
+    for package, above in ground.items():
+        for path in (LEDGER_PACKAGE.parent / package).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                modules = (
+                    [node.module]
+                    if isinstance(node, ast.ImportFrom) and node.module
+                    else [alias.name for alias in node.names]
+                    if isinstance(node, ast.Import)
+                    else []
+                )
+                found += [
+                    (package, path.name, module)
+                    for module in modules
+                    if (module.startswith(above) or module.endswith(".views"))
+                    and (package, module) != ("rules", "app.villages.models")
+                ]
+    assert found == []

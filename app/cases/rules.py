@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.errors import ValidationFailed
-from app.inspections.models import RuleSet
+from app.rules.models import RuleSet
 
 
 @dataclass(frozen=True)

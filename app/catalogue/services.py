@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Integer, Table, bindparam, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.models import AuditEvent
@@ -25,7 +25,7 @@ from app.catalogue.models import (
     Good,
     StockMovement,
 )
-from app.db import db, insert_adopted, utcnow
+from app.db import JsonRows, adopt, db, insert_many, utcnow
 from app.errors import OutOfStock, ValidationFailed
 from app.ledger.verify import Problem
 from app.scope import in_village
@@ -37,18 +37,30 @@ MAX_COST_CENTS = 10_000_000
 
 
 goods_table = cast(Table, Good.__table__)
-# One conditional UPDATE per stock change, built once: concurrent takers queue on
-# the good's row and the stock never goes below zero.
-_ADD_STOCK = (
+stock_movements = cast(Table, StockMovement.__table__)
+# Every change of stock, of one good or a basket's, is this one statement: the goods are
+# locked in ascending id order (as the ledger locks accounts), so concurrent baskets
+# never deadlock, and a good that would go below zero, or is not in the village, is
+# left out of what it returns: the caller refuses.
+_CHANGES = JsonRows("changes", id=Integer(), change=Integer())
+_LOCKED = (
+    select(goods_table.c.id)
+    .where(goods_table.c.id.in_(select(_CHANGES.c.id)))
+    .order_by(goods_table.c.id)
+    .with_for_update(key_share=True)
+    .subquery("locked")
+)
+_MOVE_STOCK = (
     update(goods_table)
     .where(
-        goods_table.c.id == bindparam("good"),
+        goods_table.c.id == _LOCKED.c.id,
+        goods_table.c.id == _CHANGES.c.id,
         goods_table.c.village_id == bindparam("village"),
+        goods_table.c.stock + _CHANGES.c.change >= 0,
     )
-    .values(stock=goods_table.c.stock + bindparam("change"))
-    .returning(goods_table.c.stock, goods_table.c.name)
+    .values(stock=goods_table.c.stock + _CHANGES.c.change)
+    .returning(goods_table.c.id, goods_table.c.stock)
 )
-_TAKE_STOCK = _ADD_STOCK.where(goods_table.c.stock + bindparam("change") >= 0)
 
 
 def create_good(
@@ -167,54 +179,89 @@ def move_stock(
     actor_id: int | None = None,
     unit_cost_cents: int | None = None,
 ) -> StockMovement:
-    """Change a good's stock by quantity and record why; never below zero.
+    """Change a good's stock by quantity and record why; never below zero (move_stocks())."""
+    return move_stocks(
+        village_id,
+        {good_id: quantity},
+        kind=kind,
+        note=note,
+        supplier=supplier,
+        redemption_id=redemption_id,
+        actor_id=actor_id,
+        unit_cost_cents=unit_cost_cents,
+    )[0]
 
-    One conditional UPDATE: concurrent takers queue on the good's row and the
-    last units go to exactly as many as there are units.
+
+def move_stocks(
+    village_id: int,
+    changes: dict[int, int],
+    *,
+    kind: str,
+    note: str | None = None,
+    supplier: str | None = None,
+    redemption_id: int | None = None,
+    actor_id: int | None = None,
+    unit_cost_cents: int | None = None,
+) -> list[StockMovement]:
+    """Change goods' stock (good id -> quantity) and record why, in two statements.
+
+    The only writer of stock. One conditional UPDATE moves every good, locked in
+    ascending id order: concurrent takers queue on a good's row and the last units go
+    to exactly as many as there are units. A good that would go below zero refuses
+    them all (OutOfStock, naming it); the caller rolls back. Returns the movements in
+    ascending good order.
     """
-    if quantity == 0:
+    if not changes or 0 in changes.values():
         raise ValidationFailed("A stock movement changes the stock.")
-    row = (
-        db.session.connection()
-        .execute(
-            _TAKE_STOCK if quantity < 0 else _ADD_STOCK,
-            {"good": good_id, "village": village_id, "change": quantity},
+    connection = db.session.connection()
+    ids = sorted(changes)
+    rows = [{"id": good_id, "change": changes[good_id]} for good_id in ids]
+    after: dict[int, int] = {
+        row.id: row.stock
+        for row in connection.execute(
+            _MOVE_STOCK, {"village": village_id, **_CHANGES.bind(connection, rows)}
         )
-        .one_or_none()
-    )
-    if row is None:
-        good = get_good(village_id, good_id)
-        raise OutOfStock(
-            f"Not enough {good.name} in stock ({good.stock} {good.unit} left).",
-            good_id=good.id,
-            available=good.stock,
-        )
-    if row.stock > MAX_STOCK:
-        raise ValidationFailed(
-            f"Stock is at most {MAX_STOCK}.",
-            errors={"quantity": [f"Stock is at most {MAX_STOCK}."]},
-        )
-    # The session's copy of the good (if it holds one) shows the stock the UPDATE left,
-    # so an answer dumps it without reading the row again.
-    held = db.session.identity_map.get(db.session.identity_key(Good, good_id))
-    if held is not None:
-        set_committed_value(held, "stock", row.stock)
-    return insert_adopted(
-        StockMovement,
+    }
+    for good_id in ids:
+        if good_id not in after:
+            good = get_good(village_id, good_id)
+            raise OutOfStock(
+                f"Not enough {good.name} in stock ({good.stock} {good.unit} left).",
+                good_id=good.id,
+                available=good.stock,
+            )
+        if after[good_id] > MAX_STOCK:
+            raise ValidationFailed(
+                f"Stock is at most {MAX_STOCK}.",
+                errors={"quantity": [f"Stock is at most {MAX_STOCK}."]},
+            )
+        # The session's copy of the good (if it holds one) shows the stock the UPDATE
+        # left, so an answer dumps it without reading the row again.
+        held = db.session.identity_map.get(db.session.identity_key(Good, good_id))
+        if held is not None:
+            set_committed_value(held, "stock", after[good_id])
+    now = utcnow()
+    values = [
         {
             "village_id": village_id,
             "good_id": good_id,
             "kind": kind,
-            "quantity": quantity,
-            "stock_after": row.stock,
+            "quantity": changes[good_id],
+            "stock_after": after[good_id],
             "note": note,
             "supplier": supplier,
             "redemption_id": redemption_id,
             "unit_cost_cents": unit_cost_cents,
             "actor_id": actor_id,
-            "created_at": utcnow(),
-        },
-    )
+            "created_at": now,
+        }
+        for good_id in ids
+    ]
+    movement_ids = insert_many(stock_movements, values, ids=True)
+    return [
+        adopt(StockMovement, movement_id, row)
+        for movement_id, row in zip(movement_ids, values, strict=True)
+    ]
 
 
 def restock(

@@ -27,9 +27,11 @@ from app.inspections.schemas import (
     RulesOut,
     VoidIn,
 )
-from app.ledger.expiry import make_policy
 from app.ledger.services import household_balance
 from app.photos import photo_response, store_photo
+from app.rules import services as village_rules
+from app.rules.expiry import make_policy
+from app.rules.services import Grade, Rules, current_rules, set_rules
 from app.scope import Scope, current_scope
 from app.writes import begins_write
 
@@ -41,7 +43,7 @@ blp = Blueprint(
 )
 
 
-def rules_out(rules: services.Rules) -> dict:
+def rules_out(rules: Rules) -> dict:
     return {
         **rules.summary(),
         "version": rules.version,
@@ -68,19 +70,19 @@ def with_balance(inspection: Inspection) -> services.InspectionResult:
 @blp.response(200, RulesOut)
 def get_rules():
     """The scoring rules in force: points per grade and the daily limit."""
-    return rules_out(services.current_rules(current_scope().village_id))
+    return rules_out(current_rules(current_scope().village_id))
 
 
 @action(blp, "/rules", method="PUT", roles=(ADMIN,), schema=RulesIn, out=RulesOut)
 def put_rules(scope: Scope, data: dict) -> dict:
     """Change the rules; inspections from now on are scored by them."""
     grades = [
-        services.Grade(name, points, data["labels"].get(name, name))
+        Grade(name, points, data["labels"].get(name, name))
         for name, points in data["grades"].items()
     ]
     expiry = make_policy(data["expiry"]["policy"], data["expiry"].get("months"))
     return rules_out(
-        services.set_rules(
+        set_rules(
             scope.village_id, grades, data["daily_limit"], actor_id=scope.user_id, expiry=expiry
         )
     )
@@ -91,7 +93,9 @@ def put_rules(scope: Scope, data: dict) -> dict:
 @blp.response(200, RulesHistory)
 def rules_history():
     """Every version of the rules: who changed what, and when."""
-    return {"items": [rules_out(r) for r in services.rules_history(current_scope().village_id)]}
+    return {
+        "items": [rules_out(r) for r in village_rules.rules_history(current_scope().village_id)]
+    }
 
 
 @action(

@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from app.db import db
 from app.errors import NotFound
-from app.inspections.models import Inspection, RuleSet
+from app.inspections.models import Inspection
+from app.rules.models import RuleSet
 
 # Feedback older than this is no longer news.
 SHOWN_DAYS = 30

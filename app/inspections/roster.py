@@ -21,9 +21,9 @@ from app.db import db, utcnow
 from app.households.models import Household
 from app.households.schemas import HouseholdBrief
 from app.i18n import select_locale
-from app.inspections import services
 from app.inspections.models import Inspection
 from app.ledger.services import household_balances
+from app.rules.services import current_rules
 from app.scope import current_scope
 from app.static_files import FOREVER
 from app.villages.services import list_grids
@@ -138,7 +138,7 @@ def _roster() -> dict:
         ).all()
     )
     balances = household_balances(ids)
-    rules = services.current_rules(scope.village_id)
+    rules = current_rules(scope.village_id)
     return {
         "fetched_at": utcnow(),
         "today": scope.today(),

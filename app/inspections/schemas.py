@@ -5,8 +5,8 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.households.schemas import HouseholdRef
-from app.inspections.services import MAX_DAILY_LIMIT, MAX_POINTS_PER_GRADE
-from app.ledger.expiry import END_OF_NEXT_YEAR, IDLE_MONTHS, MAX_IDLE_MONTHS, NONE, POLICIES
+from app.rules.expiry import END_OF_NEXT_YEAR, IDLE_MONTHS, MAX_IDLE_MONTHS, NONE, POLICIES
+from app.rules.services import MAX_DAILY_LIMIT, MAX_POINTS_PER_GRADE
 from app.schemas import OffsetQuery, QueryId, Reason, Text, list_of
 
 

@@ -1,17 +1,15 @@
-"""Grading and crediting: the rules, recording an inspection, voiding it."""
+"""Grading and crediting: recording an inspection by the rules, voiding it."""
 
-import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, Table, bindparam, func, or_, select, text, update
+from sqlalchemy import Table, bindparam, func, or_, select, text, update
 from sqlalchemy.orm import load_only
 
-from app.audit.services import INSPECTION_VOIDED, RULES_CHANGED, record
+from app.audit.services import INSPECTION_VOIDED, record
 from app.auth.models import User
 from app.db import OneOf, adopt, db, insert_or_skip, utcnow
 from app.errors import (
@@ -26,11 +24,20 @@ from app.errors import (
 )
 from app.households.cards import household_by_ref, read_token
 from app.households.models import CardReissue, Household
-from app.inspections.models import Inspection, RuleSet
-from app.ledger.expiry import NO_EXPIRY, ExpiryPolicy, dump_policy, make_policy, parse_policy
+from app.inspections.models import Inspection
 from app.ledger.models import ISSUANCE, Account
 from app.ledger.services import Leg, household_balance, post, posting_accounts, reverse
 from app.ledger.verify import Problem
+from app.rules.models import RuleSet
+from app.rules.services import (
+    RULE_COLUMNS,
+    RULES_AND_TIMEZONE,
+    RULES_IN_FORCE,
+    Grade,
+    Rules,
+    rules_from_row,
+    rules_in_force,
+)
 from app.scope import local_date, village_today, zone
 from app.types import UTCDateTime
 from app.villages.models import Village
@@ -41,37 +48,6 @@ villages = cast(Table, Village.__table__)
 card_reissues = cast(Table, CardReissue.__table__)
 
 # Statements of the hot path, built once (see app/ledger/services.py).
-# A rules version as _rules() reads it.
-_RULE_COLUMNS = (
-    rule_sets.c.id,
-    rule_sets.c.version,
-    rule_sets.c.grades,
-    rule_sets.c.daily_limit,
-    rule_sets.c.actor_id,
-    rule_sets.c.created_at,
-    rule_sets.c.expiry,
-)
-# The version of the village's rules in force at the moment: the newest made by then
-# (the first version for a moment before any, so a village always has rules).
-_in_force = rule_sets.alias("in_force")
-_RULES_IN_FORCE = (
-    select(_in_force.c.id)
-    .where(
-        _in_force.c.village_id == bindparam("village_id"),
-        or_(
-            _in_force.c.created_at <= bindparam("moment", type_=UTCDateTime()),
-            _in_force.c.version == 1,
-        ),
-    )
-    .order_by(_in_force.c.version.desc())
-    .limit(1)
-    .scalar_subquery()
-)
-_RULES_AND_TIMEZONE = (
-    select(*_RULE_COLUMNS, villages.c.timezone)
-    .join(villages, villages.c.id == rule_sets.c.village_id)
-    .where(rule_sets.c.id == _RULES_IN_FORCE)
-)
 # How many of the household's inspections of the day count, and the highest slot taken.
 _COUNTED = (
     select(func.count(inspections.c.id))
@@ -94,7 +70,7 @@ _HIGHEST = (
 )
 # The rules in force with the household's inspections of the day, in one read, when
 # the day is known before the rules (the caller read the village's time zone).
-_RULES_AND_SLOTS = _RULES_AND_TIMEZONE.add_columns(_COUNTED, _HIGHEST)
+_RULES_AND_SLOTS = RULES_AND_TIMEZONE.add_columns(_COUNTED, _HIGHEST)
 # The reissue that retired a card version, and when.
 _CARD_RETIRED_AT = select(card_reissues.c.created_at).where(
     card_reissues.c.household_id == bindparam("household_id"),
@@ -124,13 +100,13 @@ _DOOR = (
         villages.c.timezone,
         _ledger_accounts.c.id.label("account_id"),
         _ISSUANCE_ID,
-        *_RULE_COLUMNS,
+        *RULE_COLUMNS,
         _COUNTED,
         _HIGHEST,
     )
     .join(villages, villages.c.id == Household.village_id)
     .join(_ledger_accounts, _ledger_accounts.c.household_id == Household.id)
-    .outerjoin(rule_sets, rule_sets.c.id == _RULES_IN_FORCE)
+    .outerjoin(rule_sets, rule_sets.c.id == RULES_IN_FORCE)
     .where(Household.id == bindparam("household_id"))
 )
 # For a queue of credits (read_round(), slots_of()): the village's time zone and issuance
@@ -141,12 +117,12 @@ _VILLAGE_ISSUANCE = select(villages.c.timezone, _ISSUANCE_ID).where(
     villages.c.id == bindparam("village_id")
 )
 _VERSIONS_SINCE = (
-    select(*_RULE_COLUMNS)
+    select(*RULE_COLUMNS)
     .where(
         rule_sets.c.village_id == bindparam("village_id"),
         or_(
             rule_sets.c.created_at > bindparam("moment", type_=UTCDateTime()),
-            rule_sets.c.id == _RULES_IN_FORCE,
+            rule_sets.c.id == RULES_IN_FORCE,
         ),
     )
     .order_by(rule_sets.c.version.desc())
@@ -189,178 +165,6 @@ _ZONES: dict[int, str | None] = {}
 FUTURE_TOLERANCE = timedelta(minutes=5)
 OFFLINE_LIMIT = timedelta(hours=72)
 
-DEFAULT_GRADES = (("A", 3, "优"), ("B", 2, "良"), ("C", 1, "中"), ("D", 0, "差"))
-DEFAULT_DAILY_LIMIT = 1
-MAX_POINTS_PER_GRADE = 1000
-MAX_DAILY_LIMIT = 10
-
-
-@dataclass(frozen=True)
-class Grade:
-    grade: str
-    points: int
-    label: str
-
-
-@dataclass(frozen=True)
-class Rules:
-    id: int
-    version: int
-    grades: tuple[Grade, ...]
-    daily_limit: int
-    actor_id: int | None
-    created_at: datetime
-    expiry: ExpiryPolicy = NO_EXPIRY
-
-    def summary(self) -> dict:
-        """Points, names, limit and expiry: what the API shows and the audit log keeps."""
-        return {
-            "grades": {g.grade: g.points for g in self.grades},
-            "labels": {g.grade: g.label for g in self.grades},
-            "daily_limit": self.daily_limit,
-            "expiry": self.expiry.to_dict(),
-        }
-
-    def grade(self, name: str) -> Grade:
-        for grade in self.grades:
-            if grade.grade == name:
-                return grade
-        raise ValidationFailed(
-            f"Unknown grade {name!r}; one of {', '.join(g.grade for g in self.grades)}.",
-            errors={"grade": [f"One of: {', '.join(g.grade for g in self.grades)}."]},
-        )
-
-
-def _rules(row: RuleSet | Row) -> Rules:
-    """The rules of a stored version (an ORM row or a Core row with its columns)."""
-    # A Core row that does not select the policy (scoring needs none) reads as "none".
-    grades, expiry = _parsed(row.grades, getattr(row, "expiry", None))
-    return Rules(row.id, row.version, grades, row.daily_limit, row.actor_id, row.created_at, expiry)
-
-
-@lru_cache(maxsize=256)
-def _parsed(grades: str, expiry: str | None) -> tuple[tuple[Grade, ...], ExpiryPolicy]:
-    """Parse a rules version's stored grades and policy, once per distinct text.
-
-    A version is never changed once made, so its text names it: every credit under
-    the same rules reuses the parsed figures.
-    """
-    parsed = tuple(
-        Grade(g["grade"], g["points"], g.get("label") or g["grade"]) for g in json.loads(grades)
-    )
-    return parsed, parse_policy(expiry)
-
-
-def set_rules(
-    village_id: int,
-    grades: list[Grade],
-    daily_limit: int,
-    *,
-    actor_id: int | None,
-    expiry: ExpiryPolicy = NO_EXPIRY,
-) -> Rules:
-    """Put new rules in force: a new version; inspections after it are scored by it.
-
-    A version a person made (actor_id) goes in the audit log beside the one it
-    replaced; the first rules a village gets when it is made (no actor) do not.
-    """
-    _check_rules(grades, daily_limit)
-    # Two admins saving at once both read the same newest version; queue them on the
-    # village's row (FOR NO KEY UPDATE: inserts that merely reference the village go on).
-    db.session.execute(
-        select(Village.id).where(Village.id == village_id).with_for_update(key_share=True)
-    )
-    version = (
-        db.session.scalar(select(func.max(RuleSet.version)).where(RuleSet.village_id == village_id))
-        or 0
-    ) + 1
-    row = RuleSet(
-        village_id=village_id,
-        version=version,
-        daily_limit=daily_limit,
-        actor_id=actor_id,
-        expiry=dump_policy(make_policy(expiry.policy, expiry.months)),
-        grades=json.dumps(
-            [{"grade": g.grade, "points": g.points, "label": g.label} for g in grades],
-            ensure_ascii=False,
-        ),
-    )
-    db.session.add(row)
-    db.session.flush()
-    rules = _rules(row)
-    if actor_id is not None:
-        before = db.session.scalar(
-            select(RuleSet).where(
-                RuleSet.village_id == village_id, RuleSet.version == rules.version - 1
-            )
-        )
-        record(
-            village_id,
-            actor_id,
-            RULES_CHANGED,
-            "rules",
-            rules.id,
-            {
-                "version": rules.version,
-                "before": _rules(before).summary() if before else None,
-                "after": rules.summary(),
-            },
-        )
-    return rules
-
-
-def _check_rules(grades: list[Grade], daily_limit: int) -> None:
-    names = [g.grade for g in grades]
-    if not grades or len(grades) > 10:
-        raise ValidationFailed("Give 1 to 10 grades.", errors={"grades": ["1 to 10 grades."]})
-    if len(set(names)) != len(names):
-        raise ValidationFailed("Grade names must differ.", errors={"grades": ["Duplicates."]})
-    for grade in grades:
-        if not 0 <= grade.points <= MAX_POINTS_PER_GRADE:
-            raise ValidationFailed(
-                f"Points per grade are 0 to {MAX_POINTS_PER_GRADE}.",
-                errors={"grades": [f"{grade.grade}: 0 to {MAX_POINTS_PER_GRADE} points."]},
-            )
-    if not 1 <= daily_limit <= MAX_DAILY_LIMIT:
-        raise ValidationFailed(
-            f"The daily limit is 1 to {MAX_DAILY_LIMIT}.",
-            errors={"daily_limit": [f"1 to {MAX_DAILY_LIMIT}."]},
-        )
-
-
-def create_default_rules(village_id: int) -> Rules:
-    """Give a new village the default rules: A 3, B 2, C 1, D 0, once a day."""
-    return set_rules(
-        village_id, [Grade(*g) for g in DEFAULT_GRADES], DEFAULT_DAILY_LIMIT, actor_id=None
-    )
-
-
-def current_rules(village_id: int, moment: datetime | None = None) -> Rules:
-    """Return the rules in force in the village (now, or at a moment)."""
-    return _rules(_rules_in_force(village_id, moment or utcnow()))
-
-
-def _rules_in_force(village_id: int, moment: datetime) -> Row:
-    """The version of the village's rules in force at a moment, with the village's time zone."""
-    row = (
-        db.session.connection()
-        .execute(_RULES_AND_TIMEZONE, {"village_id": village_id, "moment": moment})
-        .one_or_none()
-    )
-    if row is None:
-        raise NotFound("The village has no rules yet.")
-    return row
-
-
-def rules_history(village_id: int) -> list[Rules]:
-    """Return every version of the village's rules, newest first."""
-    return [
-        _rules(row)
-        for row in db.session.scalars(
-            select(RuleSet).where(RuleSet.village_id == village_id).order_by(RuleSet.version.desc())
-        )
-    ]
-
 
 def count_today(household: Household) -> int:
     """Return how many inspections the household had today (the village's date)."""
@@ -378,8 +182,8 @@ def _slots_on(household_id: int, day: date) -> tuple[int, int]:
 
 def _rules_and_today(village_id: int, moment: datetime, rules_at: datetime) -> tuple[Rules, date]:
     """Return the rules in force at rules_at and the village's date at moment, in one query."""
-    row = _rules_in_force(village_id, rules_at)
-    return _rules(row), local_date(moment, zone(row.timezone))
+    row = rules_in_force(village_id, rules_at)
+    return rules_from_row(row), local_date(moment, zone(row.timezone))
 
 
 def check_inspected_at(inspected_at: datetime, now: datetime | None = None) -> datetime:
@@ -447,7 +251,7 @@ def household_and_accounts(
     day = local_date(moment, village_zone)
     if day != guessed:  # the village's zone was not known, or changed
         counted, highest = _slots_on(household_id, day)
-    rules = _rules(row) if row.id is not None else None
+    rules = rules_from_row(row) if row.id is not None else None
     accounts = (row.account_id, row.issuance_id) if row.issuance_id is not None else None
     decided = Decided(recorded_at, inspected_at, rules, day, counted, highest)
     return Door(household, village_zone, accounts, decided)
@@ -489,7 +293,7 @@ class Round:
     versions: tuple[Rules, ...]  # the rules that may be in force, newest first
 
     def rules_at(self, moment: datetime) -> Rules | None:
-        """The rules in force at the moment (as _RULES_IN_FORCE chooses them)."""
+        """The rules in force at the moment (as RULES_IN_FORCE chooses them)."""
         for rules in self.versions:
             if rules.created_at <= moment or rules.version == 1:
                 return rules
@@ -541,7 +345,7 @@ def read_round(village_id: int, household_ids: Collection[int], since: datetime)
         village.issuance_id,
         tuple(row[0] for row in rows),
         {row[0].id: (row.id, row.balance) for row in rows},
-        tuple(_rules(row) for row in versions),
+        tuple(rules_from_row(row) for row in versions),
     )
 
 
@@ -700,7 +504,7 @@ def inspect_household(
         )
         if row is None:
             raise NotFound("The village has no rules yet.")
-        rules, counted, highest = _rules(row), row.counted, row.highest
+        rules, counted, highest = rules_from_row(row), row.counted, row.highest
     chosen, slot = choose_slot(rules, grade, counted, highest)
     journal_id = None
     if chosen.points:

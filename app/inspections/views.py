@@ -19,6 +19,7 @@ from app.inspections import services
 from app.inspections.api import create_inspection, put_rules
 from app.ledger.services import household_balance
 from app.photos import store_photo
+from app.rules.services import current_rules, rules_history
 from app.scope import current_scope
 from app.villages.services import list_grids
 
@@ -77,7 +78,7 @@ def scanned():
 
 def _grade_page(household: Household, *, message: str | None = None, status: int = 200):
     scope = current_scope()
-    rules = services.current_rules(scope.village_id)
+    rules = current_rules(scope.village_id)
     done = services.count_today(household)
     return render_template(
         "inspections/grade.html",
@@ -154,7 +155,7 @@ def expiry_from_form(form: Mapping[str, str]) -> dict:
 def rules_page():
     """Points per grade, their names, and the daily limit; with every past version."""
     scope = current_scope()
-    current = services.current_rules(scope.village_id)
+    current = current_rules(scope.village_id)
     message = None
     status = 200
     if request.method == "POST":
@@ -186,7 +187,7 @@ def rules_page():
     return render_template(
         "inspections/rules.html",
         rules=current,
-        history=services.rules_history(scope.village_id),
+        history=rules_history(scope.village_id),
         users=users,
         message=message or refusal_message(request.args.get("refused")),
         saved=request.args.get("saved"),

@@ -6,7 +6,6 @@ from flask_smorest import Blueprint
 from app.actions import action, reading
 from app.auth.models import ADMIN, HOUSEHOLD, STAFF
 from app.errors import NotFound
-from app.households.services import get_household
 from app.ledger import reads, services
 from app.ledger.schemas import (
     AdjustmentIn,
@@ -35,19 +34,19 @@ blp = Blueprint(
 )
 def create_adjustment(scope: Scope, data: dict) -> dict:
     """Correct a household's points by hand, with a reason."""
-    household = get_household(scope.village_id, data["household_id"])
+    household_id = data["household_id"]
     journal = services.adjust(
         scope.village_id,
-        household.id,
+        household_id,
         data["amount"],
         reason=data["reason"],
         actor_id=scope.user_id,
     )
     return {
         "transaction_id": journal.id,
-        "household_id": household.id,
+        "household_id": household_id,
         "amount": data["amount"],
-        "balance": reads.household_balance(household.id),
+        "balance": reads.household_balance(household_id),
         "reason": journal.reason,
         "created_at": journal.created_at,
     }
@@ -65,8 +64,9 @@ def household_ledger(args, household_id: int):
     user = g.user
     if user.role == HOUSEHOLD and user.household_id != household_id:
         raise NotFound("No such household.")
-    household = get_household(user.village_id, household_id)
-    account = reads.household_account(household.id)
+    account = reads.household_account(household_id)
+    if account.village_id != user.village_id:
+        raise NotFound("No such household.")
     lines = reads.statement(
         account.id, limit=args["limit"], before_version=args.get("before_version")
     )

@@ -9,94 +9,46 @@ household earned up to a moment is
 entry that gave the household points, "taken" every entry that took some: a voided
 inspection or a cancelled redemption counts as such, not as the lot it undoes.
 
-Policies (kept in the rules, versioned with them):
-- `end_of_next_year`: points earned in year Y expire on 1 January of Y + 2, village
-  time ("2026 年获得的积分在 2027 年 12 月 31 日后清零").
-- `idle_months`: the whole balance expires N months after the household's last credit
-  or redemption (its last entry that is not an expiry).
+The policies live in the rules (app/rules/expiry.py), versioned with them.
 
 `expire()` posts one journal of kind `expiry` per household per expiry date, keyed
 "expiry:<household>:<date>" (unique per village), in chunks of households, each chunk
-its own short transaction: a second run, or two at once, or a run after a crash,
-posts only what is still due.
+its own short transaction that locks its accounts before it reads what is due: a
+second run, or two at once, or a run after a crash, posts only what is still due,
+and a household spending meanwhile waits for the chunk or is seen by it.
 """
 
 import calendar
-import json
-import sys
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
 
-import click
-from sqlalchemy import Connection, Table, and_, func, select
+from sqlalchemy import Connection, and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from app.db import db, run_write, utcnow
-from app.errors import ValidationFailed
-from app.households.models import Household
+from app.db import db, run_write, snapshot_connection
+from app.errors import InsufficientPoints, NotFound
 from app.ledger.models import EXPIRY, HOUSEHOLD, Account, Entry, Journal, JournalKind, Transfer
-from app.scope import day_start, local_date, zone
-from app.villages.models import Village
+from app.ledger.services import Leg, NewJournal, post_journals
+from app.ledger.verify import Problem
+from app.rules.expiry import (
+    END_OF_NEXT_YEAR,
+    IDLE_MONTHS,
+    NO_EXPIRY,
+    NONE,
+    ExpiryPolicy,
+    parse_policy,
+    policy_in_force,
+)
+from app.rules.models import RuleSet
+from app.scope import day_start, local_date, village_zone, village_zones
 
-NONE = "none"
-END_OF_NEXT_YEAR = "end_of_next_year"
-IDLE_MONTHS = "idle_months"
-POLICIES = (NONE, END_OF_NEXT_YEAR, IDLE_MONTHS)
-MAX_IDLE_MONTHS = 120
 # Households are warned this many days before their points expire.
 WARNING_DAYS = 60
 CHUNK = 500
-
-
-@dataclass(frozen=True)
-class ExpiryPolicy:
-    """How a village's points expire: never, at the end of the next year, or when idle."""
-
-    policy: str = NONE
-    months: int | None = None
-
-    def to_dict(self) -> dict:
-        """Return the policy as the rules' JSON shows it."""
-        if self.policy == IDLE_MONTHS:
-            return {"policy": self.policy, "months": self.months}
-        return {"policy": self.policy}
-
-
-NO_EXPIRY = ExpiryPolicy()
-
-
-def make_policy(policy: str = NONE, months: int | None = None) -> ExpiryPolicy:
-    """Return a checked policy; months only (and always) for idle_months."""
-    if policy not in POLICIES:
-        raise ValidationFailed(
-            f"The expiry policy is one of {', '.join(POLICIES)}.",
-            errors={"expiry": [f"One of: {', '.join(POLICIES)}."]},
-        )
-    if policy != IDLE_MONTHS:
-        return ExpiryPolicy(policy)
-    if not isinstance(months, int) or not 1 <= months <= MAX_IDLE_MONTHS:
-        raise ValidationFailed(
-            f"Idle months are 1 to {MAX_IDLE_MONTHS}.",
-            errors={"expiry": [f"months: 1 to {MAX_IDLE_MONTHS}."]},
-        )
-    return ExpiryPolicy(policy, months)
-
-
-def parse_policy(stored: str | None) -> ExpiryPolicy:
-    """Return the policy stored in a rules version (none when the column is empty)."""
-    if not stored:
-        return NO_EXPIRY
-    data = json.loads(stored)
-    return ExpiryPolicy(data.get("policy", NONE), data.get("months"))
-
-
-def dump_policy(policy: ExpiryPolicy) -> str | None:
-    """Return the policy as stored in a rules version."""
-    return None if policy.policy == NONE else json.dumps(policy.to_dict())
 
 
 def left_of_earned(earned: int, taken: int) -> int:
@@ -126,7 +78,6 @@ class Expired:
     """Points that expired (or will) from one household on one date."""
 
     household_id: int
-    code: str
     on: date
     points: int
 
@@ -136,25 +87,8 @@ class Expired:
 class _Account:
     id: int
     household_id: int
-    code: str
     balance: int
     taken: int = 0
-
-
-def _rule_sets() -> Table:
-    """The rules' table, read by name: the inspections package sits above the ledger,
-    which imports no feature (tests/test_verify.py)."""
-    return db.metadata.tables["rule_sets"]
-
-
-def policy_in_force(village_id: int, moment: datetime | None = None) -> ExpiryPolicy:
-    """Return the village's expiry policy in the rules in force at a moment (now)."""
-    rule_sets = _rule_sets()
-    query = select(rule_sets.c.expiry).where(rule_sets.c.village_id == village_id)
-    if moment is not None:
-        query = query.where(rule_sets.c.created_at <= moment)
-    stored = db.session.scalar(query.order_by(rule_sets.c.version.desc()).limit(1))
-    return parse_policy(stored)
 
 
 def _earned_before(account_ids: list[int], cuts: Iterable[datetime]) -> dict[datetime, dict]:
@@ -177,7 +111,7 @@ def due(
     """Return what is due on or before a day: (account, expiry date, points), oldest first."""
     if policy.policy == NONE or not accounts:
         return []
-    timezone = zone(db.session.scalar(select(Village.timezone).where(Village.id == village_id)))
+    timezone = village_zone(village_id)
     ids = [account.id for account in accounts]
     by_id = {account.id: account for account in accounts}
     for account_id, taken in db.session.execute(
@@ -221,24 +155,36 @@ def due(
     return found
 
 
-def _accounts(village_id: int, after_id: int, limit: int) -> list[_Account]:
+def _lock_chunk(village_id: int, after_id: int, limit: int) -> tuple[int, list[_Account]]:
+    """Lock the village's expiry account, then the chunk's household accounts, in id order.
+
+    What is due is read after the locks: a household spending meanwhile either waits
+    for the chunk to commit or committed before, and is seen. The expiry account comes
+    first (a village's system accounts are older than its households), as a posting
+    takes them, so no posting waits in the other order.
+    """
+    expiry_id = db.session.scalar(
+        select(Account.id)
+        .where(Account.village_id == village_id, Account.kind == EXPIRY)
+        .with_for_update(key_share=True)
+    )
+    if expiry_id is None:
+        raise NotFound(f"The village has no {EXPIRY} account.")
     rows = db.session.execute(
-        select(Account.id, Account.household_id, Household.code, Account.balance)
-        .join(Household, Household.id == Account.household_id)
+        select(Account.id, Account.household_id, Account.balance)
         .where(Account.village_id == village_id, Account.kind == HOUSEHOLD, Account.id > after_id)
         .order_by(Account.id)
         .limit(limit)
+        .with_for_update(key_share=True)
     ).all()
-    return [_Account(row.id, row.household_id, row.code, row.balance) for row in rows]
+    return expiry_id, [_Account(row.id, row.household_id, row.balance) for row in rows]
 
 
 def _expire_chunk(
     village_id: int, policy: ExpiryPolicy, at: date, after_id: int, limit: int
 ) -> tuple[list[Expired], int | None]:
     """Post what is due for the next chunk of households; return it and the last account."""
-    from app.ledger.services import Leg, post, system_account_id  # services imports verify
-
-    accounts = _accounts(village_id, after_id, limit)
+    expiry_id, accounts = _lock_chunk(village_id, after_id, limit)
     if not accounts:
         return [], None
     owed = due(village_id, policy, at, accounts)
@@ -250,19 +196,21 @@ def _expire_chunk(
             )
         )
     )
-    expired = []
-    expiry_account = system_account_id(village_id, EXPIRY) if owed else 0
-    for (account, on, points), key in zip(owed, keys, strict=True):
-        if key in done:
-            continue
-        post(
+    todo = [(item, key) for item, key in zip(owed, keys, strict=True) if key not in done]
+    if todo:
+        post_journals(
             village_id,
             JournalKind.EXPIRY,
-            [Leg(account.id, expiry_account, points)],
-            memo=f"Points expired on {on.isoformat()}",
-            business_key=key,
+            [
+                NewJournal(
+                    [Leg(account.id, expiry_id, points)],
+                    f"Points expired on {on.isoformat()}",
+                    business_key=key,
+                )
+                for (account, on, points), key in todo
+            ],
         )
-        expired.append(Expired(account.household_id, account.code, on, points))
+    expired = [Expired(account.household_id, on, points) for (account, on, points), _ in todo]
     return expired, accounts[-1].id
 
 
@@ -275,10 +223,11 @@ def expire(
 ) -> list[Expired]:
     """Post every expiry due on or before a day, one short transaction per chunk.
 
-    Each chunk reads what is due afresh inside its own transaction, so a chunk
-    committed before a crash, or by another copy running at the same time, is
-    simply found to owe nothing. A copy that loses the race for a business key
-    retries its chunk, which then skips what the other posted.
+    Each chunk locks its accounts and reads what is due afresh inside its own
+    transaction, so a chunk committed before a crash, or by another copy running at
+    the same time, is simply found to owe nothing. Should a chunk still be refused
+    (a business key taken, a balance short), it is read and posted again; one
+    household never aborts the run.
     """
     policy = policy_in_force(village_id)
     if policy.policy == NONE:
@@ -286,15 +235,7 @@ def expire(
     expired: list[Expired] = []
     after_id = 0
     while True:
-        for attempt in range(5):
-            try:
-                posted, last = run_write(
-                    partial(_expire_chunk, village_id, policy, at, after_id, chunk)
-                )
-                break
-            except IntegrityError as error:
-                if "business_key" not in str(error.orig) or attempt == 4:
-                    raise
+        posted, last = _expire_chunk_again(village_id, policy, at, after_id, chunk)
         if last is None:
             return expired
         expired.extend(posted)
@@ -303,12 +244,27 @@ def expire(
         after_id = last
 
 
+def _expire_chunk_again(
+    village_id: int, policy: ExpiryPolicy, at: date, after_id: int, chunk: int
+) -> tuple[list[Expired], int | None]:
+    """Run a chunk in its own transaction; read it again after a refusal."""
+    for attempt in range(5):
+        try:
+            return run_write(partial(_expire_chunk, village_id, policy, at, after_id, chunk))
+        except (IntegrityError, InsufficientPoints) as error:
+            if isinstance(error, IntegrityError) and "business_key" not in str(error.orig):
+                raise
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
 def expiring(household_id: int, today: date) -> Expired | None:
     """Return the household's next expiry if it falls within WARNING_DAYS, else None."""
     account = db.session.execute(
-        select(Account.id, Account.village_id, Account.balance, Household.code)
-        .join(Household, Household.id == Account.household_id)
-        .where(Account.household_id == household_id)
+        select(Account.id, Account.village_id, Account.balance).where(
+            Account.household_id == household_id
+        )
     ).one_or_none()
     if account is None or account.balance <= 0:
         return None
@@ -338,8 +294,7 @@ def expiring_in(
         return []
     horizon = date.fromordinal(until)
     query = (
-        select(Account.id, Account.household_id, Household.code, Account.balance)
-        .join(Household, Household.id == Account.household_id)
+        select(Account.id, Account.household_id, Account.balance)
         .where(Account.village_id == village_id, Account.kind == HOUSEHOLD, Account.balance > 0)
         .order_by(Account.id)
     )
@@ -348,13 +303,13 @@ def expiring_in(
     found: list[Expired] = []
     rows = db.session.execute(query).all()
     for start in range(0, len(rows), CHUNK):
-        accounts = [_Account(r.id, r.household_id, r.code, r.balance) for r in rows[start:][:CHUNK]]
+        accounts = [_Account(r.id, r.household_id, r.balance) for r in rows[start:][:CHUNK]]
         seen: set[int] = set()
         for account, on, points in due(village_id, policy, horizon, accounts):
             if account.id in seen:
                 continue
             seen.add(account.id)
-            found.append(Expired(account.household_id, account.code, max(on, today), points))
+            found.append(Expired(account.household_id, max(on, today), points))
     return found
 
 
@@ -375,14 +330,12 @@ def expiry_problems(
             Transfer.amount,
             Transfer.debit_account_id,
             Entry.version,
-            Village.timezone,
         )
         .join(Transfer, Transfer.journal_id == Journal.id)
         .join(
             Entry,
             and_(Entry.transfer_id == Transfer.id, Entry.account_id == Transfer.debit_account_id),
         )
-        .join(Village, Village.id == Journal.village_id)
         .where(Journal.kind == JournalKind.EXPIRY.value, Journal.reverses_id.is_(None))
         .order_by(Journal.id)
     )
@@ -391,16 +344,17 @@ def expiry_problems(
     expiries = connection.execute(query).all()
     if not expiries:
         return []
+    village_ids = {e.village_id for e in expiries}
+    zones = village_zones(village_ids, connection)
     rules: dict[int, list[tuple[datetime, ExpiryPolicy]]] = defaultdict(list)
-    rule_sets = _rule_sets()
     for vid, created_at, stored in connection.execute(
-        select(rule_sets.c.village_id, rule_sets.c.created_at, rule_sets.c.expiry)
-        .where(rule_sets.c.village_id.in_({e.village_id for e in expiries}))
-        .order_by(rule_sets.c.version)
+        select(RuleSet.village_id, RuleSet.created_at, RuleSet.expiry)
+        .where(RuleSet.village_id.in_(village_ids))
+        .order_by(RuleSet.version)
     ):
         rules[vid].append((created_at, parse_policy(stored)))
     problems = []
-    for journal_id, vid, key, created_at, amount, account_id, version, tz in expiries:
+    for journal_id, vid, key, created_at, amount, account_id, version in expiries:
         policy = NO_EXPIRY
         for since, candidate in rules[vid]:
             if since <= created_at:
@@ -416,7 +370,7 @@ def expiry_problems(
             .where(Entry.account_id == account_id, Entry.version < version)
             .order_by(Entry.version)
         ).all()
-        timezone = zone(tz)
+        timezone = zones[vid]
         expected = 0
         if policy.policy == END_OF_NEXT_YEAR and on.month == on.day == 1:
             cut = day_start(timezone, date(on.year - 1, 1, 1))
@@ -432,40 +386,19 @@ def expiry_problems(
     return problems
 
 
-@click.command("expire")
-@click.option("--village", "village_code", help="One village only (its code); default every one.")
-@click.option(
-    "--at",
-    "at",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Post what is due on or before this day (YYYY-MM-DD); default today, village time.",
-)
-def expire_command(village_code: str | None, at: datetime | None) -> None:
-    """Post every expiry due on or before the day; running it again posts nothing new."""
-    from app.villages.services import village_by_code
-
-    if village_code:
-        village_ids = [village_by_code(village_code).id]
-    else:
-        village_ids = list(db.session.scalars(select(Village.id).order_by(Village.id)))
-    db.session.rollback()
-    expired: list[Expired] = []
-    for village_id in village_ids:
-        timezone = zone(db.session.scalar(select(Village.timezone).where(Village.id == village_id)))
-        day = at.date() if at else local_date(utcnow(), timezone)
-        db.session.rollback()
-        expired.extend(expire(village_id, day, between_chunks=print_expired_lines))
-    click.echo(
-        f"expired {sum(item.points for item in expired)} points "
-        f"from {len({item.household_id for item in expired})} households"
-    )
-    sys.stdout.flush()
-
-
-def print_expired_lines(expired: list[Expired]) -> None:
-    """Print a chunk's expiries as soon as they are committed."""
-    for item in expired:
-        click.echo(f"{item.code}\t{item.on.isoformat()}\t{item.points}")
+def verify_expiries(village_id: int | None = None) -> list[Problem]:
+    """Each expiry journal moved exactly what the policy in force said was due."""
+    with snapshot_connection() as connection:
+        return [
+            Problem(
+                "expiry",
+                f"transaction {journal_id} {detail}, the policy says {expected}",
+                {"transaction_id": journal_id},
+                expected=expected,
+                actual=actual,
+            )
+            for journal_id, detail, expected, actual in expiry_problems(connection, village_id)
+        ]
 
 
 def expired_between(village_id: int, start: datetime, end: datetime) -> int:

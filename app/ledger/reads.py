@@ -37,7 +37,7 @@ def household_account(household_id: int) -> Account:
     """Return the points account of a household."""
     account = db.session.scalar(select(Account).where(Account.household_id == household_id))
     if account is None:
-        raise NotFound("The household has no points account.")
+        raise NotFound("No such household.")
     return account
 
 

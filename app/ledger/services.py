@@ -8,25 +8,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn, cast
+from typing import NoReturn, cast
 
-from sqlalchemy import (
-    BigInteger,
-    Integer,
-    String,
-    Table,
-    and_,
-    bindparam,
-    case,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import BigInteger, Integer, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.audit.services import POINTS_ADJUSTED, record
-from app.db import db, insert_many, typed_text, utcnow
+from app.db import JsonRows, db, insert_many, utcnow
 from app.errors import AlreadyReversed, InsufficientPoints, NotFound, ValidationFailed
 from app.ledger.models import (
     ADJUSTMENT,
@@ -50,16 +38,12 @@ from app.ledger.reads import (
     system_account_id,
 )
 from app.ledger.verify import Problem, VerifyReport, verify
-from app.types import UTCDateTime
 
-# The tables themselves, for the Core statements of the hot path.
 accounts = cast(Table, Account.__table__)
 journals = cast(Table, Journal.__table__)
 transfers = cast(Table, Transfer.__table__)
 entries = cast(Table, Entry.__table__)
 
-# The hot path's statements, built once: executed with parameters on the session's
-# connection, they skip statement building, cache-key hashing and the ORM layer.
 _POSTING_ACCOUNTS = select(accounts.c.id, accounts.c.household_id).where(
     accounts.c.village_id == bindparam("village_id"),
     or_(
@@ -67,131 +51,35 @@ _POSTING_ACCOUNTS = select(accounts.c.id, accounts.c.household_id).where(
         and_(accounts.c.household_id.is_(None), accounts.c.kind == bindparam("kind")),
     ),
 )
-_INSERT_JOURNAL = insert(journals).returning(journals.c.id)
-_INSERT_TRANSFER = insert(transfers).returning(transfers.c.id)
-_INSERT_ENTRIES = insert(entries)
+# Every account a posting touches moves in this one statement, by its total: the
+# accounts are locked in ascending id order first (the ordered FOR NO KEY UPDATE of
+# the subquery; SQLite has one writer at a time and needs none), so concurrent
+# postings never deadlock. A household account that would go below zero, or an
+# account of another village, is left out of what it returns: the caller refuses.
+_MOVES = JsonRows("moves", id=Integer(), delta=BigInteger(), count=BigInteger())
+_LOCKED = (
+    select(accounts.c.id)
+    .where(accounts.c.id.in_(select(_MOVES.c.id)))
+    .order_by(accounts.c.id)
+    .with_for_update(key_share=True)
+    .subquery("locked")
+)
 _MOVE = (
     update(accounts)
-    .where(accounts.c.id == bindparam("account_id"), accounts.c.village_id == bindparam("village"))
+    .where(
+        accounts.c.id == _LOCKED.c.id,
+        accounts.c.id == _MOVES.c.id,
+        accounts.c.village_id == bindparam("village"),
+        or_(accounts.c.kind != HOUSEHOLD, accounts.c.balance + _MOVES.c.delta >= 0),
+    )
     .values(
-        balance=accounts.c.balance + bindparam("delta"),
-        version=accounts.c.version + bindparam("count"),
+        balance=accounts.c.balance + _MOVES.c.delta,
+        version=accounts.c.version + _MOVES.c.count,
     )
-    .returning(accounts.c.balance, accounts.c.version, accounts.c.kind)
-)
-# Taking points: a household account never goes below zero; system accounts may.
-_TAKE = _MOVE.where(or_(accounts.c.kind != HOUSEHOLD, accounts.c.balance + bindparam("delta") >= 0))
-# Many accounts moved at once on PostgreSQL (a journal of several transfers, a queue of
-# credits): locked in ascending id order, then each moved by its total under the same
-# condition as _TAKE. A refusal shows as fewer rows back; the caller rolls back.
-_MOVE_MANY_PG = typed_text(
-    """
-    WITH locked AS (
-        SELECT id FROM accounts
-        WHERE id = ANY(CAST(:ids AS INTEGER[]))
-        ORDER BY id
-        FOR NO KEY UPDATE
-    )
-    UPDATE accounts
-    SET balance = accounts.balance + moves.delta,
-        version = accounts.version + moves.count
-    FROM locked,
-         unnest(CAST(:ids AS INTEGER[]), CAST(:deltas AS BIGINT[]), CAST(:counts AS BIGINT[]))
-             AS moves (id, delta, count)
-    WHERE accounts.id = locked.id AND moves.id = locked.id AND accounts.village_id = :village
-      AND (accounts.kind <> 'household' OR accounts.balance + moves.delta >= 0)
-    RETURNING accounts.id, accounts.balance, accounts.version, accounts.kind
-    """,
-    village=Integer(),
+    .returning(accounts.c.id, accounts.c.balance, accounts.c.version, accounts.c.kind)
 )
 # Large enough for any real points figure, small enough that sums stay in 64 bits.
 MAX_AMOUNT = 1_000_000_000
-
-# A journal of one transfer, the usual case (a credit, a redemption), on SQLite: both
-# accounts move in one conditional UPDATE (SQLite has one writer at a time, so the
-# order rows are taken in cannot deadlock); a household account that would go below
-# zero is left out of what it returns.
-_MOVE_PAIR = (
-    update(accounts)
-    .where(
-        accounts.c.id.in_([bindparam("debit"), bindparam("credit")]),
-        accounts.c.village_id == bindparam("village"),
-        or_(
-            accounts.c.kind != HOUSEHOLD,
-            accounts.c.id != bindparam("debit"),
-            accounts.c.balance >= bindparam("amount"),
-        ),
-    )
-    .values(
-        balance=accounts.c.balance
-        + case(
-            (accounts.c.id == bindparam("debit"), -bindparam("amount", type_=BigInteger())),
-            else_=bindparam("amount", type_=BigInteger()),
-        ),
-        version=accounts.c.version + 1,
-    )
-    .returning(accounts.c.id, accounts.c.balance, accounts.c.version)
-)
-# The same journal on PostgreSQL in one round trip: a data-modifying CTE inserts the
-# journal, locks both accounts in ascending id order (no deadlocks), moves them under
-# the same condition, and inserts the transfer and both entries from what the UPDATE
-# returned. A refusal shows as fewer than two moved accounts; the caller rolls back.
-_POST_TRANSFER_PG = typed_text(
-    """
-    WITH journal AS (
-        INSERT INTO journals
-            (village_id, kind, memo, reason, actor_id, reverses_id, created_at, business_key)
-        VALUES (:village, :kind, :memo, :reason, :actor_id, :reverses_id, :created_at,
-                :business_key)
-        RETURNING id
-    ), locked AS (
-        -- By id alone: with the village in the condition the planner may (on stale
-        -- statistics) scan the village's index, every account of the village.
-        SELECT id, village_id FROM accounts
-        WHERE id IN (:debit, :credit)
-        ORDER BY id
-        FOR NO KEY UPDATE
-    ), moved AS (
-        UPDATE accounts
-        SET balance = accounts.balance
-                + CASE WHEN accounts.id = :debit THEN -:amount ELSE :amount END,
-            version = accounts.version + 1
-        FROM locked
-        WHERE accounts.id = locked.id AND locked.village_id = :village
-          AND (accounts.kind <> 'household' OR accounts.id <> :debit
-               OR accounts.balance >= :amount)
-        RETURNING accounts.id, accounts.balance, accounts.version
-    ), transfer AS (
-        INSERT INTO transfers (journal_id, village_id, debit_account_id, credit_account_id, amount)
-        SELECT journal.id, :village, :debit, :credit, :amount FROM journal
-        WHERE (SELECT count(*) FROM moved) = 2
-        RETURNING id, journal_id
-    ), entry AS (
-        INSERT INTO entries
-            (account_id, version, transfer_id, journal_id, village_id, delta, balance_after,
-             created_at)
-        SELECT moved.id, moved.version, transfer.id, transfer.journal_id, :village,
-               CASE WHEN moved.id = :debit THEN -:amount ELSE :amount END, moved.balance,
-               :created_at
-        FROM moved, transfer
-    )
-    SELECT (SELECT id FROM journal) AS journal_id,
-           (SELECT count(*) FROM locked WHERE village_id = :village) AS found,
-           (SELECT balance FROM moved WHERE id = :debit) AS debit_balance,
-           (SELECT balance FROM moved WHERE id = :credit) AS credit_balance
-    """,
-    village=Integer(),
-    kind=String(),
-    memo=String(),
-    reason=String(),
-    actor_id=Integer(),
-    reverses_id=BigInteger(),
-    business_key=String(),
-    created_at=UTCDateTime(),
-    debit=Integer(),
-    credit=Integer(),
-    amount=BigInteger(),
-)
 
 
 @dataclass(frozen=True)
@@ -283,6 +171,19 @@ class Posted:
     balances: dict[int, int]
 
 
+@dataclass(frozen=True)
+class NewJournal:
+    """A journal to post: its transfers, in order, and what it says about them."""
+
+    legs: Sequence[Leg]
+    memo: str
+    actor_id: int | None = None
+    reason: str | None = None
+    reverses_id: int | None = None
+    # What the journal does, named once per village (an expiry): a second one collides.
+    business_key: str | None = None
+
+
 def post(
     village_id: int,
     kind: str,
@@ -295,58 +196,9 @@ def post(
     at: datetime | None = None,
     business_key: str | None = None,
 ) -> Posted:
-    """Post one balanced journal of a JournalKind in the current transaction; never commits.
-
-    Accounts are updated in ascending id order, each by one conditional UPDATE
-    that refuses to take a household below zero, so concurrent postings neither
-    deadlock nor overdraw. A refusal raises InsufficientPoints and leaves the
-    rollback to the caller (the whole transaction, or its savepoint).
-
-    This is the hot path of every credit and redemption, so it speaks SQLAlchemy
-    Core. A journal of one transfer (a credit, a redemption) costs one statement on
-    PostgreSQL (_POST_TRANSFER_PG) and four on SQLite (journal, both accounts,
-    transfer, entries); one of several transfers: one INSERT ... RETURNING for the
-    journal, one UPDATE ... RETURNING per account, and one INSERT each for the
-    transfers and the entries.
-    """
-    journal_kind = _journal_kind(kind)
-    _check_legs(legs)
-    now = at or utcnow()  # `at` backdates a journal: demo data, migrated paper records
-    memo = memo[:200]
-    journal = {
-        "village_id": village_id,
-        "kind": journal_kind.value,
-        "memo": memo,
-        "reason": reason,
-        "actor_id": actor_id,
-        "reverses_id": reverses_id,
-        "created_at": now,
-        "business_key": business_key,
-    }
-    if len(legs) == 1:
-        journal_id, balances = _post_transfer(journal, legs[0])
-    else:
-        journal_id, balances = _post_legs(journal, legs)
-    return Posted(
-        id=journal_id,
-        kind=journal_kind,
-        memo=memo,
-        reason=reason,
-        actor_id=actor_id,
-        reverses_id=reverses_id,
-        created_at=now,
-        balances=balances,
-    )
-
-
-def _post_legs(journal: dict, legs: Sequence[Leg]) -> tuple[int, dict[int, int]]:
-    """Post a journal of several transfers; return its id and each account's balance after."""
-    journal_id = db.session.connection().execute(_INSERT_JOURNAL, journal).scalar_one()
-    after: dict[int, int] = {}
-    legs_of = [(journal_id, leg) for leg in legs]
-    for balances in _transfer(journal["village_id"], legs_of, journal["created_at"]):
-        after.update(balances)
-    return journal_id, after
+    """Post one balanced journal of a JournalKind in the current transaction (post_journals())."""
+    journal = NewJournal(legs, memo, actor_id, reason, reverses_id, business_key)
+    return post_journals(village_id, kind, [journal], at=at)[0]
 
 
 def post_many(
@@ -356,148 +208,97 @@ def post_many(
     *,
     at: datetime | None = None,
 ) -> list[Posted]:
-    """Post many journals of one transfer each, in order, in a few statements.
+    """Post many journals of one transfer each, in order: postings are (leg, memo, actor_id)."""
+    journals = [NewJournal([leg], memo, actor_id) for leg, memo, actor_id in postings]
+    return post_journals(village_id, kind, journals, at=at)
 
-    postings are (leg, memo, actor_id). What post() does for each, for a queue of
-    credits sent at once: the accounts are locked and moved once, in ascending id
-    order, and each journal's entries carry the running balances, as if the journals
-    had been posted one after another. Never commits; a refusal (a household short
-    of points) raises, and the caller rolls back.
+
+def post_journals(
+    village_id: int,
+    kind: str,
+    new_journals: Sequence[NewJournal],
+    *,
+    at: datetime | None = None,
+) -> list[Posted]:
+    """Post journals of a JournalKind, in order, in the current transaction; never commits.
+
+    The one way points move. Four statements whatever the number of journals and
+    transfers: the journals are inserted; every account touched moves once by its
+    total, locked in ascending id order (_MOVE); the transfers and entries are
+    inserted. Each entry gets its account's next version, assigned under the account's
+    lock (its place in the account's sequence: statements read in it), and the balance
+    after it, walking the transfers in order as if the journals had been posted one
+    after another. A household account that would go below zero, at the end or on
+    the way, refuses the whole posting with InsufficientPoints, and the caller rolls
+    back (the whole transaction, or its savepoint).
     """
     journal_kind = _journal_kind(kind)
-    _check_legs([leg for leg, _memo, _actor in postings])
-    now = at or utcnow()
-    rows: list[dict[str, Any]] = [
-        {
-            "village_id": village_id,
-            "kind": journal_kind.value,
-            "memo": memo[:200],
-            "reason": None,
-            "actor_id": actor_id,
-            "reverses_id": None,
-            "created_at": now,
-            "business_key": None,
-        }
-        for _leg, memo, actor_id in postings
-    ]
-    ids = insert_many(journals, rows, ids=True)
-    legs = [(journal_id, leg) for journal_id, (leg, _, _) in zip(ids, postings, strict=True)]
-    balances = _transfer(village_id, legs, now)
-    return [
-        Posted(
-            id=journal_id,
-            kind=journal_kind,
-            memo=memo[:200],
-            reason=None,
-            actor_id=actor_id,
-            reverses_id=None,
-            created_at=now,
-            balances=after,
-        )
-        for journal_id, (_leg, memo, actor_id), after in zip(ids, postings, balances, strict=True)
-    ]
-
-
-def _transfer(
-    village_id: int, legs: Sequence[tuple[int, Leg]], created_at: datetime
-) -> list[dict[int, int]]:
-    """Move the accounts of (journal id, leg) transfers and write the transfers and entries.
-
-    Each account is moved once by its total, in ascending id order; the entries walk
-    the legs in order from each account's balance before them. Returns, for each
-    leg, the balances of its two accounts just after it.
-    """
+    if not new_journals:
+        raise ValidationFailed("Nothing to post.")
+    for journal in new_journals:
+        _check_legs(journal.legs)
+    legs = [(index, leg) for index, journal in enumerate(new_journals) for leg in journal.legs]
     deltas: dict[int, int] = defaultdict(int)
     counts: dict[int, int] = defaultdict(int)
-    for _journal_id, leg in legs:
+    for _index, leg in legs:
         deltas[leg.debit] -= leg.amount
         deltas[leg.credit] += leg.amount
         counts[leg.debit] += 1
         counts[leg.credit] += 1
+    now = at or utcnow()  # `at` backdates a journal: demo data, migrated paper records
+    # The journals first: a journal that collides with one already posted (the same
+    # reversal, the same expiry) is refused as such, before any balance is looked at.
+    journal_ids = insert_many(
+        journals,
+        [
+            {
+                "village_id": village_id,
+                "kind": journal_kind.value,
+                "memo": journal.memo[:200],
+                "reason": journal.reason,
+                "actor_id": journal.actor_id,
+                "reverses_id": journal.reverses_id,
+                "created_at": now,
+                "business_key": journal.business_key,
+            }
+            for journal in new_journals
+        ],
+        ids=True,
+    )
     after = _move(village_id, deltas, counts)
-
-    connection = db.session.connection()
-    transfer_rows = [
-        {
-            "journal_id": journal_id,
-            "village_id": village_id,
-            "debit_account_id": leg.debit,
-            "credit_account_id": leg.credit,
-            "amount": leg.amount,
-        }
-        for journal_id, leg in legs
+    balances = _write_entries(village_id, legs, journal_ids, after, now)
+    return [
+        Posted(
+            id=journal_id,
+            kind=journal_kind,
+            memo=journal.memo[:200],
+            reason=journal.reason,
+            actor_id=journal.actor_id,
+            reverses_id=journal.reverses_id,
+            created_at=now,
+            balances=balances[index],
+        )
+        for index, (journal_id, journal) in enumerate(zip(journal_ids, new_journals, strict=True))
     ]
-    if len(transfer_rows) == 1:
-        transfer_ids = [connection.execute(_INSERT_TRANSFER, transfer_rows[0]).scalar_one()]
-    else:
-        transfer_ids = insert_many(transfers, transfer_rows, ids=True)
-
-    running = {aid: (bal - deltas[aid], ver - counts[aid]) for aid, (bal, ver, _) in after.items()}
-    entry_rows = []
-    balances = []
-    for (journal_id, leg), transfer_id in zip(legs, transfer_ids, strict=True):
-        for account_id, delta in ((leg.debit, -leg.amount), (leg.credit, leg.amount)):
-            balance, version = running[account_id]
-            balance, version = balance + delta, version + 1
-            if balance < 0 and after[account_id][2] == HOUSEHOLD:
-                raise InsufficientPoints("The household does not have enough points.")
-            running[account_id] = (balance, version)
-            entry_rows.append(
-                {
-                    "account_id": account_id,
-                    "version": version,
-                    "transfer_id": transfer_id,
-                    "journal_id": journal_id,
-                    "village_id": village_id,
-                    "delta": delta,
-                    "balance_after": balance,
-                    "created_at": created_at,
-                }
-            )
-        balances.append({leg.debit: running[leg.debit][0], leg.credit: running[leg.credit][0]})
-    insert_many(entries, entry_rows)
-    return balances
 
 
 def _move(
     village_id: int, deltas: dict[int, int], counts: dict[int, int]
 ) -> dict[int, tuple[int, int, str]]:
-    """Move each account by its delta, in ascending id order; return (balance, version, kind).
+    """Move each account by its delta in one statement; return (balance, version, kind) after.
 
-    A household account is never taken below zero: one that would be refuses the
-    whole move (InsufficientPoints), as does an account of another village (NotFound).
+    A household account that would go below zero refuses the whole move
+    (InsufficientPoints), as does an account of another village (NotFound).
     """
     connection = db.session.connection()
     ids = sorted(deltas)
-    if connection.dialect.name == "postgresql":
-        rows = connection.execute(
-            _MOVE_MANY_PG,
-            {
-                "village": village_id,
-                "ids": ids,
-                "deltas": [deltas[i] for i in ids],
-                "counts": [counts[i] for i in ids],
-            },
-        ).all()
-        after = {row.id: (row.balance, row.version, row.kind) for row in rows}
-        if len(after) < len(ids):
-            _refuse(village_id, [i for i in ids if i not in after])
-        return after
-    after = {}
-    for account_id in ids:
-        delta = deltas[account_id]
-        row = connection.execute(
-            _TAKE if delta < 0 else _MOVE,
-            {
-                "account_id": account_id,
-                "village": village_id,
-                "delta": delta,
-                "count": counts[account_id],
-            },
-        ).one_or_none()
-        if row is None:
-            _refuse(village_id, [account_id])
-        after[account_id] = (row.balance, row.version, row.kind)
+    moves = [{"id": i, "delta": deltas[i], "count": counts[i]} for i in ids]
+    rows = connection.execute(
+        _MOVE, {"village": village_id, **_MOVES.bind(connection, moves)}
+    ).all()
+    after = {row.id: (row.balance, row.version, row.kind) for row in rows}
+    if len(after) < len(ids):
+        _refuse(village_id, [i for i in ids if i not in after])
     return after
 
 
@@ -516,68 +317,63 @@ def _refuse(village_id: int, account_ids: Sequence[int]) -> NoReturn:
     raise InsufficientPoints("The household does not have enough points.")
 
 
-def _post_transfer(journal: dict, leg: Leg) -> tuple[int, dict[int, int]]:
-    """Post a journal of one transfer; return its id and the two balances after it."""
-    connection = db.session.connection()
-    village_id = journal["village_id"]
-    if connection.dialect.name == "postgresql":
-        row = connection.execute(
-            _POST_TRANSFER_PG,
-            {
-                **journal,
-                "village": village_id,
-                "debit": leg.debit,
-                "credit": leg.credit,
-                "amount": leg.amount,
-            },
-        ).one()
-        if row.debit_balance is None or row.credit_balance is None:
-            if row.found < 2:
-                _refuse(village_id, [leg.debit, leg.credit])
-            raise InsufficientPoints("The household does not have enough points.")
-        return row.journal_id, {leg.debit: row.debit_balance, leg.credit: row.credit_balance}
-    journal_id = connection.execute(_INSERT_JOURNAL, journal).scalar_one()
-    moved = {
-        row.id: row
-        for row in connection.execute(
-            _MOVE_PAIR,
-            {
-                "debit": leg.debit,
-                "credit": leg.credit,
-                "village": village_id,
-                "amount": leg.amount,
-            },
-        )
-    }
-    if len(moved) < 2:
-        _refuse(village_id, [leg.debit, leg.credit])
-    transfer_id = connection.execute(
-        _INSERT_TRANSFER,
-        {
-            "journal_id": journal_id,
-            "village_id": village_id,
-            "debit_account_id": leg.debit,
-            "credit_account_id": leg.credit,
-            "amount": leg.amount,
-        },
-    ).scalar_one()
-    connection.execute(
-        _INSERT_ENTRIES,
+def _write_entries(
+    village_id: int,
+    legs: Sequence[tuple[int, Leg]],
+    journal_ids: Sequence[int],
+    after: dict[int, tuple[int, int, str]],
+    created_at: datetime,
+) -> list[dict[int, int]]:
+    """Insert the transfers of (journal index, leg) and their entries, with running balances.
+
+    The entries walk the legs in order from each account's balance and version before
+    the move. Returns, for each journal, the balance of each of its accounts after it.
+    """
+    transfer_ids = insert_many(
+        transfers,
         [
             {
-                "account_id": account_id,
-                "version": moved[account_id].version,
-                "transfer_id": transfer_id,
-                "journal_id": journal_id,
+                "journal_id": journal_ids[index],
                 "village_id": village_id,
-                "delta": delta,
-                "balance_after": moved[account_id].balance,
-                "created_at": journal["created_at"],
+                "debit_account_id": leg.debit,
+                "credit_account_id": leg.credit,
+                "amount": leg.amount,
             }
-            for account_id, delta in ((leg.debit, -leg.amount), (leg.credit, leg.amount))
+            for index, leg in legs
         ],
+        ids=True,
     )
-    return journal_id, {account_id: row.balance for account_id, row in moved.items()}
+    running = {
+        account_id: [balance, version] for account_id, (balance, version, _) in after.items()
+    }
+    for _index, leg in legs:  # back to where each account stood before the move
+        for account_id, delta in ((leg.debit, -leg.amount), (leg.credit, leg.amount)):
+            running[account_id][0] -= delta
+            running[account_id][1] -= 1
+    rows = []
+    balances: list[dict[int, int]] = [{} for _ in journal_ids]
+    for (index, leg), transfer_id in zip(legs, transfer_ids, strict=True):
+        for account_id, delta in ((leg.debit, -leg.amount), (leg.credit, leg.amount)):
+            place = running[account_id]
+            place[0] += delta
+            place[1] += 1
+            if place[0] < 0 and after[account_id][2] == HOUSEHOLD:
+                raise InsufficientPoints("The household does not have enough points.")
+            rows.append(
+                {
+                    "account_id": account_id,
+                    "version": place[1],
+                    "transfer_id": transfer_id,
+                    "journal_id": journal_ids[index],
+                    "village_id": village_id,
+                    "delta": delta,
+                    "balance_after": place[0],
+                    "created_at": created_at,
+                }
+            )
+            balances[index][account_id] = place[0]
+    insert_many(entries, rows)
+    return balances
 
 
 def reverse(journal_id: int, *, village_id: int, actor_id: int | None, reason: str) -> Posted:
@@ -679,6 +475,8 @@ __all__ = [
     "posting_accounts",
     "post",
     "post_many",
+    "post_journals",
+    "NewJournal",
     "reverse",
     "adjust",
     "credit",

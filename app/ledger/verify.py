@@ -8,14 +8,13 @@ The business totals (inspections, redemptions, stock) are checked by their own
 packages; app/checks.py gathers them all.
 """
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Select, func, or_, select
 
-from app.db import db
+from app.db import snapshot_connection
 from app.ledger.models import HOUSEHOLD, Account, Entry, Journal, Transfer
 
 # The rows a problem may name, by the API's field names (ProblemOut has one field each).
@@ -392,25 +391,9 @@ CHECKS: tuple[Check, ...] = (
 )
 
 
-@contextmanager
-def snapshot() -> Iterator[Connection]:
-    """Lend a read-only connection of its own: one consistent view of what is committed.
-
-    The caller's session is never touched, so whatever it has flushed or is about
-    to commit survives a verify, on either engine.
-    """
-    with db.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execution_options(
-                isolation_level="REPEATABLE READ", postgresql_readonly=True
-            )
-        # The first read begins the one transaction; closing rolls it back.
-        yield connection
-
-
 def verify(village_id: int | None = None) -> VerifyReport:
     """Check every ledger rule over one consistent snapshot; writes nothing."""
-    with snapshot() as connection:
+    with snapshot_connection() as connection:
         transactions = connection.scalar(
             _scoped(select(func.count(Journal.id)), Journal.village_id, village_id)
         )
@@ -419,21 +402,3 @@ def verify(village_id: int | None = None) -> VerifyReport:
         )
         problems = [problem for check in CHECKS for problem in check(connection, village_id)]
     return VerifyReport(transactions=transactions or 0, postings=postings or 0, problems=problems)
-
-
-def verify_expiries(village_id: int | None = None) -> list[Problem]:
-    """Each expiry journal moved exactly what the policy in force said was due."""
-    # expiry.py posts through services.py, which imports this module: import it late.
-    from app.ledger.expiry import expiry_problems
-
-    with snapshot() as connection:
-        return [
-            Problem(
-                "expiry",
-                f"transaction {journal_id} {detail}, the policy says {expected}",
-                {"transaction_id": journal_id},
-                expected=expected,
-                actual=actual,
-            )
-            for journal_id, detail, expected, actual in expiry_problems(connection, village_id)
-        ]

@@ -1,30 +1,24 @@
 """Redeeming goods for points at the counter, receipts, and cancelling."""
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
 from sqlalchemy import (
-    BigInteger,
-    Integer,
-    String,
     Table,
     bindparam,
     func,
-    insert,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app.audit.services import REDEMPTION_CANCELLED, record
 from app.auth.models import User
 from app.catalogue.models import CANCEL, REDEMPTION, Good
-from app.catalogue.services import move_stock
-from app.db import adopt, db, insert_adopted, typed_text, utcnow
+from app.catalogue.services import move_stocks
+from app.db import adopt, db, insert_many, utcnow
 from app.errors import (
     AlreadyReversed,
     HouseholdInactive,
@@ -36,21 +30,17 @@ from app.errors import (
 from app.households.models import Household
 from app.ledger.models import REDEMPTION as REDEMPTION_ACCOUNT
 from app.ledger.models import Account
-from app.ledger.services import (
-    Leg,
-    household_balance,
-    post,
-    reverse,
-)
+from app.ledger.services import Leg, Posted, household_balance, post, reverse
 from app.ledger.verify import Problem
 from app.redemptions.models import ReceiptCounter, Redemption, RedemptionLine
 from app.scope import zone
-from app.types import UTCDateTime
 from app.villages.models import Village
 
 MAX_LINES = 50
 
 receipt_counters = cast(Table, ReceiptCounter.__table__)
+redemptions = cast(Table, Redemption.__table__)
+redemption_lines = cast(Table, RedemptionLine.__table__)
 accounts = cast(Table, Account.__table__)
 _NEXT_RECEIPT = (
     update(receipt_counters)
@@ -60,85 +50,6 @@ _NEXT_RECEIPT = (
     )
     .values(last=receipt_counters.c.last + 1)
     .returning(receipt_counters.c.last)
-)
-_INSERT_LINES = insert(cast(Table, RedemptionLine.__table__))
-# PostgreSQL: the next receipt number, the redemption and its lines in one round trip.
-# No row back: the village has no counter for the year yet (make it, then again).
-_REDEEM_PG = typed_text(
-    """
-    WITH counter AS (
-        UPDATE receipt_counters SET last = last + 1
-        WHERE village_id = :village_id AND year = :year
-        RETURNING last
-    ), redemption AS (
-        INSERT INTO redemptions
-            (village_id, household_id, storekeeper_id, receipt_no, total_points,
-             balance_before, balance_after, journal_id, created_at, found_by)
-        SELECT :village_id, :household_id, :storekeeper_id,
-               :prefix || lpad(counter.last::text, greatest(6, length(counter.last::text)), '0'),
-               :total_points, :balance_before, :balance_after, :journal_id, :created_at, :found_by
-        FROM counter
-        RETURNING id, receipt_no
-    ), line AS (
-        INSERT INTO redemption_lines
-            (redemption_id, good_id, name, unit, quantity, price_points, line_points, cost_cents)
-        SELECT redemption.id, kept.good_id, kept.name, kept.unit, kept.quantity,
-               kept.price_points, kept.line_points, kept.cost_cents
-        FROM redemption, jsonb_to_recordset(CAST(:lines AS jsonb)) AS kept(
-            good_id integer, name text, unit text, quantity integer, price_points integer,
-            line_points integer, cost_cents integer)
-    )
-    SELECT id, receipt_no FROM redemption
-    """,
-    village_id=Integer(),
-    year=Integer(),
-    household_id=Integer(),
-    storekeeper_id=Integer(),
-    prefix=String(),
-    total_points=Integer(),
-    balance_before=Integer(),
-    balance_after=Integer(),
-    journal_id=BigInteger(),
-    created_at=UTCDateTime(),
-    found_by=String(),
-    lines=String(),
-)
-# PostgreSQL: take a basket's goods from stock with their movements, in one statement.
-# The goods are locked in ascending id order (as a cancellation takes them), and a good
-# with too little stock is left out of what it returns.
-_TAKE_STOCK_PG = typed_text(
-    """
-    WITH wanted AS (
-        SELECT * FROM jsonb_to_recordset(CAST(:takes AS jsonb))
-            AS t(good_id integer, quantity integer)
-    ), locked AS (
-        SELECT goods.id FROM goods
-        WHERE goods.id IN (SELECT good_id FROM wanted) AND goods.village_id = :village_id
-        ORDER BY goods.id
-        FOR NO KEY UPDATE
-    ), taken AS (
-        UPDATE goods SET stock = goods.stock - wanted.quantity
-        FROM wanted, locked
-        WHERE goods.id = wanted.good_id AND goods.id = locked.id
-          AND goods.stock >= wanted.quantity
-        RETURNING goods.id, goods.stock, wanted.quantity
-    ), moved AS (
-        INSERT INTO stock_movements
-            (village_id, good_id, kind, quantity, stock_after, note, redemption_id, actor_id,
-             created_at)
-        SELECT :village_id, taken.id, :kind, -taken.quantity, taken.stock, :note,
-               :redemption_id, :actor_id, :created_at
-        FROM taken
-    )
-    SELECT id, stock FROM taken
-    """,
-    village_id=Integer(),
-    takes=String(),
-    kind=String(),
-    note=String(),
-    redemption_id=Integer(),
-    actor_id=Integer(),
-    created_at=UTCDateTime(),
 )
 # The goods of a basket with their village and the two accounts a redemption posts to.
 _household_account = accounts.alias("household_account")
@@ -235,13 +146,55 @@ def redeem_goods(
     """Trade points for goods: points, stock and receipt commit together or not at all.
 
     Prices are the catalogue's at this moment and are kept on the lines. Points
-    are taken first, then stock in ascending good order (the same order as a
-    cancellation), so concurrent redemptions and cancellations never deadlock.
+    are taken first, then the basket's stock in one move (goods locked in ascending
+    order, as a cancellation takes them), so concurrent redemptions and
+    cancellations never deadlock.
     """
     if household.village_id != storekeeper.village_id:
         raise NotFound("No such household.")
     if household.status != "active":
         raise HouseholdInactive("This household has moved away.")
+    quantities = _quantities(lines)
+    goods, village, account, shop = _basket(household, quantities)
+    total = sum(goods[good_id].price_points * quantity for good_id, quantity in quantities.items())
+    now = at or utcnow()
+    journal = _take_points(household, storekeeper, account, shop, total, goods, quantities, now)
+    balance_after = journal.balances[account]
+    year = now.astimezone(zone(village.timezone)).year
+    values = {
+        "village_id": household.village_id,
+        "household_id": household.id,
+        "storekeeper_id": storekeeper.id,
+        "receipt_no": next_receipt_no(village, year),
+        "total_points": total,
+        "balance_before": balance_after + total,
+        "balance_after": balance_after,
+        "journal_id": journal.id,
+        "created_at": now,
+        "found_by": found_by if found_by in FOUND_BY else "card",
+    }
+    redemption = adopt(Redemption, insert_many(redemptions, [values], ids=True)[0], values)
+    kept = [
+        {
+            "redemption_id": redemption.id,
+            "good_id": good_id,
+            "name": goods[good_id].name,
+            "unit": goods[good_id].unit,
+            "quantity": quantities[good_id],
+            "price_points": goods[good_id].price_points,
+            "line_points": goods[good_id].price_points * quantities[good_id],
+            # Kept like the price: the settlement pays what the unit cost then.
+            "cost_cents": goods[good_id].cost_cents,
+        }
+        for good_id in sorted(quantities)
+    ]
+    insert_many(redemption_lines, kept)
+    _take_stock(redemption, goods, quantities)
+    return RedemptionResult(redemption, household.code, balance_after, kept)
+
+
+def _quantities(lines: Sequence[LineRequest]) -> dict[int, int]:
+    """Return the basket's quantity of each good, refusing an empty or outsized basket."""
     if not lines or len(lines) > MAX_LINES:
         raise ValidationFailed(
             f"A redemption has 1 to {MAX_LINES} lines.",
@@ -255,16 +208,26 @@ def redeem_goods(
                 errors={"lines": [f"Quantities are 1 to {MAX_QUANTITY}."]},
             )
         quantities[line.good_id] = quantities.get(line.good_id, 0) + line.quantity
-    goods, village, account, shop = _basket(household, quantities)
-    total = sum(goods[good_id].price_points * quantity for good_id, quantity in quantities.items())
-    now = at or utcnow()
-    names = "、".join(f"{goods[g].name}×{q}" for g, q in quantities.items())
+    return quantities
+
+
+def _take_points(
+    household: Household,
+    storekeeper: User,
+    account: int,
+    shop: int,
+    total: int,
+    goods: dict[int, Good],
+    quantities: dict[int, int],
+    now: datetime,
+) -> Posted:
+    """Post the basket's points from the household to the shop; say by how much it is short."""
     try:
-        journal = post(
+        return post(
             household.village_id,
             "redemption",
             [Leg(account, shop, total)],
-            memo=names,
+            memo="、".join(f"{goods[g].name}×{q}" for g, q in quantities.items()),
             actor_id=storekeeper.id,
             at=now,
         )
@@ -277,50 +240,18 @@ def redeem_goods(
             balance=balance,
             shortfall=max(total - balance, 0),
         ) from None
-    balance_after = journal.balances[account]
-    year = now.astimezone(zone(village.timezone)).year
-    values = {
-        "village_id": household.village_id,
-        "household_id": household.id,
-        "storekeeper_id": storekeeper.id,
-        "total_points": total,
-        "balance_before": balance_after + total,
-        "balance_after": balance_after,
-        "journal_id": journal.id,
-        "created_at": now,
-        "found_by": found_by if found_by in FOUND_BY else "card",
-    }
-    kept = [
-        {
-            "good_id": good_id,
-            "name": goods[good_id].name,
-            "unit": goods[good_id].unit,
-            "quantity": quantities[good_id],
-            "price_points": goods[good_id].price_points,
-            "line_points": goods[good_id].price_points * quantities[good_id],
-            # Kept like the price: the settlement pays what the unit cost then.
-            "cost_cents": goods[good_id].cost_cents,
-        }
-        for good_id in sorted(quantities)
-    ]
-    connection = db.session.connection()
-    lines_kept = False
-    if connection.dialect.name == "postgresql":
-        redemption = _insert_redemption_pg(village, year, values, kept)
-        lines_kept = True
-    else:
-        values["receipt_no"] = next_receipt_no(village, year)
-        redemption = insert_adopted(Redemption, values)
-    for row in kept:
-        row["redemption_id"] = redemption.id
+
+
+def _take_stock(redemption: Redemption, goods: dict[int, Good], quantities: dict[int, int]) -> None:
+    """Take the basket's goods from stock in one move; OutOfStock names the good short."""
     try:
-        _take_stock(
-            household.village_id,
-            quantities,
-            goods,
+        move_stocks(
+            redemption.village_id,
+            {good_id: -quantity for good_id, quantity in quantities.items()},
+            kind=REDEMPTION,
             note=redemption.receipt_no,
             redemption_id=redemption.id,
-            actor_id=storekeeper.id,
+            actor_id=redemption.storekeeper_id,
         )
     except OutOfStock as short:
         good_id = short.extra["good_id"]
@@ -333,56 +264,6 @@ def redeem_goods(
             available=short.extra.get("available", 0),
             requested=quantities[good_id],
         ) from None
-    if not lines_kept:
-        connection.execute(_INSERT_LINES, kept)
-    return RedemptionResult(redemption, household.code, balance_after, kept)
-
-
-def _take_stock(
-    village_id: int,
-    quantities: dict[int, int],
-    goods: dict[int, Good],
-    *,
-    note: str,
-    redemption_id: int,
-    actor_id: int,
-) -> None:
-    """Take the basket's goods from stock, in ascending good order; OutOfStock if one is short.
-
-    PostgreSQL takes them all, with their stock movements, in one statement; a good it
-    could not take is then taken the ordinary way, which refuses it as the catalogue does.
-    """
-    short = sorted(quantities)
-    if db.session.connection().dialect.name == "postgresql":
-        taken = db.session.connection().execute(
-            _TAKE_STOCK_PG,
-            {
-                "village_id": village_id,
-                "takes": json.dumps(
-                    [{"good_id": g, "quantity": q} for g, q in sorted(quantities.items())]
-                ),
-                "kind": REDEMPTION,
-                "note": note,
-                "redemption_id": redemption_id,
-                "actor_id": actor_id,
-                "created_at": utcnow(),
-            },
-        )
-        done = set()
-        for good_id, stock in taken:
-            set_committed_value(goods[good_id], "stock", stock)
-            done.add(good_id)
-        short = [good_id for good_id in short if good_id not in done]
-    for good_id in short:
-        move_stock(
-            good_id,
-            village_id,
-            -quantities[good_id],
-            kind=REDEMPTION,
-            note=note,
-            redemption_id=redemption_id,
-            actor_id=actor_id,
-        )
 
 
 def _basket(
@@ -413,25 +294,6 @@ def _basket(
     if shop is None:
         raise NotFound(f"The village has no {REDEMPTION_ACCOUNT} account.")
     return goods, village, account, shop
-
-
-def _insert_redemption_pg(
-    village: Village, year: int, values: dict, kept: list[dict]
-) -> Redemption:
-    """Take the next receipt number and insert the redemption with its lines (PostgreSQL)."""
-    connection = db.session.connection()
-    parameters = {
-        **values,
-        "year": year,
-        "prefix": receipt_prefix(village, year),
-        "lines": json.dumps(kept, ensure_ascii=False),
-    }
-    for _ in range(2):
-        row = connection.execute(_REDEEM_PG, parameters).one_or_none()
-        if row is not None:
-            return adopt(Redemption, row.id, {**values, "receipt_no": row.receipt_no})
-        _make_receipt_counter(village.id, year)
-    raise AssertionError("the receipt counter could not be made")
 
 
 def get_redemption(village_id: int, redemption_id: int) -> Redemption:
@@ -473,16 +335,14 @@ def cancel(redemption: Redemption, *, actor: User, reason: str) -> Redemption:
     reversal = reverse(
         redemption.journal_id, village_id=redemption.village_id, actor_id=actor.id, reason=reason
     )
-    for line in lines_of(redemption):
-        move_stock(
-            line.good_id,
-            redemption.village_id,
-            line.quantity,
-            kind=CANCEL,
-            note=f"{redemption.receipt_no}: {reason}",
-            redemption_id=redemption.id,
-            actor_id=actor.id,
-        )
+    move_stocks(
+        redemption.village_id,
+        {line.good_id: line.quantity for line in lines_of(redemption)},
+        kind=CANCEL,
+        note=f"{redemption.receipt_no}: {reason}",
+        redemption_id=redemption.id,
+        actor_id=actor.id,
+    )
     db.session.execute(
         update(Redemption)
         .where(Redemption.id == redemption.id)

@@ -173,7 +173,8 @@ ACTOR = aliased(User)
 def _ledger(
     statement: Select, village_id: int, zone: ZoneInfo, day_from: date, day_to: date
 ) -> Select:
-    """Every entry of a household account posted on the days, oldest first."""
+    """Every entry of a household account posted on the days, household by household in
+    posting order (version: by time, a balance need not follow from the row before)."""
     start, end = utc_bounds(zone, day_from, day_to)
     return (
         # From the village's household accounts, so that entries are found through
@@ -187,7 +188,7 @@ def _ledger(
         .join(Journal, Journal.id == Entry.journal_id)
         .outerjoin(ACTOR, ACTOR.id == Journal.actor_id)
         .where(Account.village_id == village_id, Account.kind == HOUSEHOLD)
-        .order_by(Entry.created_at, Entry.journal_id, Entry.transfer_id)
+        .order_by(Household.code, Entry.version)
     )
 
 

@@ -32,11 +32,11 @@ from app.db import db
 from app.errors import ValidationFailed
 from app.households.models import Household
 from app.inspections.models import Inspection
-from app.inspections.services import current_rules
 from app.ledger.expiry import expired_between
 from app.ledger.models import ADJUSTMENT, HOUSEHOLD, Account, Entry, Journal
 from app.redemptions.models import Redemption, RedemptionLine
 from app.reports.filters import households_by_grid, kept_redemptions, standing_inspections
+from app.rules.services import current_rules
 from app.scope import utc_bounds, village_today, village_zone
 from app.villages.models import Grid
 

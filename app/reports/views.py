@@ -12,9 +12,9 @@ from app.auth.decorators import role_required
 from app.auth.models import ADMIN
 from app.db import db, reads_may_lag
 from app.errors import DomainError
-from app.ledger.expiry_views import expiring_this_month
 from app.reports import board as boards
 from app.reports import charts, dashboard, exports, services
+from app.reports.expiry_views import expiring_this_month
 from app.scope import current_scope
 from app.villages.models import Village
 

@@ -11,8 +11,8 @@ from app.auth.models import INSPECTOR, User, UserGrid
 from app.db import db
 from app.errors import NotFound, ValidationFailed
 from app.households.models import Household
-from app.inspections.services import create_default_rules
 from app.ledger.services import open_village_accounts
+from app.rules.services import create_default_rules
 from app.townships.models import Township
 from app.villages.models import DEFAULT_TIMEZONE, Grid, Village
 

@@ -8,9 +8,10 @@ from testsupport import PASSWORD, log_in_browser
 from app.auth.models import HOUSEHOLD
 from app.db import db, run_write
 from app.households.cards import make_token
-from app.inspections.services import current_rules, set_rules
 from app.ledger import services as ledger
-from app.ledger.expiry import IDLE_MONTHS, ExpiryPolicy, add_months
+from app.ledger.expiry import add_months
+from app.rules.expiry import IDLE_MONTHS, ExpiryPolicy
+from app.rules.services import current_rules, set_rules
 from app.scope import day_start, village_today, zone
 
 SHOTS = "/tmp/shots"

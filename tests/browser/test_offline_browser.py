@@ -22,7 +22,8 @@ from app.db import db
 from app.households.cards import make_token
 from app.households.services import update_household
 from app.inspections.models import Inspection
-from app.inspections.services import current_rules, inspect_household, set_rules
+from app.inspections.services import inspect_household
+from app.rules.services import current_rules, set_rules
 
 pytestmark = pytest.mark.browser
 
