@@ -163,14 +163,26 @@ def decide_all(scope: Scope, path: str, sent: list[dict], location: Location) ->
     items = _items(scope, path, sent)
     loaded = [item for item in items if item.answer is None]
     seen = stored_outcomes(scope.village_id, {item.key for item in loaded})
-    moments = [cast(dict, item.data).get("inspected_at") or recorded_at for item in loaded]
+    # A moment out of bounds is refused before the reads all items share: one of
+    # no UTC form (the year 1, the year 9999) would fail them for every item.
+    for item in loaded:
+        if item.key not in seen:
+            try:
+                _check_moment(cast(dict, item.data))
+            except DomainError as error:
+                item.refusal = error
+    moments = [
+        cast(dict, item.data).get("inspected_at") or recorded_at
+        for item in loaded
+        if item.key not in seen and item.refusal is None
+    ]
     known = services.read_round(
         scope.village_id, _household_ids(loaded), min(moments, default=recorded_at)
     )
 
     # Who each item names, on what day and by which rules: what needs no order.
     for item in loaded:
-        if item.key not in seen:
+        if item.key not in seen and item.refusal is None:
             try:
                 item.credit = _find(scope, item, known, recorded_at)
             except DomainError as error:
@@ -231,12 +243,16 @@ def _household_ids(items: list[_Item]) -> set[int]:
     return ids
 
 
+def _check_moment(data: dict) -> None:
+    """Refuse an item graded too long ago or ahead of the clock, as the single request does."""
+    if data.get("inspected_at") is not None:
+        services.check_inspected_at(data["inspected_at"])
+
+
 def _find(scope: Scope, item: _Item, known: services.Round, recorded_at: datetime) -> _Credit:
     """Find the item's household, day and rules as the single request would, or refuse."""
     data = cast(dict, item.data)
     inspected_at = data.get("inspected_at")
-    if inspected_at is not None:
-        inspected_at = services.check_inspected_at(inspected_at)
     if inspected_at is None or data.get("payload") is None:
         household = household_by_ref(scope.village_id, data)
     else:
