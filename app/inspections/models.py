@@ -1,5 +1,6 @@
 """Inspections and the village's scoring rules."""
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -84,3 +85,20 @@ class RuleSet(Model):
     expiry: Mapped[str | None] = mapped_column(Text)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+@dataclass(frozen=True)
+class InspectionResult:
+    """An inspection as its answer shows it: with the household's code and balance."""
+
+    inspection: Inspection
+    household_code: str | None
+    balance: int
+
+    @property
+    def has_photo(self) -> bool:
+        return self.inspection.photo is not None
+
+    @property
+    def voided(self) -> bool:
+        return self.inspection.voided_at is not None
