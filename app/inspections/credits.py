@@ -88,7 +88,7 @@ _HOUSEHOLDS_AND_ACCOUNTS = (
         Household.id.in_(bindparam("households", expanding=True)),
     )
     .order_by(accounts.c.id)
-    .with_for_update(of=accounts)
+    .with_for_update(of=accounts, key_share=True)  # FOR NO KEY UPDATE, as the ledger locks
 )
 # When a card version was retired by a reissue.
 _CARD_RETIRED_AT = select(card_reissues.c.created_at).where(
