@@ -14,16 +14,17 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from functools import partial, wraps
 from typing import Any, NamedTuple, cast
 
 from flask import Response, current_app, g, request
-from sqlalchemy import Row, Table, bindparam, select
+from sqlalchemy import Row, Table, bindparam, insert, select
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as AnyResponse
 
-from app.db import OneOf, db, insert_many, insert_or_skip, is_transient, run_write, utcnow
+from app.db import db, insert_or_skip, is_transient, run_write, utcnow
 from app.errors import DomainError, IdempotencyConflict, problem
 from app.idempotency import IdempotencyRecord
 
@@ -36,7 +37,7 @@ _STORED_OUTCOMES = select(
     idempotency_records.c.location,
 ).where(
     idempotency_records.c.village_id == bindparam("village_id"),
-    OneOf(idempotency_records.c.key, "keys"),
+    idempotency_records.c.key.in_(bindparam("keys", expanding=True)),
 )
 
 KEY_HEADER = "Idempotency-Key"
@@ -79,8 +80,8 @@ class _KeyTaken(Exception):
     """Another copy of this request stored its outcome first."""
 
 
-class _LookFirst(Exception):
-    """The request failed without looking for a stored outcome: look, then try again."""
+class _CheckKeyFirst(Exception):
+    """The request failed before its key was checked: check it for a stored outcome first."""
 
 
 class _Refused(Exception):
@@ -182,7 +183,7 @@ def problem_response(error: DomainError) -> Response:
     return problem(error.status, error.code, error.title, error.detail, **extra)
 
 
-def _stored_outcome(village_id: int, key: str, fingerprint: str) -> AnyResponse | None:
+def _replay_stored(village_id: int, key: str, fingerprint: str) -> AnyResponse | None:
     """The outcome kept with the key, replayed; None if there is none yet."""
     stored = stored_outcomes(village_id, [key]).get(key)
     return None if stored is None else replayed(stored, fingerprint)
@@ -210,22 +211,22 @@ def stored_outcomes(village_id: int, keys: Collection[str]) -> dict[str, Row]:
     return {row.key: row for row in rows}
 
 
-class Kept(NamedTuple):
-    """An answer as kept with its key: what every replay of it sends back."""
+class StoredOutcome(NamedTuple):
+    """An answer as stored with its key: what every replay of it sends back."""
 
     status_code: int
     body: str
     location: str | None
 
+    @classmethod
+    def of(cls, response: AnyResponse) -> "StoredOutcome":
+        """What a response stores with its key."""
+        return cls(
+            response.status_code, response.get_data(as_text=True), response.headers.get("Location")
+        )
 
-def kept(response: AnyResponse) -> Kept:
-    """What a response keeps with its key."""
-    return Kept(
-        response.status_code, response.get_data(as_text=True), response.headers.get("Location")
-    )
 
-
-def _record(village_id: int, key: str, fingerprint: str, outcome: Kept) -> dict:
+def _record(village_id: int, key: str, fingerprint: str, outcome: StoredOutcome) -> dict:
     return {
         "village_id": village_id,
         "key": key,
@@ -243,23 +244,24 @@ def _store(village_id: int, key: str, fingerprint: str, response: AnyResponse) -
         db.session.connection()
         .execute(
             insert_or_skip(idempotency_records),
-            _record(village_id, key, fingerprint, kept(response)),
+            _record(village_id, key, fingerprint, StoredOutcome.of(response)),
         )
         .scalar_one_or_none()
     )
     return stored is not None
 
 
-def store_all(village_id: int, outcomes: Sequence[tuple[str, str, Kept]]) -> None:
+def store_all(village_id: int, outcomes: Sequence[tuple[str, str, StoredOutcome]]) -> None:
     """Keep each (key, fingerprint, outcome) in one INSERT.
 
     For keys read as new in this transaction: a key kept meanwhile by another
     request fails the INSERT (IntegrityError) and the caller decides again.
     """
-    insert_many(
-        idempotency_records,
-        [_record(village_id, key, digest, outcome) for key, digest, outcome in outcomes],
-    )
+    if outcomes:
+        db.session.execute(
+            insert(idempotency_records),
+            [_record(village_id, key, digest, outcome) for key, digest, outcome in outcomes],
+        )
 
 
 def decide_once(
@@ -285,7 +287,7 @@ def decide_once(
         savepoint.rollback()
     except DomainError as error:
         savepoint.rollback()
-        replayed = _stored_outcome(village_id, key, fingerprint)
+        replayed = _replay_stored(village_id, key, fingerprint)
         if replayed is not None:
             return replayed
         if error.status not in STORED_REFUSALS:
@@ -295,7 +297,7 @@ def decide_once(
             return refusal
     except HTTPException:
         savepoint.rollback()
-        replayed = _stored_outcome(village_id, key, fingerprint)
+        replayed = _replay_stored(village_id, key, fingerprint)
         if replayed is not None:
             return replayed
         raise
@@ -304,12 +306,12 @@ def decide_once(
             savepoint.rollback()
         if is_transient(error):
             raise
-        replayed = _stored_outcome(village_id, key, fingerprint)
+        replayed = _replay_stored(village_id, key, fingerprint)
         if replayed is not None:
             return replayed
         raise
     # The key was kept by another copy of the request (or an item before this one).
-    replayed = _stored_outcome(village_id, key, fingerprint)
+    replayed = _replay_stored(village_id, key, fingerprint)
     if replayed is None:  # pragma: no cover - a kept key is there to read
         raise AssertionError(f"the outcome kept with key {key!r} is missing")
     return replayed
@@ -322,7 +324,7 @@ def run_idempotent(
     produce: Callable[[], AnyResponse],
     *,
     on_refusal: Callable[[DomainError], AnyResponse] = problem_response,
-    look_first: bool = False,
+    check_key_first: bool = False,
 ) -> AnyResponse:
     """Run produce() once per key: store its response, or a business refusal, with the key.
 
@@ -332,73 +334,85 @@ def run_idempotent(
     The key is not looked up first: the key's row is inserted last, in the same
     transaction as what produce() wrote, with INSERT ... ON CONFLICT DO NOTHING,
     and a conflict (or an error, which a replay may meet where the first request
-    did not) rolls back and runs again looking first. look_first looks from the
-    start: for work with effects outside the database (a photo written to disk),
-    which a rolled-back copy would leave behind. A copy of the request that ran
-    at the same instant waits there on the key's unique index; when it finds the
-    key taken it rolls back everything it did and replays the stored outcome. A
-    business refusal rolls back what the request wrote and stores the refusal
-    alone, in a transaction of its own.
+    did not) rolls back and runs again checking the key first. check_key_first
+    checks it from the start: for work with effects outside the database (a photo
+    written to disk), which a rolled-back copy would leave behind. A copy of the
+    request that ran at the same instant waits there on the key's unique index;
+    when it finds the key taken it rolls back everything it did and replays the
+    stored outcome. A business refusal rolls back what the request wrote and
+    stores the refusal alone, in a transaction of its own.
     """
+    run = _KeyedRun(village_id, key, fingerprint, produce, on_refusal)
+    for _ in range(3):
+        try:
+            return run_write(partial(run.work, check_key_first))
+        except (_KeyTaken, _CheckKeyFirst):
+            check_key_first = True
+        except DBAPIError:
+            # Such as a unique index that only a copy of this request can hit.
+            if check_key_first:
+                raise
+            check_key_first = True
+        except _Refused as refused:
+            try:
+                return run_write(partial(run.keep_refusal, refused.response))
+            except _KeyTaken:
+                check_key_first = True
+    return run_write(partial(run.work, True))
 
-    def stored_outcome() -> AnyResponse | None:
-        return _stored_outcome(village_id, key, fingerprint)
 
-    def store(response: AnyResponse) -> bool:
-        return _store(village_id, key, fingerprint, response)
+@dataclass(frozen=True)
+class _KeyedRun:
+    """One request under its Idempotency-Key, as run_idempotent() runs it."""
 
-    def work(look_first: bool) -> AnyResponse:
-        # Optimistic by default: a key is almost always new, so the stored-outcome
-        # lookup is folded into the write (the INSERT ... ON CONFLICT of store()).
-        # A key seen before shows as a conflict there, or as an error of a request
-        # that cannot be done twice; both roll back and look first (_LookFirst).
-        if look_first:
-            replayed = stored_outcome()
+    village_id: int
+    key: str
+    fingerprint: str
+    produce: Callable[[], AnyResponse]
+    on_refusal: Callable[[DomainError], AnyResponse]
+
+    def stored(self) -> AnyResponse | None:
+        return _replay_stored(self.village_id, self.key, self.fingerprint)
+
+    def store(self, response: AnyResponse) -> bool:
+        return _store(self.village_id, self.key, self.fingerprint, response)
+
+    def work(self, check_key_first: bool) -> AnyResponse:
+        """Run produce() and store its response with the key, in the open transaction.
+
+        Optimistic unless told: a key is almost always new, so the stored-outcome
+        lookup is folded into the write (the INSERT ... ON CONFLICT of store()). A
+        key seen before shows as a conflict there, or as an error of a request that
+        cannot be done twice; both roll back and check the key first (_CheckKeyFirst).
+        """
+        if check_key_first:
+            replayed = self.stored()
             if replayed is not None:
                 return replayed
         try:
-            response = _as_response(produce())
+            response = _as_response(self.produce())
         except DomainError as error:
             if error.status in STORED_REFUSALS:
-                raise _Refused(on_refusal(error)) from None
-            if look_first:
+                raise _Refused(self.on_refusal(error)) from None
+            if check_key_first:
                 raise
-            raise _LookFirst() from None
+            raise _CheckKeyFirst() from None
         except HTTPException:
-            if look_first:
+            if check_key_first:
                 raise
-            raise _LookFirst() from None
-        if not store(response):
+            raise _CheckKeyFirst() from None
+        if not self.store(response):
             raise _KeyTaken()
         return response
 
-    def keep_refusal(response: AnyResponse) -> AnyResponse:
-        if store(response):
+    def keep_refusal(self, response: AnyResponse) -> AnyResponse:
+        """Store a business refusal alone, or replay what a copy stored first."""
+        if self.store(response):
             return response
-        replayed = stored_outcome()
+        replayed = self.stored()
         if replayed is None:
             raise _KeyTaken()
         return replayed
-
-    for _ in range(3):
-        try:
-            return run_write(partial(work, look_first))
-        except (_KeyTaken, _LookFirst):
-            look_first = True
-            continue
-        except DBAPIError:
-            # Such as a unique index that only a copy of this request can hit.
-            if look_first:
-                raise
-            look_first = True
-            continue
-        except _Refused as refused:
-            try:
-                return run_write(partial(keep_refusal, refused.response))
-            except _KeyTaken:
-                look_first = True
-                continue
-    return run_write(partial(work, True))
 
 
 def write_endpoint(view: Callable) -> Callable:
@@ -419,7 +433,7 @@ def write_endpoint(view: Callable) -> Callable:
             key,
             request_fingerprint(user.id),
             lambda: view(*args, **kwargs),
-            look_first=bool(request.files),  # an upload is stored on disk
+            check_key_first=bool(request.files),  # an upload is stored on disk
         )
 
     return begins_write(wrapper)

@@ -509,3 +509,26 @@ def test_doors_the_inspector_may_not_grade_are_refused_alone(
         None,
     ]
     assert [balance_of(h.id) for h in (elsewhere, own, neighbour)] == [0, 0, 3]
+
+
+@pytest.mark.parametrize(
+    "extreme", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-01:00"], ids=["year 1", "9999"]
+)
+def test_an_item_graded_at_the_ends_of_time_is_refused_alone(
+    batch, inspect, make_household, extreme
+):
+    """Its moment has no UTC form: refused as the single request refuses it, the others credited."""
+    first, odd, last = make_household(), make_household(), make_household()
+    alone = inspect(odd, "A", inspected_at=extreme)
+
+    response = batch(
+        [item("e1", first, "A"), item("e2", odd, "A", inspected_at=extreme), item("e3", last, "B")]
+    )
+
+    assert alone.status_code == 422
+    assert response.status_code == 200
+    items = response.json["items"]
+    assert [i["status"] for i in items] == [201, 422, 201]
+    assert items[1]["problem"]["code"] == alone.json["code"]
+    assert [balance_of(h.id) for h in (first, odd, last)] == [3, 0, 2]
+    assert inspection_journals() == 2

@@ -106,6 +106,19 @@ def test_the_offline_queue_names_refusals_in_the_pages_language(client, inspecto
     assert refusals["revoked_qr"] and "card" not in refusals["revoked_qr"]
 
 
+def test_the_page_hands_the_queue_its_key_prefix_and_refusal_codes(client, inspector):
+    log_in(client, "inspector")
+    page = client.get("/inspect").text
+
+    assert 'data-page-key-prefix="page:"' in page
+    assert offline_texts(client, "data-queue-outcomes") == {
+        "already_inspected_today": "already",
+        "revoked_qr": "revoked",
+        "too_late": "toolate",
+        "idempotency_conflict": "sent",
+    }
+
+
 def test_the_offline_queue_speaks_the_pages_language(client, inspector):
     texts = offline_texts(client, "msgs")
 

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from marshmallow import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.actions import Action, FormInvalid, page_error, whole
+from app.actions import Action, FormInvalid, int_or_text, page_error
 from app.auth import services
 from app.auth.api import client_address, create_user, unlock_user, update_user
 from app.auth.decorators import current_user, forget_session, role_required, start_session
@@ -198,7 +198,7 @@ def user_unlock(user_id: int):
 @role_required(ADMIN)
 def user_grids(user_id: int):
     """Assign an inspector to the ticked grids; none ticked: the whole village."""
-    grid_ids = [whole(value) for value in request.form.getlist("grid_id")]
+    grid_ids = [int_or_text(value) for value in request.form.getlist("grid_id")]
     return _user_form(update_user, {"grid_ids": grid_ids}, "grids", user_id)
 
 

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from app.actions import (
     FormInvalid,
     field_message,
+    int_or_text,
     page_error,
     redirect_to,
     refused_to,
-    whole,
 )
 from app.auth.api import create_user
 from app.auth.decorators import role_required
@@ -610,7 +610,7 @@ def card_print():
 
 def _ids(texts: list[str]) -> list[int]:
     """The ids a query string names; text that can name no row (², 10**30) is left out."""
-    numbers = (whole(text) for text in texts)
+    numbers = (int_or_text(text) for text in texts)
     return [n for n in numbers if isinstance(n, int) and 0 < n <= MAX_INT]
 
 

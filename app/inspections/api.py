@@ -9,11 +9,10 @@ from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, STAFF
 from app.db import db, run_write
 from app.errors import Forbidden, NotFound
-from app.households.cards import household_by_ref
 from app.households.models import Household
 from app.households.services import codes_and_balances
-from app.inspections import batch, services
-from app.inspections.models import Inspection
+from app.inspections import batch, credits, services
+from app.inspections.models import Inspection, InspectionResult
 from app.inspections.schemas import (
     BatchIn,
     BatchOut,
@@ -55,10 +54,10 @@ def rules_out(rules: Rules) -> dict:
 inspection_location = location_of("inspections_api.get_inspection", inspection_id="inspection.id")
 
 
-def with_balance(inspection: Inspection) -> services.InspectionResult:
+def with_balance(inspection: Inspection) -> InspectionResult:
     """An inspection read back, with its household's code and current balance."""
     household = db.session.get(Household, inspection.household_id)
-    return services.InspectionResult(
+    return InspectionResult(
         inspection,
         household.code if household else None,
         household_balance(inspection.household_id),
@@ -114,7 +113,7 @@ def rules_history():
         "(inspected_at over 72 hours ago)",
     },
 )
-def create_inspection(scope: Scope, data: dict) -> services.InspectionResult:
+def create_inspection(scope: Scope, data: dict) -> InspectionResult:
     """Grade a household's sorting and credit its points by the rules.
 
     A grade given offline carries `inspected_at`, and the phone's `Idempotency-Key`
@@ -123,28 +122,15 @@ def create_inspection(scope: Scope, data: dict) -> services.InspectionResult:
     201, by `POST /api/v1/inspections/{id}/photo` with the id of the answer (the
     queue keeps the photo until then; the inspection counts without it).
     """
-    moment = data.get("inspected_at")
-    if moment is not None:
-        moment = services.check_inspected_at(moment)
-    if data.get("payload") is None:
-        # The hot path: the household, its village's time zone and its accounts in one read.
-        door = services.household_and_accounts(scope.village_id, data["household_id"], moment)
-        return services.inspect_household(
-            door.household,
-            scope.user,
-            data["grade"],
-            note=data.get("note"),
-            inspected_at=moment,
-            accounts=door.accounts,
-            village_zone=door.zone,
-            decided=door.decided,
-        )
-    if moment is None:
-        household = household_by_ref(scope.village_id, data)
-    else:
-        household = services.household_at(scope.village_id, data, moment)
+    if data.get("inspected_at") is not None:
+        credits.check_inspected_at(data["inspected_at"])
+    household = credits.household_named(scope.village_id, data)
     return services.inspect_household(
-        household, scope.user, data["grade"], note=data.get("note"), inspected_at=moment
+        household,
+        scope.user,
+        data["grade"],
+        note=data.get("note"),
+        inspected_at=data.get("inspected_at"),
     )
 
 
@@ -169,13 +155,13 @@ def create_inspections(args: dict) -> dict:
     path = url_for("inspections_api.create_inspection")
     items = args["items"]
     try:
-        # One read, each item decided in order, a few statements to write them all.
+        # The items with new keys decided in order through credit_queue(), written at once.
         return run_write(
             lambda: {"items": batch.decide_all(scope, path, items, inspection_location)}
         )
     except IntegrityError:
-        # A slot or a key was taken meanwhile: each item in a savepoint of its own, one
-        # commit for all. A serialization failure runs the queue again whole.
+        # A key was kept meanwhile by another request: each item alone, in a savepoint
+        # of its own, one commit for all. A serialization failure runs the queue again.
         return run_write(
             lambda: {
                 "items": batch.decide_each(
@@ -205,7 +191,7 @@ def list_inspections(args):
         offset=args["offset"],
     )
     known = codes_and_balances(i.household_id for i in rows)
-    items = [services.InspectionResult(i, *known[i.household_id]) for i in rows]
+    items = [InspectionResult(i, *known[i.household_id]) for i in rows]
     return {"items": items, "total": total}
 
 
@@ -225,7 +211,7 @@ def get_inspection(inspection_id: int):
     out=InspectionOut,
     responses={409: "already_reversed, or insufficient_points if spent"},
 )
-def void_inspection(scope: Scope, data: dict, inspection_id: int) -> services.InspectionResult:
+def void_inspection(scope: Scope, data: dict, inspection_id: int) -> InspectionResult:
     """Void an inspection and take its points back."""
     inspection = services.get_inspection(scope.village_id, inspection_id)
     return with_balance(
@@ -241,7 +227,7 @@ def void_inspection(scope: Scope, data: dict, inspection_id: int) -> services.In
     out=InspectionOut,
     arguments_location="files",
 )
-def upload_photo(scope: Scope, files: dict, inspection_id: int) -> services.InspectionResult:
+def upload_photo(scope: Scope, files: dict, inspection_id: int) -> InspectionResult:
     """Attach a photo (JPEG or PNG) to an inspection; it is re-encoded without metadata."""
     inspection = services.get_inspection(scope.village_id, inspection_id)
     if scope.user.role == INSPECTOR and inspection.inspector_id != scope.user_id:

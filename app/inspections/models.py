@@ -1,5 +1,6 @@
 """Inspections: a household's sorting graded, and the points it earned."""
 
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -57,3 +58,20 @@ class Inspection(Model):
     recorded_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, server_default=func.now()
     )
+
+
+@dataclass(frozen=True)
+class InspectionResult:
+    """An inspection as its answer shows it: with the household's code and balance."""
+
+    inspection: Inspection
+    household_code: str | None
+    balance: int
+
+    @property
+    def has_photo(self) -> bool:
+        return self.inspection.photo is not None
+
+    @property
+    def voided(self) -> bool:
+        return self.inspection.voided_at is not None

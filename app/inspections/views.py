@@ -6,24 +6,45 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app.actions import page_error, redirect_to, refused_to, whole
+from app.actions import int_or_text, page_error, redirect_to, refused_to
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, User
 from app.auth.services import grid_ids_of
 from app.db import db
-from app.errors import DomainError, InvalidQr, RevokedQr, refusal_message
+from app.errors import (
+    AlreadyInspectedToday,
+    DomainError,
+    IdempotencyConflict,
+    InvalidQr,
+    RevokedQr,
+    TooLate,
+    refusal_message,
+)
 from app.households.cards import resolve_card
 from app.households.models import Household
 from app.households.services import get_household, households_by_id
 from app.inspections import services
 from app.inspections.api import create_inspection, put_rules
+from app.inspections.models import InspectionResult
 from app.ledger.services import household_balance
 from app.photos import store_photo
 from app.rules.services import current_rules, rules_history
 from app.scope import current_scope
 from app.villages.services import list_grids
+from app.writes import PAGE_KEY_PREFIX
 
 bp = Blueprint("inspections", __name__)
+
+# The refusals the phone's queue tells apart, by code: each with the outcome it shows
+# (static/js reads them from the page, data-queue-outcomes). idempotency_conflict: a
+# grade form's key the server already holds from the page's own request, whose answer
+# never came back.
+QUEUE_OUTCOMES = {
+    AlreadyInspectedToday.code: "already",
+    RevokedQr.code: "revoked",
+    TooLate.code: "toolate",
+    IdempotencyConflict.code: "sent",
+}
 
 RULE_FIELDS = {
     "grades": _l("Points"),
@@ -31,6 +52,14 @@ RULE_FIELDS = {
     "daily_limit": _l("Inspections that earn points, per household per day"),
     "expiry": _l("When points expire"),
 }
+
+
+@bp.context_processor
+def queue_protocol() -> dict:
+    """What the inspector pages hand the phone's queue: the page forms' key prefix (a
+    grade queued after its page answer was lost goes under the page's own key), and
+    the refusal codes it tells apart."""
+    return {"page_key_prefix": PAGE_KEY_PREFIX, "queue_outcomes": QUEUE_OUTCOMES}
 
 
 @bp.get("/inspect")
@@ -109,9 +138,10 @@ def grade(household_id: int):
     upload = request.files.get("photo")
     photo = upload.read() if upload is not None and upload.filename else b""
 
-    def done(result: services.InspectionResult):
+    def done(result: InspectionResult):
         if photo:  # stored only once the inspection is recorded
-            result.inspection.photo = store_photo(photo)
+            inspection = services.get_inspection(scope.village_id, result.inspection.id)
+            inspection.photo = store_photo(photo)
             db.session.flush()
         return redirect(url_for("inspections.done", inspection_id=result.inspection.id))
 
@@ -147,7 +177,7 @@ def expiry_from_form(form: Mapping[str, str]) -> dict:
     policy = form.get("expiry_policy", "none")
     if policy != "idle_months":
         return {"policy": policy}
-    return {"policy": policy, "months": whole(form.get("expiry_months", "")) or None}
+    return {"policy": policy, "months": int_or_text(form.get("expiry_months", "")) or None}
 
 
 @bp.route("/admin/rules", methods=["GET", "POST"])
@@ -161,12 +191,14 @@ def rules_page():
     if request.method == "POST":
         form = request.form
         rules = {
-            "grades": {g.grade: whole(form.get(f"points-{g.grade}", "")) for g in current.grades},
+            "grades": {
+                g.grade: int_or_text(form.get(f"points-{g.grade}", "")) for g in current.grades
+            },
             "labels": {
                 g.grade: form.get(f"label-{g.grade}", "").strip() or g.grade for g in current.grades
             },
             # An emptied limit is refused, not taken as the default.
-            "daily_limit": whole(form.get("daily_limit", "")) or None,
+            "daily_limit": int_or_text(form.get("daily_limit", "")) or None,
             "expiry": expiry_from_form(form),
         }
         try:
