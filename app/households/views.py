@@ -378,7 +378,7 @@ def _detail_page(
         adjusted=args.get("adjusted", type=int),
         balance=account.balance,
         lines=statement(account.id, limit=100),
-        payload=cards.card_payload(household),
+        address=cards.card_address(),
         words=movement_words,
         reissue_message=reissue_message or refusal_message(args.get("reissue_error")),
         adjust_message=adjust_message or refusal_message(args.get("adjust_error")),
