@@ -76,3 +76,25 @@ def test_the_admin_unlocks_a_login_and_resets_a_password(app, page, office):
     assert page.get_by_text("新密码已设置").is_visible()
     page.screenshot(path=f"{SHOTS}/office-users-password-phone.png", full_page=True)
     assert api_log_in(api, "wanggang", "brand-new-secret").status_code == 201
+
+
+def test_a_refused_rules_form_shows_only_the_error_and_what_was_typed(page, office):
+    page.set_viewport_size(SIZES["phone"])
+    log_in_browser(page, "admin")
+    page.goto("/admin/rules")
+    page.fill("input[name=points-A]", "5")
+    page.click("text=保存")
+    page.wait_for_url("**/admin/rules?saved=1")
+
+    page.fill("input[name=points-A]", "6")
+    page.fill("input[name=points-B]", "")
+    page.click("text=保存")
+
+    error = page.locator("[data-rules-error]")
+    assert "B 等级的积分" in error.inner_text()
+    assert page.locator(".notice").count() == 0
+    assert page.input_value("input[name=points-A]") == "6"
+    assert page.get_attribute("input[name=points-B]", "aria-invalid") == "true"
+    assert page.locator("input[name=points-B]").bounding_box()["x"] + 40 < SIZES["phone"]["width"]
+    _no_sideways_scroll(page)
+    page.screenshot(path=f"{SHOTS}/office-rules-refused-phone.png", full_page=False)
