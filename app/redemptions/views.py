@@ -18,6 +18,7 @@ from app.households.cards import resolve_card
 from app.households.models import Household
 from app.households.services import get_household, households_by_id, search_households
 from app.households.views import mask_name
+from app.ledger.expiry import expiring
 from app.ledger.services import household_balance
 from app.redemptions import services
 from app.redemptions.api import cancel_redemption, create_redemption
@@ -114,11 +115,13 @@ def _basket_page(
     spent_key: str | None = None,
 ):
     """The basket; spent_key names a form key whose outcome is kept, never to be sent again."""
+    scope = current_scope()
     return render_template(
         "shop/basket.html",
         household=household,
-        goods=list_goods(current_scope().village_id),
+        goods=list_goods(scope.village_id),
         balance=household_balance(household.id),
+        expiring=expiring(household.id, scope.today()),
         message=message,
         chosen=chosen or {},
         found_by=found_by,
