@@ -356,6 +356,42 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _lock_delay(failures: int) -> int | None:
+    """Seconds a login waits after its latest failure, for its failures on record; None: none."""
+    config = current_app.config
+    free = config["LOGIN_MAX_FAILURES"]
+    if failures < free:
+        return None
+    return min(
+        config["LOGIN_FIRST_DELAY_SECONDS"] * 2 ** min(failures - free, 30),
+        config["LOGIN_MAX_DELAY_SECONDS"],
+    )
+
+
+def locked_logins(usernames: list[str]) -> dict[str, int]:
+    """Return the seconds each locked username still waits (from the address it failed most).
+
+    The same per-login rule as start_login(): failures remembered, then a doubling wait
+    after the latest one. (The per-address limit locks an address, not a login.)
+    """
+    now = utcnow()
+    memory = now - timedelta(seconds=current_app.config["LOGIN_FAILURE_MEMORY_SECONDS"])
+    rows = db.session.execute(
+        select(LoginAttempt.username, func.count(), func.max(LoginAttempt.created_at))
+        .where(LoginAttempt.username.in_(usernames), LoginAttempt.created_at > memory)
+        .group_by(LoginAttempt.username, LoginAttempt.address)
+    )
+    locked: dict[str, int] = {}
+    for username, failures, latest in rows:
+        delay = _lock_delay(failures)
+        if delay is None:
+            continue
+        left = math.ceil((_aware(latest) + timedelta(seconds=delay) - now).total_seconds())
+        if left > 0:
+            locked[username] = max(left, locked.get(username, 0))
+    return locked
+
+
 def _wait(attempt: LoginTry, now: datetime) -> int | None:
     """Seconds this try must wait (per username and address, and per address), or None."""
     config = current_app.config
@@ -370,11 +406,8 @@ def _wait(attempt: LoginTry, now: datetime) -> int | None:
             LoginAttempt.id != attempt.id,
         )
     ).one()
-    if earlier >= free:
-        delay = min(
-            config["LOGIN_FIRST_DELAY_SECONDS"] * 2 ** min(earlier - free, 30),
-            config["LOGIN_MAX_DELAY_SECONDS"],
-        )
+    delay = _lock_delay(earlier)
+    if delay is not None:
         waits.append((_aware(latest) + timedelta(seconds=delay) - now).total_seconds())
     window = timedelta(seconds=config["LOGIN_FAILURE_WINDOW_SECONDS"])
     count, oldest = db.session.execute(
@@ -388,15 +421,19 @@ def _wait(attempt: LoginTry, now: datetime) -> int | None:
     return max(1, math.ceil(wait)) if wait > 0 else None
 
 
-def authenticate(username: str, password: str) -> User | None:
-    """Return the active user with these credentials, or None."""
+def check_credentials(username: str, password: str) -> User | None:
+    """Return the user with these credentials, enabled or not, or None (one hash either way)."""
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
         check_password_hash(dummy_hash(), password)
         return None
-    if not check_password_hash(user.password_hash, password) or not user.active:
-        return None
-    return user
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """Return the active user with these credentials, or None."""
+    user = check_credentials(username, password)
+    return user if user is not None and user.active else None
 
 
 @dataclass(frozen=True)
