@@ -101,6 +101,8 @@ def door_page(token: str):
     return render_template(
         "households/door.html",
         staff_role=staff_role,
+        # The inspector's notes are the household's: shown to its own login, not at the door.
+        own=user is not None and user.role == HOUSEHOLD and user.household_id == household.id,
         household=household,
         village=village,
         masked=mask_name(household.name),
