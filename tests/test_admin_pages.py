@@ -46,6 +46,33 @@ def test_bad_rules_are_refused_and_nothing_changes(admin_client, village, field,
     assert current_rules(village.id).version == 1
 
 
+def test_a_refused_rules_form_names_the_grade_and_keeps_what_was_typed(admin_client, village):
+    # Sent from the page as it is after a save (its address says "saved").
+    response = page_post(
+        admin_client, "/admin/rules?saved=1", rules_form(**{"points-A": "7", "points-B": "-1"})
+    )
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Points of grade B: The number is out of range." in page
+    assert "The new rules apply" not in page  # no "saved" beside the error
+    assert 'name="points-A" type="number" min="0" max="1000" value="7"' in page
+    assert 'name="points-B" type="number" min="0" max="1000" value="-1"' in page
+    assert page.count('aria-invalid="true"') == 1
+    assert current_rules(village.id).version == 1
+
+
+def test_a_refused_months_field_is_named_and_kept(admin_client):
+    form = rules_form(expiry_policy="idle_months", expiry_months="0", daily_limit="4")
+
+    page = page_post(admin_client, "/admin/rules", form).get_data(as_text=True)
+
+    assert "Months with no credit and no redemption: The number is out of range." in page
+    assert 'name="expiry_policy" value="idle_months" checked' in page
+    assert 'value="0" aria-invalid="true"' in page
+    assert 'id="daily_limit" name="daily_limit" type="number" min="1" max="10" value="4"' in page
+
+
 def test_an_inspector_cannot_open_the_rules_page(client, make_user):
     make_user("inspector", username="li")
     client.post(

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
-from testsupport import PASSWORD, TOKENS, api_log_in, assert_problem, bearer
+from testsupport import PASSWORD, TOKENS, api_log_in, assert_problem, bearer, log_in
 
 from app.auth.models import INSPECTOR, ApiToken
 from app.db import db, utcnow
@@ -74,6 +74,25 @@ def test_disabled_user_cannot_log_in(client, admin):
     response = api_log_in(client, "admin")
 
     assert_problem(response, 401, "unauthorized")
+
+
+def test_the_login_page_tells_a_disabled_user_once_the_password_is_right(client, admin):
+    admin.active = False
+    db.session.commit()
+
+    wrong = log_in(client, "admin", "wrong-password", english=True, expect=401)
+    right = log_in(client, "admin", english=True, expect=403)
+
+    assert "Wrong username or password." in wrong.text and "disabled" not in wrong.text
+    assert "This account is disabled. Ask the village office to enable it again." in right.text
+    assert client.get("/home").status_code == 302  # still logged out
+
+
+def test_the_login_page_says_disabled_in_chinese(client, admin):
+    admin.active = False
+    db.session.commit()
+
+    assert "此账号已停用" in log_in(client, "admin", expect=403).text
 
 
 def test_disabling_a_user_stops_its_existing_token(client, admin, admin_headers):

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import func, select
 from testsupport import RULES_FORM, assert_problem, log_in, page_post, run_at_once
 
+from app.auth.models import STOREKEEPER
 from app.checks import verify_all
 from app.db import db, run_write
 from app.errors import InsufficientPoints
@@ -337,6 +338,35 @@ def test_the_door_page_warns_whoever_scans_the_card(client, household, soon):
     page = client.get(f"/q/{make_token(household)}").get_data(as_text=True)
     assert f"7 积分将于 {on.year}年{on.month}月{on.day}日 过期" in page
     assert "过期" not in client.get(f"/q/{make_token(neighbour)}").get_data(as_text=True)
+
+
+def test_the_basket_at_the_counter_says_what_expires_when(client, make_user, household, soon):
+    on, neighbour = soon
+    make_user(STOREKEEPER, username="dianzhang")
+    log_in(client, "dianzhang")
+
+    page = client.get(f"/shop/household/{household.id}").get_data(as_text=True)
+
+    assert f"7 积分将于 {on.year}年{on.month}月{on.day}日 过期" in page
+    assert "过期" not in client.get(f"/shop/household/{neighbour.id}").get_data(as_text=True)
+
+
+def test_the_notice_board_list_covers_the_60_days_households_are_warned_of(
+    admin_client, village, make_household
+):
+    today = village_today(village.id)
+    set_policy(village.id, ExpiryPolicy(IDLE_MONTHS, 3))
+    # Idle for 3 months less 40 days: expires in about 40 days, after this month's end.
+    next_month = make_household(name="马秀英")
+    earn(village, next_month, 12, add_months(today, -3) + timedelta(days=40))
+    later = make_household(name="周长顺")
+    earn(village, later, 5, add_months(today, -3) + timedelta(days=75))
+
+    text = admin_client.get("/admin/expiring").get_data(as_text=True)
+
+    assert "points expiring in the next 60 days" in text
+    assert "马*英" in text and "周*顺" not in text
+    assert text.count("data-notice") == 1 and ">12<" in text
 
 
 def test_nothing_is_said_when_points_never_expire(client, village, household, admin_headers):

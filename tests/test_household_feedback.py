@@ -1,4 +1,7 @@
-"""A 0-point grade reaches the household: note and photo on /my, grade and note at the door."""
+"""A 0-point grade reaches the household: note and photo on /my; at the door, the grade.
+
+The note is the household's: the door page shows it only to the household's own login.
+"""
 
 from datetime import timedelta
 
@@ -44,13 +47,25 @@ def test_the_household_sees_the_grade_its_note_and_its_photo(client, graded):
     assert "private" in photo.headers["Cache-Control"]
 
 
-def test_the_door_shows_the_grade_and_the_note_but_never_the_photo(client, graded):
+def test_the_door_shows_the_grade_but_neither_the_note_nor_the_photo(client, graded):
     household, poor_id = graded
     page = client.get(f"/q/{make_token(household)}").text
-    assert "差 (D)" in page and NOTE in page
+    assert "差 (D)" in page and NOTE not in page
+    assert "督导员的备注只有本户登录后才能看到" in page
     assert "data-feedback-photo" not in page and "/photo" not in page
     # Nor does a passer-by reach the photo by its address.
     assert client.get(f"/my/feedback/{poor_id}/photo").status_code == 302
+
+
+def test_the_door_shows_the_note_to_the_household_itself_only(client, graded, make_user):
+    household, _poor_id = graded
+    log_in(client, "zhou-home")
+    assert NOTE not in client.get(f"/q/{make_token(household)}").text
+    make_user("inspector", username="wang-inspect")
+    log_in(client, "wang-inspect")
+    assert NOTE not in client.get(f"/q/{make_token(household)}").text
+    log_in(client, "ma-home")
+    assert NOTE in client.get(f"/q/{make_token(household)}").text
 
 
 def test_another_household_never_gets_the_photo(client, graded):

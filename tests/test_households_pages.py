@@ -311,6 +311,42 @@ def test_detail_page_qr_decodes_to_the_payload(browser, client, admin_headers, h
     assert [r.text for r in zxingcpp.read_barcodes(rasterize_svg(svg.data))] == [payload]
 
 
+@pytest.mark.parametrize("base_url", [None, "http://127.0.0.1:5000", "http://localhost"])
+def test_detail_page_shows_no_card_a_phone_could_not_open(app, browser, household, base_url):
+    """Unset or loopback BASE_URL: the page says so, as the cards page does, and offers no card."""
+    app.config["BASE_URL"] = base_url
+
+    page = browser.get(f"/admin/households/{household.id}").text
+
+    assert "data-card-address-refused" in page
+    assert "Cards cannot be printed: BASE_URL" in page
+    assert "BASE_URL=http://192.168.1.10:5000" in page
+    assert "data-card-qr" not in page and "data-print-card" not in page
+
+
+def test_detail_page_says_where_a_village_network_card_points(app, browser, household):
+    app.config["BASE_URL"] = "http://192.168.1.10:5000"
+
+    page = browser.get(f"/admin/households/{household.id}").text
+
+    assert "data-card-address-private" in page
+    assert "only phones on that network" in page
+    assert "data-card-qr" in page and "data-print-card" in page
+    assert "The QR codes encode: http://192.168.1.10:5000" in page
+
+
+def test_the_api_qr_images_say_they_encode_base_url(app, client, admin_headers, household):
+    """Programs and tests use them, so they keep answering even without BASE_URL."""
+    app.config["BASE_URL"] = None
+    spec = client.get("/api/v1/openapi.json").json
+
+    for ext in ("png", "svg"):
+        path = spec["paths"][f"/api/v1/households/{{household_id}}/qr.{ext}"]["get"]
+        assert "BASE_URL" in path["description"]
+        image = client.get(f"/api/v1/households/{household.id}/qr.{ext}", headers=admin_headers)
+        assert image.status_code == 200
+
+
 def test_import_page_imports_a_roster(browser, grids):
     assert browser.get("/admin/households/import").status_code == 200
 

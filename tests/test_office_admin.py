@@ -116,6 +116,19 @@ def test_the_admin_unlocks_a_locked_login(client, admin, inspector):
     assert event.details["username"] == "inspector" and event.details["failed_logins_cleared"] > 0
 
 
+def test_the_users_page_says_how_long_a_login_stays_locked(client, admin, inspector):
+    lock_out(client, "inspector")
+    log_in(client, "admin")
+
+    page = client.get("/admin/users").text
+
+    row = re.search(r'<tr data-user="inspector".*?</tr>', page, re.S).group(0)
+    assert re.search(r"已锁定，[1-9]\d* 分钟后解锁", row)
+    assert "已锁定" not in re.search(r'<tr data-user="admin".*?</tr>', page, re.S).group(0)
+    page_post(client, f"/admin/users/{inspector.id}/unlock")
+    assert "已锁定" not in client.get("/admin/users").text
+
+
 def test_unlocking_through_the_api_is_for_the_admin(
     client, admin_headers, inspector, inspector_headers
 ):

@@ -228,7 +228,7 @@ def test_redeeming_the_basket_goes_to_the_receipt(
 
 def test_the_receipt_prints_on_58_mm_and_a4(browser, make_household, soap):
     household = make_household(points=50)
-    location = basket_form(browser, household, {soap: 1}).headers["Location"]
+    location = urlsplit(basket_form(browser, household, {soap: 1}).headers["Location"]).path
 
     assert "paper-58" in browser.get(location).text
     assert "paper-58" in browser.get(location + "?paper=58").text
@@ -247,6 +247,44 @@ def test_the_same_form_twice_redeems_once(browser, make_household, soap):
     assert balance_of(household.id) == 35
     assert stock_of(soap.id) == 7
     assert redemptions() == 1
+
+
+def test_a_basket_resent_with_other_goods_shows_the_receipt_it_made(browser, make_household, soap):
+    """Its answer was lost, the basket was changed, then sent again: nothing more is charged."""
+    household = make_household(points=50)
+    key = key_of(browser.get(f"/shop/household/{household.id}"))
+    first = basket_form(browser, household, {soap: 1}, key=key)
+
+    again = basket_form(browser, household, {soap: 2}, key=key)
+
+    assert receipt_id_of(again) == receipt_id_of(first)
+    page = browser.get(again.headers["Location"])
+    assert "This basket was redeemed already: here is its receipt." in page.text
+    assert balance_of(household.id) == 45
+    assert redemptions() == 1
+
+
+def test_the_receipt_names_the_basket_that_made_it(browser, make_household, soap):
+    """So that the page closes that basket: Back opens an empty one."""
+    household = make_household(points=50)
+    key = key_of(browser.get(f"/shop/household/{household.id}"))
+
+    location = basket_form(browser, household, {soap: 1}, key=key).headers["Location"]
+
+    assert parse_qs(urlsplit(location).query)["basket"] == [key]
+    assert f'data-basket-key="{key}"' in browser.get(location).text
+
+
+def test_a_refused_basket_is_told_its_key_is_spent(browser, make_household, soap, oil):
+    """A refusal is kept with the key: the basket sends its next try under a new one."""
+    household = make_household(points=20)
+    key = key_of(browser.get(f"/shop/household/{household.id}"))
+
+    refused = basket_form(browser, household, {soap: 1, oil: 2}, key=key)
+
+    assert parse_qs(urlsplit(refused.headers["Location"]).query)["basket"] == [key]
+    assert f'data-spent-key="{key}"' in browser.get(refused.headers["Location"]).text
+    assert f'data-spent-key="{key}"' not in browser.get(f"/shop/household/{household.id}").text
 
 
 def test_an_over_budget_basket_comes_back_with_a_message(browser, make_household, soap, oil):

@@ -389,6 +389,41 @@ def _delay(config: Any, over: int) -> timedelta:
     return timedelta(seconds=min(seconds, config["LOGIN_MAX_DELAY_SECONDS"]))
 
 
+def locked_logins(usernames: list[str]) -> dict[str, int]:
+    """Return the seconds each locked username still waits, by the same rules as start_login().
+
+    A login waits after its latest failure once it has more than the free failures from
+    one address, or more than USERNAME_FAILURE_FACTOR times that from all addresses.
+    """
+    config = current_app.config
+    now = utcnow()
+    memory = now - timedelta(seconds=config["LOGIN_FAILURE_MEMORY_SECONDS"])
+    free = config["LOGIN_MAX_FAILURES"]
+    rows = db.session.execute(
+        select(LoginAttempt.username, func.count(), func.max(LoginAttempt.created_at))
+        .where(LoginAttempt.username.in_(usernames), LoginAttempt.created_at > memory)
+        .group_by(LoginAttempt.username, LoginAttempt.address)
+    ).all()
+    totals: dict[str, tuple[int, datetime]] = {}
+    locked: dict[str, int] = {}
+
+    def wait(username: str, failures: int, allowed: int, latest: datetime) -> None:
+        if failures < allowed:
+            return
+        until = _aware(latest) + _delay(config, failures - allowed)
+        left = math.ceil((until - now).total_seconds())
+        if left > 0:
+            locked[username] = max(left, locked.get(username, 0))
+
+    for username, failures, latest in rows:
+        wait(username, failures, free, latest)
+        count, newest = totals.get(username, (0, latest))
+        totals[username] = (count + failures, max(newest, latest))
+    for username, (failures, latest) in totals.items():
+        wait(username, failures, free * USERNAME_FAILURE_FACTOR, latest)
+    return locked
+
+
 def _wait(attempt: LoginTry, now: datetime) -> int | None:
     """Seconds this try must wait (per username and address, per username, and per
     address), or None."""
@@ -419,15 +454,19 @@ def _wait(attempt: LoginTry, now: datetime) -> int | None:
     return max(1, math.ceil(wait)) if wait > 0 else None
 
 
-def authenticate(username: str, password: str) -> User | None:
-    """Return the active user with these credentials, or None."""
+def check_credentials(username: str, password: str) -> User | None:
+    """Return the user with these credentials, enabled or not, or None (one hash either way)."""
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
         check_password_hash(dummy_hash(), password)
         return None
-    if not check_password_hash(user.password_hash, password) or not user.active:
-        return None
-    return user
+    return user if check_password_hash(user.password_hash, password) else None
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """Return the active user with these credentials, or None."""
+    user = check_credentials(username, password)
+    return user if user is not None and user.active else None
 
 
 @dataclass(frozen=True)

@@ -93,10 +93,18 @@ def login():
         return _login_page(
             f"{message} {_wait_words(int(headers['Retry-After']))}", 429, args["username"], headers
         )
-    user = services.authenticate(args["username"], args["password"])
+    user = services.check_credentials(args["username"], args["password"])
     if user is None:
         db.session.rollback()
         return _login_page(_("Wrong username or password."), 401, args["username"])
+    if not user.active:
+        # Said only to whoever knows the password: the try still counts as a failure.
+        db.session.rollback()
+        return _login_page(
+            _("This account is disabled. Ask the village office to enable it again."),
+            403,
+            args["username"],
+        )
     services.forget_failures(attempt)
     start_session(user)
     return redirect(safe_next(request.args.get("next")))
@@ -151,6 +159,10 @@ def _users_page(message: str | None = None, status: int = 200, values: dict | No
         grid_names={grid.id: grid.name for grid in grids},
         user_grids=services.grid_ids_by_user(scope.village_id),
         failures=services.failed_logins([user.username for user in users]),
+        locked={
+            username: max(1, math.ceil(seconds / 60))
+            for username, seconds in services.locked_logins([u.username for u in users]).items()
+        },
     ), status
 
 

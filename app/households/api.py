@@ -98,13 +98,22 @@ def door_qr(household_id: int, draw: Callable[[str], bytes], mimetype: str) -> R
 
 @reading(blp, "/households/<id:household_id>/qr.png", roles=STAFF, content_type="image/png")
 def household_qr_png(household_id: int):
-    """The door card's QR as a PNG; it decodes to qr_payload."""
+    """The door card's QR as a PNG; it decodes to qr_payload.
+
+    It encodes `<BASE_URL>/q/<token>`. While BASE_URL is unset it encodes the address
+    this request came to, which a villager's phone may not reach: set BASE_URL before
+    a card is printed or shown to be scanned (the card pages refuse until it is set).
+    """
     return door_qr(household_id, cards.qr_png, "image/png")
 
 
 @reading(blp, "/households/<id:household_id>/qr.svg", roles=STAFF, content_type="image/svg+xml")
 def household_qr_svg(household_id: int):
-    """The door card's QR as an SVG; it decodes to qr_payload."""
+    """The door card's QR as an SVG; it decodes to qr_payload.
+
+    It encodes `<BASE_URL>/q/<token>`. While BASE_URL is unset it encodes the address
+    this request came to, which a villager's phone may not reach.
+    """
     return door_qr(household_id, cards.qr_svg, "image/svg+xml")
 
 

@@ -93,6 +93,8 @@ def door_page(token: str):
     return render_template(
         "households/door.html",
         staff_role=staff_role,
+        # The inspector's notes are the household's: shown to its own login, not at the door.
+        own=user is not None and user.role == HOUSEHOLD and user.household_id == household.id,
         household=household,
         village=village,
         masked=mask_name(household.name),
@@ -364,7 +366,7 @@ def _detail_page(
         adjusted=args.get("adjusted", type=int),
         balance=account.balance,
         lines=statement(account.id, limit=100),
-        payload=cards.card_payload(household),
+        address=cards.card_address(),
         words=movement_words,
         reissue_message=reissue_message or refusal_message(args.get("reissue_error")),
         adjust_message=adjust_message or refusal_message(args.get("adjust_error")),

@@ -54,6 +54,7 @@ _SLOTS_OF_PG = text(
     """
 )
 
+
 def count_today(household: Household) -> int:
     """Return how many inspections the household had today (the village's date)."""
     return _count_on(household.id, village_today(household.village_id))

@@ -1,12 +1,20 @@
 """The inspector's pages: scan a card, grade, see the new balance, scan the next."""
 
 from collections.abc import Mapping
+from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from app.actions import int_or_text, page_error, redirect_to, refused_to
+from app.actions import (
+    FormInvalid,
+    form_error_text,
+    int_or_text,
+    page_error,
+    redirect_to,
+    refused_to,
+)
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, User
 from app.auth.services import grid_ids_of
@@ -46,6 +54,9 @@ QUEUE_OUTCOMES = {
     IdempotencyConflict.code: "sent",
 }
 
+GRADE_POINTS = _l("Points of grade %(grade)s")
+GRADE_LABEL = _l("Name shown for grade %(grade)s")
+EXPIRY_MONTHS = _l("Months with no credit and no redemption")
 RULE_FIELDS = {
     "grades": _l("Points"),
     "labels": _l("Name shown"),
@@ -177,7 +188,40 @@ def expiry_from_form(form: Mapping[str, str]) -> dict:
     policy = form.get("expiry_policy", "none")
     if policy != "idle_months":
         return {"policy": policy}
-    return {"policy": policy, "months": int_or_text(form.get("expiry_months", "")) or None}
+    months = int_or_text(form.get("expiry_months", ""))
+    return {"policy": policy, "months": None if months == "" else months}
+
+
+def rule_field_errors(errors: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The rules schema's errors by the name of the page's input, and that input's label.
+
+    A grade's points and name are named with their grade ("Points of grade B"), so the
+    page says which of the boxes to correct.
+    """
+    by_input: dict[str, Any] = {}
+    labels: dict[str, str] = {}
+    for field, messages in errors.items():
+        if field in ("grades", "labels") and isinstance(messages, Mapping):
+            for grade, message in messages.items():
+                name = f"{'points' if field == 'grades' else 'label'}-{grade}"
+                by_input[name] = message
+                label = GRADE_POINTS if field == "grades" else GRADE_LABEL
+                labels[name] = str(label) % {"grade": grade}
+        elif field == "expiry" and isinstance(messages, Mapping) and "months" in messages:
+            by_input["expiry_months"] = messages["months"]
+            labels["expiry_months"] = str(EXPIRY_MONTHS)
+        else:
+            by_input[field] = messages
+            labels[field] = str(RULE_FIELDS.get(field, field))
+    return by_input, labels
+
+
+def _rules_refusal(error: DomainError) -> tuple[str, set[str]]:
+    """What the rules page says about a refused form, and which of its inputs to mark."""
+    if not isinstance(error, FormInvalid):
+        return page_error(error, RULE_FIELDS), set()
+    by_input, labels = rule_field_errors(error.errors)
+    return form_error_text(by_input, labels), set(by_input)
 
 
 @bp.route("/admin/rules", methods=["GET", "POST"])
@@ -188,6 +232,7 @@ def rules_page():
     current = current_rules(scope.village_id)
     message = None
     status = 200
+    invalid: set[str] = set()
     if request.method == "POST":
         form = request.form
         rules = {
@@ -211,7 +256,7 @@ def rules_page():
         except DomainError as error:
             if error.status >= 500:
                 raise
-            message, status = page_error(error, RULE_FIELDS), error.status
+            (message, invalid), status = _rules_refusal(error), error.status
     users = {
         u.id: u.username
         for u in db.session.scalars(select(User).where(User.village_id == scope.village_id))
@@ -222,5 +267,8 @@ def rules_page():
         history=rules_history(scope.village_id),
         users=users,
         message=message or refusal_message(request.args.get("refused")),
-        saved=request.args.get("saved"),
+        # A refused form shows what was typed, and no "saved" from an earlier save.
+        saved=request.method == "GET" and request.args.get("saved"),
+        typed=request.form if message else {},
+        invalid=invalid,
     ), status

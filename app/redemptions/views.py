@@ -3,19 +3,21 @@
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
 
 from app.actions import page_error, refused_to, whole
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, STOREKEEPER, User
 from app.catalogue.services import list_goods
 from app.db import db
-from app.errors import DomainError, InvalidQr, RevokedQr, refusal_message
+from app.errors import DomainError, IdempotencyConflict, InvalidQr, RevokedQr, refusal_message
 from app.households.cards import resolve_card
 from app.households.models import Household
 from app.households.services import get_household, households_by_id, search_households
+from app.ledger.expiry import expiring
 from app.ledger.services import household_balance
 from app.masking import mask_name, mask_phone
 from app.redemptions import services
@@ -23,11 +25,15 @@ from app.redemptions.api import cancel_redemption, create_redemption
 from app.schemas import MAX_INT
 from app.scope import current_scope
 from app.villages.models import Village
+from app.writes import page_key, stored_outcomes
 
 bp = Blueprint("shop", __name__)
 
 BASKET_FIELDS = {"lines": _l("Goods"), "household_id": _l("Household")}
 CANCEL_FIELDS = {"reason": _l("Reason")}
+ALREADY_REDEEMED = _l(
+    "This basket was redeemed already: here is its receipt. Nothing more was charged."
+)
 # A search shows this many households at most: more means the text is too vague.
 FOUND_AT_MOST = 20
 
@@ -94,15 +100,20 @@ def _basket_page(
     status: int = 200,
     chosen: Mapping[int, int] | None = None,
     found_by: str = "card",
+    spent_key: str | None = None,
 ):
+    """The basket; spent_key names a form key whose outcome is kept, never to be sent again."""
+    scope = current_scope()
     return render_template(
         "shop/basket.html",
         household=household,
-        goods=list_goods(current_scope().village_id),
+        goods=list_goods(scope.village_id),
         balance=household_balance(household.id),
+        expiring=expiring(household.id, scope.today()),
         message=message,
         chosen=chosen or {},
         found_by=found_by,
+        spent_key=spent_key,
     ), status
 
 
@@ -153,26 +164,46 @@ def basket(household_id: int):
     """The household, its balance, and the goods to pick with + and −."""
     household = get_household(current_scope().village_id, household_id)
     chosen = _quantities(request.args)
+    refused = request.args.get("refused")
     return _basket_page(
         household,
-        message=_refusal_text(request.args.get("refused"), household, chosen),
+        message=_refusal_text(refused, household, chosen),
         chosen=chosen,
         found_by=_found_by(request.args),
+        spent_key=request.args.get("basket", "")[:64] if refused else None,
     )
 
 
-def _back_to_basket(household_id: int, chosen: Mapping[int, int], found_by: str):
-    """A refused() that opens the basket again as it was, naming the refusal."""
+def _back_to_basket(household_id: int, chosen: Mapping[int, int], found_by: str, key: str):
+    """A refused() that opens the basket again as it was, naming the refusal and its key."""
 
     def respond(error: DomainError):
         kept: dict[str, Any] = {f"qty-{good_id}": quantity for good_id, quantity in chosen.items()}
         if found_by != "card":
             kept["found_by"] = found_by
         return redirect(
-            url_for("shop.basket", household_id=household_id, refused=error.code, **kept)
+            url_for(
+                "shop.basket", household_id=household_id, refused=error.code, basket=key, **kept
+            )
         )
 
     return respond
+
+
+def _kept_receipt(key: str) -> str | None:
+    """The receipt a basket's key already made (its kept answer points there), if any."""
+    full_key = page_key(key)
+    if full_key is None:
+        return None
+    kept = stored_outcomes(current_scope().village_id, [full_key]).get(full_key)
+    if kept is None or not kept.location:
+        return None
+    path, _sep, query = kept.location.partition("?")
+    try:
+        endpoint, _values = current_app.url_map.bind("").match(path, method="GET")
+    except HTTPException:
+        return None
+    return f"{path}?{query}&already=1" if endpoint == "shop.receipt" else None
 
 
 @bp.post("/shop/household/<id:household_id>")
@@ -187,18 +218,31 @@ def confirm(household_id: int):
             household, message=_("Choose at least one good."), status=422, found_by=found_by
         )
     lines = [{"good_id": good_id, "quantity": quantity} for good_id, quantity in chosen.items()]
-    return create_redemption.submit(
-        {"household_id": str(household_id), "lines": lines, "found_by": found_by},
-        key=request.form.get("key"),
-        done=lambda result: redirect(url_for("shop.receipt", redemption_id=result.redemption.id)),
-        refused=_back_to_basket(household_id, chosen, found_by),
-        invalid=lambda error: _basket_page(
+    key = request.form.get("key", "")
+
+    def invalid(error: DomainError):
+        # The basket's key made a redemption already, of other goods (changed after a lost
+        # answer): show what it made; the changes were not charged.
+        made = _kept_receipt(key) if isinstance(error, IdempotencyConflict) else None
+        if made is not None:
+            return redirect(made)
+        return _basket_page(
             household,
             message=page_error(error, BASKET_FIELDS),
             status=error.status,
             chosen=chosen,
             found_by=found_by,
+            spent_key=key if isinstance(error, IdempotencyConflict) else None,
+        )
+
+    return create_redemption.submit(
+        {"household_id": str(household_id), "lines": lines, "found_by": found_by},
+        key=key,
+        done=lambda result: redirect(
+            url_for("shop.receipt", redemption_id=result.redemption.id, basket=key)
         ),
+        refused=_back_to_basket(household_id, chosen, found_by, key),
+        invalid=invalid,
     )
 
 
@@ -216,6 +260,7 @@ def _receipt_page(redemption_id: int, *, message: str | None = None, status: int
         reprint=request.args.get("print") == "1",
         masked=mask_name(household.name) if household else "",
         message=message,
+        basket_key=request.args.get("basket", "")[:64],
     ), status
 
 
@@ -223,7 +268,11 @@ def _receipt_page(redemption_id: int, *, message: str | None = None, status: int
 @role_required(STOREKEEPER, ADMIN)
 def receipt(redemption_id: int):
     """The receipt: prints on a 58 mm thermal printer and on A4."""
-    return _receipt_page(redemption_id, message=refusal_message(request.args.get("refused")))
+    if request.args.get("already"):
+        message: str | None = str(ALREADY_REDEEMED)
+    else:
+        message = refusal_message(request.args.get("refused"))
+    return _receipt_page(redemption_id, message=message)
 
 
 @bp.post("/shop/receipts/<id:redemption_id>/cancel")

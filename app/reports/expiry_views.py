@@ -1,8 +1,8 @@
-"""The admin's printable list of the points that expire this month, for the notice board."""
+"""The admin's printable list of the points that expire soon, for the notice board."""
 
 import calendar
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from flask import Blueprint, render_template
 from sqlalchemy import select
@@ -11,7 +11,7 @@ from app.auth.decorators import role_required
 from app.auth.models import ADMIN
 from app.db import db, reads_may_lag
 from app.households.models import Household
-from app.ledger.expiry import Expired, expiring_in
+from app.ledger.expiry import WARNING_DAYS, Expired, expiring_in
 from app.masking import mask_name
 from app.scope import current_scope
 from app.villages.models import Grid, Village
@@ -43,10 +43,11 @@ def expiring_this_month(village_id: int, today: date) -> list[Expired]:
 @role_required(ADMIN)
 @reads_may_lag
 def expiring_page():
-    """The households whose points expire this month, printable for the notice board."""
+    """The households whose points expire in the next 60 days (as they are warned), printable."""
     scope = current_scope()
     today = scope.today()
-    expired = expiring_this_month(scope.village_id, today)
+    last = today + timedelta(days=WARNING_DAYS)
+    expired = expiring_in(scope.village_id, today, last.toordinal())
     names = {
         row.id: (row.name, row.grid_name)
         for row in db.session.execute(
@@ -71,7 +72,8 @@ def expiring_page():
         "ledger/expiring.html",
         village=db.session.get(Village, scope.village_id),
         today=today,
-        last=month_end(today),
+        last=last,
+        days=WARNING_DAYS,
         notices=notices,
         total=sum(notice.points for notice in notices),
     )

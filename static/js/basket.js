@@ -1,6 +1,8 @@
 // The storekeeper's basket: + and − per good, the total and what is left, live.
 // Nothing is ever a dead button: what cannot be done is disabled and says why (over the
 // balance: by how much; more than the shelf: which good). The server checks it all again.
+// The basket and its form key are kept (kept-basket.js) until its receipt is shown, so
+// Back, a reload or a second tab can never make it a second redemption.
 (function () {
   "use strict";
   var form = document.querySelector("form[data-basket]");
@@ -44,6 +46,78 @@
     confirm.disabled = total === 0 || left < 0 || over.length > 0;
   }
 
+  // Kept basket -------------------------------------------------------------------------
+  var store = window.GPBasket;
+  var user = form.dataset.user;
+  var household = form.dataset.household;
+  var keyInput = form.querySelector("input[name=key]");
+  var justRedeemed = document.querySelector("[data-just-redeemed]");
+  var kept = null;
+
+  function lines() {
+    var chosen = {};
+    goods.forEach(function (good) {
+      if (quantity(good) > 0) chosen[good.dataset.good] = quantity(good);
+    });
+    return chosen;
+  }
+
+  function show(basket) {
+    goods.forEach(function (good) {
+      var input = good.querySelector("[data-qty]");
+      var qty = basket.lines[good.dataset.good] || 0;
+      input.value = qty;
+      input.disabled = parseInt(good.dataset.stock, 10) <= 0 && qty === 0;
+    });
+    keyInput.value = basket.key;
+    var last = store.justRedeemed(basket);
+    justRedeemed.hidden = !last;
+    if (last) {
+      var words = justRedeemed.dataset.msg.split("RECEIPT_NO");
+      var link = document.createElement("a");
+      link.href = last.url;
+      link.textContent = last.receipt_no;
+      justRedeemed.replaceChildren(words[0], link, words[1] || "");
+    }
+    update();
+  }
+
+  // Open the basket kept for this household, or keep this page's as a new one. A key the
+  // server refused (its refusal is kept with it) is not sent again: the basket gets a new one.
+  function keep() {
+    if (!store || !user || !household || !keyInput) return;
+    store.forgetStale();
+    kept = store.read(user, household);
+    if (kept) {
+      if (kept.key === form.dataset.spentKey) kept.key = store.newKey();
+      show(kept);
+    } else {
+      kept = { key: keyInput.value, lines: lines() };
+    }
+    store.write(user, household, kept);
+    form.addEventListener("input", remember);
+    form.addEventListener("click", remember);
+    form.addEventListener("change", remember);
+    window.addEventListener("storage", function (event) {
+      if (event.key === store.storageName(user, household)) reopen();
+    });
+    // Back may bring the page from the cache, or put back the fields as they were typed.
+    window.addEventListener("pageshow", reopen);
+  }
+
+  function remember() {
+    var chosen = lines();
+    if (JSON.stringify(chosen) === JSON.stringify(kept.lines)) return;
+    kept.lines = chosen;
+    store.write(user, household, kept);
+  }
+
+  // Another tab changed or redeemed this basket, or the page came back.
+  function reopen() {
+    kept = store.read(user, household) || { key: store.newKey(), lines: {} };
+    show(kept);
+  }
+
   goods.forEach(function (good) {
     var input = good.querySelector("[data-qty]");
     var stock = parseInt(good.dataset.stock, 10);
@@ -69,4 +143,5 @@
     setTimeout(function () { confirm.disabled = true; }, 0);
   });
   update();
+  keep();
 })();

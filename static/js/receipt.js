@@ -1,5 +1,6 @@
 // The receipt (issue 15): the big print button, a reprint straight from the list, and a
 // 58 mm page exactly as long as the receipt (a fixed length would waste paper or cut it).
+// It also closes the kept basket that made it (issue 33, kept-basket.js).
 (function () {
   "use strict";
   var receipt = document.querySelector("[data-receipt]");
@@ -18,6 +19,17 @@
     sheet.fitted = sheet.insertRule(rule, sheet.cssRules.length);
   }
 
+  // The basket that made this receipt is closed: Back opens an empty one that names it.
+  function closeBasket() {
+    var key = receipt.dataset.basketKey;
+    if (!key || !window.GPBasket) return;
+    window.GPBasket.close(receipt.dataset.user, receipt.dataset.household, key, {
+      receipt_no: receipt.querySelector("[data-receipt-no]").textContent,
+      url: location.pathname,
+    });
+  }
+
+  closeBasket();
   fitPage();
   window.addEventListener("beforeprint", fitPage);
   if (button) {

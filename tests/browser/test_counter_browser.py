@@ -10,7 +10,7 @@ import pypdfium2
 import pytest
 from playwright.sync_api import expect
 from pypdf import PdfReader
-from testsupport import log_in_browser
+from testsupport import balance_of, count, log_in_browser
 
 from app.auth.models import ADMIN, STOREKEEPER
 from app.catalogue.models import WRITEOFF
@@ -227,3 +227,95 @@ def _saved(folder: Path, name: str, data: bytes) -> Path:
     path = folder / name
     path.write_bytes(data)
     return path
+
+
+# One basket, one redemption, however the browser navigates --------------------------------
+
+
+def _redeemed_once(household) -> None:
+    """The household paid for one soap: one redemption, one charge of 10 points."""
+    db.session.rollback()  # end the test's own read, to see what the server wrote
+    assert count(Redemption) == 1
+    assert balance_of(household) == 40
+
+
+def _one_soap_confirmed(page, household) -> str:
+    """Open the basket, add one soap, confirm; return the receipt's number."""
+    open_basket(page, household)
+    page.locator("[data-good]", has_text="香皂").locator("[data-plus]").click()
+    page.click("[data-confirm]")
+    page.wait_for_url("**/shop/receipts/*")
+    return page.locator("[data-receipt-no]").inner_text()
+
+
+def _confirm_if_possible(page) -> None:
+    """Tap + then − on the soap (as a storekeeper checking the basket), then confirm if allowed."""
+    soap = page.locator("[data-good]", has_text="香皂")
+    soap.locator("[data-plus]").click()
+    soap.locator("[data-minus]").click()
+    if page.locator("[data-confirm]").is_enabled():
+        page.click("[data-confirm]")
+        page.wait_for_load_state()
+
+
+def test_back_after_the_receipt_opens_an_empty_basket_and_charges_nothing(page, shop):
+    household, _goods = shop
+    receipt_no = _one_soap_confirmed(page, household)
+
+    page.go_back()
+    page.wait_for_url(f"**/shop/household/{household.id}")
+    expect(page.locator("[data-just-redeemed]")).to_have_text(f"刚刚完成兑换：小票 {receipt_no}")
+    soap = page.locator("[data-good]", has_text="香皂")
+    expect(soap.locator("[data-qty]")).to_have_value("0")
+    expect(page.locator("[data-confirm]")).to_be_disabled()
+    shot(page, "back-after-receipt")
+    _confirm_if_possible(page)
+    _redeemed_once(household)
+
+
+def test_a_resent_basket_is_answered_by_its_receipt(page, shop):
+    """The answer to confirm is lost; the storekeeper reloads the basket and confirms again."""
+    household, _goods = shop
+    open_basket(page, household)
+    page.locator("[data-good]", has_text="香皂").locator("[data-plus]").click()
+
+    def lose_the_answer(route) -> None:
+        route.fetch(max_redirects=0)  # the server does the work; the answer never comes
+        route.abort("connectionreset")
+
+    page.route(f"**/shop/household/{household.id}", lose_the_answer)
+    page.click("[data-confirm]")
+    page.wait_for_timeout(500)
+    page.unroute(f"**/shop/household/{household.id}")
+    _redeemed_once(household)  # the server did it; the page never heard
+
+    page.goto(f"/shop/household/{household.id}")
+    soap = page.locator("[data-good]", has_text="香皂")
+    expect(soap.locator("[data-qty]")).to_have_value("1")
+    page.click("[data-confirm]")
+    page.wait_for_url("**/shop/receipts/*")
+    page.reload()
+    page.go_back()
+    page.wait_for_url(f"**/shop/household/{household.id}")
+    _confirm_if_possible(page)
+    _redeemed_once(household)
+
+
+def test_a_second_tab_on_the_same_household_shares_the_basket(page, shop):
+    household, _goods = shop
+    open_basket(page, household)
+    page.locator("[data-good]", has_text="香皂").locator("[data-plus]").click()
+    other = page.context.new_page()
+    other.set_viewport_size(PHONE)
+    other.goto(f"/shop/household/{household.id}")
+    soap_there = other.locator("[data-good]", has_text="香皂")
+    expect(soap_there.locator("[data-qty]")).to_have_value("1")
+
+    page.click("[data-confirm]")
+    page.wait_for_url("**/shop/receipts/*")
+    receipt_no = page.locator("[data-receipt-no]").inner_text()
+    # The other tab learns at once that its basket was redeemed.
+    expect(other.locator("[data-just-redeemed]")).to_contain_text(receipt_no)
+    expect(soap_there.locator("[data-qty]")).to_have_value("0")
+    _confirm_if_possible(other)
+    _redeemed_once(household)

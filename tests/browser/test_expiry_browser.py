@@ -5,7 +5,7 @@ import os
 import pytest
 from testsupport import PASSWORD, log_in_browser
 
-from app.auth.models import HOUSEHOLD
+from app.auth.models import HOUSEHOLD, STOREKEEPER
 from app.db import db, run_write
 from app.households.cards import make_token
 from app.ledger import services as ledger
@@ -87,3 +87,13 @@ def test_the_household_is_warned_on_its_page_and_at_the_door(page, expiring):
     page.wait_for_url("**/my")
     assert "11 积分将于" in page.inner_text("[data-expiring]")
     _shoot(page, "my")
+
+
+def test_the_storekeeper_sees_what_expires_on_the_basket(page, expiring, make_user):
+    make_user(STOREKEEPER, username="dianzhang")
+    page.set_viewport_size({"width": 360, "height": 780})
+    log_in_browser(page, "dianzhang")
+    page.goto(f"/shop/household/{expiring.id}")
+    assert "11 积分将于" in page.inner_text("[data-expiring]")
+    assert page.locator("[data-expiring]").is_visible()
+    _shoot(page, "basket")

@@ -33,7 +33,9 @@ def test_the_household_sees_its_0_point_grade_at_home_and_at_the_door(page, grad
     SHOTS.mkdir(exist_ok=True)
     page.goto(f"/q/{make_token(graded)}")
     expect(page.locator("[data-feedback-grade]")).to_have_text("差 (D)")
-    expect(page.locator("[data-feedback-note]")).to_have_text(NOTE)
+    # Whoever scans the card sees the grade; the note is for the household only.
+    expect(page.locator("[data-feedback-note]")).to_have_count(0)
+    expect(page.locator("[data-feedback]")).to_contain_text("只有本户登录后才能看到")
     expect(page.locator("img")).to_have_count(0)
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.screenshot(path=str(SHOTS / "issue17-feedback-door-360.png"), full_page=True)
@@ -44,6 +46,9 @@ def test_the_household_sees_its_0_point_grade_at_home_and_at_the_door(page, grad
     page.click("button[type=submit]")
     page.wait_for_url("**/my")
     expect(page.locator("[data-feedback-note]")).to_have_text(NOTE)
+    page.goto(f"/q/{make_token(graded)}")  # its own card, scanned by its own phone
+    expect(page.locator("[data-feedback-note]")).to_have_text(NOTE)
+    page.goto("/my")
     photo = page.locator("[data-feedback-photo]")
     photo.scroll_into_view_if_needed()
     # The picture really loaded, and fits the phone's width.

@@ -1,7 +1,9 @@
 """The village office in a real browser (issue 16): users, audit log, households, dashboard."""
 
+import re
+
 import pytest
-from testsupport import api_log_in, log_in_browser
+from testsupport import PASSWORD, api_log_in, log_in_browser
 
 from app.auth.models import INSPECTOR
 from app.db import db
@@ -66,6 +68,9 @@ def test_the_admin_unlocks_a_login_and_resets_a_password(app, page, office):
     log_in_browser(page, "admin")
     page.goto("/admin/users")
     row = page.locator('tr[data-user="wanggang"]')
+    assert re.fullmatch(r"已锁定，\d+ 分钟后解锁", row.locator("[data-locked]").inner_text())
+    row.scroll_into_view_if_needed()
+    page.screenshot(path=f"{SHOTS}/office-users-locked-phone.png")
     row.get_by_role("button", name="解除登录锁定").click()
     assert page.get_by_text("登录已解锁").is_visible()
     assert api_log_in(api, "wanggang").status_code == 201
@@ -112,3 +117,40 @@ def test_admin_pages_use_a_desktops_width_and_the_household_page_does_not(page, 
     page.goto("/login")
     width = page.evaluate("document.querySelector('main').getBoundingClientRect().width")
     assert width <= 740
+
+
+def test_a_refused_rules_form_shows_only_the_error_and_what_was_typed(page, office):
+    page.set_viewport_size(SIZES["phone"])
+    log_in_browser(page, "admin")
+    page.goto("/admin/rules")
+    page.fill("input[name=points-A]", "5")
+    page.click("text=保存")
+    page.wait_for_url("**/admin/rules?saved=1")
+
+    page.fill("input[name=points-A]", "6")
+    page.fill("input[name=points-B]", "")
+    page.click("text=保存")
+
+    error = page.locator("[data-rules-error]")
+    assert "B 等级的积分" in error.inner_text()
+    assert page.locator(".notice").count() == 0
+    assert page.input_value("input[name=points-A]") == "6"
+    assert page.get_attribute("input[name=points-B]", "aria-invalid") == "true"
+    assert page.locator("input[name=points-B]").bounding_box()["x"] + 40 < SIZES["phone"]["width"]
+    _no_sideways_scroll(page)
+    page.screenshot(path=f"{SHOTS}/office-rules-refused-phone.png", full_page=False)
+
+
+def test_a_disabled_user_is_told_so_once_the_password_is_right(page, office):
+    office.active = False
+    db.session.commit()
+    page.set_viewport_size(SIZES["phone"])
+    page.goto("/login")
+    page.fill("#username", "wanggang")
+    page.fill("#password", "not-the-password")
+    page.click("button[type=submit]")
+    assert "用户名或密码错误" in page.inner_text("main")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    assert "此账号已停用" in page.inner_text("main")
+    page.screenshot(path=f"{SHOTS}/login-disabled-phone.png")

@@ -166,6 +166,23 @@ def test_card_printing_is_refused_without_a_reachable_base_url(office, app):
     shot(office, f"office-cards-private-{office.size_name}")
 
 
+def test_the_household_page_shows_no_card_without_a_reachable_base_url(office, app, household):
+    app.config["BASE_URL"] = None
+    office.goto(f"/admin/households/{household.id}")
+
+    refusal = office.locator("[data-card-address-refused]")
+    expect(refusal).to_contain_text("还没有设置 BASE_URL")
+    expect(office.locator("[data-card-qr]")).to_have_count(0)
+    expect(office.locator("[data-print-card]")).to_have_count(0)
+    refusal.scroll_into_view_if_needed()
+    shot(office, f"office-household-card-refused-{office.size_name}")
+
+    app.config["BASE_URL"] = "http://192.168.1.10:5000"
+    office.goto(f"/admin/households/{household.id}")
+    expect(office.locator("[data-card-address-private]")).to_contain_text("只有连着村里网络")
+    expect(office.locator("[data-card-qr]")).to_be_visible()
+
+
 def test_exports_download_from_the_report_page_buttons(office, make_household):
     make_household(name="马秀英", address="幸福路8号")
     office.goto("/home")
