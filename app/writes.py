@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as AnyResponse
 
-from app.db import db, insert_or_skip, is_transient, run_write, utcnow
+from app.db import OneOf, db, insert_or_skip, is_transient, run_write, utcnow
 from app.errors import DomainError, IdempotencyConflict, problem
 from app.idempotency import IdempotencyRecord
 
@@ -37,7 +37,7 @@ _STORED_OUTCOMES = select(
     idempotency_records.c.location,
 ).where(
     idempotency_records.c.village_id == bindparam("village_id"),
-    idempotency_records.c.key.in_(bindparam("keys", expanding=True)),
+    OneOf(idempotency_records.c.key, "keys"),
 )
 
 KEY_HEADER = "Idempotency-Key"

@@ -24,6 +24,7 @@ from app.auth.services import end_page_sessions, set_grids
 from app.db import db
 from app.households.cards import card_payload
 from app.households.services import reissue_card, update_household
+from app.inspections.models import Inspection
 from app.inspections.services import inspect_household, void_inspection
 from app.ledger.services import adjust
 from app.rules.models import RuleSet
@@ -446,7 +447,9 @@ def test_a_voided_grade_changes_the_roster_etag(
     result = inspect_household(household, inspector, "C")
     db.session.commit()
     etag = roster_etag(client, inspector_headers)
-    void_inspection(db.session.merge(result.inspection), actor=admin, reason="评错了")
+    void_inspection(
+        db.session.get_one(Inspection, result.inspection.id), actor=admin, reason="评错了"
+    )
     db.session.commit()
     after = client.get("/api/v1/roster", headers={**inspector_headers, "If-None-Match": etag})
     assert after.status_code == 200

@@ -18,6 +18,7 @@ from app.db import db
 from app.errors import ValidationFailed
 from app.households.models import Household
 from app.households.pinyin import query_key
+from app.inspections.models import Inspection
 from app.ledger.expiry import Expired, expiring
 from app.ledger.reads import household_balance, household_balances
 from app.ledger.services import open_household_account
@@ -331,8 +332,20 @@ def grid_households(village_id: int, grid_id: int) -> list[Household]:
     )
 
 
+def count_today(household: Household) -> int:
+    """Return how many of the household's inspections count today (the village's date)."""
+    return (
+        db.session.scalar(
+            select(func.count(Inspection.id)).where(
+                Inspection.household_id == household.id,
+                Inspection.local_date == village_today(household.village_id),
+                Inspection.voided_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+
 def inspected_today(household: Household) -> bool:
     """Tell whether the household was inspected today (the village's date)."""
-    from app.inspections.services import count_today
-
     return count_today(household) > 0

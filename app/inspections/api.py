@@ -8,10 +8,10 @@ from app.actions import action, location_of
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, STAFF
 from app.db import db, run_write
-from app.errors import Forbidden, NotFound
+from app.errors import DomainError, Forbidden, NotFound
 from app.households.models import Household
 from app.households.services import codes_and_balances
-from app.inspections import batch, credits, services
+from app.inspections import batch, services
 from app.inspections.models import Inspection, InspectionResult
 from app.inspections.schemas import (
     BatchIn,
@@ -122,16 +122,10 @@ def create_inspection(scope: Scope, data: dict) -> InspectionResult:
     201, by `POST /api/v1/inspections/{id}/photo` with the id of the answer (the
     queue keeps the photo until then; the inspection counts without it).
     """
-    if data.get("inspected_at") is not None:
-        credits.check_inspected_at(data["inspected_at"])
-    household = credits.household_named(scope.village_id, data)
-    return services.inspect_household(
-        household,
-        scope.user,
-        data["grade"],
-        note=data.get("note"),
-        inspected_at=data.get("inspected_at"),
-    )
+    (outcome,) = batch.credit_queue(scope.user, [data])  # a queue of one
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
 
 
 @blp.post("/inspections/batch")

@@ -24,10 +24,10 @@ from typing import cast
 
 from flask import Response, current_app, jsonify
 from marshmallow import ValidationError
-from sqlalchemy import Table, insert
+from sqlalchemy import Table
 
 from app.auth.models import User
-from app.db import db, utcnow
+from app.db import insert_many, utcnow
 from app.errors import DomainError, ValidationFailed
 from app.inspections import credits
 from app.inspections.credits import CreditDecision, CreditFacts
@@ -48,7 +48,6 @@ from app.writes import (
 )
 
 inspections = cast(Table, Inspection.__table__)
-_INSERT_INSPECTIONS = insert(inspections).returning(inspections.c.id, sort_by_parameter_order=True)
 
 # Made once: a marshmallow schema is costly to make, and a batch has up to 100 items.
 _ITEM_IN = InspectionIn()
@@ -128,7 +127,7 @@ def _write(
         _inspection_row(d, inspector, journals.get(n, (None, 0))[0], recorded_at)
         for n, d in enumerate(decisions)
     ]
-    ids = db.session.execute(_INSERT_INSPECTIONS, rows).scalars().all()
+    ids = insert_many(inspections, rows, ids=True)  # one statement for any queue
     return [
         InspectionResult(_written(inspection_id, row), d.household.code, balance)
         for d, row, inspection_id, balance in zip(decisions, rows, ids, balances, strict=True)

@@ -22,11 +22,11 @@ from datetime import date, datetime, timedelta
 from typing import cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, func, select, tuple_
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import load_only
 
 from app.auth.models import User
-from app.db import db, utcnow
+from app.db import OneOf, db, utcnow
 from app.errors import (
     AlreadyInspectedToday,
     ConflictOfInterest,
@@ -85,7 +85,7 @@ _HOUSEHOLDS_AND_ACCOUNTS = (
     .join(villages, villages.c.id == Household.village_id)
     .where(
         Household.village_id == bindparam("village_id"),
-        Household.id.in_(bindparam("households", expanding=True)),
+        OneOf(Household.id, "households"),
     )
     .order_by(accounts.c.id)
     .with_for_update(of=accounts, key_share=True)  # FOR NO KEY UPDATE, as the ledger locks
@@ -284,8 +284,14 @@ def read_slots(
             func.count(inspections.c.id).filter(inspections.c.voided_at.is_(None)),
             func.max(inspections.c.slot),
         )
-        .where(tuple_(inspections.c.household_id, inspections.c.local_date).in_(pairs))
-        .group_by(inspections.c.household_id, inspections.c.local_date)
+        # Every household's every day asked, as two lists: one statement text for any
+        # queue (OneOf); the pairs not asked for are left out below.
+        .where(
+            OneOf(inspections.c.household_id, "households"),
+            OneOf(inspections.c.local_date, "days"),
+        )
+        .group_by(inspections.c.household_id, inspections.c.local_date),
+        {"households": list({h for h, _ in pairs}), "days": list({d for _, d in pairs})},
     )
     found = {(row[0], row[1]): (row[2], row[3]) for row in rows}
     return {pair: found.get(pair, (0, 0)) for pair in pairs}

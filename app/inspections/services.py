@@ -1,16 +1,16 @@
 """Grading and crediting: the rules, recording an inspection, voiding it."""
 
-from collections.abc import Collection
 from datetime import date, datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import Table, func, select, update
 
 from app.audit.services import INSPECTION_VOIDED, record
 from app.auth.models import User
 from app.db import db, utcnow
 from app.errors import AlreadyReversed, DomainError, NotFound
 from app.households.models import Household
+from app.inspections.batch import credit_queue
 from app.inspections.models import Inspection, InspectionResult
 from app.ledger.services import reverse
 from app.ledger.verify import Problem
@@ -20,68 +20,8 @@ from app.villages.models import Village
 inspections = cast(Table, Inspection.__table__)
 villages = cast(Table, Village.__table__)
 
+
 # Statements of the hot path, built once (see app/ledger/services.py).
-# The slots of many households and days, for count_today() (SQLite; PostgreSQL reads
-# them with _SLOTS_OF_PG).
-_SLOTS_OF = (
-    select(
-        inspections.c.household_id,
-        inspections.c.local_date,
-        func.count(inspections.c.id).filter(inspections.c.voided_at.is_(None)).label("counted"),
-        func.max(inspections.c.slot).label("highest"),
-    )
-    .where(
-        inspections.c.household_id.in_(bindparam("households", expanding=True)),
-        inspections.c.local_date.in_(bindparam("days", expanding=True)),
-    )
-    .group_by(inspections.c.household_id, inspections.c.local_date)
-)
-# The same on PostgreSQL, one household at a time: the planner's statistics never know
-# today's inspections (the newest day is past the histogram until the next ANALYZE), so
-# the plain form was planned on the village's day index and read every inspection of
-# the village's day for each queue; this one reads the household's own index entries.
-_SLOTS_OF_PG = text(
-    """
-    SELECT h.id AS household_id, s.local_date, s.counted, s.highest
-    FROM unnest(CAST(:households AS integer[])) AS h (id)
-    CROSS JOIN LATERAL (
-        SELECT local_date, count(id) FILTER (WHERE voided_at IS NULL) AS counted,
-               max(slot) AS highest
-        FROM inspections
-        WHERE household_id = h.id AND local_date = ANY(CAST(:days AS date[]))
-        GROUP BY local_date
-    ) AS s
-    """
-)
-
-
-def count_today(household: Household) -> int:
-    """Return how many inspections the household had today (the village's date)."""
-    return _count_on(household.id, village_today(household.village_id))
-
-
-def _count_on(household_id: int, day: date) -> int:
-    return _slots_on(household_id, day)[0]
-
-
-def _slots_on(household_id: int, day: date) -> tuple[int, int]:
-    """Return how many inspections count on the day, and the highest slot taken."""
-    return slots_of({(household_id, day)})[(household_id, day)]
-
-
-def slots_of(pairs: Collection[tuple[int, date]]) -> dict[tuple[int, date], tuple[int, int]]:
-    """For (household id, day) pairs: how many inspections count, and the highest slot."""
-    if not pairs:
-        return {}
-    connection = db.session.connection()
-    rows = connection.execute(
-        _SLOTS_OF_PG if connection.dialect.name == "postgresql" else _SLOTS_OF,
-        {"households": list({h for h, _ in pairs}), "days": list({d for _, d in pairs})},
-    )
-    found = {(row.household_id, row.local_date): (row.counted, row.highest) for row in rows}
-    return {pair: found.get(pair, (0, 0)) for pair in pairs}
-
-
 def inspect_household(
     household: Household,
     inspector: User,
@@ -101,10 +41,6 @@ def inspect_household(
     backdates the grade, journal included, under today's rules (demo data, paper
     records).
     """
-    # Imported here while credits.py reads the rules from this module; once the
-    # rules have a package of their own, this import goes to the top.
-    from app.inspections.batch import credit_queue
-
     asked = {"household_id": household.id, "grade": grade, "note": note}
     if inspected_at is not None:
         asked["inspected_at"] = inspected_at

@@ -30,7 +30,7 @@ from app.errors import (
 )
 from app.households.cards import resolve_card
 from app.households.models import Household
-from app.households.services import get_household, households_by_id
+from app.households.services import count_today, get_household, households_by_id
 from app.inspections import services
 from app.inspections.api import create_inspection, put_rules
 from app.inspections.models import InspectionResult
@@ -119,7 +119,7 @@ def scanned():
 def _grade_page(household: Household, *, message: str | None = None, status: int = 200):
     scope = current_scope()
     rules = current_rules(scope.village_id)
-    done = services.count_today(household)
+    done = count_today(household)
     return render_template(
         "inspections/grade.html",
         household=household,
