@@ -10,6 +10,7 @@ from app.auth.models import ADMIN, INSPECTOR, TOWNSHIP, User, UserGrid
 from app.cases import transitions
 from app.cases.models import (
     AFTER,
+    BEFORE,
     CLOSED,
     DISPATCHED,
     RESOLVED,
@@ -190,6 +191,20 @@ def add_photo(viewer: User, case: Case, stage: str, data: bytes) -> CasePhoto:
         stage=stage,
         filename=store_photo(data, field="file"),
         actor_id=viewer.id,
+    )
+    db.session.add(photo)
+    db.session.flush()
+    return photo
+
+
+def add_reporters_photo(case: Case, data: bytes) -> CasePhoto:
+    """The before-photo of a case reported with no login (at a collection point's QR)."""
+    photo = CasePhoto(
+        case_id=case.id,
+        village_id=case.village_id,
+        stage=BEFORE,
+        filename=store_photo(data, field="photo"),
+        actor_id=None,
     )
     db.session.add(photo)
     db.session.flush()
@@ -443,6 +458,7 @@ def list_cases(
     village_id: int,
     *,
     state: str | None = None,
+    states: tuple[str, ...] | None = None,
     grid_id: int | None = None,
     assignee_id: int | None = None,
     overdue: bool | None = None,
@@ -460,6 +476,8 @@ def list_cases(
         )
     if state:
         query = query.where(Case.state == state)
+    if states:
+        query = query.where(Case.state.in_(states))
     if grid_id:
         query = query.where(Case.grid_id == grid_id)
     if assignee_id:
