@@ -40,13 +40,15 @@ PAGE_ACTIONS = (
     "resolve",
     "comment",
     "mark_duplicate",
+    "reopen",
     "supervise",
     "extend",
     "reassign",
     "transfer",
     "mark_invalid",
-    "reopen",
 )
+# The admin's less common actions, folded under "More actions".
+MORE_ACTIONS = ("supervise", "extend", "reassign", "transfer", "mark_invalid")
 
 
 def offered(user: User, case: Case) -> list[str]:
@@ -78,16 +80,21 @@ def _case_page(case_id: int, *, message: str | None = None, status: int = 200):
         .where(User.active.is_(True))
         .order_by(User.username)
     )
+    duplicates = [c for c in others if c.id != case.id]
+    actions = [a for a in offered(scope.user, case) if a != "mark_duplicate" or duplicates]
+    more = [a for a in actions if a in MORE_ACTIONS]
     return render_template(
         "cases/case.html",
         case=shown_case(case, scope.user, now),
-        actions=offered(scope.user, case),
+        actions=actions,
+        first_more=more[0] if more else None,
+        more_open=message is not None,
         words=ACTION_WORDS,
         post_to=url_for(
             "cases.admin_case_act" if admin else "cases.worker_case_act", case_id=case.id
         ),
         back=url_for("cases.admin_desk" if admin else "cases.worker_list"),
-        duplicates=[c for c in others if c.id != case.id],
+        duplicates=duplicates,
         code_of=services.case_code,
         grids=list_grids(scope.village_id),
         workers=list(workers),
