@@ -169,6 +169,7 @@ def test_anyone_at_a_collection_point_reports_with_no_reporter_once_per_key(
     again = send(client, f"/s/{token}", {**form, "photo": photo_field()}, key)
 
     assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"  # its form key is this phone's alone
     assert "幸福路收集点" in page.text
     assert 'capture="environment"' in page.text
     assert first.status_code == 302

@@ -232,13 +232,17 @@ def report_send():
 # At a collection point's QR: anyone, no login --------------------------------------------
 
 
+# The station's page carries a form key of its own: no cache may hand it to another phone.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
 def _station_or_page(token: str) -> Station | tuple:
     try:
         return resolve_station(token)
     except RevokedQr:
-        return render_template("cases/station_invalid.html", revoked=True), 410
+        return render_template("cases/station_invalid.html", revoked=True), 410, NO_STORE
     except InvalidQr:
-        return render_template("cases/station_invalid.html", revoked=False), 404
+        return render_template("cases/station_invalid.html", revoked=False), 404, NO_STORE
 
 
 def _station_page(station: Station, token: str, message: str | None = None, status: int = 200):
@@ -253,7 +257,7 @@ def _station_page(station: Station, token: str, message: str | None = None, stat
         action=url_for("cases.station_send", token=token),
         station=station,
         sent_code=services.case_code(sent_case) if sent_case else None,
-    ), status
+    ), status, NO_STORE
 
 
 @bp.get("/s/<token>")
