@@ -495,6 +495,39 @@ def test_the_admin_reopens_a_closed_case(admin_client, village, resident, worker
     assert db.session.get(Case, case.id).state == "dispatched"
 
 
+def test_the_admin_publishes_and_hides_a_photo(admin_client, village, resident):
+    case = a_case(resident, village)
+    photo = services.add_photo(resident, case, "before", png_bytes())
+    db.session.commit()
+    path = f"/admin/cases/{case.id}/photos/{photo.id}"
+
+    key = uuid.uuid4().hex
+    published = send(admin_client, path, {"public": "true"}, key)
+    again = send(admin_client, path, {"public": "true"}, key)
+    db.session.expire_all()
+    assert published.status_code == again.status_code == 302
+    assert db.session.get(CasePhoto, photo.id).public
+    assert "data-public" in admin_client.get(f"/admin/cases/{case.id}").text
+
+    send(admin_client, path, {"public": "false"})
+    db.session.expire_all()
+    assert not db.session.get(CasePhoto, photo.id).public
+
+
+def test_the_reporter_reads_the_workers_notes_not_the_villages_dispatch(
+    client, village, resident, worker, admin
+):
+    case = a_case(resident, village)
+    act(admin, case, "supervise", note="内部督办：王网格员动作太慢")
+    act(worker, case, "comment", note="明早清运")
+    log_in(client, "resident", english=True)
+
+    page = client.get("/my/reports").text
+
+    assert "明早清运" in page
+    assert "内部督办" not in page
+
+
 def test_collection_points_are_added_listed_and_printed(admin_client, village, grid):
     key = uuid.uuid4().hex
     west = {"name": "西头收集点", "grid_id": grid.id, "key": key}

@@ -388,6 +388,8 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (LOGIN, 200,   403,   403,   403,   X,     403,   403),
     "POST /admin/cases/<id:case_id>":
         (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/cases/<id:case_id>/photos/<id:photo_id>":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "GET /admin/stations":
         (LOGIN, 200,   403,   403,   403,   200,   403,   403),
     "POST /admin/stations":
@@ -872,6 +874,9 @@ REQUESTS: dict[str, Spec] = {
     },
     "POST /admin/cases/<id:case_id>": lambda w, p: {
         "data": {"key": uuid.uuid4().hex, "action": "comment", "note": "已知悉"}
+    },
+    "POST /admin/cases/<id:case_id>/photos/<id:photo_id>": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "public": "false"}
     },
     "POST /admin/stations": lambda w, p: {
         "data": {"key": uuid.uuid4().hex, "name": w.unique("收集点"), "grid_id": p["grid_id"]}

@@ -16,7 +16,7 @@ from app.actions import Action, redirect_to
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, User
 from app.cases import services, stations, transitions
-from app.cases.api import add_event, create_station
+from app.cases.api import add_event, create_station, publish_photo
 from app.cases.figures import case_figures
 from app.cases.models import AFTER, CLOSED, RESOLVED, STATES, WORKING_STATES, Case
 from app.cases.schemas import EventIn
@@ -100,6 +100,7 @@ def _case_page(case_id: int, *, message: str | None = None, status: int = 200):
         workers=list(workers),
         message=message or case_refusal(request.args.get("refused")),
         done=request.args.get("done"),
+        admin=admin,
     ), status
 
 
@@ -232,6 +233,23 @@ def admin_case(case_id: int):
 @role_required(ADMIN)
 def admin_case_act(case_id: int):
     return _act(case_id, "cases.admin_case")
+
+
+@bp.post("/admin/cases/<id:case_id>/photos/<id:photo_id>")
+@role_required(ADMIN)
+def admin_photo_public(case_id: int, photo_id: int):
+    """Publish a case's photo (Open311 media_url), or make it private again."""
+    page = url_for("cases.admin_case", case_id=case_id)
+    public = request.form.get("public") == "true"
+    return publish_photo.submit(
+        {"public": "true" if public else "false"},
+        key=request.form.get("key"),
+        done=lambda _result: redirect(f"{page}?done={'published' if public else 'hidden'}"),
+        refused=lambda error: redirect(f"{page}?refused={error.code}"),
+        invalid=lambda error: _case_page(case_id, message=case_message(error), status=error.status),
+        case_id=case_id,
+        photo_id=photo_id,
+    )
 
 
 # Collection points -------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from app.auth.models import ADMIN, INSPECTOR, TOWNSHIP, User, UserGrid
 from app.cases import transitions
 from app.cases.models import (
     AFTER,
-    BEFORE,
     CLOSED,
     DISPATCHED,
     RESOLVED,
@@ -191,20 +190,6 @@ def add_photo(viewer: User, case: Case, stage: str, data: bytes) -> CasePhoto:
         stage=stage,
         filename=store_photo(data, field="file"),
         actor_id=viewer.id,
-    )
-    db.session.add(photo)
-    db.session.flush()
-    return photo
-
-
-def add_reporters_photo(case: Case, data: bytes) -> CasePhoto:
-    """The before-photo of a case reported with no login (at a collection point's QR)."""
-    photo = CasePhoto(
-        case_id=case.id,
-        village_id=case.village_id,
-        stage=BEFORE,
-        filename=store_photo(data, field="photo"),
-        actor_id=None,
     )
     db.session.add(photo)
     db.session.flush()

@@ -29,7 +29,7 @@ from app.cases.models import (
     Station,
 )
 from app.cases.rules import case_rules, category_name
-from app.cases.stations import resolve_station
+from app.cases.stations import add_reporters_photo, resolve_station
 from app.db import db, utcnow
 from app.errors import (
     DomainError,
@@ -250,14 +250,18 @@ def _station_page(station: Station, token: str, message: str | None = None, stat
     sent_case = db.session.get(Case, sent) if sent else None
     if sent_case is not None and sent_case.station_id != station.id:
         sent_case = None
-    return render_template(
-        "cases/report.html",
-        categories=categories(station.village_id),
-        message=message,
-        action=url_for("cases.station_send", token=token),
-        station=station,
-        sent_code=services.case_code(sent_case) if sent_case else None,
-    ), status, NO_STORE
+    return (
+        render_template(
+            "cases/report.html",
+            categories=categories(station.village_id),
+            message=message,
+            action=url_for("cases.station_send", token=token),
+            station=station,
+            sent_code=services.case_code(sent_case) if sent_case else None,
+        ),
+        status,
+        NO_STORE,
+    )
 
 
 @bp.get("/s/<token>")
@@ -306,7 +310,7 @@ def _report_at_station(station: Station, token: str, photo: bytes):
             source="station",
         )
         if photo:
-            services.add_reporters_photo(case, photo)
+            add_reporters_photo(case, photo)
         return redirect(url_for("cases.station_page", token=token, sent=case.id))
 
     refused: Callable[[DomainError], Response] = lambda error: redirect(  # noqa: E731
@@ -331,6 +335,25 @@ def _station_limit(station_id: int) -> None:
 # 我的上报: the household's own cases ------------------------------------------------------
 
 RESIDENT_ACTIONS = ("confirm", "reopen", "withdraw")
+# What the reporter reads of a case's history: the dispatch inside the village stays inside.
+RESIDENT_EVENTS = {
+    "report",
+    "accept",
+    "resolve",
+    "confirm",
+    "auto_confirm",
+    "reopen",
+    "withdraw",
+    "mark_duplicate",
+    "mark_invalid",
+    "comment",
+}
+
+
+def _resident_view(case: Case, viewer: User, now: datetime) -> dict:
+    shown = shown_case(case, viewer, now)
+    shown["events"] = [e for e in shown["events"] if e["action"] in RESIDENT_EVENTS]
+    return shown
 
 
 def _my_reports_page(message: str | None = None, status: int = 200, failed: int | None = None):
@@ -339,7 +362,7 @@ def _my_reports_page(message: str | None = None, status: int = 200, failed: int 
     now = utcnow()
     return render_template(
         "cases/my_reports.html",
-        cases=[shown_case(case, scope.user, now) for case in rows],
+        cases=[_resident_view(case, scope.user, now) for case in rows],
         total=total,
         message=message,
         failed=failed,
