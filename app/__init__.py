@@ -108,7 +108,9 @@ def register_blueprints(app: Flask) -> None:
     from app.auth import api as auth_api
     from app.auth import views as auth_views
     from app.cases import api as cases_api
+    from app.cases import desk as _cases_desk  # noqa: F401  (its routes join cases_views.bp)
     from app.cases import open311
+    from app.cases import views as cases_views
     from app.catalogue import api as catalogue_api
     from app.catalogue import views as catalogue_views
     from app.extensions import api
@@ -162,6 +164,7 @@ def register_blueprints(app: Flask) -> None:
         expiry_views.bp,
         open311.bp,
         villages_views.bp,
+        cases_views.bp,
     ):
         app.register_blueprint(bp)
 

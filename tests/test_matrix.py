@@ -24,8 +24,9 @@ from testsupport import PARAMETER, PASSWORD, bearer, csrf_token, openapi_path, p
 
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER, User
 from app.auth.services import create_user, issue_token
+from app.cases.models import Station
 from app.cases.services import add_photo, report_case
-from app.cases.stations import create_station
+from app.cases.stations import create_station, station_token
 from app.catalogue.services import create_good
 from app.db import db
 from app.households.cards import make_token
@@ -373,6 +374,44 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (401,   200,   403,   403,   403,   X,     403,   403),
     "PATCH /api/v1/cases/<id:case_id>/photos/<id:photo_id>":
         (401,   200,   403,   403,   403,   X,     403,   403),
+    # Resident reports' pages (issue 29): a household reports and follows its own; anyone
+    # reports at a collection point's QR; the grid worker's 待办; the admin's desk.
+    "GET /report":
+        (LOGIN, 403,   403,   403,   200,   403,   403,   403),
+    "POST /report":
+        (LOGIN, 403,   403,   403,   302,   403,   403,   403),
+    "GET /s/<token>":
+        (200,   200,   200,   200,   200,   200,   200,   200),
+    "POST /s/<token>":
+        (302,   302,   302,   302,   302,   302,   302,   302),
+    "GET /my/reports":
+        (LOGIN, 403,   403,   403,   200,   403,   403,   403),
+    "POST /my/reports/<id:case_id>":
+        (LOGIN, 403,   403,   403,   302,   403,   403,   403),
+    "GET /cases/<id:case_id>/photos/<id:photo_id>":
+        (LOGIN, 200,   200,   200,   200,   X,     X,     X),
+    "GET /inspect/cases":
+        (LOGIN, 200,   200,   403,   403,   200,   200,   403),
+    "GET /inspect/cases/<id:case_id>":
+        (LOGIN, 200,   200,   403,   403,   X,     X,     403),
+    "POST /inspect/cases/<id:case_id>":
+        (LOGIN, 302,   302,   403,   403,   X,     X,     403),
+    "GET /admin/cases":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "GET /admin/cases/<id:case_id>":
+        (LOGIN, 200,   403,   403,   403,   X,     403,   403),
+    "POST /admin/cases/<id:case_id>":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/cases/<id:case_id>/photos/<id:photo_id>":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "GET /admin/stations":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "POST /admin/stations":
+        (LOGIN, 302,   403,   403,   403,   XB,    403,   403),
+    "GET /admin/stations/<id:station_id>/qr.png":
+        (LOGIN, 200,   403,   403,   403,   X,     403,   403),
+    "GET /admin/stations/cards":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
     # Open311 is public: nothing personal in a GET; a POST needs the village's api_key.
     "GET /open311/v2/services.<any(json, xml):fmt>":
         (200,   200,   200,   200,   200,   200,   200,   200),
@@ -422,6 +461,9 @@ TOWNSHIP_CELLS: dict[str, tuple[Cell, Cell]] = {
     "GET /open311/v2/requests/<id:case_id>.<any(json, xml):fmt>": (200, 200),
     "GET /open311/v2/media/<id:photo_id>.jpg": (404, 404),
     "POST /open311/v2/requests.<any(json, xml):fmt>": (403, 403),
+    # A collection point's QR takes a report from anyone, logged in or not.
+    "GET /s/<token>": (200, 200),
+    "POST /s/<token>": (302, 302),
 }
 
 
@@ -439,6 +481,8 @@ PUBLIC = {
     "GET /open311/v2/services.<any(json, xml):fmt>",
     "GET /open311/v2/requests.<any(json, xml):fmt>",
     "GET /open311/v2/requests/<id:case_id>.<any(json, xml):fmt>",
+    "GET /s/<token>",
+    "POST /s/<token>",
 }
 # Revoking the caller's token: each caller sends a token of its own for it.
 OWN_TOKEN = {"DELETE /api/v1/auth/tokens/current"}
@@ -513,6 +557,16 @@ class World:
         db.session.commit()
         return redemption.id
 
+    def fresh_case(self) -> int:
+        resident = db.session.get_one(User, self.user_ids["household"])
+        case = report_case(resident, self.v1_id, category="overflow")
+        db.session.commit()
+        return case.id
+
+    def station_card(self) -> str:
+        """The token of village 1's collection point's QR card."""
+        return station_token(db.session.get_one(Station, self.ids["station_id"]))
+
     def card(self) -> str:
         """The payload of village 1's household's card as it is now."""
         return make_token(db.session.get_one(Household, self.ids["household_id"]))
@@ -521,7 +575,11 @@ class World:
         """Path parameters: village 1's objects, the resident's own household."""
         return {
             **self.ids,
-            "token": self.card() if route in CARD_ROUTES or "<token>" in route else None,
+            "token": self.station_card()
+            if route.endswith(" /s/<token>")
+            else self.card()
+            if route in CARD_ROUTES or "<token>" in route
+            else None,
             "action": "restock",
             "code": "en",
             "fmt": "json" if "/open311/" in route else "csv",
@@ -831,6 +889,23 @@ REQUESTS: dict[str, Spec] = {
     "GET /open311/v2/requests/<id:case_id>.<any(json, xml):fmt>": lambda w, p: {
         "query_string": {"jurisdiction_id": "QSC"}
     },
+    "POST /report": lambda w, p: {"data": {"key": uuid.uuid4().hex, "category": "overflow"}},
+    "POST /s/<token>": lambda w, p: {"data": {"key": uuid.uuid4().hex, "category": "mixed"}},
+    "POST /my/reports/<id:case_id>": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "action": "withdraw"}
+    },
+    "POST /inspect/cases/<id:case_id>": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "action": "comment", "note": "已知悉"}
+    },
+    "POST /admin/cases/<id:case_id>": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "action": "comment", "note": "已知悉"}
+    },
+    "POST /admin/cases/<id:case_id>/photos/<id:photo_id>": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "public": "false"}
+    },
+    "POST /admin/stations": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "name": w.unique("收集点"), "grid_id": p["grid_id"]}
+    },
     "POST /open311/v2/requests.<any(json, xml):fmt>": lambda w, p: {
         "data": {"jurisdiction_id": "QSC", "service_code": "overflow", "lat": "30", "long": "120"}
     },
@@ -858,6 +933,7 @@ FRESH: dict[str, Callable[[World], dict[str, int]]] = {
     "POST /api/v1/redemptions/<id:redemption_id>/cancel": lambda w: {
         "redemption_id": w.fresh_redemption()
     },
+    "POST /my/reports/<id:case_id>": lambda w: {"case_id": w.fresh_case()},
 }
 
 

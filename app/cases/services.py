@@ -443,6 +443,7 @@ def list_cases(
     village_id: int,
     *,
     state: str | None = None,
+    states: tuple[str, ...] | None = None,
     grid_id: int | None = None,
     assignee_id: int | None = None,
     overdue: bool | None = None,
@@ -460,6 +461,8 @@ def list_cases(
         )
     if state:
         query = query.where(Case.state == state)
+    if states:
+        query = query.where(Case.state.in_(states))
     if grid_id:
         query = query.where(Case.grid_id == grid_id)
     if assignee_id:

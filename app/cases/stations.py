@@ -10,10 +10,11 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from app.audit.services import record
-from app.cases.models import Station
+from app.cases.models import BEFORE, Case, CasePhoto, Station
 from app.db import db
 from app.errors import InvalidQr, NotFound, RevokedQr, ValidationFailed
 from app.households.cards import base_url
+from app.photos import store_photo
 from app.villages.models import Grid
 
 STATION_CREATED = "station_created"
@@ -117,3 +118,17 @@ def get_station(village_id: int, station_id: int) -> Station:
     if station is None or station.village_id != village_id:
         raise NotFound("No such collection point.")
     return station
+
+
+def add_reporters_photo(case: Case, data: bytes) -> CasePhoto:
+    """The before-photo of a case reported at a collection point's QR, with no login."""
+    photo = CasePhoto(
+        case_id=case.id,
+        village_id=case.village_id,
+        stage=BEFORE,
+        filename=store_photo(data, field="photo"),
+        actor_id=None,
+    )
+    db.session.add(photo)
+    db.session.flush()
+    return photo
