@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 
 from app.actions import action, reading
 from app.auth.models import ADMIN, ROLES, STAFF, TOWNSHIP, User
-from app.cases import figures, services, stations
+from app.cases import figures, reads, services, stations
 from app.cases.models import PHOTO_STAGES, Case, CaseEvent, CasePhoto, Station
 from app.cases.rules import case_rules, category_name
 from app.cases.schemas import (
@@ -125,8 +125,8 @@ def case_out(case: Case, viewer: User, *, now: datetime | None = None) -> dict:
         "lat": case.lat,
         "lng": case.lng,
         "reporter": _reporter(case) if show_reporter else None,
-        "events": [_event_out(e, case, show_reporter) for e in services.events_of(case)],
-        "photos": [_photo_out(p) for p in services.photos_of(case)],
+        "events": [_event_out(e, case, show_reporter) for e in reads.events_of(case)],
+        "photos": [_photo_out(p) for p in reads.photos_of(case)],
     }
 
 
@@ -253,7 +253,7 @@ def list_cases(args):
     if args.get("day_from") or args.get("day_to"):
         day_from, day_to = resolve_range(scope.village_id, args.get("day_from"), args.get("day_to"))
         start, end = utc_bounds(scope.zone, day_from, day_to)
-    rows, total = services.list_cases(
+    rows, total = reads.list_cases(
         scope.user,
         scope.village_id,
         state=args.get("state"),

@@ -9,7 +9,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from app.cases import services
+from app.cases import clock
 from app.cases.models import Open311Key
 from app.db import db, run_write, utcnow
 from app.errors import DomainError
@@ -34,15 +34,15 @@ def tick_command(at_text: str | None) -> None:
     """Close what nobody confirmed in time and record escalations; safe to run twice or at once."""
     at = _moment(at_text)
     closed = escalated = 0
-    for village_id, case_id in run_write(lambda: services.due_to_close(at)):
+    for village_id, case_id in run_write(lambda: clock.due_to_close(at)):
         # Each case in a transaction of its own: one refusal never stops the night's run.
         try:
-            if run_write(partial(services.auto_confirm, village_id, case_id, at)):
+            if run_write(partial(clock.auto_confirm, village_id, case_id, at)):
                 closed += 1
         except DomainError as error:
             click.echo(f"Case {case_id}: not closed ({error.code}: {error.detail})", err=True)
-    for village_id, case_id in run_write(lambda: services.due_to_escalate(at)):
-        levels = run_write(partial(services.record_escalation, village_id, case_id, at))
+    for village_id, case_id in run_write(lambda: clock.due_to_escalate(at)):
+        levels = run_write(partial(clock.record_escalation, village_id, case_id, at))
         escalated += len(levels)
     click.echo(
         f"Closed {closed} resolved case(s) nobody confirmed; recorded {escalated} escalation(s)."

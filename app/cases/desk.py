@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response as AnyResponse
 from app.actions import Action, redirect_to
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, User
-from app.cases import services, stations, transitions
+from app.cases import reads, services, stations, transitions
 from app.cases.api import add_event, create_station, publish_photo
 from app.cases.figures import case_figures
 from app.cases.models import AFTER, CLOSED, RESOLVED, STATES, WORKING_STATES, Case
@@ -71,7 +71,7 @@ def _case_page(case_id: int, *, message: str | None = None, status: int = 200):
     case = services.visible_case(scope.user, scope.village_id, case_id)
     now = utcnow()
     admin = scope.user.role == ADMIN and request.path.startswith("/admin")
-    others, _total = services.list_cases(
+    others, _total = reads.list_cases(
         scope.user, scope.village_id, states=WORKING_STATES, grid_id=case.grid_id, limit=30
     )
     workers = db.session.scalars(
@@ -151,11 +151,9 @@ def _resolve_with_photo(photo: bytes) -> Action:
 def worker_list():
     """Open cases, the worker's own and its grids' first, each with its countdown."""
     scope = current_scope()
-    rows, total = services.list_cases(
-        scope.user, scope.village_id, states=WORKING_STATES, limit=200
-    )
+    rows, total = reads.list_cases(scope.user, scope.village_id, states=WORKING_STATES, limit=200)
     now = utcnow()
-    resolved, _count = services.list_cases(scope.user, scope.village_id, state=RESOLVED, limit=20)
+    resolved, _count = reads.list_cases(scope.user, scope.village_id, state=RESOLVED, limit=20)
     return render_template(
         "cases/worker_list.html",
         cases=[shown_case(case, scope.user, now) for case in rows],
@@ -209,7 +207,7 @@ def admin_desk():
     """Every case, filtered by state, grid and overdue; this month's figures above."""
     scope = current_scope()
     filters = _desk_filters()
-    rows, total = services.list_cases(scope.user, scope.village_id, limit=200, **filters)
+    rows, total = reads.list_cases(scope.user, scope.village_id, limit=200, **filters)
     now: datetime = utcnow()
     return render_template(
         "cases/desk.html",

@@ -2,9 +2,8 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select
 
 from app.auth.models import ADMIN, INSPECTOR, TOWNSHIP, User, UserGrid
 from app.cases import transitions
@@ -69,7 +68,10 @@ def _assignee_for(village_id: int, grid_id: int) -> int | None:
     )
 
 
-def _event(case: Case, actor: User | None, action: str, before: str | None, note: str | None):
+def add_event_row(
+    case: Case, actor: User | None, action: str, before: str | None, note: str | None
+) -> None:
+    """Append the case's event for an action just taken (the case holds its new state)."""
     db.session.add(
         CaseEvent(
             case_id=case.id,
@@ -149,7 +151,7 @@ def report_case(
     )
     db.session.add(case)
     db.session.flush()
-    _event(case, reporter, "report", None, description)
+    add_event_row(case, reporter, "report", None, description)
     db.session.flush()
     return case
 
@@ -234,7 +236,7 @@ def act(actor: User, village_id: int, case_id: int, request: EventRequest) -> Ca
     if move.target is not None:
         case.state = move.target
     EFFECTS.get(request.action, _no_effect)(actor, case, request)
-    _event(case, actor, request.action, before, request.note)
+    add_event_row(case, actor, request.action, before, request.note)
     db.session.flush()
     return case
 
@@ -438,71 +440,6 @@ def is_overdue(case: Case, now: datetime) -> bool:
     return case.state in WORKING_STATES and now > case.due_at
 
 
-def list_cases(
-    viewer: User,
-    village_id: int,
-    *,
-    state: str | None = None,
-    states: tuple[str, ...] | None = None,
-    grid_id: int | None = None,
-    assignee_id: int | None = None,
-    overdue: bool | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
-    limit: int = 100,
-    offset: int = 0,
-) -> tuple[list[Case], int]:
-    """The cases a viewer may see, newest first; an inspector's own grids first."""
-    query = select(Case).where(Case.village_id == village_id)
-    if viewer.role == "household":
-        query = query.where(
-            (Case.reporter_id == viewer.id)
-            | (Case.reporter_household_id == (viewer.household_id or -1))
-        )
-    if state:
-        query = query.where(Case.state == state)
-    if states:
-        query = query.where(Case.state.in_(states))
-    if grid_id:
-        query = query.where(Case.grid_id == grid_id)
-    if assignee_id:
-        query = query.where(Case.assignee_id == assignee_id)
-    if created_from:
-        query = query.where(Case.created_at >= created_from)
-    if created_to:
-        query = query.where(Case.created_at < created_to)
-    now = utcnow()
-    if overdue is True:
-        query = query.where(Case.state.in_(WORKING_STATES), Case.due_at < now)
-    elif overdue is False:
-        query = query.where(~(Case.state.in_(WORKING_STATES) & (Case.due_at < now)))
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    order: list[Any] = [Case.created_at.desc(), Case.id.desc()]
-    if viewer.role == INSPECTOR:
-        mine = transitions.inspector_grids(viewer)
-        if mine:
-            order.insert(0, Case.grid_id.in_(mine).desc())
-        order.insert(0, (Case.assignee_id == viewer.id).desc())
-    rows = db.session.scalars(query.order_by(*order).limit(limit).offset(offset))
-    return list(rows), total
-
-
-def events_of(case: Case) -> list[CaseEvent]:
-    return list(
-        db.session.scalars(
-            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
-        )
-    )
-
-
-def photos_of(case: Case) -> list[CasePhoto]:
-    return list(
-        db.session.scalars(
-            select(CasePhoto).where(CasePhoto.case_id == case.id).order_by(CasePhoto.id)
-        )
-    )
-
-
 def reporter_visible(viewer: User | None, case: Case) -> bool:
     """Admins and the reporter see who reported; the grid worker unless anonymous; no other."""
     if viewer is None or viewer.role == TOWNSHIP:
@@ -510,94 +447,3 @@ def reporter_visible(viewer: User | None, case: Case) -> bool:
     if viewer.role == ADMIN or transitions.is_reporter(viewer, case):
         return True
     return viewer.role in (INSPECTOR, "storekeeper") and not case.anonymous
-
-
-@dataclass
-class TickReport:
-    closed: list[int] = field(default_factory=list)
-    escalated: list[tuple[int, str]] = field(default_factory=list)
-
-
-def due_to_close(at: datetime) -> list[tuple[int, int]]:
-    """(village id, case id) of every resolved case whose confirm days ended by `at`."""
-    rows = db.session.execute(
-        select(Case.village_id, Case.id, Case.resolved_at).where(Case.state == RESOLVED)
-    ).all()
-    days: dict[int, int] = {}
-    due = []
-    for village_id, case_id, resolved_at in rows:
-        if village_id not in days:
-            days[village_id] = case_rules(village_id).confirm_days
-        if resolved_at is not None and resolved_at + timedelta(days=days[village_id]) <= at:
-            due.append((village_id, case_id))
-    return due
-
-
-def auto_confirm(village_id: int, case_id: int, at: datetime) -> bool:
-    """Close a resolved case nobody confirmed or reopened; False when someone got there first."""
-    case = get_case(village_id, case_id, lock=True)
-    if case.state != RESOLVED:
-        return False
-    case.state = CLOSED
-    case.updated_at = case.closed_at = at
-    case.auto_confirmed = True
-    pay_reward(case, actor_id=None)
-    _event(case, None, "auto_confirm", RESOLVED, None)
-    db.session.flush()
-    return True
-
-
-def due_to_escalate(at: datetime) -> list[tuple[int, int]]:
-    """(village id, case id) of unresolved cases past due whose escalation is not recorded."""
-    rows = db.session.execute(
-        select(Case).where(
-            Case.state.in_(WORKING_STATES),
-            Case.due_at <= at,
-            Case.escalated_township_at.is_(None),
-        )
-    ).scalars()
-    return [
-        (case.village_id, case.id)
-        for case in rows
-        if case.escalated_admins_at is None or escalation(case, at) == "township"
-    ]
-
-
-ESCALATION_COLUMNS = {"admins": "escalated_admins_at", "township": "escalated_township_at"}
-
-
-def record_escalation(village_id: int, case_id: int, at: datetime) -> list[str]:
-    """Record each level a case has escalated to by `at`, once each; return the new ones.
-
-    The conditional UPDATE makes copies of the job that run at once record it once.
-    """
-    case = get_case(village_id, case_id)
-    reached = escalation(case, at)
-    levels = (
-        [] if reached is None else ["admins"] if reached == "admins" else ["admins", "township"]
-    )
-    recorded = []
-    for level in levels:
-        column = getattr(Case, ESCALATION_COLUMNS[level])
-        result = db.session.execute(
-            update(Case)
-            .where(Case.id == case_id, column.is_(None))
-            .values({column: at})
-            .execution_options(synchronize_session=False)
-        )
-        changed = cast(CursorResult, result).rowcount
-        if changed:
-            recorded.append(level)
-            db.session.add(
-                CaseEvent(
-                    case_id=case_id,
-                    village_id=village_id,
-                    action="escalate",
-                    from_state=case.state,
-                    to_state=case.state,
-                    note=level,
-                    created_at=at,
-                )
-            )
-    db.session.flush()
-    return recorded

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from app.actions import FormExpired, FormInvalid, page_error
 from app.auth.decorators import role_required
 from app.auth.models import HOUSEHOLD, INSPECTOR, ROLES, User
-from app.cases import services, transitions
+from app.cases import reads, services, transitions
 from app.cases.api import add_event, case_out, report_case
 from app.cases.models import (
     BEFORE,
@@ -360,7 +360,7 @@ def _resident_view(case: Case, viewer: User, now: datetime) -> dict:
 
 def _my_reports_page(message: str | None = None, status: int = 200, failed: int | None = None):
     scope = current_scope()
-    rows, total = services.list_cases(scope.user, scope.village_id, limit=100)
+    rows, total = reads.list_cases(scope.user, scope.village_id, limit=100)
     now = utcnow()
     return render_template(
         "cases/my_reports.html",
