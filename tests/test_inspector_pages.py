@@ -21,7 +21,7 @@ from testsupport import (
     run_at_once,
 )
 
-from app.auth.models import HOUSEHOLD, INSPECTOR, STOREKEEPER
+from app.auth.models import HOUSEHOLD, INSPECTOR, STOREKEEPER, UserGrid
 from app.db import db
 from app.households.cards import card_payload, make_token
 from app.households.services import reissue_card, update_household
@@ -592,3 +592,19 @@ def test_the_offline_texts_follow_the_language_and_change_their_address_with_it(
     # Under an address that names no current content, it is not kept for good.
     stale = client.get("/inspect/texts.js?lang=en&v=000000000000")
     assert stale.headers["Cache-Control"] == "no-cache"
+
+
+def test_a_household_outside_the_inspectors_grids_is_graded_and_the_page_says_so(
+    browser, inspector, grids, make_household
+):
+    east, west = grids
+    set_grids = UserGrid(user_id=inspector.id, grid_id=east.id)
+    db.session.add(set_grids)
+    db.session.commit()
+    mine, theirs = make_household(in_grid=east), make_household(in_grid=west)
+
+    assert "data-outside-grids" not in browser.get(f"/inspect/household/{mine.id}").text
+    page = browser.get(f"/inspect/household/{theirs.id}").text
+    assert "outside the grids you work" in page
+    assert grade_form(browser, theirs).status_code == 302
+    assert balance_of(theirs.id) == 3

@@ -120,6 +120,7 @@ def _grade_page(household: Household, *, message: str | None = None, status: int
     scope = current_scope()
     rules = current_rules(scope.village_id)
     done = count_today(household)
+    assigned = grid_ids_of(scope.user)
     return render_template(
         "inspections/grade.html",
         household=household,
@@ -129,6 +130,9 @@ def _grade_page(household: Household, *, message: str | None = None, status: int
         full=done >= rules.daily_limit,
         message=message,
         own=scope.user.household_id == household.id,
+        # Grids order an inspector's roster and to-do list; they do not limit grading
+        # (a worker covers a colleague's round): the page says so (README, Security).
+        outside_grids=bool(assigned) and household.grid_id not in assigned,
     ), status
 
 
