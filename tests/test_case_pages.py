@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from test_cases import pay_for_reports
 from testsupport import csrf_token, log_in, page_post, png_bytes
 
 from app.auth.models import HOUSEHOLD, INSPECTOR, STOREKEEPER, UserGrid
@@ -14,7 +15,6 @@ from app.cases import services, views
 from app.cases.models import Case, CaseEvent, CasePhoto, Station
 from app.cases.stations import create_station, station_token
 from app.db import db, utcnow
-from tests.test_cases import pay_for_reports
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
 

@@ -5,13 +5,13 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from testsupport import assert_problem, balance_of, png_bytes, run_at_once
 
 from app.auth.models import HOUSEHOLD, INSPECTOR, UserGrid
 from app.cases.models import Case
 from app.db import db, utcnow
 from app.ledger.models import Journal
 from app.rules.models import RuleSet
-from tests.testsupport import assert_problem, balance_of, png_bytes, run_at_once
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
 CASES = "/api/v1/cases"
@@ -347,9 +347,10 @@ def test_nothing_crosses_villages(client, resident_headers, other_village, make_
 def test_a_township_reads_the_rates_of_its_villages_and_never_the_reporter(
     client, village, resident_headers, worker_headers, household
 ):
+    from testsupport import PASSWORD, bearer
+
     from app.auth.services import issue_token
     from app.townships.services import create_township, create_township_user, move_village
-    from tests.testsupport import PASSWORD, bearer
 
     township = create_township("东湖街道", "DH")
     move_village(village, township)

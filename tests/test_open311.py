@@ -5,10 +5,10 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from testsupport import png_bytes
 
 from app.cases.models import Case
 from app.db import db
-from tests.testsupport import png_bytes
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
 V2 = "/open311/v2"
