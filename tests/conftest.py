@@ -21,7 +21,7 @@ from sqlalchemy import URL, make_url, text
 from testsupport import PASSWORD, TEST_CONFIG, bearer, log_in
 
 from app import create_app
-from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER, User
+from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER, User, UserGrid
 from app.auth.services import create_user, issue_token
 from app.catalogue import services as catalogue
 from app.catalogue.models import Good
@@ -258,6 +258,20 @@ def inspector(make_user) -> User:
 @pytest.fixture
 def inspector_headers(inspector, token_for) -> dict[str, str]:
     return token_for(inspector)
+
+
+@pytest.fixture
+def worker(make_user, grid) -> User:
+    """The grid worker of 东一网格 (an inspector assigned to it), where `household` lives."""
+    user = make_user(INSPECTOR, username="worker")
+    db.session.add(UserGrid(user_id=user.id, grid_id=grid.id))
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def worker_headers(worker, token_for) -> dict[str, str]:
+    return token_for(worker)
 
 
 @pytest.fixture

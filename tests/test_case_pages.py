@@ -10,22 +10,13 @@ from sqlalchemy import func, select, update
 from test_cases import pay_for_reports
 from testsupport import csrf_token, log_in, page_post, png_bytes
 
-from app.auth.models import HOUSEHOLD, INSPECTOR, STOREKEEPER, UserGrid
+from app.auth.models import HOUSEHOLD, STOREKEEPER
 from app.cases import services, views
 from app.cases.models import Case, CaseEvent, CasePhoto, Station
 from app.cases.stations import create_station, station_token
 from app.db import db, utcnow
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
-
-
-@pytest.fixture
-def worker(make_user, grid):
-    """The grid worker of 东一网格, where the resident's household lives."""
-    user = make_user(INSPECTOR, username="worker")
-    db.session.add(UserGrid(user_id=user.id, grid_id=grid.id))
-    db.session.commit()
-    return user
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import func, select, update
 from testsupport import assert_problem, balance_of, png_bytes, run_at_once
 
-from app.auth.models import HOUSEHOLD, INSPECTOR, UserGrid
+from app.auth.models import HOUSEHOLD, INSPECTOR
 from app.cases.models import Case
 from app.db import db, utcnow
 from app.ledger.models import Journal
@@ -15,20 +15,6 @@ from app.rules.models import RuleSet
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
 CASES = "/api/v1/cases"
-
-
-@pytest.fixture
-def worker(make_user, grid):
-    """The grid worker of 东一网格, where the resident's household lives."""
-    user = make_user(INSPECTOR, username="worker")
-    db.session.add(UserGrid(user_id=user.id, grid_id=grid.id))
-    db.session.commit()
-    return user
-
-
-@pytest.fixture
-def worker_headers(worker, token_for):
-    return token_for(worker)
 
 
 def pay_for_reports(village, points=5, daily_cap=2, confirm_days=3):

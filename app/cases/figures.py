@@ -25,11 +25,8 @@ from app.cases.models import (
     Case,
 )
 from app.db import db, utcnow
+from app.reports.services import rate
 from app.villages.models import Grid
-
-
-def _rate(part: int, whole: int) -> float:
-    return round(part / whole, 4) if whole else 0.0
 
 
 @dataclass
@@ -60,10 +57,10 @@ class Tally:
             "due": self.due,
             "completed": self.completed,
             "completed_on_time": self.completed_on_time,
-            "completion_rate": _rate(self.completed, self.due),
-            "on_time_rate": _rate(self.completed_on_time, self.due),
+            "completion_rate": rate(self.completed, self.due),
+            "on_time_rate": rate(self.completed_on_time, self.due),
             "reopened": self.reopened,
-            "rework_rate": _rate(self.reopened, self.completed),
+            "rework_rate": rate(self.reopened, self.completed),
         }
 
 
@@ -145,8 +142,8 @@ def village_case_rates(village_ids: list[int], start: datetime, end: datetime) -
             tallies[case.village_id].add(case)
     return {
         village_id: {
-            "case_completion_rate": _rate(t.completed, t.due),
-            "case_on_time_rate": _rate(t.completed_on_time, t.due),
+            "case_completion_rate": rate(t.completed, t.due),
+            "case_on_time_rate": rate(t.completed_on_time, t.due),
         }
         for village_id, t in tallies.items()
     }
