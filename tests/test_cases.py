@@ -1,7 +1,8 @@
 """Resident reports (随手拍): report, dispatch, fix, confirm, pay once, and the figures."""
 
+import io
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
@@ -42,7 +43,7 @@ def event(client, headers, case_id, action, key=None, **body):
 def after_photo(client, headers, case_id):
     return client.post(
         f"{CASES}/{case_id}/photos",
-        data={"file": (__import__("io").BytesIO(png_bytes()), "after.png"), "stage": "after"},
+        data={"file": (io.BytesIO(png_bytes()), "after.png"), "stage": "after"},
         headers=headers,
         content_type="multipart/form-data",
     )
@@ -74,7 +75,7 @@ def test_a_report_is_dispatched_to_the_grid_worker_with_a_server_due_time(
     assert case["assignee_id"] == worker.id
     assert case["code"].startswith("MZ-R")
     assert case["reporter"]["household_id"] == household.id
-    due = __import__("datetime").datetime.fromisoformat(case["due_at"])
+    due = datetime.fromisoformat(case["due_at"])
     assert before + timedelta(hours=24) <= due <= utcnow() + timedelta(hours=24)
     assert [e["action"] for e in case["events"]] == ["report"]
 
@@ -361,3 +362,36 @@ def test_a_township_reads_the_rates_of_its_villages_and_never_the_reporter(
     assert all(c["reporter"] is None for c in listed["items"])
     assert household.name not in text and "resident" not in text
     assert_problem(event(client, headers, done["id"], "comment", note="看看"), 403, "read_only")
+
+
+def test_the_rules_carry_the_case_rules_and_keep_them_when_left_out(
+    client, admin_headers, resident_headers, admin_client
+):
+    rules = {
+        "grades": {"A": 3, "B": 2, "C": 1, "D": 0},
+        "daily_limit": 1,
+        "cases": {
+            "categories": [{"code": "ash", "name": "焚烧垃圾", "hours": 6}],
+            "points": 4,
+            "daily_cap": 1,
+            "confirm_days": 2,
+        },
+    }
+    saved = client.put("/api/v1/rules", json=rules, headers=admin_headers)
+    assert saved.status_code == 200, saved.json
+    assert saved.json["cases"]["points"] == 4
+    assert saved.json["cases"]["categories"] == [{"code": "ash", "name": "焚烧垃圾", "hours": 6}]
+    case = report(client, resident_headers, category="ash").json
+    due = datetime.fromisoformat(case["due_at"]) - datetime.fromisoformat(case["created_at"])
+    assert due == timedelta(hours=6)
+    assert_problem(report(client, resident_headers, category="overflow"), 422, "validation_error")
+    again = client.put(
+        "/api/v1/rules", json={**rules, "daily_limit": 2, "cases": None}, headers=admin_headers
+    )
+    assert again.json["cases"]["points"] == 4  # left out: the version before keeps its rules
+    bad = client.put(
+        "/api/v1/rules", json={**rules, "cases": {"points": -1}}, headers=admin_headers
+    )
+    assert_problem(bad, 422, "validation_error")
+    audit = admin_client.get("/admin/audit").text
+    assert "焚烧垃圾 (6 h)" in audit  # the admin's pages are in English in these tests

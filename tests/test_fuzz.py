@@ -181,6 +181,9 @@ def aim(seed: Seed, data: st.DataObject, case) -> None:
             elif name == "grades":
                 # Rules without the usual grades would refuse every inspection after them.
                 mapping[name] = data.draw(USUAL[name])
+            elif name == "cases" and isinstance(value, dict):
+                # Nor may they take away the usual report categories (left out: kept).
+                del mapping[name]
             elif name == "items" and isinstance(value, list):
                 # A batch may not use up every seeded door's daily slot.
                 del value[3:]

@@ -113,6 +113,7 @@ DETAIL_LABELS = {
     "labels": _l("Grade names"),
     "daily_limit": _l("Inspections that earn points, per household per day"),
     "expiry": _l("Expiry of points"),
+    "cases": _l("Resident reports"),
     "policy": _l("Rule"),
     "months": _l("Months"),
     "grade": _l("Grade"),
@@ -234,6 +235,8 @@ def _plain(value: Any, key: str | None, names: Names) -> str:
         return str(VALUE_LABELS[value])
     if key == "expiry" and isinstance(value, dict) and "policy" in value:
         return expiry_text(value)
+    if key == "cases" and isinstance(value, dict):
+        return cases_text(value)
     if isinstance(value, dict) and set(value) == {"old", "new"}:
         return f"{_plain(value['old'], key, names)} → {_plain(value['new'], key, names)}"
     if isinstance(value, dict):
@@ -251,6 +254,23 @@ def expiry_text(policy: dict) -> str:
         return _("Expire after %(months)d months with no activity", months=policy["months"])
     known = VALUE_LABELS.get(str(policy.get("policy")))
     return str(known) if known is not None else str(policy.get("policy"))
+
+
+def cases_text(rules: dict) -> str:
+    """A version's resident-report rules in a sentence, categories with their hours."""
+    categories = "、".join(
+        _("%(name)s (%(hours)s h)", name=c.get("name", ""), hours=c.get("hours", ""))
+        for c in rules.get("categories", [])
+        if isinstance(c, dict)
+    )
+    return _(
+        "%(points)s points a valid report, at most %(cap)s a day, %(days)s days to confirm; "
+        "%(categories)s",
+        points=rules.get("points", 0),
+        cap=rules.get("daily_cap", ""),
+        days=rules.get("confirm_days", ""),
+        categories=categories,
+    )
 
 
 def label(key: str) -> str:

@@ -9,7 +9,6 @@ from app.actions import action, reading
 from app.auth.models import ADMIN, ROLES, STAFF, TOWNSHIP, User
 from app.cases import figures, reads, services, stations
 from app.cases.models import PHOTO_STAGES, Case, CaseEvent, CasePhoto, Station
-from app.cases.rules import case_rules, category_name
 from app.cases.schemas import (
     CaseFiguresOut,
     CaseIn,
@@ -29,6 +28,7 @@ from app.households.cards import qr_png
 from app.households.models import Household
 from app.photos import photo_response
 from app.reports.services import resolve_range
+from app.rules.cases import case_rules, category_name
 from app.scope import Scope, current_scope, utc_bounds
 from app.townships.schemas import SummaryQuery
 from app.villages.models import Village

@@ -12,9 +12,9 @@ from typing import cast
 from sqlalchemy import CursorResult, select, update
 
 from app.cases.models import CLOSED, RESOLVED, WORKING_STATES, Case, CaseEvent
-from app.cases.rules import case_rules
 from app.cases.services import add_event_row, escalation, get_case, pay_reward
 from app.db import db
+from app.rules.cases import case_rules
 
 
 def due_to_close(at: datetime) -> list[tuple[int, int]]:

@@ -32,10 +32,10 @@ from app.cases.models import (
     Open311Key,
     Station,
 )
-from app.cases.rules import case_rules
 from app.db import db, run_write, utcnow
 from app.errors import DomainError
 from app.photos import photo_response
+from app.rules.cases import case_rules
 from app.villages.models import Grid, Village
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")

@@ -17,7 +17,6 @@ from app.cases.models import (
     CaseEvent,
     CasePhoto,
 )
-from app.cases.rules import CaseRules, case_rules
 from app.cases.stations import get_station, village_grid
 from app.db import db, utcnow
 from app.errors import DomainError, Forbidden, NotFound, ValidationFailed
@@ -25,6 +24,7 @@ from app.households.models import Household
 from app.ledger.models import ISSUANCE, JournalKind
 from app.ledger.services import Leg, post, posting_accounts, reverse
 from app.photos import store_photo
+from app.rules.cases import CaseRules, case_rules
 from app.scope import day_start, local_date, village_zone
 from app.villages.models import Village
 

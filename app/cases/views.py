@@ -28,7 +28,6 @@ from app.cases.models import (
     CasePhoto,
     Station,
 )
-from app.cases.rules import case_rules, category_name
 from app.cases.stations import add_reporters_photo, resolve_station
 from app.db import db, utcnow
 from app.errors import (
@@ -41,6 +40,7 @@ from app.errors import (
     refusal_message,
 )
 from app.photos import photo_response
+from app.rules.cases import case_rules, category_name
 from app.scope import current_scope
 from app.villages.models import Grid
 from app.writes import fingerprint, page_key, run_idempotent

@@ -29,6 +29,7 @@ from app.inspections.schemas import (
 from app.ledger.services import household_balance
 from app.photos import photo_response, store_photo
 from app.rules import services as village_rules
+from app.rules.cases import make_case_rules
 from app.rules.expiry import make_policy
 from app.rules.services import Grade, Rules, current_rules, set_rules
 from app.scope import Scope, current_scope
@@ -80,9 +81,15 @@ def put_rules(scope: Scope, data: dict) -> dict:
         for name, points in data["grades"].items()
     ]
     expiry = make_policy(data["expiry"]["policy"], data["expiry"].get("months"))
+    cases = make_case_rules(data["cases"]) if data.get("cases") is not None else None
     return rules_out(
         set_rules(
-            scope.village_id, grades, data["daily_limit"], actor_id=scope.user_id, expiry=expiry
+            scope.village_id,
+            grades,
+            data["daily_limit"],
+            actor_id=scope.user_id,
+            expiry=expiry,
+            cases=cases,
         )
     )
 

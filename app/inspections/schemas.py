@@ -60,6 +60,14 @@ class RulesIn(Schema):
     )
     # When points expire; omitted: never (as daily_limit omitted is 1).
     expiry = fields.Nested(ExpiryIn, load_default=lambda: {"policy": NONE})
+    cases = fields.Dict(
+        load_default=None,
+        metadata={
+            "description": "Resident reports: {categories: [{code, name, hours}], points, "
+            "daily_cap, confirm_days}; left out, the version before keeps its case rules.",
+            "example": {"points": 2, "daily_cap": 2, "confirm_days": 3},
+        },
+    )
 
     @validates_schema
     def _labels_name_grades(self, data, **_kwargs):
@@ -68,11 +76,25 @@ class RulesIn(Schema):
             raise ValidationError(f"Labels for unknown grades: {sorted(unknown)}.", "labels")
 
 
+class CaseCategoryOut(Schema):
+    code = fields.String()
+    name = fields.String()
+    hours = fields.Integer()
+
+
+class CaseRulesOut(Schema):
+    categories = fields.List(fields.Nested(CaseCategoryOut))
+    points = fields.Integer()
+    daily_cap = fields.Integer()
+    confirm_days = fields.Integer()
+
+
 class RulesOut(Schema):
     grades = fields.Dict(keys=fields.String(), values=fields.Integer())
     labels = fields.Dict(keys=fields.String(), values=fields.String())
     daily_limit = fields.Integer()
     expiry = fields.Nested(ExpiryOut)
+    cases = fields.Nested(CaseRulesOut)
     version = fields.Integer()
     updated_at = fields.DateTime()
     updated_by = fields.Integer(allow_none=True)

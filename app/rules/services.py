@@ -6,11 +6,19 @@ from datetime import datetime
 from functools import lru_cache
 from typing import cast
 
-from sqlalchemy import Row, Table, bindparam, func, or_, select
+from sqlalchemy import Row, Table, bindparam, or_, select
 
 from app.audit.services import RULES_CHANGED, record
 from app.db import db, utcnow
 from app.errors import NotFound, ValidationFailed
+from app.rules.cases import (
+    DEFAULT_RULES as DEFAULT_CASE_RULES,
+)
+from app.rules.cases import (
+    CaseRules,
+    dump_case_rules,
+    parse_case_rules,
+)
 from app.rules.expiry import NO_EXPIRY, ExpiryPolicy, dump_policy, make_policy, parse_policy
 from app.rules.models import RuleSet
 from app.types import UTCDateTime
@@ -28,6 +36,7 @@ RULE_COLUMNS = (
     rule_sets.c.actor_id,
     rule_sets.c.created_at,
     rule_sets.c.expiry,
+    rule_sets.c.cases,
 )
 # The version of the village's rules in force at the moment: the newest made by then
 # (the first version for a moment before any, so a village always has rules).
@@ -73,14 +82,16 @@ class Rules:
     actor_id: int | None
     created_at: datetime
     expiry: ExpiryPolicy = NO_EXPIRY
+    cases: CaseRules = DEFAULT_CASE_RULES
 
     def summary(self) -> dict:
-        """Points, names, limit and expiry: what the API shows and the audit log keeps."""
+        """Points, names, limit, expiry and reports: what the API shows and the audit keeps."""
         return {
             "grades": {g.grade: g.points for g in self.grades},
             "labels": {g.grade: g.label for g in self.grades},
             "daily_limit": self.daily_limit,
             "expiry": self.expiry.to_dict(),
+            "cases": self.cases.to_dict(),
         }
 
     def grade(self, name: str) -> Grade:
@@ -96,13 +107,19 @@ class Rules:
 def rules_from_row(row: RuleSet | Row) -> Rules:
     """The rules of a stored version (an ORM row or a Core row with its columns)."""
     # A Core row that does not select the policy (scoring needs none) reads as "none".
-    grades, expiry = _parsed(row.grades, getattr(row, "expiry", None))
-    return Rules(row.id, row.version, grades, row.daily_limit, row.actor_id, row.created_at, expiry)
+    grades, expiry, cases = _parsed(
+        row.grades, getattr(row, "expiry", None), getattr(row, "cases", None)
+    )
+    return Rules(
+        row.id, row.version, grades, row.daily_limit, row.actor_id, row.created_at, expiry, cases
+    )
 
 
 @lru_cache(maxsize=256)
-def _parsed(grades: str, expiry: str | None) -> tuple[tuple[Grade, ...], ExpiryPolicy]:
-    """Parse a rules version's stored grades and policy, once per distinct text.
+def _parsed(
+    grades: str, expiry: str | None, cases: str | None
+) -> tuple[tuple[Grade, ...], ExpiryPolicy, CaseRules]:
+    """Parse a rules version's stored grades, policy and case rules, once per distinct text.
 
     A version is never changed once made, so its text names it: every credit under
     the same rules reuses the parsed figures.
@@ -110,7 +127,7 @@ def _parsed(grades: str, expiry: str | None) -> tuple[tuple[Grade, ...], ExpiryP
     parsed = tuple(
         Grade(g["grade"], g["points"], g.get("label") or g["grade"]) for g in json.loads(grades)
     )
-    return parsed, parse_policy(expiry)
+    return parsed, parse_policy(expiry), parse_case_rules(cases)
 
 
 def set_rules(
@@ -120,11 +137,13 @@ def set_rules(
     *,
     actor_id: int | None,
     expiry: ExpiryPolicy = NO_EXPIRY,
+    cases: CaseRules | None = None,
 ) -> Rules:
     """Put new rules in force: a new version; inspections after it are scored by it.
 
-    A version a person made (actor_id) goes in the audit log beside the one it
-    replaced; the first rules a village gets when it is made (no actor) do not.
+    cases None keeps the case rules of the version it replaces. A version a person
+    made (actor_id) goes in the audit log beside the one it replaced; the first rules
+    a village gets when it is made (no actor) do not.
     """
     _check_rules(grades, daily_limit)
     # Two admins saving at once both read the same newest version; queue them on the
@@ -132,11 +151,16 @@ def set_rules(
     db.session.execute(
         select(Village.id).where(Village.id == village_id).with_for_update(key_share=True)
     )
-    version = (
-        db.session.scalar(select(func.max(RuleSet.version)).where(RuleSet.village_id == village_id))
-        or 0
-    ) + 1
+    before = db.session.scalar(
+        select(RuleSet).where(RuleSet.village_id == village_id).order_by(RuleSet.version.desc())
+    )
+    version = (before.version if before else 0) + 1
+    if cases is None:
+        cases_text = before.cases if before else None
+    else:
+        cases_text = dump_case_rules(cases)
     row = RuleSet(
+        cases=cases_text,
         village_id=village_id,
         version=version,
         daily_limit=daily_limit,
@@ -151,11 +175,6 @@ def set_rules(
     db.session.flush()
     rules = rules_from_row(row)
     if actor_id is not None:
-        before = db.session.scalar(
-            select(RuleSet).where(
-                RuleSet.village_id == village_id, RuleSet.version == rules.version - 1
-            )
-        )
         record(
             village_id,
             actor_id,
