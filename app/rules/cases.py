@@ -14,6 +14,7 @@ from sqlalchemy import select
 from app.db import db
 from app.errors import ValidationFailed
 from app.rules.models import RuleSet
+from app.schemas import has_hidden_characters
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def _categories(sent, errors: dict[str, list[str]]) -> tuple[Category, ...]:
             or not 1 <= len(code) <= 32
             or not isinstance(name, str)
             or not 1 <= len(name.strip()) <= 50
+            or has_hidden_characters(name)
             or isinstance(hours, bool)
             or not isinstance(hours, int)
             or not 1 <= hours <= MAX_HOURS
