@@ -6,7 +6,7 @@ import pytest
 from testsupport import assert_problem
 
 from app.auth.models import ADMIN, INSPECTOR, STOREKEEPER
-from app.inspections import services
+from app.inspections import batch, services
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
 
@@ -18,7 +18,7 @@ def at(monkeypatch):
     """Make the inspection service see a chosen moment as now."""
 
     def move(moment: datetime) -> None:
-        monkeypatch.setattr(services, "utcnow", lambda: moment)
+        monkeypatch.setattr(batch, "utcnow", lambda: moment)
 
     return move
 

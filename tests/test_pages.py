@@ -103,7 +103,9 @@ def test_disabled_user_cannot_log_in_through_the_form(client, admin):
     admin.active = False
     db.session.commit()
 
-    assert log_in(client, "admin", expect=None).status_code == 401
+    # Told that it is disabled (tests/test_auth.py), and still not logged in.
+    assert log_in(client, "admin", expect=None).status_code == 403
+    assert client.get("/home").status_code == 302
 
 
 @pytest.mark.parametrize("target", ["//evil.example", "https://evil.example", "/\\evil.example"])
