@@ -495,21 +495,25 @@ def test_a_photo_of_too_many_pixels_is_refused_by_the_api(
     assert not photo_folder.exists() or not any(photo_folder.iterdir())
 
 
-def test_a_photo_of_too_many_pixels_is_refused_on_the_inspectors_page(
-    client, inspector, household, photo_folder
-):
+def grade_with_photo(client, household, png: bytes):
+    """The inspector grades the household with this picture as its photo, on the page."""
     log_in(client, "inspector")
     form = client.get(f"/inspect/household/{household.id}")
-
-    response = client.post(
+    return client.post(
         f"/inspect/household/{household.id}",
         data={
             "grade": "A",
             "key": key_of(form),
-            "photo": (io.BytesIO(huge_png()), "photo.png", "image/png"),
+            "photo": (io.BytesIO(png), "photo.png", "image/png"),
             "csrf_token": csrf_token(client),
         },
     )
+
+
+def test_a_photo_of_too_many_pixels_is_refused_on_the_inspectors_page(
+    client, inspector, household, photo_folder
+):
+    response = grade_with_photo(client, household, huge_png())
 
     assert response.status_code == 422
     assert "照片超过 16 百万像素" in response.text
@@ -660,18 +664,7 @@ def test_a_sixteen_bit_rgba_png_is_counted_by_its_bytes(
 def test_the_inspectors_page_says_why_a_needle_png_is_refused(
     client, inspector, household, photo_folder
 ):
-    log_in(client, "inspector")
-    form = client.get(f"/inspect/household/{household.id}")
-
-    response = client.post(
-        f"/inspect/household/{household.id}",
-        data={
-            "grade": "A",
-            "key": key_of(form),
-            "photo": (io.BytesIO(needle_png()), "photo.png", "image/png"),
-            "csrf_token": csrf_token(client),
-        },
-    )
+    response = grade_with_photo(client, household, needle_png())
 
     assert response.status_code == 422
     assert "照片太宽或太高" in response.text
