@@ -93,9 +93,10 @@ def _find(results: list[WrkResult], mode: str, connections: int) -> WrkResult | 
     return next((r for r in results if r.mode == mode and r.connections == connections), None)
 
 
-# Issue 21's goals: credits and redemptions one by one, and credits in batches
-# (credits a second against pgbench's transactions a second).
-SHARES = ((INSPECTIONS, 0.2), (REDEMPTIONS, 0.15), (BATCH, 1.0))
+# Issue 28's floors against regressions (issue 21's 0.2 x and 0.15 x were targets; one
+# path per write now comes first): credits and redemptions one by one, and credits in
+# queues of 50 (credits a second against pgbench's transactions a second).
+SHARES = ((INSPECTIONS, 0.1), (REDEMPTIONS, 0.08), (BATCH, 1.0))
 
 
 def goals(results: Results) -> list[tuple[str, str, bool | None]]:
@@ -117,8 +118,10 @@ def goals(results: Results) -> list[tuple[str, str, bool | None]]:
                     ratio >= share,
                 )
             )
-    # Issue 21's round trips: SQL statements per request on PostgreSQL, from the profile.
-    for mode, most in ((INSPECTIONS, 5), (REDEMPTIONS, 8)):
+    # SQL statements per request on PostgreSQL, from the profile: issue 21 reached 5 and 8
+    # with a second engine per write; the one path (issue 28) posts a credit as a queue of
+    # one, pinned by tests/test_statements.py at 10 and 13.
+    for mode, most in ((INSPECTIONS, 10), (REDEMPTIONS, 13)):
         profile = next((p for p in results.profiles if p.mode == mode), None)
         out.append(
             (
