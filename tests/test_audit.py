@@ -37,7 +37,7 @@ def only(action: str) -> AuditEvent:
 
 
 @pytest.fixture
-def soap(make_good):
+def cheap_soap(make_good):
     """Soap at 2 points: an A inspection (3 points) buys one and leaves too little to void."""
     return make_good("肥皂", price=2, stock=10, unit="块")
 
@@ -144,10 +144,10 @@ def test_voiding_an_inspection_is_logged_once(client, admin, admin_headers, hous
 
 
 def test_a_void_refused_for_spent_points_leaves_no_event(
-    client, admin_headers, household, inspector, storekeeper, soap
+    client, admin_headers, household, inspector, storekeeper, cheap_soap
 ):
     inspection = record_inspection(household, inspector, "A")
-    redeem_goods(household, storekeeper, [LineRequest(soap.id, 1)])
+    redeem_goods(household, storekeeper, [LineRequest(cheap_soap.id, 1)])
     db.session.commit()
 
     response = client.post(
@@ -159,10 +159,10 @@ def test_a_void_refused_for_spent_points_leaves_no_event(
 
 
 def test_cancelling_a_redemption_is_logged_with_its_receipt(
-    client, storekeeper, token_for, make_household, soap
+    client, storekeeper, token_for, make_household, cheap_soap
 ):
     household = make_household(points=10)
-    redemption = redeem_goods(household, storekeeper, [LineRequest(soap.id, 2)]).redemption
+    redemption = redeem_goods(household, storekeeper, [LineRequest(cheap_soap.id, 2)]).redemption
     db.session.commit()
     headers = token_for(storekeeper)
     path = f"/api/v1/redemptions/{redemption.id}/cancel"
@@ -245,9 +245,11 @@ def test_goods_created_edited_counted_and_written_off_are_logged(client, storeke
     assert (writeoff.details["quantity"], writeoff.details["stock_after"]) == (3, 5)
 
 
-def test_a_write_off_past_the_stock_is_refused_and_leaves_no_event(client, admin_headers, soap):
+def test_a_write_off_past_the_stock_is_refused_and_leaves_no_event(
+    client, admin_headers, cheap_soap
+):
     response = client.post(
-        f"/api/v1/goods/{soap.id}/writeoff",
+        f"/api/v1/goods/{cheap_soap.id}/writeoff",
         json={"quantity": 11, "reason": "过期"},
         headers=admin_headers,
     )
@@ -344,10 +346,10 @@ def test_pages_log_the_admin_as_the_actor(admin_client, admin, village, househol
 
 
 def test_cancelling_on_the_receipt_page_is_logged(
-    admin_client, admin, make_household, storekeeper, soap
+    admin_client, admin, make_household, storekeeper, cheap_soap
 ):
     household = make_household(points=10)
-    redemption = redeem_goods(household, storekeeper, [LineRequest(soap.id, 1)]).redemption
+    redemption = redeem_goods(household, storekeeper, [LineRequest(cheap_soap.id, 1)]).redemption
     db.session.commit()
     path = f"/shop/receipts/{redemption.id}/cancel"
 
@@ -358,8 +360,8 @@ def test_cancelling_on_the_receipt_page_is_logged(
     assert (event.actor_id, event.target_id, event.reason) == (admin.id, redemption.id, "拿错了")
 
 
-def test_stock_pages_log_stocktake_and_write_off(admin_client, admin, soap):
-    base = f"/admin/goods/{soap.id}"
+def test_stock_pages_log_stocktake_and_write_off(admin_client, admin, cheap_soap):
+    base = f"/admin/goods/{cheap_soap.id}"
     page_post(admin_client, f"{base}/stocktake", {"counted": "9", "reason": "盘点"})
     page_post(admin_client, f"{base}/writeoff", {"quantity": "2", "reason": "破损"})
     page_post(admin_client, f"{base}/active")

@@ -31,12 +31,12 @@ def zhou(make_household):
 
 
 @pytest.fixture
-def oil(make_good):
+def english_oil(make_good):
     return make_good("Cooking oil", price=12, stock=2, unit="bottle")
 
 
 @pytest.fixture
-def soap(make_good):
+def soap_out_of_stock(make_good):
     return make_good("Soap", price=5, stock=0, unit="bar")
 
 
@@ -100,26 +100,28 @@ def test_an_inspector_search_opens_the_grade_form(client, make_user, zhou):
     assert f'href="/inspect/household/{zhou.id}"' in page
 
 
-def test_a_redemption_after_a_search_is_recorded_as_found_by_search(shopkeeper, zhou, oil):
+def test_a_redemption_after_a_search_is_recorded_as_found_by_search(shopkeeper, zhou, english_oil):
     location = redeem_from(
-        shopkeeper, f"/shop/household/{zhou.id}?found_by=search", {f"qty-{oil.id}": "1"}
+        shopkeeper, f"/shop/household/{zhou.id}?found_by=search", {f"qty-{english_oil.id}": "1"}
     )
     redemption_id = int(re.search(r"/shop/receipts/(\d+)", location).group(1))
     assert found_by_of(redemption_id) == "search"
 
 
-def test_a_redemption_after_a_scan_is_recorded_as_found_by_card(shopkeeper, zhou, oil):
+def test_a_redemption_after_a_scan_is_recorded_as_found_by_card(shopkeeper, zhou, english_oil):
     scanned = shopkeeper.get("/shop/card", query_string={"payload": card_payload(zhou)})
-    location = redeem_from(shopkeeper, scanned.headers["Location"], {f"qty-{oil.id}": "1"})
+    location = redeem_from(shopkeeper, scanned.headers["Location"], {f"qty-{english_oil.id}": "1"})
     redemption_id = int(re.search(r"/shop/receipts/(\d+)", location).group(1))
     assert found_by_of(redemption_id) == "card"
 
 
-def test_the_api_records_how_the_household_was_found(client, storekeeper_headers, zhou, oil):
+def test_the_api_records_how_the_household_was_found(
+    client, storekeeper_headers, zhou, english_oil
+):
     def redeem(**ref) -> dict:
         response = client.post(
             "/api/v1/redemptions",
-            json={"lines": [{"good_id": oil.id, "quantity": 1}], **ref},
+            json={"lines": [{"good_id": english_oil.id, "quantity": 1}], **ref},
             headers={**storekeeper_headers, "Idempotency-Key": uuid.uuid4().hex},
         )
         assert response.status_code == 201, response.get_json()
@@ -136,7 +138,7 @@ def test_the_api_records_how_the_household_was_found(client, storekeeper_headers
 
 
 def test_the_api_refusals_name_the_good_and_the_shortfall(
-    client, storekeeper_headers, make_household, oil, make_good
+    client, storekeeper_headers, make_household, english_oil, make_good
 ):
     poor = make_household(name="李四", points=20)
     rice = make_good("Rice", price=30, stock=5, unit="bag")
@@ -152,11 +154,11 @@ def test_the_api_refusals_name_the_good_and_the_shortfall(
     rich = make_household(name="王五", points=500)
     empty = client.post(
         "/api/v1/redemptions",
-        json={"household_id": rich.id, "lines": [{"good_id": oil.id, "quantity": 3}]},
+        json={"household_id": rich.id, "lines": [{"good_id": english_oil.id, "quantity": 3}]},
         headers=storekeeper_headers,
     )
     body = assert_problem(empty, 409, "out_of_stock")
-    assert body["good_id"] == oil.id
+    assert body["good_id"] == english_oil.id
     assert (body["name"], body["unit"], body["available"], body["requested"]) == (
         "Cooking oil",
         "bottle",
@@ -166,7 +168,7 @@ def test_the_api_refusals_name_the_good_and_the_shortfall(
 
 
 def test_a_refused_basket_comes_back_as_it_was_with_the_shortfall(
-    shopkeeper, make_household, oil, make_good
+    shopkeeper, make_household, english_oil, make_good
 ):
     rice = make_good("Rice", price=30, stock=5, unit="bag")
     poor = make_household(name="李四", points=40)
@@ -174,27 +176,27 @@ def test_a_refused_basket_comes_back_as_it_was_with_the_shortfall(
     location = redeem_from(
         shopkeeper,
         f"/shop/household/{poor.id}?found_by=search",
-        {f"qty-{oil.id}": "1", f"qty-{rice.id}": "1"},
+        {f"qty-{english_oil.id}": "1", f"qty-{rice.id}": "1"},
     )
     page = shopkeeper.get(location).text
 
     assert "Not enough points: 2 more points needed." in page
-    assert re.search(rf'name="qty-{oil.id}"[^>]*value="1"', page)
+    assert re.search(rf'name="qty-{english_oil.id}"[^>]*value="1"', page)
     assert re.search(rf'name="qty-{rice.id}"[^>]*value="1"', page)
     assert 'name="found_by" value="search"' in page
 
 
-def test_an_out_of_stock_refusal_names_what_is_left(shopkeeper, make_household, oil):
+def test_an_out_of_stock_refusal_names_what_is_left(shopkeeper, make_household, english_oil):
     rich = make_household(name="王五", points=500)
 
-    location = redeem_from(shopkeeper, f"/shop/household/{rich.id}", {f"qty-{oil.id}": "3"})
+    location = redeem_from(shopkeeper, f"/shop/household/{rich.id}", {f"qty-{english_oil.id}": "3"})
     page = shopkeeper.get(location).text
 
     assert "Cooking oil: only 2 bottle left" in page
-    assert re.search(rf'name="qty-{oil.id}"[^>]*value="3"', page)
+    assert re.search(rf'name="qty-{english_oil.id}"[^>]*value="3"', page)
 
 
-def test_a_sold_out_good_says_so_and_cannot_be_added(shopkeeper, zhou, soap):
+def test_a_sold_out_good_says_so_and_cannot_be_added(shopkeeper, zhou, soap_out_of_stock):
     page = shopkeeper.get(f"/shop/household/{zhou.id}").text
     item = re.search(r'<li class="good[^"]*sold-out[^"]*".*?</li>', page, re.S).group(0)
     assert "Out of stock" in item
@@ -202,7 +204,9 @@ def test_a_sold_out_good_says_so_and_cannot_be_added(shopkeeper, zhou, soap):
     assert re.search(r'name="qty-\d+"[^>]*max="0"', item)
 
 
-def test_my_page_does_not_offer_a_sold_out_good(client, make_user, zhou, soap, oil):
+def test_my_page_does_not_offer_a_sold_out_good(
+    client, make_user, zhou, soap_out_of_stock, english_oil
+):
     from app.auth.models import HOUSEHOLD
 
     make_user(HOUSEHOLD, household=zhou, username="zhou")
@@ -220,8 +224,8 @@ def test_my_page_does_not_offer_a_sold_out_good(client, make_user, zhou, soap, o
 # Receipts ---------------------------------------------------------------------------------
 
 
-def test_the_receipt_opens_with_the_print_button_focused(shopkeeper, zhou, oil):
-    location = redeem_from(shopkeeper, f"/shop/household/{zhou.id}", {f"qty-{oil.id}": "1"})
+def test_the_receipt_opens_with_the_print_button_focused(shopkeeper, zhou, english_oil):
+    location = redeem_from(shopkeeper, f"/shop/household/{zhou.id}", {f"qty-{english_oil.id}": "1"})
     location = urlsplit(location).path  # without the basket that made it
     page = shopkeeper.get(location).text
     assert re.search(r"<button[^>]*data-print[^>]*autofocus", page)
@@ -230,8 +234,8 @@ def test_the_receipt_opens_with_the_print_button_focused(shopkeeper, zhou, oil):
     assert "css/receipt-58." not in shopkeeper.get(location + "?paper=a4").text
 
 
-def test_the_latest_receipts_show_the_masked_name_and_a_reprint(shopkeeper, zhou, oil):
-    location = redeem_from(shopkeeper, f"/shop/household/{zhou.id}", {f"qty-{oil.id}": "1"})
+def test_the_latest_receipts_show_the_masked_name_and_a_reprint(shopkeeper, zhou, english_oil):
+    location = redeem_from(shopkeeper, f"/shop/household/{zhou.id}", {f"qty-{english_oil.id}": "1"})
     location = urlsplit(location).path  # without the basket that made it
     page = shopkeeper.get("/shop").text
     assert "周*顺" in page

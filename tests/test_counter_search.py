@@ -70,6 +70,17 @@ def test_search_by_code(search, residents):
     assert search(residents[1].code.lower()) == ["王建国"]
 
 
+def test_search_matches_wildcards_as_themselves_and_ignores_latin_case(
+    search, residents, make_household
+):
+    make_household(name="李梅", address="东区 A_1%栋")
+    make_household(name="张兰", address="东区 AB1X栋")
+
+    assert search("a_1%") == ["李梅"]  # _ and % are no wildcards, on either engine
+    assert search("ab1x") == ["张兰"]
+    assert search("\\") == []
+
+
 def test_another_village_is_never_found(client, residents, make_user, other_village, token_for):
     from app.auth.models import STOREKEEPER
 

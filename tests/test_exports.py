@@ -18,7 +18,7 @@ from app.inspections import services as inspections
 from app.ledger import services as ledger
 from app.redemptions import services as redemptions
 from app.redemptions.services import LineRequest
-from app.reports import exports
+from app.reports import export_files, exports
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OCTOBER = {"from": "2026-10-01", "to": "2026-10-31"}
@@ -180,7 +180,7 @@ def test_small_batches_give_the_same_file(seeded, download, monkeypatch):
     """Rows come in database batches and leave in CSV chunks: none lost at the seams."""
     whole = {what: download(what).get_data() for what in WHATS}
     monkeypatch.setattr(exports, "YIELD_PER", 2)
-    monkeypatch.setattr(exports, "CSV_ROWS_PER_CHUNK", 2)
+    monkeypatch.setattr(export_files, "CSV_ROWS_PER_CHUNK", 2)
 
     for what in WHATS:
         assert download(what).get_data() == whole[what], what

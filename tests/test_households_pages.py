@@ -28,7 +28,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @pytest.fixture
-def browser(client, admin):
+def admin_pages(client, admin):
     """The client, logged in as the village admin through the login form, pages in English."""
     log_in(client, "admin", english=True)
     return client
@@ -54,30 +54,32 @@ def test_roster_pages_need_an_admin(client, make_user, household):
         assert client.get(url).status_code == 403, url
 
 
-def test_list_page_shows_codes_and_searches(browser, roster, grids):
-    everyone = browser.get("/admin/households")
+def test_list_page_shows_codes_and_searches(admin_pages, roster, grids):
+    everyone = admin_pages.get("/admin/households")
 
     assert everyone.status_code == 200
     for code in ("MZ-01-0001", "MZ-01-0003", "MZ-02-0002"):
         assert code in everyone.text
-    found = browser.get("/admin/households", query_string={"q": "王建国"})
+    found = admin_pages.get("/admin/households", query_string={"q": "王建国"})
     assert "MZ-01-0002" in found.text
     assert "MZ-01-0001" not in found.text
-    by_grid = browser.get("/admin/households", query_string={"grid_id": grids[1].id})
+    by_grid = admin_pages.get("/admin/households", query_string={"grid_id": grids[1].id})
     assert "MZ-02-0001" in by_grid.text and "MZ-02-0002" in by_grid.text
     assert "MZ-01-0001" not in by_grid.text
 
 
-def test_list_page_never_shows_another_village(browser, make_household, other_village, household):
+def test_list_page_never_shows_another_village(
+    admin_pages, make_household, other_village, household
+):
     make_household(of=other_village, name="李四光")
 
-    assert "李四光" not in browser.get("/admin/households").text
+    assert "李四光" not in admin_pages.get("/admin/households").text
 
 
-def test_new_household_form_creates_one(browser, grids):
-    assert browser.get("/admin/households/new").status_code == 200
+def test_new_household_form_creates_one(admin_pages, grids):
+    assert admin_pages.get("/admin/households/new").status_code == 200
 
-    response = browser.post(
+    response = admin_pages.post(
         "/admin/households/new",
         data={
             "name": "王建国",
@@ -87,7 +89,7 @@ def test_new_household_form_creates_one(browser, grids):
             "members": "4",
             "status": "active",
             "key": "form-1",
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(admin_pages),
         },
     )
 
@@ -101,13 +103,13 @@ def test_new_household_form_creates_one(browser, grids):
         4,
     )
     assert verify().ok
-    detail = browser.get(response.headers["Location"])
+    detail = admin_pages.get(response.headers["Location"])
     assert detail.status_code == 200
     assert "MZ-02-0001" in detail.text
 
 
-def test_new_household_form_shows_field_errors_with_422(browser, grid):
-    response = browser.post(
+def test_new_household_form_shows_field_errors_with_422(admin_pages, grid):
+    response = admin_pages.post(
         "/admin/households/new",
         data={
             "name": "",
@@ -117,7 +119,7 @@ def test_new_household_form_shows_field_errors_with_422(browser, grid):
             "members": "200",
             "status": "active",
             "key": "form-2",
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(admin_pages),
         },
     )
 
@@ -147,7 +149,7 @@ def test_new_household_form_shows_field_errors_with_422(browser, grid):
     ],
 )
 def test_new_household_form_refuses_what_the_api_refuses(
-    browser, client, admin_headers, grid, field, value
+    admin_pages, client, admin_headers, grid, field, value
 ):
     fields = {"name": "王建国", "address": "和平路12号", "phone": "", "members": ""}
     api = client.post(
@@ -157,7 +159,7 @@ def test_new_household_form_refuses_what_the_api_refuses(
     )
     assert_problem(api, 422, "validation_error")
 
-    response = browser.post(
+    response = admin_pages.post(
         "/admin/households/new",
         data={
             **fields,
@@ -165,7 +167,7 @@ def test_new_household_form_refuses_what_the_api_refuses(
             "status": "active",
             field: value,
             "key": "form-3",
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(admin_pages),
         },
     )
 
@@ -173,17 +175,17 @@ def test_new_household_form_refuses_what_the_api_refuses(
     assert household_count() == 0
 
 
-def test_new_household_form_refuses_another_villages_grid(browser, make_grid, other_village):
+def test_new_household_form_refuses_another_villages_grid(admin_pages, make_grid, other_village):
     theirs = make_grid("南一网格", of=other_village)
 
-    response = browser.post(
+    response = admin_pages.post(
         "/admin/households/new",
         data={
             "name": "王建国",
             "address": "和平路12号",
             "grid_id": str(theirs.id),
             "key": "form-4",
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(admin_pages),
         },
     )
 
@@ -192,12 +194,12 @@ def test_new_household_form_refuses_another_villages_grid(browser, make_grid, ot
     assert household_count() == 0
 
 
-def test_edit_form_changes_the_address(browser, household):
-    form = browser.get(f"/admin/households/{household.id}/edit")
+def test_edit_form_changes_the_address(admin_pages, household):
+    form = admin_pages.get(f"/admin/households/{household.id}/edit")
     assert form.status_code == 200
     assert "马庄村1组 幸福路8号" in form.text
 
-    response = browser.post(
+    response = admin_pages.post(
         f"/admin/households/{household.id}/edit",
         data={
             "name": "马秀英",
@@ -207,7 +209,7 @@ def test_edit_form_changes_the_address(browser, household):
             "members": "",
             "status": "active",
             "key": "form-5",
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(admin_pages),
         },
     )
 
@@ -216,11 +218,11 @@ def test_edit_form_changes_the_address(browser, household):
     db.session.refresh(household)
     assert household.address == "马庄村3组 新村路1号"
     assert household.code == "MZ-01-0001"
-    assert "马庄村3组 新村路1号" in browser.get(response.headers["Location"]).text
+    assert "马庄村3组 新村路1号" in admin_pages.get(response.headers["Location"]).text
 
 
-def test_edit_form_marks_moved_and_refuses_bad_input(browser, household):
-    bad = browser.post(
+def test_edit_form_marks_moved_and_refuses_bad_input(admin_pages, household):
+    bad = admin_pages.post(
         f"/admin/households/{household.id}/edit",
         data={
             "name": "马秀英",
@@ -228,13 +230,13 @@ def test_edit_form_marks_moved_and_refuses_bad_input(browser, household):
             "grid_id": str(household.grid_id),
             "status": "gone",
             "key": "form-6",
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(admin_pages),
         },
     )
     assert bad.status_code == 422
     assert "Enter the address" in bad.text
 
-    moved = browser.post(
+    moved = admin_pages.post(
         f"/admin/households/{household.id}/edit",
         data={
             "name": "马秀英",
@@ -242,7 +244,7 @@ def test_edit_form_marks_moved_and_refuses_bad_input(browser, household):
             "grid_id": str(household.grid_id),
             "status": "moved",
             "key": "form-7",
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(admin_pages),
         },
     )
     assert moved.status_code == 302
@@ -250,12 +252,12 @@ def test_edit_form_marks_moved_and_refuses_bad_input(browser, household):
     assert household.status == "moved"
 
 
-def test_detail_page_shows_balance_and_movements(browser, household):
+def test_detail_page_shows_balance_and_movements(admin_pages, household):
     adjust(household.village_id, household.id, 30, reason="春季评比奖励", actor_id=None)
     adjust(household.village_id, household.id, -4, reason="录入错误更正", actor_id=None)
     db.session.commit()
 
-    response = browser.get(f"/admin/households/{household.id}")
+    response = admin_pages.get(f"/admin/households/{household.id}")
 
     assert response.status_code == 200
     assert re.search(r"data-balance[^>]*>\s*26\s*<", response.text)
@@ -264,19 +266,21 @@ def test_detail_page_shows_balance_and_movements(browser, household):
     assert "马秀英" in response.text and "MZ-01-0001" in response.text
 
 
-def test_detail_page_of_another_villages_household_is_404(browser, make_household, other_village):
+def test_detail_page_of_another_villages_household_is_404(
+    admin_pages, make_household, other_village
+):
     theirs = make_household(of=other_village, name="李四光")
 
-    response = browser.get(f"/admin/households/{theirs.id}")
+    response = admin_pages.get(f"/admin/households/{theirs.id}")
 
     assert response.status_code == 404
     assert "李四光" not in response.text
 
 
-def test_reissue_form_bumps_the_card_version(browser, admin, household):
-    response = browser.post(
+def test_reissue_form_bumps_the_card_version(admin_pages, admin, household):
+    response = admin_pages.post(
         f"/admin/households/{household.id}/reissue",
-        data={"key": "form-8", "reason": "卡片遗失", "csrf_token": csrf_token(browser)},
+        data={"key": "form-8", "reason": "卡片遗失", "csrf_token": csrf_token(admin_pages)},
     )
 
     assert response.status_code == 302
@@ -285,15 +289,17 @@ def test_reissue_form_bumps_the_card_version(browser, admin, household):
     assert household.card_version == 2
     record = db.session.scalar(select(CardReissue))
     assert (record.actor_id, record.reason, record.new_version) == (admin.id, "卡片遗失", 2)
-    assert "v2" in browser.get(response.headers["Location"]).text
+    assert "v2" in admin_pages.get(response.headers["Location"]).text
 
 
-def test_reissue_form_of_another_villages_household_is_404(browser, make_household, other_village):
+def test_reissue_form_of_another_villages_household_is_404(
+    admin_pages, make_household, other_village
+):
     theirs = make_household(of=other_village, name="李四光")
 
-    response = browser.post(
+    response = admin_pages.post(
         f"/admin/households/{theirs.id}/reissue",
-        data={"key": "form-9", "reason": "x", "csrf_token": csrf_token(browser)},
+        data={"key": "form-9", "reason": "x", "csrf_token": csrf_token(admin_pages)},
     )
 
     assert response.status_code == 404
@@ -301,22 +307,22 @@ def test_reissue_form_of_another_villages_household_is_404(browser, make_househo
     assert theirs.card_version == 1
 
 
-def test_detail_page_qr_decodes_to_the_payload(browser, client, admin_headers, household):
+def test_detail_page_qr_decodes_to_the_payload(admin_pages, client, admin_headers, household):
     payload = client.get(f"/api/v1/households/{household.id}", headers=admin_headers).json[
         "qr_payload"
     ]
-    svg = browser.get(f"/admin/households/{household.id}/qr.svg")
+    svg = admin_pages.get(f"/admin/households/{household.id}/qr.svg")
 
     assert svg.status_code == 200
     assert [r.text for r in zxingcpp.read_barcodes(rasterize_svg(svg.data))] == [payload]
 
 
 @pytest.mark.parametrize("base_url", [None, "http://127.0.0.1:5000", "http://localhost"])
-def test_detail_page_shows_no_card_a_phone_could_not_open(app, browser, household, base_url):
+def test_detail_page_shows_no_card_a_phone_could_not_open(app, admin_pages, household, base_url):
     """Unset or loopback BASE_URL: the page says so, as the cards page does, and offers no card."""
     app.config["BASE_URL"] = base_url
 
-    page = browser.get(f"/admin/households/{household.id}").text
+    page = admin_pages.get(f"/admin/households/{household.id}").text
 
     assert "data-card-address-refused" in page
     assert "Cards cannot be printed: BASE_URL" in page
@@ -324,10 +330,10 @@ def test_detail_page_shows_no_card_a_phone_could_not_open(app, browser, househol
     assert "data-card-qr" not in page and "data-print-card" not in page
 
 
-def test_detail_page_says_where_a_village_network_card_points(app, browser, household):
+def test_detail_page_says_where_a_village_network_card_points(app, admin_pages, household):
     app.config["BASE_URL"] = "http://192.168.1.10:5000"
 
-    page = browser.get(f"/admin/households/{household.id}").text
+    page = admin_pages.get(f"/admin/households/{household.id}").text
 
     assert "data-card-address-private" in page
     assert "only phones on that network" in page
@@ -347,16 +353,16 @@ def test_the_api_qr_images_say_they_encode_base_url(app, client, admin_headers, 
         assert image.status_code == 200
 
 
-def test_import_page_imports_a_roster(browser, grids):
-    assert browser.get("/admin/households/import").status_code == 200
+def test_import_page_imports_a_roster(admin_pages, grids):
+    assert admin_pages.get("/admin/households/import").status_code == 200
 
-    response = browser.post(
+    response = admin_pages.post(
         "/admin/households/import",
         data={
             **csv_upload(
                 ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,西一网格,,"
             ),
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(admin_pages),
         },
         follow_redirects=True,
     )
@@ -366,14 +372,14 @@ def test_import_page_imports_a_roster(browser, grids):
     assert household_count() == 2
 
 
-def test_import_page_shows_the_bad_rows(browser, grids):
-    response = browser.post(
+def test_import_page_shows_the_bad_rows(admin_pages, grids):
+    response = admin_pages.post(
         "/admin/households/import",
         data={
             **csv_upload(
                 ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,北九网格,,"
             ),
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(admin_pages),
         },
     )
 
@@ -383,16 +389,18 @@ def test_import_page_shows_the_bad_rows(browser, grids):
     assert household_count() == 0
 
 
-def test_import_page_without_a_file_says_so(browser, grid):
-    response = browser.post("/admin/households/import", data={"csrf_token": csrf_token(browser)})
+def test_import_page_without_a_file_says_so(admin_pages, grid):
+    response = admin_pages.post(
+        "/admin/households/import", data={"csrf_token": csrf_token(admin_pages)}
+    )
 
     assert response.status_code == 422
     assert "Choose a CSV or XLSX file" in response.text
 
 
-def test_roster_templates_download(browser, grids):
-    as_csv = browser.get("/admin/households/import/template.csv")
-    as_xlsx = browser.get("/admin/households/import/template.xlsx")
+def test_roster_templates_download(admin_pages, grids):
+    as_csv = admin_pages.get("/admin/households/import/template.csv")
+    as_xlsx = admin_pages.get("/admin/households/import/template.xlsx")
 
     assert as_csv.status_code == 200
     assert as_csv.mimetype == "text/csv"
@@ -403,15 +411,15 @@ def test_roster_templates_download(browser, grids):
     assert as_xlsx.mimetype == XLSX
     sheet = load_workbook(io.BytesIO(as_xlsx.data)).active
     assert [cell.value for cell in sheet[1]] == ROSTER_HEADER.split(",")
-    assert browser.get("/admin/households/import/template.pdf").status_code == 404
+    assert admin_pages.get("/admin/households/import/template.pdf").status_code == 404
 
 
-def test_cards_page_offers_the_grids_and_prints_a_pdf(browser, roster, grids):
-    page = browser.get("/admin/cards")
+def test_cards_page_offers_the_grids_and_prints_a_pdf(admin_pages, roster, grids):
+    page = admin_pages.get("/admin/cards")
 
     assert page.status_code == 200
     assert "东一网格" in page.text and "西一网格" in page.text
-    response = browser.get("/admin/cards.pdf", query_string={"grid_id": grids[1].id})
+    response = admin_pages.get("/admin/cards.pdf", query_string={"grid_id": grids[1].id})
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     text = pdf_text(response.data)
@@ -419,8 +427,8 @@ def test_cards_page_offers_the_grids_and_prints_a_pdf(browser, roster, grids):
     assert "MZ-01-0001" not in text
 
 
-def test_cards_pdf_page_without_a_grid_is_a_friendly_error(browser, roster):
-    response = browser.get("/admin/cards.pdf")
+def test_cards_pdf_page_without_a_grid_is_a_friendly_error(admin_pages, roster):
+    response = admin_pages.get("/admin/cards.pdf")
 
     assert response.status_code == 422
     assert response.mimetype == "text/html"

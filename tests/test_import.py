@@ -11,13 +11,12 @@ from testsupport import household_count
 from app.db import db
 from app.households.importer import (
     MAX_LISTED_ERRORS,
-    MAX_ROWS,
-    RosterInvalid,
     import_roster,
     roster_template_csv,
     roster_template_xlsx,
 )
 from app.households.models import Household
+from app.households.roster_file import MAX_ROWS, RosterInvalid
 from app.ledger.models import Account
 from app.ledger.services import household_account, verify
 

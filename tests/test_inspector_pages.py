@@ -33,22 +33,22 @@ pytestmark = pytest.mark.usefixtures("photo_folder")
 
 
 @pytest.fixture
-def browser(client, inspector):
+def inspector_phone(client, inspector):
     """The inspector's phone: logged in, pages in English (the texts asserted below)."""
     log_in(client, "inspector", english=True)
     return client
 
 
-def grade_form(browser, household, grade="A", *, key=None, note="", photo=None):
+def grade_form(inspector_phone, household, grade="A", *, key=None, note="", photo=None):
     """Open the grade page, then post its form with the chosen grade."""
     if key is None:
-        key = key_of(browser.get(f"/inspect/household/{household.id}"))
+        key = key_of(inspector_phone.get(f"/inspect/household/{household.id}"))
     data = {"key": key, "grade": grade, "note": note}
     if photo is not None:
         data["photo"] = (io.BytesIO(photo), "photo.jpg", "image/jpeg")
-    return browser.post(
+    return inspector_phone.post(
         f"/inspect/household/{household.id}",
-        data={**data, "csrf_token": csrf_token(browser)},
+        data={**data, "csrf_token": csrf_token(inspector_phone)},
         content_type="multipart/form-data",
     )
 
@@ -61,8 +61,8 @@ def words(page: str) -> str:
     return re.sub(r"<[^>]+>", "", page)
 
 
-def test_the_scanner_page_renders_for_an_inspector(browser):
-    response = browser.get("/inspect")
+def test_the_scanner_page_renders_for_an_inspector(inspector_phone):
+    response = inspector_phone.get("/inspect")
 
     assert response.status_code == 200
     assert response.mimetype == "text/html"
@@ -164,21 +164,21 @@ def test_an_admin_may_open_the_scanner(client, admin):
     assert client.get("/inspect").status_code == 200
 
 
-def test_the_static_files_of_the_page_are_served(browser):
+def test_the_static_files_of_the_page_are_served(inspector_phone):
     for path in ("/static/js/scanner.js", "/static/js/once.js", "/static/css/app.css"):
-        response = browser.get(path)
+        response = inspector_phone.get(path)
         try:
             assert response.status_code == 200, path
         finally:
             response.close()
 
 
-def test_the_pages_own_html_js_and_css_stay_small(browser, make_household):
+def test_the_pages_own_html_js_and_css_stay_small(inspector_phone, make_household):
     for n in range(5):
         make_household(name=f"住户{n}")
     total = 0
     for path in ("/inspect", "/static/css/app.css", "/static/js/scanner.js", "/static/js/once.js"):
-        response = browser.get(path)
+        response = inspector_phone.get(path)
         try:
             assert response.status_code == 200, path
             total += len(gzip.compress(response.get_data(), compresslevel=9))
@@ -191,15 +191,17 @@ def test_the_pages_own_html_js_and_css_stay_small(browser, make_household):
 # Scanned cards ----------------------------------------------------------------------------
 
 
-def test_a_scanned_card_opens_the_households_grade_page(browser, household):
-    response = browser.get("/inspect/card", query_string={"payload": card_payload(household)})
+def test_a_scanned_card_opens_the_households_grade_page(inspector_phone, household):
+    response = inspector_phone.get(
+        "/inspect/card", query_string={"payload": card_payload(household)}
+    )
 
     assert response.status_code == 302
     assert response.headers["Location"] == f"/inspect/household/{household.id}"
 
 
-def test_a_bare_card_token_works_too(browser, household):
-    response = browser.get("/inspect/card", query_string={"payload": make_token(household)})
+def test_a_bare_card_token_works_too(inspector_phone, household):
+    response = inspector_phone.get("/inspect/card", query_string={"payload": make_token(household)})
 
     assert response.headers["Location"] == f"/inspect/household/{household.id}"
 
@@ -208,48 +210,52 @@ def test_a_bare_card_token_works_too(browser, household):
     "payload",
     ["", "garbage", "https://evil.example/q/xyz", "http://greenpoints.test/q/" + "B" * 27],
 )
-def test_garbage_goes_back_to_the_scanner_with_a_message(browser, payload):
-    response = browser.get("/inspect/card", query_string={"payload": payload})
+def test_garbage_goes_back_to_the_scanner_with_a_message(inspector_phone, payload):
+    response = inspector_phone.get("/inspect/card", query_string={"payload": payload})
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/inspect?error=invalid"
-    page = browser.get(response.headers["Location"])
+    page = inspector_phone.get(response.headers["Location"])
     assert page.status_code == 200
     assert 'id="scan-error"' in page.text
     assert "That is not a valid card of this village." in page.text
 
 
-def test_another_villages_card_is_invalid_here(browser, make_village, make_household):
+def test_another_villages_card_is_invalid_here(inspector_phone, make_village, make_household):
     elsewhere = make_household(of=make_village("李家村", "LJ"))
 
-    response = browser.get("/inspect/card", query_string={"payload": card_payload(elsewhere)})
+    response = inspector_phone.get(
+        "/inspect/card", query_string={"payload": card_payload(elsewhere)}
+    )
 
     assert response.headers["Location"] == "/inspect?error=invalid"
 
 
-def test_a_revoked_card_goes_back_with_its_own_message(browser, household):
+def test_a_revoked_card_goes_back_with_its_own_message(inspector_phone, household):
     old = card_payload(household)
     reissue_card(household, actor_id=None, reason="丢失")
     db.session.commit()
 
-    response = browser.get("/inspect/card", query_string={"payload": old})
+    response = inspector_phone.get("/inspect/card", query_string={"payload": old})
 
     assert response.headers["Location"] == "/inspect?error=revoked"
-    page = browser.get(response.headers["Location"])
+    page = inspector_phone.get(response.headers["Location"])
     assert "This card was replaced by a newer one." in page.text
 
 
-def test_the_scanner_shows_no_message_without_an_error(browser):
-    assert 'id="scan-error"' not in browser.get("/inspect").text
+def test_the_scanner_shows_no_message_without_an_error(inspector_phone):
+    assert 'id="scan-error"' not in inspector_phone.get("/inspect").text
 
 
 # The grade page ---------------------------------------------------------------------------
 
 
-def test_the_grade_page_shows_the_household_balance_and_grade_buttons(browser, make_household):
+def test_the_grade_page_shows_the_household_balance_and_grade_buttons(
+    inspector_phone, make_household
+):
     household = make_household(points=37, name="马秀英")
 
-    page = browser.get(f"/inspect/household/{household.id}")
+    page = inspector_phone.get(f"/inspect/household/{household.id}")
 
     assert page.status_code == 200
     assert "马秀英" in page.text
@@ -263,37 +269,39 @@ def test_the_grade_page_shows_the_household_balance_and_grade_buttons(browser, m
     assert "static/js/once." in page.text
 
 
-def test_every_visit_gets_a_fresh_key(browser, household):
-    first = key_of(browser.get(f"/inspect/household/{household.id}"))
-    second = key_of(browser.get(f"/inspect/household/{household.id}"))
+def test_every_visit_gets_a_fresh_key(inspector_phone, household):
+    first = key_of(inspector_phone.get(f"/inspect/household/{household.id}"))
+    second = key_of(inspector_phone.get(f"/inspect/household/{household.id}"))
 
     assert first != second
 
 
 def test_the_grade_page_of_an_unknown_or_foreign_household_is_404(
-    browser, make_village, make_household
+    inspector_phone, make_village, make_household
 ):
     elsewhere = make_household(of=make_village("李家村", "LJ"), name="李四", address="李家村3组")
 
-    assert browser.get("/inspect/household/999999").status_code == 404
-    foreign = browser.get(f"/inspect/household/{elsewhere.id}")
+    assert inspector_phone.get("/inspect/household/999999").status_code == 404
+    foreign = inspector_phone.get(f"/inspect/household/{elsewhere.id}")
     assert foreign.status_code == 404
     assert "李四" not in foreign.text and "李家村3组" not in foreign.text
     assert (
-        browser.post(
+        inspector_phone.post(
             f"/inspect/household/{elsewhere.id}",
-            data={"key": "foreign-key", "grade": "A", "csrf_token": csrf_token(browser)},
+            data={"key": "foreign-key", "grade": "A", "csrf_token": csrf_token(inspector_phone)},
         ).status_code
         == 404
     )
     assert balance_of(elsewhere.id) == 0
 
 
-def test_after_an_inspection_the_page_marks_it_and_hides_the_buttons(browser, household, make_user):
+def test_after_an_inspection_the_page_marks_it_and_hides_the_buttons(
+    inspector_phone, household, make_user
+):
     services.record_inspection(household, make_user(INSPECTOR), "B")
     db.session.commit()
 
-    page = browser.get(f"/inspect/household/{household.id}")
+    page = inspector_phone.get(f"/inspect/household/{household.id}")
 
     assert "data-inspected-today" in page.text
     assert 'name="grade"' not in page.text
@@ -301,7 +309,7 @@ def test_after_an_inspection_the_page_marks_it_and_hides_the_buttons(browser, ho
 
 
 def test_below_the_limit_the_marker_shows_and_the_buttons_stay(
-    browser, household, client, admin_headers, make_user
+    inspector_phone, household, client, admin_headers, make_user
 ):
     assert (
         client.put(
@@ -314,17 +322,19 @@ def test_below_the_limit_the_marker_shows_and_the_buttons_stay(
     services.record_inspection(household, make_user(INSPECTOR), "C")
     db.session.commit()
 
-    page = browser.get(f"/inspect/household/{household.id}")
+    page = inspector_phone.get(f"/inspect/household/{household.id}")
 
     assert "data-inspected-today" in page.text
     assert "1/2" in page.text
     assert 'name="grade" value="A"' in page.text
 
 
-def test_posting_a_grade_goes_to_the_done_page_with_the_new_balance(browser, make_household):
+def test_posting_a_grade_goes_to_the_done_page_with_the_new_balance(
+    inspector_phone, make_household
+):
     household = make_household(points=5)
 
-    response = grade_form(browser, household, "A", note="分类很好")
+    response = grade_form(inspector_phone, household, "A", note="分类很好")
 
     assert response.status_code == 302
     location = response.headers["Location"]
@@ -337,7 +347,7 @@ def test_posting_a_grade_goes_to_the_done_page_with_the_new_balance(browser, mak
         3,
         "分类很好",
     )
-    done = browser.get(location)
+    done = inspector_phone.get(location)
     assert done.status_code == 200
     assert re.search(r"data-balance>\s*8\s*<", done.text)
     assert "+3" in done.text
@@ -346,34 +356,34 @@ def test_posting_a_grade_goes_to_the_done_page_with_the_new_balance(browser, mak
     assert ledger.verify().ok
 
 
-def test_a_zero_point_grade_from_the_page_is_recorded(browser, household):
-    response = grade_form(browser, household, "D")
+def test_a_zero_point_grade_from_the_page_is_recorded(inspector_phone, household):
+    response = grade_form(inspector_phone, household, "D")
 
     assert response.status_code == 302
-    done = browser.get(response.headers["Location"])
+    done = inspector_phone.get(response.headers["Location"])
     assert re.search(r"data-balance>\s*0\s*<", done.text)
     assert inspection_rows(household.id) == 1
 
 
-def test_posting_the_same_form_twice_credits_once(browser, household):
-    key = key_of(browser.get(f"/inspect/household/{household.id}"))
+def test_posting_the_same_form_twice_credits_once(inspector_phone, household):
+    key = key_of(inspector_phone.get(f"/inspect/household/{household.id}"))
 
-    first = grade_form(browser, household, "A", key=key)
-    again = grade_form(browser, household, "A", key=key)
+    first = grade_form(inspector_phone, household, "A", key=key)
+    again = grade_form(inspector_phone, household, "A", key=key)
 
     assert first.status_code == again.status_code == 302
     assert first.headers["Location"] == again.headers["Location"]
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert balance_of(household.id) == 3
     assert inspection_rows(household.id) == 1
-    assert browser.get(again.headers["Location"]).status_code == 200
+    assert inspector_phone.get(again.headers["Location"]).status_code == 200
 
 
 def test_the_same_form_sent_from_many_connections_at_once_credits_once(
-    app, browser, inspector, household
+    app, inspector_phone, inspector, household
 ):
     household_id, inspector_id = household.id, inspector.id
-    key = key_of(browser.get(f"/inspect/household/{household_id}"))
+    key = key_of(inspector_phone.get(f"/inspect/household/{household_id}"))
     phones, tokens = [], []
     for _ in range(6):
         phone = app.test_client()
@@ -400,13 +410,13 @@ def test_the_same_form_sent_from_many_connections_at_once_credits_once(
     assert ledger.verify().ok
 
 
-def test_the_same_form_with_a_photo_twice_credits_once(browser, household, photo_folder):
+def test_the_same_form_with_a_photo_twice_credits_once(inspector_phone, household, photo_folder):
     buffer = io.BytesIO()
     Image.new("RGB", (32, 24), (10, 120, 10)).save(buffer, "JPEG")
-    key = key_of(browser.get(f"/inspect/household/{household.id}"))
+    key = key_of(inspector_phone.get(f"/inspect/household/{household.id}"))
 
-    first = grade_form(browser, household, "B", key=key, photo=buffer.getvalue())
-    again = grade_form(browser, household, "B", key=key, photo=buffer.getvalue())
+    first = grade_form(inspector_phone, household, "B", key=key, photo=buffer.getvalue())
+    again = grade_form(inspector_phone, household, "B", key=key, photo=buffer.getvalue())
 
     assert first.status_code == again.status_code == 302
     assert first.headers["Location"] == again.headers["Location"]
@@ -416,28 +426,30 @@ def test_the_same_form_with_a_photo_twice_credits_once(browser, household, photo
     assert len(list(photo_folder.iterdir())) == 1
 
 
-def test_the_same_key_with_another_grade_credits_nothing_more(browser, household):
-    key = key_of(browser.get(f"/inspect/household/{household.id}"))
-    assert grade_form(browser, household, "A", key=key).status_code == 302
+def test_the_same_key_with_another_grade_credits_nothing_more(inspector_phone, household):
+    key = key_of(inspector_phone.get(f"/inspect/household/{household.id}"))
+    assert grade_form(inspector_phone, household, "A", key=key).status_code == 302
 
-    response = grade_form(browser, household, "C", key=key)
+    response = grade_form(inspector_phone, household, "C", key=key)
 
     assert response.status_code in (409, 422)
     assert balance_of(household.id) == 3
     assert inspection_rows(household.id) == 1
 
 
-def test_over_the_limit_goes_back_to_the_grade_page_with_a_message(browser, household, make_user):
+def test_over_the_limit_goes_back_to_the_grade_page_with_a_message(
+    inspector_phone, household, make_user
+):
     services.record_inspection(household, make_user(INSPECTOR), "A")
     db.session.commit()
 
     # A page opened before the other inspector's grade was recorded, posted now.
-    response = grade_form(browser, household, "B", key="stale-page-key")
+    response = grade_form(inspector_phone, household, "B", key="stale-page-key")
 
     assert response.status_code == 302
     target = urlsplit(response.headers["Location"])
     assert target.path == f"/inspect/household/{household.id}"
-    page = browser.get(response.headers["Location"])
+    page = inspector_phone.get(response.headers["Location"])
     assert page.status_code == 200
     assert "data-message" in page.text
     assert "This household was already inspected today." in page.text
@@ -466,32 +478,33 @@ def test_the_inspectors_own_household_shows_the_conflict_and_credits_nothing(
     assert inspection_rows(household.id) == 0
 
 
-def test_a_moved_household_cannot_be_graded(browser, household):
+def test_a_moved_household_cannot_be_graded(inspector_phone, household):
     update_household(household, {"status": "moved"})
     db.session.commit()
 
-    page = browser.get(f"/inspect/household/{household.id}")
+    page = inspector_phone.get(f"/inspect/household/{household.id}")
     assert "This household has moved away." in page.text
     assert 'name="grade"' not in page.text
 
-    response = grade_form(browser, household, "A", key="moved-household-key")
+    response = grade_form(inspector_phone, household, "A", key="moved-household-key")
 
     assert response.status_code in (302, 409)
     assert balance_of(household.id) == 0
     assert inspection_rows(household.id) == 0
 
 
-def test_a_bad_grade_from_the_form_credits_nothing(browser, household):
-    response = grade_form(browser, household, "Z")
+def test_a_bad_grade_from_the_form_credits_nothing(inspector_phone, household):
+    response = grade_form(inspector_phone, household, "Z")
 
     assert response.status_code == 422
     assert "data-message" in response.text
     assert inspection_rows(household.id) == 0
 
 
-def test_a_form_without_its_key_is_refused(browser, household):
-    response = browser.post(
-        f"/inspect/household/{household.id}", data={"grade": "A", "csrf_token": csrf_token(browser)}
+def test_a_form_without_its_key_is_refused(inspector_phone, household):
+    response = inspector_phone.post(
+        f"/inspect/household/{household.id}",
+        data={"grade": "A", "csrf_token": csrf_token(inspector_phone)},
     )
 
     assert response.status_code == 400
@@ -511,63 +524,65 @@ def test_an_anonymous_post_credits_nothing(client, household):
 
 
 def test_another_inspectors_done_page_of_a_foreign_village_is_404(
-    browser, make_village, make_household, make_user
+    inspector_phone, make_village, make_household, make_user
 ):
     other = make_village("李家村", "LJ")
     elsewhere = make_household(of=other)
     inspection = services.record_inspection(elsewhere, make_user(INSPECTOR, of=other), "A")
     db.session.commit()
 
-    assert browser.get(f"/inspect/done/{inspection.id}").status_code == 404
+    assert inspector_phone.get(f"/inspect/done/{inspection.id}").status_code == 404
 
 
 # Today's work on the scanner page ---------------------------------------------------------
 
 
-def test_the_not_yet_inspected_list_shrinks_after_an_inspection(browser, make_household):
+def test_the_not_yet_inspected_list_shrinks_after_an_inspection(inspector_phone, make_household):
     first = make_household(name="马秀英")
     second = make_household(name="王建国")
     link = "/inspect/household/{}".format
 
-    before = browser.get("/inspect").text
+    before = inspector_phone.get("/inspect").text
     assert link(first.id) in before and link(second.id) in before
 
-    assert grade_form(browser, first, "A").status_code == 302
+    assert grade_form(inspector_phone, first, "A").status_code == 302
 
-    after = browser.get("/inspect").text
+    after = inspector_phone.get("/inspect").text
     assert link(first.id) not in after
     assert link(second.id) in after
     assert "My inspections today (1)" in words(after)
     assert first.code in after
 
 
-def test_the_not_yet_inspected_list_follows_the_chosen_grid(browser, make_grid, make_household):
+def test_the_not_yet_inspected_list_follows_the_chosen_grid(
+    inspector_phone, make_grid, make_household
+):
     west = make_grid("西")
     here = make_household(name="马秀英")
     there = make_household(name="王建国", in_grid=west)
 
-    page = browser.get("/inspect", query_string={"grid_id": west.id}).text
+    page = inspector_phone.get("/inspect", query_string={"grid_id": west.id}).text
 
     assert f"/inspect/household/{there.id}" in page
     assert f"/inspect/household/{here.id}" not in page
 
 
-def test_moved_households_are_not_on_the_list(browser, make_household):
+def test_moved_households_are_not_on_the_list(inspector_phone, make_household):
     gone = make_household(name="搬走户")
     update_household(gone, {"status": "moved"})
     db.session.commit()
 
-    assert f"/inspect/household/{gone.id}" not in browser.get("/inspect").text
+    assert f"/inspect/household/{gone.id}" not in inspector_phone.get("/inspect").text
 
 
-def test_my_inspections_today_lists_only_mine(browser, make_household, make_user):
+def test_my_inspections_today_lists_only_mine(inspector_phone, make_household, make_user):
     mine = make_household(name="马秀英")
     theirs = make_household(name="王建国")
     services.record_inspection(theirs, make_user(INSPECTOR), "C")
     db.session.commit()
-    assert grade_form(browser, mine, "B").status_code == 302
+    assert grade_form(inspector_phone, mine, "B").status_code == 302
 
-    page = browser.get("/inspect").text
+    page = inspector_phone.get("/inspect").text
 
     assert "My inspections today (1)" in words(page)
 
@@ -595,7 +610,7 @@ def test_the_offline_texts_follow_the_language_and_change_their_address_with_it(
 
 
 def test_a_household_outside_the_inspectors_grids_is_graded_and_the_page_says_so(
-    browser, inspector, grids, make_household
+    inspector_phone, inspector, grids, make_household
 ):
     east, west = grids
     set_grids = UserGrid(user_id=inspector.id, grid_id=east.id)
@@ -603,8 +618,8 @@ def test_a_household_outside_the_inspectors_grids_is_graded_and_the_page_says_so
     db.session.commit()
     mine, theirs = make_household(in_grid=east), make_household(in_grid=west)
 
-    assert "data-outside-grids" not in browser.get(f"/inspect/household/{mine.id}").text
-    page = browser.get(f"/inspect/household/{theirs.id}").text
+    assert "data-outside-grids" not in inspector_phone.get(f"/inspect/household/{mine.id}").text
+    page = inspector_phone.get(f"/inspect/household/{theirs.id}").text
     assert "outside the grids you work" in page
-    assert grade_form(browser, theirs).status_code == 302
+    assert grade_form(inspector_phone, theirs).status_code == 302
     assert balance_of(theirs.id) == 3

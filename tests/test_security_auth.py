@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from testsupport import PASSWORD, TEST_CONFIG, csrf_token, page_post, run_at_once
 
 from app import create_app
-from app.auth import services
+from app.auth import services, throttle
 from app.auth.models import ADMIN, INSPECTOR, STOREKEEPER, LoginAttempt, User
 from app.db import db
 from app.households.cards import card_payload
@@ -291,7 +291,7 @@ def test_an_admins_unlock_lets_the_real_user_in_during_a_guessing_attack(
         api_login(client, "dianzhang", f"guess-{n}", {"REMOTE_ADDR": f"198.51.100.{n}"})
     assert api_login(client, "dianzhang", environ=COUNTER).status_code == 429
 
-    services.unlock_login(user_named("dianzhang"), actor_id=None)
+    throttle.unlock_login(user_named("dianzhang"), actor_id=None)
     db.session.commit()
 
     assert api_login(client, "dianzhang", environ=COUNTER).status_code == 201

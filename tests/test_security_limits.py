@@ -33,9 +33,9 @@ from testsupport import (
 
 from app.db import db
 from app.households.cards import card_payload, make_token
-from app.households.importer import MAX_COLUMNS
 from app.households.models import Household
 from app.households.printing import MAX_CARDS
+from app.households.roster_file import MAX_COLUMNS
 from app.ledger.services import adjust, open_household_accounts
 from app.villages.services import create_grid
 

@@ -35,30 +35,30 @@ def storekeeper(make_user):
 
 
 @pytest.fixture
-def browser(client, storekeeper):
+def shop_tablet(client, storekeeper):
     """The shop's tablet: logged in, pages in English (the texts asserted below)."""
     log_in(client, "dianzhang", english=True)
     return client
 
 
 @pytest.fixture
-def soap(make_good):
+def english_soap(make_good):
     """Soap with an English name, as the English pages show it."""
     return make_good("Soap", price=5, stock=10, unit="bar")
 
 
 @pytest.fixture
-def oil(make_good):
+def english_oil(make_good):
     return make_good("Cooking oil", price=12, stock=3, unit="bottle")
 
 
-def basket_form(browser, household, quantities, *, key=None):
+def basket_form(shop_tablet, household, quantities, *, key=None):
     """Open the basket, then post its form with the chosen quantities per good."""
     if key is None:
-        key = key_of(browser.get(f"/shop/household/{household.id}"))
+        key = key_of(shop_tablet.get(f"/shop/household/{household.id}"))
     data = {"key": key, **{f"qty-{good.id}": str(q) for good, q in quantities.items()}}
-    return browser.post(
-        f"/shop/household/{household.id}", data={**data, "csrf_token": csrf_token(browser)}
+    return shop_tablet.post(
+        f"/shop/household/{household.id}", data={**data, "csrf_token": csrf_token(shop_tablet)}
     )
 
 
@@ -72,8 +72,8 @@ def receipt_id_of(response) -> int:
 # The counter ------------------------------------------------------------------------------
 
 
-def test_the_counter_renders_with_the_scanner(browser):
-    response = browser.get("/shop")
+def test_the_counter_renders_with_the_scanner(shop_tablet):
+    response = shop_tablet.get("/shop")
 
     assert response.status_code == 200
     assert response.mimetype == "text/html"
@@ -102,15 +102,15 @@ def test_the_counter_sends_anonymous_users_to_the_login(client):
     assert parse_qs(target.query)["next"] == ["/shop"]
 
 
-def test_a_scanned_card_opens_the_basket(browser, household):
-    response = browser.get("/shop/card", query_string={"payload": card_payload(household)})
+def test_a_scanned_card_opens_the_basket(shop_tablet, household):
+    response = shop_tablet.get("/shop/card", query_string={"payload": card_payload(household)})
 
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == f"/shop/household/{household.id}"
 
 
-def test_a_bare_token_opens_the_basket_too(browser, household):
-    response = browser.get("/shop/card", query_string={"payload": make_token(household)})
+def test_a_bare_token_opens_the_basket_too(shop_tablet, household):
+    response = shop_tablet.get("/shop/card", query_string={"payload": make_token(household)})
 
     assert urlsplit(response.headers["Location"]).path == f"/shop/household/{household.id}"
 
@@ -118,48 +118,50 @@ def test_a_bare_token_opens_the_basket_too(browser, household):
 @pytest.mark.parametrize(
     "payload", ["garbage", "", "http://evil.example/q/" + "A" * 27, "x" * 5000]
 )
-def test_garbage_goes_back_to_the_counter_with_a_message(browser, payload):
-    response = browser.get("/shop/card", query_string={"payload": payload}, follow_redirects=True)
+def test_garbage_goes_back_to_the_counter_with_a_message(shop_tablet, payload):
+    response = shop_tablet.get(
+        "/shop/card", query_string={"payload": payload}, follow_redirects=True
+    )
 
     assert response.status_code == 200
     assert response.request.path == "/shop"
     assert "That is not a valid card of this village." in response.text
 
 
-def test_a_replaced_card_goes_back_with_its_own_message(browser, household):
+def test_a_replaced_card_goes_back_with_its_own_message(shop_tablet, household):
     old = card_payload(household)
     reissue_card(household, actor_id=None, reason="lost")
     db.session.commit()
 
-    response = browser.get("/shop/card", query_string={"payload": old}, follow_redirects=True)
+    response = shop_tablet.get("/shop/card", query_string={"payload": old}, follow_redirects=True)
 
     assert response.request.path == "/shop"
     assert "This card was replaced by a newer one." in response.text
 
 
-def test_another_villages_card_is_not_valid_here(browser, make_village, make_household):
+def test_another_villages_card_is_not_valid_here(shop_tablet, make_village, make_household):
     stranger = make_household(of=make_village("李庄村", "LZ"), name="李四")
 
-    response = browser.get(
+    response = shop_tablet.get(
         "/shop/card", query_string={"payload": card_payload(stranger)}, follow_redirects=True
     )
 
     assert "That is not a valid card of this village." in response.text
-    assert browser.get(f"/shop/household/{stranger.id}").status_code == 404
+    assert shop_tablet.get(f"/shop/household/{stranger.id}").status_code == 404
 
 
 # The basket -------------------------------------------------------------------------------
 
 
 def test_the_basket_shows_the_balance_and_greys_what_is_too_dear(
-    browser, make_household, make_good
+    shop_tablet, make_household, make_good
 ):
     household = make_household(points=10, name="王秀兰")
     make_good("Matches", price=2)
     make_good("Rice", price=10)
     make_good("Kettle", price=11)
 
-    response = browser.get(f"/shop/household/{household.id}")
+    response = shop_tablet.get(f"/shop/household/{household.id}")
 
     assert response.status_code == 200
     assert "王秀兰" in response.text
@@ -174,42 +176,45 @@ def test_the_basket_shows_the_balance_and_greys_what_is_too_dear(
     assert key_of(response)
 
 
-def test_each_basket_page_has_a_fresh_key(browser, household):
-    first = key_of(browser.get(f"/shop/household/{household.id}"))
-    second = key_of(browser.get(f"/shop/household/{household.id}"))
+def test_each_basket_page_has_a_fresh_key(shop_tablet, household):
+    first = key_of(shop_tablet.get(f"/shop/household/{household.id}"))
+    second = key_of(shop_tablet.get(f"/shop/household/{household.id}"))
 
     assert first != second
 
 
-def test_goods_taken_off_sale_are_not_in_the_basket(browser, household, soap, oil):
+def test_goods_taken_off_sale_are_not_in_the_basket(
+    shop_tablet, household, english_soap, english_oil
+):
     assert (
-        browser.post(
-            f"/admin/goods/{oil.id}/active",
-            data={"key": uuid.uuid4().hex, "csrf_token": csrf_token(browser)},
+        shop_tablet.post(
+            f"/admin/goods/{english_oil.id}/active",
+            data={"key": uuid.uuid4().hex, "csrf_token": csrf_token(shop_tablet)},
         ).status_code
         == 302
     )
 
     names = [
-        name for _, name in GOOD_ITEM.findall(browser.get(f"/shop/household/{household.id}").text)
+        name
+        for _, name in GOOD_ITEM.findall(shop_tablet.get(f"/shop/household/{household.id}").text)
     ]
     assert names == ["Soap"]
 
 
 def test_redeeming_the_basket_goes_to_the_receipt(
-    browser, village, storekeeper, make_household, soap, oil
+    shop_tablet, village, storekeeper, make_household, english_soap, english_oil
 ):
     household = make_household(points=50, name="王秀兰")
 
-    response = basket_form(browser, household, {soap: 2, oil: 1})
+    response = basket_form(shop_tablet, household, {english_soap: 2, english_oil: 1})
 
     redemption_id = receipt_id_of(response)
     assert balance_of(household.id) == 28
-    assert (stock_of(soap.id), stock_of(oil.id)) == (8, 2)
+    assert (stock_of(english_soap.id), stock_of(english_oil.id)) == (8, 2)
     redemption = db.session.get(Redemption, redemption_id)
     assert redemption.storekeeper_id == storekeeper.id
 
-    page = browser.get(response.headers["Location"])
+    page = shop_tablet.get(response.headers["Location"])
     assert page.status_code == 200
     assert redemption.receipt_no in page.text
     assert re.fullmatch(r"MZ-\d{4}-000001", redemption.receipt_no)
@@ -226,115 +231,125 @@ def test_redeeming_the_basket_goes_to_the_receipt(
     assert verify_all().ok
 
 
-def test_the_receipt_prints_on_58_mm_and_a4(browser, make_household, soap):
+def test_the_receipt_prints_on_58_mm_and_a4(shop_tablet, make_household, english_soap):
     household = make_household(points=50)
-    location = urlsplit(basket_form(browser, household, {soap: 1}).headers["Location"]).path
+    location = urlsplit(
+        basket_form(shop_tablet, household, {english_soap: 1}).headers["Location"]
+    ).path
 
-    assert "paper-58" in browser.get(location).text
-    assert "paper-58" in browser.get(location + "?paper=58").text
-    assert "paper-a4" in browser.get(location + "?paper=a4").text
+    assert "paper-58" in shop_tablet.get(location).text
+    assert "paper-58" in shop_tablet.get(location + "?paper=58").text
+    assert "paper-a4" in shop_tablet.get(location + "?paper=a4").text
 
 
-def test_the_same_form_twice_redeems_once(browser, make_household, soap):
+def test_the_same_form_twice_redeems_once(shop_tablet, make_household, english_soap):
     household = make_household(points=50)
-    key = key_of(browser.get(f"/shop/household/{household.id}"))
+    key = key_of(shop_tablet.get(f"/shop/household/{household.id}"))
 
-    first = basket_form(browser, household, {soap: 3}, key=key)
-    again = basket_form(browser, household, {soap: 3}, key=key)
+    first = basket_form(shop_tablet, household, {english_soap: 3}, key=key)
+    again = basket_form(shop_tablet, household, {english_soap: 3}, key=key)
 
     assert receipt_id_of(first) == receipt_id_of(again)
     assert again.headers.get("Idempotent-Replayed") == "true"
     assert balance_of(household.id) == 35
-    assert stock_of(soap.id) == 7
+    assert stock_of(english_soap.id) == 7
     assert redemptions() == 1
 
 
-def test_a_basket_resent_with_other_goods_shows_the_receipt_it_made(browser, make_household, soap):
+def test_a_basket_resent_with_other_goods_shows_the_receipt_it_made(
+    shop_tablet, make_household, english_soap
+):
     """Its answer was lost, the basket was changed, then sent again: nothing more is charged."""
     household = make_household(points=50)
-    key = key_of(browser.get(f"/shop/household/{household.id}"))
-    first = basket_form(browser, household, {soap: 1}, key=key)
+    key = key_of(shop_tablet.get(f"/shop/household/{household.id}"))
+    first = basket_form(shop_tablet, household, {english_soap: 1}, key=key)
 
-    again = basket_form(browser, household, {soap: 2}, key=key)
+    again = basket_form(shop_tablet, household, {english_soap: 2}, key=key)
 
     assert receipt_id_of(again) == receipt_id_of(first)
-    page = browser.get(again.headers["Location"])
+    page = shop_tablet.get(again.headers["Location"])
     assert "This basket was redeemed already: here is its receipt." in page.text
     assert balance_of(household.id) == 45
     assert redemptions() == 1
 
 
-def test_the_receipt_names_the_basket_that_made_it(browser, make_household, soap):
+def test_the_receipt_names_the_basket_that_made_it(shop_tablet, make_household, english_soap):
     """So that the page closes that basket: Back opens an empty one."""
     household = make_household(points=50)
-    key = key_of(browser.get(f"/shop/household/{household.id}"))
+    key = key_of(shop_tablet.get(f"/shop/household/{household.id}"))
 
-    location = basket_form(browser, household, {soap: 1}, key=key).headers["Location"]
+    location = basket_form(shop_tablet, household, {english_soap: 1}, key=key).headers["Location"]
 
     assert parse_qs(urlsplit(location).query)["basket"] == [key]
-    assert f'data-basket-key="{key}"' in browser.get(location).text
+    assert f'data-basket-key="{key}"' in shop_tablet.get(location).text
 
 
-def test_a_refused_basket_is_told_its_key_is_spent(browser, make_household, soap, oil):
+def test_a_refused_basket_is_told_its_key_is_spent(
+    shop_tablet, make_household, english_soap, english_oil
+):
     """A refusal is kept with the key: the basket sends its next try under a new one."""
     household = make_household(points=20)
-    key = key_of(browser.get(f"/shop/household/{household.id}"))
+    key = key_of(shop_tablet.get(f"/shop/household/{household.id}"))
 
-    refused = basket_form(browser, household, {soap: 1, oil: 2}, key=key)
+    refused = basket_form(shop_tablet, household, {english_soap: 1, english_oil: 2}, key=key)
 
     assert parse_qs(urlsplit(refused.headers["Location"]).query)["basket"] == [key]
-    assert f'data-spent-key="{key}"' in browser.get(refused.headers["Location"]).text
-    assert f'data-spent-key="{key}"' not in browser.get(f"/shop/household/{household.id}").text
+    assert f'data-spent-key="{key}"' in shop_tablet.get(refused.headers["Location"]).text
+    assert f'data-spent-key="{key}"' not in shop_tablet.get(f"/shop/household/{household.id}").text
 
 
-def test_an_over_budget_basket_comes_back_with_a_message(browser, make_household, soap, oil):
+def test_an_over_budget_basket_comes_back_with_a_message(
+    shop_tablet, make_household, english_soap, english_oil
+):
     household = make_household(points=20)
 
-    response = basket_form(browser, household, {soap: 1, oil: 2})
+    response = basket_form(shop_tablet, household, {english_soap: 1, english_oil: 2})
 
     assert response.status_code == 302
     target = urlsplit(response.headers["Location"])
     assert target.path == f"/shop/household/{household.id}"
-    page = browser.get(response.headers["Location"])
+    page = shop_tablet.get(response.headers["Location"])
     # Issue 15: the refusal says by how much (5 + 2 × 12 = 29 for 20 points).
     assert "Not enough points: 9 more points needed." in page.text
     assert balance_of(household.id) == 20
-    assert (stock_of(soap.id), stock_of(oil.id)) == (10, 3)
+    assert (stock_of(english_soap.id), stock_of(english_oil.id)) == (10, 3)
     assert redemptions() == 0
 
 
-def test_a_basket_with_more_than_the_shelf_comes_back_with_a_message(browser, make_household, oil):
+def test_a_basket_with_more_than_the_shelf_comes_back_with_a_message(
+    shop_tablet, make_household, english_oil
+):
     household = make_household(points=500)
 
     response = basket_form(
-        browser,
+        shop_tablet,
         household,
-        {oil: 4},
+        {english_oil: 4},
     )
-    page = browser.get(response.headers["Location"])
+    page = shop_tablet.get(response.headers["Location"])
 
     # Issue 15: the refusal names the good and what is left.
     assert "Not enough in stock: Cooking oil: only 3 bottle left" in page.text
     assert balance_of(household.id) == 500
-    assert stock_of(oil.id) == 3
+    assert stock_of(english_oil.id) == 3
 
 
-def test_an_empty_basket_asks_for_a_good(browser, make_household, soap):
+def test_an_empty_basket_asks_for_a_good(shop_tablet, make_household, english_soap):
     household = make_household(points=50)
 
-    response = basket_form(browser, household, {soap: 0})
+    response = basket_form(shop_tablet, household, {english_soap: 0})
 
     assert response.status_code == 422
     assert "Choose at least one good." in response.text
     assert redemptions() == 0
 
 
-def test_a_form_without_its_key_is_refused(browser, make_household, soap):
+def test_a_form_without_its_key_is_refused(shop_tablet, make_household, english_soap):
     household = make_household(points=50)
 
-    response = browser.post(
+    response = shop_tablet.post(
         f"/shop/household/{household.id}",
-        data={f"qty-{soap.id}": "1", "csrf_token": csrf_token(browser)},
+        data={f"qty-{english_soap.id}": "1", "csrf_token": csrf_token(shop_tablet)},
     )
 
     assert response.status_code == 400
@@ -342,18 +357,20 @@ def test_a_form_without_its_key_is_refused(browser, make_household, soap):
     assert balance_of(household.id) == 50
 
 
-def test_a_good_taken_off_sale_meanwhile_comes_back_with_a_message(browser, make_household, soap):
+def test_a_good_taken_off_sale_meanwhile_comes_back_with_a_message(
+    shop_tablet, make_household, english_soap
+):
     household = make_household(points=50)
-    key = key_of(browser.get(f"/shop/household/{household.id}"))
-    catalogue.update_good(soap, {"active": False})
+    key = key_of(shop_tablet.get(f"/shop/household/{household.id}"))
+    catalogue.update_good(english_soap, {"active": False})
     db.session.commit()
 
-    response = basket_form(browser, household, {soap: 1}, key=key)
+    response = basket_form(shop_tablet, household, {english_soap: 1}, key=key)
 
     assert response.status_code == 422
     assert 'role="alert"' in response.text
     assert balance_of(household.id) == 50
-    assert stock_of(soap.id) == 10
+    assert stock_of(english_soap.id) == 10
 
 
 @pytest.mark.parametrize(
@@ -368,95 +385,105 @@ def test_a_good_taken_off_sale_meanwhile_comes_back_with_a_message(browser, make
         ("qty-99999", "1"),
     ],
 )
-def test_a_tampered_form_never_breaks_the_page(browser, make_household, soap, field, value):
+def test_a_tampered_form_never_breaks_the_page(
+    shop_tablet, make_household, english_soap, field, value
+):
     household = make_household(points=50)
-    key = key_of(browser.get(f"/shop/household/{household.id}"))
+    key = key_of(shop_tablet.get(f"/shop/household/{household.id}"))
 
-    response = browser.post(
+    response = shop_tablet.post(
         f"/shop/household/{household.id}",
-        data={"key": key, field.format(id=soap.id): value, "csrf_token": csrf_token(browser)},
+        data={
+            "key": key,
+            field.format(id=english_soap.id): value,
+            "csrf_token": csrf_token(shop_tablet),
+        },
     )
 
     assert response.status_code < 500, response.text
     db.session.rollback()
-    assert balance_of(household.id) + 5 * (10 - stock_of(soap.id)) == 50
+    assert balance_of(household.id) + 5 * (10 - stock_of(english_soap.id)) == 50
 
 
 @pytest.mark.parametrize("length", [59, 60, 64, 65])
-def test_a_long_key_never_breaks_the_page(browser, make_household, soap, length):
+def test_a_long_key_never_breaks_the_page(shop_tablet, make_household, english_soap, length):
     household = make_household(points=50)
 
-    response = basket_form(browser, household, {soap: 1}, key="k" * length)
+    response = basket_form(shop_tablet, household, {english_soap: 1}, key="k" * length)
 
     # The stored key is "page:" + key, and it must fit the 64 characters of its column.
     assert response.status_code == (302 if length <= 59 else 400), response.text
     assert balance_of(household.id) == (45 if length <= 59 else 50)
 
 
-def test_the_receipt_cancel_form_gives_points_back(browser, make_household, soap, oil):
+def test_the_receipt_cancel_form_gives_points_back(
+    shop_tablet, make_household, english_soap, english_oil
+):
     household = make_household(points=50)
-    redemption_id = receipt_id_of(basket_form(browser, household, {soap: 2, oil: 1}))
-    page = browser.get(f"/shop/receipts/{redemption_id}")
+    redemption_id = receipt_id_of(
+        basket_form(shop_tablet, household, {english_soap: 2, english_oil: 1})
+    )
+    page = shop_tablet.get(f"/shop/receipts/{redemption_id}")
     assert f'action="/shop/receipts/{redemption_id}/cancel"' in page.text
 
-    response = browser.post(
+    response = shop_tablet.post(
         f"/shop/receipts/{redemption_id}/cancel",
-        data={"reason": "拿错了", "key": key_of(page), "csrf_token": csrf_token(browser)},
+        data={"reason": "拿错了", "key": key_of(page), "csrf_token": csrf_token(shop_tablet)},
     )
 
     assert response.status_code == 302
     assert urlsplit(response.headers["Location"]).path == f"/shop/receipts/{redemption_id}"
     assert balance_of(household.id) == 50
-    assert (stock_of(soap.id), stock_of(oil.id)) == (10, 3)
-    after = browser.get(f"/shop/receipts/{redemption_id}")
+    assert (stock_of(english_soap.id), stock_of(english_oil.id)) == (10, 3)
+    after = shop_tablet.get(f"/shop/receipts/{redemption_id}")
     assert "data-cancelled" in after.text
     assert "拿错了" in after.text
     assert f'action="/shop/receipts/{redemption_id}/cancel"' not in after.text
 
     # A second post from an old tab (another key) changes nothing and says why.
-    again = browser.post(
+    again = shop_tablet.post(
         f"/shop/receipts/{redemption_id}/cancel",
-        data={"reason": "again", "key": "old-tab", "csrf_token": csrf_token(browser)},
+        data={"reason": "again", "key": "old-tab", "csrf_token": csrf_token(shop_tablet)},
     )
     assert again.status_code == 302
     assert "refused=already_reversed" in again.headers["Location"]
     assert balance_of(household.id) == 50
-    assert stock_of(soap.id) == 10
-    assert [m.kind for m in movements_of(soap.id)] == ["restock", "redemption", "cancel"]
+    assert stock_of(english_soap.id) == 10
+    assert [m.kind for m in movements_of(english_soap.id)] == ["restock", "redemption", "cancel"]
     assert verify_all().ok
 
 
-def test_a_cancel_without_a_reason_changes_nothing(browser, make_household, soap):
+def test_a_cancel_without_a_reason_changes_nothing(shop_tablet, make_household, english_soap):
     household = make_household(points=50)
-    redemption_id = receipt_id_of(basket_form(browser, household, {soap: 1}))
+    redemption_id = receipt_id_of(basket_form(shop_tablet, household, {english_soap: 1}))
 
-    response = browser.post(
+    response = shop_tablet.post(
         f"/shop/receipts/{redemption_id}/cancel",
-        data={"reason": "  ", "key": "k1", "csrf_token": csrf_token(browser)},
+        data={"reason": "  ", "key": "k1", "csrf_token": csrf_token(shop_tablet)},
     )
 
     assert response.status_code == 422
     assert "data-message" in response.text
     assert balance_of(household.id) == 45
-    assert stock_of(soap.id) == 9
+    assert stock_of(english_soap.id) == 9
 
 
-def test_the_counter_lists_the_latest_receipts(browser, make_household, soap):
+def test_the_counter_lists_the_latest_receipts(shop_tablet, make_household, english_soap):
     household = make_household(points=50)
-    redemption_id = receipt_id_of(basket_form(browser, household, {soap: 1}))
+    redemption_id = receipt_id_of(basket_form(shop_tablet, household, {english_soap: 1}))
     receipt_no = db.session.get(Redemption, redemption_id).receipt_no
 
-    page = browser.get("/shop")
+    page = shop_tablet.get("/shop")
 
     assert receipt_no in page.text
     assert f"/shop/receipts/{redemption_id}" in page.text
 
 
 def test_another_villages_receipt_is_not_found(
-    client, make_village, make_user, make_household, browser, soap
+    client, make_village, make_user, make_household, shop_tablet, english_soap
 ):
     household = make_household(points=50)
-    redemption_id = receipt_id_of(basket_form(browser, household, {soap: 1}))
+    redemption_id = receipt_id_of(basket_form(shop_tablet, household, {english_soap: 1}))
     client.get("/logout")
     make_user(STOREKEEPER, of=make_village("李庄村", "LZ"), username="lizhuang")
     log_in(client, "lizhuang")
@@ -472,12 +499,12 @@ def test_another_villages_receipt_is_not_found(
 # The catalogue and stock pages ---------------------------------------------------------------
 
 
-def test_the_catalogue_warns_of_goods_at_or_below_their_mark(browser, make_good):
+def test_the_catalogue_warns_of_goods_at_or_below_their_mark(shop_tablet, make_good):
     make_good("Soap", stock=5, low_stock=5)
     make_good("Candles", stock=2, low_stock=5)
     make_good("Rice", stock=6, low_stock=5)
 
-    response = browser.get("/admin/goods")
+    response = shop_tablet.get("/admin/goods")
 
     assert response.status_code == 200
     warning = re.search(r"<div[^>]*data-low-stock[^>]*>(.*?)</div>", response.text, re.S)
@@ -488,14 +515,14 @@ def test_the_catalogue_warns_of_goods_at_or_below_their_mark(browser, make_good)
     assert "Rice" in response.text
 
 
-def test_no_warning_when_the_shelves_are_full(browser, make_good):
+def test_no_warning_when_the_shelves_are_full(shop_tablet, make_good):
     make_good("Rice", stock=50, low_stock=5)
 
-    assert "data-low-stock" not in browser.get("/admin/goods").text
+    assert "data-low-stock" not in shop_tablet.get("/admin/goods").text
 
 
-def test_adding_a_good_through_the_form(browser, village):
-    response = browser.post(
+def test_adding_a_good_through_the_form(shop_tablet, village):
+    response = shop_tablet.post(
         "/admin/goods",
         data={
             "name": "Towel",
@@ -504,7 +531,7 @@ def test_adding_a_good_through_the_form(browser, village):
             "stock": "12",
             "category": "Household",
             "key": uuid.uuid4().hex,
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(shop_tablet),
         },
     )
 
@@ -519,7 +546,7 @@ def test_adding_a_good_through_the_form(browser, village):
         "Household",
     )
     assert [(m.kind, m.quantity) for m in movements_of(good.id)] == [("restock", 12)]
-    assert "Towel" in browser.get("/admin/goods").text
+    assert "Towel" in shop_tablet.get("/admin/goods").text
 
 
 @pytest.mark.parametrize(
@@ -534,11 +561,12 @@ def test_adding_a_good_through_the_form(browser, village):
         {"price_points": "²"},
     ],
 )
-def test_a_bad_good_form_comes_back_with_a_message(browser, change):
+def test_a_bad_good_form_comes_back_with_a_message(shop_tablet, change):
     data = {"name": "Towel", "unit": "piece", "price_points": "3", "stock": "1", **change}
 
-    response = browser.post(
-        "/admin/goods", data={**data, "key": uuid.uuid4().hex, "csrf_token": csrf_token(browser)}
+    response = shop_tablet.post(
+        "/admin/goods",
+        data={**data, "key": uuid.uuid4().hex, "csrf_token": csrf_token(shop_tablet)},
     )
 
     assert response.status_code == 422
@@ -546,15 +574,15 @@ def test_a_bad_good_form_comes_back_with_a_message(browser, change):
     assert db.session.scalar(select(func.count(Good.id))) == 0
 
 
-def test_a_name_taken_comes_back_with_a_message(browser, soap):
-    response = browser.post(
+def test_a_name_taken_comes_back_with_a_message(shop_tablet, english_soap):
+    response = shop_tablet.post(
         "/admin/goods",
         data={
             "name": "Soap",
             "unit": "bar",
             "price_points": "3",
             "key": uuid.uuid4().hex,
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(shop_tablet),
         },
     )
 
@@ -563,28 +591,28 @@ def test_a_name_taken_comes_back_with_a_message(browser, soap):
     assert db.session.scalar(select(func.count(Good.id))) == 1
 
 
-def test_the_stock_page_restocks_and_lists_the_movement(browser, soap):
-    response = browser.post(
-        f"/admin/goods/{soap.id}/restock",
+def test_the_stock_page_restocks_and_lists_the_movement(shop_tablet, english_soap):
+    response = shop_tablet.post(
+        f"/admin/goods/{english_soap.id}/restock",
         data={
             "quantity": "24",
             "supplier": "Town co-op",
             "note": "one box",
             "key": uuid.uuid4().hex,
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(shop_tablet),
         },
     )
 
     assert response.status_code == 302
-    assert urlsplit(response.headers["Location"]).path == f"/admin/goods/{soap.id}"
-    assert stock_of(soap.id) == 34
-    page = browser.get(response.headers["Location"])
+    assert urlsplit(response.headers["Location"]).path == f"/admin/goods/{english_soap.id}"
+    assert stock_of(english_soap.id) == 34
+    page = shop_tablet.get(response.headers["Location"])
     assert "Saved." in page.text
     assert re.search(r"data-stock>34<", page.text)
     assert "Town co-op" in page.text
     assert "one box" in page.text
     assert "+24" in page.text
-    latest = movements_of(soap.id)[-1]
+    latest = movements_of(english_soap.id)[-1]
     assert (latest.kind, latest.quantity, latest.supplier, latest.note) == (
         "restock",
         24,
@@ -593,114 +621,117 @@ def test_the_stock_page_restocks_and_lists_the_movement(browser, soap):
     )
 
 
-def test_the_stock_page_records_a_stocktake_with_its_reason(browser, soap):
-    browser.post(
-        f"/admin/goods/{soap.id}/stocktake",
+def test_the_stock_page_records_a_stocktake_with_its_reason(shop_tablet, english_soap):
+    shop_tablet.post(
+        f"/admin/goods/{english_soap.id}/stocktake",
         data={
             "counted": "7",
             "reason": "monthly count",
             "key": uuid.uuid4().hex,
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(shop_tablet),
         },
     )
 
-    assert stock_of(soap.id) == 7
-    latest = movements_of(soap.id)[-1]
+    assert stock_of(english_soap.id) == 7
+    latest = movements_of(english_soap.id)[-1]
     assert (latest.kind, latest.quantity, latest.stock_after, latest.note) == (
         "stocktake",
         -3,
         7,
         "monthly count",
     )
-    page = browser.get(f"/admin/goods/{soap.id}")
+    page = shop_tablet.get(f"/admin/goods/{english_soap.id}")
     assert "monthly count" in page.text
     assert "Stocktake" in page.text
     assert "-3" in page.text
 
 
-def test_a_stocktake_without_a_reason_changes_nothing(browser, soap):
-    response = browser.post(
-        f"/admin/goods/{soap.id}/stocktake",
-        data={"counted": "7", "key": uuid.uuid4().hex, "csrf_token": csrf_token(browser)},
+def test_a_stocktake_without_a_reason_changes_nothing(shop_tablet, english_soap):
+    response = shop_tablet.post(
+        f"/admin/goods/{english_soap.id}/stocktake",
+        data={"counted": "7", "key": uuid.uuid4().hex, "csrf_token": csrf_token(shop_tablet)},
         follow_redirects=True,
     )
 
     assert "Please check: Reason" in response.text
-    assert stock_of(soap.id) == 10
-    assert len(movements_of(soap.id)) == 1
+    assert stock_of(english_soap.id) == 10
+    assert len(movements_of(english_soap.id)) == 1
 
 
-def test_the_stock_page_writes_off_with_its_reason(browser, soap):
-    browser.post(
-        f"/admin/goods/{soap.id}/writeoff",
+def test_the_stock_page_writes_off_with_its_reason(shop_tablet, english_soap):
+    shop_tablet.post(
+        f"/admin/goods/{english_soap.id}/writeoff",
         data={
             "quantity": "2",
             "reason": "damp",
             "key": uuid.uuid4().hex,
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(shop_tablet),
         },
     )
 
-    assert stock_of(soap.id) == 8
-    latest = movements_of(soap.id)[-1]
+    assert stock_of(english_soap.id) == 8
+    latest = movements_of(english_soap.id)[-1]
     assert (latest.kind, latest.quantity, latest.note) == ("writeoff", -2, "damp")
-    page = browser.get(f"/admin/goods/{soap.id}")
+    page = shop_tablet.get(f"/admin/goods/{english_soap.id}")
     assert "Written off" in page.text
     assert "damp" in page.text
 
 
-def test_writing_off_more_than_the_shelf_holds_is_refused(browser, soap):
-    response = browser.post(
-        f"/admin/goods/{soap.id}/writeoff",
+def test_writing_off_more_than_the_shelf_holds_is_refused(shop_tablet, english_soap):
+    response = shop_tablet.post(
+        f"/admin/goods/{english_soap.id}/writeoff",
         data={
             "quantity": "11",
             "reason": "all gone",
             "key": uuid.uuid4().hex,
-            "csrf_token": csrf_token(browser),
+            "csrf_token": csrf_token(shop_tablet),
         },
         follow_redirects=True,
     )
 
     assert "There are not that many on the shelf." in response.text
-    assert stock_of(soap.id) == 10
+    assert stock_of(english_soap.id) == 10
 
 
-def test_taking_a_good_off_sale_and_back(browser, soap):
-    browser.post(
-        f"/admin/goods/{soap.id}/active",
-        data={"key": uuid.uuid4().hex, "csrf_token": csrf_token(browser)},
+def test_taking_a_good_off_sale_and_back(shop_tablet, english_soap):
+    shop_tablet.post(
+        f"/admin/goods/{english_soap.id}/active",
+        data={"key": uuid.uuid4().hex, "csrf_token": csrf_token(shop_tablet)},
     )
-    assert db.session.get(Good, soap.id).active is False
-    assert "Put on sale" in browser.get(f"/admin/goods/{soap.id}").text
+    assert db.session.get(Good, english_soap.id).active is False
+    assert "Put on sale" in shop_tablet.get(f"/admin/goods/{english_soap.id}").text
 
-    browser.post(
-        f"/admin/goods/{soap.id}/active",
-        data={"key": uuid.uuid4().hex, "csrf_token": csrf_token(browser)},
+    shop_tablet.post(
+        f"/admin/goods/{english_soap.id}/active",
+        data={"key": uuid.uuid4().hex, "csrf_token": csrf_token(shop_tablet)},
     )
-    assert db.session.get(Good, soap.id).active is True
+    assert db.session.get(Good, english_soap.id).active is True
 
 
-def test_an_unknown_stock_action_changes_nothing(browser, soap):
-    response = browser.post(
-        f"/admin/goods/{soap.id}/explode", data={"quantity": "3", "csrf_token": csrf_token(browser)}
+def test_an_unknown_stock_action_changes_nothing(shop_tablet, english_soap):
+    response = shop_tablet.post(
+        f"/admin/goods/{english_soap.id}/explode",
+        data={"quantity": "3", "csrf_token": csrf_token(shop_tablet)},
     )
 
     assert response.status_code in (302, 404)
-    assert stock_of(soap.id) == 10
+    assert stock_of(english_soap.id) == 10
 
 
 # Who may open what ------------------------------------------------------------------------
 
 
-def test_a_storekeeper_cannot_open_the_household_admin(browser):
-    response = browser.get("/admin/households")
+def test_a_storekeeper_cannot_open_the_household_admin(shop_tablet):
+    response = shop_tablet.get("/admin/households")
 
     assert response.status_code == 403
     assert response.mimetype == "text/html"
 
 
 @pytest.mark.parametrize("role", [INSPECTOR, HOUSEHOLD])
-def test_inspectors_and_households_cannot_open_the_shop(client, make_user, household, soap, role):
+def test_inspectors_and_households_cannot_open_the_shop(
+    client, make_user, household, english_soap, role
+):
     make_user(role, username="someone", household=household if role == HOUSEHOLD else None)
     log_in(client, "someone")
 
@@ -708,31 +739,31 @@ def test_inspectors_and_households_cannot_open_the_shop(client, make_user, house
         "/shop",
         f"/shop/household/{household.id}",
         "/admin/goods",
-        f"/admin/goods/{soap.id}",
+        f"/admin/goods/{english_soap.id}",
     ):
         assert client.get(path).status_code == 403, path
     key = "k" * 32
     assert (
         client.post(
             f"/shop/household/{household.id}",
-            data={"key": key, f"qty-{soap.id}": "1", "csrf_token": csrf_token(client)},
+            data={"key": key, f"qty-{english_soap.id}": "1", "csrf_token": csrf_token(client)},
         ).status_code
         == 403
     )
     assert (
         client.post(
-            f"/admin/goods/{soap.id}/restock",
+            f"/admin/goods/{english_soap.id}/restock",
             data={"quantity": "5", "csrf_token": csrf_token(client)},
         ).status_code
         == 403
     )
-    assert stock_of(soap.id) == 10
+    assert stock_of(english_soap.id) == 10
 
 
-def test_an_admin_may_run_the_shop(client, admin, make_household, soap):
+def test_an_admin_may_run_the_shop(client, admin, make_household, english_soap):
     log_in(client, "admin")
     household = make_household(points=10)
 
     assert client.get("/shop").status_code == 200
-    assert receipt_id_of(basket_form(client, household, {soap: 1}))
+    assert receipt_id_of(basket_form(client, household, {english_soap: 1}))
     assert balance_of(household.id) == 5

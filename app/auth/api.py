@@ -4,7 +4,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from app.actions import action, location_of, reading
-from app.auth import services
+from app.auth import services, throttle
 from app.auth.decorators import bearer_token, role_required
 from app.auth.models import ADMIN, User
 from app.auth.schemas import (
@@ -56,12 +56,12 @@ def client_address() -> str:
 @blp.alt_response(429, description="Too many failed logins (rate_limited, Retry-After)")
 def create_token(args):
     """Log in and get a bearer token."""
-    attempt = services.start_login(args["username"], client_address())
+    attempt = throttle.start_login(args["username"], client_address())
     user = services.authenticate(args["username"], args["password"])
     if user is None:
         db.session.rollback()
         raise Unauthorized("Wrong username or password.")
-    services.forget_failures(attempt)
+    throttle.forget_failures(attempt)
     issued = services.issue_token(user)
     db.session.commit()
     return {"token": issued.token, "expires_at": issued.expires_at, "user": user}
@@ -152,5 +152,5 @@ def update_user(scope: Scope, data: dict, user_id: int) -> services.UserDetail:
 def unlock_user(scope: Scope, data: dict, user_id: int) -> services.UserDetail:
     """Unlock a login: forget the user's failed logins, so it may try again at once."""
     user = services.get_user(scope.village_id, user_id)
-    services.unlock_login(user, actor_id=scope.user_id)
+    throttle.unlock_login(user, actor_id=scope.user_id)
     return services.user_detail(user)

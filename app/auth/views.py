@@ -9,7 +9,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.actions import Action, FormInvalid, int_or_text, page_error
-from app.auth import services
+from app.auth import services, throttle
 from app.auth.api import client_address, create_user, unlock_user, update_user
 from app.auth.decorators import current_user, forget_session, role_required, start_session
 from app.auth.models import ADMIN, HOUSEHOLD, ROLES
@@ -86,7 +86,7 @@ def login():
     except ValidationError:  # empty or too long: no account has such a login
         return _login_page(_("Wrong username or password."), 401, form["username"][:64])
     try:
-        attempt = services.start_login(args["username"], client_address())
+        attempt = throttle.start_login(args["username"], client_address())
     except RateLimited as refusal:
         headers = refusal.extra["headers"]
         message = _("Too many failed logins. Please wait and try again later.")
@@ -105,7 +105,7 @@ def login():
             403,
             args["username"],
         )
-    services.forget_failures(attempt)
+    throttle.forget_failures(attempt)
     start_session(user)
     return redirect(safe_next(request.args.get("next")))
 
@@ -158,10 +158,10 @@ def _users_page(message: str | None = None, status: int = 200, values: dict | No
         grids=grids,
         grid_names={grid.id: grid.name for grid in grids},
         user_grids=services.grid_ids_by_user(scope.village_id),
-        failures=services.failed_logins([user.username for user in users]),
+        failures=throttle.failed_logins([user.username for user in users]),
         locked={
             username: max(1, math.ceil(seconds / 60))
-            for username, seconds in services.locked_logins([u.username for u in users]).items()
+            for username, seconds in throttle.locked_logins([u.username for u in users]).items()
         },
     ), status
 

@@ -18,40 +18,45 @@ import csv
 import io
 import re
 import unicodedata
-import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from typing import Any, TypeAlias
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_babel.speaklater import LazyString
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
 from app.audit.services import HOUSEHOLDS_IMPORTED, record
 from app.db import db
-from app.errors import DomainError
 from app.households.models import Household
+from app.households.roster_file import (
+    ADDRESS,
+    GRID,
+    MAX_ROWS,
+    MEMBERS,
+    NAME,
+    PHONE,
+    TEMPLATE_HEADER,
+    WORDS,
+    Column,
+    Message,
+    RosterInvalid,
+    cell_text,
+    english,
+    file_error,
+    find_header,
+    is_blank,
+    loose_form,
+    physical_rows,
+    whole_number,
+)
 from app.households.services import ACTIVE, allocate_codes
 from app.ledger.services import open_household_accounts
 from app.villages.models import Grid, Village
 from app.villages.services import list_grids
 
-NAME, ADDRESS, GRID, PHONE, MEMBERS = "name", "address", "grid", "phone", "members"
-REQUIRED = (NAME, ADDRESS, GRID)
-HEADER_ALIASES = {
-    NAME: ("name", "户主", "户主姓名", "姓名"),
-    ADDRESS: ("address", "地址", "住址"),
-    GRID: ("grid", "网格"),
-    PHONE: ("phone", "电话", "手机", "联系电话"),
-    MEMBERS: ("members", "人口", "家庭人口", "人数"),
-}
-TEMPLATE_HEADER = ("户主姓名", "地址", "网格", "电话", "人口")
-TEMPLATE_NAMES = dict(zip((NAME, ADDRESS, GRID, PHONE, MEMBERS), TEMPLATE_HEADER, strict=True))
 # The template's rows show how to fill it in; a name starting so is never imported.
 EXAMPLE_MARK = "【示例】"
 EXAMPLE_STARTS = ("[示例]", "(示例)", "示例:", "示例", "example")
@@ -61,79 +66,19 @@ TEMPLATE_ROWS = (
     (EXAMPLE_MARK + "王建国", "马庄村2组 和平路12号", "西一网格", "", 4),
 )
 
-MAX_ROWS = 20_000
-# Physical rows read at most, blank ones included: bounds a decompression bomb.
-MAX_SHEET_ROWS = 100_000
-# A roster has five columns; a few more (notes) are ignored, hundreds are not a roster.
-MAX_COLUMNS = 50
-# An XLSX is a ZIP of XML. A roster of MAX_ROWS households unpacks to a few MB; a
-# crafted file of 3 MB can unpack to gigabytes, which openpyxl would parse for minutes.
-# Its sizes are read from the ZIP's directory before anything is unpacked (zipfile
-# never unpacks past the size a member declares).
-MAX_UNPACKED_BYTES = 50 * 1024 * 1024
-MAX_MEMBERS = 1_000
-# Real sheets compress 5 to 30 times; a member packed far tighter is filler.
-MAX_RATIO = 200
-RATIO_FROM_BYTES = 1024 * 1024
 MAX_LISTED_ERRORS = 200
-# A title row or two may stand above the header; look this far for it.
-HEADER_SEARCH_ROWS = 10
 MAX_LENGTHS = {NAME: 100, ADDRESS: 200, PHONE: 32}
-# Any cell, the ignored ones (notes) included. A longer one refuses the file as it is read,
-# before anything looks at its characters: one shared string of a million characters can
-# fill every cell of a 200 KB workbook, and checking it row by row took half a minute.
-MAX_CELL_CHARS = 1_000
-# What a message calls each column.
-WORDS = {
-    NAME: _l("name"),
-    ADDRESS: _l("address"),
-    GRID: _l("grid"),
-    PHONE: _l("phone"),
-    MEMBERS: _l("number of members"),
-}
 MISSING = {
     NAME: _l("The name is missing."),
     ADDRESS: _l("The address is missing."),
     GRID: _l("The grid is missing."),
 }
 
-Message: TypeAlias = str | LazyString
 Report = Callable[[str, Message], None]  # (column key, message) of the row being checked
 
-ZIP_MAGIC = b"PK\x03\x04"
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-# How other documents people upload by mistake begin: PDF, RTF (Word), web pages, pictures.
-OTHER_MAGIC = (b"%pdf", b"{\\rtf", b"<!doctype", b"<html", b"\xff\xd8\xff", b"gif8", b"\x89png")
-NOT_A_SPREADSHEET = _l("The file is neither an Excel workbook (.xlsx) nor CSV text.")
 # Control, format (zero-width, bidi), surrogate and line/paragraph separators.
 REFUSED_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
 PHONE_PATTERN = re.compile(r"[0-9+\- ]+")
-WHOLE_PATTERN = re.compile(r"([0-9]{1,9})(?:\.0*)?")
-
-
-def english(message: Message) -> str:
-    """Return a message as the API says it: a lazy string's msgid with its values, untranslated."""
-    if not isinstance(message, LazyString):
-        return message
-    msgid: str = message._args[0]
-    values = {name: english(value) for name, value in message._kwargs.items()}
-    return msgid % values if values else msgid
-
-
-class RosterInvalid(DomainError):
-    """The roster file, or some of its rows, cannot be imported; nothing was.
-
-    errors say the problems in English (the API's answer); page_errors hold the
-    same problems as lazy strings, which the import page shows in the reader's
-    language.
-    """
-
-    status, code, title = 422, "validation_error", "The roster has errors"
-
-    def __init__(self, detail: str, errors: dict[str, list], page_errors: dict[str, Any]):
-        super().__init__(detail, errors=errors)
-        self.errors = errors
-        self.page_errors = page_errors
 
 
 @dataclass(frozen=True)
@@ -162,13 +107,6 @@ class RosterRow:
     grid: Grid
     phone: str | None
     members: int | None
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    index: int
-    header: str
 
 
 def import_roster(village: Village, data: bytes, *, actor_id: int | None = None) -> Imported:
@@ -235,9 +173,9 @@ def parse_roster(village: Village, data: bytes) -> tuple[list[RosterRow], list[S
 
     Raise RosterInvalid on any problem.
     """
-    rows = _physical_rows(data)
+    rows = physical_rows(data)
     try:
-        columns, header_row = _find_header(rows)
+        columns, header_row = find_header(rows)
         return _check_rows(village, rows, columns, header_row)
     finally:
         rows.close()  # an XLSX keeps its archive open until then
@@ -274,293 +212,6 @@ def roster_template_xlsx() -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
-
-
-def _file_error(message: Message) -> RosterInvalid:
-    text = english(message)
-    return RosterInvalid(
-        f"{text} Nothing was imported.",
-        errors={"file": [text]},
-        page_errors={"file": [message]},
-    )
-
-
-def _too_large() -> RosterInvalid:
-    return _file_error(
-        _l(
-            "The workbook unpacks to more than %(mb)d MB, far more than a roster needs. "
-            "Copy the roster's rows into a new workbook, or save them as CSV, and upload "
-            "that.",
-            mb=MAX_UNPACKED_BYTES // (1024 * 1024),
-        ),
-    )
-
-
-def _too_wide(row: int) -> RosterInvalid:
-    return _file_error(
-        _l(
-            "Row %(row)d has something in column %(column)d or beyond; a roster has at "
-            "most %(most)d columns. Delete the columns after the roster's own.",
-            row=row,
-            column=MAX_COLUMNS + 1,
-            most=MAX_COLUMNS,
-        ),
-    )
-
-
-def _cell_too_long(row: int, index: int, length: int) -> RosterInvalid:
-    return _file_error(
-        _l(
-            "Row %(row)d, column %(column)s has %(n)d characters; a cell of a roster holds "
-            "at most %(most)d. Check that cell, remove what does not belong there and "
-            "upload the file again.",
-            row=row,
-            column=get_column_letter(index + 1),
-            n=length,
-            most=MAX_CELL_CHARS,
-        ),
-    )
-
-
-# Cell values.
-
-
-def _text(value: Any) -> str:
-    """Return a cell's value as stripped text: 3.0 is "3", 13812345678 stays whole."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    return str(value).strip()
-
-
-def _whole(value: Any) -> int | None:
-    """Return a cell's value as a whole number (3, 3.0, "3", "３"), else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and abs(value) < 1e9 else None
-    match = WHOLE_PATTERN.fullmatch(unicodedata.normalize("NFKC", _text(value)))
-    return int(match[1]) if match else None
-
-
-def _same(text: str) -> str:
-    """Return the form two texts share when they differ only by spaces or letter case."""
-    return "".join(unicodedata.normalize("NFKC", text).split()).casefold()
-
-
-# Reading the file: (row number, cell values) for every physical row.
-
-
-def _physical_rows(data: bytes) -> Generator[tuple[int, Sequence[Any]], None, None]:
-    if not data or not data.strip():
-        raise _file_error(_l("The file is empty."))
-    if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:16].lower().startswith(OTHER_MAGIC):
-        raise _file_error(NOT_A_SPREADSHEET)
-    if data.startswith(ZIP_MAGIC):
-        return _xlsx_rows(data)
-    if data.startswith(OLE_MAGIC):
-        raise _file_error(
-            _l(
-                "This is an old Excel .xls file. Save it as an Excel workbook "
-                "(.xlsx) or as CSV and upload it again."
-            )
-        )
-    return _csv_rows(_decode(data))
-
-
-def _xlsx_rows(data: bytes) -> Generator[tuple[int, Sequence[Any]], None, None]:
-    not_xlsx = _l(
-        "The file is a ZIP archive but not an Excel workbook (.xlsx) that can be "
-        "read. Save it as .xlsx or CSV and upload it again."
-    )
-    _check_archive(data, not_xlsx)
-    try:
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    # openpyxl fails on damaged or foreign ZIPs (.ods, .docx) with many kinds of error.
-    except Exception:
-        raise _file_error(not_xlsx) from None
-    try:
-        if not book.worksheets:
-            raise _file_error(_l("The workbook has no worksheet."))
-        sheet = book.worksheets[0]
-        # The stored size may be wrong (some programs write A1:A1); read what is there.
-        sheet.reset_dimensions()
-        # One column past the limit, to notice it; openpyxl would otherwise pad each row
-        # out to its last cell, column XFD (16,384) in a crafted file.
-        values = sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True)
-        number = 0
-        while True:
-            try:
-                row = next(values)
-            except StopIteration:
-                return
-            except Exception:  # damaged sheet XML, again with many kinds of error
-                raise _file_error(not_xlsx) from None
-            number += 1
-            if number > MAX_SHEET_ROWS:
-                raise _file_error(
-                    _l(
-                        "The sheet runs past row %(last)d; a roster holds at most "
-                        "%(most)d households.",
-                        last=MAX_SHEET_ROWS,
-                        most=MAX_ROWS,
-                    )
-                )
-            yield number, _within_columns(number, row)
-    finally:
-        book.close()
-
-
-def _check_archive(data: bytes, not_xlsx: Message) -> None:
-    """Refuse a ZIP that unpacks to far more than a roster, from its directory alone."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError):
-        raise _file_error(not_xlsx) from None
-    if len(members) > MAX_MEMBERS:
-        raise _file_error(not_xlsx)
-    total = 0
-    for member in members:
-        total += member.file_size
-        packed_tight = member.file_size > MAX_RATIO * max(member.compress_size, 1)
-        if total > MAX_UNPACKED_BYTES or (member.file_size > RATIO_FROM_BYTES and packed_tight):
-            raise _too_large()
-
-
-def _within_columns(number: int, row: Sequence[Any]) -> Sequence[Any]:
-    """Return the row's first MAX_COLUMNS cells; refuse a row with more that are not blank,
-    or with a cell longer than MAX_CELL_CHARS (its length only is looked at)."""
-    for index, value in enumerate(row):
-        if isinstance(value, str) and len(value) > MAX_CELL_CHARS:
-            raise _cell_too_long(number, index, len(value))
-    if len(row) <= MAX_COLUMNS:
-        return row
-    if any(_text(value) != "" for value in row[MAX_COLUMNS:]):
-        raise _too_wide(number)
-    return row[:MAX_COLUMNS]
-
-
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encodings: tuple[str, ...] = ("utf-16",)
-    else:
-        # Chinese Excel saves "CSV" in GB18030 (GBK); UTF-8 is tried first.
-        encodings = ("utf-8-sig", "gb18030")
-    for encoding in encodings:
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise _file_error(
-            _l("The file is neither an Excel workbook (.xlsx) nor CSV text (UTF-8 or GB18030).")
-        )
-    sample = text[:4096]
-    controls = sum(1 for c in sample if unicodedata.category(c) == "Cc" and c not in "\t\r\n")
-    # A stray control character is a row error; many of them mean binary data.
-    if "\x00" in text or controls > max(4, len(sample) // 100):
-        raise _file_error(NOT_A_SPREADSHEET)
-    return text
-
-
-def _csv_rows(text: str) -> Generator[tuple[int, Sequence[Any]], None, None]:
-    sample = "\n".join([line for line in text[:65536].splitlines() if line.strip()][:10])
-    delimiter = max(",;\t", key=sample.count)
-    if sample.count(delimiter) == 0:  # text with no columns at all: a letter, not a table
-        raise _file_error(NOT_A_SPREADSHEET)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    number = 0
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:
-            raise _file_error(
-                _l("Row %(row)d of the CSV cannot be read (%(why)s).", row=number + 1, why=error)
-            ) from None
-        number += 1
-        if number > MAX_SHEET_ROWS:
-            raise _file_error(
-                _l(
-                    "The file runs past row %(last)d; a roster holds at most %(most)d households.",
-                    last=MAX_SHEET_ROWS,
-                    most=MAX_ROWS,
-                )
-            )
-        yield number, _within_columns(number, row)
-
-
-# The header: which column holds what.
-
-
-def _normal_header(value: Any) -> str:
-    text = unicodedata.normalize("NFKC", _text(value))
-    return "".join(text.split()).replace("*", "").casefold()
-
-
-ALIAS_KEYS = {
-    _normal_header(alias): key for key, aliases in HEADER_ALIASES.items() for alias in aliases
-}
-
-
-def _is_blank(row: Sequence[Any]) -> bool:
-    return all(_text(value) == "" for value in row)
-
-
-def _find_header(
-    rows: Iterable[tuple[int, Sequence[Any]]],
-) -> tuple[dict[str, Column], int]:
-    seen = 0
-    for number, row in rows:
-        if _is_blank(row):
-            continue
-        seen += 1
-        columns: dict[str, Column] = {}
-        for index, value in enumerate(row):
-            key = ALIAS_KEYS.get(_normal_header(value))
-            if key is None:
-                continue
-            header = _text(value)
-            if key in columns:
-                raise _file_error(
-                    _l(
-                        "Columns '%(first)s' and '%(second)s' both give the household's "
-                        "%(what)s; keep one of them.",
-                        first=columns[key].header,
-                        second=header,
-                        what=WORDS[key],
-                    )
-                )
-            columns[key] = Column(key, index, header)
-        if columns:
-            missing = [key for key in REQUIRED if key not in columns]
-            if missing:
-                names = ", ".join(f"{key} ({TEMPLATE_NAMES[key]})" for key in missing)
-                raise _file_error(
-                    _l(
-                        "The header (row %(row)d) lacks the required column(s): %(names)s.",
-                        row=number,
-                        names=names,
-                    )
-                )
-            return columns, number
-        if seen >= HEADER_SEARCH_ROWS:
-            break
-    raise _file_error(
-        _l(
-            "No header row found. The first row names the columns: 户主姓名 "
-            "(name), 地址 (address), 网格 (grid), and optionally 电话 (phone) "
-            "and 人口 (members)."
-        )
-    )
 
 
 # The rows.
@@ -601,7 +252,7 @@ class _Problems:
 
 def _is_example(name: str) -> bool:
     """Whether a name marks one of the template's example rows."""
-    return _same(name).lstrip("【").startswith(EXAMPLE_STARTS)
+    return loose_form(name).lstrip("【").startswith(EXAMPLE_STARTS)
 
 
 def _check_rows(
@@ -618,11 +269,11 @@ def _check_rows(
     existing = _existing(village.id)
     count = 0
     for number, row in rows:
-        if _is_blank(row):
+        if is_blank(row):
             continue
         count += 1
         if count > MAX_ROWS:
-            raise _file_error(
+            raise file_error(
                 _l(
                     "The file has more than %(most)d households; split it into files of "
                     "at most that many rows.",
@@ -641,14 +292,14 @@ def _check_rows(
 
         if _too_long(columns, cell, bad):
             continue
-        named = _text(cell(NAME))
+        named = cell_text(cell(NAME))
         if _is_example(named):
             skipped.append(Skipped(number, named, _l("An example row of the template.")))
             continue
         name = _required_text(cell(NAME), NAME, bad)
         address = _required_text(cell(ADDRESS), ADDRESS, bad)
         if name is not None and address is not None:
-            key = (_same(name), _same(address))
+            key = (loose_form(name), loose_form(address))
             if key in existing:
                 code = existing[key]
                 reason = _l("Already in the village as %(code)s.", code=code)
@@ -674,7 +325,7 @@ def _check_rows(
     if problems.total:
         raise problems.refusal()
     if not checked and not skipped:
-        raise _file_error(
+        raise file_error(
             _l("The file has a header (row %(row)d) but no households.", row=header_row)
         )
     return checked, skipped
@@ -685,7 +336,7 @@ def _existing(village_id: int) -> dict[tuple[str, str], str]:
     the same file twice adds nobody, and the master roster with new families added
     imports just the new ones."""
     return {
-        (_same(name), _same(address)): code
+        (loose_form(name), loose_form(address)): code
         for name, address, code in db.session.execute(
             select(Household.name, Household.address, Household.code).where(
                 Household.village_id == village_id
@@ -722,21 +373,21 @@ class _GridFinder:
         self.by_name = {grid.name.strip(): grid for grid in grids}
         loose: dict[str, list[Grid]] = defaultdict(list)
         for grid in grids:
-            loose[_same(grid.name)].append(grid)
+            loose[loose_form(grid.name)].append(grid)
         self.by_loose_name = {key: found[0] for key, found in loose.items() if len(found) == 1}
         self.by_number = {grid.number: grid for grid in grids}
 
     def find(self, value: Any) -> Grid | None:
-        text = _text(value)
-        found = self.by_name.get(text) or self.by_loose_name.get(_same(text))
+        text = cell_text(value)
+        found = self.by_name.get(text) or self.by_loose_name.get(loose_form(text))
         if found is not None:
             return found
-        number = _whole(value)
+        number = whole_number(value)
         return self.by_number.get(number) if number is not None else None
 
 
 def _required_text(value: Any, key: str, bad: Report) -> str | None:
-    text = _text(value)
+    text = cell_text(value)
     if not text:
         bad(key, MISSING[key])
         return None
@@ -761,7 +412,7 @@ def _checked_text(text: str, key: str, bad: Report) -> str | None:
 
 
 def _grid(value: Any, grids: _GridFinder, bad: Report) -> Grid | None:
-    text = _text(value)
+    text = cell_text(value)
     if not text:
         bad(GRID, MISSING[GRID])
         return None
@@ -772,7 +423,7 @@ def _grid(value: Any, grids: _GridFinder, bad: Report) -> Grid | None:
 
 
 def _phone(value: Any, bad: Report) -> str | None:
-    text = _text(value)
+    text = cell_text(value)
     if not text:
         return None
     if _checked_text(text, PHONE, bad) is None:
@@ -795,15 +446,15 @@ def _phone(value: Any, bad: Report) -> str | None:
 
 
 def _members(value: Any, bad: Report) -> int | None:
-    if not _text(value):
+    if not cell_text(value):
         return None
-    number = _whole(value)
+    number = whole_number(value)
     if number is None or not 1 <= number <= 99:
         bad(
             MEMBERS,
             _l(
                 "The number of members is a whole number from 1 to 99, not '%(text)s'.",
-                text=_text(value),
+                text=cell_text(value),
             ),
         )
         return None

@@ -2,7 +2,6 @@
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import ColumnElement, func, select, update
 
@@ -14,7 +13,7 @@ from app.audit.services import (
     record,
 )
 from app.audit.services import changes as audit_changes
-from app.db import db
+from app.db import ContainsText, db
 from app.errors import ValidationFailed
 from app.households.models import Household
 from app.households.pinyin import query_key
@@ -201,31 +200,19 @@ def update_household(
     return household
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def matches(q: str) -> ColumnElement[bool]:
     """The condition a household meets when the counter's search text q finds it.
 
-    The name, code, address or phone contain q; or the name's pinyin, full or
-    initials, contains it with its spaces and case dropped (zcs, Zhou Chang Shun).
+    The name, code, address or phone contain q, whatever the case of its Latin letters;
+    or the name's pinyin, full or initials, contains it with its spaces and case dropped
+    (zcs, Zhou Chang Shun).
     """
-    pattern = _like(q.strip())
-    # SQLite's LIKE already ignores the case of Latin letters; PostgreSQL's does not, so
-    # it gets ILIKE: the same search on both (a phone keyboard types mz-01 for MZ-01).
-    # SQLite is not given ILIKE, which it spells lower(x) LIKE lower(y): slower at 20,000.
-    fold = db.engine.dialect.name != "sqlite"
-
-    def contains(column: Any) -> ColumnElement[bool]:
-        return column.ilike(pattern, escape="\\") if fold else column.like(pattern, escape="\\")
-
+    text = q.strip()
     condition = (
-        contains(Household.name)
-        | contains(Household.code)
-        | contains(Household.address)
-        | contains(Household.phone)
+        ContainsText(Household.name, text)
+        | ContainsText(Household.code, text)
+        | ContainsText(Household.address, text)
+        | ContainsText(Household.phone, text)
     )
     key = query_key(q)
     if key and key.isascii() and any(c.isalpha() for c in key):

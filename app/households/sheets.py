@@ -54,7 +54,7 @@ class Card:
 
 
 @functools.cache
-def _register_fonts() -> None:
+def register_fonts() -> None:
     # Parsing a 10 MB font takes a while: do it once per process, not per sheet.
     pdfmetrics.registerFont(TTFont(REGULAR, FONT_DIR / "NotoSansSC_400Regular.ttf"))
     pdfmetrics.registerFont(TTFont(BOLD, FONT_DIR / "NotoSansSC_700Bold.ttf"))
@@ -71,7 +71,7 @@ def _fit_size(text: str, font: str, size: float, width: float, smallest: float) 
     return size
 
 
-def _clip(text: str, font: str, size: float, width: float) -> str:
+def clip_text(text: str, font: str, size: float, width: float) -> str:
     """Return text cut short with an ellipsis so that it fits width."""
     if _width(text, font, size) <= width:
         return text
@@ -151,7 +151,9 @@ def _draw_card(canvas: Canvas, card: Card, x: float, y: float) -> None:
     baseline = top - PAD - 4 * mm
     canvas.setFillColor(GREEN)
     canvas.setFont(BOLD, village_size)
-    canvas.drawString(x + PAD, baseline, _clip(card.village_name, BOLD, village_size, village_w))
+    canvas.drawString(
+        x + PAD, baseline, clip_text(card.village_name, BOLD, village_size, village_w)
+    )
     canvas.setFont(REGULAR, label_size)
     canvas.drawRightString(x + CARD_W - PAD, baseline, label)
     canvas.setStrokeColor(GREEN)
@@ -170,12 +172,12 @@ def _draw_card(canvas: Canvas, card: Card, x: float, y: float) -> None:
     cursor = rule_y - 3 * mm - code_size * 0.75
     canvas.setFillColor(black)
     canvas.setFont(BOLD, code_size)
-    canvas.drawString(left, cursor, _clip(card.household_code, BOLD, code_size, TEXT_W))
+    canvas.drawString(left, cursor, clip_text(card.household_code, BOLD, code_size, TEXT_W))
 
     grid_size = _fit_size(card.grid_name, REGULAR, 10, TEXT_W, 7)
     cursor -= 2.5 * mm + grid_size * 0.75
     canvas.setFont(REGULAR, grid_size)
-    canvas.drawString(left, cursor, _clip(card.grid_name, REGULAR, grid_size, TEXT_W))
+    canvas.drawString(left, cursor, clip_text(card.grid_name, REGULAR, grid_size, TEXT_W))
 
     hint_size = 6.5
     hint_top = y + PAD + 2 * hint_size * 1.2
@@ -198,7 +200,7 @@ def _draw_address(canvas: Canvas, address: str, left: float, top: float, bottom:
     fitting = max(1, int((top - bottom) // leading))
     if len(lines) > fitting:
         lines = lines[:fitting]
-        lines[-1] = _clip(lines[-1] + "…", REGULAR, size, TEXT_W)
+        lines[-1] = clip_text(lines[-1] + "…", REGULAR, size, TEXT_W)
     canvas.setFillColor(black)
     canvas.setFont(REGULAR, size)
     baseline = top - size * 0.9
@@ -232,7 +234,7 @@ def render_card_sheet(
     """
     if not cards:
         raise ValueError("No cards to print.")
-    _register_fonts()
+    register_fonts()
     page_w, page_h = A4
     origin_x = (page_w - COLUMNS * CARD_W) / 2
     origin_y = (page_h - ROWS * CARD_H) / 2
@@ -258,7 +260,9 @@ def render_card_sheet(
         canvas.setFont(REGULAR, 8)
         if title:
             canvas.drawString(
-                origin_x, page_h - origin_y + 12 * mm, _clip(title, REGULAR, 8, COLUMNS * CARD_W)
+                origin_x,
+                page_h - origin_y + 12 * mm,
+                clip_text(title, REGULAR, 8, COLUMNS * CARD_W),
             )
         canvas.drawRightString(
             origin_x + COLUMNS * CARD_W, origin_y - 14 * mm, f"{page + 1} / {pages}"
@@ -268,7 +272,7 @@ def render_card_sheet(
             canvas.drawString(
                 origin_x,
                 origin_y - 14 * mm,
-                _clip(margin, REGULAR, 8, COLUMNS * CARD_W - 20 * mm),
+                clip_text(margin, REGULAR, 8, COLUMNS * CARD_W - 20 * mm),
             )
         canvas.showPage()
     canvas.save()

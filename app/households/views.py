@@ -33,13 +33,13 @@ from app.households import cards, services
 from app.households.api import create_household, reissue_card, update_household
 from app.households.importer import (
     Imported,
-    RosterInvalid,
     import_roster,
     roster_template_csv,
     roster_template_xlsx,
 )
 from app.households.models import Household
 from app.households.printing import card_sheet_pdf
+from app.households.roster_file import RosterInvalid
 from app.inspections.feedback import feedback_photo, household_feedback
 from app.ledger.api import create_adjustment
 from app.ledger.expiry import expiring

@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from app.actions import reading
 from app.auth.models import ADMIN, STOREKEEPER, TOWNSHIP
 from app.db import db
-from app.reports import exports, services
+from app.reports import export_files, exports, services
 from app.reports import settlement as settlements
 from app.reports.schemas import RangeQuery, SummaryOut
 from app.scope import current_scope, reachable_villages
@@ -207,4 +207,4 @@ def export(args, what: str, fmt: str):
         current_scope().village_id, args.get("day_from"), args.get("day_to")
     )
     village = db.session.get_one(Village, current_scope().village_id)
-    return exports.download(what, fmt, village.id, village.code, day_from, day_to)
+    return export_files.download(what, fmt, village.id, village.code, day_from, day_to)

@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 
 from app.db import db
 from app.errors import ValidationFailed
-from app.households.sheets import _register_fonts
+from app.households.sheets import register_fonts
 from app.redemptions.models import Redemption, RedemptionLine
-from app.reports.board import _styles, _table, a4_pdf
 from app.reports.dashboard import month_bounds
+from app.reports.pdf import a4_pdf, data_table, paragraph_styles
 from app.scope import utc_bounds, village_today, village_zone
 
 MONTH = re.compile(r"(\d{4})-(\d{2})")
@@ -142,8 +142,8 @@ def render_settlement_pdf(
     settled: Settlement, *, village_name: str, township_name: str | None, owed: dict
 ) -> bytes:
     """Return the settlement as an A4 PDF with lines for the three signatures."""
-    _register_fonts()
-    styles = _styles()
+    register_fonts()
+    styles = paragraph_styles()
     width = A4[0] - 36 * mm
     story: list = [
         Paragraph(
@@ -177,7 +177,7 @@ def render_settlement_pdf(
         ]
     )
     story.append(
-        _table(
+        data_table(
             [_("Good"), _("Units"), _("Points"), _("Cost (yuan)")],
             rows,
             [0.46 * width, 0.16 * width, 0.18 * width, 0.2 * width],

@@ -13,7 +13,7 @@ from app.auth.models import ADMIN
 from app.db import db, reads_may_lag
 from app.errors import DomainError
 from app.reports import board as boards
-from app.reports import charts, dashboard, exports, services
+from app.reports import charts, dashboard, export_files, exports, services
 from app.reports.expiry_views import expiring_this_month
 from app.scope import current_scope
 from app.villages.models import Village
@@ -225,4 +225,4 @@ def export_download(what: str, fmt: str):
     scope = current_scope()
     day_from, day_to = _range(scope.village_id)
     village = db.session.get_one(Village, scope.village_id)
-    return exports.download(what, fmt, village.id, village.code, day_from, day_to)
+    return export_files.download(what, fmt, village.id, village.code, day_from, day_to)

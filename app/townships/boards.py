@@ -7,14 +7,15 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer
 
-from app.households.sheets import _register_fonts
-from app.reports.board import _styles, _table, a4_pdf, percent
+from app.households.sheets import register_fonts
+from app.reports.board import percent
+from app.reports.pdf import a4_pdf, data_table, paragraph_styles
 
 
 def render_township_board(township_name: str, month: str, rows: list[dict]) -> bytes:
     """Return the month's villages ranked by participation, as an A4 PDF."""
-    _register_fonts()
-    styles = _styles()
+    register_fonts()
+    styles = paragraph_styles()
     width = A4[0] - 36 * mm
     ranked = sorted(rows, key=lambda r: (-r["participation_rate"], r["code"]))
     story: list = [
@@ -26,7 +27,7 @@ def render_township_board(township_name: str, month: str, rows: list[dict]) -> b
             escape(_("Villages by participation, then their sorting accuracy.")), styles["lead"]
         ),
         Spacer(1, 4 * mm),
-        _table(
+        data_table(
             [_("Rank"), _("Village"), _("Households"), _("Participation"), _("Sorting accuracy")],
             [
                 [
