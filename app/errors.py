@@ -122,6 +122,8 @@ PAGE_REFUSALS = {
     "not_found": _l("It does not exist, or not in this village."),
     "forbidden": _l("You may not open this page."),
     "idempotency_conflict": _l("This form was already sent with other values; reload the page."),
+    "not_own_inspection": _l("Only the inspector who gave this grade may change it."),
+    "undo_window_closed": _l("It is too late to change this grade; ask the village admin."),
 }
 
 
@@ -267,6 +269,18 @@ class HouseholdInactive(DomainError):
 
 class OutOfStock(DomainError):
     status, code, title = 409, "out_of_stock", "Out of stock"
+
+
+class NotOwnInspection(DomainError):
+    """An inspector asked to undo or annotate a grade another inspector gave."""
+
+    status, code, title = 403, "not_own_inspection", "Not your inspection"
+
+
+class UndoWindowClosed(DomainError):
+    """The inspector's time to undo or annotate his own grade is over (UNDO_MINUTES)."""
+
+    status, code, title = 403, "undo_window_closed", "Too late to change this grade"
 
 
 class TooLate(DomainError):

@@ -38,7 +38,10 @@ def test_the_household_sees_the_grade_its_note_and_its_photo(client, graded):
     page = client.get("/my").text
     assert "督导员的反馈" in page
     assert "差 (D)" in page and NOTE in page
-    assert "分得很好" not in page  # a grade that earned points is no feedback
+    feedback = page.split("data-feedback>", 1)[1].split("</section>", 1)[0]
+    assert "分得很好" not in feedback  # a grade that earned points is no feedback
+    # ... its note is read beside the points it earned, in the statement (issue 33).
+    assert "督导员备注：分得很好" in page
     photo_url = f"/my/feedback/{poor_id}/photo"
     assert f'src="{photo_url}"' in page
     photo = client.get(photo_url)

@@ -3,7 +3,7 @@
 import pytest
 from testsupport import assert_problem, balance_of, run_at_once
 
-from app.auth.models import ADMIN
+from app.auth.models import ADMIN, INSPECTOR
 from app.db import db
 from app.households.cards import card_payload
 from app.ledger import services as ledger
@@ -120,10 +120,13 @@ def test_admins_voiding_at_once_void_it_once(
     assert ledger.verify().ok
 
 
-def test_an_inspector_may_not_void(client, inspect, household, inspector_headers):
+def test_an_inspector_may_not_void_another_inspectors_grade(
+    client, inspect, household, make_user, token_for
+):
     created = inspect(household, "A").json
+    other = token_for(make_user(INSPECTOR))
 
-    assert_problem(void(client, created["id"], inspector_headers), 403)
+    assert_problem(void(client, created["id"], other), 403, "not_own_inspection")
     assert balance_of(household.id) == 3
 
 

@@ -110,6 +110,12 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (LOGIN, 302,   302,   403,   403,   X,     X,     403),
     "GET /inspect/done/<id:inspection_id>":
         (LOGIN, 200,   200,   403,   403,   X,     X,     403),
+    # Undo and note after the grade: the admin voids any grade; its inspector undoes
+    # and notes his own for a few minutes (the admin's note on another's grade: 403).
+    "POST /inspect/done/<id:inspection_id>/undo":
+        (LOGIN, 302,   302,   403,   403,   X,     X,     403),
+    "POST /inspect/done/<id:inspection_id>/note":
+        (LOGIN, 403,   302,   403,   403,   X,     X,     403),
     "POST /inspect/token":
         (LOGIN, 200,   200,   403,   403,   200,   200,   403),
     "GET /sw.js":
@@ -275,7 +281,9 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
     "GET /api/v1/inspections/<id:inspection_id>":
         (401,   200,   200,   200,   403,   X,     X,     X),
     "POST /api/v1/inspections/<id:inspection_id>/void":
-        (401,   200,   403,   403,   403,   X,     403,   403),
+        (401,   200,   200,   403,   403,   X,     X,     403),
+    "POST /api/v1/inspections/<id:inspection_id>/note":
+        (401,   403,   200,   403,   403,   X,     X,     403),
     "GET /api/v1/inspections/<id:inspection_id>/photo":
         (401,   200,   200,   200,   403,   X,     X,     X),
     "POST /api/v1/inspections/<id:inspection_id>/photo":
@@ -495,7 +503,7 @@ HTML = "text/html,application/xhtml+xml,*/*;q=0.8"
 # The API's refusals are problem+json with one of these codes.
 PROBLEM_CODES = {
     401: {"unauthorized"},
-    403: {"forbidden", "read_only"},
+    403: {"forbidden", "read_only", "not_own_inspection"},
     404: {"not_found"},
     422: {"validation_error", "invalid_qr"},
 }
@@ -804,6 +812,13 @@ REQUESTS: dict[str, Spec] = {
         }
     },
     "POST /api/v1/inspections/<id:inspection_id>/void": lambda w, p: {"json": {"reason": "误录"}},
+    "POST /api/v1/inspections/<id:inspection_id>/note": lambda w, p: {"json": {"note": "桶边有袋"}},
+    "POST /inspect/done/<id:inspection_id>/undo": lambda w, p: {
+        "data": {"reason": "误点", "key": w.unique("undo")}
+    },
+    "POST /inspect/done/<id:inspection_id>/note": lambda w, p: {
+        "data": {"note": "桶边有袋", "key": w.unique("note")}
+    },
     "POST /api/v1/inspections/<id:inspection_id>/photo": lambda w, p: {
         "data": {"photo": (io.BytesIO(png_bytes()), "photo.png")}
     },
@@ -927,6 +942,11 @@ FRESH: dict[str, Callable[[World], dict[str, int]]] = {
     "POST /api/v1/inspections/<id:inspection_id>/void": lambda w: {
         "inspection_id": w.fresh_inspection()
     },
+    "POST /api/v1/inspections/<id:inspection_id>/note": lambda w: {
+        "inspection_id": w.fresh_inspection()
+    },
+    "POST /inspect/done/<id:inspection_id>/undo": lambda w: {"inspection_id": w.fresh_inspection()},
+    "POST /inspect/done/<id:inspection_id>/note": lambda w: {"inspection_id": w.fresh_inspection()},
     "POST /admin/households/<id:household_id>/inspections/<id:inspection_id>/void": lambda w: (
         w.fresh_inspection_of_household()
     ),

@@ -15,6 +15,7 @@ RULES_CHANGED = "rules_changed"
 CARD_REISSUED = "card_reissued"
 POINTS_ADJUSTED = "points_adjusted"
 INSPECTION_VOIDED = "inspection_voided"
+INSPECTION_NOTED = "inspection_noted"
 REDEMPTION_CANCELLED = "redemption_cancelled"
 USER_CREATED = "user_created"
 USER_DISABLED = "user_disabled"
@@ -38,6 +39,7 @@ ACTIONS = (
     CARD_REISSUED,
     POINTS_ADJUSTED,
     INSPECTION_VOIDED,
+    INSPECTION_NOTED,
     REDEMPTION_CANCELLED,
     USER_CREATED,
     USER_DISABLED,

@@ -40,7 +40,7 @@ from app.households.importer import (
 from app.households.models import Household
 from app.households.printing import card_sheet_pdf
 from app.households.roster_file import RosterInvalid
-from app.inspections.feedback import feedback_photo, household_feedback
+from app.inspections.feedback import feedback_photo, household_feedback, notes_of_journals
 from app.ledger.api import create_adjustment
 from app.ledger.expiry import expiring
 from app.ledger.labels import journal_kind_label
@@ -137,6 +137,7 @@ def my_points():
         goods=list_goods(scope.village_id),
         next_before=lines[-1].version if more else None,
         feedback=household_feedback(household.id, scope.today()),
+        notes=notes_of_journals(household.id, (line.transaction_id for line in lines)),
     )
 
 

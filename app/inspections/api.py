@@ -1,5 +1,7 @@
 """Inspections and rules API."""
 
+from collections.abc import Callable
+
 from flask import url_for
 from flask_smorest import Blueprint
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +22,7 @@ from app.inspections.schemas import (
     InspectionList,
     InspectionOut,
     InspectionQuery,
+    NoteIn,
     PhotoIn,
     RulesHistory,
     RulesIn,
@@ -204,20 +207,63 @@ def get_inspection(inspection_id: int):
     return with_balance(services.get_inspection(current_scope().village_id, inspection_id))
 
 
+def undo_window_doc(func: Callable) -> Callable:
+    """Add the inspector's undo window, from its constant, to an action's OpenAPI text."""
+    func.__doc__ = (func.__doc__ or "").rstrip() + (
+        f"\n\nThe inspector who gave the grade may do it within {services.UNDO_MINUTES} "
+        "minutes of its inspected_at (UNDO_MINUTES in app/inspections/services.py); "
+        "another inspector's grade answers 403 not_own_inspection, a later try 403 "
+        "undo_window_closed, and then only the admin voids it."
+    )
+    return func
+
+
 @action(
     blp,
     "/inspections/<id:inspection_id>/void",
-    roles=(ADMIN,),
+    roles=(INSPECTOR, ADMIN),
     schema=VoidIn,
     out=InspectionOut,
-    responses={409: "already_reversed, or insufficient_points if spent"},
+    responses={
+        403: "not_own_inspection, or undo_window_closed (an inspector's undo)",
+        409: "already_reversed, or insufficient_points if spent",
+    },
 )
+@undo_window_doc
 def void_inspection(scope: Scope, data: dict, inspection_id: int) -> InspectionResult:
-    """Void an inspection and take its points back."""
+    """Void an inspection and take its points back, with its reason (audited).
+
+    The admin voids any inspection of the village. An inspector undoes a mis-tapped
+    grade of his own through this same void, the same ledger reversal.
+    """
     inspection = services.get_inspection(scope.village_id, inspection_id)
+    if scope.user.role == INSPECTOR:
+        services.check_own_recent(inspection, scope.user)
     return with_balance(
         services.void_inspection(inspection, actor=scope.user, reason=data["reason"])
     )
+
+
+@action(
+    blp,
+    "/inspections/<id:inspection_id>/note",
+    roles=(INSPECTOR, ADMIN),
+    schema=NoteIn,
+    out=InspectionOut,
+    responses={
+        403: "not_own_inspection, or undo_window_closed",
+        409: "already_reversed: the inspection was voided",
+    },
+)
+@undo_window_doc
+def note_inspection(scope: Scope, data: dict, inspection_id: int) -> InspectionResult:
+    """Add or change the note of a grade after it was given (an empty note removes it).
+
+    As a photo can follow the grade, so can its note, shown to the household on its own
+    page (never at the door); audited.
+    """
+    inspection = services.get_inspection(scope.village_id, inspection_id)
+    return with_balance(services.set_note(inspection, actor=scope.user, note=data["note"]))
 
 
 @action(

@@ -6,6 +6,7 @@ its door sees the grade and the note (never the photo) on the card's page.
 """
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -64,6 +65,25 @@ def household_feedback(household_id: int, today: date) -> list[Feedback]:
         )
         for row in rows
     ]
+
+
+def notes_of_journals(household_id: int, journal_ids: Iterable[int]) -> dict[int, str]:
+    """The inspector's notes on the household's grades that credited these journals.
+
+    Shown on the household's own statement (/my) under the points they earned, a note
+    added after the grade included; never at the door.
+    """
+    wanted = set(journal_ids)
+    if not wanted:
+        return {}
+    rows = db.session.execute(
+        select(Inspection.journal_id, Inspection.note).where(
+            Inspection.household_id == household_id,
+            Inspection.journal_id.in_(wanted),
+            Inspection.note.is_not(None),
+        )
+    )
+    return {journal_id: note for journal_id, note in rows if journal_id is not None and note}
 
 
 def feedback_photo(household_id: int, inspection_id: int) -> str:

@@ -153,6 +153,10 @@ class VoidIn(Schema):
     reason = Reason()
 
 
+class NoteIn(Schema):
+    note = Text(required=True, max_length=500, allow_none=True)
+
+
 class PhotoIn(Schema):
     photo = fields.Raw(required=True, metadata={"type": "string", "format": "binary"})
 

@@ -1,14 +1,21 @@
 """Grading and crediting: the rules, recording an inspection, voiding it."""
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, func, select, update
 
-from app.audit.services import INSPECTION_VOIDED, record
+from app.audit.services import INSPECTION_NOTED, INSPECTION_VOIDED, changes, record
 from app.auth.models import User
 from app.db import db, utcnow
-from app.errors import AlreadyReversed, DomainError, NotFound
+from app.errors import (
+    AlreadyReversed,
+    DomainError,
+    NotFound,
+    NotOwnInspection,
+    UndoWindowClosed,
+)
 from app.households.models import Household
 from app.inspections.batch import credit_queue
 from app.inspections.models import Inspection, InspectionResult
@@ -19,6 +26,11 @@ from app.villages.models import Village
 
 inspections = cast(Table, Inspection.__table__)
 villages = cast(Table, Village.__table__)
+
+# How long the inspector who gave a grade may undo it (a mis-tap) or add and change its
+# note, counted from inspected_at (when it was given; for a grade queued offline, the
+# tap, not its arrival). After that only the admin voids it (README, OpenAPI).
+UNDO_MINUTES = 10
 
 
 # Statements of the hot path, built once (see app/ledger/services.py).
@@ -69,6 +81,69 @@ def get_inspection(village_id: int, inspection_id: int) -> Inspection:
     if inspection is None or inspection.village_id != village_id:
         raise NotFound("No such inspection.")
     return inspection
+
+
+def check_own_recent(inspection: Inspection, user: User) -> None:
+    """Refuse unless user gave this grade less than UNDO_MINUTES ago."""
+    if inspection.inspector_id != user.id:
+        raise NotOwnInspection("Only the inspector who gave this grade may change it.")
+    if utcnow() - inspection.created_at > timedelta(minutes=UNDO_MINUTES):
+        raise UndoWindowClosed(
+            f"A grade may be changed by its inspector within {UNDO_MINUTES} minutes "
+            "of inspected_at; after that, the admin voids it."
+        )
+
+
+def undo_window_open(inspection: Inspection, user: User) -> bool:
+    """Whether user may still undo this grade, or add its note (pages offer it then)."""
+    try:
+        check_own_recent(inspection, user)
+    except DomainError:
+        return False
+    return inspection.voided_at is None
+
+
+def set_note(inspection: Inspection, *, actor: User, note: str | None) -> Inspection:
+    """The grade's note, added or changed by its inspector in the undo window; audited."""
+    check_own_recent(inspection, actor)
+    if inspection.voided_at is not None:
+        raise AlreadyReversed("This inspection was voided; its note is kept as it was.")
+    before = {"note": inspection.note}
+    inspection.note = note or None
+    db.session.flush()
+    record(
+        inspection.village_id,
+        actor.id,
+        INSPECTION_NOTED,
+        "inspection",
+        inspection.id,
+        {"household_id": inspection.household_id, **changes(before, {"note": inspection.note})},
+    )
+    return inspection
+
+
+@dataclass(frozen=True)
+class DaySummary:
+    """An inspector's day: households graded, and grades given by grade (voids left out)."""
+
+    households: int
+    by_grade: dict[str, int]
+
+
+def day_summary(village_id: int, inspector_id: int, day: date) -> DaySummary:
+    """What the inspector did on a village day, as /inspect sums it up."""
+    rows = db.session.execute(
+        select(Inspection.household_id, Inspection.grade).where(
+            Inspection.village_id == village_id,
+            Inspection.inspector_id == inspector_id,
+            Inspection.local_date == day,
+            Inspection.voided_at.is_(None),
+        )
+    ).all()
+    by_grade: dict[str, int] = {}
+    for _household_id, grade in rows:
+        by_grade[grade] = by_grade.get(grade, 0) + 1
+    return DaySummary(len({household_id for household_id, _grade in rows}), by_grade)
 
 
 def void_inspection(inspection: Inspection, *, actor: User, reason: str) -> Inspection:

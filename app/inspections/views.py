@@ -32,8 +32,8 @@ from app.households.cards import resolve_card
 from app.households.models import Household
 from app.households.services import count_today, get_household, households_by_id
 from app.inspections import services
-from app.inspections.api import create_inspection, put_rules
-from app.inspections.models import InspectionResult
+from app.inspections.api import create_inspection, note_inspection, put_rules, void_inspection
+from app.inspections.models import Inspection, InspectionResult
 from app.ledger.services import household_balance
 from app.photos import store_photo
 from app.rules.services import current_rules, rules_history
@@ -54,6 +54,7 @@ QUEUE_OUTCOMES = {
     IdempotencyConflict.code: "sent",
 }
 
+UNDO_FIELDS = {"reason": _l("Reason"), "note": _l("Note")}
 GRADE_POINTS = _l("Points of grade %(grade)s")
 GRADE_LABEL = _l("Name shown for grade %(grade)s")
 EXPIRY_MONTHS = _l("Months with no credit and no redemption")
@@ -91,11 +92,18 @@ def scanner():
     )
     codes = households_by_id({i.household_id for i in mine})
     todo = services.not_inspected_today(scope.village_id, grid_id) if grid_id else []
+    rules = current_rules(scope.village_id)
     return render_template(
         "inspections/scanner.html",
         grids=grids,
         grid_id=grid_id,
         mine=mine,
+        # The day summed up from the server's rows; the phone adds the grades its queue
+        # sends while the page is open (static/js/inspect.js, addMine()).
+        summary=services.day_summary(scope.village_id, scope.user_id, today),
+        grade_names=[g.grade for g in rules.grades],
+        undoable={i.id for i in mine if services.undo_window_open(i, scope.user)},
+        message=refusal_message(request.args.get("refused")),
         households=codes,
         todo=todo,
         error=request.args.get("error"),
@@ -172,18 +180,70 @@ def grade(household_id: int):
     )
 
 
-@bp.get("/inspect/done/<id:inspection_id>")
-@role_required(INSPECTOR, ADMIN)
-def done(inspection_id: int):
-    """The inspection is recorded: the points and the new balance; scan the next."""
+def _done_page(inspection: Inspection, *, message: str | None = None, status: int = 200):
     scope = current_scope()
-    inspection = services.get_inspection(scope.village_id, inspection_id)
     household = get_household(scope.village_id, inspection.household_id)
     return render_template(
         "inspections/done.html",
         inspection=inspection,
         household=household,
         balance=household_balance(household.id),
+        changeable=services.undo_window_open(inspection, scope.user),
+        undo_minutes=services.UNDO_MINUTES,
+        message=message,
+        noted=request.args.get("noted"),
+    ), status
+
+
+@bp.get("/inspect/done/<id:inspection_id>")
+@role_required(INSPECTOR, ADMIN)
+def done(inspection_id: int):
+    """The inspection is recorded: the points and the new balance; scan the next.
+
+    For a few minutes its inspector may still undo it (a mis-tap) or add its note.
+    """
+    inspection = services.get_inspection(current_scope().village_id, inspection_id)
+    return _done_page(inspection, message=refusal_message(request.args.get("refused")))
+
+
+def _after_change(inspection_id: int, **values: Any):
+    """Where an undo or a note goes back to: today's list, or the grade's own page."""
+    if request.form.get("back") == "list":
+        return redirect(url_for("inspections.scanner", **values))
+    return redirect(url_for("inspections.done", inspection_id=inspection_id, **values))
+
+
+@bp.post("/inspect/done/<id:inspection_id>/undo")
+@role_required(INSPECTOR, ADMIN)
+def undo(inspection_id: int):
+    """Undo a mis-tapped grade: the API's void, with its reason, once per form key."""
+    inspection = services.get_inspection(current_scope().village_id, inspection_id)
+    return void_inspection.submit(
+        request.form,
+        key=request.form.get("key"),
+        done=lambda _result: _after_change(inspection_id),
+        refused=lambda error: _after_change(inspection_id, refused=error.code),
+        invalid=lambda error: _done_page(
+            inspection, message=page_error(error, UNDO_FIELDS), status=error.status
+        ),
+        inspection_id=inspection_id,
+    )
+
+
+@bp.post("/inspect/done/<id:inspection_id>/note")
+@role_required(INSPECTOR, ADMIN)
+def note(inspection_id: int):
+    """Add or change the grade's note (the API's note action), once per form key."""
+    inspection = services.get_inspection(current_scope().village_id, inspection_id)
+    return note_inspection.submit(
+        request.form,
+        key=request.form.get("key"),
+        done=lambda _result: _after_change(inspection_id, noted="1"),
+        refused=lambda error: _after_change(inspection_id, refused=error.code),
+        invalid=lambda error: _done_page(
+            inspection, message=page_error(error, UNDO_FIELDS), status=error.status
+        ),
+        inspection_id=inspection_id,
     )
 
 

@@ -178,11 +178,25 @@
       li.setAttribute("data-inspection", o.inspection_id);
       li.textContent = who(o) + " · " + o.grade + " · " + (o.points >= 0 ? "+" : "") + o.points;
       box.appendChild(li);
+      countInSummary(o.grade);
     });
     var count = box.querySelectorAll("[data-inspection]").length;
     var none = box.querySelector("[data-mine-none]");
     if (none && count) none.remove();
     document.querySelector("[data-mine-count]").textContent = count;
+  }
+
+  // The day's summary (the server's counts) gains a grade this phone's queue sent since.
+  function countInSummary(grade) {
+    var summary = document.querySelector("[data-summary]");
+    if (!summary) return;
+    var total = summary.querySelector("[data-summary-total]");
+    total.textContent = Number(total.textContent) + 1;
+    Array.prototype.forEach.call(summary.querySelectorAll("[data-summary-grade]"), function (span) {
+      if (span.getAttribute("data-summary-grade") !== grade) return;
+      var n = span.querySelector("[data-summary-count]");
+      n.textContent = Number(n.textContent) + 1;
+    });
   }
 
   function markTodo(items) {
@@ -300,6 +314,21 @@
     });
   }
 
+  // A small picture of the photo just taken, after the line that says it is attached.
+  function thumbnail(after, blob) {
+    if (!after) return;
+    var img = after.parentNode.querySelector("img[data-photo-thumb]");
+    if (!img) {
+      img = document.createElement("img");
+      img.className = "photo-thumb";
+      img.setAttribute("data-photo-thumb", "");
+      img.alt = $("[data-photo-attached]").textContent;
+      after.parentNode.insertBefore(img, after.nextSibling);
+    }
+    if (img.src) URL.revokeObjectURL(img.src);
+    img.src = URL.createObjectURL(blob);
+  }
+
   function onPhoto(input, keep) {
     input.addEventListener("change", function () {
       var file = input.files[0];
@@ -307,7 +336,10 @@
       if (!file) return;
       resize(file).then(function (blob) {
         keep(blob);
-        if (name) name.textContent = $("[data-photo-attached]").textContent;
+        if (name) {
+          name.textContent = $("[data-photo-attached]").textContent;
+          thumbnail(name, blob);
+        }
       });
     });
   }
@@ -358,6 +390,7 @@
       }).then(function (response) {
         if (!response.ok) throw new Error(String(response.status));
         lateStatus.textContent = $("[data-photo-attached]").textContent;
+        thumbnail(lateStatus, blob);
       }).catch(function () { lateStatus.textContent = late.dataset.msgFailed; });
     });
   }
