@@ -242,3 +242,56 @@ def test_a_case_changed_meanwhile_shows_the_refusal_in_chinese(
     assert count(CasePhoto, CasePhoto.case_id == case_id) == 0  # no stray after-photo
     assert db.session.get(Case, case_id).state == "invalid"
     context.close()
+
+
+# Resolves once the inspector app's service worker controls the page.
+WORKER_IN_CONTROL = """navigator.serviceWorker.ready.then(function () {
+  return navigator.serviceWorker.controller || new Promise(function (resolve) {
+    navigator.serviceWorker.addEventListener("controllerchange", resolve);
+  });
+}).then(function () { return true; })"""
+KEPT_TODO = """caches.keys().then(function (names) {
+  return Promise.all(names.map(function (name) {
+    return caches.open(name).then(function (c) { return c.match('/inspect/cases'); });
+  }));
+}).then(function (hits) { return hits.some(Boolean); })"""
+
+
+def test_the_todo_list_opens_without_a_signal_and_takes_the_taps(
+    browser, https_server, people, village, console_errors
+):
+    """The service worker keeps the 待办 list as last opened, like the scanner page; a
+    logout takes it off the phone (it names reporters)."""
+    case = services.report_case(people["resident"], village.id, category="broken_bin")
+    db.session.commit()
+    case_id = case.id
+    context = browser.new_context(base_url=https_server, locale="zh-CN", viewport=PHONE)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.on("pageerror", lambda error: console_errors.append(f"uncaught: {error}"))
+    log_in(page, "wang-grid", "/home")
+    page.goto("/inspect")
+    page.evaluate(WORKER_IN_CONTROL)
+    page.goto("/inspect/cases")
+    page.wait_for_function("window.GPCases !== undefined")
+    page.wait_for_function(KEPT_TODO)
+
+    context.set_offline(True)
+    page.goto(f"/inspect/cases/{case_id}")  # a case's link, offline: the kept list
+    page.wait_for_function("window.GPCases !== undefined")
+    card = page.locator(f"[data-quick='{case_id}']")
+    card.locator("[data-queue-accept]").click()
+    expect(page.locator("[data-queue-status]")).to_have_text("已保存，待上传 (1)")
+    shot(page, "todo-kept-offline-zh")
+
+    context.set_offline(False)
+    expect(page.locator("[data-outcome=accepted]")).to_have_count(1, timeout=30_000)
+    assert count(CaseEvent, CaseEvent.case_id == case_id, CaseEvent.action == "accept") == 1
+
+    # Logging out takes the kept list off the phone.
+    page.goto("/inspect")
+    page.click("form[data-logout] button")
+    page.wait_for_url("**/login*")
+    assert page.evaluate(KEPT_TODO) is False
+    context.close()
+    assert not [e for e in console_errors if e.startswith("uncaught")], console_errors
