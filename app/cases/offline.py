@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from app.auth.decorators import role_required
 from app.auth.models import HOUSEHOLD
 from app.auth.services import issue_token
-from app.cases.views import CASE_REFUSALS, bp
+from app.cases.views import CASE_REFUSALS, STATE_WORDS, bp
 from app.db import db
 from app.errors import PAGE_REFUSALS
 from app.scope import current_scope
@@ -53,5 +53,7 @@ def case_queue_texts() -> dict:
         "code": _("the server refused it (%(code)s)", code="{code}"),
         "waiting": _("saved, waiting to upload"),
         "attached": _("Photo attached"),
+        "state-accepted": str(STATE_WORDS["accepted"]),
+        "state-resolved": str(STATE_WORDS["resolved"]),
     }
     return {"msgs": msgs, "refusals": refusals}

@@ -17,6 +17,7 @@
   var sending = false;
   var retryDelay = 2000;
   var retryTimer = null;
+  var opened = new Date().toISOString();
 
   function msg(name, values) {
     var text = texts[name] || "";
@@ -66,7 +67,21 @@
         li.setAttribute("data-outcome", o.kind);
         box.appendChild(li);
       });
+      // Newest first in the list: the states are shown oldest first, the newest last.
+      list.slice().reverse().forEach(function (o) {
+        if (o.type === "case" && o.at > opened) showState(o);
+      });
     });
+  }
+
+  // A case this page lists, accepted or resolved since the page was opened: its new state.
+  function showState(o) {
+    var state = { accepted: "accepted", resolved: "resolved" }[o.kind];
+    var shown = state && document.querySelector('[data-case="' + o.case_id + '"] [data-state]');
+    if (!shown) return;
+    shown.textContent = msg("state-" + state);
+    shown.setAttribute("data-state", state);
+    shown.className = "case-state " + state;
   }
 
   // The 待办 list: a case with a tap waiting says so, and its resolve opens after an accept.

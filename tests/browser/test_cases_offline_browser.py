@@ -187,6 +187,7 @@ def test_the_worker_accepts_and_resolves_offline_and_it_is_resolved_once(
     expect(page.locator("[data-outcome=resolved]")).to_have_count(1, timeout=30_000)
     expect(page.locator("[data-outcome=accepted]")).to_have_count(1)
     expect(page.locator("[data-outcome=resolved]")).to_contain_text("整改后照片已上传")
+    expect(page.locator(f"[data-case='{case_id}'] [data-state]")).to_have_text("已处理，待确认")
     expect(page.locator("[data-queue-status]")).to_be_hidden()
     shot(page, "todo-sent-zh")
 
