@@ -394,6 +394,9 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (302,   302,   302,   302,   302,   302,   302,   302),
     "GET /my/reports":
         (LOGIN, 403,   403,   403,   200,   403,   403,   403),
+    # The resident's page asks for a bearer token for its offline queue.
+    "POST /my/token":
+        (LOGIN, 403,   403,   403,   200,   403,   403,   403),
     "POST /my/reports/<id:case_id>":
         (LOGIN, 403,   403,   403,   302,   403,   403,   403),
     "GET /cases/<id:case_id>/photos/<id:photo_id>":

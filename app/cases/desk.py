@@ -156,10 +156,17 @@ def worker_list():
     resolved, _count = reads.list_cases(scope.user, scope.village_id, state=RESOLVED, limit=20)
     return render_template(
         "cases/worker_list.html",
-        cases=[shown_case(case, scope.user, now) for case in rows],
+        cases=[_listed(case, scope.user, now) for case in rows],
         total=total,
         resolved=[shown_case(case, scope.user, now) for case in resolved],
     )
+
+
+def _listed(case: Case, user: User, now: datetime) -> dict:
+    """A case of the 待办 list, with the accept and resolve it offers there (offline too)."""
+    shown = shown_case(case, user, now)
+    shown["quick"] = [a for a in offered(user, case) if a in ("accept", "resolve")]
+    return shown
 
 
 @bp.get("/inspect/cases/<id:case_id>")

@@ -43,6 +43,9 @@ OFFLINE_ASSETS = (
     "js/queue.js",
     "js/inspect.js",
     "js/logout.js",
+    # The 待办 list of resident reports, kept by the worker too (sw.js).
+    "css/cases.css",
+    "js/cases-offline.js",
     "app.webmanifest",
     "icons/icon-192.png",
     "icons/icon-512.png",

@@ -245,7 +245,8 @@
     return Q.outcomes().then(function (list) {
       var box = $("[data-outcomes]");
       box.textContent = "";
-      list.forEach(function (o) {
+      // A case's outcomes are shown on the cases pages (cases-offline.js).
+      list.filter(function (o) { return o.type !== "case"; }).forEach(function (o) {
         var li = document.createElement("li");
         li.textContent = words(o);
         li.className = "outcome outcome-" + o.kind;

@@ -15,7 +15,9 @@
     return caches.keys().then(function (names) {
       return Promise.all(names.filter(function (name) { return name.indexOf("gp-inspect-") === 0; })
         .map(function (name) {
-          return caches.open(name).then(function (cache) { return cache.delete("/inspect"); });
+          return caches.open(name).then(function (cache) {
+            return Promise.all([cache.delete("/inspect"), cache.delete("/inspect/cases")]);
+          });
         }));
     });
   }

@@ -1,6 +1,8 @@
-// Green Points: the phone's queue of grades not yet sent (IndexedDB), and the one
-// function that sends it. Loaded by the page (inspect.js) and by the service worker
-// (sw.js, for Background Sync), so both see one queue and send it the same way.
+// Green Points: the phone's queue of writes not yet sent (IndexedDB), and the one
+// function that sends it. Loaded by the pages (inspect.js, cases-offline.js) and by the
+// service worker (sw.js, for Background Sync), so all see one queue and send it the same
+// way. It holds the inspector's grades, and the resident reports' writes (type "case":
+// a report, a worker's accept or resolve), each with its Idempotency-Key made at the tap.
 (function (scope) {
   "use strict";
   var DB = "greenpoints";
@@ -208,14 +210,122 @@
     });
   }
 
+  // ---- Resident reports (cases): one item at a time, oldest first, each step under its
+  // own key, so a replayed step is a no-op: a report, then its photo; an accept; a
+  // resolve's after-photo, then the resolve (only after the photo's 201).
+  var CASE_CODES = { idempotency_conflict: "sent" };
+
+  function answered(response) {
+    return response.json().catch(function () { return {}; }).then(function (body) {
+      return { status: response.status, body: body };
+    });
+  }
+
+  function caseOutcome(item, kind, extra) {
+    return Object.assign({
+      type: "case", kind: kind, op: item.op, key: item.key, case_id: item.case_id || null,
+      label: item.label || "", at: new Date().toISOString()
+    }, extra || {});
+  }
+
+  function problemOf(result) {
+    var problem = result.body || {};
+    return { code: problem.code || "", why: problem.detail || problem.title || String(result.status) };
+  }
+
+  // An answer that is not a success: resolve false (keep it for later), or finish the item
+  // with the refusal shown, never to be retried.
+  function caseRefused(item, result) {
+    if (result.status === 401) return Promise.reject(new Error(LOGIN));
+    if (result.status >= 500 || result.status === 429) return Promise.resolve(false);
+    var problem = problemOf(result);
+    return finish(item, caseOutcome(item, CASE_CODES[problem.code] || "refused", problem));
+  }
+
+  function caseJson(token, path, body, key) {
+    return call(token, "POST", path, JSON.stringify(body), {
+      "Content-Type": "application/json", "Idempotency-Key": key
+    }).then(answered);
+  }
+
+  function casePhoto(token, item, stage) {
+    var form = new FormData();
+    form.append("file", item.photo, "photo.jpg");
+    form.append("stage", stage);
+    var path = "/api/v1/cases/" + item.case_id + "/photos";
+    return call(token, "POST", path, form, { "Idempotency-Key": item.key + ".p" }).then(answered);
+  }
+
+  function sendReport(token, item) {
+    if (!item.case_id) {
+      var body = { category: item.category };
+      if (item.description) body.description = item.description;
+      if (item.anonymous) body.anonymous = true;
+      return caseJson(token, "/api/v1/cases", body, item.key).then(function (result) {
+        if (result.status >= 300) return caseRefused(item, result);
+        item.case_id = result.body.id;
+        item.label = result.body.code;
+        if (!item.photo) return finish(item, caseOutcome(item, "reported"));
+        return put(item).then(function () { return true; });
+      });
+    }
+    return casePhoto(token, item, "before").then(function (result) {
+      if (result.status < 300) return finish(item, caseOutcome(item, "reported"));
+      if (result.status === 401 || result.status >= 500 || result.status === 429) {
+        return caseRefused(item, result);
+      }
+      // The case is made; only its photo was refused: say so beside the report.
+      var problem = problemOf(result);
+      return finish(item, caseOutcome(item, "reported", {
+        photo_code: problem.code, photo_refused: problem.why
+      }));
+    });
+  }
+
+  function caseEvent(token, item) {
+    var body = { action: item.op };
+    if (item.note) body.note = item.note;
+    var path = "/api/v1/cases/" + item.case_id + "/events";
+    return caseJson(token, path, body, item.key).then(function (result) {
+      if (result.status >= 300) return caseRefused(item, result);
+      return finish(item, caseOutcome(item, item.op === "accept" ? "accepted" : "resolved"));
+    });
+  }
+
+  // A resolve's after-photo goes first, and only to a case still being fixed. A case no
+  // longer being fixed gets no stray photo: the resolve alone goes, and the server
+  // answers it (its own resolve, already made: replayed; else 409 invalid_transition).
+  function sendResolve(token, item) {
+    if (item.photo_sent || !item.photo) return caseEvent(token, item);
+    var path = "/api/v1/cases/" + item.case_id;
+    return call(token, "GET", path).then(answered).then(function (now) {
+      if (now.status >= 300) return caseRefused(item, now);
+      if (now.body.state !== "accepted") return caseEvent(token, item);
+      return casePhoto(token, item, "after").then(function (result) {
+        if (result.status >= 300) return caseRefused(item, result);
+        item.photo_sent = true;
+        return put(item).then(function () { return true; });
+      });
+    });
+  }
+
+  function sendCase(token, item) {
+    if (item.op === "report") return sendReport(token, item);
+    if (item.op === "resolve") return sendResolve(token, item);
+    return caseEvent(token, item);
+  }
+
   function sendAll(options, token) {
     return all().then(function (items) {
-      // Grades queued by someone else on this phone wait for them to log in.
+      // Items queued by someone else on this phone wait for them to log in.
       items = items.filter(function (i) { return !i.username || i.username === token.username; });
+      var cases = items.filter(function (i) { return i.type === "case"; });
+      items = items.filter(function (i) { return i.type !== "case"; });
       var grades = items.filter(function (i) { return !i.inspection_id; }).slice(0, MAX_BATCH);
       var photos = items.filter(function (i) { return i.inspection_id; });
       var step = grades.length ? sendGrades(token, grades)
-        : photos.length ? sendPhoto(token, photos[0]) : null;
+        : photos.length ? sendPhoto(token, photos[0])
+          : cases.length ? sendCase(token, cases[0]) : null;
       if (!step) return DONE;
       return step.then(function (progress) { return progress ? sendAll(options, token) : LATER; });
     });

@@ -7,6 +7,9 @@ var ASSETS = /*ASSETS*/[];
 // Kept only when a page asks for it (the QR decoder, on phones with no native one).
 var ON_DEMAND = /*ON_DEMAND*/[];
 var SHELL = "/inspect";
+// The 待办 list of resident reports, kept as last opened: the worker accepts and resolves
+// from it without a signal (cases-offline.js puts the taps in the queue).
+var TODO = "/inspect/cases";
 var TEXTS = "/inspect/texts.js";
 var CACHE = "gp-inspect-" + ASSETS.concat(ON_DEMAND).join("|").split("").reduce(function (h, c) {
   return (h * 31 + c.charCodeAt(0)) | 0;
@@ -45,6 +48,13 @@ function loggedOut(url, response) {
 function shellOrError() {
   return caches.open(CACHE).then(function (cache) { return cache.match(SHELL); })
     .then(function (response) { return response || Response.error(); });
+}
+
+// Without a signal a case's page opens the kept 待办 list, any other page the scanner.
+function keptOrError(url) {
+  if (url.pathname.indexOf(TODO) !== 0) return shellOrError();
+  return caches.open(CACHE).then(function (cache) { return cache.match(TODO); })
+    .then(function (response) { return response || shellOrError(); });
 }
 
 // A grade form posted without a signal: keep it in the queue, go back to scanning.
@@ -102,15 +112,18 @@ self.addEventListener("fetch", function (event) {
   }
   if (request.mode === "navigate" && url.pathname.indexOf(SHELL) === 0) {
     event.respondWith(fetch(request).then(function (response) {
-      if (url.pathname === SHELL && response.ok && !response.redirected) {
+      var keep = url.pathname === SHELL || url.pathname === TODO;
+      if (keep && response.ok && !response.redirected) {
         var kept = response.clone();
-        caches.open(CACHE).then(function (cache) { return cache.put(SHELL, kept); });
+        caches.open(CACHE).then(function (cache) { return cache.put(url.pathname, kept); });
       } else if (loggedOut(url, response)) {
-        // Logged out: the kept page (names, addresses) goes too.
-        caches.open(CACHE).then(function (cache) { return cache.delete(SHELL); });
+        // Logged out: the kept pages (names, addresses) go too.
+        caches.open(CACHE).then(function (cache) {
+          return Promise.all([cache.delete(SHELL), cache.delete(TODO)]);
+        });
       }
       return response;
-    }, shellOrError));
+    }, function () { return keptOrError(url); }));
     return;
   }
   if (ASSETS.indexOf(url.pathname) >= 0 || ON_DEMAND.indexOf(url.pathname) >= 0) {
