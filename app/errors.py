@@ -122,6 +122,7 @@ PAGE_REFUSALS = {
     "not_found": _l("It does not exist, or not in this village."),
     "forbidden": _l("You may not open this page."),
     "idempotency_conflict": _l("This form was already sent with other values; reload the page."),
+    "username_taken": _l("This username is taken; choose another."),
 }
 
 
