@@ -2,7 +2,15 @@
 
 import pytest
 from sqlalchemy import func, select
-from testsupport import PASSWORD, api_log_in, assert_problem, bearer, log_in, page_post
+from testsupport import (
+    PASSWORD,
+    api_log_in,
+    assert_problem,
+    bearer,
+    log_in,
+    page_post,
+    run_at_once,
+)
 
 from app.audit import services as audit
 from app.audit.models import AuditEvent
@@ -386,3 +394,21 @@ def test_a_wrong_current_password_is_said_on_the_page(app, family):
     assert response.status_code == 422
     assert "The current password is wrong." in response.text
     assert api_log_in(app.test_client(), "ma-son").status_code == 201
+
+
+# Races.
+
+
+def test_two_admins_adding_the_same_username_at_once_make_one_login(app, household, admin_headers):
+    url = logins_url(household)
+
+    def add(_index):
+        response = app.test_client().post(
+            url, json={"username": "ma-twin", "password": PASSWORD}, headers=admin_headers
+        )
+        return response.status_code, (response.json or {}).get("code")
+
+    outcomes = sorted(run_at_once(app, 4, add), key=str)
+    assert outcomes == [(201, None)] + [(409, "username_taken")] * 3
+    db.session.rollback()  # end the test's snapshot; read what the workers wrote
+    assert len(db.session.scalars(select(User).where(User.username == "ma-twin")).all()) == 1

@@ -13,6 +13,7 @@ from flask import request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash
 
 from app.actions import action, location_of, reading
@@ -90,11 +91,17 @@ def add_login(village_id: int, household_id: int, username: str, password: str, 
     household = get_household(village_id, household_id)
     village = db.session.get_one(Village, village_id)
     try:
-        return create_user(
-            village, username, password, HOUSEHOLD, household=household, actor_id=actor_id
-        )
+        with db.session.begin_nested():
+            return create_user(
+                village, username, password, HOUSEHOLD, household=household, actor_id=actor_id
+            )
     except UsernameTaken as taken:
         raise UsernameInUse(taken.detail) from None
+    except IntegrityError as error:
+        # Another request took the username after create_user() looked: the same answer.
+        if "username" in str(error.orig):
+            raise UsernameInUse(f"The username {username.strip()!r} is taken.") from None
+        raise
 
 
 def change_own_password(user: User, current: str, new: str, *, keep_token: str | None) -> User:
