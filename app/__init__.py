@@ -116,6 +116,8 @@ def register_blueprints(app: Flask) -> None:
     from app.catalogue import views as catalogue_views
     from app.extensions import api
     from app.households import api as households_api
+    from app.households import login_pages as household_login_pages
+    from app.households import logins as household_logins
     from app.households import views as households_views
     from app.inspections import api as inspections_api
     from app.inspections import roster
@@ -137,6 +139,7 @@ def register_blueprints(app: Flask) -> None:
         auth_api.blp,
         villages_api.blp,
         households_api.blp,
+        household_logins.blp,
         inspections_api.blp,
         catalogue_api.blp,
         redemptions_api.blp,
@@ -157,6 +160,7 @@ def register_blueprints(app: Flask) -> None:
         main_views.bp,
         auth_views.bp,
         households_views.bp,
+        household_login_pages.bp,
         inspections_views.bp,
         catalogue_views.bp,
         redemptions_views.bp,

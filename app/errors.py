@@ -124,6 +124,7 @@ PAGE_REFUSALS = {
     "idempotency_conflict": _l("This form was already sent with other values; reload the page."),
     "not_own_inspection": _l("Only the inspector who gave this grade may change it."),
     "undo_window_closed": _l("It is too late to change this grade; ask the village admin."),
+    "username_taken": _l("This username is taken; choose another."),
 }
 
 

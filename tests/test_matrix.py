@@ -99,6 +99,11 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
     # The photo of one of the resident's own 0-point grades (the target is not one: 404).
     "GET /my/feedback/<id:inspection_id>/photo":
         (LOGIN, 403,   403,   403,   404,   403,   403,   403),
+    # A family member changes their own password (issue 31).
+    "GET /my/password":
+        (LOGIN, 403,   403,   403,   200,   403,   403,   403),
+    "POST /my/password":
+        (LOGIN, 403,   403,   403,   302,   403,   403,   403),
     # The inspector's pages.
     "GET /inspect":
         (LOGIN, 200,   200,   403,   403,   200,   200,   403),
@@ -195,6 +200,8 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "POST /admin/households/<id:household_id>/login":
         (LOGIN, 302,   403,   403,   403,   XR,    403,   403),
+    "POST /admin/households/<id:household_id>/logins/<id:user_id>/active":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "POST /admin/households/<id:household_id>/adjust":
         (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "POST /admin/households/<id:household_id>/inspections/<id:inspection_id>/void":
@@ -256,12 +263,19 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (401,   200,   200,   200,   403,   X,     X,     X),
     "POST /api/v1/households/<id:household_id>/qr/reissue":
         (401,   200,   403,   403,   403,   X,     403,   403),
+    # A household's logins, one for each family member (issue 31).
+    "GET /api/v1/households/<id:household_id>/logins":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "POST /api/v1/households/<id:household_id>/logins":
+        (401,   201,   403,   403,   403,   X,     403,   403),
     "GET /api/v1/households/<id:household_id>/ledger":
         (401,   200,   200,   200,   200,   X,     X,     X),
     # Another village's card is no card at all: invalid_qr.
     "POST /api/v1/scan":
         (401,   200,   200,   200,   403,   422,   422,   422),
     "GET /api/v1/me":
+        (401,   403,   403,   403,   200,   403,   403,   403),
+    "POST /api/v1/me/password":
         (401,   403,   403,   403,   200,   403,   403,   403),
     # Rules: staff read, admin writes.
     "GET /api/v1/rules":
@@ -775,6 +789,25 @@ REQUESTS: dict[str, Spec] = {
     "POST /admin/households/<id:household_id>/login": lambda w, p: {
         "data": {"key": uuid.uuid4().hex, "username": w.unique("qs-home"), "password": PASSWORD}
     },
+    # Enabling the resident's login, which is enabled: the other routes go on using it.
+    "POST /admin/households/<id:household_id>/logins/<id:user_id>/active": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "active": "1"}
+    },
+    "POST /api/v1/households/<id:household_id>/logins": lambda w, p: {
+        "json": {"username": w.unique("qs-member"), "password": PASSWORD}
+    },
+    # The same password again: the resident's other sessions and tokens end all the same.
+    "POST /api/v1/me/password": lambda w, p: {
+        "json": {"current_password": PASSWORD, "new_password": PASSWORD}
+    },
+    "POST /my/password": lambda w, p: {
+        "data": {
+            "key": uuid.uuid4().hex,
+            "current_password": PASSWORD,
+            "new_password": PASSWORD,
+            "new_password_again": PASSWORD,
+        }
+    },
     "POST /api/v1/auth/tokens": lambda w, p: {
         "json": {"username": "qs-admin", "password": PASSWORD}
     },
@@ -957,7 +990,14 @@ FRESH: dict[str, Callable[[World], dict[str, int]]] = {
         "redemption_id": w.fresh_redemption()
     },
     "POST /my/reports/<id:case_id>": lambda w: {"case_id": w.fresh_case()},
+    # The resident's login, of village 1's household (the standing user_id is staff's).
+    "POST /admin/households/<id:household_id>/logins/<id:user_id>/active": lambda w: {
+        "user_id": w.user_ids["household"]
+    },
 }
+
+# Routes that end the caller's other tokens (a new password): the caller gets a new one.
+ENDS_TOKENS = {"POST /my/password"}
 
 
 def routes(app) -> set[str]:
@@ -1104,6 +1144,9 @@ def check_cell(
             body.get("code") not in PROBLEM_CODES[response.status_code]
         ):
             problems.append(f"{where}: {response.status_code} is not problem+json with its code")
+    if route in ENDS_TOKENS and not is_refusal(cell):
+        world.tokens[caller] = issue_token(world.users[caller]).token
+        db.session.commit()
     after = None
     if guard and before is not None:
         after = snapshot()

@@ -21,6 +21,7 @@ USER_CREATED = "user_created"
 USER_DISABLED = "user_disabled"
 USER_ENABLED = "user_enabled"
 PASSWORD_RESET = "password_reset"
+PASSWORD_CHANGED = "password_changed"
 LOGIN_UNLOCKED = "login_unlocked"
 USER_GRIDS_SET = "user_grids_set"
 HOUSEHOLD_CREATED = "household_created"
@@ -45,6 +46,7 @@ ACTIONS = (
     USER_DISABLED,
     USER_ENABLED,
     PASSWORD_RESET,
+    PASSWORD_CHANGED,
     LOGIN_UNLOCKED,
     USER_GRIDS_SET,
     HOUSEHOLD_CREATED,

@@ -16,9 +16,8 @@ from app.actions import (
     redirect_to,
     refused_to,
 )
-from app.auth.api import create_user
 from app.auth.decorators import role_required
-from app.auth.models import ADMIN, HOUSEHOLD, User
+from app.auth.models import ADMIN, HOUSEHOLD
 from app.db import db, run_write
 from app.errors import (
     DomainError,
@@ -37,6 +36,7 @@ from app.households.importer import (
     roster_template_csv,
     roster_template_xlsx,
 )
+from app.households.logins import create_household_login, household_logins
 from app.households.models import Household
 from app.households.printing import card_sheet_pdf
 from app.households.roster_file import RosterInvalid
@@ -351,11 +351,7 @@ def _detail_page(
     scope = current_scope()
     account = household_account(household.id)
     inspections, _total = list_inspections(scope.village_id, household_id=household.id, limit=20)
-    logins = list(
-        db.session.scalars(
-            select(User.username).where(User.household_id == household.id, User.role == HOUSEHOLD)
-        )
-    )
+    logins = household_logins(household.id)
     args = request.args
     created = args.get("login_created")
     return render_template(
@@ -363,7 +359,7 @@ def _detail_page(
         household=household,
         grid=get_grid(scope.village_id, household.grid_id),
         logins=logins,
-        login_created=created if created in logins else None,
+        login_created=created if created in {login.username for login in logins} else None,
         adjusted=args.get("adjusted", type=int),
         balance=account.balance,
         lines=statement(account.id, limit=100),
@@ -484,16 +480,11 @@ def household_adjust(household_id: int):
 @bp.post("/admin/households/<id:household_id>/login")
 @role_required(ADMIN)
 def household_login(household_id: int):
-    """Give the household a login of its own, to see its points from home."""
+    """Give the household one more login (a family member's), to see its points from home."""
     household = services.get_household(current_scope().village_id, household_id)
     form = request.form
-    return create_user.submit(
-        {
-            "username": form.get("username", ""),
-            "password": form.get("password", ""),
-            "role": HOUSEHOLD,
-            "household_id": str(household_id),
-        },
+    return create_household_login.submit(
+        {"username": form.get("username", ""), "password": form.get("password", "")},
         key=form.get("key"),
         done=lambda user: redirect(
             url_for(
@@ -504,6 +495,7 @@ def household_login(household_id: int):
         ),
         refused=_back_with(household_id, "login"),
         invalid=_again_on_detail(household, "login", LOGIN_FIELDS),
+        household_id=household_id,
     )
 
 
