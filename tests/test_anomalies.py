@@ -83,9 +83,7 @@ class Grades:
 @pytest.fixture
 def month(village, grid, make_user):
     inspectors = [make_user(INSPECTOR, username=name) for name in ("wang", "li", "zhao")]
-    households = [
-        create_household(village, grid, f"户{n}", f"马庄村{n}号") for n in range(40)
-    ]
+    households = [create_household(village, grid, f"户{n}", f"马庄村{n}号") for n in range(40)]
     db.session.commit()
     return Grades(village, grid, inspectors, households)
 

@@ -232,7 +232,11 @@ def late_arrivals(graded: Sequence[Graded]) -> list[Flag]:
                     "late_arrivals",
                     inspector_id,
                     [g.id for g in late],
-                    {"grades": len(rows), "late": len(late), "share": round(len(late) / len(rows), 4)},
+                    {
+                        "grades": len(rows),
+                        "late": len(late),
+                        "share": round(len(late) / len(rows), 4),
+                    },
                 )
             )
     return flags

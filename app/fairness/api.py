@@ -109,7 +109,7 @@ def check_spot_check_item(scope: Scope, data: dict, check_id: int, item_id: int)
     roles=(ADMIN,),
     query=FairnessQuery,
     out=InspectorsOut,
-    responses=BAD_RANGE,
+    responses={**BAD_RANGE, **OTHER_VILLAGE},
     may_lag=True,
 )
 def inspectors_report(args):
@@ -117,7 +117,7 @@ def inspectors_report(args):
     (reached the server over 24 hours after they were given), spot-checked and the
     agreement rate (spot checks of the range's days), appeals and overturned, and flags.
     Voided inspections are left out."""
-    scope = current_scope()
+    scope = current_scope(args.get("village_id"))
     day_from, day_to = resolve_range(scope.village_id, args.get("day_from"), args.get("day_to"))
     return reports.inspectors(scope.village_id, day_from, day_to)
 

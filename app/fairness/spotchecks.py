@@ -87,10 +87,11 @@ def draw(scope: Scope, day: date, size: int, grid_id: int | None = None) -> Spot
     )
     db.session.add(check)
     db.session.flush()
-    graded = {
-        i.id: i
-        for i in db.session.scalars(select(Inspection).where(Inspection.id.in_(chosen)))
-    } if chosen else {}
+    graded = (
+        {i.id: i for i in db.session.scalars(select(Inspection).where(Inspection.id.in_(chosen)))}
+        if chosen
+        else {}
+    )
     for position, inspection_id in enumerate(chosen, start=1):
         inspection = graded[inspection_id]
         db.session.add(
