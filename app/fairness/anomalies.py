@@ -153,9 +153,10 @@ def too_fast(graded: Sequence[Graded]) -> list[Flag]:
     for inspector_id, rows in by_inspector.items():
         rows.sort(key=lambda g: (g.inspected_at, g.id))
         run: list[Graded] = []
-        for g in [*rows, None]:
-            if g is not None and run and g.inspected_at - run[-1].inspected_at < limit:
-                run.append(g)
+        following: list[Graded | None] = [*rows, None]  # None closes the last run
+        for one in following:
+            if one is not None and run and one.inspected_at - run[-1].inspected_at < limit:
+                run.append(one)
                 continue
             if len(run) >= FAST_RUN:
                 seconds = (run[-1].inspected_at - run[0].inspected_at).total_seconds()
@@ -168,7 +169,7 @@ def too_fast(graded: Sequence[Graded]) -> list[Flag]:
                         grid_id=run[0].grid_id,
                     )
                 )
-            run = [g] if g is not None else []
+            run = [one] if one is not None else []
     return flags
 
 

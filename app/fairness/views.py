@@ -81,7 +81,7 @@ def spot_check_page(check_id: int):
         check=check,
         items=items,
         context=_item_context(items),
-        grid=dict((g.id, g.name) for g in list_grids(scope.village_id)).get(check.grid_id),
+        grid={g.id: g.name for g in list_grids(scope.village_id)}.get(check.grid_id or 0),
     )
 
 
