@@ -249,3 +249,33 @@ def test_the_thresholds_are_the_documented_ones():
     for figure in ("(30)", "(3.09", "(5)", "(20 s)", "(24 h)", "(20 %)"):
         assert figure in doc
     assert (anomalies.MIN_GRADES, anomalies.FAST_SECONDS, anomalies.LATE_HOURS) == (30, 20, 24)
+
+
+def fair_month(seed: int) -> list[anomalies.Graded]:
+    """A fair month as the flags read it: the same shape as the worlds above, no database."""
+    rng = random.Random(seed)
+    graded = []
+    for offset in range(DAYS):
+        day = FIRST_DAY + timedelta(days=offset)
+        clock = dict.fromkeys(range(3), datetime.combine(day, datetime.min.time(), UTC))
+        for household in range(40):
+            inspector = rng.randrange(3)
+            clock[inspector] += timedelta(seconds=rng.randint(60, 180))
+            grade = fair_grade(rng)
+            at = clock[inspector]
+            late = timedelta(hours=30) if rng.random() < 0.05 else timedelta(seconds=5)
+            graded.append(
+                anomalies.Graded(
+                    len(graded) + 1, inspector, household, 1, grade, POINTS[grade], at, at + late
+                )
+            )
+    return graded
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_twenty_fair_months_raise_no_flag(seed):
+    graded = fair_month(seed)
+    assert anomalies.top_grade_share(graded, "A") == []
+    assert anomalies.too_fast(graded) == []
+    assert anomalies.favoured_household(graded) == []
+    assert anomalies.late_arrivals(graded) == []

@@ -5,11 +5,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
-from testsupport import assert_problem, balance_of, count
+from testsupport import (
+    assert_problem,
+    balance_of,
+    count,
+    key_of,
+    log_in,
+    page_post,
+    run_at_once,
+)
 
 from app.audit.models import AuditEvent
 from app.auth.models import INSPECTOR
 from app.db import db
+from app.fairness.models import SpotCheck, SpotCheckItem
 from app.fairness.spotchecks import sample_of
 from app.inspections.services import record_inspection, void_inspection
 from app.ledger.models import Journal
@@ -203,3 +212,122 @@ def test_another_village_sees_no_spot_check(
     answer = regrade(client, stranger, check, check["items"][0], "A")
     assert answer.status_code == 404
     assert client.get("/api/v1/spot-checks", headers=stranger).get_json()["items"] == []
+
+
+def test_two_checkers_at_once_record_one_grade(
+    app, client, admin_headers, make_user, token_for, village, day_of_grades
+):
+    check = draw(client, admin_headers, date=today(village), size=1).get_json()
+    item = check["items"][0]
+    checkers = [token_for(make_user(INSPECTOR)) for _ in range(4)]
+    path = f"/api/v1/spot-checks/{check['id']}/items/{item['id']}"
+
+    def check_it(index):
+        response = app.test_client().post(
+            path, json={"grade": "ABCD"[index]}, headers=checkers[index]
+        )
+        return response.status_code, response.get_json()
+
+    results = run_at_once(app, 4, check_it)
+    statuses = sorted(status for status, _ in results)
+    assert statuses == [200, 409, 409, 409], results
+    (winner,) = [body for status, body in results if status == 200]
+    db.session.rollback()
+    shown = client.get(f"/api/v1/spot-checks/{check['id']}", headers=admin_headers).get_json()
+    assert shown["items"][0]["grade"] == winner["grade"]
+    graded = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "spot_check_graded")
+    ).all()
+    assert len(graded) == 1
+
+
+def test_a_resent_check_counts_once(client, admin_headers, village, day_of_grades):
+    check = draw(client, admin_headers, date=today(village), size=1).get_json()
+    headers = {**admin_headers, "Idempotency-Key": "check-1"}
+    first = regrade(client, headers, check, check["items"][0], "C")
+    again = regrade(client, headers, check, check["items"][0], "C")
+    assert first.status_code == again.status_code == 200
+    assert again.headers.get("Idempotent-Replayed") == "true"
+
+
+# The pages ------------------------------------------------------------------------------
+
+
+def test_the_admin_draws_on_the_page_and_sees_the_draw(admin_client, village, grid, day_of_grades):
+    page = admin_client.get("/admin/spot-checks")
+    assert page.status_code == 200 and "Draw a spot check" in page.get_data(as_text=True)
+    answer = page_post(
+        admin_client,
+        "/admin/spot-checks",
+        {"date": today(village), "size": "2", "grid_id": str(grid.id), "key": "draw-page"},
+    )
+    assert answer.status_code == 302
+    shown = admin_client.get(answer.headers["Location"]).get_data(as_text=True)
+    check = db.session.scalars(select(SpotCheck)).one()
+    assert check.seed in shown and "Seed of the draw" in shown
+    assert check.population.replace(",", ", ") in shown
+    refused = page_post(
+        admin_client, "/admin/spot-checks", {"date": today(village), "size": "0", "key": "x"}
+    )
+    assert refused.status_code == 422 and "Please check" in refused.get_data(as_text=True)
+    assert count_checks() == 1
+
+
+def test_a_checker_regrades_on_the_phone_page(
+    client, admin_headers, make_user, village, day_of_grades
+):
+    check = draw(client, admin_headers, date=today(village), size=1).get_json()
+    item = check["items"][0]
+    checker = make_user(INSPECTOR)
+    log_in(client, checker.username)
+    form_page = client.get(f"/check/{check['id']}/items/{item['id']}")
+    text = form_page.get_data(as_text=True)
+    assert form_page.status_code == 200 and "积分不会变动" in text
+    # The checker is not told the grade that was given.
+    assert "原评等级" not in text
+    answer = page_post(
+        client, f"/check/{check['id']}/items/{item['id']}", {"grade": "D", "key": key_of(form_page)}
+    )
+    assert answer.status_code == 302
+    listing = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "您的复核等级已记录" in listing and "已复核：D" in listing
+    again = client.get(f"/check/{check['id']}/items/{item['id']}").get_data(as_text=True)
+    assert "已复核：D" in again and "data-check-form" not in again
+
+
+def test_the_inspector_is_told_they_cannot_check_their_own_grade(
+    client, admin_headers, inspector, village, day_of_grades
+):
+    check = draw(client, admin_headers, date=today(village), size=11).get_json()
+    own = next(i for i in check["items"] if i["inspector_id"] == inspector.id)
+    log_in(client, inspector.username)
+    page = client.get(f"/check/{check['id']}/items/{own['id']}")
+    text = page.get_data(as_text=True)
+    assert "这条评分是您给的，须由他人复核。" in text and "data-check-form" not in text
+    answer = page_post(
+        client, f"/check/{check['id']}/items/{own['id']}", {"grade": "A", "key": "own-1"}
+    )
+    # Refused on the page itself, in words, and nothing recorded.
+    assert answer.status_code == 403
+    assert "这条评分是您给的，须由他人复核。" in answer.get_data(as_text=True)
+    assert db.session.get_one(SpotCheckItem, own["id"]).grade is None
+
+
+def test_the_inspectors_page_shows_agreement_and_flags_with_their_inspections(
+    admin_client, client, admin_headers, village, inspector, day_of_grades
+):
+    check = draw(client, admin_headers, date=today(village), size=11).get_json()
+    mine = [i for i in check["items"] if i["inspector_id"] == inspector.id]
+    regrade(client, admin_headers, check, mine[0], "A")
+    regrade(client, admin_headers, check, mine[1], "B")
+    page = admin_client.get("/admin/inspectors")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "50% (1/2)" in text
+    # The fixture graded eight doors within a second: a run faster than walking.
+    assert "faster than walking between doors" in text
+    assert f"#inspection-{day_of_grades['first'][0]}" in text
+    dashboard = admin_client.get("/admin/dashboard").get_data(as_text=True)
+    assert "Spot-check agreement this month" in dashboard and "50%" in dashboard
+    bad = admin_client.get("/admin/inspectors?from=2026-12-31&to=2026-01-01")
+    assert bad.status_code == 200 and "data-message" in bad.get_data(as_text=True)

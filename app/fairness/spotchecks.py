@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 
 from app.audit.services import SPOT_CHECK_DRAWN, SPOT_CHECK_GRADED, record
 from app.db import db, utcnow
@@ -150,13 +150,16 @@ def check_item(
     if item.inspector_id == scope.user_id:
         raise SamePerson("The inspector who gave the grade cannot check it.")
     current_rules(scope.village_id).grade(grade)  # an unknown grade: 422
-    if item.grade is not None:
+    # Only an item with no grade yet takes one: two checkers at once, one wins.
+    taken = db.session.execute(
+        update(SpotCheckItem)
+        .where(SpotCheckItem.id == item.id, SpotCheckItem.grade.is_(None))
+        .values(grade=grade, note=note, checked_by=scope.user_id, checked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
         raise AlreadyChecked("This inspection was already checked in this spot check.")
-    item.grade = grade
-    item.note = note
-    item.checked_by = scope.user_id
-    item.checked_at = utcnow()
-    db.session.flush()
+    db.session.refresh(item)
     record(
         scope.village_id,
         scope.user_id,
