@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, select
-from testsupport import assert_problem, bearer
+from testsupport import PASSWORD, assert_problem, bearer, log_in
 
 from app.auth.models import INSPECTOR
 from app.auth.services import issue_token
@@ -219,7 +219,7 @@ def test_a_township_reads_counts_and_no_names(client, village, month):
     month.write()
     town = create_township("东湖街道", "DH")
     move_village(village, town)
-    user = create_township_user(town, "dh-staff", "correct horse battery")
+    user = create_township_user(town, "dh-staff", PASSWORD)
     headers = bearer(issue_token(user).token)
     db.session.commit()
     response = client.get("/api/v1/reports/anomalies", query_string=RANGE, headers=headers)
@@ -242,6 +242,11 @@ def test_a_township_reads_counts_and_no_names(client, village, month):
     assert "wang" not in response.get_data(as_text=True)
     refused = client.get("/api/v1/reports/inspectors", query_string=RANGE, headers=headers)
     assert_problem(refused, 403, "forbidden")
+    # The township's page counts this month's flags per village (none in this month).
+    log_in(client, "dh-staff", english=True)
+    page = client.get("/township").get_data(as_text=True)
+    assert 'data-table="flags"' in page and "Many grades arriving late" in page
+    assert "wang" not in page
 
 
 def test_the_thresholds_are_the_documented_ones():
