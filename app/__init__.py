@@ -115,6 +115,8 @@ def register_blueprints(app: Flask) -> None:
     from app.catalogue import api as catalogue_api
     from app.catalogue import views as catalogue_views
     from app.extensions import api
+    from app.fairness import api as fairness_api
+    from app.fairness import views as fairness_views
     from app.households import api as households_api
     from app.households import login_pages as household_login_pages
     from app.households import logins as household_logins
@@ -152,6 +154,7 @@ def register_blueprints(app: Flask) -> None:
         roster.blp,
         cases_api.blp,
         cases_api.figures_blp,
+        fairness_api.blp,
     ):
         api.register_blueprint(blp)
     for bp in (
@@ -170,6 +173,7 @@ def register_blueprints(app: Flask) -> None:
         open311.bp,
         villages_views.bp,
         cases_views.bp,
+        fairness_views.bp,
     ):
         app.register_blueprint(bp)
 

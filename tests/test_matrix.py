@@ -29,6 +29,7 @@ from app.cases.services import add_photo, report_case
 from app.cases.stations import create_station, station_token
 from app.catalogue.services import create_good
 from app.db import db
+from app.fairness.models import SpotCheck, SpotCheckItem
 from app.households.cards import make_token
 from app.households.models import Household
 from app.households.services import create_household
@@ -37,6 +38,7 @@ from app.inspections.services import record_inspection
 from app.ledger.services import adjust, household_account
 from app.photos import store_photo
 from app.redemptions.services import LineRequest, redeem_goods
+from app.scope import village_today
 from app.townships.services import create_township, create_township_user, move_village
 from app.villages.models import Grid, Village
 from app.villages.services import create_grid, create_village
@@ -339,6 +341,33 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (401,   200,   403,   403,   403,   200,   403,   403),
     "GET /api/v1/reports/summary":
         (401,   200,   403,   403,   403,   X,     403,   403),
+    # Fairness (issue 30): spot checks, the inspectors' figures, anomaly flags.
+    "POST /api/v1/spot-checks":
+        (401,   201,   403,   403,   403,   XB,    403,   403),
+    "GET /api/v1/spot-checks":
+        (401,   200,   403,   403,   403,   200,   403,   403),
+    "GET /api/v1/spot-checks/<id:check_id>":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "POST /api/v1/spot-checks/<id:check_id>/items/<id:item_id>":
+        (401,   200,   200,   403,   403,   X,     X,     403),
+    "GET /api/v1/reports/inspectors":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "GET /api/v1/reports/anomalies":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "GET /admin/spot-checks":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "POST /admin/spot-checks":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "GET /admin/spot-checks/<id:check_id>":
+        (LOGIN, 200,   403,   403,   403,   X,     403,   403),
+    "GET /check/<id:check_id>":
+        (LOGIN, 200,   200,   403,   403,   X,     X,     403),
+    "GET /check/<id:check_id>/items/<id:item_id>":
+        (LOGIN, 200,   200,   403,   403,   X,     X,     403),
+    "POST /check/<id:check_id>/items/<id:item_id>":
+        (LOGIN, 302,   302,   403,   403,   X,     X,     403),
+    "GET /admin/inspectors":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
     # Townships (issue 18): the township's pages, the villages a caller reads, the
     # monthly settlement.
     "GET /township":
@@ -481,6 +510,7 @@ TOWNSHIP_CELLS: dict[str, tuple[Cell, Cell]] = {
     "GET /api/v1/reports/settlement.pdf": (200, X),
     "GET /api/v1/cases": (200, X),
     "GET /api/v1/reports/cases": (200, X),
+    "GET /api/v1/reports/anomalies": (200, X),
     "GET /open311/v2/services.<any(json, xml):fmt>": (200, 200),
     "GET /open311/v2/requests.<any(json, xml):fmt>": (200, 200),
     "GET /open311/v2/requests/<id:case_id>.<any(json, xml):fmt>": (200, 200),
@@ -588,6 +618,19 @@ class World:
         db.session.commit()
         return case.id
 
+    def today(self) -> str:
+        return village_today(self.v1_id).isoformat()
+
+    def fresh_spot_item(self) -> dict[str, int]:
+        """A spot check of a fresh grade given by the spare inspector: admin and inspector may
+        check it."""
+        household = db.session.get_one(Household, self.fresh_household())
+        spare = db.session.get_one(User, self.ids["user_id"])
+        inspection = record_inspection(household, spare, "A")
+        check, item = spot_check_of(inspection, self.users["admin"])
+        db.session.commit()
+        return {"check_id": check.id, "item_id": item.id}
+
     def station_card(self) -> str:
         """The token of village 1's collection point's QR card."""
         return station_token(db.session.get_one(Station, self.ids["station_id"]))
@@ -618,6 +661,33 @@ class World:
     def balance_figure(self) -> re.Pattern:
         balance = household_account(self.ids["household_id"]).balance
         return re.compile(rf"(?<!\d){balance}(?!\d)")
+
+
+def spot_check_of(inspection: Inspection, admin: User) -> tuple[SpotCheck, SpotCheckItem]:
+    """A spot check that drew this one inspection."""
+    check = SpotCheck(
+        village_id=inspection.village_id,
+        grid_id=None,
+        local_date=inspection.local_date,
+        size=1,
+        seed="0" * 16,
+        population=str(inspection.id),
+        population_count=1,
+        created_by=admin.id,
+    )
+    db.session.add(check)
+    db.session.flush()
+    item = SpotCheckItem(
+        spot_check_id=check.id,
+        village_id=inspection.village_id,
+        inspection_id=inspection.id,
+        inspector_id=inspection.inspector_id,
+        original_grade=inspection.grade,
+        position=1,
+    )
+    db.session.add(item)
+    db.session.flush()
+    return check, item
 
 
 def build_world() -> World:
@@ -659,6 +729,7 @@ def build_world() -> World:
     inspection.photo = store_photo(png_bytes())
     redemption = redeem_goods(h1, users["storekeeper"], [LineRequest(good1.id, 1)]).redemption
     db.session.flush()
+    check, item = spot_check_of(inspection, users["admin"])
     world = World(
         v1=v1,
         grid1=grid1,
@@ -674,6 +745,8 @@ def build_world() -> World:
             "station_id": station.id,
             "case_id": case.id,
             "photo_id": photo.id,
+            "check_id": check.id,
+            "item_id": item.id,
         },
         h_other_id=h_other.id,
         h2_id=h2.id,
@@ -909,6 +982,20 @@ REQUESTS: dict[str, Spec] = {
     "GET /township/settlement.pdf": lambda w, p: {"query_string": {"village_id": w.v1_id}},
     "GET /api/v1/reports/settlement": lambda w, p: {"query_string": {"village_id": w.v1_id}},
     "GET /api/v1/reports/settlement.pdf": lambda w, p: {"query_string": {"village_id": w.v1_id}},
+    "POST /api/v1/spot-checks": lambda w, p: {
+        "json": {"date": w.today(), "grid_id": p["grid_id"], "size": 2}
+    },
+    "POST /admin/spot-checks": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "date": w.today(), "grid_id": p["grid_id"], "size": "2"}
+    },
+    "POST /api/v1/spot-checks/<id:check_id>/items/<id:item_id>": lambda w, p: {
+        "json": {"grade": "B", "note": "复核"}
+    },
+    "POST /check/<id:check_id>/items/<id:item_id>": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "grade": "B"}
+    },
+    "GET /api/v1/reports/inspectors": lambda w, p: {"query_string": {"village_id": w.v1_id}},
+    "GET /api/v1/reports/anomalies": lambda w, p: {"query_string": {"village_id": w.v1_id}},
     "POST /api/v1/adjustments": lambda w, p: {
         "json": {"household_id": p["household_id"], "amount": 5, "reason": "补录"}
     },
@@ -994,6 +1081,8 @@ FRESH: dict[str, Callable[[World], dict[str, int]]] = {
     "POST /admin/households/<id:household_id>/logins/<id:user_id>/active": lambda w: {
         "user_id": w.user_ids["household"]
     },
+    "POST /api/v1/spot-checks/<id:check_id>/items/<id:item_id>": lambda w: w.fresh_spot_item(),
+    "POST /check/<id:check_id>/items/<id:item_id>": lambda w: w.fresh_spot_item(),
 }
 
 # Routes that end the caller's other tokens (a new password): the caller gets a new one.

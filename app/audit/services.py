@@ -35,6 +35,8 @@ STOCK_WRITTEN_OFF = "stock_written_off"
 STATION_CREATED = "station_created"
 GRID_CREATED = "grid_created"
 GRID_RENAMED = "grid_renamed"
+SPOT_CHECK_DRAWN = "spot_check_drawn"
+SPOT_CHECK_GRADED = "spot_check_graded"
 ACTIONS = (
     RULES_CHANGED,
     CARD_REISSUED,
@@ -60,6 +62,8 @@ ACTIONS = (
     STATION_CREATED,
     GRID_CREATED,
     GRID_RENAMED,
+    SPOT_CHECK_DRAWN,
+    SPOT_CHECK_GRADED,
 )
 
 

@@ -48,6 +48,8 @@ ACTION_LABELS = {
     services.STATION_CREATED: _l("Collection point added"),
     services.GRID_CREATED: _l("Grid added"),
     services.GRID_RENAMED: _l("Grid renamed"),
+    services.SPOT_CHECK_DRAWN: _l("Spot check drawn"),
+    services.SPOT_CHECK_GRADED: _l("Spot check graded"),
 }
 
 # What happened, as a sentence about its target (%(target)s: a household, a user, a good).
@@ -76,6 +78,8 @@ SENTENCES = {
     services.STATION_CREATED: _l("Added the collection point %(target)s."),
     services.GRID_CREATED: _l("Added the grid %(target)s."),
     services.GRID_RENAMED: _l("Renamed the grid %(target)s."),
+    services.SPOT_CHECK_DRAWN: _l("Drew a spot check of a day's inspections."),
+    services.SPOT_CHECK_GRADED: _l("Graded an inspection again in a spot check."),
 }
 
 TARGET_LABELS = {
@@ -88,6 +92,7 @@ TARGET_LABELS = {
     "good": _l("Good"),
     "station": _l("Collection point"),
     "grid": _l("Grid"),
+    "spot_check": _l("Spot check"),
 }
 
 # The name of each detail an event may keep (app/*/services.py's record() calls).
@@ -122,6 +127,12 @@ DETAIL_LABELS = {
     "months": _l("Months"),
     "grade": _l("Grade"),
     "note": _l("Note"),
+    "original_grade": _l("Grade given"),
+    "inspection_id": _l("Inspection"),
+    "date": _l("Day"),
+    "seed": _l("Seed of the draw"),
+    "population_count": _l("Inspections drawn from"),
+    "drawn": _l("Inspections drawn"),
     "points": _l("Points"),
     "reversal_id": _l("Reversing ledger entry"),
     "unit": _l("Unit"),

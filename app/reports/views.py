@@ -12,6 +12,7 @@ from app.auth.decorators import role_required
 from app.auth.models import ADMIN
 from app.db import db, reads_may_lag
 from app.errors import DomainError
+from app.fairness.reports import village_agreement
 from app.reports import board as boards
 from app.reports import charts, dashboard, export_files, exports, services
 from app.reports.expiry_views import expiring_this_month
@@ -88,6 +89,7 @@ def dashboard_page():
         grids=grids,
         inspectors=dashboard.inspector_figures(village_id, month_first, today, grids, month),
         low=dashboard.goods_running_low(village_id),
+        spot_agreement=village_agreement(village_id, month_first, today),
         percent=boards.percent,
         board_month=(month_first - timedelta(days=1)).strftime("%Y-%m"),
     )

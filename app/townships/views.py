@@ -14,6 +14,7 @@ from app.auth.decorators import role_required
 from app.auth.models import TOWNSHIP
 from app.db import db, reads_may_lag
 from app.errors import ValidationFailed
+from app.fairness.reports import flag_counts
 from app.reports import charts
 from app.reports import settlement as settlements
 from app.reports.board import percent
@@ -109,8 +110,10 @@ def dashboard_page():
         (row, settlements.settlement(row["village_id"], today.year, today.month)) for row in rows
     ]
     months = _months(village_ids, today)
+    flags = [(row, flag_counts(row["village_id"], first, today)) for row in rows]
     return render_template(
         "townships/dashboard.html",
+        flags=flags,
         township=township,
         today=today,
         month=today.strftime("%Y-%m"),
