@@ -66,6 +66,7 @@ def configure() -> str:
     CONFIG.chmod(0o644)
     return (
         "archive_mode = on\n"
+        "archive_timeout = '60s'\n"
         f"archive_command = 'pgbackrest --config={CONFIG} --stanza={STANZA} "
         '--pg1-path="$PWD" archive-push "%p"\'\n'
     )
