@@ -3,13 +3,14 @@
     python3 ha/pitr.py backup [full|diff|incr] | info | verify | archive | destroy
     python3 ha/pitr.py restore 'YYYY-MM-DD HH:MM:SS.ffffff+00'
 
-`ha/cluster.py up` calls configure() and start() from here: every node archives its
-WAL with `pgbackrest archive-push` to one stanza (STANZA) in a repository kept apart
-from the nodes' data folders (HA_BACKUP_REPO, default .ha/data/backup-repo), so
-archiving goes on after a failover, and a full backup is taken as soon as the
-cluster is healthy. The Makefile's pitr-* targets call the commands above; `make
-pitr-drill` (ha/pitr_drill.py) rehearses losing both nodes. Standard library only,
-like cluster.py; PostgreSQL and pgBackRest run as the PostgreSQL user.
+`ha/cluster.py up` calls configure(), stanza_create() and backup() from here: every
+node archives its WAL with `pgbackrest archive-push` to one stanza (STANZA) in a
+repository kept apart from the nodes' data folders (.ha/data/backup-repo; `make
+ha-down` removes it with the rest), so archiving goes on after a failover, and a full
+backup is taken as soon as the cluster is healthy (logs: .ha/data/pgbackrest-log).
+The Makefile's pitr-* targets call the commands above; `make pitr-drill`
+(ha/pitr_drill.py) rehearses losing both nodes. Standard library only, like
+cluster.py; PostgreSQL and pgBackRest run as the PostgreSQL user.
 """
 
 import os
@@ -22,13 +23,16 @@ import cluster
 from cluster import HA, NODES, PORTS, ClusterError, data_dir, pgdata, run, sql, try_sql, wait_for
 
 STANZA = "greenpoints"
-CONFIG = HA / "pgbackrest.conf"
+
+
+def config() -> Path:
+    """pgbackrest.conf, beside the nodes' folders so the PostgreSQL user can read it."""
+    return data_dir() / "pgbackrest.conf"
 
 
 def repo() -> Path:
-    """The repository: another disk or machine in a county; beside the nodes here."""
-    configured = os.environ.get("HA_BACKUP_REPO")
-    return Path(configured).resolve() if configured else data_dir() / "backup-repo"
+    """The repository: another machine in a county; beside the nodes' folders here."""
+    return data_dir() / "backup-repo"
 
 
 def configure() -> str:
@@ -40,13 +44,13 @@ def configure() -> str:
     """
     if shutil.which("pgbackrest") is None:
         raise ClusterError("pgbackrest is not installed: run `make ha-deps`")
-    folders = [repo(), data_dir() / "pgbackrest-lock", HA / "logs" / "pgbackrest"]
+    folders = [repo(), data_dir() / "pgbackrest-lock", data_dir() / "pgbackrest-log"]
     user = cluster.os_user()
     for folder in folders:
         folder.mkdir(mode=0o750, parents=True, exist_ok=True)
         if user is not None:
             os.chown(folder, user.pw_uid, user.pw_gid)
-    CONFIG.write_text(
+    config().write_text(
         "# Written by `make ha-up` (ha/pitr.py). README, Operations: the runbook.\n"
         "[global]\n"
         f"repo1-path={repo()}\n"
@@ -56,25 +60,25 @@ def configure() -> str:
         "start-fast=y\n"
         "archive-timeout=60\n"
         f"lock-path={data_dir() / 'pgbackrest-lock'}\n"
-        f"log-path={HA / 'logs' / 'pgbackrest'}\n"
+        f"log-path={data_dir() / 'pgbackrest-log'}\n"
         "log-level-console=warn\n"
         "log-level-file=info\n"
         f"\n[{STANZA}]\n"
         f"pg1-path={pgdata(NODES[0])}\n"
         f"pg1-port={PORTS[NODES[0]]}\n"
     )
-    CONFIG.chmod(0o644)
+    config().chmod(0o644)
     return (
         "archive_mode = on\n"
         "archive_timeout = '60s'\n"
-        f"archive_command = 'pgbackrest --config={CONFIG} --stanza={STANZA} "
+        f"archive_command = 'pgbackrest --config={config()} --stanza={STANZA} "
         '--pg1-path="$PWD" archive-push "%p"\'\n'
     )
 
 
 def pgbackrest(*args: str, node: str | None = None) -> str:
     """Run pgbackrest on the stanza as the PostgreSQL user, against one node if named."""
-    command = ["pgbackrest", f"--config={CONFIG}", f"--stanza={STANZA}"]
+    command = ["pgbackrest", f"--config={config()}", f"--stanza={STANZA}"]
     if node is not None:
         sockets = sql(node, "SHOW unix_socket_directories").split(",")[0].strip()
         command += [
@@ -151,7 +155,7 @@ def restore(target: str, node: str = NODES[0]) -> float:
         os.chown(pgdata(node), user.pw_uid, user.pw_gid)
     run(
         [
-            "pgbackrest", f"--config={CONFIG}", f"--stanza={STANZA}",
+            "pgbackrest", f"--config={config()}", f"--stanza={STANZA}",
             f"--pg1-path={pgdata(node)}", "--type=time", f"--target={target}",
             "--target-action=promote", "restore",
         ]
@@ -160,10 +164,7 @@ def restore(target: str, node: str = NODES[0]) -> float:
     with open(pgdata(node) / "postgresql.auto.conf", "a") as file:
         file.write("# Restored by ha/pitr.py: no standby yet.\nsynchronous_standby_names = ''\n")
     pg_ctl = str(cluster.bin_dir() / "pg_ctl")
-    log = HA / "logs" / f"{node}-restored.log"
-    log.touch()
-    if user is not None:
-        os.chown(log, user.pw_uid, user.pw_gid)
+    log = data_dir() / f"{node}-restored.log"  # the PostgreSQL user writes it
     run([pg_ctl, "start", "-D", str(pgdata(node)), "-l", str(log), "-w", "-t", "300"])
     wait_for(lambda: cluster.writable(node), 300, f"{node} to reach the target and promote")
     return time.monotonic() - started

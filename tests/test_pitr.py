@@ -43,7 +43,13 @@ def must(target: str, timeout: float = 300, **env: str) -> str:
     if result.returncode != 0:
         logs = "\n".join(
             f"--- {log.name}\n{log.read_text(errors='replace')[-2000:]}"
-            for log in sorted((HA / "logs").rglob("*.log"))
+            for log in sorted(
+                [
+                    *(HA / "logs").glob("*.log"),
+                    *(HA / "data").glob("*.log"),
+                    *(HA / "data").glob("*/*.log"),
+                ]
+            )
         )
         pytest.fail(
             f"make {target} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n{logs}"
