@@ -120,7 +120,7 @@ clean:
 # machine, kept by pg_auto_failover, under .ha/. `make ha-up` writes .ha/env for the app,
 # archives the WAL with pgBackRest and takes a full backup (README, Operations).
 .PHONY: ha-deps ha-up ha-status ha-kill-primary ha-kill-standby ha-rejoin ha-down
-.PHONY: pitr-backup pitr-info pitr-verify pitr-restore pitr-drill
+.PHONY: pitr-backup pitr-info pitr-verify pitr-restore pitr-rebuild pitr-drill
 
 ha-deps:
 	@if ! command -v pg_autoctl >/dev/null || ! ls /usr/share/postgresql/*/extension/pgautofailover.control >/dev/null 2>&1 || ! command -v pgbackrest >/dev/null; then \
@@ -166,6 +166,10 @@ pitr-verify:
 pitr-restore:
 	@test -n "$(TARGET)" || { echo "make pitr-restore TARGET='YYYY-MM-DD HH:MM:SS+00'" >&2; exit 2; }
 	$(PYTHON) ha/pitr.py restore "$(TARGET)"
+
+# After a restore: node1 primary again under the monitor, node2 its new standby, a full backup.
+pitr-rebuild:
+	$(PYTHON) ha/pitr.py rebuild
 
 # Rehearse losing both database machines on the ha-up cluster; `make ha-down` after it.
 pitr-drill: ha-deps

@@ -1,7 +1,7 @@
 """Point-in-time recovery for the `make ha-up` cluster, with pgBackRest.
 
     python3 ha/pitr.py backup [full|diff|incr] | info | verify | archive | destroy
-    python3 ha/pitr.py restore 'YYYY-MM-DD HH:MM:SS.ffffff+00'
+    python3 ha/pitr.py restore 'YYYY-MM-DD HH:MM:SS.ffffff+00' | rebuild
 
 `ha/cluster.py up` calls configure(), stanza_create() and backup() from here: every
 node archives its WAL with `pgbackrest archive-push` to one stanza (STANZA) in a
@@ -129,13 +129,21 @@ def archive() -> str:
 
 
 def destroy() -> None:
-    """Lose both database machines: every process SIGKILLed, the data folders removed."""
+    """Lose both database machines: every process SIGKILLed, their files removed."""
     for name in NODES:
         if cluster.processes(name):
             cluster.kill(name)
-        shutil.rmtree(pgdata(name), ignore_errors=True)
-        (HA / f"{name}.pid").unlink(missing_ok=True)
+        forget(name)
     print(f"pitr: destroyed {', '.join(NODES)} (processes killed, data folders removed)")
+
+
+def forget(name: str) -> None:
+    """Remove a node's data folder and its keeper's configuration and state."""
+    shutil.rmtree(pgdata(name), ignore_errors=True)
+    (HA / f"{name}.pid").unlink(missing_ok=True)
+    for kind in ("config", "data", "run"):
+        keeper = data_dir() / "xdg" / kind / "pg_autoctl" / str(pgdata(name)).lstrip("/")
+        shutil.rmtree(keeper, ignore_errors=True)
 
 
 def restore(target: str, node: str = NODES[0]) -> float:
@@ -143,8 +151,8 @@ def restore(target: str, node: str = NODES[0]) -> float:
 
     pgBackRest picks the newest backup before the target and replays the archived WAL
     up to it; PostgreSQL then promotes. The restored node runs alone under pg_ctl (the
-    monitor still remembers the lost nodes): README, Operations says how to rebuild the
-    standby. Returns the seconds from the start of the restore to the first write taken.
+    monitor still remembers the lost nodes) until rebuild() makes the pair again.
+    Returns the seconds from the start of the restore to the first write taken.
     """
     if cluster.processes(node) or pgdata(node).exists():
         raise ClusterError(f"{pgdata(node)} exists: a restore goes into an empty folder")
@@ -167,15 +175,54 @@ def restore(target: str, node: str = NODES[0]) -> float:
     log = data_dir() / f"{node}-restored.log"  # the PostgreSQL user writes it
     run([pg_ctl, "start", "-D", str(pgdata(node)), "-l", str(log), "-w", "-t", "300"])
     wait_for(lambda: cluster.writable(node), 300, f"{node} to reach the target and promote")
+    # Forget the target: a standby copied from this node, or this node demoted one day,
+    # would otherwise stop at T and promote itself.
+    for setting in ("recovery_target_time", "recovery_target_action", "restore_command"):
+        sql(node, f"ALTER SYSTEM RESET {setting}")
+    sql(node, "SELECT pg_reload_conf()")
+    return time.monotonic() - started
+
+
+def rebuild() -> float:
+    """Make the restored node the primary of the pair again, with a new standby.
+
+    The monitor forgets both lost nodes; the restored node, stopped, is registered
+    again (pg_autoctl adopts an existing data folder) and the other node is created
+    as its standby, copied from it. Then a full backup, the first of the new timeline.
+    Returns the seconds it took.
+    """
+    restored, lost = NODES
+    if not cluster.writable(restored):
+        raise ClusterError(f"{restored} does not take writes: restore it first")
+    started = time.monotonic()
+    for name in NODES:
+        run(
+            [
+                "pg_autoctl", "drop", "node", "--monitor", cluster.MONITOR_URI,
+                "--formation", "default", "--name", name, "--force", "--wait", "0",
+            ],
+            check=False,
+        )  # fmt: skip
+    run([str(cluster.bin_dir() / "pg_ctl"), "stop", "-D", str(pgdata(restored)), "-m", "fast"])
+    cluster.create_node(restored)
+    wait_for(lambda: cluster.states().get(restored, ("", ""))[0] == "single", 60, "single")
+    if cluster.processes(lost):
+        cluster.stop((lost,))
+    forget(lost)
+    cluster.create_node(lost)
+    wait_for(cluster.healthy, 120, "a primary with a synchronous standby again")
+    if try_sql(lost, "SELECT pg_is_in_recovery()") != "t":
+        raise ClusterError(f"{lost} was to be a standby, but it takes writes")
+    backup("full")
     return time.monotonic() - started
 
 
 def main(argv: list[str]) -> int:
     """Run one command; exit 0 when it worked."""
-    usage = "backup [full|diff|incr] | info | verify | archive | destroy | restore TIME"
+    usage = "backup [full|diff|incr] | info | verify | archive | destroy | restore TIME | rebuild"
     command, args = (argv[0], argv[1:]) if argv else ("", [])
     arity = {"backup": (0, 1), "info": (0, 0), "verify": (0, 0), "archive": (0, 0)}
-    arity |= {"destroy": (0, 0), "restore": (1, 1)}
+    arity |= {"destroy": (0, 0), "restore": (1, 1), "rebuild": (0, 0)}
     if command not in arity or not arity[command][0] <= len(args) <= arity[command][1]:
         print(f"usage: {sys.argv[0]} {usage}", file=sys.stderr)
         return 2
@@ -192,6 +239,11 @@ def main(argv: list[str]) -> int:
             print(f"pitr: archived up to {archive()}")
         elif command == "destroy":
             destroy()
+        elif command == "rebuild":
+            seconds = rebuild()
+            print(
+                f"pitr: {NODES[0]} primary, {NODES[1]} its standby, a full backup: {seconds:.0f} s"
+            )
         else:
             seconds = restore(args[0])
             print(f"pitr: {NODES[0]} restored to {args[0]} and promoted in {seconds:.1f} s")

@@ -10,7 +10,9 @@ API with Idempotency-Keys:
 5. node1 is restored from the pgBackRest repository to T and promoted
    (`ha/pitr.py restore T`);
 6. `flask ledger verify` must pass, every inspection answered before T must be there
-   with its points, none answered after T, and a key answered before T is replayed.
+   with its points, none answered after T, and a key answered before T is replayed;
+7. the pair is rebuilt (`ha/pitr.py rebuild`: node1 primary, node2 its new
+   synchronous standby, a full backup) and takes a grade again.
 
 Exit 0 only then; a short report is printed either way. PITR_WRITES (default 40) sets
 the inspections on each side of T. `make ha-down` removes the cluster afterwards.
@@ -41,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 HA = Path(os.environ.get("HA_DIR", ROOT / ".ha")).resolve()
 WRITES = int(os.environ.get("PITR_WRITES", "40"))
-HOUSEHOLDS = 20
+HOUSEHOLDS = max(20, WRITES // 4)  # within the daily limit: 2 x WRITES + 1 grades
 POINTS = 3  # grade A under the default rules
 DAILY_LIMIT = 10
 
@@ -108,6 +110,23 @@ def drill(step) -> None:
     step(
         f"all {len(before)} inspections before T are there with their points, "
         f"none of the {len(after)} after T; a key answered before T replays"
+    )
+    ha("rebuild")
+    app = make_app(settings)
+    with app.app_context():
+        try:
+            again = credit(app.test_client(), {"Authorization": f"Bearer {token}"}, households, 1)
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+    status = subprocess.run(
+        ["python3", str(HERE / "cluster.py"), "status"], capture_output=True, text=True
+    )
+    if status.returncode != 0:
+        raise DrillFailed(f"the rebuilt pair is not healthy:\n{status.stdout}")
+    step(
+        f"the pair rebuilt (node1 primary, node2 its synchronous standby, a full backup); "
+        f"{len(again)} new grade answered 201"
     )
 
 
