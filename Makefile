@@ -117,17 +117,19 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
 # High availability (README, Production): a primary and a synchronous standby on this
-# machine, kept by pg_auto_failover, under .ha/. `make ha-up` writes .ha/env for the app.
+# machine, kept by pg_auto_failover, under .ha/. `make ha-up` writes .ha/env for the app,
+# archives the WAL with pgBackRest and takes a full backup (README, Operations).
 .PHONY: ha-deps ha-up ha-status ha-kill-primary ha-kill-standby ha-rejoin ha-down
+.PHONY: pitr-backup pitr-info pitr-verify pitr-restore pitr-rebuild pitr-drill
 
 ha-deps:
-	@if ! command -v pg_autoctl >/dev/null || ! ls /usr/share/postgresql/*/extension/pgautofailover.control >/dev/null 2>&1; then \
+	@if ! command -v pg_autoctl >/dev/null || ! ls /usr/share/postgresql/*/extension/pgautofailover.control >/dev/null 2>&1 || ! command -v pgbackrest >/dev/null; then \
 		if [ "$$(id -u)" = 0 ]; then \
-			echo "Installing Debian's pg_auto_failover for the HA cluster"; \
+			echo "Installing Debian's pg_auto_failover and pgbackrest for the HA cluster"; \
 			version=$$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1); \
-			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-$${version:-15}-auto-failover >/dev/null; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql-$${version:-15}-auto-failover pgbackrest >/dev/null; \
 		else \
-			echo "The HA cluster needs pg_auto_failover: sudo apt-get install postgresql-15-auto-failover" >&2; exit 1; \
+			echo "The HA cluster needs pg_auto_failover and pgbackrest: sudo apt-get install postgresql-15-auto-failover pgbackrest" >&2; exit 1; \
 		fi; \
 	fi
 
@@ -148,3 +150,28 @@ ha-rejoin:
 
 ha-down:
 	$(PYTHON) ha/cluster.py down
+
+# Point-in-time recovery of the ha-up cluster (README, Operations). BACKUP=full|diff|incr.
+BACKUP ?= full
+pitr-backup:
+	$(PYTHON) ha/pitr.py backup $(BACKUP)
+
+pitr-info:
+	@$(PYTHON) ha/pitr.py info
+
+pitr-verify:
+	$(PYTHON) ha/pitr.py verify
+
+# make pitr-restore TARGET='2026-12-07 20:50:21+00' (both nodes lost: `ha/pitr.py destroy` first)
+pitr-restore:
+	@test -n "$(TARGET)" || { echo "make pitr-restore TARGET='YYYY-MM-DD HH:MM:SS+00'" >&2; exit 2; }
+	$(PYTHON) ha/pitr.py restore "$(TARGET)"
+
+# After a restore: node1 primary again under the monitor, node2 its new standby, a full backup.
+pitr-rebuild:
+	$(PYTHON) ha/pitr.py rebuild
+
+# Rehearse losing both database machines on the ha-up cluster; `make ha-down` after it.
+pitr-drill: ha-deps
+	@test -x $(BIN)/python || { echo "pitr-drill runs the app: make the virtualenv first (make test-fast)" >&2; exit 1; }
+	$(BIN)/python ha/pitr_drill.py

@@ -403,6 +403,9 @@ def up() -> None:
     bin_dir()
     prepare_folders()
     started = time.monotonic()
+    import pitr  # WAL archiving and backups with pgBackRest (README, Operations)
+
+    archiving = pitr.configure()
 
     run(
         [
@@ -416,20 +419,25 @@ def up() -> None:
     wait_for(lambda: try_sql(MONITOR, "SELECT 1") == "1", 30, "the monitor")
 
     for name in NODES:
-        create_node(name)
+        create_node(name, archiving)
         if name == NODES[0]:
             wait_for(lambda n=name: try_sql(n, "SELECT 1") == "1", 30, f"{name} to start")
             sql(name, f"CREATE ROLE {APP_ROLE} LOGIN")
             sql(name, f"ALTER DATABASE {DATABASE} OWNER TO {APP_ROLE}")
+            pitr.stanza_create(name)  # before the standby's copy closes a WAL segment
     primary = wait_for(healthy, 60, "a primary with a synchronous standby")
     write_env()
     print(
         f"ha: {primary} is primary, the other node its synchronous standby "
         f"({time.monotonic() - started:.0f} s). The app's settings are in {HA / 'env'}."
     )
+    print(
+        f"ha: WAL archived to {pitr.repo()} (pgBackRest stanza {pitr.STANZA}); "
+        f"full backup in {pitr.backup('full'):.0f} s"
+    )
 
 
-def create_node(name: str) -> None:
+def create_node(name: str, archiving: str = "") -> None:
     """Register a data node with the monitor: the first initialises, the next copies it."""
     run(
         [
@@ -442,7 +450,7 @@ def create_node(name: str) -> None:
     )  # fmt: skip
     if name == NODES[0]:
         # The standby copies this file with the data (pg_basebackup).
-        append(pgdata(name) / "postgresql.conf", NODE_SETTINGS)
+        append(pgdata(name) / "postgresql.conf", NODE_SETTINGS + archiving)
     for option, value in KEEPER_SETTINGS.items():
         run(["pg_autoctl", "config", "set", "--pgdata", str(pgdata(name)), option, value])
     start(name)
@@ -569,4 +577,5 @@ def down() -> None:
 
 
 if __name__ == "__main__":
+    sys.modules.setdefault("cluster", sys.modules[__name__])  # ha/pitr.py imports it by name
     sys.exit(main(sys.argv[1:]))
