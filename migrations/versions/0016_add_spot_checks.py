@@ -1,6 +1,6 @@
 """add spot checks (复核): the recorded draw and the checker's grades
 
-Revision ID: 0019
+Revision ID: 0016
 Revises: 0015
 
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0019"
+revision = "0016"
 down_revision = "0015"
 branch_labels = None
 depends_on = None
