@@ -163,9 +163,15 @@ def _reporter_household(reporter: User | None) -> Household | None:
 
 
 def get_case(village_id: int, case_id: int, *, lock: bool = False) -> Case:
+    """The village's case; lock: its row locked, read afresh.
+
+    A page reads the case before it writes (the after-photo); under READ COMMITTED
+    the locked read returns the row another transaction just committed, and
+    populate_existing makes the session take it instead of the copy read before.
+    """
     query = select(Case).where(Case.id == case_id, Case.village_id == village_id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     case = db.session.scalar(query)
     if case is None:
         raise NotFound("No such case.")
