@@ -33,6 +33,7 @@ STOCK_WRITTEN_OFF = "stock_written_off"
 STATION_CREATED = "station_created"
 GRID_CREATED = "grid_created"
 GRID_RENAMED = "grid_renamed"
+CASE_SUPERVISED = "case_supervised"
 ACTIONS = (
     RULES_CHANGED,
     CARD_REISSUED,
@@ -56,6 +57,7 @@ ACTIONS = (
     STATION_CREATED,
     GRID_CREATED,
     GRID_RENAMED,
+    CASE_SUPERVISED,
 )
 
 

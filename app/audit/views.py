@@ -46,6 +46,7 @@ ACTION_LABELS = {
     services.STATION_CREATED: _l("Collection point added"),
     services.GRID_CREATED: _l("Grid added"),
     services.GRID_RENAMED: _l("Grid renamed"),
+    services.CASE_SUPERVISED: _l("Case supervised"),
 }
 
 # What happened, as a sentence about its target (%(target)s: a household, a user, a good).
@@ -72,6 +73,7 @@ SENTENCES = {
     services.STATION_CREATED: _l("Added the collection point %(target)s."),
     services.GRID_CREATED: _l("Added the grid %(target)s."),
     services.GRID_RENAMED: _l("Renamed the grid %(target)s."),
+    services.CASE_SUPERVISED: _l("Supervised the case %(target)s."),
 }
 
 TARGET_LABELS = {
@@ -84,6 +86,7 @@ TARGET_LABELS = {
     "good": _l("Good"),
     "station": _l("Collection point"),
     "grid": _l("Grid"),
+    "case": _l("Case"),
 }
 
 # The name of each detail an event may keep (app/*/services.py's record() calls).
@@ -306,7 +309,7 @@ def sentence(event: AuditEvent, names: Names) -> Markup:
         )
     elif event.target_type == "user":
         target = Markup("<strong>{}</strong>").format(details.get("username") or event.target_id)
-    elif event.target_type in ("good", "grid", "station"):
+    elif event.target_type in ("good", "grid", "station", "case"):
         target = Markup("<strong>{}</strong>").format(details.get("name") or event.target_id)
     else:
         target = Markup(escape(str(TARGET_LABELS.get(event.target_type, event.target_type))))
