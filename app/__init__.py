@@ -111,6 +111,7 @@ def register_blueprints(app: Flask) -> None:
     from app.cases import desk as _cases_desk  # noqa: F401  (its routes join cases_views.bp)
     from app.cases import offline as _cases_offline  # noqa: F401  (its routes join cases_views.bp)
     from app.cases import open311
+    from app.cases import township as _cases_township  # noqa: F401  (its routes join cases_views.bp)
     from app.cases import views as cases_views
     from app.catalogue import api as catalogue_api
     from app.catalogue import views as catalogue_views

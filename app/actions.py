@@ -28,7 +28,7 @@ from datetime import date, datetime
 from operator import attrgetter
 from typing import Any
 
-from flask import redirect, url_for
+from flask import g, redirect, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_smorest import Blueprint
@@ -171,9 +171,18 @@ class Action:
     func: Callable[..., Any]
     schema: type[Schema]
     roles: tuple[str, ...]
+    # A write a township's user may make too: the village of the row the path names.
+    township_village: Callable[..., int] | None = None
 
     def __call__(self, scope: Scope, data: dict, **view_args: Any) -> Any:
         return self.func(scope, data, **view_args)
+
+    def scope(self, **view_args: Any) -> Scope:
+        """The caller's scope: its village, or for a township's user the row's village."""
+        user = g.get("user")
+        if self.township_village is not None and user is not None and user.village_id is None:
+            return current_scope(self.township_village(user, **view_args))
+        return current_scope()
 
     def load(self, form: Mapping[str, Any]) -> dict:
         """Check a page form's fields with the action's schema."""
@@ -225,7 +234,7 @@ class Action:
             raise FormExpired()
         if data is None:
             data = self.load(form)
-        scope = current_scope()
+        scope = self.scope(**view_args)
         digest = fingerprint(
             b"page",
             self.name.encode(),
@@ -297,18 +306,26 @@ def action(
     location: Callable[[Any], str] | None = None,
     arguments_location: str = "json",
     responses: Mapping[int, str] | None = None,
+    township_village: Callable[..., int] | None = None,
 ) -> Callable[[Callable[..., Any]], Action]:
     """Declare a write served at rule on the API blueprint; return it as an Action for pages.
 
     The decorated function takes (scope, data, **path arguments) and returns what
     `out` dumps. roles are checked first, then the write runs in one retried
     transaction honouring Idempotency-Key, which the OpenAPI document describes.
+
+    township_village(user, **path arguments) opens the write to a read-only role (a
+    township, listed in roles): it names the village of the row the path names, and
+    answers 404 for a row of none of the user's villages. The function itself
+    refuses the township every request but the ones it may make.
     """
     allowed = tuple(roles)
 
     def decorator(func: Callable[..., Any]) -> Action:
+        declared = Action(func.__name__, func, schema, allowed, township_village)
+
         def view(args: dict, **kwargs: Any):
-            result = func(current_scope(), args, **kwargs)
+            result = func(declared.scope(**kwargs), args, **kwargs)
             headers = {"Location": location(result)} if location is not None else {}
             return result, status, headers
 
@@ -320,10 +337,10 @@ def action(
         # An instance, made once: given the class, webargs makes one for every request.
         wrapped = blp.arguments(schema(), location=arguments_location)(wrapped)
         wrapped = blp.doc(**IDEMPOTENCY_DOC)(wrapped)
-        wrapped = write_endpoint(wrapped)
-        wrapped = role_required(*allowed)(wrapped)
+        wrapped = write_endpoint(wrapped, village=lambda **path: declared.scope(**path).village_id)
+        wrapped = role_required(*allowed, read_only_may=township_village is not None)(wrapped)
         blp.route(rule, methods=[method])(wrapped)
-        return Action(func.__name__, func, schema, allowed)
+        return declared
 
     return decorator
 

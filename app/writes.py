@@ -415,11 +415,13 @@ class _KeyedRun:
         return replayed
 
 
-def write_endpoint(view: Callable) -> Callable:
+def write_endpoint(view: Callable, village: Callable[..., int] | None = None) -> Callable:
     """Run an API view in one retried write transaction, honouring Idempotency-Key.
 
     Use it below the route and above smorest's arguments/response decorators, so
     that what is stored is the response exactly as the client first got it.
+    village(**path arguments): the village a key is kept in, for a caller of none
+    of its own (a township); by default the caller's village.
     """
 
     @wraps(view)
@@ -429,7 +431,7 @@ def write_endpoint(view: Callable) -> Callable:
             return run_write(lambda: view(*args, **kwargs))
         user = g.user  # role_required, above this decorator, has loaded it
         return run_idempotent(
-            user.village_id,
+            village(**kwargs) if village is not None else user.village_id,
             key,
             request_fingerprint(user.id),
             lambda: view(*args, **kwargs),

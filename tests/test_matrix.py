@@ -458,6 +458,11 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "POST /admin/cases/<id:case_id>/photos/<id:photo_id>":
         (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    # The township's open reports and its 督办 (supervise): a township's pages only.
+    "GET /township/cases":
+        (LOGIN, 403,   403,   403,   403,   403,   403,   403),
+    "POST /township/cases/<id:case_id>":
+        (LOGIN, 403,   403,   403,   403,   403,   403,   403),
     "GET /admin/stations":
         (LOGIN, 200,   403,   403,   403,   200,   403,   403),
     "POST /admin/stations":
@@ -511,6 +516,11 @@ TOWNSHIP_CELLS: dict[str, tuple[Cell, Cell]] = {
     "GET /api/v1/cases": (200, X),
     "GET /api/v1/reports/cases": (200, X),
     "GET /api/v1/reports/anomalies": (200, X),
+    # A township supervises (督办) its villages' cases and takes no other action: the
+    # matrix's comment answers read_only; another township's case is not found.
+    "POST /api/v1/cases/<id:case_id>/events": (RO, X),
+    "GET /township/cases": (200, 200),
+    "POST /township/cases/<id:case_id>": (302, X),
     "GET /open311/v2/services.<any(json, xml):fmt>": (200, 200),
     "GET /open311/v2/requests.<any(json, xml):fmt>": (200, 200),
     "GET /open311/v2/requests/<id:case_id>.<any(json, xml):fmt>": (200, 200),
@@ -1037,6 +1047,9 @@ REQUESTS: dict[str, Spec] = {
     },
     "POST /admin/cases/<id:case_id>": lambda w, p: {
         "data": {"key": uuid.uuid4().hex, "action": "comment", "note": "已知悉"}
+    },
+    "POST /township/cases/<id:case_id>": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "note": "请尽快处理"}
     },
     "POST /admin/cases/<id:case_id>/photos/<id:photo_id>": lambda w, p: {
         "data": {"key": uuid.uuid4().hex, "public": "false"}

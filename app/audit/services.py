@@ -37,6 +37,7 @@ GRID_CREATED = "grid_created"
 GRID_RENAMED = "grid_renamed"
 SPOT_CHECK_DRAWN = "spot_check_drawn"
 SPOT_CHECK_GRADED = "spot_check_graded"
+CASE_SUPERVISED = "case_supervised"
 ACTIONS = (
     RULES_CHANGED,
     CARD_REISSUED,
@@ -64,6 +65,7 @@ ACTIONS = (
     GRID_RENAMED,
     SPOT_CHECK_DRAWN,
     SPOT_CHECK_GRADED,
+    CASE_SUPERVISED,
 )
 
 

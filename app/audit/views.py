@@ -50,6 +50,7 @@ ACTION_LABELS = {
     services.GRID_RENAMED: _l("Grid renamed"),
     services.SPOT_CHECK_DRAWN: _l("Spot check drawn"),
     services.SPOT_CHECK_GRADED: _l("Spot check graded"),
+    services.CASE_SUPERVISED: _l("Case supervised"),
 }
 
 # What happened, as a sentence about its target (%(target)s: a household, a user, a good).
@@ -80,6 +81,7 @@ SENTENCES = {
     services.GRID_RENAMED: _l("Renamed the grid %(target)s."),
     services.SPOT_CHECK_DRAWN: _l("Drew a spot check of a day's inspections."),
     services.SPOT_CHECK_GRADED: _l("Graded an inspection again in a spot check."),
+    services.CASE_SUPERVISED: _l("Supervised the case %(target)s."),
 }
 
 TARGET_LABELS = {
@@ -93,6 +95,7 @@ TARGET_LABELS = {
     "station": _l("Collection point"),
     "grid": _l("Grid"),
     "spot_check": _l("Spot check"),
+    "case": _l("Case"),
 }
 
 # The name of each detail an event may keep (app/*/services.py's record() calls).
@@ -322,7 +325,7 @@ def sentence(event: AuditEvent, names: Names) -> Markup:
         )
     elif event.target_type == "user":
         target = Markup("<strong>{}</strong>").format(details.get("username") or event.target_id)
-    elif event.target_type in ("good", "grid", "station"):
+    elif event.target_type in ("good", "grid", "station", "case"):
         target = Markup("<strong>{}</strong>").format(details.get("name") or event.target_id)
     else:
         target = Markup(escape(str(TARGET_LABELS.get(event.target_type, event.target_type))))

@@ -74,8 +74,12 @@ def login_required_user() -> User:
     return user
 
 
-def role_required(*roles: str) -> Callable:
-    """Let only users with one of these roles call the view."""
+def role_required(*roles: str, read_only_may: bool = False) -> Callable:
+    """Let only users with one of these roles call the view.
+
+    read_only_may: a write a read-only role (a township) may call too; the view
+    itself says which of its requests (app/cases: supervise, 督办).
+    """
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
@@ -90,8 +94,10 @@ def role_required(*roles: str) -> Callable:
                 if wants_json():
                     raise
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-            if roles and request.method not in SAFE_METHODS and not may_write(user):
-                # The one place a read-only role (a township) is refused every write.
+            writes = request.method not in SAFE_METHODS
+            if roles and writes and not read_only_may and not may_write(user):
+                # A read-only role (a township) is refused every write here, but for
+                # the few declared read_only_may, whose service refuses it the rest.
                 raise ReadOnly()
             if roles and user.role not in roles:
                 raise Forbidden("Your role may not do this.")

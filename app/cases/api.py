@@ -220,19 +220,25 @@ def add_photo(scope: Scope, files: dict, case_id: int):
 @action(
     blp,
     "/cases/<id:case_id>/events",
-    roles=ROLES,
+    roles=(*ROLES, TOWNSHIP),
     schema=EventIn,
     out=CaseOut,
     status=201,
     responses={
         **NO_CASE,
-        403: "forbidden: a role that may not take this action",
+        403: "forbidden: a role that may not take this action; read_only: a township, but "
+        "for supervise",
         409: "invalid_transition, or insufficient_points / already_reversed (mark_invalid)",
         422: "validation_error, or photo_required (resolve)",
     },
+    township_village=services.township_case_village,
 )
 def add_event(scope: Scope, data: dict, case_id: int):
-    """Move the case or note on it; the actions and who may take them are in API.md."""
+    """Move the case or note on it; the actions and who may take them are in API.md.
+
+    A township's user supervises (督办) a case of one of its villages, and takes no
+    other action; the assignee sees the case flagged.
+    """
     request = services.EventRequest(**data)
     case = services.act(scope.user, scope.village_id, case_id, request)
     return case_out(case, scope.user)

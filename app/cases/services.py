@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
+from app.audit.services import CASE_SUPERVISED, record
 from app.auth.models import ADMIN, INSPECTOR, TOWNSHIP, User, UserGrid
 from app.cases import transitions
 from app.cases.models import (
@@ -19,13 +20,13 @@ from app.cases.models import (
 )
 from app.cases.stations import get_station, village_grid
 from app.db import db, utcnow
-from app.errors import DomainError, Forbidden, NotFound, ValidationFailed
+from app.errors import DomainError, Forbidden, NotFound, ReadOnly, ValidationFailed
 from app.households.models import Household
 from app.ledger.models import ISSUANCE, JournalKind
 from app.ledger.services import Leg, post, posting_accounts, reverse
 from app.photos import store_photo
 from app.rules.cases import CaseRules, case_rules
-from app.scope import day_start, local_date, village_zone
+from app.scope import day_start, local_date, may_write, reachable_villages, village_zone
 from app.villages.models import Village
 
 MAX_EXTENSION_HOURS = 15 * 24
@@ -163,13 +164,27 @@ def _reporter_household(reporter: User | None) -> Household | None:
 
 
 def get_case(village_id: int, case_id: int, *, lock: bool = False) -> Case:
+    """The village's case; lock: its row locked, read afresh.
+
+    A page reads the case before it writes (the after-photo); under READ COMMITTED
+    the locked read returns the row another transaction just committed, and
+    populate_existing makes the session take it instead of the copy read before.
+    """
     query = select(Case).where(Case.id == case_id, Case.village_id == village_id)
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update().execution_options(populate_existing=True)
     case = db.session.scalar(query)
     if case is None:
         raise NotFound("No such case.")
     return case
+
+
+def township_case_village(user: User, case_id: int) -> int:
+    """The village of a case in one of the township user's villages; any other: 404."""
+    village_id = db.session.scalar(select(Case.village_id).where(Case.id == case_id))
+    if village_id is None or village_id not in reachable_villages(user):
+        raise NotFound("No such case.")
+    return village_id
 
 
 def visible_case(viewer: User, village_id: int, case_id: int) -> Case:
@@ -226,6 +241,8 @@ def act(actor: User, village_id: int, case_id: int, request: EventRequest) -> Ca
     case = get_case(village_id, case_id, lock=True)
     if not transitions.may_see(actor, case):
         raise NotFound("No such case.")
+    if not may_write(actor) and request.action not in transitions.READ_ONLY_ACTIONS:
+        raise ReadOnly("A township supervises (督办) a case and changes nothing else.")
     if not move.who(actor, case):
         raise Forbidden("Your role may not do this to this case.")
     if move.sources is not None and case.state not in move.sources:
@@ -364,6 +381,15 @@ def _extended(actor: User, case: Case, request: EventRequest) -> None:
 
 def _supervised(actor: User, case: Case, request: EventRequest) -> None:
     case.supervised = True
+    record(
+        case.village_id,
+        actor.id,
+        CASE_SUPERVISED,
+        "case",
+        case.id,
+        {"name": case_code(case)},
+        reason=request.note,
+    )
 
 
 CHECKS = {

@@ -106,3 +106,5 @@ TRANSITIONS: dict[str, Move] = {
     "supervise": Move(admin_or_township, WORKING_STATES, None),
 }
 ACTIONS = tuple(TRANSITIONS)
+# The one write a read-only role (a township) takes: any other answers 403 read_only.
+READ_ONLY_ACTIONS = frozenset({"supervise"})

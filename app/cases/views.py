@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 
 from app.actions import FormExpired, FormInvalid, page_error
 from app.auth.decorators import role_required
-from app.auth.models import HOUSEHOLD, INSPECTOR, ROLES, User
+from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, ROLES, TOWNSHIP, User
 from app.cases import reads, services, transitions
 from app.cases.api import add_event, case_out, report_case
 from app.cases.models import (
@@ -46,6 +46,9 @@ from app.villages.models import Grid
 from app.writes import fingerprint, page_key, run_idempotent
 
 bp = Blueprint("cases", __name__)
+
+# Who reads a supervision (督办) note on a case's card: the village's workers and the township.
+SUPERVISION_READERS = (ADMIN, INSPECTOR, TOWNSHIP)
 
 # At most this many reports an hour at one collection point from people not logged in.
 STATION_REPORTS_PER_HOUR = 30
@@ -152,6 +155,9 @@ def shown_case(case: Case, viewer: User, now: datetime) -> dict:
         event["words"] = str(ACTION_WORDS.get(event["action"], event["action"]))
     for photo in shown["photos"]:
         photo["page_url"] = url_for("cases.photo", case_id=case.id, photo_id=photo["id"])
+    # The latest 督办 note, flagged for the worker; never shown to the reporter.
+    notes = [e["note"] for e in shown["events"] if e["action"] == "supervise" and e["note"]]
+    shown["supervise_note"] = notes[-1] if notes and viewer.role in SUPERVISION_READERS else None
     return shown
 
 
