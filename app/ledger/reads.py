@@ -97,6 +97,18 @@ class StatementLine:
     version: int
 
 
+def side_memo(memo: str, delta: int) -> str:
+    """A journal's memo as one account's statement shows it.
+
+    A transfer between two households (a split, a merge) keeps one memo for each side,
+    "the giver's|the receiver's" ("分户转出 → B|分户转入 ← A"): each reads its own.
+    """
+    giver, bar, receiver = memo.partition("|")
+    if not bar:
+        return memo
+    return giver if delta < 0 else receiver
+
+
 def statement(
     account_id: int,
     *,
@@ -128,7 +140,7 @@ def statement(
             amount=entry.delta,
             balance_after=entry.balance_after,
             created_at=entry.created_at,
-            memo=journal.memo,
+            memo=side_memo(journal.memo, entry.delta),
             reason=journal.reason,
             reverses_id=journal.reverses_id,
             version=entry.version,
