@@ -18,6 +18,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from sqlalchemy import text
 from testsupport import PARAMETER, PASSWORD, bearer, csrf_token, openapi_path, png_bytes
@@ -252,6 +253,15 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (401,   200,   403,   403,   403,   X,     403,   403),
     "GET /api/v1/households/<id:household_id>/ledger":
         (401,   200,   200,   200,   200,   X,     X,     X),
+    # Households over time (issue 31): the admin's actions, each on a household of its own.
+    "POST /api/v1/households/<id:household_id>/split":
+        (401,   201,   403,   403,   403,   X,     403,   403),
+    "POST /api/v1/households/<id:household_id>/merge":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "POST /api/v1/households/<id:household_id>/move-out":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "POST /api/v1/households/<id:household_id>/move-back":
+        (401,   200,   403,   403,   403,   X,     403,   403),
     # Another village's card is no card at all: invalid_qr.
     "POST /api/v1/scan":
         (401,   200,   200,   200,   403,   422,   422,   422),
@@ -539,6 +549,14 @@ class World:
         db.session.commit()
         return household.id
 
+    def fresh_moved_out_household(self) -> int:
+        household = db.session.get_one(Household, self.fresh_household())
+        household.status = "moved_out"
+        household.moved_out_on = date.today()
+        household.forfeit_on = date.today() + timedelta(days=28)
+        db.session.commit()
+        return household.id
+
     def fresh_inspection(self) -> int:
         household = db.session.get_one(Household, self.fresh_household())
         inspection = record_inspection(household, self.users["inspector"], "A")
@@ -792,6 +810,21 @@ REQUESTS: dict[str, Spec] = {
         "json": {"reason": "丢失"}
     },
     "POST /api/v1/scan": lambda w, p: {"json": {"payload": p["token"]}},
+    "POST /api/v1/households/<id:household_id>/split": lambda w, p: {
+        "json": {
+            "name": w.unique("分户"),
+            "address": "青山村5组",
+            "grid_id": p["grid_id"],
+            "points": 0,
+        }
+    },
+    "POST /api/v1/households/<id:household_id>/merge": lambda w, p: {
+        "json": {"into": w.h_other_id}
+    },
+    "POST /api/v1/households/<id:household_id>/move-out": lambda w, p: {
+        "json": {"on": "2026-01-01"}
+    },
+    "POST /api/v1/households/<id:household_id>/move-back": lambda w, p: {"json": {}},
     "PUT /api/v1/rules": lambda w, p: {
         "json": {"grades": {"A": 3, "B": 2, "C": 1, "D": 0}, "daily_limit": 1}
     },
@@ -934,6 +967,15 @@ FRESH: dict[str, Callable[[World], dict[str, int]]] = {
         "redemption_id": w.fresh_redemption()
     },
     "POST /my/reports/<id:case_id>": lambda w: {"case_id": w.fresh_case()},
+    "POST /api/v1/households/<id:household_id>/merge": lambda w: {
+        "household_id": w.fresh_household()
+    },
+    "POST /api/v1/households/<id:household_id>/move-out": lambda w: {
+        "household_id": w.fresh_household()
+    },
+    "POST /api/v1/households/<id:household_id>/move-back": lambda w: {
+        "household_id": w.fresh_moved_out_household()
+    },
 }
 
 
