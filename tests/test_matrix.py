@@ -192,6 +192,14 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (LOGIN, 302,   403,   403,   403,   XR,    403,   403),
     "POST /admin/households/<id:household_id>/adjust":
         (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/households/<id:household_id>/split":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/households/<id:household_id>/merge":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/households/<id:household_id>/move-out":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/households/<id:household_id>/move-back":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "POST /admin/households/<id:household_id>/inspections/<id:inspection_id>/void":
         (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "GET /admin/users":
@@ -549,6 +557,9 @@ class World:
         db.session.commit()
         return household.id
 
+    def code_of(self, household_id: int) -> str:
+        return db.session.get_one(Household, household_id).code
+
     def fresh_moved_out_household(self) -> int:
         household = db.session.get_one(Household, self.fresh_household())
         household.status = "moved_out"
@@ -776,6 +787,24 @@ REQUESTS: dict[str, Spec] = {
     "POST /admin/households/<id:household_id>/adjust": lambda w, p: {
         "data": {"amount": "1", "reason": "补录", "key": w.unique("adjust")}
     },
+    "POST /admin/households/<id:household_id>/split": lambda w, p: {
+        "data": {
+            "name": w.unique("分户"),
+            "address": "青山村5组",
+            "grid_id": str(p["grid_id"]),
+            "points": "0",
+            "key": w.unique("split"),
+        }
+    },
+    "POST /admin/households/<id:household_id>/merge": lambda w, p: {
+        "data": {"into_code": w.code_of(w.h_other_id), "key": w.unique("merge")}
+    },
+    "POST /admin/households/<id:household_id>/move-out": lambda w, p: {
+        "data": {"on": "2026-01-01", "key": w.unique("move-out")}
+    },
+    "POST /admin/households/<id:household_id>/move-back": lambda w, p: {
+        "data": {"key": w.unique("move-back")}
+    },
     "POST /admin/households/<id:household_id>/inspections/<id:inspection_id>/void": lambda w, p: {
         "data": {"reason": "误录", "key": w.unique("void")}
     },
@@ -967,6 +996,15 @@ FRESH: dict[str, Callable[[World], dict[str, int]]] = {
         "redemption_id": w.fresh_redemption()
     },
     "POST /my/reports/<id:case_id>": lambda w: {"case_id": w.fresh_case()},
+    "POST /admin/households/<id:household_id>/merge": lambda w: {
+        "household_id": w.fresh_household()
+    },
+    "POST /admin/households/<id:household_id>/move-out": lambda w: {
+        "household_id": w.fresh_household()
+    },
+    "POST /admin/households/<id:household_id>/move-back": lambda w: {
+        "household_id": w.fresh_moved_out_household()
+    },
     "POST /api/v1/households/<id:household_id>/merge": lambda w: {
         "household_id": w.fresh_household()
     },
