@@ -4,12 +4,13 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
-from testsupport import assert_problem, balance_of
+from testsupport import assert_problem, balance_of, page_post
 
 from app.audit.models import AuditEvent
 from app.checks import verify_all
 from app.db import db
 from app.households import changes
+from app.households.models import Household
 from app.ledger.models import Journal
 from app.scope import village_today
 
@@ -356,3 +357,114 @@ def test_the_resident_sees_how_long_is_left(
 def test_days_left(make_household, village):
     family = make_household()
     assert changes.days_left(family, today(village)) is None
+
+
+# Pages --------------------------------------------------------------------------------------
+
+
+def detail(client, household_id):
+    page = client.get(f"/admin/households/{household_id}")
+    assert page.status_code == 200, page.text
+    return page.text
+
+
+def test_the_split_form_creates_the_household_and_offers_its_card(
+    admin_client, make_household, grid
+):
+    old = make_household(points=15)
+    assert "data-split-form" in detail(admin_client, old.id)
+    assert 'max="15"' in detail(admin_client, old.id)
+
+    response = page_post(
+        admin_client,
+        f"/admin/households/{old.id}/split",
+        {"name": "马小军", "address": "幸福路10号", "grid_id": str(grid.id), "points": "6"},
+    )
+
+    assert response.status_code == 302, response.text
+    page = admin_client.get(response.headers["Location"]).text
+    db.session.rollback()
+    new = db.session.scalar(select(Household).where(Household.name == "马小军"))
+    assert f"/admin/cards.pdf?id={new.id}" in page and "Print its card" in page
+    assert balance_of(old) == 9 and balance_of(new) == 6
+    card = admin_client.get(f"/admin/cards.pdf?id={new.id}")
+    assert card.status_code == 200 and card.mimetype == "application/pdf"
+
+
+def test_the_split_form_refuses_more_than_the_balance_and_bad_numbers(
+    admin_client, make_household, grid
+):
+    old = make_household(points=3)
+    fields = {"name": "马小军", "address": "幸福路10号", "grid_id": str(grid.id)}
+    path = f"/admin/households/{old.id}/split"
+    too_many = page_post(admin_client, path, {**fields, "points": "4"})
+    assert too_many.status_code == 302
+    assert "Not enough points." in admin_client.get(too_many.headers["Location"]).text
+    typed = page_post(admin_client, path, {**fields, "points": "x"})
+    assert typed.status_code == 422 and "Points that go with the new household" in typed.text
+    assert balance_of(old, fresh=True) == 3
+
+
+def test_the_merge_form_by_code_and_the_history_from_the_survivor(admin_client, make_household):
+    parents = make_household(points=8, name="马老汉")
+    children = make_household(points=1, name="马建设")
+
+    unknown = page_post(
+        admin_client, f"/admin/households/{parents.id}/merge", {"into_code": "XX-9"}
+    )
+    assert unknown.status_code == 422 and "XX-9" in unknown.text
+    response = page_post(
+        admin_client, f"/admin/households/{parents.id}/merge", {"into_code": children.code.lower()}
+    )
+
+    assert response.status_code == 302, response.text
+    assert "its card no longer works" in admin_client.get(response.headers["Location"]).text
+    survivor = detail(admin_client, children.id)
+    assert "data-merged-here" in survivor and f"/admin/households/{parents.id}" in survivor
+    merged = detail(admin_client, parents.id)
+    assert "data-merged-into" in merged and "data-split-form" not in merged
+    assert "合户转出" in merged  # its history stays readable
+    assert balance_of(children, fresh=True) == 9
+
+
+def test_move_out_and_back_from_the_page_and_what_the_resident_sees(
+    admin_client, client, app, village, household, resident
+):
+    from testsupport import log_in
+
+    household_id = household.id
+    day = today(village)
+    response = page_post(
+        admin_client,
+        f"/admin/households/{household_id}/move-out",
+        {"on": day.isoformat(), "forfeit_after_days": "10"},
+    )
+    assert response.status_code == 302, response.text
+    page = admin_client.get(response.headers["Location"]).text
+    assert "10 days left" in page and "data-move-back" in page
+
+    resident_client = app.test_client()
+    log_in(resident_client, "resident", english=True)
+    assert "10 days left" in resident_client.get("/my").text
+    door = app.test_client()
+    door.get("/lang/en")
+    from app.households.cards import card_payload
+
+    db.session.rollback()
+    payload = card_payload(db.session.get_one(Household, household_id))
+    assert "10 days left" in door.get(payload.replace("http://greenpoints.test", "")).text
+
+    back = page_post(admin_client, f"/admin/households/{household_id}/move-back")
+    assert back.status_code == 302
+    assert "days left" not in resident_client.get("/my").text
+
+
+def test_the_chinese_page_says_it_in_chinese(client, admin, make_household, village):
+    from testsupport import log_in
+
+    family = make_household(points=2)
+    log_in(client, "admin")
+    page = client.get(f"/admin/households/{family.id}").text
+    assert "分户、合户、迁出" in page and "并入另一户（合户）" in page
+    page_post(client, f"/admin/households/{family.id}/move-out", {"on": today(village).isoformat()})
+    assert "还剩 28 天" in client.get(f"/admin/households/{family.id}").text
