@@ -1,6 +1,6 @@
 """Reading the ledger: accounts, balances (now and as of a moment), statements."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -147,3 +147,22 @@ def statement(
         )
         for entry, journal in db.session.execute(query)
     ]
+
+
+def lock_balances(village_id: int, account_ids: Sequence[int]) -> dict[int, int]:
+    """Lock the village's accounts in ascending id order, as a posting does; their balances.
+
+    For a posting whose amount is a balance (a merge, a forfeit): read under the lock,
+    so nothing posted meanwhile is left behind or overdrawn.
+    """
+    rows = db.session.execute(
+        select(Account.id, Account.balance)
+        .where(Account.id.in_(list(account_ids)), Account.village_id == village_id)
+        .order_by(Account.id)
+        .with_for_update(key_share=True)
+    ).all()
+    found = {row.id: int(row.balance) for row in rows}
+    missing = [i for i in account_ids if i not in found]
+    if missing:
+        raise NotFound(f"Account {missing[0]} is not in this village.")
+    return found

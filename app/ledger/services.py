@@ -34,6 +34,7 @@ from app.ledger.reads import (
     household_account,
     household_balance,
     household_balances,
+    lock_balances,
     statement,
     system_account_id,
 )
@@ -136,25 +137,6 @@ def posting_accounts(village_id: int, household_id: int, kind: str) -> tuple[int
     if system is None:
         raise NotFound(f"The village has no {kind} account.")
     return household, system
-
-
-def lock_balances(village_id: int, account_ids: Sequence[int]) -> dict[int, int]:
-    """Lock the village's accounts in ascending id order, as a posting does; their balances.
-
-    For a posting whose amount is a balance (a merge, a forfeit): read under the lock,
-    so nothing posted meanwhile is left behind or overdrawn.
-    """
-    rows = db.session.execute(
-        select(accounts.c.id, accounts.c.balance)
-        .where(accounts.c.id.in_(list(account_ids)), accounts.c.village_id == village_id)
-        .order_by(accounts.c.id)
-        .with_for_update(key_share=True)
-    ).all()
-    found = {row.id: int(row.balance) for row in rows}
-    missing = [i for i in account_ids if i not in found]
-    if missing:
-        raise NotFound(f"Account {missing[0]} is not in this village.")
-    return found
 
 
 def _journal_kind(kind: str) -> JournalKind:
