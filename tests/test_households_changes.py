@@ -468,3 +468,30 @@ def test_the_chinese_page_says_it_in_chinese(client, admin, make_household, vill
     assert "分户、合户、迁出" in page and "并入另一户（合户）" in page
     page_post(client, f"/admin/households/{family.id}/move-out", {"on": today(village).isoformat()})
     assert "还剩 28 天" in client.get(f"/admin/households/{family.id}").text
+
+
+# ledger verify knows transfer and forfeit ---------------------------------------------------
+
+
+def test_verify_names_a_transfer_or_forfeit_that_goes_astray(village, make_household):
+    from app.db import run_write
+    from app.ledger import services as ledger
+    from app.ledger.models import EXPIRY, ISSUANCE
+
+    family = make_household(points=10)
+    account = ledger.household_account(family.id).id
+    issuance = ledger.system_account_id(village.id, ISSUANCE)
+    expiry = ledger.system_account_id(village.id, EXPIRY)
+    assert verify_all().ok
+
+    run_write(
+        lambda: ledger.post(village.id, "transfer", [ledger.Leg(issuance, account, 3)], memo="x")
+    )
+    run_write(
+        lambda: ledger.post(village.id, "forfeit", [ledger.Leg(account, expiry, 4)], memo="y")
+    )
+
+    problems = [p for p in verify_all().problems if p.check == "household_move"]
+    assert len(problems) == 2
+    assert "not between two households" in problems[0].detail
+    assert problems[1].actual == 9  # a forfeit that left 9 points behind
