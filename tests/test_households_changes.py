@@ -495,3 +495,26 @@ def test_verify_names_a_transfer_or_forfeit_that_goes_astray(village, make_house
     assert len(problems) == 2
     assert "not between two households" in problems[0].detail
     assert problems[1].actual == 9  # a forfeit that left 9 points behind
+
+
+def test_the_audit_log_tells_each_change_in_chinese(
+    client, admin, admin_headers, make_household, grid, village
+):
+    from testsupport import log_in
+
+    family = make_household(points=5)
+    other = make_household(points=1)
+    split(client, admin_headers, family, grid, 2, reason="分家")
+    post(client, admin_headers, family, "move-out", {"on": today(village).isoformat()})
+    post(client, admin_headers, family, "move-back")
+    post(client, admin_headers, family, "merge", {"into": other.id})
+    log_in(client, "admin")
+    page = client.get("/admin/audit").text
+    for words in (
+        "（MZ-01-0001）</a> 分出新户",
+        "</a> 迁出。",
+        "</a> 迁回。",
+        "</a> 并入另一户",
+    ):
+        assert words in page, words
+    assert "分家" in page
