@@ -43,7 +43,7 @@ BOM = "\ufeff"
 # Text a spreadsheet would run as a formula; such a cell starts with a quote instead.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
-HOUSEHOLD_STATUSES = {"active": "在册", "moved": "已迁出"}
+HOUSEHOLD_STATUSES = {"active": "在册", "moved": "已迁出", "moved_out": "迁出", "merged": "已合户"}
 
 Row = tuple[Any, ...]
 # How a column shows a value read from the database, given the village's time zone.
