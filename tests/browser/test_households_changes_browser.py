@@ -2,9 +2,10 @@
 
 import os
 
-from testsupport import balance_of, log_in_browser
+from testsupport import PASSWORD, balance_of, log_in_browser
 
 from app.db import db
+from app.households.cards import make_token
 from app.households.models import Household
 
 SHOTS = "/tmp/shots"
@@ -67,3 +68,33 @@ def test_merge_then_move_out_and_back(page, admin, make_household):
     page.wait_for_selector("[data-move-back-done]")
     _shoot(page, "moved-back")
     assert balance_of(children, fresh=True) == 11
+
+
+def test_a_moved_out_family_sees_how_long_is_left_on_its_phone(
+    page, admin_client, household, resident, village
+):
+    from testsupport import page_post
+
+    from app.scope import village_today
+
+    moved = page_post(
+        admin_client,
+        f"/admin/households/{household.id}/move-out",
+        {"on": village_today(village.id).isoformat(), "forfeit_after_days": "28"},
+    )
+    assert moved.status_code == 302
+    page.set_viewport_size({"width": 360, "height": 780})
+    page.goto(f"/q/{make_token(household)}")  # the door page says it too
+    assert "还剩 28 天" in page.inner_text("[data-days-left]")
+    page.goto("/login")
+    page.fill("#username", "resident")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/my")
+    notice = page.inner_text("[data-days-left]")
+    assert "还剩 28 天" in notice
+    _shoot(page, "my-moved-out")
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1
