@@ -20,6 +20,7 @@ from app.auth.decorators import role_required
 from app.auth.models import ADMIN
 from app.catalogue.services import verify_stock
 from app.db import db, utcnow
+from app.households.changes import Forfeited, forfeit_due
 from app.households.models import Household
 from app.inspections.services import verify_inspections
 from app.ledger.expiry import Expired, expire, verify_expiries
@@ -102,21 +103,31 @@ def verify_command(village_code: str | None) -> None:
     help="Post what is due on or before this day (YYYY-MM-DD); default today, village time.",
 )
 def expire_command(village_code: str | None, at: datetime | None) -> None:
-    """Post every expiry due on or before the day; running it again posts nothing new."""
+    """Post every expiry and forfeit due on or before the day; a second run posts nothing."""
     if village_code:
         village_ids = [village_by_code(village_code).id]
     else:
         village_ids = list(db.session.scalars(select(Village.id).order_by(Village.id)))
     db.session.rollback()
     expired: list[Expired] = []
+    forfeited: list[Forfeited] = []
     for village_id in village_ids:
         day = at.date() if at else local_date(utcnow(), village_zone(village_id))
         db.session.rollback()
         expired.extend(expire(village_id, day, between_chunks=print_expired_lines))
+        # Households that moved out: what is left on the forfeit date, in the same run.
+        done = forfeit_due(village_id, day)
+        print_expired_lines([Expired(f.household_id, f.on, f.points) for f in done])
+        forfeited.extend(done)
     click.echo(
         f"expired {sum(item.points for item in expired)} points "
         f"from {len({item.household_id for item in expired})} households"
     )
+    if forfeited:
+        click.echo(
+            f"forfeited {sum(item.points for item in forfeited)} points "
+            f"from {len(forfeited)} households that moved out"
+        )
     sys.stdout.flush()
 
 

@@ -115,6 +115,8 @@ PAGE_REFUSALS = {
     "insufficient_points": _l("Not enough points."),
     "out_of_stock": _l("Some of these goods are no longer in stock."),
     "household_inactive": _l("This household has moved away."),
+    "moved_out": _l("This household has moved out of the village."),
+    "forfeit_passed": _l("The forfeit date has passed; the household cannot move back."),
     "already_reversed": _l("This was already undone."),
     "conflict_of_interest": _l("You may not inspect your own household."),
     "invalid_qr": _l("This card could not be read."),
@@ -266,6 +268,18 @@ class ConflictOfInterest(DomainError):
 
 class HouseholdInactive(DomainError):
     status, code, title = 409, "household_inactive", "The household has moved away"
+
+
+class MovedOut(DomainError):
+    """The household moved out of the village: no grade and no report credit from that day."""
+
+    status, code, title = 409, "moved_out", "The household has moved out"
+
+
+class ForfeitPassed(DomainError):
+    """A move back asked for after the forfeit date: the points are already gone."""
+
+    status, code, title = 409, "forfeit_passed", "The forfeit date has passed"
 
 
 class OutOfStock(DomainError):

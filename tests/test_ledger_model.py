@@ -2,11 +2,13 @@
 
 Credits and reversals go through the service layer, adjustments through the HTTP
 API with Idempotency-Keys (fresh keys, replays of a key with the same body, and
-reuses with another body). The model predicts every balance and every refusal;
-a refusal must change nothing.
+reuses with another body); households split, merge, move out and back through the
+API, and the nightly forfeit runs on a chosen day. The model predicts every balance
+and every refusal; a refusal must change nothing.
 """
 
 import uuid
+from datetime import timedelta
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -25,8 +27,10 @@ from app.auth.models import ADMIN
 from app.auth.services import create_user, issue_token
 from app.db import db, run_write
 from app.errors import AlreadyReversed, InsufficientPoints
+from app.households.changes import forfeit_due
 from app.households.services import create_household
 from app.ledger import services as ledger
+from app.scope import village_today
 from app.villages.services import create_grid, create_village
 
 HOUSEHOLDS = 3
@@ -51,7 +55,13 @@ class LedgerMachine(RuleBasedStateMachine):
         admin = create_user(village, f"admin-{code}", "password-123", ADMIN)
         self.headers = bearer(issue_token(admin).token)
         db.session.commit()
+        self.grid_id = grid.id
+        self.today = village_today(village.id)
         self.balance = {h: 0 for h in self.households}
+        # Households over time: status, the forfeit date of those moved out, those forfeited.
+        self.status = {h: "active" for h in self.households}
+        self.forfeit_on: dict[int, object] = {}
+        self.forfeited: set[int] = set()
         # journal id -> (household, points it gave the household), for reversals
         self.movement: dict[int, tuple[int, int]] = {}
         self.reversed: set[int] = set()
@@ -142,6 +152,90 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(journal=consumes(journals))
     def forget_a_journal(self, journal):
         """Let the bundle shrink so reversals also hit fresh journals."""
+
+    def pick(self, index: int) -> int:
+        households = sorted(self.balance)
+        return households[index % len(households)]
+
+    def post_change(self, household: int, what: str, body: dict):
+        return self.client.post(
+            f"/api/v1/households/{household}/{what}", json=body, headers=self.headers
+        )
+
+    @rule(who=st.integers(0, 20), points=st.integers(0, 30))
+    def split(self, who, points):
+        household = self.pick(who)
+        body = {"name": "分户", "address": "地址", "grid_id": self.grid_id, "points": points}
+        response = self.post_change(household, "split", body)
+        if self.status[household] != "active":
+            assert response.status_code == 409 and response.json["code"] == "household_inactive"
+        elif points > self.balance[household]:
+            assert response.status_code == 409 and response.json["code"] == "insufficient_points"
+        else:
+            assert response.status_code == 201, response.json
+            new = response.json["id"]
+            assert response.json["balance"] == points
+            self.balance[household] -= points
+            self.balance[new] = points
+            self.status[new] = "active"
+
+    @rule(who=st.integers(0, 20), into=st.integers(0, 20))
+    def merge(self, who, into):
+        household, survivor = self.pick(who), self.pick(into)
+        response = self.post_change(household, "merge", {"into": survivor})
+        if household == survivor:
+            assert response.status_code == 422
+        elif "active" != self.status[household] or "active" != self.status[survivor]:
+            assert response.status_code == 409 and response.json["code"] == "household_inactive"
+        else:
+            assert response.status_code == 200, response.json
+            self.balance[survivor] += self.balance[household]
+            self.balance[household] = 0
+            self.status[household] = "merged"
+
+    @rule(who=st.integers(0, 20), ago=st.integers(0, 40), days=st.integers(0, 30))
+    def move_out(self, who, ago, days):
+        household = self.pick(who)
+        on = self.today - timedelta(days=ago)
+        body = {"on": on.isoformat(), "forfeit_after_days": days}
+        response = self.post_change(household, "move-out", body)
+        if self.status[household] != "active":
+            assert response.status_code == 409 and response.json["code"] == "household_inactive"
+        else:
+            assert response.status_code == 200, response.json
+            self.status[household] = "moved_out"
+            self.forfeit_on[household] = on + timedelta(days=days)
+            self.forfeited.discard(household)
+
+    @rule(who=st.integers(0, 20))
+    def move_back(self, who):
+        household = self.pick(who)
+        response = self.post_change(household, "move-back", {})
+        if self.status[household] != "moved_out":
+            assert response.status_code == 409 and response.json["code"] == "household_inactive"
+        elif household in self.forfeited or self.forfeit_on[household] <= self.today:
+            assert response.status_code == 409 and response.json["code"] == "forfeit_passed"
+        else:
+            assert response.status_code == 200, response.json
+            self.status[household] = "active"
+
+    @rule(later=st.integers(0, 40))
+    def nightly_forfeit(self, later):
+        at = self.today + timedelta(days=later)
+        db.session.rollback()
+        done = forfeit_due(self.village_id, at)
+        expected = {
+            h: self.balance[h]
+            for h, status in self.status.items()
+            if status == "moved_out"
+            and h not in self.forfeited
+            and self.forfeit_on[h] <= at
+            and self.balance[h] > 0
+        }
+        assert {f.household_id: f.points for f in done} == expected
+        for household in expected:
+            self.balance[household] = 0
+            self.forfeited.add(household)
 
     @invariant()
     def balances_match_the_model(self):

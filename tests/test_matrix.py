@@ -18,6 +18,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from sqlalchemy import text
 from testsupport import PARAMETER, PASSWORD, bearer, csrf_token, openapi_path, png_bytes
@@ -206,6 +207,14 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "POST /admin/households/<id:household_id>/adjust":
         (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/households/<id:household_id>/split":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/households/<id:household_id>/merge":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/households/<id:household_id>/move-out":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/households/<id:household_id>/move-back":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "POST /admin/households/<id:household_id>/inspections/<id:inspection_id>/void":
         (LOGIN, 302,   403,   403,   403,   X,     403,   403),
     "GET /admin/users":
@@ -272,6 +281,15 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (401,   201,   403,   403,   403,   X,     403,   403),
     "GET /api/v1/households/<id:household_id>/ledger":
         (401,   200,   200,   200,   200,   X,     X,     X),
+    # Households over time (issue 31): the admin's actions, each on a household of its own.
+    "POST /api/v1/households/<id:household_id>/split":
+        (401,   201,   403,   403,   403,   X,     403,   403),
+    "POST /api/v1/households/<id:household_id>/merge":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "POST /api/v1/households/<id:household_id>/move-out":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "POST /api/v1/households/<id:household_id>/move-back":
+        (401,   200,   403,   403,   403,   X,     403,   403),
     # Another village's card is no card at all: invalid_qr.
     "POST /api/v1/scan":
         (401,   200,   200,   200,   403,   422,   422,   422),
@@ -604,6 +622,17 @@ class World:
         db.session.commit()
         return household.id
 
+    def code_of(self, household_id: int) -> str:
+        return db.session.get_one(Household, household_id).code
+
+    def fresh_moved_out_household(self) -> int:
+        household = db.session.get_one(Household, self.fresh_household())
+        household.status = "moved_out"
+        household.moved_out_on = date.today()
+        household.forfeit_on = date.today() + timedelta(days=28)
+        db.session.commit()
+        return household.id
+
     def fresh_inspection(self) -> int:
         household = db.session.get_one(Household, self.fresh_household())
         inspection = record_inspection(household, self.users["inspector"], "A")
@@ -866,6 +895,24 @@ REQUESTS: dict[str, Spec] = {
     "POST /admin/households/<id:household_id>/adjust": lambda w, p: {
         "data": {"amount": "1", "reason": "补录", "key": w.unique("adjust")}
     },
+    "POST /admin/households/<id:household_id>/split": lambda w, p: {
+        "data": {
+            "name": w.unique("分户"),
+            "address": "青山村5组",
+            "grid_id": str(p["grid_id"]),
+            "points": "0",
+            "key": w.unique("split"),
+        }
+    },
+    "POST /admin/households/<id:household_id>/merge": lambda w, p: {
+        "data": {"into_code": w.code_of(w.h_other_id), "key": w.unique("merge")}
+    },
+    "POST /admin/households/<id:household_id>/move-out": lambda w, p: {
+        "data": {"on": "2026-01-01", "key": w.unique("move-out")}
+    },
+    "POST /admin/households/<id:household_id>/move-back": lambda w, p: {
+        "data": {"key": w.unique("move-back")}
+    },
     "POST /admin/households/<id:household_id>/inspections/<id:inspection_id>/void": lambda w, p: {
         "data": {"reason": "误录", "key": w.unique("void")}
     },
@@ -919,6 +966,21 @@ REQUESTS: dict[str, Spec] = {
         "json": {"reason": "丢失"}
     },
     "POST /api/v1/scan": lambda w, p: {"json": {"payload": p["token"]}},
+    "POST /api/v1/households/<id:household_id>/split": lambda w, p: {
+        "json": {
+            "name": w.unique("分户"),
+            "address": "青山村5组",
+            "grid_id": p["grid_id"],
+            "points": 0,
+        }
+    },
+    "POST /api/v1/households/<id:household_id>/merge": lambda w, p: {
+        "json": {"into": w.h_other_id}
+    },
+    "POST /api/v1/households/<id:household_id>/move-out": lambda w, p: {
+        "json": {"on": "2026-01-01"}
+    },
+    "POST /api/v1/households/<id:household_id>/move-back": lambda w, p: {"json": {}},
     "PUT /api/v1/rules": lambda w, p: {
         "json": {"grades": {"A": 3, "B": 2, "C": 1, "D": 0}, "daily_limit": 1}
     },
@@ -1096,6 +1158,24 @@ FRESH: dict[str, Callable[[World], dict[str, int]]] = {
     },
     "POST /api/v1/spot-checks/<id:check_id>/items/<id:item_id>": lambda w: w.fresh_spot_item(),
     "POST /check/<id:check_id>/items/<id:item_id>": lambda w: w.fresh_spot_item(),
+    "POST /admin/households/<id:household_id>/merge": lambda w: {
+        "household_id": w.fresh_household()
+    },
+    "POST /admin/households/<id:household_id>/move-out": lambda w: {
+        "household_id": w.fresh_household()
+    },
+    "POST /admin/households/<id:household_id>/move-back": lambda w: {
+        "household_id": w.fresh_moved_out_household()
+    },
+    "POST /api/v1/households/<id:household_id>/merge": lambda w: {
+        "household_id": w.fresh_household()
+    },
+    "POST /api/v1/households/<id:household_id>/move-out": lambda w: {
+        "household_id": w.fresh_household()
+    },
+    "POST /api/v1/households/<id:household_id>/move-back": lambda w: {
+        "household_id": w.fresh_moved_out_household()
+    },
 }
 
 # Routes that end the caller's other tokens (a new password): the caller gets a new one.

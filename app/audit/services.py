@@ -28,6 +28,10 @@ HOUSEHOLD_CREATED = "household_created"
 HOUSEHOLD_UPDATED = "household_updated"
 HOUSEHOLD_MOVED = "household_moved"
 HOUSEHOLDS_IMPORTED = "households_imported"
+HOUSEHOLD_SPLIT = "household_split"
+HOUSEHOLD_MERGED = "household_merged"
+HOUSEHOLD_MOVED_OUT = "household_moved_out"
+HOUSEHOLD_MOVED_BACK = "household_moved_back"
 GOOD_CREATED = "good_created"
 GOOD_UPDATED = "good_updated"
 STOCK_COUNTED = "stock_counted"
@@ -56,6 +60,10 @@ ACTIONS = (
     HOUSEHOLD_UPDATED,
     HOUSEHOLD_MOVED,
     HOUSEHOLDS_IMPORTED,
+    HOUSEHOLD_SPLIT,
+    HOUSEHOLD_MERGED,
+    HOUSEHOLD_MOVED_OUT,
+    HOUSEHOLD_MOVED_BACK,
     GOOD_CREATED,
     GOOD_UPDATED,
     STOCK_COUNTED,

@@ -9,7 +9,7 @@ from app.actions import action, location_of, reading
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, HOUSEHOLD, STAFF
 from app.db import db
-from app.households import cards, services
+from app.households import cards, changes, services
 from app.households.importer import import_roster
 from app.households.printing import card_sheet_pdf
 from app.households.schemas import (
@@ -21,9 +21,13 @@ from app.households.schemas import (
     HouseholdQuery,
     ImportIn,
     ImportOut,
+    MergeIn,
+    MoveBackIn,
+    MoveOutIn,
     ReissueIn,
     ScanIn,
     ScanOut,
+    SplitIn,
 )
 from app.ledger.expiry import expiring_by_household
 from app.scope import Scope, current_scope
@@ -187,3 +191,65 @@ def import_households(scope: Scope, files: dict) -> dict:
     village = db.session.get_one(Village, scope.village_id)
     created = import_roster(village, files["file"].read(), actor_id=scope.user_id)
     return {"imported": len(created), "skipped": len(created.skipped), "items": created}
+
+
+# Households over time (app/households/changes.py).
+REFUSED_INACTIVE = {409: "household_inactive: merged, moved out or not active"}
+
+
+@action(
+    blp,
+    "/households/<id:household_id>/split",
+    roles=(ADMIN,),
+    schema=SplitIn,
+    out=HouseholdOut,
+    status=201,
+    location=location_of("households_api.get_household", household_id="household.id"),
+    responses={409: "insufficient_points (more than its balance), or household_inactive"},
+)
+def split_household(scope: Scope, data: dict, household_id: int) -> services.HouseholdResult:
+    """Split a new household off this one (分户): its own card and account; `points` move
+    from this household in one journal of kind transfer, never more than its balance."""
+    return changes.split(scope.village_id, household_id, data, actor_id=scope.user_id)
+
+
+@action(
+    blp,
+    "/households/<id:household_id>/merge",
+    roles=(ADMIN,),
+    schema=MergeIn,
+    out=HouseholdOut,
+    responses=REFUSED_INACTIVE,
+)
+def merge_household(scope: Scope, data: dict, household_id: int) -> services.HouseholdResult:
+    """Merge this household into another (合户): its whole balance moves in one journal,
+    its card is revoked, it is closed (status merged); its history stays readable."""
+    return changes.merge(scope.village_id, household_id, data, actor_id=scope.user_id)
+
+
+@action(
+    blp,
+    "/households/<id:household_id>/move-out",
+    roles=(ADMIN,),
+    schema=MoveOutIn,
+    out=HouseholdOut,
+    responses=REFUSED_INACTIVE,
+)
+def move_out_household(scope: Scope, data: dict, household_id: int) -> services.HouseholdResult:
+    """Record that the household moved out (迁出) on a day: from then no grade and no report
+    credit (409 moved_out); it may redeem until the forfeit date (default 28 days on), when
+    `flask ledger expire` moves what is left to the expiry account (journal kind forfeit)."""
+    return changes.move_out(scope.village_id, household_id, data, actor_id=scope.user_id)
+
+
+@action(
+    blp,
+    "/households/<id:household_id>/move-back",
+    roles=(ADMIN,),
+    schema=MoveBackIn,
+    out=HouseholdOut,
+    responses={409: "household_inactive (it has not moved out), or forfeit_passed"},
+)
+def move_back_household(scope: Scope, data: dict, household_id: int) -> services.HouseholdResult:
+    """Undo a move out before its forfeit date: the household is active again."""
+    return changes.move_back(scope.village_id, household_id, data, actor_id=scope.user_id)

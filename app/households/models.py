@@ -1,8 +1,8 @@
 """The household: one card, one points account."""
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from app.db import Model, utcnow
@@ -21,8 +21,13 @@ class Household(Model):
     address: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str | None] = mapped_column(String(32))
     members: Mapped[int | None]
-    # active, or moved (moved away: kept for its history, no new points).
+    # active; moved (moved away: kept for its history, no new points); moved_out (left on
+    # moved_out_on: may redeem until forfeit_on, when what is left is forfeited); merged
+    # (into merged_into_id, which shows its history). Nothing is deleted.
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    moved_out_on: Mapped[date | None] = mapped_column(Date)
+    forfeit_on: Mapped[date | None] = mapped_column(Date, index=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
     # Bumped when a card is reissued; older cards stop working.
     card_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

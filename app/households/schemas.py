@@ -6,7 +6,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 from webargs.fields import DelimitedList
 
-from app.households.services import STATUSES
+from app.households.services import EDITABLE_STATUSES, STATUSES
 from app.schemas import Id, QueryId, Text
 
 PHONE_PATTERN = re.compile(r"^[0-9+\- ]{3,32}$")
@@ -27,7 +27,7 @@ class HouseholdPatch(Schema):
     grid_id = Id()
     phone = Text(max_length=32, allow_none=True, validate=PHONE)
     members = fields.Integer(strict=True, allow_none=True, validate=validate.Range(1, 99))
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = fields.String(validate=validate.OneOf(EDITABLE_STATUSES))
 
     @validates("phone")
     def _phone(self, value, **_kwargs):
@@ -56,6 +56,10 @@ class HouseholdOut(Schema):
     # Points that will expire within 60 days, and the day; null when none will.
     expiring = fields.Nested(ExpiringOut, allow_none=True)
     qr_payload = fields.String()
+    # Households over time (app/households/changes.py): null unless moved out or merged.
+    moved_out_on = fields.Date(attribute="household.moved_out_on", allow_none=True)
+    forfeit_on = fields.Date(attribute="household.forfeit_on", allow_none=True)
+    merged_into_id = fields.Integer(attribute="household.merged_into_id", allow_none=True)
 
 
 class HouseholdQuery(Schema):
@@ -127,3 +131,30 @@ class HouseholdRef(Schema):
             raise ValidationError(
                 "Give household_id or payload (the scanned card), not both.", "household_id"
             )
+
+
+REASON = {"description": "Why, for the audit log"}
+
+
+class SplitIn(HouseholdIn):
+    """A new household split off (分户), and how many points go with it."""
+
+    points = fields.Integer(required=True, strict=True, validate=validate.Range(0, 1_000_000_000))
+    reason = Text(min_length=1, max_length=500, metadata=REASON)
+
+
+class MergeIn(Schema):
+    into = Id(required=True, metadata={"description": "The household it joins (合户)"})
+    reason = Text(min_length=1, max_length=500, metadata=REASON)
+
+
+class MoveOutIn(Schema):
+    on = fields.Date(required=True, metadata={"description": "The day it moved out (迁出)"})
+    forfeit_after_days = fields.Integer(
+        strict=True, load_default=28, validate=validate.Range(0, 3650)
+    )
+    reason = Text(min_length=1, max_length=500, metadata=REASON)
+
+
+class MoveBackIn(Schema):
+    reason = Text(min_length=1, max_length=500, metadata=REASON)

@@ -26,7 +26,11 @@ from app.villages.models import Grid, Village
 
 ACTIVE = "active"
 MOVED = "moved"
-STATUSES = (ACTIVE, MOVED)
+MOVED_OUT = "moved_out"  # app/households/changes.py: move_out, move_back
+MERGED = "merged"  # app/households/changes.py: merge
+# The statuses a PATCH may set; the others come with their own actions.
+EDITABLE_STATUSES = (ACTIVE, MOVED)
+STATUSES = (ACTIVE, MOVED, MOVED_OUT, MERGED)
 
 
 @dataclass(frozen=True)
@@ -178,8 +182,15 @@ def update_household(
                 "No such grid in this village.",
                 errors={"grid_id": ["No such grid in this village."]},
             )
-    if "status" in changes and changes["status"] not in STATUSES:
-        raise ValidationFailed("Unknown status.", errors={"status": [f"One of {STATUSES}."]})
+    if "status" in changes and changes["status"] not in EDITABLE_STATUSES:
+        raise ValidationFailed(
+            "Unknown status.", errors={"status": [f"One of {EDITABLE_STATUSES}."]}
+        )
+    if "status" in changes and household.status in (MOVED_OUT, MERGED):
+        raise ValidationFailed(
+            "A merged or moved-out household changes status by its own action (move-back).",
+            errors={"status": ["Use move-back."]},
+        )
     fields = ("name", "address", "grid_id", "phone", "members", "status")
     before = {field: getattr(household, field) for field in fields}
     for field in fields:
@@ -250,6 +261,8 @@ def search_households(
         query = query.where(Household.grid_id == grid_id)
     if status:
         query = query.where(Household.status == status)
+    else:  # a merged household has left the lists; its history is read from the survivor
+        query = query.where(Household.status != MERGED)
     if q and q.strip():
         query = query.where(matches(q))
     rows = db.session.execute(

@@ -30,6 +30,7 @@ from app.errors import (
 )
 from app.households import cards, services
 from app.households.api import create_household, reissue_card, update_household
+from app.households.changes import days_left
 from app.households.importer import (
     Imported,
     import_roster,
@@ -100,6 +101,7 @@ def door_page(token: str):
         masked=mask_name(household.name),
         balance=account.balance,
         expiring=expiring(household.id, village_today(household.village_id)),
+        days_left=days_left(household, village_today(household.village_id)),
         lines=lines,
         # Anyone at the door may scan the card: say what kind of movement each was,
         # never the free-text reason an admin typed for it.
@@ -130,6 +132,7 @@ def my_points():
         household=household,
         balance=account.balance,
         expiring=expiring(household.id, scope.today()),
+        days_left=days_left(household, scope.today()),
         lines=lines,
         words=movement_words,
         show=direction,
@@ -343,6 +346,7 @@ def _detail_page(
     adjust_message: str | None = None,
     login_message: str | None = None,
     void_message: str | None = None,
+    change_message: str | None = None,
     status: int = 200,
 ):
     """The household's page; a form's refusal is named by its code in the query, never text."""
@@ -354,8 +358,14 @@ def _detail_page(
     logins = household_logins(household.id)
     args = request.args
     created = args.get("login_created")
+    from app.households.change_views import change_context
+
+    changes = change_context(household, account.balance)
+    if change_message:
+        changes["change_message"] = change_message
     return render_template(
         "households/detail.html",
+        **changes,
         household=household,
         grid=get_grid(scope.village_id, household.grid_id),
         logins=logins,
@@ -630,3 +640,7 @@ def card_print_pdf():
         mimetype="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{filename}"'},
     )
+
+
+# The household page's forms for splits, merges and moves live in their own module.
+from app.households import change_views  # noqa: E402, F401

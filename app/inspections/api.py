@@ -117,7 +117,7 @@ def rules_history():
     location=inspection_location,
     responses={
         404: "not_found: no such household in this village",
-        409: "already_inspected_today, or household_inactive",
+        409: "already_inspected_today, household_inactive, or moved_out (from the day it left)",
         410: "revoked_qr: the card was reissued before inspected_at",
         422: "validation_error (inspected_at more than 5 minutes ahead), or too_late "
         "(inspected_at over 72 hours ago)",

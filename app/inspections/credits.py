@@ -33,6 +33,7 @@ from app.errors import (
     DomainError,
     HouseholdInactive,
     InvalidQr,
+    MovedOut,
     NotFound,
     RevokedQr,
     TooLate,
@@ -63,6 +64,7 @@ _DECIDED_ON = (
     Household.code,
     Household.status,
     Household.card_version,
+    Household.moved_out_on,
 )
 _issuance = accounts.alias("issuance")
 _ISSUANCE_ID = (
@@ -88,7 +90,9 @@ _HOUSEHOLDS_AND_ACCOUNTS = (
         OneOf(Household.id, "households"),
     )
     .order_by(accounts.c.id)
-    .with_for_update(of=accounts, key_share=True)  # FOR NO KEY UPDATE, as the ledger locks
+    # FOR NO KEY UPDATE, as the ledger locks; the household rows too, so that a merge or
+    # a move out (app/households/changes.py locks them FOR UPDATE) is seen, never raced.
+    .with_for_update(of=(Household.__table__, accounts), key_share=True)
 )
 # When a card version was retired by a reissue.
 _CARD_RETIRED_AT = select(card_reissues.c.created_at).where(
@@ -227,12 +231,21 @@ def household_named(village_id: int, data: dict) -> Household:
         return household
 
 
-def check_inspectable(household: Household, inspector: User) -> None:
-    """Refuse a grade this inspector may not give this household, whatever the rules."""
+def check_inspectable(household: Household, inspector: User, day: date | None = None) -> None:
+    """Refuse a grade this inspector may not give this household, whatever the rules.
+
+    A household that moved out gets no grade from the day it left (409 moved_out); one
+    given offline on a day before still counts.
+    """
     if household.village_id != inspector.village_id:
         raise NotFound("No such household.")
     if inspector.household_id == household.id:
         raise ConflictOfInterest("You may not inspect your own household.")
+    if household.status == "moved_out":
+        left = household.moved_out_on
+        if day is None or left is None or day >= left:
+            raise MovedOut("This household has moved out of the village.")
+        return
     if household.status != "active":
         raise HouseholdInactive("This household has moved away.")
 
@@ -247,8 +260,10 @@ def find(
     rules (demo data, paper records).
     """
     household = household_named(cast(int, inspector.village_id), data)
-    check_inspectable(household, inspector)
     inspected_at = data.get("inspected_at")
+    check_inspectable(
+        household, inspector, local_date(inspected_at or at or recorded_at, facts.zone)
+    )
     rules = facts.rules_at(inspected_at or recorded_at)
     if rules is None:
         raise NotFound("The village has no rules yet.")

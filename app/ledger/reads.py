@@ -1,6 +1,6 @@
 """Reading the ledger: accounts, balances (now and as of a moment), statements."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -97,6 +97,18 @@ class StatementLine:
     version: int
 
 
+def side_memo(memo: str, delta: int) -> str:
+    """A journal's memo as one account's statement shows it.
+
+    A transfer between two households (a split, a merge) keeps one memo for each side,
+    "the giver's|the receiver's" ("分户转出 → B|分户转入 ← A"): each reads its own.
+    """
+    giver, bar, receiver = memo.partition("|")
+    if not bar:
+        return memo
+    return giver if delta < 0 else receiver
+
+
 def statement(
     account_id: int,
     *,
@@ -128,10 +140,29 @@ def statement(
             amount=entry.delta,
             balance_after=entry.balance_after,
             created_at=entry.created_at,
-            memo=journal.memo,
+            memo=side_memo(journal.memo, entry.delta),
             reason=journal.reason,
             reverses_id=journal.reverses_id,
             version=entry.version,
         )
         for entry, journal in db.session.execute(query)
     ]
+
+
+def lock_balances(village_id: int, account_ids: Sequence[int]) -> dict[int, int]:
+    """Lock the village's accounts in ascending id order, as a posting does; their balances.
+
+    For a posting whose amount is a balance (a merge, a forfeit): read under the lock,
+    so nothing posted meanwhile is left behind or overdrawn.
+    """
+    rows = db.session.execute(
+        select(Account.id, Account.balance)
+        .where(Account.id.in_(list(account_ids)), Account.village_id == village_id)
+        .order_by(Account.id)
+        .with_for_update(key_share=True)
+    ).all()
+    found = {row.id: int(row.balance) for row in rows}
+    missing = [i for i in account_ids if i not in found]
+    if missing:
+        raise NotFound(f"Account {missing[0]} is not in this village.")
+    return found

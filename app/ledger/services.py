@@ -34,6 +34,7 @@ from app.ledger.reads import (
     household_account,
     household_balance,
     household_balances,
+    lock_balances,
     statement,
     system_account_id,
 )
@@ -473,6 +474,7 @@ __all__ = [
     "open_household_account",
     "open_household_accounts",
     "posting_accounts",
+    "lock_balances",
     "post",
     "post_many",
     "post_journals",

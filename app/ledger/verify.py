@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, func, or_, select
 
 from app.db import snapshot_connection
-from app.ledger.models import HOUSEHOLD, Account, Entry, Journal, Transfer
+from app.ledger.models import EXPIRY, HOUSEHOLD, Account, Entry, Journal, JournalKind, Transfer
 
 # The rows a problem may name, by the API's field names (ProblemOut has one field each).
 ROW_IDS = (
@@ -378,6 +378,65 @@ def reversals(connection: Connection, village_id: int | None) -> list[Problem]:
     return problems
 
 
+def household_moves(connection: Connection, village_id: int | None) -> list[Problem]:
+    """Transfers and forfeits go where they must.
+
+    A `transfer` (a split or a merge) moves points from one household account to
+    another; a `forfeit` moves what a household that moved out had left, all of it, to
+    its village's expiry account (the household's entry leaves it at zero).
+    """
+    debit = Account.__table__.alias("debit")
+    credit = Account.__table__.alias("credit")
+    query = (
+        select(
+            Journal.id,
+            Journal.kind,
+            debit.c.kind.label("from_kind"),
+            credit.c.kind.label("to_kind"),
+            Entry.balance_after,
+        )
+        .join(Transfer, Transfer.journal_id == Journal.id)
+        .join(debit, debit.c.id == Transfer.debit_account_id)
+        .join(credit, credit.c.id == Transfer.credit_account_id)
+        .join(
+            Entry,
+            (Entry.transfer_id == Transfer.id) & (Entry.account_id == Transfer.debit_account_id),
+        )
+        .where(
+            Journal.kind.in_([JournalKind.TRANSFER.value, JournalKind.FORFEIT.value]),
+            Journal.reverses_id.is_(None),
+        )
+        .order_by(Journal.id)
+    )
+    problems = []
+    for journal_id, kind, from_kind, to_kind, left in connection.execute(
+        _scoped(query, Journal.village_id, village_id)
+    ):
+        if kind == JournalKind.TRANSFER.value and (from_kind, to_kind) != (HOUSEHOLD, HOUSEHOLD):
+            problems.append(
+                Problem(
+                    "household_move",
+                    f"transfer {journal_id} moves points from {from_kind} to {to_kind}, "
+                    "not between two households",
+                    {"transaction_id": journal_id},
+                )
+            )
+        elif kind == JournalKind.FORFEIT.value and (
+            (from_kind, to_kind) != (HOUSEHOLD, EXPIRY) or left != 0
+        ):
+            problems.append(
+                Problem(
+                    "household_move",
+                    f"forfeit {journal_id} moves points from {from_kind} to {to_kind} "
+                    f"and leaves {left}, not all of a household's points to expiry",
+                    {"transaction_id": journal_id},
+                    expected=0,
+                    actual=left,
+                )
+            )
+    return problems
+
+
 # In the order their problems are listed.
 CHECKS: tuple[Check, ...] = (
     invalid_transfers,
@@ -388,6 +447,7 @@ CHECKS: tuple[Check, ...] = (
     negative_entries,
     village_totals,
     reversals,
+    household_moves,
 )
 
 

@@ -152,7 +152,8 @@ def redeem_goods(
     """
     if household.village_id != storekeeper.village_id:
         raise NotFound("No such household.")
-    if household.status != "active":
+    # A household that moved out may still spend what it has until its forfeit date.
+    if household.status not in ("active", "moved_out"):
         raise HouseholdInactive("This household has moved away.")
     quantities = _quantities(lines)
     goods, village, account, shop = _basket(household, quantities)

@@ -25,7 +25,12 @@ from app.db import db
 from app.households.models import Household
 from app.inspections.models import Inspection
 from app.redemptions.models import Redemption
-from app.reports.filters import households_by_grid, kept_redemptions, standing_inspections
+from app.reports.filters import (
+    households_by_grid,
+    kept_redemptions,
+    present_during,
+    standing_inspections,
+)
 from app.scope import day_start, village_zone
 from app.villages.models import Grid
 
@@ -118,7 +123,7 @@ def _counted_households(village_id: int, first: date, last: date, zone: ZoneInfo
         Household.village_id == village_id,
         or_(
             and_(
-                Household.status == ACTIVE,
+                present_during(first),
                 Household.created_at < day_start(zone, last + timedelta(days=1)),
             ),
             Household.id.in_(inspected),

@@ -31,7 +31,7 @@ from app.villages.models import Grid
 
 YIELD_PER = 1000
 
-HOUSEHOLD_STATUSES = {"active": "在册", "moved": "已迁出"}
+HOUSEHOLD_STATUSES = {"active": "在册", "moved": "已迁出", "moved_out": "迁出", "merged": "已合户"}
 
 Row = tuple[Any, ...]
 # How a column shows a value read from the database, given the village's time zone.

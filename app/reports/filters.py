@@ -2,7 +2,7 @@
 
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 
 from app.db import db
 from app.households.models import Household
@@ -47,3 +47,15 @@ def households_by_grid(inspected, counted: ColumnElement[bool]) -> dict[int, tup
             .group_by(Household.grid_id)
         )
     }
+
+
+def present_during(first: date) -> ColumnElement[bool]:
+    """Households that count for a period from its first day: active, or moved out after it.
+
+    A household that moved out leaves the figures from the day it left; a merged one
+    from its merge (its points and grades live on in the household it joined).
+    """
+    return or_(
+        Household.status == "active",
+        and_(Household.status == "moved_out", Household.moved_out_on > first),
+    )

@@ -35,12 +35,18 @@ from app.inspections.models import Inspection
 from app.ledger.expiry import expired_between
 from app.ledger.models import ADJUSTMENT, HOUSEHOLD, Account, Entry, Journal
 from app.redemptions.models import Redemption, RedemptionLine
-from app.reports.filters import households_by_grid, kept_redemptions, standing_inspections
+from app.reports.filters import (
+    households_by_grid,
+    kept_redemptions,
+    present_during,
+    standing_inspections,
+)
 from app.rules.services import current_rules
 from app.scope import utc_bounds, village_today, village_zone
 from app.villages.models import Grid
 
 ACTIVE = "active"
+
 MAX_RANGE_DAYS = 366
 
 
@@ -135,7 +141,7 @@ def summary(village_id: int, day_from: date, day_to: date) -> dict:
     counted = and_(
         Household.village_id == village_id,
         or_(
-            and_(Household.status == ACTIVE, Household.created_at < end),
+            and_(present_during(day_from), Household.created_at < end),
             inspected.c.household_id.is_not(None),
         ),
     )

@@ -1,0 +1,189 @@
+"""The household page's forms for households over time: 分户, 合户, 迁出, 迁回.
+
+Each posts the same fields as its API action (app/households/api.py) through
+`<action>.submit(...)`; a refusal comes back to the household's page named by its
+code, a form that does not validate comes back with what to correct.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from app.actions import page_error
+from app.auth.decorators import role_required
+from app.auth.models import ADMIN
+from app.db import db
+from app.errors import DomainError, refusal_message
+from app.households import services
+from app.households.api import (
+    merge_household,
+    move_back_household,
+    move_out_household,
+    split_household,
+)
+from app.households.changes import DEFAULT_FORFEIT_DAYS, days_left
+from app.households.models import Household
+from app.households.views import _detail_page, bp
+from app.scope import current_scope
+from app.villages.services import list_grids
+
+SPLIT_FIELDS = {
+    "name": _l("Name of the head of household"),
+    "address": _l("Address"),
+    "grid_id": _l("Grid"),
+    "phone": _l("Phone"),
+    "points": _l("Points that go with the new household"),
+    "reason": _l("Reason"),
+}
+MERGE_FIELDS = {"into": _l("Household it joins (its code)"), "reason": _l("Reason")}
+MOVE_OUT_FIELDS = {
+    "on": _l("Moved out on"),
+    "forfeit_after_days": _l("Days it may still spend its points"),
+    "reason": _l("Reason"),
+}
+
+
+def change_context(household: Household, balance: int) -> dict[str, Any]:
+    """What the household page shows about its changes over time, and its forms' defaults."""
+    scope = current_scope()
+    args = request.args
+    today = scope.today()
+    merged_here = list(
+        db.session.scalars(
+            select(Household)
+            .where(Household.merged_into_id == household.id)
+            .order_by(Household.code)
+        )
+    )
+    merged_into = (
+        db.session.get(Household, household.merged_into_id) if household.merged_into_id else None
+    )
+    split_new_id = args.get("split_new", type=int)
+    split_new = db.session.get(Household, split_new_id) if split_new_id is not None else None
+    if split_new is not None and split_new.village_id != scope.village_id:
+        split_new = None
+    return {
+        "change_grids": list_grids(scope.village_id),
+        "change_today": today,
+        "change_days_left": days_left(household, today),
+        "change_balance": balance,
+        "forfeit_days": DEFAULT_FORFEIT_DAYS,
+        "merged_here": merged_here,
+        "merged_into": merged_into,
+        "split_new": split_new,
+        "change_done": args.get("changed"),
+        "change_message": refusal_message(args.get("change_error")),
+    }
+
+
+def _back(household_id: int):
+    def respond(error: DomainError) -> Response:
+        return redirect(
+            url_for(
+                "households.household_detail", household_id=household_id, change_error=error.code
+            )
+        )
+
+    return respond
+
+
+def _again(household: Household, labels: Mapping[str, Any]):
+    def respond(error: DomainError):
+        return _detail_page(
+            household, status=error.status, change_message=page_error(error, labels)
+        )
+
+    return respond
+
+
+def _done(household_id: int, changed: str, **values: Any):
+    def respond(_result: Any = None) -> Response:
+        return redirect(
+            url_for(
+                "households.household_detail",
+                household_id=household_id,
+                changed=changed,
+                **values,
+            )
+        )
+
+    return respond
+
+
+@bp.post("/admin/households/<id:household_id>/split")
+@role_required(ADMIN)
+def household_split(household_id: int):
+    """分户: a new household off this one (the API's split_household)."""
+    household = services.get_household(current_scope().village_id, household_id)
+
+    def done(result: services.HouseholdResult) -> Response:
+        return _done(household_id, "split", split_new=result.household.id)()
+
+    return split_household.submit(
+        request.form,
+        key=request.form.get("key"),
+        done=done,
+        refused=_back(household_id),
+        invalid=_again(household, SPLIT_FIELDS),
+        household_id=household_id,
+    )
+
+
+@bp.post("/admin/households/<id:household_id>/merge")
+@role_required(ADMIN)
+def household_merge(household_id: int):
+    """合户: this household joins another, named by its code (the API's merge_household)."""
+    scope = current_scope()
+    household = services.get_household(scope.village_id, household_id)
+    code = (request.form.get("into_code") or "").strip()
+    into = services.household_id_by_code(scope.village_id, code) if code else None
+    form = {"reason": request.form.get("reason", ""), "into": str(into) if into else ""}
+    if code and into is None:
+        return _detail_page(
+            household,
+            status=422,
+            change_message=_("No household has the code %(code)s.", code=code),
+        )
+    return merge_household.submit(
+        form,
+        key=request.form.get("key"),
+        done=_done(household_id, "merged"),
+        refused=_back(household_id),
+        invalid=_again(household, MERGE_FIELDS),
+        household_id=household_id,
+    )
+
+
+@bp.post("/admin/households/<id:household_id>/move-out")
+@role_required(ADMIN)
+def household_move_out(household_id: int):
+    """迁出 on a day, with the days it may still spend (the API's move_out_household)."""
+    household = services.get_household(current_scope().village_id, household_id)
+    return move_out_household.submit(
+        request.form,
+        key=request.form.get("key"),
+        done=_done(household_id, "moved_out"),
+        refused=_back(household_id),
+        invalid=_again(household, MOVE_OUT_FIELDS),
+        household_id=household_id,
+    )
+
+
+@bp.post("/admin/households/<id:household_id>/move-back")
+@role_required(ADMIN)
+def household_move_back(household_id: int):
+    """迁回 before the forfeit date (the API's move_back_household)."""
+    household = services.get_household(current_scope().village_id, household_id)
+    return move_back_household.submit(
+        request.form,
+        key=request.form.get("key"),
+        done=_done(household_id, "moved_back"),
+        refused=_back(household_id),
+        invalid=_again(household, {"reason": _l("Reason")}),
+        household_id=household_id,
+    )
