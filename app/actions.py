@@ -297,12 +297,15 @@ def action(
     location: Callable[[Any], str] | None = None,
     arguments_location: str = "json",
     responses: Mapping[int, str] | None = None,
+    status_of: Callable[[Any], int] | None = None,
 ) -> Callable[[Callable[..., Any]], Action]:
     """Declare a write served at rule on the API blueprint; return it as an Action for pages.
 
     The decorated function takes (scope, data, **path arguments) and returns what
     `out` dumps. roles are checked first, then the write runs in one retried
     transaction honouring Idempotency-Key, which the OpenAPI document describes.
+    status_of, if given, chooses the success status from the result (an adjustment
+    that waits for approval answers 202 where one posted answers 201).
     """
     allowed = tuple(roles)
 
@@ -310,7 +313,7 @@ def action(
         def view(args: dict, **kwargs: Any):
             result = func(current_scope(), args, **kwargs)
             headers = {"Location": location(result)} if location is not None else {}
-            return result, status, headers
+            return result, status_of(result) if status_of is not None else status, headers
 
         view.__name__ = func.__name__
         view.__doc__ = func.__doc__

@@ -122,6 +122,9 @@ PAGE_REFUSALS = {
     "not_found": _l("It does not exist, or not in this village."),
     "forbidden": _l("You may not open this page."),
     "idempotency_conflict": _l("This form was already sent with other values; reload the page."),
+    "already_appealed": _l("This grade was already appealed."),
+    "appeal_closed": _l("This appeal is closed."),
+    "same_person": _l("Another person must decide this."),
 }
 
 
@@ -282,3 +285,26 @@ class ReadOnly(DomainError):
 
     def __init__(self, detail: str = "A township reads its villages' figures and never writes."):
         super().__init__(detail)
+
+
+class AlreadyAppealed(DomainError):
+    status, code, title = 409, "already_appealed", "Already appealed"
+
+
+class AppealClosed(DomainError):
+    """An appeal asked after the rules' appeal_days, or a decision on one already decided."""
+
+    status, code, title = 409, "appeal_closed", "Appeal closed"
+
+
+class SamePerson(DomainError):
+    """The second pair of eyes must be another person's."""
+
+    status, code, title = 403, "same_person", "Same person"
+
+
+class AlreadyDecided(DomainError):
+    """An appeal or a pending adjustment that another decision got to first."""
+
+    status, code, title = 409, "invalid_transition", "Already decided"
+    page_text = _l("This was already decided; reload the page.")

@@ -33,6 +33,10 @@ STOCK_WRITTEN_OFF = "stock_written_off"
 STATION_CREATED = "station_created"
 GRID_CREATED = "grid_created"
 GRID_RENAMED = "grid_renamed"
+APPEAL_DECIDED = "appeal_decided"
+ADJUSTMENT_REQUESTED = "adjustment_requested"
+ADJUSTMENT_APPROVED = "adjustment_approved"
+ADJUSTMENT_REJECTED = "adjustment_rejected"
 ACTIONS = (
     RULES_CHANGED,
     CARD_REISSUED,
@@ -56,6 +60,10 @@ ACTIONS = (
     STATION_CREATED,
     GRID_CREATED,
     GRID_RENAMED,
+    APPEAL_DECIDED,
+    ADJUSTMENT_REQUESTED,
+    ADJUSTMENT_APPROVED,
+    ADJUSTMENT_REJECTED,
 )
 
 

@@ -46,6 +46,10 @@ ACTION_LABELS = {
     services.STATION_CREATED: _l("Collection point added"),
     services.GRID_CREATED: _l("Grid added"),
     services.GRID_RENAMED: _l("Grid renamed"),
+    services.APPEAL_DECIDED: _l("Appeal decided"),
+    services.ADJUSTMENT_REQUESTED: _l("Adjustment awaiting approval"),
+    services.ADJUSTMENT_APPROVED: _l("Adjustment approved"),
+    services.ADJUSTMENT_REJECTED: _l("Adjustment rejected"),
 }
 
 # What happened, as a sentence about its target (%(target)s: a household, a user, a good).
@@ -72,6 +76,10 @@ SENTENCES = {
     services.STATION_CREATED: _l("Added the collection point %(target)s."),
     services.GRID_CREATED: _l("Added the grid %(target)s."),
     services.GRID_RENAMED: _l("Renamed the grid %(target)s."),
+    services.APPEAL_DECIDED: _l("Decided an appeal of %(target)s."),
+    services.ADJUSTMENT_REQUESTED: _l("Asked to adjust the points of %(target)s."),
+    services.ADJUSTMENT_APPROVED: _l("Approved an adjustment of %(target)s."),
+    services.ADJUSTMENT_REJECTED: _l("Rejected an adjustment of %(target)s."),
 }
 
 TARGET_LABELS = {

@@ -123,6 +123,7 @@ def my_points():
     before = before if before is not None and 0 < before <= MAX_INT else None
     lines = statement(account.id, limit=PAGE, before_version=before, direction=direction)
     more = len(lines) == PAGE
+    from app.appeals.views import my_panel
     from app.catalogue.services import list_goods
 
     return render_template(
@@ -137,6 +138,7 @@ def my_points():
         goods=list_goods(scope.village_id),
         next_before=lines[-1].version if more else None,
         feedback=household_feedback(household.id, scope.today()),
+        appeals=my_panel(),
     )
 
 
@@ -364,6 +366,7 @@ def _detail_page(
         logins=logins,
         login_created=created if created in logins else None,
         adjusted=args.get("adjusted", type=int),
+        pending=args.get("pending", type=int),
         balance=account.balance,
         lines=statement(account.id, limit=100),
         address=cards.card_address(),
@@ -472,7 +475,11 @@ def household_adjust(household_id: int):
             url_for(
                 "households.household_detail",
                 household_id=household_id,
-                adjusted=result["amount"],
+                **(
+                    {"pending": result["id"]}
+                    if result.get("state") == "pending"
+                    else {"adjusted": result["amount"]}
+                ),
             )
         ),
         refused=_back_with(household_id, "adjust"),
