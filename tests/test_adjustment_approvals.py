@@ -1,7 +1,10 @@
 """Maker-checker: an adjustment over the rules' adjustment_approval_over waits for another admin."""
 
+import re
+import uuid
+
 import pytest
-from testsupport import assert_problem, balance_of, run_at_once
+from testsupport import assert_problem, balance_of, csrf_token, run_at_once
 
 from app.audit.models import AuditEvent
 from app.auth.models import ADMIN
@@ -9,6 +12,7 @@ from app.db import db
 from app.ledger import services as ledger
 
 GRADES = {"A": 3, "B": 2, "C": 1, "D": 0}
+PENDING = re.compile(r'data-pending="(\d+)"')
 
 
 @pytest.fixture
@@ -169,3 +173,49 @@ def test_another_villages_admin_cannot_see_or_approve(
         client.post(f"/api/v1/adjustments/{pending['id']}/approve", headers=stranger), 404
     )
     assert balance_of(household.id) == 0
+
+
+# Pages ----------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("threshold")
+def test_the_household_page_form_waits_and_another_admin_approves_on_the_dashboard(
+    client, household, admin, make_user
+):
+    from testsupport import log_in, page_post
+
+    make_user(ADMIN, username="admin-two")
+    log_in(client, "admin")
+    sent = page_post(
+        client, f"/admin/households/{household.id}/adjust", {"amount": "500", "reason": "补录"}
+    )
+    page = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "须另一位管理员在数据看板上审批" in page
+    assert balance_of(household.id) == 0
+    assert "须由另一位管理员审批" in client.get("/admin/dashboard").get_data(as_text=True)
+
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+    log_in(client, "admin-two")
+    dashboard = client.get("/admin/dashboard").get_data(as_text=True)
+    pending_id = int(PENDING.search(dashboard).group(1))
+    key = uuid.uuid4().hex
+    first = page_post(client, f"/admin/adjustments/{pending_id}/approve", {"key": key})
+    again = page_post(client, f"/admin/adjustments/{pending_id}/approve", {"key": key})
+
+    assert first.status_code == again.status_code == 302
+    assert balance_of(household.id) == 500
+    assert "积分调整已处理" in client.get(first.headers["Location"]).get_data(as_text=True)
+
+
+def test_the_rules_page_tells_a_one_admin_village_the_setting_needs_two(client, admin, make_user):
+    from testsupport import RULES_FORM, log_in, page_post
+
+    log_in(client, "admin")
+    assert "本村只有一位管理员" in client.get("/admin/rules").get_data(as_text=True)
+    saved = page_post(client, "/admin/rules", {**RULES_FORM, "adjustment_approval_over": "100"})
+    assert saved.status_code == 302
+    assert 'value="100"' in client.get("/admin/rules").get_data(as_text=True)
+
+    make_user(ADMIN, username="admin-two")
+
+    assert "本村只有一位管理员" not in client.get("/admin/rules").get_data(as_text=True)

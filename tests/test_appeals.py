@@ -297,3 +297,96 @@ def test_the_rules_keep_appeal_days_when_a_version_leaves_them_out(client, put_r
     off = put_rules({"grades": grades, "adjustment_approval_over": None})
     assert (off.json["appeal_days"], off.json["adjustment_approval_over"]) == (3, None)
     assert_problem(put_rules({"grades": grades, "appeal_days": 0}), 422)
+
+
+# Pages ----------------------------------------------------------------------------------
+
+
+def test_the_household_appeals_from_its_page_and_reads_the_decision(
+    client, graded, household, resident, admin_headers
+):
+    from testsupport import log_in, page_post
+
+    log_in(client, "resident")
+    page = client.get("/my").get_data(as_text=True)
+    assert "我家最近的评分" in page and "提交申诉" in page
+
+    sent = page_post(client, f"/my/appeals/{graded}", {"reason": "门口那袋不是我家的"})
+
+    assert sent.status_code == 302
+    page = client.get(sent.headers["Location"]).get_data(as_text=True)
+    assert "申诉已提交" in page and "待处理" in page and "提交申诉" not in page
+    appeal_id = (
+        client.application.test_client()
+        .get("/api/v1/appeals", headers=admin_headers)
+        .json["items"][0]["id"]
+    )
+    decide(client, appeal_id, admin_headers, note="照片看不清，按良计", grade="B")
+    page = client.get("/my").get_data(as_text=True)
+    assert "已改判" in page and "照片看不清，按良计" in page and "改判为：B" in page
+
+
+def test_a_second_appeal_from_the_page_says_so(client, graded, resident):
+    from testsupport import log_in, page_post
+
+    log_in(client, "resident")
+    page_post(client, f"/my/appeals/{graded}", {"reason": "不对"})
+
+    again = page_post(client, f"/my/appeals/{graded}", {"reason": "还是不对"})
+
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "这次评分已经申诉过了" in page
+
+
+def test_the_door_page_shows_nothing_of_appeals(client, graded, household, resident_headers):
+    from app.households.cards import make_token
+
+    appeal_id = appeal(client, graded, resident_headers).json["id"]
+    assert appeal_id
+
+    page = client.get(f"/q/{make_token(household)}").get_data(as_text=True)
+
+    assert "申诉" not in page and "我家分类是对的" not in page
+
+
+def test_the_admin_decides_on_the_desk_beside_the_evidence(
+    client, graded, household, admin, resident_headers
+):
+    from testsupport import log_in, page_post
+
+    appeal_id = appeal(client, graded, resident_headers).json["id"]
+    log_in(client, "admin")
+    dashboard = client.get("/admin/dashboard").get_data(as_text=True)
+    assert 'data-figure="open-appeals">1<' in dashboard
+    desk = client.get("/admin/appeals").get_data(as_text=True)
+    assert household.code in desk
+    page = client.get(f"/admin/appeals/{appeal_id}").get_data(as_text=True)
+    assert "有混投" in page and "inspector" in page and "我家分类是对的" in page
+
+    done = page_post(
+        client,
+        f"/admin/appeals/{appeal_id}",
+        {"decision": "overturned", "grade": "A", "note": "复核属实"},
+    )
+
+    assert done.status_code == 302
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "申诉已处理" in page and "改判为：A" in page
+    assert balance_of(household.id) == 3
+    assert 'data-figure="open-appeals">0<' in client.get("/admin/dashboard").get_data(as_text=True)
+
+
+def test_the_desk_tells_the_inspector_admin_another_must_decide(
+    client, household, make_user, resident_headers
+):
+    from testsupport import log_in
+
+    grader = make_user(ADMIN, username="grader-admin")
+    own = record_inspection(household, grader, "C")
+    db.session.commit()
+    appeal_id = appeal(client, own.id, resident_headers).json["id"]
+    log_in(client, "grader-admin")
+
+    page = client.get(f"/admin/appeals/{appeal_id}").get_data(as_text=True)
+
+    assert "须由另一位管理员处理申诉" in page and "data-decide" not in page
