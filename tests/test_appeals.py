@@ -390,3 +390,10 @@ def test_the_desk_tells_the_inspector_admin_another_must_decide(
     page = client.get(f"/admin/appeals/{appeal_id}").get_data(as_text=True)
 
     assert "须由另一位管理员处理申诉" in page and "data-decide" not in page
+
+
+def test_the_corrected_grade_is_not_appealed_again(client, graded, resident_headers, admin_headers):
+    appeal_id = appeal(client, graded, resident_headers).json["id"]
+    corrected = decide(client, appeal_id, admin_headers, grade="B").json["corrected_inspection_id"]
+
+    assert_problem(appeal(client, corrected, resident_headers), 409, "appeal_closed")

@@ -58,6 +58,8 @@ def file_appeal(user: User, inspection_id: int, reason: str) -> Appeal:
         raise AlreadyAppealed("This grade was already appealed.")
     if inspection.voided_at is not None:
         raise AppealClosed("This grade was voided; there is nothing to appeal.")
+    if _is_correction(inspection.id):
+        raise AppealClosed("This grade is an appeal's decision; it is not appealed again.")
     if inspection.created_at < utcnow() - appeal_window(inspection.village_id):
         raise AppealClosed("This grade is too old to appeal.")
     appeal = Appeal(
@@ -78,6 +80,13 @@ def file_appeal(user: User, inspection_id: int, reason: str) -> Appeal:
             raise AlreadyAppealed("This grade was already appealed.") from None
         raise
     return appeal
+
+
+def _is_correction(inspection_id: int) -> bool:
+    found = db.session.scalar(
+        select(Appeal.id).where(Appeal.corrected_inspection_id == inspection_id)
+    )
+    return found is not None
 
 
 def get_appeal(village_id: int, appeal_id: int) -> Appeal:
@@ -233,6 +242,11 @@ def my_grades(user: User) -> list[GradeLine]:
         a.inspection_id: a
         for a in db.session.scalars(select(Appeal).where(Appeal.inspection_id.in_(ids)))
     }
+    corrections = set(
+        db.session.scalars(
+            select(Appeal.corrected_inspection_id).where(Appeal.corrected_inspection_id.in_(ids))
+        )
+    )
     lines = []
     for inspection, grades in rows:
         appeal = by_inspection.get(inspection.id)
@@ -248,7 +262,10 @@ def my_grades(user: User) -> list[GradeLine]:
                 points=inspection.points,
                 voided=voided,
                 appeal=appeal,
-                can_appeal=appeal is None and not voided and inspection.created_at >= since,
+                can_appeal=appeal is None
+                and not voided
+                and inspection.id not in corrections
+                and inspection.created_at >= since,
             )
         )
     return lines
