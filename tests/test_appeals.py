@@ -397,3 +397,17 @@ def test_the_corrected_grade_is_not_appealed_again(client, graded, resident_head
     corrected = decide(client, appeal_id, admin_headers, grade="B").json["corrected_inspection_id"]
 
     assert_problem(appeal(client, corrected, resident_headers), 409, "appeal_closed")
+
+
+def test_the_audit_log_tells_the_decision_in_chinese(
+    client, graded, admin, resident_headers, admin_headers
+):
+    from testsupport import log_in
+
+    appeal_id = appeal(client, graded, resident_headers).json["id"]
+    decide(client, appeal_id, admin_headers, grade="A", note="改判为优")
+    log_in(client, "admin")
+
+    page = client.get("/admin/audit").get_data(as_text=True)
+
+    assert "处理申诉" in page and "已改判" in page and "改判为优" in page

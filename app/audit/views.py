@@ -145,6 +145,16 @@ DETAIL_LABELS = {
     "old_grid_ids": _l("Grids before"),
     "new_grid_ids": _l("Grids after"),
     "number": _l("Number"),
+    "appeal_id": _l("Appeal"),
+    "inspection_id": _l("Inspection"),
+    "decision": _l("Decision"),
+    "voided": _l("Voided inspection"),
+    "old_grade": _l("Grade appealed"),
+    "corrected_inspection_id": _l("Corrected inspection"),
+    "adjustment_id": _l("Adjustment awaiting approval"),
+    "requested_by": _l("Asked by"),
+    "appeal_days": _l("Days a household may appeal a grade"),
+    "adjustment_approval_over": _l("Adjustments larger than this wait for a second admin"),
 }
 
 # Values that are codes, shown by name.
@@ -154,6 +164,8 @@ VALUE_LABELS = {
     "none": _l("Points never expire"),
     "end_of_next_year": _l("Expire at the end of the next year"),
     "idle_months": _l("Expire after months with no activity"),
+    "upheld": _l("Grade kept"),
+    "overturned": _l("Grade changed"),
 }
 
 ROLE_LABELS = {
@@ -239,7 +251,7 @@ def _plain(value: Any, key: str | None, names: Names) -> str:
         return f"{household.name}（{household.code}）"
     if key == "role" and value in ROLE_LABELS:
         return str(ROLE_LABELS[value])
-    if isinstance(value, str) and value in VALUE_LABELS and key in ("status", "policy"):
+    if isinstance(value, str) and value in VALUE_LABELS and key in ("status", "policy", "decision"):
         return str(VALUE_LABELS[value])
     if key == "expiry" and isinstance(value, dict) and "policy" in value:
         return expiry_text(value)
