@@ -411,3 +411,22 @@ def test_the_audit_log_tells_the_decision_in_chinese(
     page = client.get("/admin/audit").get_data(as_text=True)
 
     assert "处理申诉" in page and "已改判" in page and "改判为优" in page
+
+
+def test_the_household_adds_a_photo_with_its_appeal_from_its_page(
+    client, graded, resident, admin_headers
+):
+    from testsupport import log_in, page_post
+
+    log_in(client, "resident")
+
+    sent = page_post(
+        client,
+        f"/my/appeals/{graded}",
+        {"reason": "看照片", "photo": (io.BytesIO(png_bytes()), "bin.png")},
+        content_type="multipart/form-data",
+    )
+
+    assert sent.status_code == 302
+    listed = client.get("/api/v1/appeals", headers=admin_headers).json["items"]
+    assert listed[0]["has_photo"] is True

@@ -19,7 +19,7 @@ from app.inspections.models import Inspection
 from app.ledger.api import approve_adjustment, reject_adjustment
 from app.ledger.approvals import get_pending, list_adjustments
 from app.ledger.models import PENDING
-from app.photos import photo_response
+from app.photos import photo_response, store_photo
 from app.rules.services import current_rules
 from app.scope import current_scope
 
@@ -67,13 +67,23 @@ def _back_to_my(error: DomainError) -> Response:
 @bp.post("/my/appeals/<id:inspection_id>")
 @role_required(HOUSEHOLD)
 def my_appeal(inspection_id: int):
-    """Appeal one of the household's grades (the API's appeal_inspection)."""
+    """Appeal one of the household's grades (the API's appeal_inspection), a photo optional."""
+    upload = request.files.get("photo")
+    photo = upload.read() if upload is not None and upload.filename else b""
+
+    def done(appeal: Appeal) -> Response:
+        if photo:  # stored only once the appeal is recorded, as the grade page does
+            appeal.photo = store_photo(photo)
+            db.session.flush()
+        return redirect(url_for("households.my_points", appealed=1) + "#grades")
+
     return appeal_inspection.submit(
         request.form,
         key=request.form.get("key"),
-        done=lambda _appeal: redirect(url_for("households.my_points", appealed=1) + "#grades"),
+        done=done,
         refused=_back_to_my,
         invalid=_back_to_my,
+        attachments=[photo],
         inspection_id=inspection_id,
     )
 

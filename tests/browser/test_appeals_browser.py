@@ -46,6 +46,9 @@ def test_a_household_appeals_on_its_phone_and_an_admin_decides_at_the_desk(page,
     expect(line).to_contain_text("中 · C")
     page.click("[data-appeal-open]")
     page.fill("textarea[name=reason]", REASON)
+    picture = SHOTS / "issue30-appeal-upload.png"
+    picture.write_bytes(png_bytes((800, 600), (30, 90, 200)))
+    page.set_input_files("input[name=photo]", str(picture))
     assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.locator("[data-my-grades]").screenshot(path=str(SHOTS / "issue30-appeal-form-360.png"))
     page.click("[data-appeal-send]")
@@ -65,6 +68,9 @@ def test_a_household_appeals_on_its_phone_and_an_admin_decides_at_the_desk(page,
     expect(page.locator("[data-evidence-note]")).to_have_text(NOTE)
     expect(page.locator("[data-evidence-inspector]")).to_have_text("li-inspect")
     expect(page.locator("[data-appeal-reason]")).to_have_text(REASON)
+    sent_photo = page.locator("[data-appeal-photo]")
+    expect(sent_photo).to_have_js_property("complete", True)
+    assert sent_photo.evaluate("img => img.naturalWidth") > 0
     photo = page.locator("[data-evidence-photo]")
     expect(photo).to_have_js_property("complete", True)
     assert photo.evaluate("img => img.naturalWidth") > 0
