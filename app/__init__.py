@@ -103,6 +103,8 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app import checks
+    from app.appeals import api as appeals_api
+    from app.appeals import views as appeals_views
     from app.audit import api as audit_api
     from app.audit import views as audit_views
     from app.auth import api as auth_api
@@ -156,6 +158,7 @@ def register_blueprints(app: Flask) -> None:
         cases_api.blp,
         cases_api.figures_blp,
         fairness_api.blp,
+        appeals_api.blp,
     ):
         api.register_blueprint(blp)
     for bp in (
@@ -175,6 +178,7 @@ def register_blueprints(app: Flask) -> None:
         villages_views.bp,
         cases_views.bp,
         fairness_views.bp,
+        appeals_views.bp,
     ):
         app.register_blueprint(bp)
 

@@ -307,6 +307,7 @@ def action(
     arguments_location: str = "json",
     responses: Mapping[int, str] | None = None,
     township_village: Callable[..., int] | None = None,
+    status_of: Callable[[Any], int] | None = None,
 ) -> Callable[[Callable[..., Any]], Action]:
     """Declare a write served at rule on the API blueprint; return it as an Action for pages.
 
@@ -318,6 +319,9 @@ def action(
     township, listed in roles): it names the village of the row the path names, and
     answers 404 for a row of none of the user's villages. The function itself
     refuses the township every request but the ones it may make.
+
+    status_of, if given, chooses the success status from the result (an adjustment
+    that waits for approval answers 202 where one posted answers 201).
     """
     allowed = tuple(roles)
 
@@ -327,7 +331,7 @@ def action(
         def view(args: dict, **kwargs: Any):
             result = func(declared.scope(**kwargs), args, **kwargs)
             headers = {"Location": location(result)} if location is not None else {}
-            return result, status, headers
+            return result, status_of(result) if status_of is not None else status, headers
 
         view.__name__ = func.__name__
         view.__doc__ = func.__doc__

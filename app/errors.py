@@ -127,6 +127,9 @@ PAGE_REFUSALS = {
     "not_own_inspection": _l("Only the inspector who gave this grade may change it."),
     "undo_window_closed": _l("It is too late to change this grade; ask the village admin."),
     "username_taken": _l("This username is taken; choose another."),
+    "already_appealed": _l("This grade was already appealed."),
+    "appeal_closed": _l("This appeal is closed."),
+    "same_person": _l("Another person must decide this."),
 }
 
 
@@ -311,3 +314,26 @@ class ReadOnly(DomainError):
 
     def __init__(self, detail: str = "A township reads its villages' figures and never writes."):
         super().__init__(detail)
+
+
+class AlreadyAppealed(DomainError):
+    status, code, title = 409, "already_appealed", "Already appealed"
+
+
+class AppealClosed(DomainError):
+    """An appeal asked after the rules' appeal_days, or a decision on one already decided."""
+
+    status, code, title = 409, "appeal_closed", "Appeal closed"
+
+
+class SamePerson(DomainError):
+    """The second pair of eyes must be another person's."""
+
+    status, code, title = 403, "same_person", "Same person"
+
+
+class AlreadyDecided(DomainError):
+    """An appeal or a pending adjustment that another decision got to first."""
+
+    status, code, title = 409, "invalid_transition", "Already decided"
+    page_text = _l("This was already decided; reload the page.")

@@ -3,8 +3,11 @@
 Credits and reversals go through the service layer, adjustments through the HTTP
 API with Idempotency-Keys (fresh keys, replays of a key with the same body, and
 reuses with another body); households split, merge, move out and back through the
-API, and the nightly forfeit runs on a chosen day. The model predicts every balance
-and every refusal; a refusal must change nothing.
+API, and the nightly forfeit runs on a chosen day. Grades are appealed and upheld or
+overturned (with or without a corrected grade), and adjustments over the approval
+threshold wait to be approved or rejected by a second admin, all through the API
+(issue 30). The model predicts every balance and every refusal; a refusal must change
+nothing.
 """
 
 import uuid
@@ -21,19 +24,27 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from sqlalchemy import update
 from testsupport import bearer
 
-from app.auth.models import ADMIN
+from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, User
 from app.auth.services import create_user, issue_token
-from app.db import db, run_write
+from app.db import db, run_write, utcnow
 from app.errors import AlreadyReversed, InsufficientPoints
 from app.households.changes import forfeit_due
+from app.households.models import Household
 from app.households.services import create_household
+from app.inspections.services import record_inspection
 from app.ledger import services as ledger
+from app.rules.fairness import FairnessRules
+from app.rules.models import RuleSet
+from app.rules.services import Grade, set_rules
 from app.scope import village_today
 from app.villages.services import create_grid, create_village
 
 HOUSEHOLDS = 3
+POINTS = {"A": 3, "B": 2, "C": 1, "D": 0}
+APPROVAL_OVER = 30  # the adjustments of adjust_with_a_new_key stay below it
 
 
 class LedgerMachine(RuleBasedStateMachine):
@@ -41,6 +52,8 @@ class LedgerMachine(RuleBasedStateMachine):
 
     journals = Bundle("journals")
     keys = Bundle("keys")
+    appeals = Bundle("appeals")
+    pendings = Bundle("pendings")
 
     def __init__(self):
         super().__init__()
@@ -54,9 +67,47 @@ class LedgerMachine(RuleBasedStateMachine):
         ]
         admin = create_user(village, f"admin-{code}", "password-123", ADMIN)
         self.headers = bearer(issue_token(admin).token)
+        checker = create_user(village, f"checker-{code}", "password-123", ADMIN)
+        self.checker = bearer(issue_token(checker).token)
+        self.inspector_id = create_user(village, f"insp-{code}", "password-123", INSPECTOR).id
+        self.residents = {
+            h: bearer(
+                issue_token(
+                    create_user(
+                        village,
+                        f"home{n}-{code}",
+                        "password-123",
+                        HOUSEHOLD,
+                        household=db.session.get(Household, h),
+                    )
+                ).token
+            )
+            for n, h in enumerate(self.households)
+        }
+        rules = set_rules(
+            village.id,
+            [Grade(g, p, g) for g, p in POINTS.items()],
+            10,
+            actor_id=None,
+            fairness=FairnessRules(appeal_days=7, adjustment_approval_over=APPROVAL_OVER),
+        )
+        # In force on the past days the grades are backdated to (a corrected grade is
+        # decided by the rules of its moment): ten grades a day.
+        db.session.execute(
+            update(RuleSet)
+            .where(RuleSet.id == rules.id)
+            .values(created_at=utcnow() - timedelta(days=30))
+        )
         db.session.commit()
         self.grid_id = grid.id
         self.today = village_today(village.id)
+        self.grades = 0
+        # appeal id -> (household, points of the grade); decided appeals
+        self.appealed: dict[int, tuple[int, int]] = {}
+        self.decided: set[int] = set()
+        # pending adjustment id -> (household, amount); decided ones
+        self.pending: dict[int, tuple[int, int]] = {}
+        self.pending_decided: set[int] = set()
         self.balance = {h: 0 for h in self.households}
         # Households over time: status, the forfeit date of those moved out, those forfeited.
         self.status = {h: "active" for h in self.households}
@@ -147,6 +198,99 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         assert response.status_code == 422
         assert response.json["code"] == "idempotency_conflict"
+
+    @rule(target=appeals, who=st.integers(0, HOUSEHOLDS - 1), grade=st.sampled_from("ABCD"))
+    def grade_and_appeal(self, who, grade):
+        """A grade (on one of the last five days, ten a day at most), then its appeal."""
+        household = self.households[who]
+        self.grades += 1
+        at = utcnow() - timedelta(days=self.grades % 5, minutes=self.grades)
+
+        def grade_it():
+            return record_inspection(
+                db.session.get_one(Household, household),
+                db.session.get_one(User, self.inspector_id),
+                grade,
+                at=at,
+            ).id
+
+        inspection_id = run_write(grade_it)
+        self.balance[household] += POINTS[grade]
+        response = self.client.post(
+            f"/api/v1/inspections/{inspection_id}/appeal",
+            json={"reason": "model"},
+            headers=self.residents[household],
+        )
+        assert response.status_code == 201, response.json
+        self.appealed[response.json["id"]] = (household, POINTS[grade])
+        return response.json["id"]
+
+    @rule(
+        appeal=appeals,
+        decision=st.sampled_from(["upheld", "overturned"]),
+        corrected=st.sampled_from([None, "A", "B", "C", "D"]),
+    )
+    def decide_an_appeal(self, appeal, decision, corrected):
+        household, points = self.appealed[appeal]
+        body = {"decision": decision, "note": "model"}
+        if decision == "overturned" and corrected is not None:
+            body["grade"] = corrected
+        response = self.client.post(
+            f"/api/v1/appeals/{appeal}/decide", json=body, headers=self.headers
+        )
+        if appeal in self.decided:
+            assert response.status_code == 409, response.json
+            return
+        if decision == "upheld":
+            assert response.status_code == 200, response.json
+        elif self.balance[household] - points < 0:
+            assert response.status_code == 409, response.json
+            assert response.json["code"] == "insufficient_points"
+            return  # the appeal stays open, the grade stands
+        else:
+            assert response.status_code == 200, response.json
+            self.balance[household] += POINTS.get(corrected or "", 0) - points
+        self.decided.add(appeal)
+
+    @rule(
+        target=pendings,
+        who=st.integers(0, HOUSEHOLDS - 1),
+        amount=st.integers(APPROVAL_OVER + 1, 60) | st.integers(-60, -APPROVAL_OVER - 1),
+    )
+    def ask_for_a_large_adjustment(self, who, amount):
+        household = self.households[who]
+        body = {"household_id": household, "amount": amount, "reason": "model"}
+        response = self.client.post("/api/v1/adjustments", json=body, headers=self.headers)
+        assert response.status_code == 202, response.json
+        assert response.json["state"] == "pending"
+        self.pending[response.json["id"]] = (household, amount)
+        return response.json["id"]
+
+    @rule(pending=pendings, approve=st.booleans())
+    def decide_an_adjustment(self, pending, approve):
+        household, amount = self.pending[pending]
+        if approve:
+            response = self.client.post(
+                f"/api/v1/adjustments/{pending}/approve", headers=self.checker
+            )
+        else:
+            response = self.client.post(
+                f"/api/v1/adjustments/{pending}/reject",
+                json={"reason": "model"},
+                headers=self.checker,
+            )
+        if pending in self.pending_decided:
+            assert response.status_code == 409, response.json
+            return
+        if approve and self.balance[household] + amount < 0:
+            assert response.status_code == 409, response.json
+            assert response.json["code"] == "insufficient_points"
+            return  # it stays pending
+        assert response.status_code == (201 if approve else 200), response.json
+        if approve:
+            self.balance[household] += amount
+            self.movement[response.json["transaction_id"]] = (household, amount)
+        self.pending_decided.add(pending)
 
     @precondition(lambda self: any(self.balance.values()))
     @rule(journal=consumes(journals))

@@ -23,19 +23,23 @@ from datetime import date, timedelta
 from sqlalchemy import text
 from testsupport import PARAMETER, PASSWORD, bearer, csrf_token, openapi_path, png_bytes
 
+from app.appeals.models import Appeal
+from app.appeals.services import file_appeal
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER, User
 from app.auth.services import create_user, issue_token
 from app.cases.models import Station
 from app.cases.services import add_photo, report_case
 from app.cases.stations import create_station, station_token
 from app.catalogue.services import create_good
-from app.db import db
+from app.db import db, utcnow
+from app.errors import AlreadyInspectedToday
 from app.fairness.models import SpotCheck, SpotCheckItem
 from app.households.cards import make_token
 from app.households.models import Household
 from app.households.services import create_household
 from app.inspections.models import Inspection
 from app.inspections.services import record_inspection
+from app.ledger.approvals import request as request_adjustment
 from app.ledger.services import adjust, household_account
 from app.photos import store_photo
 from app.redemptions.services import LineRequest, redeem_goods
@@ -500,6 +504,40 @@ MATRIX: dict[str, tuple[Cell, ...]] = {
         (404,   404,   404,   404,   404,   404,   404,   404),
     "POST /open311/v2/requests.<any(json, xml):fmt>":
         (403,   403,   403,   403,   403,   403,   403,   403),
+    # Appeals (issue 30): a household appeals its own grades; the admins decide.
+    "POST /api/v1/inspections/<id:inspection_id>/appeal":
+        (401,   403,   403,   403,   201,   403,   403,   403),
+    "GET /api/v1/appeals":
+        (401,   200,   403,   403,   200,   200,   403,   403),
+    "POST /api/v1/appeals/<id:appeal_id>/photo":
+        (401,   403,   403,   403,   200,   403,   403,   403),
+    "GET /api/v1/appeals/<id:appeal_id>/photo":
+        (401,   200,   403,   403,   200,   X,     403,   403),
+    "POST /api/v1/appeals/<id:appeal_id>/decide":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "POST /my/appeals/<id:inspection_id>":
+        (LOGIN, 403,   403,   403,   302,   403,   403,   403),
+    "GET /admin/appeals":
+        (LOGIN, 200,   403,   403,   403,   200,   403,   403),
+    "GET /admin/appeals/<id:appeal_id>":
+        (LOGIN, 200,   403,   403,   403,   X,     403,   403),
+    "POST /admin/appeals/<id:appeal_id>":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "GET /admin/appeals/<id:appeal_id>/photo":
+        (LOGIN, 200,   403,   403,   403,   X,     403,   403),
+    "GET /admin/appeals/<id:appeal_id>/evidence":
+        (LOGIN, 200,   403,   403,   403,   X,     403,   403),
+    # Adjustments waiting for a second admin (the standing one was asked by another admin).
+    "GET /api/v1/adjustments":
+        (401,   200,   403,   403,   403,   200,   403,   403),
+    "POST /api/v1/adjustments/<id:adjustment_id>/approve":
+        (401,   201,   403,   403,   403,   X,     403,   403),
+    "POST /api/v1/adjustments/<id:adjustment_id>/reject":
+        (401,   200,   403,   403,   403,   X,     403,   403),
+    "POST /admin/adjustments/<id:adjustment_id>/approve":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
+    "POST /admin/adjustments/<id:adjustment_id>/reject":
+        (LOGIN, 302,   403,   403,   403,   X,     403,   403),
 }
 # fmt: on
 
@@ -651,6 +689,43 @@ class World:
         db.session.commit()
         return redemption.id
 
+    def fresh_own_inspection(self) -> int:
+        """A grade of the resident's own household on an earlier day it has none yet."""
+        household = db.session.get_one(Household, self.ids["household_id"])
+        for days in range(1, 7):
+            try:
+                with db.session.begin_nested():
+                    inspection = record_inspection(
+                        household, self.users["inspector"], "B", at=utcnow() - timedelta(days=days)
+                    )
+            except AlreadyInspectedToday:
+                continue
+            db.session.commit()
+            return inspection.id
+        raise AssertionError("no free day for another grade")
+
+    def fresh_appeal(self) -> int:
+        inspection = db.session.get_one(Inspection, self.fresh_inspection())
+        appeal = Appeal(
+            village_id=inspection.village_id,
+            inspection_id=inspection.id,
+            household_id=inspection.household_id,
+            inspector_id=inspection.inspector_id,
+            reason="分类是对的",
+            state="open",
+            created_by=self.user_ids["household"],
+        )
+        db.session.add(appeal)
+        db.session.commit()
+        return appeal.id
+
+    def fresh_pending(self) -> int:
+        pending = request_adjustment(
+            self.v1_id, self.ids["household_id"], 200, reason="补录", actor_id=self.ids["maker_id"]
+        )
+        db.session.commit()
+        return pending.id
+
     def fresh_case(self) -> int:
         resident = db.session.get_one(User, self.user_ids["household"])
         case = report_case(resident, self.v1_id, category="overflow")
@@ -769,6 +844,12 @@ def build_world() -> World:
     redemption = redeem_goods(h1, users["storekeeper"], [LineRequest(good1.id, 1)]).redemption
     db.session.flush()
     check, item = spot_check_of(inspection, users["admin"])
+    appeal = file_appeal(users["household"], inspection.id, "我家分类是对的")
+    appeal.photo = store_photo(png_bytes())
+    # An admin who asks for adjustments that wait for another admin's approval.
+    maker = create_user(v1, "qs-maker", PASSWORD, ADMIN)
+    pending = request_adjustment(v1.id, h1.id, 200, reason="补录", actor_id=maker.id)
+    db.session.flush()
     world = World(
         v1=v1,
         grid1=grid1,
@@ -786,6 +867,9 @@ def build_world() -> World:
             "photo_id": photo.id,
             "check_id": check.id,
             "item_id": item.id,
+            "appeal_id": appeal.id,
+            "adjustment_id": pending.id,
+            "maker_id": maker.id,
         },
         h_other_id=h_other.id,
         h2_id=h2.id,
@@ -1122,6 +1206,30 @@ REQUESTS: dict[str, Spec] = {
     "POST /open311/v2/requests.<any(json, xml):fmt>": lambda w, p: {
         "data": {"jurisdiction_id": "QSC", "service_code": "overflow", "lat": "30", "long": "120"}
     },
+    "POST /api/v1/inspections/<id:inspection_id>/appeal": lambda w, p: {
+        "json": {"reason": "分类是对的"}
+    },
+    "POST /api/v1/appeals/<id:appeal_id>/photo": lambda w, p: {
+        "data": {"photo": (io.BytesIO(png_bytes()), "bin.png")}
+    },
+    "POST /api/v1/appeals/<id:appeal_id>/decide": lambda w, p: {
+        "json": {"decision": "overturned", "note": "改判", "grade": "B"}
+    },
+    "POST /my/appeals/<id:inspection_id>": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "reason": "分类是对的"}
+    },
+    "POST /admin/appeals/<id:appeal_id>": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "decision": "upheld", "note": "维持"}
+    },
+    "POST /api/v1/adjustments/<id:adjustment_id>/reject": lambda w, p: {
+        "json": {"reason": "没有依据"}
+    },
+    "POST /admin/adjustments/<id:adjustment_id>/approve": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex}
+    },
+    "POST /admin/adjustments/<id:adjustment_id>/reject": lambda w, p: {
+        "data": {"key": uuid.uuid4().hex, "reason": "没有依据"}
+    },
 }
 
 # Routes that send the card of village 1's household.
@@ -1175,6 +1283,24 @@ FRESH: dict[str, Callable[[World], dict[str, int]]] = {
     },
     "POST /api/v1/households/<id:household_id>/move-back": lambda w: {
         "household_id": w.fresh_moved_out_household()
+    },
+    "POST /api/v1/inspections/<id:inspection_id>/appeal": lambda w: {
+        "inspection_id": w.fresh_own_inspection()
+    },
+    "POST /my/appeals/<id:inspection_id>": lambda w: {"inspection_id": w.fresh_own_inspection()},
+    "POST /api/v1/appeals/<id:appeal_id>/decide": lambda w: {"appeal_id": w.fresh_appeal()},
+    "POST /admin/appeals/<id:appeal_id>": lambda w: {"appeal_id": w.fresh_appeal()},
+    "POST /api/v1/adjustments/<id:adjustment_id>/approve": lambda w: {
+        "adjustment_id": w.fresh_pending()
+    },
+    "POST /api/v1/adjustments/<id:adjustment_id>/reject": lambda w: {
+        "adjustment_id": w.fresh_pending()
+    },
+    "POST /admin/adjustments/<id:adjustment_id>/approve": lambda w: {
+        "adjustment_id": w.fresh_pending()
+    },
+    "POST /admin/adjustments/<id:adjustment_id>/reject": lambda w: {
+        "adjustment_id": w.fresh_pending()
     },
 }
 

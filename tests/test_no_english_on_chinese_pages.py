@@ -13,10 +13,12 @@ import pytest
 from babel.messages.pofile import read_po
 from testsupport import PARAMETER, log_in
 
-from app.auth.models import HOUSEHOLD, INSPECTOR, STOREKEEPER
+from app.appeals.services import file_appeal
+from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.db import db
 from app.households.cards import make_token
 from app.inspections.services import record_inspection
+from app.ledger.approvals import request as request_adjustment
 from app.redemptions.services import LineRequest, redeem_goods
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,8 +88,13 @@ def world(admin, inspector, make_user, resident, household, grids, make_househol
     good = make_good("肥皂", price=5, stock=10, unit="块")
     inspection = record_inspection(household, inspector, "A")
     redemption = redeem_goods(other, storekeeper, [LineRequest(good.id, 1)]).redemption
+    # An appeal of the grade, and an adjustment waiting for the admin's approval.
+    appeal = file_appeal(resident, getattr(inspection, "inspection", inspection).id, "分类是对的")
+    maker = make_user(ADMIN, username="second-admin")
+    request_adjustment(household.village_id, household.id, 500, reason="补录", actor_id=maker.id)
     db.session.commit()
     return {
+        "appeal_id": appeal.id,
         "household_id": household.id,
         "good_id": good.id,
         "inspection_id": getattr(inspection, "inspection", inspection).id,

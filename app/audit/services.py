@@ -42,6 +42,10 @@ GRID_RENAMED = "grid_renamed"
 SPOT_CHECK_DRAWN = "spot_check_drawn"
 SPOT_CHECK_GRADED = "spot_check_graded"
 CASE_SUPERVISED = "case_supervised"
+APPEAL_DECIDED = "appeal_decided"
+ADJUSTMENT_REQUESTED = "adjustment_requested"
+ADJUSTMENT_APPROVED = "adjustment_approved"
+ADJUSTMENT_REJECTED = "adjustment_rejected"
 ACTIONS = (
     RULES_CHANGED,
     CARD_REISSUED,
@@ -74,6 +78,10 @@ ACTIONS = (
     SPOT_CHECK_DRAWN,
     SPOT_CHECK_GRADED,
     CASE_SUPERVISED,
+    APPEAL_DECIDED,
+    ADJUSTMENT_REQUESTED,
+    ADJUSTMENT_APPROVED,
+    ADJUSTMENT_REJECTED,
 )
 
 

@@ -55,6 +55,10 @@ ACTION_LABELS = {
     services.SPOT_CHECK_DRAWN: _l("Spot check drawn"),
     services.SPOT_CHECK_GRADED: _l("Spot check graded"),
     services.CASE_SUPERVISED: _l("Case supervised"),
+    services.APPEAL_DECIDED: _l("Appeal decided"),
+    services.ADJUSTMENT_REQUESTED: _l("Adjustment awaiting approval"),
+    services.ADJUSTMENT_APPROVED: _l("Adjustment approved"),
+    services.ADJUSTMENT_REJECTED: _l("Adjustment rejected"),
 }
 
 # What happened, as a sentence about its target (%(target)s: a household, a user, a good).
@@ -90,6 +94,10 @@ SENTENCES = {
     services.SPOT_CHECK_DRAWN: _l("Drew a spot check of a day's inspections."),
     services.SPOT_CHECK_GRADED: _l("Graded an inspection again in a spot check."),
     services.CASE_SUPERVISED: _l("Supervised the case %(target)s."),
+    services.APPEAL_DECIDED: _l("Decided an appeal of %(target)s."),
+    services.ADJUSTMENT_REQUESTED: _l("Asked to adjust the points of %(target)s."),
+    services.ADJUSTMENT_APPROVED: _l("Approved an adjustment of %(target)s."),
+    services.ADJUSTMENT_REJECTED: _l("Rejected an adjustment of %(target)s."),
 }
 
 TARGET_LABELS = {
@@ -168,6 +176,15 @@ DETAIL_LABELS = {
     "into_code": _l("Merged into"),
     "moved_out_on": _l("Moved out on"),
     "forfeit_on": _l("Points forfeited on"),
+    "appeal_id": _l("Appeal"),
+    "decision": _l("Decision"),
+    "voided": _l("Voided inspection"),
+    "old_grade": _l("Grade appealed"),
+    "corrected_inspection_id": _l("Corrected inspection"),
+    "adjustment_id": _l("Adjustment awaiting approval"),
+    "requested_by": _l("Asked by"),
+    "appeal_days": _l("Days a household may appeal a grade"),
+    "adjustment_approval_over": _l("Adjustments larger than this wait for a second admin"),
 }
 
 # Values that are codes, shown by name.
@@ -179,6 +196,8 @@ VALUE_LABELS = {
     "none": _l("Points never expire"),
     "end_of_next_year": _l("Expire at the end of the next year"),
     "idle_months": _l("Expire after months with no activity"),
+    "upheld": _l("Grade kept"),
+    "overturned": _l("Grade changed"),
 }
 
 ROLE_LABELS = {
@@ -264,7 +283,7 @@ def _plain(value: Any, key: str | None, names: Names) -> str:
         return f"{household.name}（{household.code}）"
     if key == "role" and value in ROLE_LABELS:
         return str(ROLE_LABELS[value])
-    if isinstance(value, str) and value in VALUE_LABELS and key in ("status", "policy"):
+    if isinstance(value, str) and value in VALUE_LABELS and key in ("status", "policy", "decision"):
         return str(VALUE_LABELS[value])
     if key == "expiry" and isinstance(value, dict) and "policy" in value:
         return expiry_text(value)

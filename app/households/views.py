@@ -125,6 +125,7 @@ def my_points():
     before = before if before is not None and 0 < before <= MAX_INT else None
     lines = statement(account.id, limit=PAGE, before_version=before, direction=direction)
     more = len(lines) == PAGE
+    from app.appeals.views import my_panel
     from app.catalogue.services import list_goods
 
     return render_template(
@@ -141,6 +142,7 @@ def my_points():
         next_before=lines[-1].version if more else None,
         feedback=household_feedback(household.id, scope.today()),
         notes=notes_of_journals(household.id, (line.transaction_id for line in lines)),
+        appeals=my_panel(),
     )
 
 
@@ -371,6 +373,7 @@ def _detail_page(
         logins=logins,
         login_created=created if created in {login.username for login in logins} else None,
         adjusted=args.get("adjusted", type=int),
+        pending=args.get("pending", type=int),
         balance=account.balance,
         lines=statement(account.id, limit=100),
         address=cards.card_address(),
@@ -479,7 +482,11 @@ def household_adjust(household_id: int):
             url_for(
                 "households.household_detail",
                 household_id=household_id,
-                adjusted=result["amount"],
+                **(
+                    {"pending": result["id"]}
+                    if result.get("state") == "pending"
+                    else {"adjusted": result["amount"]}
+                ),
             )
         ),
         refused=_back_with(household_id, "adjust"),

@@ -34,6 +34,7 @@ from app.photos import photo_response, store_photo
 from app.rules import services as village_rules
 from app.rules.cases import make_case_rules
 from app.rules.expiry import make_policy
+from app.rules.fairness import make_fairness
 from app.rules.services import Grade, Rules, current_rules, set_rules
 from app.scope import Scope, current_scope
 from app.writes import begins_write
@@ -44,6 +45,9 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Inspections (督导记录) and the village's scoring rules.",
 )
+
+
+FAIRNESS_KEYS = ("appeal_days", "adjustment_approval_over")
 
 
 def rules_out(rules: Rules) -> dict:
@@ -85,6 +89,8 @@ def put_rules(scope: Scope, data: dict) -> dict:
     ]
     expiry = make_policy(data["expiry"]["policy"], data["expiry"].get("months"))
     cases = make_case_rules(data["cases"]) if data.get("cases") is not None else None
+    given = {k: data[k] for k in FAIRNESS_KEYS if k in data}
+    fairness = make_fairness(current_rules(scope.village_id).fairness, given) if given else None
     return rules_out(
         set_rules(
             scope.village_id,
@@ -93,6 +99,7 @@ def put_rules(scope: Scope, data: dict) -> dict:
             actor_id=scope.user_id,
             expiry=expiry,
             cases=cases,
+            fairness=fairness,
         )
     )
 

@@ -64,16 +64,21 @@ def credit_queue(
     *,
     recorded_at: datetime | None = None,
     at: datetime | None = None,
+    correction: bool = False,
 ) -> list[Outcome]:
     """Decide grades in order, each as if it came alone, and credit them at once.
 
     asked are grades as InspectionIn loads them. Each gets its inspection with the
     household's balance after it, or its refusal; one grade's refusal changes
     nothing for the others. recorded_at is when the server took them (default:
-    now); at backdates them (see credits.find()).
+    now); at backdates them (see credits.find()). correction is a grade an admin
+    corrects on an appeal (app/appeals): it keeps the inspected_at of the grade it
+    replaces, however long ago that was, and is decided as any other.
     """
     recorded_at = recorded_at or utcnow()
-    outcomes: list[Outcome | None] = list(credits.refuse_moments(asked, recorded_at))
+    outcomes: list[Outcome | None] = (
+        [None] * len(asked) if correction else list(credits.refuse_moments(asked, recorded_at))
+    )
     open_items = [n for n, outcome in enumerate(outcomes) if outcome is None]
     village_id = cast(int, inspector.village_id)
     facts = credits.read_facts(village_id, credits.named_ids([asked[n] for n in open_items]))

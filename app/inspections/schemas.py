@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from app.households.schemas import HouseholdRef
 from app.rules.expiry import END_OF_NEXT_YEAR, IDLE_MONTHS, MAX_IDLE_MONTHS, NONE, POLICIES
+from app.rules.fairness import MAX_AMOUNT, MAX_APPEAL_DAYS
 from app.rules.services import MAX_DAILY_LIMIT, MAX_POINTS_PER_GRADE
 from app.schemas import OffsetQuery, QueryId, Reason, Text, list_of
 
@@ -69,6 +70,22 @@ class RulesIn(Schema):
         },
     )
 
+    # Left out, the version before keeps its value (defaults: 7 days; null, off).
+    appeal_days = fields.Integer(
+        strict=True,
+        validate=validate.Range(1, MAX_APPEAL_DAYS),
+        metadata={"description": "Days a household may appeal a grade (default 7)."},
+    )
+    adjustment_approval_over = fields.Integer(
+        strict=True,
+        allow_none=True,
+        validate=validate.Range(0, MAX_AMOUNT),
+        metadata={
+            "description": "An adjustment of more points than this waits for another "
+            "admin's approval; null: none waits (the default)."
+        },
+    )
+
     @validates_schema
     def _labels_name_grades(self, data, **_kwargs):
         unknown = set(data.get("labels", {})) - set(data.get("grades", {}))
@@ -95,6 +112,8 @@ class RulesOut(Schema):
     daily_limit = fields.Integer()
     expiry = fields.Nested(ExpiryOut)
     cases = fields.Nested(CaseRulesOut)
+    appeal_days = fields.Integer()
+    adjustment_approval_over = fields.Integer(allow_none=True)
     version = fields.Integer()
     updated_at = fields.DateTime()
     updated_by = fields.Integer(allow_none=True)

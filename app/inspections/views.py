@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.actions import (
     FormInvalid,
@@ -63,6 +63,8 @@ RULE_FIELDS = {
     "labels": _l("Name shown"),
     "daily_limit": _l("Inspections that earn points, per household per day"),
     "expiry": _l("When points expire"),
+    "appeal_days": _l("Days a household may appeal a grade"),
+    "adjustment_approval_over": _l("Adjustments larger than this wait for a second admin"),
 }
 
 
@@ -256,6 +258,17 @@ def expiry_from_form(form: Mapping[str, str]) -> dict:
     return {"policy": policy, "months": None if months == "" else months}
 
 
+def fairness_from_form(form: Mapping[str, str]) -> dict:
+    """The rules page's appeal days and approval threshold; an emptied threshold is off."""
+    given: dict[str, Any] = {}
+    if "appeal_days" in form:
+        given["appeal_days"] = int_or_text(form["appeal_days"]) if form["appeal_days"] else None
+    if "adjustment_approval_over" in form:
+        over = form["adjustment_approval_over"].strip()
+        given["adjustment_approval_over"] = int_or_text(over) if over else None
+    return given
+
+
 def rule_field_errors(errors: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     """The rules schema's errors by the name of the page's input, and that input's label.
 
@@ -309,6 +322,7 @@ def rules_page():
             # An emptied limit is refused, not taken as the default.
             "daily_limit": int_or_text(form.get("daily_limit", "")) or None,
             "expiry": expiry_from_form(form),
+            **fairness_from_form(form),
         }
         try:
             return put_rules.submit(
@@ -335,4 +349,9 @@ def rules_page():
         saved=request.method == "GET" and request.args.get("saved"),
         typed=request.form if message else {},
         invalid=invalid,
+        admins=db.session.scalar(
+            select(func.count(User.id)).where(
+                User.village_id == scope.village_id, User.role == ADMIN, User.active.is_(True)
+            )
+        ),
     ), status

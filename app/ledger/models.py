@@ -137,6 +137,42 @@ class Entry(Model):
 
 APPEND_ONLY_TABLES = ("journals", "transfers", "entries")
 
+PENDING = "pending"
+APPROVED = "approved"
+REJECTED = "rejected"
+ADJUSTMENT_STATES = (PENDING, APPROVED, REJECTED)
+
+
+class PendingAdjustment(Model):
+    """An adjustment over the rules' adjustment_approval_over: it waits for a second admin.
+
+    Nothing moves until another admin approves it; the approval posts it as any
+    adjustment is posted (services.adjust()), and keeps the journal's id here.
+    """
+
+    __tablename__ = "pending_adjustments"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN (" + ", ".join(f"'{state}'" for state in ADJUSTMENT_STATES) + ")",
+            name="state",
+        ),
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        Index("ix_pending_adjustments_village_id_state", "village_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(16), default=PENDING)
+    requested_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reject_reason: Mapped[str | None] = mapped_column(String(500))
+    journal_id: Mapped[int | None] = mapped_column(ForeignKey("journals.id"), unique=True)
+
 
 class VerifyRun(Model):
     """The outcome of one `flask ledger verify`, for the monitoring to read (GET /metrics)."""

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
+from app.appeals.views import dashboard_panel as fairness_panel
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN
 from app.db import db, reads_may_lag
@@ -92,6 +93,7 @@ def dashboard_page():
         spot_agreement=village_agreement(village_id, month_first, today),
         percent=boards.percent,
         board_month=(month_first - timedelta(days=1)).strftime("%Y-%m"),
+        fairness=fairness_panel(village_id),
     )
 
 

@@ -34,5 +34,7 @@ class RuleSet(Model):
     expiry: Mapped[str | None] = mapped_column(Text)
     # JSON: the case categories, points and limits (app/cases/rules.py); none: defaults.
     cases: Mapped[str | None] = mapped_column(Text)
+    # JSON: appeal_days and adjustment_approval_over (app/rules/fairness.py); none: defaults.
+    fairness: Mapped[str | None] = mapped_column(Text)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -20,6 +20,7 @@ from app.rules.cases import (
     parse_case_rules,
 )
 from app.rules.expiry import NO_EXPIRY, ExpiryPolicy, dump_policy, make_policy, parse_policy
+from app.rules.fairness import DEFAULT_FAIRNESS, FairnessRules, dump_fairness, parse_fairness
 from app.rules.models import RuleSet
 from app.types import UTCDateTime
 from app.villages.models import Village
@@ -37,6 +38,7 @@ RULE_COLUMNS = (
     rule_sets.c.created_at,
     rule_sets.c.expiry,
     rule_sets.c.cases,
+    rule_sets.c.fairness,
 )
 # The version of the village's rules in force at the moment: the newest made by then
 # (the first version for a moment before any, so a village always has rules).
@@ -83,6 +85,7 @@ class Rules:
     created_at: datetime
     expiry: ExpiryPolicy = NO_EXPIRY
     cases: CaseRules = DEFAULT_CASE_RULES
+    fairness: FairnessRules = DEFAULT_FAIRNESS
 
     def summary(self) -> dict:
         """Points, names, limit, expiry and reports: what the API shows and the audit keeps."""
@@ -92,6 +95,7 @@ class Rules:
             "daily_limit": self.daily_limit,
             "expiry": self.expiry.to_dict(),
             "cases": self.cases.to_dict(),
+            **self.fairness.to_dict(),
         }
 
     def grade(self, name: str) -> Grade:
@@ -107,18 +111,29 @@ class Rules:
 def rules_from_row(row: RuleSet | Row) -> Rules:
     """The rules of a stored version (an ORM row or a Core row with its columns)."""
     # A Core row that does not select the policy (scoring needs none) reads as "none".
-    grades, expiry, cases = _parsed(
-        row.grades, getattr(row, "expiry", None), getattr(row, "cases", None)
+    grades, expiry, cases, fairness = _parsed(
+        row.grades,
+        getattr(row, "expiry", None),
+        getattr(row, "cases", None),
+        getattr(row, "fairness", None),
     )
     return Rules(
-        row.id, row.version, grades, row.daily_limit, row.actor_id, row.created_at, expiry, cases
+        row.id,
+        row.version,
+        grades,
+        row.daily_limit,
+        row.actor_id,
+        row.created_at,
+        expiry,
+        cases,
+        fairness,
     )
 
 
 @lru_cache(maxsize=256)
 def _parsed(
-    grades: str, expiry: str | None, cases: str | None
-) -> tuple[tuple[Grade, ...], ExpiryPolicy, CaseRules]:
+    grades: str, expiry: str | None, cases: str | None, fairness: str | None
+) -> tuple[tuple[Grade, ...], ExpiryPolicy, CaseRules, FairnessRules]:
     """Parse a rules version's stored grades, policy and case rules, once per distinct text.
 
     A version is never changed once made, so its text names it: every credit under
@@ -127,7 +142,7 @@ def _parsed(
     parsed = tuple(
         Grade(g["grade"], g["points"], g.get("label") or g["grade"]) for g in json.loads(grades)
     )
-    return parsed, parse_policy(expiry), parse_case_rules(cases)
+    return parsed, parse_policy(expiry), parse_case_rules(cases), parse_fairness(fairness)
 
 
 def set_rules(
@@ -138,12 +153,13 @@ def set_rules(
     actor_id: int | None,
     expiry: ExpiryPolicy = NO_EXPIRY,
     cases: CaseRules | None = None,
+    fairness: FairnessRules | None = None,
 ) -> Rules:
     """Put new rules in force: a new version; inspections after it are scored by it.
 
-    cases None keeps the case rules of the version it replaces. A version a person
-    made (actor_id) goes in the audit log beside the one it replaced; the first rules
-    a village gets when it is made (no actor) do not.
+    cases (and fairness) None keeps the case (fairness) rules of the version it
+    replaces. A version a person made (actor_id) goes in the audit log beside the one
+    it replaced; the first rules a village gets when it is made (no actor) do not.
     """
     _check_rules(grades, daily_limit)
     # Two admins saving at once both read the same newest version; queue them on the
@@ -159,8 +175,13 @@ def set_rules(
         cases_text = before.cases if before else None
     else:
         cases_text = dump_case_rules(cases)
+    if fairness is None:
+        fairness_text = before.fairness if before else None
+    else:
+        fairness_text = dump_fairness(fairness)
     row = RuleSet(
         cases=cases_text,
+        fairness=fairness_text,
         village_id=village_id,
         version=version,
         daily_limit=daily_limit,
