@@ -20,6 +20,7 @@ from hypothesis.stateful import (
     RuleBasedStateMachine,
     consumes,
     invariant,
+    multiple,
     precondition,
     rule,
     run_state_machine_as_test,
@@ -201,8 +202,14 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(target=appeals, who=st.integers(0, HOUSEHOLDS - 1), grade=st.sampled_from("ABCD"))
     def grade_and_appeal(self, who, grade):
-        """A grade (on one of the last five days, ten a day at most), then its appeal."""
+        """A grade (on one of the last five days, ten a day at most), then its appeal.
+
+        Only an active household is graded (a moved or merged one is refused: the
+        household model's rules cover that).
+        """
         household = self.households[who]
+        if self.status[household] != "active":
+            return multiple()
         self.grades += 1
         at = utcnow() - timedelta(days=self.grades % 5, minutes=self.grades)
 
@@ -233,7 +240,13 @@ class LedgerMachine(RuleBasedStateMachine):
     def decide_an_appeal(self, appeal, decision, corrected):
         household, points = self.appealed[appeal]
         body = {"decision": decision, "note": "model"}
-        if decision == "overturned" and corrected is not None:
+        # A corrected grade is credited as a grade of its moment: the model corrects only
+        # a household still active (a moved or merged one's grades are refused elsewhere).
+        if (
+            decision == "overturned"
+            and corrected is not None
+            and self.status[household] == "active"
+        ):
             body["grade"] = corrected
         response = self.client.post(
             f"/api/v1/appeals/{appeal}/decide", json=body, headers=self.headers
@@ -249,6 +262,7 @@ class LedgerMachine(RuleBasedStateMachine):
             return  # the appeal stays open, the grade stands
         else:
             assert response.status_code == 200, response.json
+            corrected = body.get("grade")
             self.balance[household] += POINTS.get(corrected or "", 0) - points
         self.decided.add(appeal)
 
