@@ -123,6 +123,7 @@ def register_blueprints(app: Flask) -> None:
     from app.households import api as households_api
     from app.households import login_pages as household_login_pages
     from app.households import logins as household_logins
+    from app.households import roster_views
     from app.households import views as households_views
     from app.inspections import api as inspections_api
     from app.inspections import roster
@@ -168,6 +169,7 @@ def register_blueprints(app: Flask) -> None:
         auth_views.bp,
         households_views.bp,
         household_login_pages.bp,
+        roster_views.bp,
         inspections_views.bp,
         catalogue_views.bp,
         redemptions_views.bp,

@@ -136,6 +136,13 @@ class Scope:
             self._zone = village_zone(self.village_id)
         return self._zone
 
+    def village(self) -> Village:
+        """The village this scope acts in."""
+        village = db.session.get(Village, self.village_id)
+        if village is None:  # pragma: no cover - a scope names a village that exists
+            raise NotFound("No such village.")
+        return village
+
     def today(self) -> date:
         """The village's date now."""
         return local_date(utcnow(), self.zone)

@@ -279,9 +279,9 @@ def test_the_board_shows_no_door_card_codes_and_skips_households_too_new(
 
 
 def test_a_long_board_list_leaves_no_lonely_row_on_its_last_page(app):
-    from app.reports.board import _Rows
+    from app.reports.pdf import LongList
 
-    rows = _Rows("title", ["name"], [("x",)] * 10, [100], ())
+    rows = LongList("title", ["name"], [("x",)] * 10, [100], ())
     room = rows.TITLE_H + rows.HEAD_H + rows.ROW_H * 9 + 1  # nine rows fit, one is over
     first, rest = rows.split(100, room)
     assert rest.stop - rest.start >= 2

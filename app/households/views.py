@@ -3,7 +3,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Blueprint, Response, g, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -11,36 +11,26 @@ from sqlalchemy import select
 from app.actions import (
     FormInvalid,
     field_message,
-    int_or_text,
     page_error,
     redirect_to,
     refused_to,
 )
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, HOUSEHOLD
-from app.db import db, run_write
+from app.db import db
 from app.errors import (
     DomainError,
     InvalidQr,
     NotFound,
     RevokedQr,
     ValidationFailed,
-    page_message,
     refusal_message,
 )
 from app.households import cards, services
 from app.households.api import create_household, reissue_card, update_household
 from app.households.changes import days_left
-from app.households.importer import (
-    Imported,
-    import_roster,
-    roster_template_csv,
-    roster_template_xlsx,
-)
 from app.households.logins import create_household_login, household_logins
 from app.households.models import Household
-from app.households.printing import card_sheet_pdf
-from app.households.roster_file import RosterInvalid
 from app.inspections.feedback import feedback_photo, household_feedback, notes_of_journals
 from app.ledger.api import create_adjustment
 from app.ledger.expiry import expiring
@@ -52,12 +42,10 @@ from app.schemas import CONTROL_MESSAGE, MAX_INT, has_hidden_characters
 from app.scope import current_scope, village_today
 from app.villages.models import Village
 from app.villages.services import get_grid, list_grids
-from app.writes import fingerprint, page_key, run_idempotent
 
 bp = Blueprint("households", __name__)
 PAGE = 30
 # An import's page lists this many of the rows it skipped, then says how many more.
-MAX_SKIPPED_SHOWN = 500
 
 
 def movement_words(line) -> str:
@@ -155,12 +143,6 @@ def my_feedback_photo(inspection_id: int):
 
 
 # The admin's roster pages.
-
-
-def _village() -> Village:
-    village = db.session.get(Village, current_scope().village_id)
-    assert village is not None
-    return village
 
 
 # Pages go no further than the API's HouseholdQuery does.
@@ -394,18 +376,6 @@ def household_detail(household_id: int):
     return _detail_page(services.get_household(current_scope().village_id, household_id))
 
 
-@bp.get("/admin/households/<id:household_id>/qr.svg")
-@role_required(ADMIN)
-def household_qr(household_id: int):
-    """The card's QR, for the detail page."""
-    household = services.get_household(current_scope().village_id, household_id)
-    return Response(
-        cards.qr_svg(cards.card_payload(household)),
-        mimetype="image/svg+xml",
-        headers={"Cache-Control": "private, no-store"},
-    )
-
-
 def _back_with(household_id: int, form: str):
     """A refused() for a detail page form: back to the page, naming the refusal's code."""
 
@@ -513,139 +483,6 @@ def household_login(household_id: int):
         refused=_back_with(household_id, "login"),
         invalid=_again_on_detail(household, "login", LOGIN_FIELDS),
         household_id=household_id,
-    )
-
-
-@bp.route("/admin/households/import", methods=["GET", "POST"])
-@role_required(ADMIN)
-def household_import():
-    """Upload a roster: every new row or none, with a report of each bad or skipped row.
-
-    The form's key, made when it was shown, makes a resent form import once: the
-    copy gets the first answer back (a redirect to the counts). The first answer
-    itself is the page listing the rows skipped (already in the village, examples).
-    """
-    problems = None
-    args = request.args
-    shown = request.method == "GET"
-    imported = args.get("imported", type=int) if shown else None
-    skipped_count = args.get("skipped", type=int) if shown else None
-    result: Imported | None = None
-    status = 200
-    if request.method == "POST":
-        upload = request.files.get("file")
-        if upload is None or not upload.filename:
-            problems = {"file": [_("Choose a CSV or XLSX file.")]}
-            status = 422
-        else:
-            data = upload.read()
-            user = g.user
-            village_id, actor_id = user.village_id, user.id
-            outcome: dict[str, Imported] = {}
-
-            def produce():
-                created = import_roster(_village(), data, actor_id=actor_id)
-                outcome["result"] = created
-                return redirect(
-                    url_for(
-                        "households.household_import",
-                        imported=len(created),
-                        skipped=len(created.skipped),
-                    )
-                )
-
-            key = page_key(request.form.get("key", ""))
-            try:
-                if key is None:  # a form shown before forms had keys
-                    response = run_write(produce)
-                else:
-                    digest = fingerprint(b"import", str(actor_id).encode(), data)
-                    response = run_idempotent(village_id, key, digest, produce)
-                # A resent form (or a copy that lost the race) gets the stored redirect.
-                if "result" not in outcome or response.headers.get("Idempotent-Replayed"):
-                    return response
-                result = outcome["result"]
-                imported, skipped_count = len(result), len(result.skipped)
-            except RosterInvalid as error:
-                problems = error.page_errors
-                status = 422
-            except DomainError as error:  # the key sent again with another file
-                if error.status >= 500:
-                    raise
-                problems = {"file": [page_message(error)]}
-                status = error.status
-    return render_template(
-        "households/import.html",
-        problems=problems,
-        imported=imported,
-        skipped_count=skipped_count,
-        skipped=result.skipped[:MAX_SKIPPED_SHOWN] if result is not None else [],
-    ), status
-
-
-@bp.get("/admin/households/import/template.<fmt>")
-@role_required(ADMIN)
-def roster_template(fmt: str):
-    """A roster to fill in, as CSV or XLSX."""
-    if fmt == "csv":
-        return Response(
-            roster_template_csv(),
-            mimetype="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="roster-template.csv"'},
-        )
-    if fmt == "xlsx":
-        return Response(
-            roster_template_xlsx(),
-            mimetype=("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-            headers={"Content-Disposition": 'attachment; filename="roster-template.xlsx"'},
-        )
-    return render_template(
-        "errors/error.html", status=404, message=_("This page does not exist.")
-    ), 404
-
-
-def _cards_page(status: int = 200):
-    """The card printing page, saying which address the cards would encode."""
-    return render_template(
-        "households/cards.html",
-        grids=list_grids(current_scope().village_id),
-        address=cards.card_address(),
-    ), status
-
-
-@bp.get("/admin/cards")
-@role_required(ADMIN)
-def card_print():
-    """Choose a grid and print its cards; refused while BASE_URL cannot reach a phone."""
-    return _cards_page()
-
-
-def _ids(texts: list[str]) -> list[int]:
-    """The ids a query string names; text that can name no row (², 10**30) is left out."""
-    numbers = (int_or_text(text) for text in texts)
-    return [n for n in numbers if isinstance(n, int) and 0 < n <= MAX_INT]
-
-
-@bp.get("/admin/cards.pdf")
-@role_required(ADMIN)
-def card_print_pdf():
-    """The chosen grid's cards (or only its reissued ones) as a PDF."""
-    grid_ids = _ids(request.args.getlist("grid_id")[:1])
-    grid_id = grid_ids[0] if grid_ids else None
-    ids = _ids(request.args.getlist("id"))
-    try:
-        pdf, filename = card_sheet_pdf(
-            current_scope().village_id,
-            grid_id=grid_id,
-            household_ids=ids or None,
-            reissued_only=request.args.get("reissued") == "1",
-        )
-    except cards.CardAddressUnreachable as error:
-        return _cards_page(error.status)
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{filename}"'},
     )
 
 
