@@ -14,13 +14,13 @@ import http.cookies
 import os
 import re
 import statistics
-import sys
 import tempfile
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, text
 
@@ -29,10 +29,12 @@ from app.households.models import Household
 from app.ledger.verify import verify as verify_all
 from app.scope import village_today
 from bench.county_seed import County, seed_county, username
-from bench.run import Postgres, flask_db_upgrade, make_app, say
 from bench.seed import PASSWORD
 from bench.server import Server, log_in, request
 from bench.settings import ROOT, ServerConfig
+
+if TYPE_CHECKING:
+    from bench.run import Postgres
 
 # Goals (issue 32).
 VILLAGE_RATIO = 1.5
@@ -198,6 +200,17 @@ def measure(count: int, county_reads: dict, single_reads: dict) -> list[Read]:
     ]
 
 
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def _bench_run():
+    """bench.run, imported when the benchmark runs: it needs the bench extra (pyinstrument)."""
+    from bench import run
+
+    return run
+
+
 @dataclass
 class Seeded:
     url: str
@@ -209,7 +222,7 @@ class Seeded:
 
 
 def seed(
-    postgres: Postgres,
+    postgres: "Postgres",
     name: str,
     settings: CountySettings,
     villages: int,
@@ -217,8 +230,8 @@ def seed(
     households: int,
 ) -> Seeded:
     url = postgres.create(name)
-    flask_db_upgrade(url, settings.port)
-    app = make_app(url, settings.port)
+    _bench_run().flask_db_upgrade(url, settings.port)
+    app = _bench_run().make_app(url, settings.port)
     started = time.perf_counter()
     with app.app_context():
         county = seed_county(
@@ -245,7 +258,7 @@ def seed(
 
 
 def verify_seconds(url: str, port: int, village_id: int | None) -> tuple[float, int]:
-    app = make_app(url, port)
+    app = _bench_run().make_app(url, port)
     with app.app_context():
         started = time.perf_counter()
         report = verify_all(village_id)
@@ -253,7 +266,7 @@ def verify_seconds(url: str, port: int, village_id: int | None) -> tuple[float, 
         db.session.remove()
     if not report.ok:
         for problem in report.problems[:20]:
-            say(f"  PROBLEM [{problem['check']}] {problem['detail']}")
+            say(f"  PROBLEM [{problem.check}] {problem.detail}")
         raise RuntimeError(f"ledger verify failed: {len(report.problems)} problems")
     return seconds, report.postings
 
@@ -316,7 +329,7 @@ def render(
 
 def main() -> None:
     settings = CountySettings()
-    postgres = Postgres(settings.pg_url)
+    postgres = _bench_run().Postgres(settings.pg_url)
     workdir = Path(tempfile.mkdtemp(prefix="greenpoints-county-"))
     names = ("bench_county", "bench_county_one")
     try:
@@ -360,8 +373,7 @@ def main() -> None:
         if not settings.keep:
             for name in names:
                 postgres.drop(name)
-    return None
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
