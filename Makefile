@@ -8,7 +8,7 @@ PORT ?= 5000
 # HTTPS=1: serve https with a certificate made locally (deploy/local-cert.sh).
 HTTPS ?=
 
-.PHONY: run serve test test-fast lint translations messages clean browser-deps bench bench-deps tls-deps
+.PHONY: run serve test test-fast lint translations messages clean browser-deps bench bench-county bench-deps tls-deps
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Green Points needs Python 3.11 or newer; set PYTHON=python3.11")'
@@ -107,6 +107,10 @@ bench-deps:
 # Issue 8's benchmark (about 8 minutes; BENCH_* variables in bench/settings.py shorten it).
 bench: $(VENV)/.installed-bench translations bench-deps
 	$(BIN)/python -m bench
+
+# Issue 32's county: 300 villages beside one (BENCH_COUNTY_* in bench/county.py scale it down).
+bench-county: $(VENV)/.installed-bench translations
+	$(BIN)/python -m bench.county
 
 # Update the message catalogues after changing UI text.
 messages: $(VENV)/.installed

@@ -181,3 +181,23 @@ def test_the_ledger_and_the_rules_stand_on_the_ground_floor():
                     and (package, module) != ("rules", "app.villages.models")
                 ]
     assert found == []
+
+
+def test_one_villages_verify_counts_and_checks_that_village_only(
+    runner, village, household, other_village, make_household
+):
+    """Issue 32: one village's verify reads its own rows, whatever the county's size."""
+    neighbour = make_household(of=other_village, name="邻村户", phone="13900000009")
+    ledger.adjust(village.id, household.id, 5, reason="start", actor_id=None)
+    for points in (1, 2, 3):
+        ledger.adjust(other_village.id, neighbour.id, points, reason="start", actor_id=None)
+    db.session.commit()
+    _tamper_with_balance(neighbour)
+
+    own = runner.invoke(args=["ledger", "verify", "--village", village.code])
+    theirs = runner.invoke(args=["ledger", "verify", "--village", other_village.code])
+
+    assert own.exit_code == 0
+    assert own.output.splitlines()[-1] == "ledger OK: 1 transactions, 2 postings, 0 problems"
+    assert theirs.exit_code == 1
+    assert theirs.output.splitlines()[-1] == "ledger BROKEN: 3 transactions, 6 postings, 3 problems"

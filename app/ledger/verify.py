@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, or_, select
+from sqlalchemy import Connection, Select, func, or_, select, true
 
 from app.db import snapshot_connection
 from app.ledger.models import EXPIRY, HOUSEHOLD, Account, Entry, Journal, JournalKind, Transfer
@@ -81,6 +81,17 @@ def _scoped(query: Select, column: Any, village_id: int | None) -> Select:
     return query.where(column == village_id) if village_id is not None else query
 
 
+def _of_accounts(query: Select, column: Any, village_id: int | None) -> Select:
+    """Scope by an account id column to the village's accounts (an index's way in).
+
+    One village's verify then reads its own rows through the indexes on account ids,
+    not every row of the county (entries have no index on village_id): issue 32.
+    """
+    if village_id is None:
+        return query
+    return query.where(column.in_(select(Account.id).where(Account.village_id == village_id)))
+
+
 def invalid_transfers(connection: Connection, village_id: int | None) -> list[Problem]:
     """Every transfer moves a positive amount between two accounts of its village."""
     query = (
@@ -130,6 +141,11 @@ def unbalanced_transfers(connection: Connection, village_id: int | None) -> list
             func.sum(Entry.delta).label("total"),
             func.sum(func.abs(Entry.delta)).label("moved"),
         )
+        .where(
+            Entry.transfer_id.in_(_scoped(select(Transfer.id), Transfer.village_id, village_id))
+            if village_id is not None
+            else true()
+        )
         .group_by(Entry.transfer_id)
         .subquery()
     )
@@ -160,30 +176,30 @@ def unbalanced_transfers(connection: Connection, village_id: int | None) -> list
 
 def account_totals(connection: Connection, village_id: int | None) -> list[Problem]:
     """Each account's cached balance and version equal its entries and its transfers."""
-    by_entries = (
+    by_entries = _of_accounts(
         select(
             Entry.account_id,
             func.count().label("n"),
             func.sum(Entry.delta).label("total"),
             func.max(Entry.version).label("top"),
-        )
-        .group_by(Entry.account_id)
-        .subquery()
-    )
-    credits = (
+        ).group_by(Entry.account_id),
+        Entry.account_id,
+        village_id,
+    ).subquery()
+    credits = _of_accounts(
         select(
             Transfer.credit_account_id.label("account_id"), func.sum(Transfer.amount).label("total")
-        )
-        .group_by(Transfer.credit_account_id)
-        .subquery()
-    )
-    debits = (
+        ).group_by(Transfer.credit_account_id),
+        Transfer.credit_account_id,
+        village_id,
+    ).subquery()
+    debits = _of_accounts(
         select(
             Transfer.debit_account_id.label("account_id"), func.sum(Transfer.amount).label("total")
-        )
-        .group_by(Transfer.debit_account_id)
-        .subquery()
-    )
+        ).group_by(Transfer.debit_account_id),
+        Transfer.debit_account_id,
+        village_id,
+    ).subquery()
     query = (
         select(
             Account.id,
@@ -262,7 +278,7 @@ def entry_chains(connection: Connection, village_id: int | None) -> list[Problem
         partition_by=Entry.account_id, order_by=Entry.version
     )
     position = func.row_number().over(partition_by=Entry.account_id, order_by=Entry.version)
-    chain = _scoped(
+    chain = _of_accounts(
         select(
             Entry.account_id,
             Entry.version,
@@ -271,7 +287,7 @@ def entry_chains(connection: Connection, village_id: int | None) -> list[Problem
             previous.label("previous"),
             position.label("position"),
         ),
-        Entry.village_id,
+        Entry.account_id,
         village_id,
     ).subquery()
     query = (
@@ -313,7 +329,7 @@ def negative_entries(connection: Connection, village_id: int | None) -> list[Pro
             actual=balance_after,
         )
         for account_id, version, balance_after in connection.execute(
-            _scoped(query, Entry.village_id, village_id)
+            _scoped(query, Account.village_id, village_id)
         )
     ]
 
@@ -458,7 +474,7 @@ def verify(village_id: int | None = None) -> VerifyReport:
             _scoped(select(func.count(Journal.id)), Journal.village_id, village_id)
         )
         postings = connection.scalar(
-            _scoped(select(func.count()).select_from(Entry), Entry.village_id, village_id)
+            _of_accounts(select(func.count()).select_from(Entry), Entry.account_id, village_id)
         )
         problems = [problem for check in CHECKS for problem in check(connection, village_id)]
     return VerifyReport(transactions=transactions or 0, postings=postings or 0, problems=problems)

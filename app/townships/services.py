@@ -11,12 +11,11 @@ from app.cases.figures import village_case_rates
 from app.db import db, utcnow
 from app.errors import ValidationFailed
 from app.households.models import Household
-from app.redemptions.models import Redemption, RedemptionLine
 from app.reports import services as reports
-from app.reports.filters import kept_redemptions
-from app.reports.services import ACTIVE, outstanding, summary
+from app.reports.services import ACTIVE, outstanding
 from app.reports.settlement import cost_per_point, owed_cents
-from app.scope import utc_bounds, village_zone, zone
+from app.scope import utc_bounds, zone
+from app.townships import figures
 from app.townships.models import Township
 from app.villages.models import Village
 from app.villages.services import by_code, check_code_free, checked_name_and_code
@@ -98,19 +97,6 @@ def village_list(village_ids: list[int]) -> list[dict]:
     ]
 
 
-def goods_cost(village_id: int, day_from: date, day_to: date) -> int:
-    """Return the kept cost, in fen, of the goods redeemed on those days, not cancelled."""
-    start, end = utc_bounds(village_zone(village_id), day_from, day_to)
-    return int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(RedemptionLine.cost_cents * RedemptionLine.quantity), 0))
-            .join(Redemption, Redemption.id == RedemptionLine.redemption_id)
-            .where(kept_redemptions(village_id, start, end))
-        )
-        or 0
-    )
-
-
 def owed(village_id: int, year: int, month: int) -> dict:
     """Return the outstanding points and what they cost at the last three months' rate."""
     points = outstanding(village_id)
@@ -125,48 +111,44 @@ def owed(village_id: int, year: int, month: int) -> dict:
 def village_rows(
     village_ids: list[int], day_from: date, day_to: date, *, costs: bool = True
 ) -> list[dict]:
-    """Return one row per village: its own summary's figures, and what its goods cost."""
-    rows = []
+    """Return one row per village: its own summary's figures, and what its goods cost.
+
+    Set-based (app/townships/figures.py): the statements do not grow with the villages.
+    """
     villages = list(
         db.session.scalars(
             select(Village).where(Village.id.in_(village_ids)).order_by(Village.code)
         )
     )
+    zones = figures.by_zone(villages)
+    summaries = figures.summary_figures(zones, day_from, day_to)
     case_rates = _case_rates(villages, day_from, day_to)
+    prices = figures.cost_figures(zones, day_from, day_to) if costs else {}
+    rows = []
     for village in villages:
-        figures = summary(village.id, day_from, day_to)
         rows.append(
             {
                 "village_id": village.id,
                 "code": village.code,
                 "name": village.name,
-                **{
-                    key: figures[key]
-                    for key in (
-                        "households",
-                        "participation_rate",
-                        "accuracy",
-                        "inspections",
-                        "points_issued",
-                        "points_redeemed",
-                    )
-                },
+                **summaries[village.id],
+                **case_rates[village.id],
+                **prices.get(village.id, {}),
             }
         )
-        rows[-1].update(case_rates[village.id])
-        if costs:
-            rows[-1]["goods_cost_cents"] = goods_cost(village.id, day_from, day_to)
-            rows[-1].update(owed(village.id, day_to.year, day_to.month))
     return rows
+
+
+def village_settlements(village_ids: list[int], year: int, month: int) -> dict:
+    """Each village's settlement of the month, by village id: set-based, like village_rows."""
+    villages = db.session.scalars(select(Village).where(Village.id.in_(village_ids)))
+    return figures.settlements(figures.by_zone(villages), year, month)
 
 
 def _case_rates(villages: list[Village], day_from: date, day_to: date) -> dict[int, dict]:
     """Each village's case completion and on-time rates: one query per time zone."""
-    by_zone: dict[str, list[int]] = {}
-    for village in villages:
-        by_zone.setdefault(village.timezone or "", []).append(village.id)
     rates: dict[int, dict] = {}
-    for name, ids in by_zone.items():
+    for name, ids in figures.by_zone(villages).items():
         start, end = utc_bounds(zone(name or None), day_from, day_to)
         rates.update(village_case_rates(ids, start, end))
     return rates

@@ -106,9 +106,8 @@ def dashboard_page():
     rows = services.village_rows(village_ids, first, today)
     by_participation = sorted(rows, key=lambda r: (-r["participation_rate"], r["code"]))
     by_accuracy = sorted(rows, key=lambda r: (-r["accuracy"], r["code"]))
-    settled = [
-        (row, settlements.settlement(row["village_id"], today.year, today.month)) for row in rows
-    ]
+    by_village = services.village_settlements(village_ids, today.year, today.month)
+    settled = [(row, by_village[row["village_id"]]) for row in rows]
     months = _months(village_ids, today)
     flags = [(row, flag_counts(row["village_id"], first, today)) for row in rows]
     return render_template(
