@@ -167,7 +167,7 @@ def prove(app: Flask, what: str) -> tuple[float, int]:
         db.session.remove()
     if not result.ok:
         for problem in result.problems[:20]:
-            say(f"  PROBLEM [{problem['check']}] {problem['detail']}")
+            say(f"  PROBLEM [{problem.check}] {problem.detail}")
         raise RuntimeError(f"ledger verify failed after {what}: {len(result.problems)} problems")
     say(
         f"  ledger verify OK after {what}: {result.transactions} transactions, "
