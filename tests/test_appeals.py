@@ -430,3 +430,22 @@ def test_the_household_adds_a_photo_with_its_appeal_from_its_page(
     assert sent.status_code == 302
     listed = client.get("/api/v1/appeals", headers=admin_headers).json["items"]
     assert listed[0]["has_photo"] is True
+
+
+def test_the_inspectors_report_counts_each_inspectors_appeals_and_overturns(
+    client, graded, inspector, resident_headers, admin_headers, make_household, make_user, token_for
+):
+    other = make_household(name="王建国")
+    upheld = record_inspection(other, inspector, "D")
+    db.session.commit()
+    neighbour_headers = token_for(make_user(HOUSEHOLD, household=other, username="wangjianguo"))
+
+    overturned_id = appeal(client, graded, resident_headers).json["id"]
+    assert decide(client, overturned_id, admin_headers, grade="A").status_code == 200
+    upheld_id = appeal(client, upheld.id, neighbour_headers).json["id"]
+    assert decide(client, upheld_id, admin_headers, decision="upheld").status_code == 200
+
+    report = client.get("/api/v1/reports/inspectors", headers=admin_headers).get_json()
+
+    row = next(r for r in report["items"] if r["inspector_id"] == inspector.id)
+    assert (row["appeals"], row["overturned"]) == (2, 1)

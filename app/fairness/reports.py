@@ -5,6 +5,7 @@ from datetime import date
 
 from sqlalchemy import or_, select
 
+from app.appeals.services import appeal_counts
 from app.auth.models import INSPECTOR, User
 from app.db import db
 from app.fairness import anomalies, spotchecks
@@ -12,15 +13,6 @@ from app.households.models import Household
 from app.reports.services import rate
 from app.rules.services import current_rules
 from app.villages.models import Grid
-
-
-def _appeal_counts(village_id: int, day_from: date, day_to: date) -> dict[int, dict[str, int]]:
-    """Per inspector: {"appeals": n, "overturned": n} of the grades of the range.
-
-    Appeals live in app/appeals, built beside this module; until it is joined here this
-    answers {} and every inspector shows 0 of each.
-    """
-    return {}
 
 
 def _names(model, ids, column) -> dict[int, str]:
@@ -60,7 +52,7 @@ def inspectors(village_id: int, day_from: date, day_to: date) -> dict:
     graded = anomalies.graded_in(village_id, day_from, day_to)
     flags = told(village_id, anomalies.find_flags(village_id, day_from, day_to))
     agreement = spotchecks.agreement(village_id, day_from, day_to)
-    appeals = _appeal_counts(village_id, day_from, day_to)
+    appeals = appeal_counts(village_id, day_from, day_to)
     grade_names = [g.grade for g in current_rules(village_id).grades]
     by_inspector: dict[int, list[anomalies.Graded]] = defaultdict(list)
     for g in graded:
@@ -95,8 +87,8 @@ def inspectors(village_id: int, day_from: date, day_to: date) -> dict:
                 "spot_checked": checked.checked,
                 "agreed": checked.agreed,
                 "agreement_rate": checked.rate,
-                "appeals": appeals.get(user_id, {}).get("appeals", 0),
-                "overturned": appeals.get(user_id, {}).get("overturned", 0),
+                "appeals": appeals.get(user_id, (0, 0))[0],
+                "overturned": appeals.get(user_id, (0, 0))[1],
                 "flags": own_flags,
             }
         )
