@@ -20,12 +20,9 @@ from app.auth.models import ADMIN, INSPECTOR, User
 from app.auth.services import grid_ids_of
 from app.db import db
 from app.errors import (
-    AlreadyInspectedToday,
     DomainError,
-    IdempotencyConflict,
     InvalidQr,
     RevokedQr,
-    TooLate,
     refusal_message,
 )
 from app.households.cards import resolve_card
@@ -39,20 +36,8 @@ from app.photos import store_photo
 from app.rules.services import current_rules, rules_history
 from app.scope import current_scope
 from app.villages.services import list_grids
-from app.writes import PAGE_KEY_PREFIX
 
 bp = Blueprint("inspections", __name__)
-
-# The refusals the phone's queue tells apart, by code: each with the outcome it shows
-# (static/js reads them from the page, data-queue-outcomes). idempotency_conflict: a
-# grade form's key the server already holds from the page's own request, whose answer
-# never came back.
-QUEUE_OUTCOMES = {
-    AlreadyInspectedToday.code: "already",
-    RevokedQr.code: "revoked",
-    TooLate.code: "toolate",
-    IdempotencyConflict.code: "sent",
-}
 
 UNDO_FIELDS = {"reason": _l("Reason"), "note": _l("Note")}
 GRADE_POINTS = _l("Points of grade %(grade)s")
@@ -64,14 +49,6 @@ RULE_FIELDS = {
     "daily_limit": _l("Inspections that earn points, per household per day"),
     "expiry": _l("When points expire"),
 }
-
-
-@bp.context_processor
-def queue_protocol() -> dict:
-    """What the inspector pages hand the phone's queue: the page forms' key prefix (a
-    grade queued after its page answer was lost goes under the page's own key), and
-    the refusal codes it tells apart."""
-    return {"page_key_prefix": PAGE_KEY_PREFIX, "queue_outcomes": QUEUE_OUTCOMES}
 
 
 @bp.get("/inspect")

@@ -2,7 +2,13 @@
 // Keeps /inspect, its CSS and scripts, the QR decoder and the icons, so the scanner
 // opens without a signal; a grade form that cannot be sent goes into the queue, and
 // Background Sync (where the browser has it) sends the queue with no page open.
-"use strict";
+// A module worker (registered with type "module": inspect.js): it imports queue.js as
+// the pages do, under the hashed URL the server links it to (app/static_files.py).
+import * as queue from "./queue.js";
+
+// The server's word on keys and refusals (roster.py, queue_protocol()).
+queue.configure(/*PROTOCOL*/{});
+// Each script of the app with the modules it imports (roster.py, OFFLINE_ASSETS).
 var ASSETS = /*ASSETS*/[];
 // Kept only when a page asks for it (the QR decoder, on phones with no native one).
 var ON_DEMAND = /*ON_DEMAND*/[];
@@ -14,8 +20,6 @@ var TEXTS = "/inspect/texts.js";
 var CACHE = "gp-inspect-" + ASSETS.concat(ON_DEMAND).join("|").split("").reduce(function (h, c) {
   return (h * 31 + c.charCodeAt(0)) | 0;
 }, 7).toString(36);
-
-importScripts(ASSETS.filter(function (url) { return url.indexOf("js/queue") >= 0; })[0]);
 
 function keepShell(cache) {
   return fetch(SHELL, { credentials: "same-origin" }).then(function (response) {
@@ -61,8 +65,8 @@ function keptOrError(url) {
 function queueForm(request, householdId) {
   return request.formData().then(function (form) {
     var photo = form.get("photo");
-    return self.GPQueue.add({
-      key: form.get("key") ? self.GPQueue.pageKey(String(form.get("key"))) : self.GPQueue.newKey(),
+    return queue.add({
+      key: form.get("key") ? queue.pageKey(String(form.get("key"))) : queue.newKey(),
       household_id: householdId,
       grade: String(form.get("grade") || ""),
       note: String(form.get("note") || ""),
@@ -72,15 +76,15 @@ function queueForm(request, householdId) {
     });
   }).then(function () {
     var sync = self.registration.sync;
-    return sync ? sync.register(self.GPQueue.SYNC_TAG).catch(function () {}) : null;
+    return sync ? sync.register(queue.SYNC_TAG).catch(function () {}) : null;
   }).then(function () { return Response.redirect(SHELL + "?queued=1", 303); });
 }
 
 // The signal is back (the browser decides): send the queue with the token the page left.
 // A failure tells the browser to try again later; a missing login waits for the page.
 self.addEventListener("sync", function (event) {
-  if (event.tag !== self.GPQueue.SYNC_TAG) return;
-  event.waitUntil(self.GPQueue.send().then(function (state) {
+  if (event.tag !== queue.SYNC_TAG) return;
+  event.waitUntil(queue.send().then(function (state) {
     if (state === "later") throw new Error("The queue was not sent: try again later.");
   }));
 });
