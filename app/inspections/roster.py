@@ -62,7 +62,7 @@ OFFLINE_ASSETS = (
     "icons/icon-192.png",
     "icons/icon-512.png",
 )
-# Kept only when a page asks (inspect.js): the QR decoder (57 KB gzipped), which a phone
+# Kept only when a page asks (inspect/scanning.js): the QR decoder (57 KB gzipped), which a phone
 # with a native one (BarcodeDetector) never needs.
 ON_DEMAND_ASSETS = ("vendor/jsqr/jsQR.js",)
 # How long a phone takes its service worker as current without asking (seconds).

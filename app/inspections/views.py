@@ -76,7 +76,7 @@ def scanner():
         grid_id=grid_id,
         mine=mine,
         # The day summed up from the server's rows; the phone adds the grades its queue
-        # sends while the page is open (static/js/inspect.js, addMine()).
+        # sends while the page is open (static/js/inspect/outcomes.js, addMine()).
         summary=services.day_summary(scope.village_id, scope.user_id, today),
         grade_names=[g.grade for g in rules.grades],
         undoable={i.id for i in mine if services.undo_window_open(i, scope.user)},
