@@ -10,9 +10,9 @@ import * as queue from "./queue.js";
 // The server's word on keys and refusals (roster.py, queue_protocol()).
 queue.configure(/*PROTOCOL*/{});
 // Each script of the app with the modules it imports (roster.py, OFFLINE_ASSETS).
-const ASSETS = /*ASSETS*/[];
+var ASSETS = /*ASSETS*/[];
 // Kept only when a page asks for it (the QR decoder, on phones with no native one).
-const ON_DEMAND = /*ON_DEMAND*/[];
+var ON_DEMAND = /*ON_DEMAND*/[];
 const SHELL = "/inspect";
 // The 待办 list of resident reports, kept as last opened: the worker accepts and resolves
 // from it without a signal (cases-offline.js puts the taps in the queue).
