@@ -83,12 +83,19 @@ def _linked(folder: str, url_path: str, stamp: tuple[tuple[str, int], ...]) -> b
     return IMPORT.sub(hashed, path.read_text(encoding="utf-8")).encode()
 
 
+def _script(path: Path) -> tuple[str, str, tuple[tuple[str, int], ...]]:
+    app = current_app
+    return app.static_folder or "", app.static_url_path or "", _stamp(path.resolve())
+
+
 def _content(path: Path) -> bytes | None:
     """What a script is served as (its imports linked); None for any other file."""
-    if path.suffix != ".js":
-        return None
-    app = current_app
-    return _linked(app.static_folder or "", app.static_url_path or "", _stamp(path.resolve()))
+    return _linked(*_script(path)) if path.suffix == ".js" else None
+
+
+@lru_cache(maxsize=512)
+def _linked_digest(folder: str, url_path: str, stamp: tuple[tuple[str, int], ...]) -> str:
+    return hashlib.sha256(_linked(folder, url_path, stamp)).hexdigest()[:12]
 
 
 def hashed_name(name: str, path: Path) -> str:
@@ -133,9 +140,8 @@ def _file(folder: str, filename: str) -> Path | None:
 def digest_of(path: Path) -> str:
     """Return the content hash of a file as served (recomputed when it, or a module it
     imports, changes on disk)."""
-    content = _content(path)
-    if content is not None:
-        return hashlib.sha256(content).hexdigest()[:12]
+    if path.suffix == ".js":
+        return _linked_digest(*_script(path))
     return _digest(str(path), path.stat().st_mtime_ns)
 
 
