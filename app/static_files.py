@@ -3,6 +3,14 @@
 `url_for("static", filename="js/scanner.js")` gives `/static/js/scanner.<hash>.js`; that
 name is served with `Cache-Control: immutable` (a new content gets a new name), the plain
 name with `no-cache`. Text files go gzipped to a browser that accepts it.
+
+The scripts are ES modules. A module imports another by its relative, plain name
+(`import { all } from "../queue.js"`); as it is served, each such name is rewritten to
+the absolute hashed URL of that module (`"/static/js/queue.<hash>.js"`), so that the
+whole graph of modules is kept for good, the service worker can precache it under the
+very URLs the browser asks for (`module_graph()`), and a module's hash changes when one
+it imports does (its hash is taken over the rewritten text). Only static `import`/`export
+... from` of relative `.js` names are rewritten: no dynamic `import()` in static/js.
 """
 
 import gzip
@@ -12,7 +20,7 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Flask, Response, request, send_file
+from flask import Flask, Response, current_app, request, send_file
 from werkzeug.exceptions import NotFound
 from werkzeug.security import safe_join
 
@@ -33,6 +41,94 @@ def _gzipped(path: str, _mtime: int) -> bytes:
     return gzip.compress(Path(path).read_bytes(), compresslevel=9, mtime=0)
 
 
+# A static import or re-export of a relative module name: `import x from "./a.js"`,
+# `import "./a.js"`, `export { y } from "../b.js"`.
+IMPORT = re.compile(
+    r"""(?P<head>\b(?:import\s*(?:[\w$*{},\s]+?\s*from\s*)?|export\s*[\w$*{},\s]+?\s*from\s*))"""
+    r"""(?P<quote>["'])(?P<name>\.\.?/[^"'\s]+\.js)(?P=quote)"""
+)
+
+
+@lru_cache(maxsize=512)
+def _imports(path: str, _mtime: int) -> tuple[str, ...]:
+    """The modules a script imports (absolute paths), from its text."""
+    text = Path(path).read_text(encoding="utf-8")
+    parent = Path(path).parent
+    return tuple(str((parent / m["name"]).resolve()) for m in IMPORT.finditer(text))
+
+
+def _stamp(path: Path, seen: tuple[str, ...] = ()) -> tuple[tuple[str, int], ...]:
+    """The modules a script stands on (itself first), each with its modification time."""
+    if str(path) in seen:
+        raise ValueError(f"A circle of imports through {path}")
+    mtime = path.stat().st_mtime_ns
+    stamp = [(str(path), mtime)]
+    for name in _imports(str(path), mtime):
+        stamp.extend(_stamp(Path(name), (*seen, str(path))))
+    return tuple(stamp)
+
+
+@lru_cache(maxsize=512)
+def _linked(folder: str, url_path: str, stamp: tuple[tuple[str, int], ...]) -> bytes:
+    """A script's text with its relative imports rewritten to absolute hashed URLs."""
+    path = Path(stamp[0][0])
+    root = Path(folder).resolve()
+
+    def hashed(match: re.Match) -> str:
+        target = (path.parent / match["name"]).resolve()
+        name = target.relative_to(root).as_posix()
+        url = f"{url_path}/{hashed_name(name, target)}"
+        return f"{match['head']}{match['quote']}{url}{match['quote']}"
+
+    return IMPORT.sub(hashed, path.read_text(encoding="utf-8")).encode()
+
+
+def _script(path: Path) -> tuple[str, str, tuple[tuple[str, int], ...]]:
+    app = current_app
+    return app.static_folder or "", app.static_url_path or "", _stamp(path.resolve())
+
+
+def _content(path: Path) -> bytes | None:
+    """What a script is served as (its imports linked); None for any other file."""
+    return _linked(*_script(path)) if path.suffix == ".js" else None
+
+
+@lru_cache(maxsize=512)
+def _linked_digest(folder: str, url_path: str, stamp: tuple[tuple[str, int], ...]) -> str:
+    return hashlib.sha256(_linked(folder, url_path, stamp)).hexdigest()[:12]
+
+
+def hashed_name(name: str, path: Path) -> str:
+    """`js/queue.js` under its content hash: `js/queue.<hash>.js`."""
+    stem, ext = name.rsplit(".", 1)
+    return f"{stem}.{digest_of(path)}.{ext}"
+
+
+def module_source(name: str) -> str:
+    """A module under static/ as it is served (its imports linked), e.g. for the worker."""
+    path = _file(current_app.static_folder or "", name)
+    if path is None:
+        raise FileNotFoundError(name)
+    return (_content(path) or path.read_bytes()).decode()
+
+
+def module_graph(names: tuple[str, ...]) -> tuple[str, ...]:
+    """The static names given, each followed by the modules it imports (once each)."""
+    root = Path(current_app.static_folder or "").resolve()
+    found: list[str] = []
+    for name in names:
+        path = _file(str(root), name)
+        stamp = _stamp(path.resolve()) if path is not None and path.suffix == ".js" else ()
+        modules = [Path(p).relative_to(root).as_posix() for p, _ in stamp] or [name]
+        found.extend(m for m in modules if m not in found)
+    return tuple(found)
+
+
+@lru_cache(maxsize=512)
+def _compress(content: bytes) -> bytes:
+    return gzip.compress(content, compresslevel=9, mtime=0)
+
+
 def _file(folder: str, filename: str) -> Path | None:
     joined = safe_join(folder, filename)
     if joined is None:
@@ -42,7 +138,10 @@ def _file(folder: str, filename: str) -> Path | None:
 
 
 def digest_of(path: Path) -> str:
-    """Return the content hash of a file (recomputed when it changes on disk)."""
+    """Return the content hash of a file as served (recomputed when it, or a module it
+    imports, changes on disk)."""
+    if path.suffix == ".js":
+        return _linked_digest(*_script(path))
     return _digest(str(path), path.stat().st_mtime_ns)
 
 
@@ -57,8 +156,7 @@ def init_static(app: Flask) -> None:
         name = values["filename"]
         path = _file(folder, name)
         if path is not None and "." in path.name:
-            stem, ext = name.rsplit(".", 1)
-            values["filename"] = f"{stem}.{digest_of(path)}.{ext}"
+            values["filename"] = hashed_name(name, path)
 
     def serve_static(filename: str) -> Response:
         """Send a static file: immutable under its hashed name, gzipped when accepted."""
@@ -71,11 +169,18 @@ def init_static(app: Flask) -> None:
         if path is None:
             raise NotFound()
         mtime = path.stat().st_mtime_ns
-        if path.suffix in COMPRESSIBLE and "gzip" in request.headers.get("Accept-Encoding", ""):
-            mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            response = Response(_gzipped(str(path), mtime), mimetype=mimetype)
+        content = _content(path)
+        mimetype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+        if path.suffix in COMPRESSIBLE and gzipped:
+            body = _gzipped(str(path), mtime) if content is None else _compress(content)
+            response = Response(body, mimetype=mimetype)
             response.headers["Content-Encoding"] = "gzip"
             response.set_etag(digest_of(path) + "-gz")
+            response.make_conditional(request)
+        elif content is not None:
+            response = Response(content, mimetype=mimetype)
+            response.set_etag(digest_of(path))
             response.make_conditional(request)
         else:
             response = send_file(path, etag=digest_of(path), max_age=None, conditional=True)

@@ -7,9 +7,8 @@ logged-in page asks for here (DESIGN.md "At the bins, offline").
 
 import hashlib
 import json
-from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 from flask_smorest import Blueprint as ApiBlueprint
 from marshmallow import Schema, fields
 from sqlalchemy import func, select
@@ -18,6 +17,7 @@ from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR
 from app.auth.services import grid_ids_of, issue_token
 from app.db import db, utcnow
+from app.errors import AlreadyInspectedToday, IdempotencyConflict, RevokedQr, TooLate
 from app.households.models import Household
 from app.households.schemas import HouseholdBrief
 from app.i18n import select_locale
@@ -25,8 +25,9 @@ from app.inspections.models import Inspection
 from app.ledger.services import household_balances
 from app.rules.services import current_rules
 from app.scope import current_scope
-from app.static_files import FOREVER
+from app.static_files import FOREVER, module_graph, module_source
 from app.villages.services import list_grids
+from app.writes import PAGE_KEY_PREFIX
 
 bp = Blueprint("inspect_app", __name__)
 blp = ApiBlueprint(
@@ -36,7 +37,18 @@ blp = ApiBlueprint(
     description="The inspector's roster, for lookups offline.",
 )
 
-# What the service worker keeps for the scanner to work without a signal.
+# The refusals the phone's queue tells apart, by code: each with the outcome it shows.
+# idempotency_conflict: a grade form's key the server already holds from the page's own
+# request, whose answer never came back.
+QUEUE_OUTCOMES = {
+    AlreadyInspectedToday.code: "already",
+    RevokedQr.code: "revoked",
+    TooLate.code: "toolate",
+    IdempotencyConflict.code: "sent",
+}
+
+# What the service worker keeps for the scanner to work without a signal (each script
+# with the modules it imports: module_graph()).
 OFFLINE_ASSETS = (
     "css/app.css",
     "js/scanner.js",
@@ -50,7 +62,7 @@ OFFLINE_ASSETS = (
     "icons/icon-192.png",
     "icons/icon-512.png",
 )
-# Kept only when a page asks (inspect.js): the QR decoder (57 KB gzipped), which a phone
+# Kept only when a page asks (inspect/scanning.js): the QR decoder (57 KB gzipped), which a phone
 # with a native one (BarcodeDetector) never needs.
 ON_DEMAND_ASSETS = ("vendor/jsqr/jsQR.js",)
 # How long a phone takes its service worker as current without asking (seconds).
@@ -191,6 +203,14 @@ def _texts_script() -> str:
     return f"window.GPTexts = {json.dumps(texts, ensure_ascii=False, sort_keys=True)};\n"
 
 
+@bp.app_template_global()
+def queue_protocol() -> dict:
+    """What the pages and the worker hand the phone's queue (static/js/queue.js,
+    configure()): the page forms' key prefix (a tap queued after its page answer was lost
+    goes under the page's own key), and the refusal codes it tells apart."""
+    return {"pageKeyPrefix": PAGE_KEY_PREFIX, "outcomes": QUEUE_OUTCOMES}
+
+
 def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -224,11 +244,17 @@ def service_worker() -> Response:
     with the ETag (304 when the worker has not changed). A new worker reaches the phones
     within that time.
     """
-    body = Path(current_app.static_folder or "", "js", "sw.js").read_text(encoding="utf-8")
+    # A module worker: its import of queue.js is linked to the hashed URL.
+    body = module_source("js/sw.js")
     # The asset lists change the worker's bytes when an asset's URL does: it updates.
-    for marker, names in (("ASSETS", OFFLINE_ASSETS), ("ON_DEMAND", ON_DEMAND_ASSETS)):
+    for marker, names in (
+        ("ASSETS", module_graph(OFFLINE_ASSETS)),
+        ("ON_DEMAND", ON_DEMAND_ASSETS),
+    ):
         urls = [url_for("static", filename=name) for name in names]
         body = body.replace(f"/*{marker}*/[]", json.dumps(urls))
+    protocol = json.dumps(queue_protocol(), sort_keys=True)
+    body = body.replace("/*PROTOCOL*/{}", protocol)
     response = Response(body, mimetype="text/javascript")
     response.headers["Cache-Control"] = f"max-age={WORKER_MAX_AGE}"
     response.headers["Service-Worker-Allowed"] = "/"

@@ -20,12 +20,9 @@ from app.auth.models import ADMIN, INSPECTOR, User
 from app.auth.services import grid_ids_of
 from app.db import db
 from app.errors import (
-    AlreadyInspectedToday,
     DomainError,
-    IdempotencyConflict,
     InvalidQr,
     RevokedQr,
-    TooLate,
     refusal_message,
 )
 from app.households.cards import resolve_card
@@ -39,20 +36,8 @@ from app.photos import store_photo
 from app.rules.services import current_rules, rules_history
 from app.scope import current_scope
 from app.villages.services import list_grids
-from app.writes import PAGE_KEY_PREFIX
 
 bp = Blueprint("inspections", __name__)
-
-# The refusals the phone's queue tells apart, by code: each with the outcome it shows
-# (static/js reads them from the page, data-queue-outcomes). idempotency_conflict: a
-# grade form's key the server already holds from the page's own request, whose answer
-# never came back.
-QUEUE_OUTCOMES = {
-    AlreadyInspectedToday.code: "already",
-    RevokedQr.code: "revoked",
-    TooLate.code: "toolate",
-    IdempotencyConflict.code: "sent",
-}
 
 UNDO_FIELDS = {"reason": _l("Reason"), "note": _l("Note")}
 GRADE_POINTS = _l("Points of grade %(grade)s")
@@ -66,14 +51,6 @@ RULE_FIELDS = {
     "appeal_days": _l("Days a household may appeal a grade"),
     "adjustment_approval_over": _l("Adjustments larger than this wait for a second admin"),
 }
-
-
-@bp.context_processor
-def queue_protocol() -> dict:
-    """What the inspector pages hand the phone's queue: the page forms' key prefix (a
-    grade queued after its page answer was lost goes under the page's own key), and
-    the refusal codes it tells apart."""
-    return {"page_key_prefix": PAGE_KEY_PREFIX, "queue_outcomes": QUEUE_OUTCOMES}
 
 
 @bp.get("/inspect")
@@ -101,7 +78,7 @@ def scanner():
         grid_id=grid_id,
         mine=mine,
         # The day summed up from the server's rows; the phone adds the grades its queue
-        # sends while the page is open (static/js/inspect.js, addMine()).
+        # sends while the page is open (static/js/inspect/outcomes.js, addMine()).
         summary=services.day_summary(scope.village_id, scope.user_id, today),
         grade_names=[g.grade for g in rules.grades],
         undoable={i.id for i in mine if services.undo_window_open(i, scope.user)},

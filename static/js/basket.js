@@ -3,8 +3,9 @@
 // balance: by how much; more than the shelf: which good). The server checks it all again.
 // The basket and its form key are kept (kept-basket.js) until its receipt is shown, so
 // Back, a reload or a second tab can never make it a second redemption.
-(function () {
-  "use strict";
+import * as store from "./kept-basket.js";
+
+function start() {
   var form = document.querySelector("form[data-basket]");
   if (!form) return;
   var balance = parseInt(form.dataset.available, 10);
@@ -47,7 +48,6 @@
   }
 
   // Kept basket -------------------------------------------------------------------------
-  var store = window.GPBasket;
   var user = form.dataset.user;
   var household = form.dataset.household;
   var keyInput = form.querySelector("input[name=key]");
@@ -85,7 +85,7 @@
   // Open the basket kept for this household, or keep this page's as a new one. A key the
   // server refused (its refusal is kept with it) is not sent again: the basket gets a new one.
   function keep() {
-    if (!store || !user || !household || !keyInput) return;
+    if (!user || !household || !keyInput) return;
     store.forgetStale();
     kept = store.read(user, household);
     if (kept) {
@@ -144,4 +144,6 @@
   });
   update();
   keep();
-})();
+}
+
+start();

@@ -4,11 +4,13 @@
 // Idempotency-Keys, and are sent through the API when the signal returns: a report,
 // then its photo; a resolve's after-photo, then the resolve. The page shows how many
 // wait, and what became of each.
-(function () {
-  "use strict";
-  var root = document.querySelector("[data-case-queue]");
-  if (!root || !window.GPQueue) return;
-  var Q = window.GPQueue;
+import * as Q from "./queue.js";
+
+const root = document.querySelector("[data-case-queue]");
+
+function start() {
+  // The prefix of a form's key and the refusal codes: the server's word, on the page.
+  Q.configureFrom(root);
   var $ = function (sel) { return root.querySelector(sel); };
   var phrases = JSON.parse(root.getAttribute("data-texts") || "{}");
   var texts = phrases.msgs || {};
@@ -25,15 +27,14 @@
     return text;
   }
 
-  function pageToken() {
-    return fetch(root.getAttribute("data-token-url"), {
+  async function pageToken() {
+    const response = await fetch(root.getAttribute("data-token-url"), {
       method: "POST", credentials: "same-origin", redirect: "manual",
       headers: { "X-CSRFToken": root.getAttribute("data-csrf"), "Accept": "application/json" }
-    }).then(function (response) {
-      var type = response.headers.get("Content-Type") || "";
-      if (!response.ok || type.indexOf("json") < 0) throw new Error("login");
-      return response.json();
     });
+    const type = response.headers.get("Content-Type") || "";
+    if (!response.ok || type.indexOf("json") < 0) throw new Error("login");
+    return response.json();
   }
 
   function tokenOptions() { return { newToken: pageToken, username: username }; }
@@ -56,21 +57,20 @@
     return o.photo_refused ? text + " " + msg("nophoto", { why: why(o.photo_code, o.photo_refused) }) : text;
   }
 
-  function showOutcomes() {
-    return Q.outcomes().then(function (list) {
-      var box = $("[data-outcomes]");
-      box.textContent = "";
-      list.filter(function (o) { return o.type === "case"; }).forEach(function (o) {
-        var li = document.createElement("li");
-        li.textContent = words(o);
-        li.className = "outcome outcome-" + (o.kind === "refused" ? "refused" : "credited");
-        li.setAttribute("data-outcome", o.kind);
-        box.appendChild(li);
-      });
-      // Newest first in the list: the states are shown oldest first, the newest last.
-      list.slice().reverse().forEach(function (o) {
-        if (o.type === "case" && o.at > opened) showState(o);
-      });
+  async function showOutcomes() {
+    const list = await Q.outcomes();
+    var box = $("[data-outcomes]");
+    box.textContent = "";
+    list.filter(function (o) { return o.type === "case"; }).forEach(function (o) {
+      var li = document.createElement("li");
+      li.textContent = words(o);
+      li.className = "outcome outcome-" + (o.kind === "refused" ? "refused" : "credited");
+      li.setAttribute("data-outcome", o.kind);
+      box.appendChild(li);
+    });
+    // Newest first in the list: the states are shown oldest first, the newest last.
+    list.slice().reverse().forEach(function (o) {
+      if (o.type === "case" && o.at > opened) showState(o);
     });
   }
 
@@ -104,15 +104,13 @@
     });
   }
 
-  function refresh() {
-    return Q.all().then(function (items) {
-      items = mine(items);
-      statusLine.hidden = items.length === 0;
-      statusLine.textContent = msg(sending ? "sending" : "queued", { n: items.length });
-      if (!items.length) $("[data-queue-notice]").hidden = true;
-      markCases(items);
-      return showOutcomes();
-    });
+  async function refresh() {
+    const items = mine(await Q.all());
+    statusLine.hidden = items.length === 0;
+    statusLine.textContent = msg(sending ? "sending" : "queued", { n: items.length });
+    if (!items.length) $("[data-queue-notice]").hidden = true;
+    markCases(items);
+    return showOutcomes();
   }
 
   function later() {
@@ -121,29 +119,29 @@
     retryDelay = Math.min(retryDelay * 2, 60000);
   }
 
-  function send() {
+  async function send() {
     if (!navigator.onLine) return refresh();
     sending = true;
-    return refresh().then(function () { return Q.send(tokenOptions()); }).then(function (state) {
-      sending = false;
-      $("[data-queue-login]").hidden = state !== "login";
-      if (state === "later") later();
-      else retryDelay = 2000;
-      return refresh();
-    });
+    await refresh();
+    const state = await Q.send(tokenOptions());
+    sending = false;
+    $("[data-queue-login]").hidden = state !== "login";
+    if (state === "later") later();
+    else retryDelay = 2000;
+    return refresh();
   }
 
-  function enqueue(item) {
+  async function enqueue(item) {
     item.type = "case";
     item.key = item.key || Q.newKey();
     item.username = username;
     item.at = new Date().toISOString();
-    return Q.add(item).then(function () {
-      var notice = $("[data-queue-notice]");
-      notice.textContent = msg("saved");
-      notice.hidden = navigator.onLine;
-      return refresh();
-    }).then(function () { if (navigator.onLine) send(); });
+    await Q.add(item);
+    const notice = $("[data-queue-notice]");
+    notice.textContent = msg("saved");
+    notice.hidden = navigator.onLine;
+    await refresh();
+    if (navigator.onLine) send();
   }
 
   function resize(file) {
@@ -175,37 +173,37 @@
     var keyField = reportForm.querySelector("[name=key]");
     var bypass = false;
 
-    var queueReport = function (button) {
+    var queueReport = async function (button) {
       var formKey = keyField.value;
       // The next tap on this page is another report: it gets a key of its own.
       keyField.value = Q.newKey();
       var anonymous = reportForm.querySelector("[name=anonymous]");
-      return photoOf(reportForm.querySelector("[data-report-photo]")).then(function (photo) {
-        var item = {
-          op: "report", key: Q.pageKey(formKey), category: button.value,
-          description: reportForm.querySelector("[name=description]").value.trim(),
-          anonymous: !!(anonymous && anonymous.checked), photo: photo,
-          label: (button.querySelector("span") || button).textContent.trim()
-        };
-        reportForm.reset();
-        return enqueue(item);
-      });
+      const photo = await photoOf(reportForm.querySelector("[data-report-photo]"));
+      const item = {
+        op: "report", key: Q.pageKey(formKey), category: button.value,
+        description: reportForm.querySelector("[name=description]").value.trim(),
+        anonymous: !!(anonymous && anonymous.checked), photo: photo,
+        label: (button.querySelector("span") || button).textContent.trim()
+      };
+      reportForm.reset();
+      return enqueue(item);
     };
 
-    reportForm.addEventListener("submit", function (event) {
+    reportForm.addEventListener("submit", async function (event) {
       var button = event.submitter;
       if (bypass || !button || !button.value) return;
       event.preventDefault();
       if (!navigator.onLine) { queueReport(button); return; }
       var data = new FormData(reportForm);
       data.set("category", button.value);
-      fetch(reportForm.action, { method: "POST", body: data, credentials: "same-origin" })
-        .then(function (response) {
-          if (response.redirected) { window.location.assign(response.url); return; }
-          // A refusal to show on the page: send the form the ordinary way (same key).
-          bypass = true;
-          reportForm.requestSubmit(button);
-        }, function () { queueReport(button); });
+      let response;
+      try {
+        response = await fetch(reportForm.action, { method: "POST", body: data, credentials: "same-origin" });
+      } catch (e) { queueReport(button); return; }
+      if (response.redirected) { window.location.assign(response.url); return; }
+      // A refusal to show on the page: send the form the ordinary way (same key).
+      bypass = true;
+      reportForm.requestSubmit(button);
     });
   }
 
@@ -224,12 +222,11 @@
         enqueue({ op: "accept", case_id: caseId, label: label });
       });
     }
-    photoInput.addEventListener("change", function () {
-      photoOf(photoInput).then(function (blob) {
-        photo = blob;
-        fixed.disabled = !blob;
-        resolveBox.querySelector("[data-photo-name]").textContent = blob ? msg("attached") : "";
-      });
+    photoInput.addEventListener("change", async function () {
+      const blob = await photoOf(photoInput);
+      photo = blob;
+      fixed.disabled = !blob;
+      resolveBox.querySelector("[data-photo-name]").textContent = blob ? msg("attached") : "";
     });
     fixed.addEventListener("click", function () {
       if (!photo) return;
@@ -244,6 +241,10 @@
   window.addEventListener("online", function () { retryDelay = 2000; send(); });
   window.addEventListener("offline", refresh);
   if ("BroadcastChannel" in window) new BroadcastChannel("gp-queue").onmessage = refresh;
-  send();
+  // For the console and the browser tests: the queue and this page's sender.
+  window.GPQueue = Q;
   window.GPCases = { send: send, refresh: refresh };
-})();
+  send();
+}
+
+if (root) start();

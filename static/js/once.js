@@ -1,7 +1,6 @@
 // Grey out a form's buttons once it is sent, so a second tap is not sent again.
 // (The server counts a resent form once anyway: the form carries its own key.)
-(function () {
-  "use strict";
+function start() {
   document.querySelectorAll("form[data-grade-form]").forEach(function (form) {
     form.addEventListener("submit", function () {
       // Disable after the browser has read the pressed button's value.
@@ -10,4 +9,6 @@
       }, 0);
     });
   });
-})();
+}
+
+start();

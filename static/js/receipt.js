@@ -1,8 +1,9 @@
 // The receipt (issue 15): the big print button, a reprint straight from the list, and a
 // 58 mm page exactly as long as the receipt (a fixed length would waste paper or cut it).
 // It also closes the kept basket that made it (issue 33, kept-basket.js).
-(function () {
-  "use strict";
+import { close } from "./kept-basket.js";
+
+function start() {
   var receipt = document.querySelector("[data-receipt]");
   var button = document.querySelector("[data-print]");
   if (!receipt) return;
@@ -22,8 +23,8 @@
   // The basket that made this receipt is closed: Back opens an empty one that names it.
   function closeBasket() {
     var key = receipt.dataset.basketKey;
-    if (!key || !window.GPBasket) return;
-    window.GPBasket.close(receipt.dataset.user, receipt.dataset.household, key, {
+    if (!key) return;
+    close(receipt.dataset.user, receipt.dataset.household, key, {
       receipt_no: receipt.querySelector("[data-receipt-no]").textContent,
       url: location.pathname,
     });
@@ -39,4 +40,6 @@
   if (receipt.hasAttribute("data-autoprint")) {
     window.addEventListener("load", function () { window.print(); });
   }
-})();
+}
+
+start();

@@ -1,25 +1,28 @@
 // Green Points card scanner: camera first, photo as fallback. Decodes in the page
-// with the browser's BarcodeDetector where it exists, else with the vendored jsQR.
-(function () {
-  "use strict";
-  var root = document.querySelector("[data-scanner]");
-  if (!root) return;
-  var video = root.querySelector("[data-video]");
-  var canvas = root.querySelector("[data-canvas]");
-  var status = root.querySelector("[data-status]");
-  var context = canvas.getContext("2d", { willReadFrequently: true });
-  var stream = null;
-  var done = false;
-  var detector = null;
-  var decoderLoading = null;
+// with the browser's BarcodeDetector where it exists, else with the vendored jsQR
+// (a classic script, loaded only when needed).
+const root = document.querySelector("[data-scanner]");
+const RETRY_MS = 120;
+const FAILED_RETRY_MS = 250;
+const LONGEST_SIDE = 1600;
 
-  function say(text) { status.textContent = text; }
+function scanner() {
+  const video = root.querySelector("[data-video]");
+  const canvas = root.querySelector("[data-canvas]");
+  const status = root.querySelector("[data-status]");
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  let stream = null;
+  let done = false;
+  let detector = null;
+  let decoderLoading = null;
+
+  const say = (text) => { status.textContent = text; };
 
   function loadDecoder() {
     if (window.jsQR) return Promise.resolve();
     if (!decoderLoading) {
-      decoderLoading = new Promise(function (resolve, reject) {
-        var script = document.createElement("script");
+      decoderLoading = new Promise((resolve, reject) => {
+        const script = document.createElement("script");
         script.src = root.dataset.decoder;
         script.onload = resolve;
         script.onerror = reject;
@@ -29,94 +32,96 @@
     return decoderLoading;
   }
 
-  function setUpDetector() {
-    if (!("BarcodeDetector" in window)) return Promise.resolve(null);
-    return window.BarcodeDetector.getSupportedFormats().then(function (formats) {
-      return formats.indexOf("qr_code") >= 0 ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
-    }).catch(function () { return null; });
+  async function setUpDetector() {
+    if (!("BarcodeDetector" in window)) return null;
+    try {
+      const formats = await window.BarcodeDetector.getSupportedFormats();
+      return formats.includes("qr_code") ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+    } catch (e) { return null; }
+  }
+
+  function stop() {
+    if (stream) stream.getTracks().forEach((track) => track.stop());
+    stream = null;
   }
 
   function found(text) {
     if (done) return;
     done = true;
     stop();
-    // Without a signal, the inspector app (inspect.js) takes the card instead.
-    var scanned = new CustomEvent("gp:scanned", { detail: text, cancelable: true });
+    // Without a signal, the inspector app (inspect/scanning.js) takes the card instead.
+    const scanned = new CustomEvent("gp:scanned", { detail: text, cancelable: true });
     if (!document.dispatchEvent(scanned)) { video.hidden = true; return; }
     say(text);
     window.location.href = root.dataset.target + "?payload=" + encodeURIComponent(text);
   }
 
-  function stop() {
-    if (stream) stream.getTracks().forEach(function (track) { track.stop(); });
-    stream = null;
-  }
-
-  // Decode whatever is drawn on the canvas; resolve with the text or null.
-  function decodeCanvas() {
+  // Decode whatever is drawn on the canvas: the text, or null.
+  async function decodeCanvas() {
     if (detector) {
-      return detector.detect(canvas).then(function (codes) {
-        return codes.length ? codes[0].rawValue : null;
-      });
+      const codes = await detector.detect(canvas);
+      return codes.length ? codes[0].rawValue : null;
     }
-    return loadDecoder().then(function () {
-      var image = context.getImageData(0, 0, canvas.width, canvas.height);
-      var code = window.jsQR(image.data, image.width, image.height, { inversionAttempts: "attemptBoth" });
-      return code ? code.data : null;
-    });
+    await loadDecoder();
+    const image = context.getImageData(0, 0, canvas.width, canvas.height);
+    const code = window.jsQR(image.data, image.width, image.height, { inversionAttempts: "attemptBoth" });
+    return code ? code.data : null;
   }
 
-  function tick() {
+  async function tick() {
     if (done || !stream) return;
-    if (video.readyState >= 2 && video.videoWidth) {
-      canvas.width = video.videoWidth;
-      canvas.height = video.videoHeight;
-      context.drawImage(video, 0, 0);
-      decodeCanvas().then(function (text) {
-        if (text) found(text); else setTimeout(tick, 120);
-      }, function () { setTimeout(tick, 250); });
-    } else {
-      setTimeout(tick, 120);
-    }
+    if (!(video.readyState >= 2 && video.videoWidth)) { setTimeout(tick, RETRY_MS); return; }
+    canvas.width = video.videoWidth;
+    canvas.height = video.videoHeight;
+    context.drawImage(video, 0, 0);
+    let text;
+    try { text = await decodeCanvas(); } catch (e) { setTimeout(tick, FAILED_RETRY_MS); return; }
+    if (text) found(text); else setTimeout(tick, RETRY_MS);
   }
 
-  document.addEventListener("gp:scan-again", function () {
+  document.addEventListener("gp:scan-again", () => {
     done = false;
     say("");
     root.querySelector("[data-photo]").value = "";
   });
 
-  root.querySelector("[data-start]").addEventListener("click", function () {
+  root.querySelector("[data-start]").addEventListener("click", async () => {
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       say(root.dataset.msgNocamera);
       return;
     }
-    Promise.all([setUpDetector(), navigator.mediaDevices.getUserMedia({
-      video: { facingMode: "environment", width: { ideal: 1280 } }, audio: false
-    })]).then(function (results) {
-      detector = results[0];
-      stream = results[1];
+    try {
+      [detector, stream] = await Promise.all([setUpDetector(), navigator.mediaDevices.getUserMedia({
+        video: { facingMode: "environment", width: { ideal: 1280 } }, audio: false
+      })]);
       video.srcObject = stream;
       video.hidden = false;
-      return video.play();
-    }).then(tick).catch(function () { say(root.dataset.msgNocamera); });
+      await video.play();
+    } catch (e) { say(root.dataset.msgNocamera); return; }
+    tick();
   });
 
-  root.querySelector("[data-photo]").addEventListener("change", function (event) {
-    var file = event.target.files[0];
+  async function decodePhoto(image) {
+    const scale = Math.min(1, LONGEST_SIDE / Math.max(image.width, image.height));
+    canvas.width = Math.round(image.width * scale);
+    canvas.height = Math.round(image.height * scale);
+    context.drawImage(image, 0, 0, canvas.width, canvas.height);
+    URL.revokeObjectURL(image.src);
+    try {
+      detector = await setUpDetector();
+      const text = await decodeCanvas();
+      if (text) found(text); else say(root.dataset.msgUnreadable);
+    } catch (e) { say(root.dataset.msgUnreadable); }
+  }
+
+  root.querySelector("[data-photo]").addEventListener("change", (event) => {
+    const file = event.target.files[0];
     if (!file) return;
-    var image = new Image();
-    image.onload = function () {
-      var scale = Math.min(1, 1600 / Math.max(image.width, image.height));
-      canvas.width = Math.round(image.width * scale);
-      canvas.height = Math.round(image.height * scale);
-      context.drawImage(image, 0, 0, canvas.width, canvas.height);
-      URL.revokeObjectURL(image.src);
-      setUpDetector().then(function (d) { detector = d; return decodeCanvas(); })
-        .then(function (text) { if (text) found(text); else say(root.dataset.msgUnreadable); },
-              function () { say(root.dataset.msgUnreadable); });
-    };
-    image.onerror = function () { say(root.dataset.msgUnreadable); };
+    const image = new Image();
+    image.onload = () => decodePhoto(image);
+    image.onerror = () => say(root.dataset.msgUnreadable);
     image.src = URL.createObjectURL(file);
   });
-})();
+}
+
+if (root) scanner();

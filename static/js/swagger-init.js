@@ -1,7 +1,6 @@
 // Start Swagger UI on /api/v1/docs. Kept out of the page so the CSP needs no inline
 // script; the page gives the spec's URL and any OPENAPI_SWAGGER_UI_CONFIG as data.
-(function () {
-  "use strict";
+function start() {
   var root = document.querySelector("[data-swagger-ui]");
   if (!root || !window.SwaggerUIBundle) return;
   var config = {
@@ -13,4 +12,6 @@
   var extra = JSON.parse(root.dataset.config || "{}");
   Object.keys(extra).forEach(function (name) { config[name] = extra[name]; });
   window.ui = window.SwaggerUIBundle(config);
-})();
+}
+
+start();
