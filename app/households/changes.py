@@ -26,7 +26,7 @@ from app.audit.services import (
     record,
 )
 from app.db import db, run_write
-from app.errors import ForfeitPassed, HouseholdInactive, ValidationFailed
+from app.errors import ForfeitPassed, HouseholdInactive, NotFound, ValidationFailed
 from app.households.models import Household
 from app.households.services import (
     ACTIVE,
@@ -90,21 +90,8 @@ def split(
     old_account = household_account(old.id).id
     new_account = household_account(new.id).id
     reason = data.get("reason") or "分户"
-    transaction_id = None
-    if points > 0:
-        posted = post_journals(
-            village_id,
-            JournalKind.TRANSFER,
-            [
-                NewJournal(
-                    [Leg(old_account, new_account, points)],
-                    f"分户转出 → {new.code}|分户转入 ← {old.code}",
-                    actor_id=actor_id,
-                    reason=reason,
-                )
-            ],
-        )[0]
-        transaction_id = posted.id
+    memo = f"分户转出 → {new.code}|分户转入 ← {old.code}"
+    transaction_id = _transfer(village_id, old_account, new_account, points, memo, actor_id, reason)
     record(
         village_id,
         actor_id,
@@ -122,6 +109,26 @@ def split(
     return with_balance(new)
 
 
+def _transfer(
+    village_id: int,
+    giver: int,
+    taker: int,
+    points: int,
+    memo: str,
+    actor_id: int | None,
+    reason: str,
+) -> int | None:
+    """Move points between two households' accounts in one journal of kind transfer.
+
+    The memo holds what each side's statement says, "giver's words|taker's words".
+    Return the journal's id, or None when there is nothing to move.
+    """
+    if points <= 0:
+        return None
+    journal = NewJournal([Leg(giver, taker, points)], memo, actor_id=actor_id, reason=reason)
+    return post_journals(village_id, JournalKind.TRANSFER, [journal])[0].id
+
+
 def merge(
     village_id: int, household_id: int, data: dict, *, actor_id: int | None
 ) -> HouseholdResult:
@@ -133,7 +140,7 @@ def merge(
     get_household(village_id, household_id)
     try:
         get_household(village_id, data["into"])
-    except Exception:
+    except NotFound:
         raise ValidationFailed(
             "No such household in this village.", errors={"into": ["No such household."]}
         ) from None
@@ -146,21 +153,10 @@ def merge(
     into_account = household_account(into.id).id
     balances = lock_balances(village_id, [from_account, into_account])
     points = balances[from_account]
-    transaction_id = None
-    if points > 0:
-        posted = post_journals(
-            village_id,
-            JournalKind.TRANSFER,
-            [
-                NewJournal(
-                    [Leg(from_account, into_account, points)],
-                    f"合户转出 → {into.code}|合户转入 ← {merged.code}",
-                    actor_id=actor_id,
-                    reason=reason,
-                )
-            ],
-        )[0]
-        transaction_id = posted.id
+    memo = f"合户转出 → {into.code}|合户转入 ← {merged.code}"
+    transaction_id = _transfer(
+        village_id, from_account, into_account, points, memo, actor_id, reason
+    )
     reissue_card(merged, actor_id=actor_id, reason=reason)  # the old card answers revoked_qr
     merged.status = MERGED
     merged.merged_into_id = into.id
