@@ -57,9 +57,9 @@ serve: $(VENV)/.installed translations
 test: lint translations browser-deps tls-deps
 	$(BIN)/pytest
 
-# The edit loop: SQLite only, no browser tests, no lint. `make test` (and CI) run them all.
+# The edit loop: SQLite only, no browser, HA or slow tests, no lint. `make test` (and CI) run them all.
 test-fast: $(VENV)/.installed-test translations tls-deps
-	GREENPOINTS_TEST_DATABASES=sqlite $(BIN)/pytest -m "not browser and not ha"
+	GREENPOINTS_TEST_DATABASES=sqlite $(BIN)/pytest -m "not browser and not ha and not slow"
 
 # tests/test_deploy_tls.py checks the README's nginx site with `nginx -t`.
 tls-deps:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from types import SimpleNamespace
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -341,6 +342,7 @@ class CasesMachine(RuleBasedStateMachine):
         assert report.ok, report.problems
 
 
+@pytest.mark.slow
 def test_cases_follow_the_transition_table_under_random_roles(app):
     CasesMachine.app = app
     run_state_machine_as_test(

@@ -13,6 +13,7 @@ nothing.
 import uuid
 from datetime import timedelta
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -407,6 +408,7 @@ class LedgerMachine(RuleBasedStateMachine):
         assert report.ok, report.problems
 
 
+@pytest.mark.slow
 def test_the_ledger_agrees_with_an_exact_model(app):
     LedgerMachine.app = app
     run_state_machine_as_test(
