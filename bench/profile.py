@@ -11,6 +11,7 @@ import cProfile
 import io
 import pstats
 import re
+import shutil
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -131,9 +132,11 @@ def profile_endpoint(
 ) -> ProfileSummary:
     """Profile `requests` distinct POSTs to one endpoint and write the report to path."""
     client = app.test_client()
+    made_folder = None
     if mode == RESOLVES:
         if not app.config.get("PHOTO_FOLDER"):
-            app.config["PHOTO_FOLDER"] = tempfile.mkdtemp(prefix="greenpoints-bench-photos-")
+            # The after-photos go to a folder of their own, removed at the end.
+            made_folder = app.config["PHOTO_FOLDER"] = tempfile.mkdtemp(prefix="greenpoints-bench-")
         prepare_resolves(client, target, WARM_UP + 1 + requests // 4 + requests + requests // 2)
     headers = {"Authorization": f"Bearer {target.tokens[mode]}"}
     statements: list[str] = []
@@ -256,4 +259,7 @@ def profile_endpoint(
         profiler.output_text(show_all=False),
     ]
     path.write_text("\n".join(lines))
+    if made_folder:
+        shutil.rmtree(made_folder, ignore_errors=True)
+        app.config["PHOTO_FOLDER"] = None
     return summary
