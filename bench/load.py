@@ -5,13 +5,16 @@ import re
 import resource
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bench.settings import BENCH
 
 WRK_SCRIPT = BENCH / "wrk" / "writes.lua"
 INSPECTIONS = "inspections"
 REDEMPTIONS = "redemptions"
+# In-process profile only (bench/profile.py): a household's report, a worker's resolve.
+CASES = "cases"
+RESOLVES = "cases-resolve"
 BATCH = "batch"  # inspections, BATCH_SIZE to a POST /api/v1/inspections/batch
 # GET /healthz: gunicorn, Flask, the pool's check-out and one SELECT 1, the floor under
 # every request's cost.
@@ -33,6 +36,7 @@ class Target:
     good_ids: tuple[int, ...]
     tokens: dict[str, str]  # mode -> bearer token
     next_number: dict[str, int]  # mode -> first request number not yet sent
+    case_ids: list[int] = field(default_factory=list)  # accepted cases with an after-photo
 
 
 @dataclass

@@ -11,18 +11,23 @@ import cProfile
 import io
 import pstats
 import re
+import shutil
+import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
 from pyinstrument import Profiler
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from app.db import db
-from bench.load import INSPECTIONS, Target
+from bench.load import CASES, INSPECTIONS, RESOLVES, Target
+from bench.seed import CASE_CATEGORY
 from bench.settings import ROOT
 
 WARM_UP = 20
@@ -40,12 +45,68 @@ class ProfileSummary:
     plain_ms_per_request: float = 0.0  # without a profiler
 
 
-def _body(target: Target, mode: str, number: int) -> dict:
+def _request(target: Target, mode: str, number: int) -> tuple[str, dict]:
+    """The path and JSON body of request `number` of a mode."""
     household = target.first_household + number % target.households
     if mode == INSPECTIONS:
-        return {"household_id": household, "grade": "A"}
+        return "/api/v1/inspections", {"household_id": household, "grade": "A"}
+    if mode == CASES:
+        return "/api/v1/cases", {"category": CASE_CATEGORY, "description": "垃圾桶满了"}
+    if mode == RESOLVES:
+        case_id = target.case_ids[number]
+        return f"/api/v1/cases/{case_id}/events", {"action": "resolve", "note": "已清运"}
     good = target.good_ids[number % len(target.good_ids)]
-    return {"household_id": household, "lines": [{"good_id": good, "quantity": 1}]}
+    return "/api/v1/redemptions", {
+        "household_id": household,
+        "lines": [{"good_id": good, "quantity": 1}],
+    }
+
+
+def endpoint_label(mode: str) -> str:
+    if mode == RESOLVES:
+        return "POST /api/v1/cases/{id}/events (resolve)"
+    return f"POST /api/v1/{mode}"
+
+
+def _picture() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (40, 140, 60)).save(out, "JPEG")
+    return out.getvalue()
+
+
+def prepare_resolves(client: FlaskClient, target: Target, count: int) -> None:
+    """Cases for `count` resolves: each reported by the household, accepted by the grid's
+    worker and given its after-photo (none of which is profiled)."""
+    resident = {"Authorization": f"Bearer {target.tokens[CASES]}"}
+    worker = {"Authorization": f"Bearer {target.tokens[RESOLVES]}"}
+    picture = _picture()
+
+    def check(response, what: str):
+        if response.status_code != 201:
+            raise RuntimeError(f"profile: {what} answered {response.status_code}: {response.text}")
+        return response.json
+
+    for _ in range(count - len(target.case_ids)):
+        case = check(
+            client.post(
+                "/api/v1/cases",
+                json={"category": CASE_CATEGORY, "description": "垃圾桶满了"},
+                headers=resident,
+            ),
+            "a report",
+        )
+        events = f"/api/v1/cases/{case['id']}/events"
+        check(client.post(events, json={"action": "accept"}, headers=worker), "accept")
+        check(
+            client.post(
+                f"/api/v1/cases/{case['id']}/photos",
+                data={"file": (io.BytesIO(picture), "after.jpg"), "stage": "after"},
+                headers=worker,
+                content_type="multipart/form-data",
+            ),
+            "the after-photo",
+        )
+        target.case_ids.append(case["id"])
 
 
 def _pstats(profile: cProfile.Profile, order: str, limit: int = 35) -> str:
@@ -71,6 +132,12 @@ def profile_endpoint(
 ) -> ProfileSummary:
     """Profile `requests` distinct POSTs to one endpoint and write the report to path."""
     client = app.test_client()
+    made_folder = None
+    if mode == RESOLVES:
+        if not app.config.get("PHOTO_FOLDER"):
+            # The after-photos go to a folder of their own, removed at the end.
+            made_folder = app.config["PHOTO_FOLDER"] = tempfile.mkdtemp(prefix="greenpoints-bench-")
+        prepare_resolves(client, target, WARM_UP + 1 + requests // 4 + requests + requests // 2)
     headers = {"Authorization": f"Bearer {target.tokens[mode]}"}
     statements: list[str] = []
     waits: list[float] = []
@@ -95,9 +162,10 @@ def profile_endpoint(
         for _ in range(count):
             number = target.next_number[mode]
             target.next_number[mode] += 1
+            path, body = _request(target, mode, number)
             response = client.post(
-                f"/api/v1/{mode}",
-                json=_body(target, mode, number),
+                path,
+                json=body,
                 headers={**headers, "Idempotency-Key": f"profile-{mode}-{number}"},
             )
             if response.status_code != 201:
@@ -159,7 +227,7 @@ def profile_endpoint(
         by_shape[_shape(statement)].append(wait)
     commit_ms = 1000 * sum(commits) / len(commits) if commits else 0.0
     lines = [
-        f"# POST /api/v1/{mode}: {requests} requests in-process (Flask test client), PostgreSQL",
+        f"# {endpoint_label(mode)}: {requests} requests in-process (Flask test client), PostgreSQL",
         "",
         f"{summary.ms_per_request:.2f} ms per request (under the profiler), of which "
         f"{summary.database_ms_per_request:.2f} ms inside the driver: "
@@ -191,4 +259,7 @@ def profile_endpoint(
         profiler.output_text(show_all=False),
     ]
     path.write_text("\n".join(lines))
+    if made_folder:
+        shutil.rmtree(made_folder, ignore_errors=True)
+        app.config["PHOTO_FOLDER"] = None
     return summary

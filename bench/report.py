@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bench.load import BATCH, BATCH_SIZE, INSPECTIONS, REDEMPTIONS, PgbenchResult, WrkResult
-from bench.profile import ProfileSummary
+from bench.profile import ProfileSummary, endpoint_label
 from bench.scale import READS, ReadTimes
 from bench.server import command
 from bench.settings import ROOT, ServerConfig, Settings
@@ -374,7 +374,8 @@ def render(results: Results) -> str:
             "| profiled: ms a request, of it in the driver (SQL + COMMIT) | file |",
             "| --- | ---: | ---: | ---: | ---: | --- |",
             *(
-                f"| {p.mode} | {p.plain_ms_per_request:.2f} | {p.cpu_ms_per_request:.2f} | "
+                f"| {endpoint_label(p.mode)} | {p.plain_ms_per_request:.2f} | "
+                f"{p.cpu_ms_per_request:.2f} | "
                 f"{p.statements_per_request:.1f} | {p.ms_per_request:.2f}, "
                 f"{p.database_ms_per_request:.2f} | {p.path.relative_to(ROOT)} |"
                 for p in results.profiles

@@ -29,9 +29,11 @@ from app.db import db
 from bench import report, seed
 from bench.load import (
     BATCH,
+    CASES,
     HEALTHZ,
     INSPECTIONS,
     REDEMPTIONS,
+    RESOLVES,
     Target,
     WrkResult,
     run_pgbench,
@@ -185,6 +187,7 @@ def seed_village(app: Flask, settings: Settings, results: report.Results, engine
             village, settings.grids, settings.households, opening=settings.opening_points
         )
         seed.seed_yesterday(village, households)
+        seed.seed_case_users(households)
         seconds = time.perf_counter() - started
         db.session.remove()
     results.seed_seconds[engine] = seconds
@@ -194,14 +197,9 @@ def seed_village(app: Flask, settings: Settings, results: report.Results, engine
 
 def prepare_target(port: int, village: seed.BenchVillage, households: seed.Households) -> Target:
     """Log in as the staff over the API and let each household be inspected 10 times a day."""
-    tokens = {role: log_in(port, username, seed.PASSWORD) for role, username in seed.USERS.items()}
-    status, body = request(
-        port,
-        "PUT",
-        "/api/v1/rules",
-        token=tokens["admin"],
-        body={"grades": {"A": 3, "B": 2, "C": 1, "D": 0}, "daily_limit": 10},
-    )
+    users = {**seed.USERS, **seed.CASE_USERS}
+    tokens = {role: log_in(port, username, seed.PASSWORD) for role, username in users.items()}
+    status, body = request(port, "PUT", "/api/v1/rules", token=tokens["admin"], body=seed.RULES)
     if status != 200:
         raise RuntimeError(f"PUT /api/v1/rules answered {status}: {body}")
     return Target(
@@ -213,8 +211,10 @@ def prepare_target(port: int, village: seed.BenchVillage, households: seed.House
             INSPECTIONS: tokens["inspector"],
             REDEMPTIONS: tokens["storekeeper"],
             BATCH: tokens["inspector"],
+            CASES: tokens["resident"],
+            RESOLVES: tokens["worker"],
         },
-        next_number={INSPECTIONS: 0, REDEMPTIONS: 0, BATCH: 0},
+        next_number={INSPECTIONS: 0, REDEMPTIONS: 0, BATCH: 0, CASES: 0, RESOLVES: 0},
     )
 
 
@@ -357,7 +357,7 @@ def run_postgresql(
     if settings.profile:
         with clock.phase("profile"):
             say(f"Profiling {settings.profile_requests} requests of each endpoint in-process")
-            for mode in (INSPECTIONS, REDEMPTIONS):
+            for mode in (INSPECTIONS, REDEMPTIONS, CASES, RESOLVES):
                 summary = profile_endpoint(
                     app, target, mode, settings.profile_requests, BENCH / f"profile-{mode}.txt"
                 )

@@ -17,10 +17,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, text
 
-from app.auth.models import ADMIN, INSPECTOR, STOREKEEPER
+from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER, UserGrid
 from app.auth.services import create_user
 from app.catalogue.services import create_good
 from app.db import db, utcnow
+from app.households.models import Household
 from app.ledger.models import ADJUSTMENT, Account
 from app.ledger.services import system_account_id
 from app.types import UTCDateTime
@@ -29,6 +30,19 @@ from app.villages.services import create_grid, create_village
 
 PASSWORD = "bench-password"
 USERS = {ADMIN: "bench-admin", INSPECTOR: "bench-inspector", STOREKEEPER: "bench-storekeeper"}
+# Cases (issue 29): a household's login and its grid's worker, for the in-process profile.
+CASE_USERS = {"resident": "bench-resident", "worker": "bench-worker"}
+CASE_CATEGORY = "bench_bin"
+# PUT /api/v1/rules: each household inspected 10 times a day; a case category of the bench.
+RULES = {
+    "grades": {"A": 3, "B": 2, "C": 1, "D": 0},
+    "daily_limit": 10,
+    "cases": {
+        "categories": [{"code": CASE_CATEGORY, "name": "垃圾桶满溢", "hours": 24}],
+        "points": 1,
+        "daily_cap": 2,
+    },
+}
 GOOD_PRICE = 5
 GOOD_STOCK = 1_000_000  # the catalogue's maximum
 # The heavy households' history: three credits of 3, then a debit of 6, over and over,
@@ -368,3 +382,15 @@ def seed_history(village: BenchVillage, households: Households, movements: int) 
         db.session.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
     db.session.commit()
     return 2 * total
+
+
+def seed_case_users(households: Households) -> None:
+    """A login for the first household, and a worker assigned to that household's grid."""
+    first = db.session.get(Household, households.first_id)
+    assert first is not None
+    village = db.session.get(Village, first.village_id)
+    assert village is not None
+    create_user(village, CASE_USERS["resident"], PASSWORD, HOUSEHOLD, household=first)
+    worker = create_user(village, CASE_USERS["worker"], PASSWORD, INSPECTOR)
+    db.session.add(UserGrid(user_id=worker.id, grid_id=first.grid_id))
+    db.session.commit()
