@@ -73,9 +73,7 @@ def main() -> None:
             from app.auth.models import User
 
             for role, username in seed.USERS.items():
-                user = db.session.execute(
-                    db.select(User).filter_by(username=username)
-                ).scalar_one()
+                user = db.session.execute(db.select(User).filter_by(username=username)).scalar_one()
                 tokens[role] = issue_token(user).token
             db.session.commit()
             engine = db.engine
@@ -127,7 +125,8 @@ def main() -> None:
                 for _ in range(args.n):
                     send(mode)
                 prof.disable()
-                pstats.Stats(prof).sort_stats(args.sort).print_stats(*[int(a) if a.isdigit() else a for a in (args.only or ["50"])])
+                only = [int(a) if a.isdigit() else a for a in (args.only or ["50"])]
+                pstats.Stats(prof).sort_stats(args.sort).print_stats(*only)
     finally:
         with app.app_context():
             db.engine.dispose()

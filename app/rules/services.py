@@ -260,7 +260,4 @@ def rules_in_force(village_id: int, moment: datetime) -> Row:
 
 def rules_history(village_id: int) -> list[Rules]:
     """Return every version of the village's rules, newest first."""
-    return [
-        rules_from_row(row)
-        for row in db.session.execute(_HISTORY, {"village_id": village_id})
-    ]
+    return [rules_from_row(row) for row in db.session.execute(_HISTORY, {"village_id": village_id})]
