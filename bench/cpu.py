@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("n", type=int, nargs="?", default=300)
     parser.add_argument("--profile", choices=("inspections", "redemptions"))
     parser.add_argument("--sort", default="tottime")
+    parser.add_argument("--callers", help="also print the callers of functions matching this")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of n; the best is shown")
     parser.add_argument("--sql", action="store_true", help="print one request's SQL")
     parser.add_argument("--only", nargs="*", help="pstats restrictions, e.g. app/ 60")
@@ -126,7 +127,10 @@ def main() -> None:
                     send(mode)
                 prof.disable()
                 only = [int(a) if a.isdigit() else a for a in (args.only or ["50"])]
-                pstats.Stats(prof).sort_stats(args.sort).print_stats(*only)
+                stats = pstats.Stats(prof).sort_stats(args.sort)
+                stats.print_stats(*only)
+                if args.callers:
+                    stats.print_callers(args.callers)
     finally:
         with app.app_context():
             db.engine.dispose()
