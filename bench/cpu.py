@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--sql", action="store_true", help="print one request's SQL")
     parser.add_argument("--only", nargs="*", help="pstats restrictions, e.g. app/ 60")
     args = parser.parse_args()
-    name = "gp_cpu_" + uuid.uuid4().hex[:8]
+    name = "bench_cpu_" + uuid.uuid4().hex[:8]
     with psycopg.connect(SERVER, autocommit=True) as c:
         c.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
