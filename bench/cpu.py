@@ -62,8 +62,9 @@ def main() -> None:
         c.execute(f'CREATE DATABASE "{name}"')
     url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     config = {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url, "GREENPOINTS_ENV": "production"}
-    app = create_app(config)
+    app = None
     try:
+        app = create_app(config)
         with app.app_context():
             from flask_migrate import upgrade
 
@@ -132,8 +133,9 @@ def main() -> None:
                 if args.callers:
                     stats.print_callers(args.callers)
     finally:
-        with app.app_context():
-            db.engine.dispose()
+        if app is not None:
+            with app.app_context():
+                db.engine.dispose()
         with psycopg.connect(SERVER, autocommit=True) as c:
             c.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
