@@ -37,7 +37,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, ExceptionContext
+from sqlalchemy.engine import Dialect, Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, QueryableAttribute, make_transient_to_detached
@@ -412,15 +412,12 @@ class JsonRows:
             *(column(key, type_) for key, type_ in self.types.items())
         ).alias(name)
         self.c = self.table.c
+        # Engine kind -> the columns' bind processors: fixed by the types and the kind.
+        self._by_dialect: dict[str, list[tuple[str, Any]]] = {}
 
     def bind(self, connection: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, str]:
         """Return the parameter that sends rows, each value as its column's type binds it."""
-        dialect = connection.dialect
-        processors = [
-            (key, type_.dialect_impl(dialect).bind_processor(dialect))
-            for key, type_ in self.types.items()
-            if key != "n"
-        ]
+        processors = self._processors(connection.dialect)
         given = [
             {
                 "n": n,
@@ -433,6 +430,18 @@ class JsonRows:
             for n, row in enumerate(rows)
         ]
         return {self.name: json.dumps(given, default=_json_value, ensure_ascii=False)}
+
+    def _processors(self, dialect: Dialect) -> list[tuple[str, Any]]:
+        """The columns' bind processors on this engine kind (found once per kind)."""
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            found = [
+                (key, type_.dialect_impl(dialect).bind_processor(dialect))
+                for key, type_ in self.types.items()
+                if key != "n"
+            ]
+            self._by_dialect[dialect.name] = found
+        return found
 
 
 def _json_value(value: Any) -> str:

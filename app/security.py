@@ -175,10 +175,15 @@ def csrf_refused(error: CSRFError) -> ResponseReturnValue:
 
 def add_security_headers(response: Response) -> Response:
     """Put the security headers on every response: pages, API, static files, errors."""
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    if current_app.config["SESSION_COOKIE_SECURE"]:
-        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    # The names present read once: a setdefault() each scans every header (lowercasing
+    # each name), which cost more than the rest of this hook together.
+    headers = response.headers
+    present = {name.lower() for name in headers.keys()}
+    headers.extend(
+        [(name, value) for name, value in SECURITY_HEADERS.items() if name.lower() not in present]
+    )
+    if current_app.config["SESSION_COOKIE_SECURE"] and "strict-transport-security" not in present:
+        headers.add("Strict-Transport-Security", HSTS)
     return response
 
 

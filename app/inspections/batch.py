@@ -81,7 +81,9 @@ def credit_queue(
     )
     open_items = [n for n, outcome in enumerate(outcomes) if outcome is None]
     village_id = cast(int, inspector.village_id)
-    facts = credits.read_facts(village_id, credits.named_ids([asked[n] for n in open_items]))
+    facts = credits.read_facts(
+        village_id, credits.named_ids([asked[n] for n in open_items]), recorded_at
+    )
     decisions: dict[int, CreditDecision] = {}
     for n in open_items:
         try:

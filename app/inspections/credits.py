@@ -9,7 +9,8 @@ way, batch.credit_queue() runs these steps, then writes the credits at once:
    grades share (a moment with no UTC form would fail that read for all of them);
 2. read_facts(): the households named, with their points accounts locked, so that
    no other credit for them is decided until this one commits; the village's time
-   zone and issuance account; every version of the village's rules;
+   zone and issuance account; the version of the village's rules in force when the
+   grades were recorded (every version only for a grade given before that one);
 3. find(): each grade's household (its card as it stood when the grade was given),
    whether this inspector may grade it, its village day and the rules then;
 4. read_slots() and take_slot(): in order, the slot of the day each grade takes
@@ -43,7 +44,15 @@ from app.households.cards import household_by_ref, read_token
 from app.households.models import CardReissue, Household
 from app.inspections.models import Inspection
 from app.ledger.models import ISSUANCE, Account
-from app.rules.services import Grade, Rules, rules_history
+from app.rules.services import (
+    RULE_LABELS,
+    RULES_IN_FORCE,
+    Grade,
+    Rules,
+    rule_sets,
+    rules_from_labelled,
+    rules_history,
+)
 from app.scope import local_date, zone
 from app.villages.models import Village
 
@@ -78,13 +87,22 @@ _ISSUANCE_ID = (
     .label("issuance_id")
 )
 # The village's households named, each with its points account (locked, in id
-# order so that two queues never wait on each other), the village's time zone and
-# its issuance account.
+# order so that two queues never wait on each other), the village's time zone, its
+# issuance account and the version of its rules in force at the moment (the same on
+# every row; a statement of its own cost a round trip and an ORM load per credit).
 _HOUSEHOLDS_AND_ACCOUNTS = (
-    select(Household, accounts.c.id, accounts.c.balance, villages.c.timezone, _ISSUANCE_ID)
+    select(
+        Household,
+        accounts.c.id,
+        accounts.c.balance,
+        villages.c.timezone,
+        _ISSUANCE_ID,
+        *RULE_LABELS,
+    )
     .options(load_only(*_DECIDED_ON))
     .join(accounts, accounts.c.household_id == Household.id)
     .join(villages, villages.c.id == Household.village_id)
+    .outerjoin(rule_sets, rule_sets.c.id == RULES_IN_FORCE)
     .where(
         Household.village_id == bindparam("village_id"),
         OneOf(Household.id, "households"),
@@ -100,11 +118,30 @@ _CARD_RETIRED_AT = select(card_reissues.c.created_at).where(
     card_reissues.c.old_version == bindparam("version"),
 )
 
+# For each household and day asked: how many inspections count, and the highest slot.
+# Every household's every day asked, as two lists: one statement text for any queue
+# (OneOf); read_slots() leaves out the pairs not asked for.
+_SLOTS = (
+    select(
+        inspections.c.household_id,
+        inspections.c.local_date,
+        func.count(inspections.c.id).filter(inspections.c.voided_at.is_(None)),
+        func.max(inspections.c.slot),
+    )
+    .where(
+        OneOf(inspections.c.household_id, "households"),
+        OneOf(inspections.c.local_date, "days"),
+    )
+    .group_by(inspections.c.household_id, inspections.c.local_date)
+)
 
-@dataclass(frozen=True)
+
+@dataclass
 class CreditFacts:
     """What the grades of one village are decided on, read at once (read_facts())."""
 
+    village_id: int
+    recorded_at: datetime
     zone: ZoneInfo
     issuance_id: int | None
     # The households read, held here so that the session keeps them (it holds them
@@ -112,10 +149,19 @@ class CreditFacts:
     households: tuple[Household, ...]
     # Household id -> its points account's id and balance, as read under the lock.
     accounts: dict[int, tuple[int, int]]
-    versions: tuple[Rules, ...]  # every version of the rules, newest first
+    in_force: Rules | None  # the version in force at recorded_at
+    # Every version, newest first: read only for a grade given before in_force was made.
+    versions: tuple[Rules, ...] | None = None
 
     def rules_at(self, moment: datetime) -> Rules | None:
         """The rules in force at the moment: the newest made by then, else the first."""
+        known = self.in_force
+        if known is None:
+            return None
+        if moment <= self.recorded_at and (known.created_at <= moment or known.version == 1):
+            return known  # no version made between moment and recorded_at
+        if self.versions is None:
+            self.versions = tuple(rules_history(self.village_id))
         for rules in self.versions:
             if rules.created_at <= moment or rules.version == 1:
                 return rules
@@ -180,28 +226,32 @@ def named_ids(asked: Sequence[dict]) -> set[int]:
     return ids
 
 
-def read_facts(village_id: int, household_ids: Collection[int]) -> CreditFacts:
-    """Read what grades of the village's households are decided on: two reads.
+def read_facts(
+    village_id: int, household_ids: Collection[int], recorded_at: datetime
+) -> CreditFacts:
+    """Read what grades of the village's households are decided on: one read.
 
     The households come into the session with their points accounts, locked until
-    the transaction ends; then the rules, unless no household of the village was named.
+    the transaction ends, and the rules in force at recorded_at with them.
     """
     rows = (
         db.session.execute(
             _HOUSEHOLDS_AND_ACCOUNTS,
-            {"village_id": village_id, "households": list(household_ids)},
+            {"village_id": village_id, "households": list(household_ids), "moment": recorded_at},
         ).all()
         if household_ids
         else []
     )
     if not rows:
-        return CreditFacts(zone(None), None, (), {}, ())
+        return CreditFacts(village_id, recorded_at, zone(None), None, (), {}, None)
     return CreditFacts(
+        village_id,
+        recorded_at,
         zone(rows[0].timezone),
         rows[0].issuance_id,
         tuple(row[0] for row in rows),
         {row[0].id: (row[1], row[2]) for row in rows},
-        tuple(rules_history(village_id)),
+        rules_from_labelled(rows[0]),
     )
 
 
@@ -292,20 +342,8 @@ def read_slots(
     pairs = {(d.household.id, d.day) for d in decisions}
     if not pairs:
         return {}
-    rows = db.session.execute(
-        select(
-            inspections.c.household_id,
-            inspections.c.local_date,
-            func.count(inspections.c.id).filter(inspections.c.voided_at.is_(None)),
-            func.max(inspections.c.slot),
-        )
-        # Every household's every day asked, as two lists: one statement text for any
-        # queue (OneOf); the pairs not asked for are left out below.
-        .where(
-            OneOf(inspections.c.household_id, "households"),
-            OneOf(inspections.c.local_date, "days"),
-        )
-        .group_by(inspections.c.household_id, inspections.c.local_date),
+    rows = db.session.connection().execute(
+        _SLOTS,
         {"households": list({h for h, _ in pairs}), "days": list({d for _, d in pairs})},
     )
     found = {(row[0], row[1]): (row[2], row[3]) for row in rows}

@@ -56,6 +56,14 @@ RULES_IN_FORCE = (
     .limit(1)
     .scalar_subquery()
 )
+# RULE_COLUMNS named so that they can sit beside another table's in one row
+# (rules_from_labelled() reads them back).
+RULE_LABELS = tuple(c.label(f"rules_{c.name}") for c in RULE_COLUMNS)
+_HISTORY = (
+    select(*RULE_COLUMNS)
+    .where(rule_sets.c.village_id == bindparam("village_id"))
+    .order_by(rule_sets.c.version.desc())
+)
 RULES_AND_TIMEZONE = (
     select(*RULE_COLUMNS, villages.c.timezone)
     .join(villages, villages.c.id == rule_sets.c.village_id)
@@ -127,6 +135,23 @@ def rules_from_row(row: RuleSet | Row) -> Rules:
         expiry,
         cases,
         fairness,
+    )
+
+
+def rules_from_labelled(row: Row) -> Rules | None:
+    """The rules of a row that selected RULE_LABELS (None: the outer join found none)."""
+    if row.rules_id is None:
+        return None
+    grades, expiry, cases = _parsed(row.rules_grades, row.rules_expiry, row.rules_cases)
+    return Rules(
+        row.rules_id,
+        row.rules_version,
+        grades,
+        row.rules_daily_limit,
+        row.rules_actor_id,
+        row.rules_created_at,
+        expiry,
+        cases,
     )
 
 
@@ -256,9 +281,4 @@ def rules_in_force(village_id: int, moment: datetime) -> Row:
 
 def rules_history(village_id: int) -> list[Rules]:
     """Return every version of the village's rules, newest first."""
-    return [
-        rules_from_row(row)
-        for row in db.session.scalars(
-            select(RuleSet).where(RuleSet.village_id == village_id).order_by(RuleSet.version.desc())
-        )
-    ]
+    return [rules_from_row(row) for row in db.session.execute(_HISTORY, {"village_id": village_id})]
