@@ -142,7 +142,9 @@ def rules_from_labelled(row: Row) -> Rules | None:
     """The rules of a row that selected RULE_LABELS (None: the outer join found none)."""
     if row.rules_id is None:
         return None
-    grades, expiry, cases = _parsed(row.rules_grades, row.rules_expiry, row.rules_cases)
+    grades, expiry, cases, fairness = _parsed(
+        row.rules_grades, row.rules_expiry, row.rules_cases, row.rules_fairness
+    )
     return Rules(
         row.rules_id,
         row.rules_version,
@@ -152,6 +154,7 @@ def rules_from_labelled(row: Row) -> Rules | None:
         row.rules_created_at,
         expiry,
         cases,
+        fairness,
     )
 
 
