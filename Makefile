@@ -138,7 +138,7 @@ ha-deps:
 	fi
 
 ha-up: ha-deps
-	$(PYTHON) ha/cluster.py up
+	$(PYTHON) ha/pitr.py up
 
 ha-status:
 	@$(PYTHON) ha/cluster.py status

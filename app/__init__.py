@@ -121,6 +121,7 @@ def register_blueprints(app: Flask) -> None:
     from app.fairness import api as fairness_api
     from app.fairness import views as fairness_views
     from app.households import api as households_api
+    from app.households import change_views as household_change_views
     from app.households import login_pages as household_login_pages
     from app.households import logins as household_logins
     from app.households import roster_views
@@ -169,6 +170,7 @@ def register_blueprints(app: Flask) -> None:
         auth_views.bp,
         households_views.bp,
         household_login_pages.bp,
+        household_change_views.bp,
         roster_views.bp,
         inspections_views.bp,
         catalogue_views.bp,

@@ -1,10 +1,13 @@
 """A PostgreSQL primary and a synchronous standby on this machine, kept by pg_auto_failover.
 
-    python3 ha/cluster.py up | status | kill-primary | kill-standby | rejoin | down
+    python3 ha/cluster.py status | kill-primary | kill-standby | rejoin | down
 
-The Makefile's ha-* targets call this. Three PostgreSQL instances listen on 127.0.0.1
-only: the pg_auto_failover monitor (HA_MONITOR_PORT, 55431) and two data nodes, node1
-(HA_NODE1_PORT, 55432) and node2 (HA_NODE2_PORT, 55433). Everything lives under .ha/
+The Makefile's ha-* targets call this; `make ha-up` runs `ha/pitr.py up`, which starts
+the cluster with up() here and archives its WAL with pgBackRest.
+
+Three PostgreSQL instances listen on 127.0.0.1 only: the pg_auto_failover monitor
+(HA_MONITOR_PORT, 55431) and two data nodes, node1 (HA_NODE1_PORT, 55432) and node2
+(HA_NODE2_PORT, 55433). Everything lives under .ha/
 (HA_DIR): data, logs, pid files and `.ha/env`, the connection strings for the app.
 The monitor alone decides which node is primary; this script only starts, kills and
 reports. PostgreSQL refuses to run as root, so as root every process runs as the
@@ -21,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Protocol
 
 ROOT = Path(__file__).resolve().parent.parent
 HA = Path(os.environ.get("HA_DIR", ROOT / ".ha")).resolve()
@@ -66,7 +70,6 @@ wal_keep_size = '256MB'
 def main(argv: list[str]) -> int:
     """Run one command of the cluster."""
     commands = {
-        "up": up,
         "status": status,
         "kill-primary": lambda: kill_role(primary=True),
         "kill-standby": lambda: kill_role(primary=False),
@@ -80,10 +83,6 @@ def main(argv: list[str]) -> int:
         return commands[argv[0]]() or 0
     except ClusterError as error:
         print(f"ha: {error}", file=sys.stderr)
-        if argv[0] == "up":
-            print(
-                f"ha: logs in {HA / 'logs'}; `make ha-down` removes what started", file=sys.stderr
-            )
         return 1
 
 
@@ -393,7 +392,18 @@ def healthy() -> str | None:
 # Commands ----------------------------------------------------------------------------------
 
 
-def up() -> None:
+class Archiving(Protocol):
+    """What up() asks of the WAL archive (ha/pitr.py: pgBackRest)."""
+
+    STANZA: str
+
+    def configure(self) -> str: ...
+    def stanza_create(self, node: str) -> None: ...
+    def repo(self) -> Path: ...
+    def backup(self, kind: str = "full") -> float: ...
+
+
+def up(pitr: Archiving) -> None:
     """Create and start the monitor and both nodes; write .ha/env."""
     if HA.exists():
         raise ClusterError(f"{HA} exists: `make ha-down` first (it removes the old cluster)")
@@ -403,8 +413,6 @@ def up() -> None:
     bin_dir()
     prepare_folders()
     started = time.monotonic()
-    import pitr  # WAL archiving and backups with pgBackRest (README, Operations)
-
     archiving = pitr.configure()
 
     run(
@@ -577,5 +585,4 @@ def down() -> None:
 
 
 if __name__ == "__main__":
-    sys.modules.setdefault("cluster", sys.modules[__name__])  # ha/pitr.py imports it by name
     sys.exit(main(sys.argv[1:]))

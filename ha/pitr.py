@@ -1,9 +1,10 @@
 """Point-in-time recovery for the `make ha-up` cluster, with pgBackRest.
 
-    python3 ha/pitr.py backup [full|diff|incr] | info | verify | archive | destroy
+    python3 ha/pitr.py up | backup [full|diff|incr] | info | verify | archive | destroy
     python3 ha/pitr.py restore 'YYYY-MM-DD HH:MM:SS.ffffff+00' | rebuild
 
-`ha/cluster.py up` calls configure(), stanza_create() and backup() from here: every
+`up` (`make ha-up`) starts the cluster (cluster.up()) with this module's configure(),
+stanza_create() and backup(): every
 node archives its WAL with `pgbackrest archive-push` to one stanza (STANZA) in a
 repository kept apart from the nodes' data folders (.ha/data/backup-repo; `make
 ha-down` removes it with the rest), so archiving goes on after a failover, and a full
@@ -219,15 +220,18 @@ def rebuild() -> float:
 
 def main(argv: list[str]) -> int:
     """Run one command; exit 0 when it worked."""
-    usage = "backup [full|diff|incr] | info | verify | archive | destroy | restore TIME | rebuild"
+    usage = "up | backup [full|diff|incr] | info | verify | archive | destroy | restore TIME"
+    usage += " | rebuild"
     command, args = (argv[0], argv[1:]) if argv else ("", [])
-    arity = {"backup": (0, 1), "info": (0, 0), "verify": (0, 0), "archive": (0, 0)}
+    arity = {"up": (0, 0), "backup": (0, 1), "info": (0, 0), "verify": (0, 0), "archive": (0, 0)}
     arity |= {"destroy": (0, 0), "restore": (1, 1), "rebuild": (0, 0)}
     if command not in arity or not arity[command][0] <= len(args) <= arity[command][1]:
         print(f"usage: {sys.argv[0]} {usage}", file=sys.stderr)
         return 2
     try:
-        if command == "backup":
+        if command == "up":
+            cluster.up(sys.modules[__name__])  # type: ignore[arg-type]
+        elif command == "backup":
             kind = args[0] if args else "full"
             print(f"pitr: {kind} backup of the primary in {backup(kind):.1f} s")
         elif command == "info":
@@ -249,6 +253,9 @@ def main(argv: list[str]) -> int:
             print(f"pitr: {NODES[0]} restored to {args[0]} and promoted in {seconds:.1f} s")
     except ClusterError as error:
         print(f"pitr: {error}", file=sys.stderr)
+        if command == "up":
+            where = f"ha: logs in {HA / 'logs'}; `make ha-down` removes what started"
+            print(where, file=sys.stderr)
         return 1
     return 0
 

@@ -8,17 +8,15 @@ code, a form that does not validate comes back with what to correct.
 from collections.abc import Mapping
 from typing import Any
 
-from flask import redirect, request, url_for
+from flask import Blueprint, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from app.actions import page_error
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN
-from app.db import db
-from app.errors import DomainError, refusal_message
+from app.errors import DomainError
 from app.households import services
 from app.households.api import (
     merge_household,
@@ -26,11 +24,11 @@ from app.households.api import (
     move_out_household,
     split_household,
 )
-from app.households.changes import DEFAULT_FORFEIT_DAYS, days_left
+from app.households.detail_page import detail_page
 from app.households.models import Household
-from app.households.views import _detail_page, bp
 from app.scope import current_scope
-from app.villages.services import list_grids
+
+bp = Blueprint("household_changes", __name__)
 
 SPLIT_FIELDS = {
     "name": _l("Name of the head of household"),
@@ -48,39 +46,6 @@ MOVE_OUT_FIELDS = {
 }
 
 
-def change_context(household: Household, balance: int) -> dict[str, Any]:
-    """What the household page shows about its changes over time, and its forms' defaults."""
-    scope = current_scope()
-    args = request.args
-    today = scope.today()
-    merged_here = list(
-        db.session.scalars(
-            select(Household)
-            .where(Household.merged_into_id == household.id)
-            .order_by(Household.code)
-        )
-    )
-    merged_into = (
-        db.session.get(Household, household.merged_into_id) if household.merged_into_id else None
-    )
-    split_new_id = args.get("split_new", type=int)
-    split_new = db.session.get(Household, split_new_id) if split_new_id is not None else None
-    if split_new is not None and split_new.village_id != scope.village_id:
-        split_new = None
-    return {
-        "change_grids": list_grids(scope.village_id),
-        "change_today": today,
-        "change_days_left": days_left(household, today),
-        "change_balance": balance,
-        "forfeit_days": DEFAULT_FORFEIT_DAYS,
-        "merged_here": merged_here,
-        "merged_into": merged_into,
-        "split_new": split_new,
-        "change_done": args.get("changed"),
-        "change_message": refusal_message(args.get("change_error")),
-    }
-
-
 def _back(household_id: int):
     def respond(error: DomainError) -> Response:
         return redirect(
@@ -94,9 +59,7 @@ def _back(household_id: int):
 
 def _again(household: Household, labels: Mapping[str, Any]):
     def respond(error: DomainError):
-        return _detail_page(
-            household, status=error.status, change_message=page_error(error, labels)
-        )
+        return detail_page(household, status=error.status, change_message=page_error(error, labels))
 
     return respond
 
@@ -144,7 +107,7 @@ def household_merge(household_id: int):
     into = services.household_id_by_code(scope.village_id, code) if code else None
     form = {"reason": request.form.get("reason", ""), "into": str(into) if into else ""}
     if code and into is None:
-        return _detail_page(
+        return detail_page(
             household,
             status=422,
             change_message=_("No household has the code %(code)s.", code=code),

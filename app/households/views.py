@@ -29,7 +29,8 @@ from app.errors import (
 from app.households import cards, services
 from app.households.api import create_household, reissue_card, update_household
 from app.households.changes import days_left
-from app.households.logins import create_household_login, household_logins
+from app.households.detail_page import detail_page, movement_words
+from app.households.logins import create_household_login
 from app.households.models import Household
 from app.inspections.feedback import feedback_photo, household_feedback, notes_of_journals
 from app.ledger.api import create_adjustment
@@ -41,17 +42,11 @@ from app.photos import photo_response
 from app.schemas import CONTROL_MESSAGE, MAX_INT, has_hidden_characters
 from app.scope import current_scope, village_today
 from app.villages.models import Village
-from app.villages.services import get_grid, list_grids
+from app.villages.services import list_grids
 
 bp = Blueprint("households", __name__)
 PAGE = 30
 # An import's page lists this many of the rows it skipped, then says how many more.
-
-
-def movement_words(line) -> str:
-    """Say in plain words why points moved."""
-    words = journal_kind_label(line.kind)
-    return _("%(kind)s: %(memo)s", kind=words, memo=line.memo) if line.memo else words
 
 
 @bp.get("/q/<token>")
@@ -323,57 +318,11 @@ def household_edit(household_id: int):
     )
 
 
-def _detail_page(
-    household: Household,
-    *,
-    reissue_message: str | None = None,
-    adjust_message: str | None = None,
-    login_message: str | None = None,
-    void_message: str | None = None,
-    change_message: str | None = None,
-    status: int = 200,
-):
-    """The household's page; a form's refusal is named by its code in the query, never text."""
-    from app.inspections.services import list_inspections
-
-    scope = current_scope()
-    account = household_account(household.id)
-    inspections, _total = list_inspections(scope.village_id, household_id=household.id, limit=20)
-    logins = household_logins(household.id)
-    args = request.args
-    created = args.get("login_created")
-    from app.households.change_views import change_context
-
-    changes = change_context(household, account.balance)
-    if change_message:
-        changes["change_message"] = change_message
-    return render_template(
-        "households/detail.html",
-        **changes,
-        household=household,
-        grid=get_grid(scope.village_id, household.grid_id),
-        logins=logins,
-        login_created=created if created in {login.username for login in logins} else None,
-        adjusted=args.get("adjusted", type=int),
-        pending=args.get("pending", type=int),
-        balance=account.balance,
-        lines=statement(account.id, limit=100),
-        address=cards.card_address(),
-        words=movement_words,
-        reissue_message=reissue_message or refusal_message(args.get("reissue_error")),
-        adjust_message=adjust_message or refusal_message(args.get("adjust_error")),
-        login_message=login_message or refusal_message(args.get("login_error")),
-        inspections=inspections,
-        voided=args.get("voided", type=int),
-        void_message=void_message or refusal_message(args.get("void_error")),
-    ), status
-
-
 @bp.get("/admin/households/<id:household_id>")
 @role_required(ADMIN)
 def household_detail(household_id: int):
     """A household: balance, card, every movement."""
-    return _detail_page(services.get_household(current_scope().village_id, household_id))
+    return detail_page(services.get_household(current_scope().village_id, household_id))
 
 
 def _back_with(household_id: int, form: str):
@@ -394,7 +343,7 @@ def _again_on_detail(household: Household, form: str, labels: Mapping[str, Any])
             message = _("Give a whole number of points, like 5 or -5.")
         else:
             message = page_error(error, labels)
-        return _detail_page(household, status=error.status, **{f"{form}_message": message})
+        return detail_page(household, status=error.status, **{f"{form}_message": message})
 
     return respond
 
@@ -484,7 +433,3 @@ def household_login(household_id: int):
         invalid=_again_on_detail(household, "login", LOGIN_FIELDS),
         household_id=household_id,
     )
-
-
-# The household page's forms for splits, merges and moves live in their own module.
-from app.households import change_views  # noqa: E402, F401
