@@ -28,7 +28,10 @@ def test_the_page_shows_the_categories_and_their_hours(admin_client):
     assert 'name="case_hours-dumping" type="number" min="1" max="720" value="48"' in page
     assert 'name="case_hours-overflow" type="number" min="1" max="720" value="24"' in page
     assert "垃圾桶满溢" in page and "其他" in page
-    assert 'id="case_daily_cap" name="case_daily_cap" type="number" min="1" max="100" value="2"' in page
+    assert (
+        'id="case_daily_cap" name="case_daily_cap" type="number" min="1" max="100" value="2"'
+        in page
+    )
 
 
 def test_changing_hours_and_points_makes_a_version_the_api_reads(
@@ -92,7 +95,9 @@ def test_a_category_that_open_cases_use_cannot_be_removed(
     assert 'name="case_remove-dumping"' not in page
     assert 'name="case_remove-mixed"' in page
 
-    response = page_post(admin_client, "/admin/rules?lang=zh_CN", case_form(**{"case_remove-dumping": "1"}))
+    response = page_post(
+        admin_client, "/admin/rules?lang=zh_CN", case_form(**{"case_remove-dumping": "1"})
+    )
     assert response.status_code == 422
     assert "类别「乱倒垃圾」" in response.get_data(as_text=True)
     assert current_rules(village.id).cases.category("dumping") is not None

@@ -76,7 +76,9 @@ def cases_from_form(form: Mapping[str, str], current: CaseRules, village_id: int
             }
         )
     if _has_new_row(form):
-        new = {name: form.get(f"case_{NEW}_{name}", "").strip() for name in ("code", "name", "hours")}
+        new = {
+            name: form.get(f"case_{NEW}_{name}", "").strip() for name in ("code", "name", "hours")
+        }
         categories.append({**new, "hours": int_or_text(new["hours"])})
     return {
         "categories": categories,
@@ -85,7 +87,9 @@ def cases_from_form(form: Mapping[str, str], current: CaseRules, village_id: int
 
 
 def _number_message(value: Any) -> str:
-    return _("The number is out of range.") if isinstance(value, int) else _("Enter a whole number.")
+    return (
+        _("The number is out of range.") if isinstance(value, int) else _("Enter a whole number.")
+    )
 
 
 def _has_new_row(form: Mapping[str, str]) -> bool:

@@ -29,13 +29,13 @@ from app.households.cards import resolve_card
 from app.households.models import Household
 from app.households.services import count_today, get_household, households_by_id
 from app.inspections import services
+from app.inspections.api import create_inspection, note_inspection, put_rules, void_inspection
 from app.inspections.case_rules_form import (
     CategoryInUse,
     case_rule_errors,
     cases_from_form,
     open_cases_by_category,
 )
-from app.inspections.api import create_inspection, note_inspection, put_rules, void_inspection
 from app.inspections.models import Inspection, InspectionResult
 from app.ledger.services import household_balance
 from app.photos import store_photo
