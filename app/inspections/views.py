@@ -30,10 +30,17 @@ from app.households.models import Household
 from app.households.services import count_today, get_household, households_by_id
 from app.inspections import services
 from app.inspections.api import create_inspection, note_inspection, put_rules, void_inspection
+from app.inspections.case_rules_form import (
+    CategoryInUse,
+    case_rule_errors,
+    cases_from_form,
+    open_cases_by_category,
+)
 from app.inspections.models import Inspection, InspectionResult
 from app.ledger.services import household_balance
 from app.photos import store_photo
-from app.rules.services import current_rules, rules_history
+from app.rules.cases import category_name
+from app.rules.services import Rules, current_rules, rules_history
 from app.scope import current_scope
 from app.villages.services import list_grids
 
@@ -270,12 +277,49 @@ def rule_field_errors(errors: Mapping[str, Any]) -> tuple[dict[str, Any], dict[s
     return by_input, labels
 
 
-def _rules_refusal(error: DomainError) -> tuple[str, set[str]]:
+def _rules_refusal(error: DomainError, sent: dict, current: Rules) -> tuple[str, set[str]]:
     """What the rules page says about a refused form, and which of its inputs to mark."""
+    errors = error.errors if isinstance(error, FormInvalid) else error.extra.get("errors")
+    if isinstance(errors, Mapping) and any(str(f).startswith("cases.") for f in errors):
+        by_input, labels = case_rule_errors(errors, request.form, sent, current.cases)
+        return form_error_text(by_input, labels), set(by_input)
     if not isinstance(error, FormInvalid):
         return page_error(error, RULE_FIELDS), set()
     by_input, labels = rule_field_errors(error.errors)
     return form_error_text(by_input, labels), set(by_input)
+
+
+def _save_rules(current: Rules, village_id: int) -> tuple[str | None, set[str], int, Any]:
+    """Post the page's rules through put_rules: its response, or what to say and mark."""
+    form = request.form
+    try:
+        cases = cases_from_form(form, current.cases, village_id)
+    except CategoryInUse as error:  # a category that open cases use, ticked for removal
+        return form_error_text(error.errors, error.labels), set(error.errors), error.status, None
+    rules = {
+        "grades": {g.grade: int_or_text(form.get(f"points-{g.grade}", "")) for g in current.grades},
+        "labels": {
+            g.grade: form.get(f"label-{g.grade}", "").strip() or g.grade for g in current.grades
+        },
+        # An emptied limit is refused, not taken as the default.
+        "daily_limit": int_or_text(form.get("daily_limit", "")) or None,
+        "expiry": expiry_from_form(form),
+        **fairness_from_form(form),
+        **({"cases": cases} if cases is not None else {}),
+    }
+    try:
+        response = put_rules.submit(
+            rules,
+            key=form.get("key"),
+            done=redirect_to("inspections.rules_page", saved=1),
+            refused=refused_to("inspections.rules_page"),
+        )
+    except DomainError as error:
+        if error.status >= 500:
+            raise
+        message, invalid = _rules_refusal(error, cases or {}, current)
+        return message, invalid, error.status, None
+    return None, set(), 200, response
 
 
 @bp.route("/admin/rules", methods=["GET", "POST"])
@@ -288,30 +332,9 @@ def rules_page():
     status = 200
     invalid: set[str] = set()
     if request.method == "POST":
-        form = request.form
-        rules = {
-            "grades": {
-                g.grade: int_or_text(form.get(f"points-{g.grade}", "")) for g in current.grades
-            },
-            "labels": {
-                g.grade: form.get(f"label-{g.grade}", "").strip() or g.grade for g in current.grades
-            },
-            # An emptied limit is refused, not taken as the default.
-            "daily_limit": int_or_text(form.get("daily_limit", "")) or None,
-            "expiry": expiry_from_form(form),
-            **fairness_from_form(form),
-        }
-        try:
-            return put_rules.submit(
-                rules,
-                key=form.get("key"),
-                done=redirect_to("inspections.rules_page", saved=1),
-                refused=refused_to("inspections.rules_page"),
-            )
-        except DomainError as error:
-            if error.status >= 500:
-                raise
-            (message, invalid), status = _rules_refusal(error), error.status
+        message, invalid, status, response = _save_rules(current, scope.village_id)
+        if response is not None:
+            return response
     users = {
         u.id: u.username
         for u in db.session.scalars(select(User).where(User.village_id == scope.village_id))
@@ -320,6 +343,8 @@ def rules_page():
         "inspections/rules.html",
         rules=current,
         history=rules_history(scope.village_id),
+        category_name=category_name,
+        open_cases=open_cases_by_category(scope.village_id),
         users=users,
         message=message or refusal_message(request.args.get("refused")),
         # A refused form shows what was typed, and no "saved" from an earlier save.
