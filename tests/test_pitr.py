@@ -74,7 +74,12 @@ def query(port: int, sql: str, user: str = "greenpoints"):
 
 def writable(port: int) -> bool:
     try:
-        return query(port, "SELECT NOT pg_is_in_recovery()") is True
+        # Promoted and taking writes: pg_auto_failover keeps a new primary read-only for a
+        # moment after it leaves recovery, and the app asks for a read-write session.
+        taking = (
+            "SELECT NOT pg_is_in_recovery() AND NOT current_setting('transaction_read_only')::bool"
+        )
+        return query(port, taking) is True
     except psycopg.OperationalError:
         return False
 
