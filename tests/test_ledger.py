@@ -11,7 +11,7 @@ from app.db import db, utcnow
 from app.errors import AlreadyReversed, InsufficientPoints, NotFound, ValidationFailed
 from app.ledger import services as ledger
 from app.ledger.labels import journal_kind_label
-from app.ledger.models import ISSUANCE, Account, Entry, Journal, JournalKind, Transfer
+from app.ledger.models import EXPIRY, ISSUANCE, Account, Entry, Journal, JournalKind, Transfer
 
 
 def household_balance(household) -> int:
@@ -68,11 +68,20 @@ def test_a_transfer_needs_two_accounts_and_a_journal_needs_a_transfer(village, h
         ledger.post(village.id, JournalKind.ADJUSTMENT, [], memo="x")
 
 
-def test_every_journal_kind_can_be_posted(village, household):
+def test_every_journal_kind_can_be_posted(village, household, make_household):
     account = ledger.household_account(household.id).id
+    other = ledger.household_account(make_household(name="王建国").id).id
     issuance = ledger.system_account_id(village.id, ISSUANCE)
-    for kind in JournalKind:
-        ledger.post(village.id, kind, [ledger.Leg(issuance, account, 1)], memo=kind)
+    expiry = ledger.system_account_id(village.id, EXPIRY)
+    # As verify wants them: a transfer between two households, a forfeit of all that is left.
+    legs = {
+        JournalKind.TRANSFER: lambda: [ledger.Leg(account, other, 1)],
+        JournalKind.FORFEIT: lambda: [ledger.Leg(other, expiry, 1)],
+    }
+    last = [JournalKind.TRANSFER, JournalKind.FORFEIT]
+    for kind in [k for k in JournalKind if k not in last] + last:
+        leg = legs.get(kind, lambda: [ledger.Leg(issuance, account, 1)])
+        ledger.post(village.id, kind, leg(), memo=kind)
     db.session.commit()
     assert sorted(db.session.scalars(select(Journal.kind))) == sorted(JournalKind)
     assert ledger.verify().ok
