@@ -39,6 +39,7 @@ SPLIT_FIELDS = {
     "reason": _l("Reason"),
 }
 MERGE_FIELDS = {"into": _l("Household it joins (its code)"), "reason": _l("Reason")}
+MOVE_BACK_FIELDS = {"reason": _l("Reason")}
 MOVE_OUT_FIELDS = {
     "on": _l("Moved out on"),
     "forfeit_after_days": _l("Days it may still spend its points"),
@@ -78,6 +79,18 @@ def _done(household_id: int, changed: str, **values: Any):
     return respond
 
 
+def _submit(action, household: Household, form, labels: Mapping[str, Any], done) -> Any:
+    """Post a change form through its API action; back to the household's page either way."""
+    return action.submit(
+        form,
+        key=request.form.get("key"),
+        done=done,
+        refused=_back(household.id),
+        invalid=_again(household, labels),
+        household_id=household.id,
+    )
+
+
 @bp.post("/admin/households/<id:household_id>/split")
 @role_required(ADMIN)
 def household_split(household_id: int):
@@ -87,14 +100,7 @@ def household_split(household_id: int):
     def done(result: services.HouseholdResult) -> Response:
         return _done(household_id, "split", split_new=result.household.id)()
 
-    return split_household.submit(
-        request.form,
-        key=request.form.get("key"),
-        done=done,
-        refused=_back(household_id),
-        invalid=_again(household, SPLIT_FIELDS),
-        household_id=household_id,
-    )
+    return _submit(split_household, household, request.form, SPLIT_FIELDS, done)
 
 
 @bp.post("/admin/households/<id:household_id>/merge")
@@ -112,14 +118,7 @@ def household_merge(household_id: int):
             status=422,
             change_message=_("No household has the code %(code)s.", code=code),
         )
-    return merge_household.submit(
-        form,
-        key=request.form.get("key"),
-        done=_done(household_id, "merged"),
-        refused=_back(household_id),
-        invalid=_again(household, MERGE_FIELDS),
-        household_id=household_id,
-    )
+    return _submit(merge_household, household, form, MERGE_FIELDS, _done(household_id, "merged"))
 
 
 @bp.post("/admin/households/<id:household_id>/move-out")
@@ -127,14 +126,8 @@ def household_merge(household_id: int):
 def household_move_out(household_id: int):
     """迁出 on a day, with the days it may still spend (the API's move_out_household)."""
     household = services.get_household(current_scope().village_id, household_id)
-    return move_out_household.submit(
-        request.form,
-        key=request.form.get("key"),
-        done=_done(household_id, "moved_out"),
-        refused=_back(household_id),
-        invalid=_again(household, MOVE_OUT_FIELDS),
-        household_id=household_id,
-    )
+    done = _done(household_id, "moved_out")
+    return _submit(move_out_household, household, request.form, MOVE_OUT_FIELDS, done)
 
 
 @bp.post("/admin/households/<id:household_id>/move-back")
@@ -142,11 +135,5 @@ def household_move_out(household_id: int):
 def household_move_back(household_id: int):
     """迁回 before the forfeit date (the API's move_back_household)."""
     household = services.get_household(current_scope().village_id, household_id)
-    return move_back_household.submit(
-        request.form,
-        key=request.form.get("key"),
-        done=_done(household_id, "moved_back"),
-        refused=_back(household_id),
-        invalid=_again(household, {"reason": _l("Reason")}),
-        household_id=household_id,
-    )
+    done = _done(household_id, "moved_back")
+    return _submit(move_back_household, household, request.form, MOVE_BACK_FIELDS, done)
