@@ -54,12 +54,17 @@ serve: $(VENV)/.installed translations
 	@echo ""
 	GUNICORN=$(BIN)/gunicorn sh deploy/serve.sh $(SERVE_HOST) $(PORT)
 
+# Two workers (pytest-xdist), one database each; tests that share one HA cluster or open
+# many connections carry an xdist_group mark and run one after another on one worker.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+
 test: lint translations browser-deps tls-deps
-	$(BIN)/pytest
+	$(PYTEST) --durations=15
 
 # The edit loop: SQLite only, no browser, HA or slow tests, no lint. `make test` (and CI) run them all.
 test-fast: $(VENV)/.installed-test translations tls-deps
-	GREENPOINTS_TEST_DATABASES=sqlite $(BIN)/pytest -m "not browser and not ha and not slow"
+	GREENPOINTS_TEST_DATABASES=sqlite $(PYTEST) -m "not browser and not ha and not slow"
 
 # tests/test_deploy_tls.py checks the README's nginx site with `nginx -t`.
 tls-deps:

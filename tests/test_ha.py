@@ -46,6 +46,9 @@ from app.redemptions.models import Redemption
 from app.rules.services import DEFAULT_GRADES, Grade, set_rules
 from app.villages.services import create_grid, create_village
 
+# One cluster under .ha: `make test`'s workers run these tests and test_pitr.py's one after another.
+pytestmark = pytest.mark.xdist_group("ha-cluster")
+
 ROOT = Path(__file__).resolve().parent.parent
 # Where `make ha-up` keeps the cluster (HA_DIR and HA_*_PORT move it, for a second run).
 HA = Path(os.environ.get("HA_DIR", ROOT / ".ha"))

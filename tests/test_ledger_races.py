@@ -4,6 +4,7 @@ import csv
 import io
 from collections import Counter
 
+import pytest
 from sqlalchemy import func, select
 from testsupport import run_at_once
 
@@ -12,6 +13,9 @@ from app.errors import AlreadyReversed, DomainError
 from app.ledger import services as ledger
 from app.ledger.models import Journal
 from app.scope import village_today
+
+# Up to 40 connections at once: one worker at a time runs the tests that open that many.
+pytestmark = pytest.mark.xdist_group("many-connections")
 
 
 def test_overdraft_race_through_the_api(app, make_household, admin_headers):

@@ -20,6 +20,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+# One cluster under .ha: `make test`'s workers run these tests and test_ha.py's one after another.
+pytestmark = pytest.mark.xdist_group("ha-cluster")
+
 ROOT = Path(__file__).resolve().parent.parent
 HA = Path(os.environ.get("HA_DIR", ROOT / ".ha"))
 WRITES = 20  # grades on each side of T
