@@ -154,120 +154,12 @@ def render_board_pdf(board: Board) -> bytes:
     styles = paragraph_styles()
     width = A4[0] - 36 * mm
     title = _("%(village)s · public board %(month)s", village=board.village_name, month=board.month)
-    figures = board.figures
-    story: list = [
-        Paragraph(escape(title), styles["title"]),
-        Paragraph(
-            escape(
-                _(
-                    "%(first)s to %(last)s",
-                    first=board.first.isoformat(),
-                    last=board.last.isoformat(),
-                )
-            ),
-            styles["lead"],
-        ),
-        Paragraph(
-            escape(
-                " · ".join(
-                    (
-                        _("Inspections: %(n)d", n=figures.inspections),
-                        _(
-                            "Households inspected: %(seen)d of %(total)d (%(rate)s)",
-                            seen=figures.households_inspected,
-                            total=figures.households,
-                            rate=percent(figures.participation),
-                        ),
-                        _("Points issued: %(n)d", n=figures.points_issued),
-                        _("Points redeemed: %(n)d", n=figures.points_redeemed),
-                    )
-                )
-            ),
-            styles["lead"],
-        ),
-        Spacer(1, 4 * mm),
+    story = [
+        *_heading(board, title, styles),
+        *_grid_rankings(board, width, styles),
+        *_most_points(board, width, styles),
+        *_long_lists(board, width, styles),
     ]
-    grid_w = [0.1 * width, 0.45 * width, 0.25 * width, 0.2 * width]
-
-    def grid_ranking(
-        title: str, headers: tuple[str, str], ranked: list[Ranked], figures: tuple[str, str, str]
-    ) -> list:
-        """A section ranking the grids; figures name what was done, out of what, and the share."""
-        if not ranked:
-            return section(title, muted(_("No grids yet."), styles), styles)
-        done, total, share = figures
-        rows = [
-            [
-                r.rank or "—",
-                r.grid.name,
-                f"{getattr(r.grid, done)} / {getattr(r.grid, total)}",
-                percent(getattr(r.grid, share)),
-            ]
-            for r in ranked
-        ]
-        return section(
-            title,
-            data_table([_("Rank"), _("Grid"), *headers], rows, grid_w, (0, 2, 3), styles),
-            styles,
-        )
-
-    story += grid_ranking(
-        _("Grids by participation"),
-        (_("Households inspected"), _("Participation")),
-        board.by_participation,
-        ("households_inspected", "households", "participation"),
-    )
-    story += grid_ranking(
-        _("Grids by sorting accuracy"),
-        (_("Inspections with points"), _("Accuracy")),
-        board.by_accuracy,
-        ("inspections_with_points", "inspections", "accuracy"),
-    )
-    # A masked name beside its door-card code would name the household again: no codes.
-    people_w = [0.15 * width, 0.3 * width, 0.35 * width, 0.2 * width]
-    story += section(
-        _("Most points earned"),
-        data_table(
-            [_("Rank"), _("Name"), _("Grid"), _("Points")],
-            [[h.rank, h.masked_name, h.grid_name, h.value] for h in board.top],
-            people_w,
-            (0, 3),
-            styles,
-        )
-        if board.top
-        else muted(_("No points were earned this month."), styles),
-        styles,
-    )
-    # These two lists may hold every household of the village.
-    heading = _("Not inspected this month")
-    if board.never_inspected:
-        story.append(
-            LongList(
-                heading,
-                [_("Name"), _("Grid")],
-                [(h.masked_name, h.grid_name) for h in board.never_inspected],
-                [0.5 * width, 0.5 * width],
-                (),
-            )
-        )
-    else:
-        story += section(
-            heading, muted(_("Every household was inspected this month."), styles), styles
-        )
-    heading = _("Graded zero points %(n)d times or more", n=ZERO_TIMES)
-    if board.often_zero:
-        story.append(
-            LongList(
-                heading,
-                [_("Name"), _("Grid"), _("Zero-point grades")],
-                [(h.masked_name, h.grid_name, h.value) for h in board.often_zero],
-                [0.35 * width, 0.35 * width, 0.3 * width],
-                (2,),
-            )
-        )
-    else:
-        story += section(heading, muted(_("No household this month."), styles), styles)
-
     footer = _(
         "Green Points · %(village)s · %(month)s", village=board.village_name, month=board.month
     )
@@ -291,3 +183,111 @@ def render_board_pdf(board: Board) -> bytes:
         initialFontName=REGULAR,
         pageCompression=1,
     )
+
+
+def _heading(board: Board, title: str, styles) -> list:
+    """The title, the month's days and its four figures in one line."""
+    figures = board.figures
+    days = _("%(first)s to %(last)s", first=board.first.isoformat(), last=board.last.isoformat())
+    line = " · ".join(
+        (
+            _("Inspections: %(n)d", n=figures.inspections),
+            _(
+                "Households inspected: %(seen)d of %(total)d (%(rate)s)",
+                seen=figures.households_inspected,
+                total=figures.households,
+                rate=percent(figures.participation),
+            ),
+            _("Points issued: %(n)d", n=figures.points_issued),
+            _("Points redeemed: %(n)d", n=figures.points_redeemed),
+        )
+    )
+    return [
+        Paragraph(escape(title), styles["title"]),
+        Paragraph(escape(days), styles["lead"]),
+        Paragraph(escape(line), styles["lead"]),
+        Spacer(1, 4 * mm),
+    ]
+
+
+def _grid_rankings(board: Board, width: float, styles) -> list:
+    """The grids ranked by participation, then by sorting accuracy."""
+    return [
+        *_grid_ranking(
+            _("Grids by participation"),
+            (_("Households inspected"), _("Participation")),
+            board.by_participation,
+            ("households_inspected", "households", "participation"),
+            width,
+            styles,
+        ),
+        *_grid_ranking(
+            _("Grids by sorting accuracy"),
+            (_("Inspections with points"), _("Accuracy")),
+            board.by_accuracy,
+            ("inspections_with_points", "inspections", "accuracy"),
+            width,
+            styles,
+        ),
+    ]
+
+
+def _grid_ranking(
+    title: str,
+    headers: tuple[str, str],
+    ranked: list[Ranked],
+    figures: tuple[str, str, str],
+    width: float,
+    styles,
+) -> list:
+    """A section ranking the grids; figures name what was done, out of what, and the share."""
+    if not ranked:
+        return section(title, muted(_("No grids yet."), styles), styles)
+    done, total, share = figures
+    rows = [
+        [
+            r.rank or "—",
+            r.grid.name,
+            f"{getattr(r.grid, done)} / {getattr(r.grid, total)}",
+            percent(getattr(r.grid, share)),
+        ]
+        for r in ranked
+    ]
+    widths = [0.1 * width, 0.45 * width, 0.25 * width, 0.2 * width]
+    return section(
+        title, data_table([_("Rank"), _("Grid"), *headers], rows, widths, (0, 2, 3), styles), styles
+    )
+
+
+def _most_points(board: Board, width: float, styles) -> list:
+    """The households that earned most; a masked name beside its door-card code would name
+    the household again, so no codes."""
+    title = _("Most points earned")
+    if not board.top:
+        return section(title, muted(_("No points were earned this month."), styles), styles)
+    rows = [[h.rank, h.masked_name, h.grid_name, h.value] for h in board.top]
+    widths = [0.15 * width, 0.3 * width, 0.35 * width, 0.2 * width]
+    headers = [_("Rank"), _("Name"), _("Grid"), _("Points")]
+    return section(title, data_table(headers, rows, widths, (0, 3), styles), styles)
+
+
+def _long_lists(board: Board, width: float, styles) -> list:
+    """The two lists that may hold every household of the village."""
+    story: list = []
+    heading = _("Not inspected this month")
+    if board.never_inspected:
+        names = [(h.masked_name, h.grid_name) for h in board.never_inspected]
+        story.append(LongList(heading, [_("Name"), _("Grid")], names, [0.5 * width] * 2, ()))
+    else:
+        story += section(
+            heading, muted(_("Every household was inspected this month."), styles), styles
+        )
+    heading = _("Graded zero points %(n)d times or more", n=ZERO_TIMES)
+    if board.often_zero:
+        rows = [(h.masked_name, h.grid_name, h.value) for h in board.often_zero]
+        headers = [_("Name"), _("Grid"), _("Zero-point grades")]
+        widths = [0.35 * width, 0.35 * width, 0.3 * width]
+        story.append(LongList(heading, headers, rows, widths, (2,)))
+    else:
+        story += section(heading, muted(_("No household this month."), styles), styles)
+    return story

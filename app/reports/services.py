@@ -106,46 +106,9 @@ def summary(village_id: int, day_from: date, day_to: date) -> dict:
     standing = standing_inspections(village_id, day_from, day_to)
     grade_order = [g.grade for g in current_rules(village_id).grades]
 
-    # One pass over the range's inspections, grouped finely, folded three ways.
-    village = _Tally()
-    by_grid: defaultdict[int, _Tally] = defaultdict(_Tally)
-    by_inspector: defaultdict[int, _Tally] = defaultdict(_Tally)
-    for grid_id, inspector_id, grade, count, with_points, points in db.session.execute(
-        select(
-            Inspection.grid_id,
-            Inspection.inspector_id,
-            Inspection.grade,
-            func.count(Inspection.id),
-            func.count(case((Inspection.points > 0, Inspection.id))),
-            func.coalesce(func.sum(Inspection.points), 0),
-        )
-        .where(standing)
-        .group_by(Inspection.grid_id, Inspection.inspector_id, Inspection.grade)
-    ):
-        for tally in (village, by_grid[grid_id], by_inspector[inspector_id]):
-            tally.add(grade, count, with_points, int(points))
-
-    voided_count, voided_points = db.session.execute(
-        select(func.count(Inspection.id), func.coalesce(func.sum(Inspection.points), 0)).where(
-            Inspection.village_id == village_id,
-            Inspection.local_date >= day_from,
-            Inspection.local_date <= day_to,
-            Inspection.voided_at.is_not(None),
-        )
-    ).one()
-
-    # Participation: households by their current grid, inspected in any grid.
-    inspected = (
-        select(Inspection.household_id).where(standing).group_by(Inspection.household_id).subquery()
-    )
-    counted = and_(
-        Household.village_id == village_id,
-        or_(
-            and_(present_during(day_from), Household.created_at < end),
-            inspected.c.household_id.is_not(None),
-        ),
-    )
-    households = households_by_grid(inspected, counted)
+    village, by_grid, by_inspector = _tallies(standing)
+    voided_count, voided_points = _voided(village_id, day_from, day_to)
+    households = _households_counted(village_id, day_from, end, standing)
     active_now = (
         db.session.scalar(
             select(func.count(Household.id)).where(
@@ -177,7 +140,7 @@ def summary(village_id: int, day_from: date, day_to: date) -> dict:
         "grades": village.grade_counts(grade_order),
         "accuracy": village.accuracy(),
         "points_issued": village.points,
-        "points_voided": int(voided_points),
+        "points_voided": voided_points,
         "adjustments_net": adjustments_net(village_id, start, end),
         "redemptions": redemptions,
         "points_redeemed": int(redeemed),
@@ -187,6 +150,60 @@ def summary(village_id: int, day_from: date, day_to: date) -> dict:
         "per_inspector": _per_inspector(by_inspector, grade_order),
         "per_good": per_good(village_id, start, end),
     }
+
+
+def _tallies(standing) -> tuple[_Tally, dict[int, _Tally], dict[int, _Tally]]:
+    """One pass over the range's standing inspections, grouped finely, folded three ways:
+    the village's, each grid's and each inspector's."""
+    village = _Tally()
+    by_grid: defaultdict[int, _Tally] = defaultdict(_Tally)
+    by_inspector: defaultdict[int, _Tally] = defaultdict(_Tally)
+    for grid_id, inspector_id, grade, count, with_points, points in db.session.execute(
+        select(
+            Inspection.grid_id,
+            Inspection.inspector_id,
+            Inspection.grade,
+            func.count(Inspection.id),
+            func.count(case((Inspection.points > 0, Inspection.id))),
+            func.coalesce(func.sum(Inspection.points), 0),
+        )
+        .where(standing)
+        .group_by(Inspection.grid_id, Inspection.inspector_id, Inspection.grade)
+    ):
+        for tally in (village, by_grid[grid_id], by_inspector[inspector_id]):
+            tally.add(grade, count, with_points, int(points))
+    return village, by_grid, by_inspector
+
+
+def _voided(village_id: int, day_from: date, day_to: date) -> tuple[int, int]:
+    """How many of the range's grades were voided, and the points they had given."""
+    count, points = db.session.execute(
+        select(func.count(Inspection.id), func.coalesce(func.sum(Inspection.points), 0)).where(
+            Inspection.village_id == village_id,
+            Inspection.local_date >= day_from,
+            Inspection.local_date <= day_to,
+            Inspection.voided_at.is_not(None),
+        )
+    ).one()
+    return count, int(points)
+
+
+def _households_counted(
+    village_id: int, day_from: date, end: datetime, standing
+) -> dict[int, tuple[int, int]]:
+    """Participation: households by their current grid, inspected in any grid; a household
+    counts if it lived here during the range or was inspected in it."""
+    inspected = (
+        select(Inspection.household_id).where(standing).group_by(Inspection.household_id).subquery()
+    )
+    counted = and_(
+        Household.village_id == village_id,
+        or_(
+            and_(present_during(day_from), Household.created_at < end),
+            inspected.c.household_id.is_not(None),
+        ),
+    )
+    return households_by_grid(inspected, counted)
 
 
 def _per_grid(
