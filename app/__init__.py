@@ -102,44 +102,29 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    """The API's blueprints (in the order of the OpenAPI document's sections), then the pages'."""
+    _register_api()
+    _register_pages(app)
+
+
+def _register_api() -> None:
     from app import checks
     from app.appeals import api as appeals_api
-    from app.appeals import views as appeals_views
     from app.audit import api as audit_api
-    from app.audit import views as audit_views
     from app.auth import api as auth_api
-    from app.auth import views as auth_views
     from app.cases import api as cases_api
-    from app.cases import desk as _cases_desk  # noqa: F401  (its routes join cases_views.bp)
-    from app.cases import offline as _cases_offline  # noqa: F401  (its routes join cases_views.bp)
-    from app.cases import open311
-    from app.cases import township as _cases_township  # noqa: F401  (its routes join cases_views.bp)
-    from app.cases import views as cases_views
     from app.catalogue import api as catalogue_api
-    from app.catalogue import views as catalogue_views
     from app.extensions import api
     from app.fairness import api as fairness_api
-    from app.fairness import views as fairness_views
     from app.households import api as households_api
-    from app.households import change_views as household_change_views
-    from app.households import login_pages as household_login_pages
     from app.households import logins as household_logins
-    from app.households import roster_views
-    from app.households import views as households_views
     from app.inspections import api as inspections_api
     from app.inspections import roster
-    from app.inspections import views as inspections_views
     from app.ledger import api as ledger_api
-    from app.main import views as main_views
     from app.redemptions import api as redemptions_api
-    from app.redemptions import views as redemptions_views
     from app.reports import api as reports_api
-    from app.reports import expiry_views
-    from app.reports import views as reports_views
     from app.townships import api as townships_api
-    from app.townships import views as townships_views
     from app.villages import api as villages_api
-    from app.villages import views as villages_views
 
     # The API's order is the order of the OpenAPI document's sections.
     for blp in (
@@ -163,6 +148,32 @@ def register_blueprints(app: Flask) -> None:
         appeals_api.blp,
     ):
         api.register_blueprint(blp)
+
+
+def _register_pages(app: Flask) -> None:
+    from app.appeals import views as appeals_views
+    from app.audit import views as audit_views
+    from app.auth import views as auth_views
+    from app.cases import desk as _cases_desk  # noqa: F401  (its routes join cases_views.bp)
+    from app.cases import offline as _cases_offline  # noqa: F401  (its routes join cases_views.bp)
+    from app.cases import open311
+    from app.cases import township as _cases_township  # noqa: F401  (its routes join cases_views.bp)
+    from app.cases import views as cases_views
+    from app.catalogue import views as catalogue_views
+    from app.fairness import views as fairness_views
+    from app.households import change_views as household_change_views
+    from app.households import login_pages as household_login_pages
+    from app.households import roster_views
+    from app.households import views as households_views
+    from app.inspections import roster
+    from app.inspections import views as inspections_views
+    from app.main import views as main_views
+    from app.redemptions import views as redemptions_views
+    from app.reports import expiry_views
+    from app.reports import views as reports_views
+    from app.townships import views as townships_views
+    from app.villages import views as villages_views
+
     for bp in (
         townships_views.bp,
         roster.bp,
