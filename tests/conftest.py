@@ -390,6 +390,21 @@ def put_rules(client, admin_headers) -> Callable:
     return put
 
 
+@pytest.fixture
+def adjust(client, admin_headers):
+    """Post an adjustment as the admin; return the response."""
+
+    def post(household, amount, reason="纠正", *, key=None, headers=None):
+        extra = {"Idempotency-Key": key} if key is not None else {}
+        return client.post(
+            "/api/v1/adjustments",
+            json={"household_id": household.id, "amount": amount, "reason": reason},
+            headers={**(headers or admin_headers), **extra},
+        )
+
+    return post
+
+
 # The shop: goods, redemptions, cancels -------------------------------------------------------
 
 

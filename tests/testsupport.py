@@ -39,6 +39,8 @@ BASE_URL = TEST_CONFIG["BASE_URL"]
 PROBLEM = "application/problem+json"
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
 TOKENS = "/api/v1/auth/tokens"
+# What a browser sends in Accept, so a page (not problem+json) answers.
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 # The roster's header row as the import templates spell it.
 ROSTER_HEADER = "户主姓名,地址,网格,电话,人口"
 SVG = "{http://www.w3.org/2000/svg}"
