@@ -11,10 +11,12 @@ from sqlalchemy import select
 from testsupport import (
     ROSTER_HEADER,
     assert_problem,
+    balance_of,
     csrf_token,
     csv_upload,
     household_count,
     log_in,
+    page_post,
     pdf_text,
     rasterize_svg,
 )
@@ -22,6 +24,7 @@ from testsupport import (
 from app.auth.models import INSPECTOR
 from app.db import db
 from app.households.models import CardReissue, Household
+from app.inspections.models import Inspection
 from app.ledger.services import adjust, verify
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -74,6 +77,27 @@ def test_list_page_never_shows_another_village(
     make_household(of=other_village, name="李四光")
 
     assert "李四光" not in admin_pages.get("/admin/households").text
+
+
+def test_the_households_list_shows_grid_masked_phone_balance_and_last_inspection(
+    client, admin, inspector, make_household, grids
+):
+    from app.inspections.services import record_inspection
+
+    east, west = grids
+    seen = make_household(name="东户甲", in_grid=east, phone="13812345678", points=7)
+    unseen = make_household(name="西户乙", in_grid=west)
+    record_inspection(seen, inspector, "A")
+    db.session.commit()
+    log_in(client, "admin", english=True)
+    page = client.get("/admin/households").text
+    row = page.split(f'data-household="{seen.code}"')[1].split("</tr>")[0]
+    assert "东一网格" in row and "138****5678" in row and "13812345678" not in page
+    assert f'class="num">{balance_of(seen)}<' in row and balance_of(seen) > 7
+    day = db.session.scalar(select(Inspection.local_date))
+    assert day.isoformat() in row
+    other = page.split(f'data-household="{unseen.code}"')[1].split("</tr>")[0]
+    assert "西一网格" in other and "Never" in other
 
 
 def test_new_household_form_creates_one(admin_pages, grids):
@@ -250,6 +274,24 @@ def test_edit_form_marks_moved_and_refuses_bad_input(admin_pages, household):
     assert moved.status_code == 302
     db.session.refresh(household)
     assert household.status == "moved"
+
+
+def test_editing_a_household_says_it_was_saved(client, admin, household, grid):
+    log_in(client, "admin", english=True)
+    response = page_post(
+        client,
+        f"/admin/households/{household.id}/edit",
+        {
+            "name": "马秀兰",
+            "address": household.address,
+            "grid_id": str(grid.id),
+            "phone": "",
+            "members": "",
+            "status": "active",
+        },
+    )
+    assert response.status_code == 302
+    assert "Saved." in client.get(response.headers["Location"]).text
 
 
 def test_detail_page_shows_balance_and_movements(admin_pages, household):

@@ -50,3 +50,17 @@ def test_the_inspector_and_storekeeper_homes_lead_to_their_scanners(client, make
         "/login", data={"username": "wang", "password": PASSWORD, "csrf_token": csrf_token(client)}
     )
     assert 'href="/shop"' in client.get("/home").get_data(as_text=True)
+
+
+def test_every_admin_page_has_the_menu_and_home_keeps_the_api_for_developers(client, admin):
+    log_in(client, "admin", english=True)
+    for path in ("/admin/users", "/admin/audit", "/admin/households", "/admin/dashboard"):
+        page = client.get(path).text
+        assert "data-admin-menu" in page, path
+        assert 'aria-current="page"' in page, path
+        for link in ('href="/admin/users"', 'href="/admin/audit"', 'href="/admin/households"'):
+            assert link in page, (path, link)
+    home = client.get("/home").text
+    tiles = home.split('class="tiles"')[1].split("</ul>")[0]
+    assert "/api/v1/docs" not in tiles
+    assert "For developers" in home and 'href="/api/v1/docs"' in home

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from app.audit.models import AuditEvent
 from app.catalogue.models import Good, StockMovement
 from app.db import db
 from app.households.models import Household
@@ -180,6 +181,12 @@ def movements_of(good_id: int) -> list[StockMovement]:
             select(StockMovement).where(StockMovement.good_id == good_id).order_by(StockMovement.id)
         )
     )
+
+
+def events(action: str) -> list[AuditEvent]:
+    """Return the audit events of one action, as committed by now."""
+    db.session.expire_all()
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
 
 
 def inspection_journals() -> int:
