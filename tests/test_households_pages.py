@@ -1,19 +1,14 @@
 """The admin's roster pages: list, forms, detail, reissue, import, card sheets."""
 
-import csv
-import io
 import re
 
 import pytest
 import zxingcpp
-from openpyxl import load_workbook
 from sqlalchemy import select
 from testsupport import (
-    ROSTER_HEADER,
     assert_problem,
     balance_of,
     csrf_token,
-    csv_upload,
     household_count,
     log_in,
     page_post,
@@ -26,16 +21,6 @@ from app.db import db
 from app.households.models import CardReissue, Household
 from app.inspections.models import Inspection
 from app.ledger.services import adjust, verify
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@pytest.fixture
-def admin_pages(client, admin):
-    """The client, logged in as the village admin through the login form, pages in English."""
-    log_in(client, "admin", english=True)
-    return client
-
 
 # The admin's pages ---------------------------------------------------------------------
 
@@ -393,67 +378,6 @@ def test_the_api_qr_images_say_they_encode_base_url(app, client, admin_headers, 
         assert "BASE_URL" in path["description"]
         image = client.get(f"/api/v1/households/{household.id}/qr.{ext}", headers=admin_headers)
         assert image.status_code == 200
-
-
-def test_import_page_imports_a_roster(admin_pages, grids):
-    assert admin_pages.get("/admin/households/import").status_code == 200
-
-    response = admin_pages.post(
-        "/admin/households/import",
-        data={
-            **csv_upload(
-                ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,西一网格,,"
-            ),
-            "csrf_token": csrf_token(admin_pages),
-        },
-        follow_redirects=True,
-    )
-
-    assert response.status_code == 200
-    assert "2 households imported" in response.text
-    assert household_count() == 2
-
-
-def test_import_page_shows_the_bad_rows(admin_pages, grids):
-    response = admin_pages.post(
-        "/admin/households/import",
-        data={
-            **csv_upload(
-                ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,北九网格,,"
-            ),
-            "csrf_token": csrf_token(admin_pages),
-        },
-    )
-
-    assert response.status_code == 422
-    assert "Nothing was imported" in response.text
-    assert re.search(r"<td>\s*3\s*</td>\s*<td>\s*网格\s*</td>", response.text)
-    assert household_count() == 0
-
-
-def test_import_page_without_a_file_says_so(admin_pages, grid):
-    response = admin_pages.post(
-        "/admin/households/import", data={"csrf_token": csrf_token(admin_pages)}
-    )
-
-    assert response.status_code == 422
-    assert "Choose a CSV or XLSX file" in response.text
-
-
-def test_roster_templates_download(admin_pages, grids):
-    as_csv = admin_pages.get("/admin/households/import/template.csv")
-    as_xlsx = admin_pages.get("/admin/households/import/template.xlsx")
-
-    assert as_csv.status_code == 200
-    assert as_csv.mimetype == "text/csv"
-    assert "attachment" in as_csv.headers["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(as_csv.data.decode("utf-8-sig"))))
-    assert rows[0] == ROSTER_HEADER.split(",")
-    assert as_xlsx.status_code == 200
-    assert as_xlsx.mimetype == XLSX
-    sheet = load_workbook(io.BytesIO(as_xlsx.data)).active
-    assert [cell.value for cell in sheet[1]] == ROSTER_HEADER.split(",")
-    assert admin_pages.get("/admin/households/import/template.pdf").status_code == 404
 
 
 def test_cards_page_offers_the_grids_and_prints_a_pdf(admin_pages, roster, grids):

@@ -1,12 +1,21 @@
-"""Roster import: CSV and XLSX, all rows or none, every bad row named."""
+"""Roster import: CSV and XLSX, all rows or none, every bad row named; the API and the page."""
 
+import csv
 import io
+import re
 import zipfile
 
 import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
-from testsupport import household_count
+from testsupport import (
+    ROSTER_HEADER,
+    admin_client_in_chinese,  # noqa: F401 (the office fixture)
+    assert_problem,
+    csrf_token,
+    csv_upload,
+    household_count,
+)
 
 from app.db import db
 from app.households.importer import (
@@ -55,6 +64,9 @@ def file_error(village, data: bytes) -> str:
     assert "rows" not in error.errors
     [message] = error.errors["file"]
     return message
+
+
+# The importer: the file's rows, all or none --------------------------------------------
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
@@ -414,3 +426,283 @@ def test_the_templates_have_chinese_headers():
     assert [cell.value for cell in sheet[1]] == CHINESE_HEADER.split(",")
     assert all(cell.font.bold for cell in sheet[1])
     assert sheet.max_row == 3
+
+
+# Through the API -----------------------------------------------------------------------
+
+
+def xlsx_upload(*rows) -> dict:
+    book = Workbook()
+    for row in rows:
+        book.active.append(list(row))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    buffer.seek(0)
+    return {"file": (buffer, "roster.xlsx")}
+
+
+def test_import_a_csv_roster(client, admin_headers, grids, listing):
+    response = client.post(
+        "/api/v1/households/import",
+        headers=admin_headers,
+        data=csv_upload(
+            ROSTER_HEADER,
+            "马秀英,马庄村1组 幸福路8号,东一网格,138-1234-5678,3",
+            "王建国,马庄村2组 和平路12号,2,,",
+        ),
+    )
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.json["imported"] == 2
+    assert [(h["code"], h["name"]) for h in response.json["items"]] == [
+        ("MZ-01-0001", "马秀英"),
+        ("MZ-02-0001", "王建国"),
+    ]
+    body = listing()
+    assert body["total"] == 2
+    assert body["items"][0]["phone"] == "138-1234-5678"
+    assert body["items"][0]["members"] == 3
+    assert all(h["balance"] == 0 for h in body["items"])
+    assert verify().ok
+
+
+def test_import_an_xlsx_roster(client, admin_headers, grids):
+    response = client.post(
+        "/api/v1/households/import",
+        headers=admin_headers,
+        data=xlsx_upload(
+            ROSTER_HEADER.split(","), ("马秀英", "幸福路8号", "东一网格", "13812345678", 3)
+        ),
+    )
+
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.json["imported"] == 1
+    assert household_count() == 1
+
+
+def test_import_with_one_bad_row_names_it_and_writes_nothing(
+    client, admin_headers, grids, make_household
+):
+    make_household()
+    response = client.post(
+        "/api/v1/households/import",
+        headers=admin_headers,
+        data=csv_upload(
+            ROSTER_HEADER,
+            "王建国,和平路12号,东一网格,,",
+            "李桂兰,幸福路9号,北九网格,,",
+            "赵四,人民路1号,2,,",
+        ),
+    )
+
+    body = assert_problem(response, 422, "validation_error")
+    rows = body["errors"]["rows"]
+    assert [problem["row"] for problem in rows] == [3]
+    assert rows[0]["column"] == "网格"
+    assert rows[0]["message"]
+    assert household_count() == 1
+    # The refused file took no codes: the next household is still number 2.
+    again = client.post(
+        "/api/v1/households/import",
+        headers=admin_headers,
+        data=csv_upload(ROSTER_HEADER, "王建国,和平路12号,东一网格,,"),
+    )
+    assert again.json["items"][0]["code"] == "MZ-01-0002"
+
+
+def test_import_names_every_bad_row(client, admin_headers, grids):
+    response = client.post(
+        "/api/v1/households/import",
+        headers=admin_headers,
+        data=csv_upload(
+            ROSTER_HEADER,
+            ",和平路12号,1,,",
+            "李桂兰,幸福路9号,1,,",
+            "赵四,人民路1号,1,phone,",
+            "钱五,人民路2号,1,,200",
+        ),
+    )
+
+    body = assert_problem(response, 422, "validation_error")
+    assert sorted({problem["row"] for problem in body["errors"]["rows"]}) == [2, 4, 5]
+    assert household_count() == 0
+
+
+def test_import_without_a_file_is_422(client, admin_headers, grid):
+    response = client.post("/api/v1/households/import", headers=admin_headers, data={})
+
+    body = assert_problem(response, 422, "validation_error")
+    assert "file" in body["errors"]
+
+
+def test_import_of_a_file_that_is_no_roster_is_422(client, admin_headers, grid):
+    response = client.post(
+        "/api/v1/households/import",
+        headers=admin_headers,
+        data={"file": (io.BytesIO(b"\x89PNG\r\n\x1a\n..."), "card.png")},
+    )
+
+    body = assert_problem(response, 422, "validation_error")
+    assert body["errors"]["file"]
+    assert household_count() == 0
+
+
+def test_the_api_still_says_the_rows_problems_in_english(client, admin_headers, grids):
+    response = client.post(
+        "/api/v1/households/import",
+        data=csv_upload(ROSTER_HEADER, ",和平路12号,北九网格,,"),
+        headers=admin_headers,
+    )
+
+    body = assert_problem(response, 422, "validation_error")
+    assert [(p["row"], p["message"]) for p in body["errors"]["rows"]] == [
+        (2, "The name is missing."),
+        (2, "No grid named or numbered '北九网格' in this village."),
+    ]
+
+
+def test_the_api_counts_the_rows_it_skipped(client, admin_headers, grids):
+    roster = csv_upload(ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,")
+    client.post("/api/v1/households/import", data=roster, headers=admin_headers)
+
+    again = client.post(
+        "/api/v1/households/import",
+        data=csv_upload(ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,1,,"),
+        headers=admin_headers,
+    )
+
+    assert again.status_code == 201
+    assert (again.json["imported"], again.json["skipped"]) == (1, 1)
+
+
+# The import page -----------------------------------------------------------------------
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def test_import_page_imports_a_roster(admin_pages, grids):
+    assert admin_pages.get("/admin/households/import").status_code == 200
+
+    response = admin_pages.post(
+        "/admin/households/import",
+        data={
+            **csv_upload(
+                ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,西一网格,,"
+            ),
+            "csrf_token": csrf_token(admin_pages),
+        },
+        follow_redirects=True,
+    )
+
+    assert response.status_code == 200
+    assert "2 households imported" in response.text
+    assert household_count() == 2
+
+
+def test_import_page_shows_the_bad_rows(admin_pages, grids):
+    response = admin_pages.post(
+        "/admin/households/import",
+        data={
+            **csv_upload(
+                ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,北九网格,,"
+            ),
+            "csrf_token": csrf_token(admin_pages),
+        },
+    )
+
+    assert response.status_code == 422
+    assert "Nothing was imported" in response.text
+    assert re.search(r"<td>\s*3\s*</td>\s*<td>\s*网格\s*</td>", response.text)
+    assert household_count() == 0
+
+
+def test_import_page_without_a_file_says_so(admin_pages, grid):
+    response = admin_pages.post(
+        "/admin/households/import", data={"csrf_token": csrf_token(admin_pages)}
+    )
+
+    assert response.status_code == 422
+    assert "Choose a CSV or XLSX file" in response.text
+
+
+def test_roster_templates_download(admin_pages, grids):
+    as_csv = admin_pages.get("/admin/households/import/template.csv")
+    as_xlsx = admin_pages.get("/admin/households/import/template.xlsx")
+
+    assert as_csv.status_code == 200
+    assert as_csv.mimetype == "text/csv"
+    assert "attachment" in as_csv.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(as_csv.data.decode("utf-8-sig"))))
+    assert rows[0] == ROSTER_HEADER.split(",")
+    assert as_xlsx.status_code == 200
+    assert as_xlsx.mimetype == XLSX
+    sheet = load_workbook(io.BytesIO(as_xlsx.data)).active
+    assert [cell.value for cell in sheet[1]] == ROSTER_HEADER.split(",")
+    assert admin_pages.get("/admin/households/import/template.pdf").status_code == 404
+
+
+def _import(client, *lines: str, follow: bool = True):
+    return client.post(
+        "/admin/households/import",
+        data={**csv_upload(ROSTER_HEADER, *lines), "csrf_token": csrf_token(client)},
+        follow_redirects=follow,
+    )
+
+
+def test_an_import_page_names_each_bad_row_in_chinese(office, grids):
+    response = _import(office, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,北九网格,,")
+
+    assert response.status_code == 422
+    assert re.search(
+        r"<td[^>]*>\s*3\s*</td>\s*<td>\s*网格\s*</td>\s*<td>本村没有名称或编号为“北九网格”的网格",
+        response.text,
+    )
+    assert "No grid named" not in response.text
+    assert household_count() == 0
+
+
+def test_the_master_roster_again_imports_only_the_new_families(office, grids):
+    first = _import(office, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,西一网格,,")
+    assert "已导入 2 户" in first.text
+
+    again = _import(
+        office,
+        "马秀英,幸福路8号,东一网格,,",
+        "王建国,和平路12号,西一网格,,",
+        "李桂兰,和平路14号,西一网格,,2",
+        follow=False,
+    )
+
+    assert again.status_code == 200
+    assert "已导入 1 户" in again.text
+    assert "已在本村登记，编号 MZ-01-0001" in again.text
+    assert "已在本村登记，编号 MZ-02-0001" in again.text
+    assert household_count() == 3
+
+
+def test_a_real_error_still_refuses_the_whole_file(office, grids):
+    _import(office, "马秀英,幸福路8号,东一网格,,")
+
+    response = _import(office, "马秀英,幸福路8号,东一网格,,", "李桂兰,和平路14号,北九网格,,")
+
+    assert response.status_code == 422
+    assert household_count() == 1
+
+
+def test_the_templates_example_rows_are_marked_and_never_imported(office, grids):
+    template = roster_template_csv().decode("utf-8-sig").splitlines()
+    assert all(line.startswith("【示例】") for line in template[1:])
+
+    response = office.post(
+        "/admin/households/import",
+        data={
+            **csv_upload(*template, "赵红梅,人民路1号,西一网格,,3"),
+            "csrf_token": csrf_token(office),
+        },
+    )
+
+    assert response.status_code == 200
+    assert "已导入 1 户" in response.text
+    assert response.text.count("<td>模板中的示例行。</td>") == 2
+    assert household_count() == 1

@@ -4,16 +4,11 @@ import re
 
 import pytest
 from testsupport import (
-    ROSTER_HEADER,
     assert_problem,
     csrf_token,
-    csv_upload,
-    household_count,
     log_in,
     pdf_text,
 )
-
-from app.households.importer import roster_template_csv
 
 
 @pytest.fixture
@@ -23,101 +18,7 @@ def office(client, admin):
     return client
 
 
-def _import(client, *lines: str, follow: bool = True):
-    return client.post(
-        "/admin/households/import",
-        data={**csv_upload(ROSTER_HEADER, *lines), "csrf_token": csrf_token(client)},
-        follow_redirects=follow,
-    )
-
-
 # Roster imports -----------------------------------------------------------------------------
-
-
-def test_an_import_page_names_each_bad_row_in_chinese(office, grids):
-    response = _import(office, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,北九网格,,")
-
-    assert response.status_code == 422
-    assert re.search(
-        r"<td[^>]*>\s*3\s*</td>\s*<td>\s*网格\s*</td>\s*<td>本村没有名称或编号为“北九网格”的网格",
-        response.text,
-    )
-    assert "No grid named" not in response.text
-    assert household_count() == 0
-
-
-def test_the_api_still_says_the_rows_problems_in_english(client, admin_headers, grids):
-    response = client.post(
-        "/api/v1/households/import",
-        data=csv_upload(ROSTER_HEADER, ",和平路12号,北九网格,,"),
-        headers=admin_headers,
-    )
-
-    body = assert_problem(response, 422, "validation_error")
-    assert [(p["row"], p["message"]) for p in body["errors"]["rows"]] == [
-        (2, "The name is missing."),
-        (2, "No grid named or numbered '北九网格' in this village."),
-    ]
-
-
-def test_the_master_roster_again_imports_only_the_new_families(office, grids):
-    first = _import(office, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,西一网格,,")
-    assert "已导入 2 户" in first.text
-
-    again = _import(
-        office,
-        "马秀英,幸福路8号,东一网格,,",
-        "王建国,和平路12号,西一网格,,",
-        "李桂兰,和平路14号,西一网格,,2",
-        follow=False,
-    )
-
-    assert again.status_code == 200
-    assert "已导入 1 户" in again.text
-    assert "已在本村登记，编号 MZ-01-0001" in again.text
-    assert "已在本村登记，编号 MZ-02-0001" in again.text
-    assert household_count() == 3
-
-
-def test_a_real_error_still_refuses_the_whole_file(office, grids):
-    _import(office, "马秀英,幸福路8号,东一网格,,")
-
-    response = _import(office, "马秀英,幸福路8号,东一网格,,", "李桂兰,和平路14号,北九网格,,")
-
-    assert response.status_code == 422
-    assert household_count() == 1
-
-
-def test_the_templates_example_rows_are_marked_and_never_imported(office, grids):
-    template = roster_template_csv().decode("utf-8-sig").splitlines()
-    assert all(line.startswith("【示例】") for line in template[1:])
-
-    response = office.post(
-        "/admin/households/import",
-        data={
-            **csv_upload(*template, "赵红梅,人民路1号,西一网格,,3"),
-            "csrf_token": csrf_token(office),
-        },
-    )
-
-    assert response.status_code == 200
-    assert "已导入 1 户" in response.text
-    assert response.text.count("<td>模板中的示例行。</td>") == 2
-    assert household_count() == 1
-
-
-def test_the_api_counts_the_rows_it_skipped(client, admin_headers, grids):
-    roster = csv_upload(ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,")
-    client.post("/api/v1/households/import", data=roster, headers=admin_headers)
-
-    again = client.post(
-        "/api/v1/households/import",
-        data=csv_upload(ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,1,,"),
-        headers=admin_headers,
-    )
-
-    assert again.status_code == 201
-    assert (again.json["imported"], again.json["skipped"]) == (1, 1)
 
 
 # Card sheets --------------------------------------------------------------------------------

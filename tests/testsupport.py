@@ -1,6 +1,7 @@
 """Constants and helpers the tests share (importable from any test folder).
 
-Fixtures live in conftest.py; plain functions live here, one version of each.
+Fixtures live in conftest.py, but for the `office` fixtures at the end; plain functions
+live here, one version of each.
 """
 
 import hashlib
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from itsdangerous import URLSafeTimedSerializer
 from PIL import Image, ImageDraw
 from pypdf import PdfReader
@@ -308,3 +310,17 @@ RULES_FORM = {
     "label-D": "差",
     "daily_limit": "1",
 }
+
+
+# The office: the village admin at work ---------------------------------------------------
+# Tests of three kinds call the admin's session `office`: a test client, a Chromium page at
+# a screen's size, a village in use for the browser's admin pages. A test module imports
+# the one it means by its function's name, and there it is the `office` fixture; no
+# conftest holds an `office` for another module's to shadow.
+
+
+@pytest.fixture(name="office")
+def admin_client_in_chinese(client, admin):
+    """The admin's browser, pages in Chinese (the village's language)."""
+    log_in(client, "admin")
+    return client
