@@ -1,4 +1,4 @@
-"""The admin's roster pages: list, forms, detail, reissue, import, card sheets."""
+"""The admin's roster pages: the list, the add and edit forms, a household's page, reissue."""
 
 import re
 
@@ -12,7 +12,6 @@ from testsupport import (
     household_count,
     log_in,
     page_post,
-    pdf_text,
     rasterize_svg,
 )
 
@@ -378,24 +377,3 @@ def test_the_api_qr_images_say_they_encode_base_url(app, client, admin_headers, 
         assert "BASE_URL" in path["description"]
         image = client.get(f"/api/v1/households/{household.id}/qr.{ext}", headers=admin_headers)
         assert image.status_code == 200
-
-
-def test_cards_page_offers_the_grids_and_prints_a_pdf(admin_pages, roster, grids):
-    page = admin_pages.get("/admin/cards")
-
-    assert page.status_code == 200
-    assert "东一网格" in page.text and "西一网格" in page.text
-    response = admin_pages.get("/admin/cards.pdf", query_string={"grid_id": grids[1].id})
-    assert response.status_code == 200
-    assert response.mimetype == "application/pdf"
-    text = pdf_text(response.data)
-    assert "MZ-02-0001" in text and "MZ-02-0002" in text
-    assert "MZ-01-0001" not in text
-
-
-def test_cards_pdf_page_without_a_grid_is_a_friendly_error(admin_pages, roster):
-    response = admin_pages.get("/admin/cards.pdf")
-
-    assert response.status_code == 422
-    assert response.mimetype == "text/html"
-    assert "Traceback" not in response.text
