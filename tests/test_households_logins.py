@@ -1,4 +1,4 @@
-"""Several logins per household (issue 31): one for each family member's phone."""
+"""A household's logins, one per family member's phone: the API, the household page, /my."""
 
 import pytest
 from sqlalchemy import func, select
