@@ -246,6 +246,13 @@ def admin_client(client, admin) -> FlaskClient:
 
 
 @pytest.fixture
+def admin_pages(client, admin):
+    """The client, logged in as the village admin through the login form, pages in English."""
+    log_in(client, "admin", english=True)
+    return client
+
+
+@pytest.fixture
 def resident_headers(resident, token_for) -> dict[str, str]:
     return token_for(resident)
 
@@ -388,6 +395,21 @@ def put_rules(client, admin_headers) -> Callable:
         return client.put("/api/v1/rules", json=body, headers=headers or admin_headers)
 
     return put
+
+
+@pytest.fixture
+def adjust(client, admin_headers):
+    """Post an adjustment as the admin; return the response."""
+
+    def post(household, amount, reason="纠正", *, key=None, headers=None):
+        extra = {"Idempotency-Key": key} if key is not None else {}
+        return client.post(
+            "/api/v1/adjustments",
+            json={"household_id": household.id, "amount": amount, "reason": reason},
+            headers={**(headers or admin_headers), **extra},
+        )
+
+    return post
 
 
 # The shop: goods, redemptions, cancels -------------------------------------------------------

@@ -556,3 +556,23 @@ def test_the_audit_page_says_the_expiry_rule_once_in_words(client, admin_headers
     assert "积分过期规则 积分不过期" in page
     assert "积分过期规则 连续 12 个月无变动后过期" in page
     assert "积分过期规则 规则" not in page
+
+
+def test_the_audit_log_names_households_and_labels_details_in_chinese(
+    client, admin, inspector, household, admin_headers, grids
+):
+    from app.households.services import reissue_card
+
+    reissue_card(household, reason="卡丢了", actor_id=admin.id)
+    db.session.commit()
+    client.patch(
+        f"/api/v1/users/{inspector.id}", json={"grid_ids": [grids[1].id]}, headers=admin_headers
+    )
+    log_in(client, "admin")
+    page = client.get("/admin/audit").text
+    assert f'为 <a href="/admin/households/{household.id}">马秀英（{household.code}）</a>' in page
+    assert "补发了积分卡" in page and "原版本" in page and "新版本" in page
+    assert f"#{household.id}" not in page and "old_version" not in page
+    assert "设置了 <strong>inspector</strong> 负责的网格" in page
+    assert "西一网格" in page and "new_grid_ids" not in page
+    assert "卡丢了" in page

@@ -1,10 +1,10 @@
-"""Logging in for a bearer token, the login rate limit, and when a token stops working."""
+"""Logging in and out: the login form, bearer tokens, the login rate limit, token expiry."""
 
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
-from testsupport import PASSWORD, TOKENS, api_log_in, assert_problem, bearer, log_in
+from testsupport import PASSWORD, TOKENS, api_log_in, assert_problem, bearer, csrf_token, log_in
 
 from app.auth.models import INSPECTOR, ApiToken
 from app.db import db, utcnow
@@ -217,3 +217,73 @@ def test_the_address_limit_holds_across_workers_and_usernames(client, admin, sec
 
     assert_problem(api_log_in(other, "admin"), 429, "rate_limited")
     assert_problem(api_log_in(client, "admin"), 429, "rate_limited")
+
+
+# The login form and logging out --------------------------------------------------------
+
+
+def test_admin_logs_in_through_the_form_and_sees_village_administration(client, admin):
+    response = log_in(client, "admin")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/home"
+    home = client.get("/home")
+    assert home.status_code == 200
+    assert "村务管理" in home.text
+
+
+def test_wrong_password_shows_the_error_with_401(client, admin):
+    response = log_in(client, "admin", "not-the-password", expect=None)
+
+    assert response.status_code == 401
+    assert "用户名或密码错误" in response.text
+    assert client.get("/home").status_code == 302
+
+
+def test_form_login_is_rate_limited_after_five_failures(client, admin):
+    for _ in range(5):
+        log_in(client, "admin", "not-the-password", expect=None)
+
+    response = log_in(client, "admin", expect=None)
+
+    assert response.status_code == 429
+    assert "登录失败次数过多" in response.text
+    assert client.get("/home").status_code == 302
+
+
+def test_disabled_user_cannot_log_in_through_the_form(client, admin):
+    admin.active = False
+    db.session.commit()
+
+    # Told that it is disabled (tests/test_auth.py), and still not logged in.
+    assert log_in(client, "admin", expect=None).status_code == 403
+    assert client.get("/home").status_code == 302
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "https://evil.example", "/\\evil.example"])
+def test_login_never_redirects_off_site(client, admin, target):
+    response = client.post(
+        "/login",
+        query_string={"next": target},
+        data={"username": "admin", "password": PASSWORD, "csrf_token": csrf_token(client)},
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/home"
+
+
+def test_login_goes_on_to_a_local_next_page(client, admin):
+    response = log_in(client, "admin", next_="/home")
+
+    assert response.headers["Location"] == "/home"
+
+
+def test_logout_ends_the_session(client, admin):
+    log_in(client, "admin")
+
+    response = client.post("/logout", data={"csrf_token": csrf_token(client)})
+
+    assert response.status_code == 302
+    home = client.get("/home")
+    assert home.status_code == 302
+    assert home.headers["Location"].startswith("/login")

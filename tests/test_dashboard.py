@@ -293,6 +293,32 @@ def test_the_admin_home_links_to_the_dashboard(client, admin):
     assert 'href="/admin/dashboard"' in client.get("/home").text
 
 
+def test_the_dashboard_shows_each_inspectors_figures(
+    client, admin, admin_headers, inspector, make_user, grids, make_household
+):
+    from app.inspections.services import record_inspection
+
+    east, west = grids
+    first = make_household(name="东户甲", in_grid=east)
+    make_household(name="东户丙", in_grid=east)
+    make_household(name="西户乙", in_grid=west)
+    other = make_user(INSPECTOR, username="lisi")
+    client.patch(
+        f"/api/v1/users/{inspector.id}", json={"grid_ids": [east.id]}, headers=admin_headers
+    )
+    record_inspection(first, inspector, "A")
+    db.session.commit()
+    log_in(client, "admin", english=True)
+    page = client.get("/admin/dashboard").text
+    assert "Inspectors this month" in page and "Inspections per day" in page
+    mine = page.split('data-inspector="inspector"')[1].split("</tr>")[0]
+    assert "东一网格" in mine and 'data-figure="inspections">1<' in mine
+    assert "1 / 2" in mine  # one of the two households of 东一网格 visited
+    theirs = page.split(f'data-inspector="{other.username}"')[1].split("</tr>")[0]
+    assert "The whole village" in theirs and 'data-figure="inspections">0<' in theirs
+    assert "1 / 3" in theirs
+
+
 # The public board -----------------------------------------------------------------------
 
 
@@ -505,6 +531,38 @@ def test_a_long_board_runs_over_pages(app, village):
     assert len(reader.pages) >= 3
     text = pdf_text(pdf)
     assert text.count("马*英") == len(missed)
+
+
+def test_the_board_shows_no_door_card_codes_and_skips_households_too_new(
+    client, admin, inspector, make_household, grids
+):
+    from app.inspections.services import record_inspection
+
+    east, _west = grids
+    seen = make_household(name="张伟明", in_grid=east)
+    missed = make_household(name="李小红", in_grid=east)
+    record_inspection(seen, inspector, "A")
+    db.session.commit()
+    too_new = make_household(name="王大山", in_grid=east)  # registered after the round
+    log_in(client, "admin", english=True)
+    page = client.get("/admin/board").text
+    never = page.split('data-section="never-inspected"')[1].split("</section>")[0]
+    assert f'data-household="{missed.code}"' in never
+    assert f'data-household="{too_new.code}"' not in never
+    visible = never.replace(f'data-household="{missed.code}"', "")
+    assert missed.code not in visible and "李*红" in visible
+    top = page.split('data-section="top"')[1].split("</section>")[0]
+    assert seen.code not in top.replace(f'data-household="{seen.code}"', "")
+
+
+def test_a_long_board_list_leaves_no_lonely_row_on_its_last_page(app):
+    from app.reports.pdf import LongList
+
+    rows = LongList("title", ["name"], [("x",)] * 10, [100], ())
+    room = rows.TITLE_H + rows.HEAD_H + rows.ROW_H * 9 + 1  # nine rows fit, one is over
+    first, rest = rows.split(100, room)
+    assert rest.stop - rest.start >= 2
+    assert first.stop - first.start + rest.stop - rest.start == 10
 
 
 # Who may look ---------------------------------------------------------------------------

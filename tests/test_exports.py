@@ -1,4 +1,4 @@
-"""Spreadsheet exports: they open, carry Chinese headers, and hold the range's rows only."""
+"""Spreadsheet exports through the API and the reports page: Chinese headers, the range's rows."""
 
 import csv
 import io
@@ -8,7 +8,10 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 from sqlalchemy import event, select
-from testsupport import log_in
+from testsupport import (
+    admin_client_in_chinese,  # noqa: F401 (the office fixture)
+    log_in,
+)
 
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER
 from app.catalogue import services as catalogue
@@ -366,3 +369,59 @@ def test_unknown_exports_are_404(village, client, admin_headers, path):
 
     assert response.status_code == 404
     assert response.json["code"] == "not_found"
+
+
+# The reports page -------------------------------------------------------------------------
+
+
+def test_the_reports_page_offers_excel_and_csv_of_every_report(office, roster):
+    page = office.get("/admin/reports", query_string={"from": "2026-01-01", "to": "2026-01-31"})
+
+    assert page.status_code == 200
+    for what in (
+        "summary",
+        "inspections",
+        "redemptions",
+        "ledger",
+        "households",
+        "stock_movements",
+    ):
+        for fmt in ("xlsx", "csv"):
+            assert (
+                f"/admin/reports/export/{what}.{fmt}?from=2026-01-01&amp;to=2026-01-31" in page.text
+            )
+    assert "导出 Excel" in page.text and "导出 CSV" in page.text
+
+
+def test_an_export_from_the_page_downloads_the_chosen_range(office, roster):
+    response = office.get(
+        "/admin/reports/export/households.csv",
+        query_string={"from": "2026-01-01", "to": "2026-01-31"},
+    )
+
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"] == (
+        'attachment; filename="households-MZ-2026-01-01-2026-01-31.csv"'
+    )
+    assert response.is_streamed
+    text = response.get_data().decode("utf-8-sig")
+    assert all(h.code in text for h in roster)
+
+
+def test_the_summary_exports_the_village_and_each_grid(office, roster, grids):
+    response = office.get("/admin/reports/export/summary.csv")
+
+    lines = response.get_data().decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("范围,住户数,参与住户数")
+    assert [line.split(",")[0] for line in lines[1:]] == ["全村", "东一网格", "西一网格"]
+    assert lines[1].split(",")[1] == "5"
+    xlsx = office.get("/admin/reports/export/summary.xlsx")
+    assert xlsx.status_code == 200 and xlsx.data.startswith(b"PK")
+
+
+def test_a_wrong_range_is_said_on_the_page(office, roster):
+    page = office.get("/admin/reports", query_string={"from": "2026-02-01", "to": "2026-01-01"})
+
+    assert page.status_code == 422
+    assert "请选择起始日期不晚于结束日期" in page.text
+    assert "data-export-csv" not in page.text

@@ -1,3 +1,6 @@
+"""GET /healthz: ok while the database answers, 503 when it is gone."""
+
+
 def test_healthz_answers_ok_when_the_database_answers(client):
     response = client.get("/healthz")
     assert response.status_code == 200

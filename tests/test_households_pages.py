@@ -1,38 +1,25 @@
-"""The admin's roster pages: list, forms, detail, reissue, import, card sheets."""
+"""The admin's roster pages: the list, the add and edit forms, a household's page, reissue."""
 
-import csv
-import io
 import re
 
 import pytest
 import zxingcpp
-from openpyxl import load_workbook
 from sqlalchemy import select
 from testsupport import (
-    ROSTER_HEADER,
     assert_problem,
+    balance_of,
     csrf_token,
-    csv_upload,
     household_count,
     log_in,
-    pdf_text,
+    page_post,
     rasterize_svg,
 )
 
 from app.auth.models import INSPECTOR
 from app.db import db
 from app.households.models import CardReissue, Household
+from app.inspections.models import Inspection
 from app.ledger.services import adjust, verify
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@pytest.fixture
-def admin_pages(client, admin):
-    """The client, logged in as the village admin through the login form, pages in English."""
-    log_in(client, "admin", english=True)
-    return client
-
 
 # The admin's pages ---------------------------------------------------------------------
 
@@ -74,6 +61,27 @@ def test_list_page_never_shows_another_village(
     make_household(of=other_village, name="李四光")
 
     assert "李四光" not in admin_pages.get("/admin/households").text
+
+
+def test_the_households_list_shows_grid_masked_phone_balance_and_last_inspection(
+    client, admin, inspector, make_household, grids
+):
+    from app.inspections.services import record_inspection
+
+    east, west = grids
+    seen = make_household(name="东户甲", in_grid=east, phone="13812345678", points=7)
+    unseen = make_household(name="西户乙", in_grid=west)
+    record_inspection(seen, inspector, "A")
+    db.session.commit()
+    log_in(client, "admin", english=True)
+    page = client.get("/admin/households").text
+    row = page.split(f'data-household="{seen.code}"')[1].split("</tr>")[0]
+    assert "东一网格" in row and "138****5678" in row and "13812345678" not in page
+    assert f'class="num">{balance_of(seen)}<' in row and balance_of(seen) > 7
+    day = db.session.scalar(select(Inspection.local_date))
+    assert day.isoformat() in row
+    other = page.split(f'data-household="{unseen.code}"')[1].split("</tr>")[0]
+    assert "西一网格" in other and "Never" in other
 
 
 def test_new_household_form_creates_one(admin_pages, grids):
@@ -252,6 +260,24 @@ def test_edit_form_marks_moved_and_refuses_bad_input(admin_pages, household):
     assert household.status == "moved"
 
 
+def test_editing_a_household_says_it_was_saved(client, admin, household, grid):
+    log_in(client, "admin", english=True)
+    response = page_post(
+        client,
+        f"/admin/households/{household.id}/edit",
+        {
+            "name": "马秀兰",
+            "address": household.address,
+            "grid_id": str(grid.id),
+            "phone": "",
+            "members": "",
+            "status": "active",
+        },
+    )
+    assert response.status_code == 302
+    assert "Saved." in client.get(response.headers["Location"]).text
+
+
 def test_detail_page_shows_balance_and_movements(admin_pages, household):
     adjust(household.village_id, household.id, 30, reason="春季评比奖励", actor_id=None)
     adjust(household.village_id, household.id, -4, reason="录入错误更正", actor_id=None)
@@ -351,85 +377,3 @@ def test_the_api_qr_images_say_they_encode_base_url(app, client, admin_headers, 
         assert "BASE_URL" in path["description"]
         image = client.get(f"/api/v1/households/{household.id}/qr.{ext}", headers=admin_headers)
         assert image.status_code == 200
-
-
-def test_import_page_imports_a_roster(admin_pages, grids):
-    assert admin_pages.get("/admin/households/import").status_code == 200
-
-    response = admin_pages.post(
-        "/admin/households/import",
-        data={
-            **csv_upload(
-                ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,西一网格,,"
-            ),
-            "csrf_token": csrf_token(admin_pages),
-        },
-        follow_redirects=True,
-    )
-
-    assert response.status_code == 200
-    assert "2 households imported" in response.text
-    assert household_count() == 2
-
-
-def test_import_page_shows_the_bad_rows(admin_pages, grids):
-    response = admin_pages.post(
-        "/admin/households/import",
-        data={
-            **csv_upload(
-                ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,北九网格,,"
-            ),
-            "csrf_token": csrf_token(admin_pages),
-        },
-    )
-
-    assert response.status_code == 422
-    assert "Nothing was imported" in response.text
-    assert re.search(r"<td>\s*3\s*</td>\s*<td>\s*网格\s*</td>", response.text)
-    assert household_count() == 0
-
-
-def test_import_page_without_a_file_says_so(admin_pages, grid):
-    response = admin_pages.post(
-        "/admin/households/import", data={"csrf_token": csrf_token(admin_pages)}
-    )
-
-    assert response.status_code == 422
-    assert "Choose a CSV or XLSX file" in response.text
-
-
-def test_roster_templates_download(admin_pages, grids):
-    as_csv = admin_pages.get("/admin/households/import/template.csv")
-    as_xlsx = admin_pages.get("/admin/households/import/template.xlsx")
-
-    assert as_csv.status_code == 200
-    assert as_csv.mimetype == "text/csv"
-    assert "attachment" in as_csv.headers["Content-Disposition"]
-    rows = list(csv.reader(io.StringIO(as_csv.data.decode("utf-8-sig"))))
-    assert rows[0] == ROSTER_HEADER.split(",")
-    assert as_xlsx.status_code == 200
-    assert as_xlsx.mimetype == XLSX
-    sheet = load_workbook(io.BytesIO(as_xlsx.data)).active
-    assert [cell.value for cell in sheet[1]] == ROSTER_HEADER.split(",")
-    assert admin_pages.get("/admin/households/import/template.pdf").status_code == 404
-
-
-def test_cards_page_offers_the_grids_and_prints_a_pdf(admin_pages, roster, grids):
-    page = admin_pages.get("/admin/cards")
-
-    assert page.status_code == 200
-    assert "东一网格" in page.text and "西一网格" in page.text
-    response = admin_pages.get("/admin/cards.pdf", query_string={"grid_id": grids[1].id})
-    assert response.status_code == 200
-    assert response.mimetype == "application/pdf"
-    text = pdf_text(response.data)
-    assert "MZ-02-0001" in text and "MZ-02-0002" in text
-    assert "MZ-01-0001" not in text
-
-
-def test_cards_pdf_page_without_a_grid_is_a_friendly_error(admin_pages, roster):
-    response = admin_pages.get("/admin/cards.pdf")
-
-    assert response.status_code == 422
-    assert response.mimetype == "text/html"
-    assert "Traceback" not in response.text

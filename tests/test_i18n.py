@@ -1,4 +1,4 @@
-"""Every UI text has its Chinese translation, and the catalogue is up to date."""
+"""Chinese and English: the pages' language and its switch, each UI text translated, compiled."""
 
 import shutil
 import subprocess
@@ -9,7 +9,7 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from babel.support import Translations
-from testsupport import TEST_CONFIG
+from testsupport import TEST_CONFIG, csrf_token, log_in
 
 from app import create_app
 
@@ -95,3 +95,56 @@ def test_the_package_build_compiles_the_catalogues_into_it(tmp_path):
     assert (built / "en" / "LC_MESSAGES" / "messages.mo").exists()
     config = {**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": "sqlite://"}
     create_app({**config, "BABEL_TRANSLATION_DIRECTORIES": str(built)})  # starts
+
+
+# The pages' language -------------------------------------------------------------------
+
+
+def test_login_page_is_chinese_by_default(client):
+    response = client.get("/login")
+
+    assert response.status_code == 200
+    assert "登录" in response.text
+    assert "绿色积分" in response.text
+    assert "Log in" not in response.text
+
+
+def test_lang_query_shows_the_login_page_in_english(client):
+    response = client.get("/login?lang=en")
+
+    assert "Log in" in response.text
+    assert "Green Points" in response.text
+
+
+def test_language_switch_is_remembered(client):
+    assert "登录" in client.get("/login").text
+
+    response = client.get("/lang/en")
+
+    assert response.status_code == 302
+    assert "Log in" in client.get("/login").text
+    client.get("/lang/zh_CN")
+    assert "登录" in client.get("/login").text
+
+
+def test_language_switch_goes_back_to_the_local_page(client):
+    response = client.get("/lang/en?next=/login")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login"
+
+
+@pytest.mark.parametrize("target", ["https://evil.example", "//evil.example", "/\\evil.example"])
+def test_language_switch_never_redirects_off_site(client, target):
+    response = client.get("/lang/en", query_string={"next": target})
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/"
+
+
+def test_logout_keeps_the_chosen_language(client, admin):
+    client.get("/lang/en")
+    log_in(client, "admin")
+    client.post("/logout", data={"csrf_token": csrf_token(client)})
+
+    assert "Log in" in client.get("/login").text

@@ -1,17 +1,26 @@
-"""The village's scoring rules through the JSON API: reading, changing, their history."""
+"""The village's scoring rules and their history, through the API and the admin's rules page."""
 
 import re
 
 import pytest
-from testsupport import assert_problem, balance_of, run_at_once
+from testsupport import (
+    PASSWORD,
+    RULES_FORM,
+    assert_problem,
+    balance_of,
+    csrf_token,
+    page_post,
+    run_at_once,
+)
 
 from app.auth.models import ADMIN, INSPECTOR, STOREKEEPER
 from app.db import db
 from app.ledger import services as ledger
+from app.rules.services import current_rules
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
 
-# Rules -------------------------------------------------------------------------------
+# The API ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("role", [ADMIN, INSPECTOR, STOREKEEPER])
@@ -139,3 +148,74 @@ def test_a_grade_dropped_from_the_rules_is_refused(inspect, put_rules, household
 
     assert "grade" in assert_problem(inspect(household, "A"), 422)["errors"]
     assert inspect(household, "GOOD").json["points"] == 2
+
+
+# The rules page ----------------------------------------------------------------------
+
+
+def rules_form(**overrides):
+    return {**RULES_FORM, **overrides}
+
+
+def test_the_rules_page_shows_the_rules_in_force(admin_client):
+    page = admin_client.get("/admin/rules").get_data(as_text=True)
+    assert 'name="points-A" type="number" min="0" max="1000" value="3"' in page
+    assert 'value="优"' in page
+
+
+def test_saving_the_rules_adds_a_version_with_who_changed_it(admin_client, village):
+    response = page_post(
+        admin_client, "/admin/rules", rules_form(**{"points-A": "5", "daily_limit": "2"})
+    )
+    assert response.status_code == 302
+    rules = current_rules(village.id)
+    assert rules.version == 2 and rules.daily_limit == 2
+    assert rules.grade("A").points == 5
+    page = admin_client.get("/admin/rules").get_data(as_text=True)
+    assert "优 A 5" in page and "优 A 3" in page  # both versions in the history
+    assert "admin" in page
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [("points-A", "-1"), ("points-B", "two"), ("daily_limit", "0"), ("daily_limit", "")],
+)
+def test_bad_rules_are_refused_and_nothing_changes(admin_client, village, field, value):
+    response = page_post(admin_client, "/admin/rules", rules_form(**{field: value}))
+    assert response.status_code == 422
+    assert current_rules(village.id).version == 1
+
+
+def test_a_refused_rules_form_names_the_grade_and_keeps_what_was_typed(admin_client, village):
+    # Sent from the page as it is after a save (its address says "saved").
+    response = page_post(
+        admin_client, "/admin/rules?saved=1", rules_form(**{"points-A": "7", "points-B": "-1"})
+    )
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Points of grade B: The number is out of range." in page
+    assert "The new rules apply" not in page  # no "saved" beside the error
+    assert 'name="points-A" type="number" min="0" max="1000" value="7"' in page
+    assert 'name="points-B" type="number" min="0" max="1000" value="-1"' in page
+    assert page.count('aria-invalid="true"') == 1
+    assert current_rules(village.id).version == 1
+
+
+def test_a_refused_months_field_is_named_and_kept(admin_client):
+    form = rules_form(expiry_policy="idle_months", expiry_months="0", daily_limit="4")
+
+    page = page_post(admin_client, "/admin/rules", form).get_data(as_text=True)
+
+    assert "Months with no credit and no redemption: The number is out of range." in page
+    assert 'name="expiry_policy" value="idle_months" checked' in page
+    assert 'value="0" aria-invalid="true"' in page
+    assert 'id="daily_limit" name="daily_limit" type="number" min="1" max="10" value="4"' in page
+
+
+def test_an_inspector_cannot_open_the_rules_page(client, make_user):
+    make_user("inspector", username="li")
+    client.post(
+        "/login", data={"username": "li", "password": PASSWORD, "csrf_token": csrf_token(client)}
+    )
+    assert client.get("/admin/rules").status_code == 403

@@ -1,7 +1,15 @@
-"""Voiding an inspection through the JSON API: the points go back, once."""
+"""Voiding an inspection through the API and the household page: the points go back, once."""
+
+import re
 
 import pytest
-from testsupport import assert_problem, balance_of, run_at_once
+from testsupport import (
+    admin_client_in_chinese,  # noqa: F401 (the office fixture)
+    assert_problem,
+    balance_of,
+    csrf_token,
+    run_at_once,
+)
 
 from app.auth.models import ADMIN, INSPECTOR
 from app.db import db
@@ -10,7 +18,7 @@ from app.ledger import services as ledger
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
 
-# Voiding ------------------------------------------------------------------------------
+# The API ------------------------------------------------------------------------------
 
 
 def void(client, inspection_id, headers, reason="误判", key=None):
@@ -165,3 +173,89 @@ def test_another_villages_admin_may_not_void(
 
     assert_problem(void(client, created["id"], token_for(stranger)), 404)
     assert balance_of(household.id) == 3
+
+
+# The household page's void form ------------------------------------------------------
+
+
+@pytest.fixture
+def graded(household, make_user):
+    """The household graded A (3 points) by an inspector."""
+    from app.db import db
+    from app.inspections.services import record_inspection
+
+    inspection = record_inspection(household, make_user("inspector", username="li"), "A")
+    db.session.commit()
+    return inspection
+
+
+def _void(client, household_id: int, inspection_id: int, reason: str, key: str | None = None):
+    page = client.get(f"/admin/households/{household_id}")
+    key = (
+        key
+        or re.search(
+            rf'inspections/{inspection_id}/void".*?name="key" value="([0-9a-f]+)"', page.text, re.S
+        )[1]
+    )
+    return client.post(
+        f"/admin/households/{household_id}/inspections/{inspection_id}/void",
+        data={"reason": reason, "key": key, "csrf_token": csrf_token(client)},
+        follow_redirects=True,
+    )
+
+
+def test_the_admin_voids_a_wrong_grade_from_the_household_page(office, household, graded):
+    from sqlalchemy import select
+
+    from app.audit.models import AuditEvent
+    from app.db import db
+    from app.ledger.services import household_account
+
+    page = office.get(f"/admin/households/{household.id}")
+    assert "作废这次评分" in page.text
+
+    response = _void(office, household.id, graded.id, "评错了等级")
+
+    assert response.status_code == 200
+    assert "这次检查已作废，积分已收回" in response.text
+    assert "已作废：评错了等级" in response.text
+    assert household_account(household.id).balance == 0
+    event = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.target_type == "inspection")
+    ).one()
+    assert (event.target_id, event.actor_id) == (graded.id, 1)
+
+
+def test_a_void_is_refused_readably_when_already_voided_or_without_a_reason(
+    office, household, graded
+):
+    from app.ledger.services import household_account
+
+    empty = _void(office, household.id, graded.id, "   ")
+    assert empty.status_code == 422
+    assert household_account(household.id).balance == 3
+
+    _void(office, household.id, graded.id, "评错了")
+    key = "a" * 32
+    again = office.post(
+        f"/admin/households/{household.id}/inspections/{graded.id}/void",
+        data={"reason": "再来一次", "key": key, "csrf_token": csrf_token(office)},
+        follow_redirects=True,
+    )
+    assert again.status_code == 200
+    [said] = re.findall(r"data-void-error>([^<]*)</p>", again.text)
+    assert said and not re.search("[A-Za-z]", said), said
+    assert household_account(household.id).balance == 0
+
+
+def test_an_inspection_of_another_household_is_not_voided_through_this_one(
+    office, make_household, graded
+):
+    other = make_household(name="王建国", address="和平路12号")
+
+    response = office.post(
+        f"/admin/households/{other.id}/inspections/{graded.id}/void",
+        data={"reason": "错", "key": "b" * 32, "csrf_token": csrf_token(office)},
+    )
+
+    assert response.status_code == 404

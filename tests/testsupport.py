@@ -1,6 +1,7 @@
 """Constants and helpers the tests share (importable from any test folder).
 
-Fixtures live in conftest.py; plain functions live here, one version of each.
+Fixtures live in conftest.py, but for the `office` fixtures at the end; plain functions
+live here, one version of each.
 """
 
 import hashlib
@@ -12,17 +13,23 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from itsdangerous import URLSafeTimedSerializer
 from PIL import Image, ImageDraw
 from pypdf import PdfReader
 from sqlalchemy import func, select
 
+from app.audit.models import AuditEvent
+from app.auth.models import INSPECTOR
 from app.catalogue.models import Good, StockMovement
 from app.db import db
 from app.households.models import Household
+from app.households.services import reissue_card
 from app.inspections.models import Inspection
+from app.inspections.services import record_inspection
 from app.ledger.models import Account, Journal
 from app.redemptions.models import Redemption, RedemptionLine
 
@@ -39,6 +46,8 @@ BASE_URL = TEST_CONFIG["BASE_URL"]
 PROBLEM = "application/problem+json"
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
 TOKENS = "/api/v1/auth/tokens"
+# What a browser sends in Accept, so a page (not problem+json) answers.
+HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 # The roster's header row as the import templates spell it.
 ROSTER_HEADER = "户主姓名,地址,网格,电话,人口"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -180,6 +189,12 @@ def movements_of(good_id: int) -> list[StockMovement]:
     )
 
 
+def events(action: str) -> list[AuditEvent]:
+    """Return the audit events of one action, as committed by now."""
+    db.session.expire_all()
+    return list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
+
+
 def inspection_journals() -> int:
     """Return how many inspection journals the ledger holds."""
     return db.session.scalar(select(func.count(Journal.id)).where(Journal.kind == "inspection"))
@@ -299,3 +314,96 @@ RULES_FORM = {
     "label-D": "差",
     "daily_limit": "1",
 }
+
+
+# Browser tests: screenshots, screen sizes, contrast -----------------------------------------
+
+SHOTS = Path("/tmp/shots")
+# A phone (a cheap Android's 360x780) and a desktop.
+SIZES = {"phone": {"width": 360, "height": 780}, "desktop": {"width": 1280, "height": 900}}
+# The colour of an element's text and of the first opaque background behind it.
+COLOURS = """
+(element) => {
+  const text = getComputedStyle(element).color;
+  let node = element;
+  let back = "rgba(0, 0, 0, 0)";
+  while (node) {
+    const colour = getComputedStyle(node).backgroundColor;
+    if (colour && !colour.endsWith(", 0)") && colour !== "transparent") { back = colour; break; }
+    node = node.parentElement;
+  }
+  return [text, node ? back : "rgb(255, 255, 255)"];
+}
+"""
+
+
+def _rgb(css: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in re.findall(r"[\d.]+", css)[:3])
+
+
+def _luminance(rgb: tuple[float, ...]) -> float:
+    def channel(value: float) -> float:
+        value /= 255
+        return value / 12.92 if value <= 0.03928 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (channel(v) for v in rgb)
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast(locator) -> float:
+    """The WCAG contrast ratio of an element's text against what is behind it."""
+    text, back = locator.evaluate(COLOURS)
+    lighter, darker = sorted((_luminance(_rgb(text)), _luminance(_rgb(back))), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _no_sideways_scroll(page) -> None:
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1, f"the page scrolls sideways by {overflow}px"
+
+
+# The office: the village admin at work ---------------------------------------------------
+# Tests of three kinds call the admin's session `office`: a test client, a Chromium page at
+# a screen's size, a village in use for the browser's admin pages. A test module imports
+# the one it means by its function's name, and there it is the `office` fixture; no
+# conftest holds an `office` for another module's to shadow.
+
+
+@pytest.fixture(name="office")
+def admin_client_in_chinese(client, admin):
+    """The admin's browser, pages in Chinese (the village's language)."""
+    log_in(client, "admin")
+    return client
+
+
+# The screens the secretary's paper work is checked on (a desktop lower than SIZES').
+SCREENS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 360, "height": 780}}
+
+
+@pytest.fixture(name="office", params=list(SCREENS))
+def admin_page_at_a_size(request, page, admin, grids):
+    """The admin logged in, on a desktop screen or a 360x780 phone."""
+    page.set_viewport_size(SCREENS[request.param])
+    log_in_browser(page, "admin")
+    page.size_name = request.param
+    return page
+
+
+@pytest.fixture(name="office")
+def village_at_work(app, admin, make_user, grids, make_household):
+    """A village with inspectors, households, an inspection and a few audit events."""
+    inspector = make_user(INSPECTOR, username="wanggang")
+    east, west = grids
+    first = make_household(name="马秀英", in_grid=east, phone="13812345678", points=20)
+    make_household(name="周长顺", in_grid=west, phone="13987654321")
+    record_inspection(first, inspector, "A")
+    reissue_card(first, reason="门牌卡丢了", actor_id=admin.id)
+    db.session.commit()
+    return inspector

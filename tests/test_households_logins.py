@@ -1,4 +1,4 @@
-"""Several logins per household (issue 31): one for each family member's phone."""
+"""A household's logins, one per family member's phone: the API, the household page, /my."""
 
 import pytest
 from sqlalchemy import func, select
@@ -7,6 +7,7 @@ from testsupport import (
     api_log_in,
     assert_problem,
     bearer,
+    csrf_token,
     log_in,
     page_post,
     run_at_once,
@@ -394,6 +395,38 @@ def test_a_wrong_current_password_is_said_on_the_page(app, family):
     assert response.status_code == 422
     assert "The current password is wrong." in response.text
     assert api_log_in(app.test_client(), "ma-son").status_code == 201
+
+
+def test_the_admin_gives_a_household_its_own_login(admin_client, client, household):
+    response = admin_client.post(
+        f"/admin/households/{household.id}/login",
+        data={
+            "username": "ma-family",
+            "password": "long-enough-1",
+            "key": "login-1",
+            "csrf_token": csrf_token(admin_client),
+        },
+    )
+    assert response.status_code == 302
+    user = db.session.scalar(select(User).where(User.username == "ma-family"))
+    assert user.role == "household" and user.household_id == household.id
+    page = admin_client.get(f"/admin/households/{household.id}").get_data(as_text=True)
+    assert "ma-family" in page
+
+
+def test_a_short_password_is_refused_with_a_message(admin_client, household):
+    response = admin_client.post(
+        f"/admin/households/{household.id}/login",
+        data={
+            "username": "ma-family",
+            "password": "short",
+            "key": "login-1",
+            "csrf_token": csrf_token(admin_client),
+        },
+    )
+    assert response.status_code == 422
+    assert "Password (at least 8 characters): The text is too long or too short." in response.text
+    assert db.session.scalar(select(User).where(User.username == "ma-family")) is None
 
 
 # Races.
