@@ -246,13 +246,6 @@ def admin_client(client, admin) -> FlaskClient:
 
 
 @pytest.fixture
-def admin_pages(client, admin):
-    """The client, logged in as the village admin through the login form, pages in English."""
-    log_in(client, "admin", english=True)
-    return client
-
-
-@pytest.fixture
 def resident_headers(resident, token_for) -> dict[str, str]:
     return token_for(resident)
 

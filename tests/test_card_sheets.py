@@ -381,12 +381,12 @@ def test_the_api_and_the_command_line_refuse_a_loopback_address_too(
 # The cards page ------------------------------------------------------------------------
 
 
-def test_cards_page_offers_the_grids_and_prints_a_pdf(admin_pages, roster, grids):
-    page = admin_pages.get("/admin/cards")
+def test_cards_page_offers_the_grids_and_prints_a_pdf(admin_client, roster, grids):
+    page = admin_client.get("/admin/cards")
 
     assert page.status_code == 200
     assert "东一网格" in page.text and "西一网格" in page.text
-    response = admin_pages.get("/admin/cards.pdf", query_string={"grid_id": grids[1].id})
+    response = admin_client.get("/admin/cards.pdf", query_string={"grid_id": grids[1].id})
     assert response.status_code == 200
     assert response.mimetype == "application/pdf"
     text = pdf_text(response.data)
@@ -394,8 +394,8 @@ def test_cards_page_offers_the_grids_and_prints_a_pdf(admin_pages, roster, grids
     assert "MZ-01-0001" not in text
 
 
-def test_cards_pdf_page_without_a_grid_is_a_friendly_error(admin_pages, roster):
-    response = admin_pages.get("/admin/cards.pdf")
+def test_cards_pdf_page_without_a_grid_is_a_friendly_error(admin_client, roster):
+    response = admin_client.get("/admin/cards.pdf")
 
     assert response.status_code == 422
     assert response.mimetype == "text/html"

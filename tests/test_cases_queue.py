@@ -9,17 +9,12 @@ import pytest
 from sqlalchemy import func, select
 from testsupport import PASSWORD, assert_problem, bearer, csrf_token, log_in, page_post, png_bytes
 
-from app.auth.models import HOUSEHOLD, INSPECTOR, UserGrid
+from app.auth.models import INSPECTOR, UserGrid
 from app.cases.models import Case, CaseEvent, CasePhoto
 from app.db import db
 
 pytestmark = pytest.mark.usefixtures("photo_folder")
 CASES = "/api/v1/cases"
-
-
-@pytest.fixture
-def resident(household, make_user):
-    return make_user(HOUSEHOLD, household=household, username="ma-home")
 
 
 @pytest.fixture
@@ -33,7 +28,7 @@ def worker(grid, make_user):
 def page_token(client, username: str):
     log_in(client, username)
     return client.post(
-        "/my/token" if username == "ma-home" else "/inspect/token",
+        "/my/token" if username == "resident" else "/inspect/token",
         headers={"X-CSRFToken": csrf_token(client), "Accept": "application/json"},
     )
 
@@ -61,9 +56,9 @@ def event(client, headers, case_id: int, action: str, key: str, **body):
 
 
 def test_a_residents_page_gets_a_token_that_reports(client, resident):
-    response = page_token(client, "ma-home")
+    response = page_token(client, "resident")
     assert response.status_code == 200
-    assert response.json["username"] == "ma-home"
+    assert response.json["username"] == "resident"
     headers = bearer(response.json["token"])
     made = client.post(CASES, json={"category": "overflow"}, headers=headers)
     assert made.status_code == 201
@@ -80,7 +75,7 @@ def test_a_workers_page_is_not_given_a_residents_token(client, worker):
 
 
 def test_a_report_and_its_photo_sent_twice_make_one_case_and_one_photo(client, resident):
-    headers = bearer(page_token(client, "ma-home").json["token"])
+    headers = bearer(page_token(client, "resident").json["token"])
     key = uuid.uuid4().hex
     body = {"category": "dumping", "description": "学校后面"}
     first = client.post(CASES, json=body, headers={**headers, "Idempotency-Key": key})
@@ -97,7 +92,7 @@ def test_a_report_and_its_photo_sent_twice_make_one_case_and_one_photo(client, r
 def test_a_report_the_page_had_sent_is_not_made_again_under_its_page_key(client, resident):
     """The page's POST /report got through; its answer was lost; the queue sends the
     report under the form's page key: the server knows the key, and makes nothing."""
-    log_in(client, "ma-home")
+    log_in(client, "resident")
     form_key = uuid.uuid4().hex
     sent = page_post(
         client,
@@ -106,7 +101,7 @@ def test_a_report_the_page_had_sent_is_not_made_again_under_its_page_key(client,
         content_type="multipart/form-data",
     )
     assert sent.status_code == 302
-    headers = bearer(page_token(client, "ma-home").json["token"])
+    headers = bearer(page_token(client, "resident").json["token"])
     queued = client.post(
         CASES,
         json={"category": "mixed"},
@@ -121,7 +116,7 @@ def test_a_report_the_page_had_sent_is_not_made_again_under_its_page_key(client,
 def test_an_accept_photo_and_resolve_replayed_resolve_once_with_one_photo(
     client, resident, worker, village
 ):
-    reporter = bearer(page_token(client, "ma-home").json["token"])
+    reporter = bearer(page_token(client, "resident").json["token"])
     case_id = client.post(CASES, json={"category": "overflow"}, headers=reporter).json["id"]
     headers = bearer(page_token(client, "wang-grid").json["token"])
     accept, resolve = uuid.uuid4().hex, uuid.uuid4().hex
@@ -140,7 +135,7 @@ def test_an_accept_photo_and_resolve_replayed_resolve_once_with_one_photo(
 def test_a_queued_accept_on_a_case_changed_meanwhile_is_refused_not_retried(
     client, resident, worker, admin
 ):
-    reporter = bearer(page_token(client, "ma-home").json["token"])
+    reporter = bearer(page_token(client, "resident").json["token"])
     case_id = client.post(CASES, json={"category": "overflow"}, headers=reporter).json["id"]
     staff = bearer(
         client.post(

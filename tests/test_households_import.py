@@ -581,16 +581,16 @@ def test_the_api_counts_the_rows_it_skipped(client, admin_headers, grids):
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def test_import_page_imports_a_roster(admin_pages, grids):
-    assert admin_pages.get("/admin/households/import").status_code == 200
+def test_import_page_imports_a_roster(admin_client, grids):
+    assert admin_client.get("/admin/households/import").status_code == 200
 
-    response = admin_pages.post(
+    response = admin_client.post(
         "/admin/households/import",
         data={
             **csv_upload(
                 ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,西一网格,,"
             ),
-            "csrf_token": csrf_token(admin_pages),
+            "csrf_token": csrf_token(admin_client),
         },
         follow_redirects=True,
     )
@@ -600,14 +600,14 @@ def test_import_page_imports_a_roster(admin_pages, grids):
     assert household_count() == 2
 
 
-def test_import_page_shows_the_bad_rows(admin_pages, grids):
-    response = admin_pages.post(
+def test_import_page_shows_the_bad_rows(admin_client, grids):
+    response = admin_client.post(
         "/admin/households/import",
         data={
             **csv_upload(
                 ROSTER_HEADER, "马秀英,幸福路8号,东一网格,,", "王建国,和平路12号,北九网格,,"
             ),
-            "csrf_token": csrf_token(admin_pages),
+            "csrf_token": csrf_token(admin_client),
         },
     )
 
@@ -617,18 +617,18 @@ def test_import_page_shows_the_bad_rows(admin_pages, grids):
     assert household_count() == 0
 
 
-def test_import_page_without_a_file_says_so(admin_pages, grid):
-    response = admin_pages.post(
-        "/admin/households/import", data={"csrf_token": csrf_token(admin_pages)}
+def test_import_page_without_a_file_says_so(admin_client, grid):
+    response = admin_client.post(
+        "/admin/households/import", data={"csrf_token": csrf_token(admin_client)}
     )
 
     assert response.status_code == 422
     assert "Choose a CSV or XLSX file" in response.text
 
 
-def test_roster_templates_download(admin_pages, grids):
-    as_csv = admin_pages.get("/admin/households/import/template.csv")
-    as_xlsx = admin_pages.get("/admin/households/import/template.xlsx")
+def test_roster_templates_download(admin_client, grids):
+    as_csv = admin_client.get("/admin/households/import/template.csv")
+    as_xlsx = admin_client.get("/admin/households/import/template.xlsx")
 
     assert as_csv.status_code == 200
     assert as_csv.mimetype == "text/csv"
@@ -639,7 +639,7 @@ def test_roster_templates_download(admin_pages, grids):
     assert as_xlsx.mimetype == XLSX
     sheet = load_workbook(io.BytesIO(as_xlsx.data)).active
     assert [cell.value for cell in sheet[1]] == ROSTER_HEADER.split(",")
-    assert admin_pages.get("/admin/households/import/template.pdf").status_code == 404
+    assert admin_client.get("/admin/households/import/template.pdf").status_code == 404
 
 
 def _import(client, *lines: str, follow: bool = True):

@@ -41,26 +41,26 @@ def test_roster_pages_need_an_admin(client, make_user, household):
         assert client.get(url).status_code == 403, url
 
 
-def test_list_page_shows_codes_and_searches(admin_pages, roster, grids):
-    everyone = admin_pages.get("/admin/households")
+def test_list_page_shows_codes_and_searches(admin_client, roster, grids):
+    everyone = admin_client.get("/admin/households")
 
     assert everyone.status_code == 200
     for code in ("MZ-01-0001", "MZ-01-0003", "MZ-02-0002"):
         assert code in everyone.text
-    found = admin_pages.get("/admin/households", query_string={"q": "王建国"})
+    found = admin_client.get("/admin/households", query_string={"q": "王建国"})
     assert "MZ-01-0002" in found.text
     assert "MZ-01-0001" not in found.text
-    by_grid = admin_pages.get("/admin/households", query_string={"grid_id": grids[1].id})
+    by_grid = admin_client.get("/admin/households", query_string={"grid_id": grids[1].id})
     assert "MZ-02-0001" in by_grid.text and "MZ-02-0002" in by_grid.text
     assert "MZ-01-0001" not in by_grid.text
 
 
 def test_list_page_never_shows_another_village(
-    admin_pages, make_household, other_village, household
+    admin_client, make_household, other_village, household
 ):
     make_household(of=other_village, name="李四光")
 
-    assert "李四光" not in admin_pages.get("/admin/households").text
+    assert "李四光" not in admin_client.get("/admin/households").text
 
 
 def test_the_households_list_shows_grid_masked_phone_balance_and_last_inspection(
@@ -84,10 +84,10 @@ def test_the_households_list_shows_grid_masked_phone_balance_and_last_inspection
     assert "西一网格" in other and "Never" in other
 
 
-def test_new_household_form_creates_one(admin_pages, grids):
-    assert admin_pages.get("/admin/households/new").status_code == 200
+def test_new_household_form_creates_one(admin_client, grids):
+    assert admin_client.get("/admin/households/new").status_code == 200
 
-    response = admin_pages.post(
+    response = admin_client.post(
         "/admin/households/new",
         data={
             "name": "王建国",
@@ -97,7 +97,7 @@ def test_new_household_form_creates_one(admin_pages, grids):
             "members": "4",
             "status": "active",
             "key": "form-1",
-            "csrf_token": csrf_token(admin_pages),
+            "csrf_token": csrf_token(admin_client),
         },
     )
 
@@ -111,13 +111,13 @@ def test_new_household_form_creates_one(admin_pages, grids):
         4,
     )
     assert verify().ok
-    detail = admin_pages.get(response.headers["Location"])
+    detail = admin_client.get(response.headers["Location"])
     assert detail.status_code == 200
     assert "MZ-02-0001" in detail.text
 
 
-def test_new_household_form_shows_field_errors_with_422(admin_pages, grid):
-    response = admin_pages.post(
+def test_new_household_form_shows_field_errors_with_422(admin_client, grid):
+    response = admin_client.post(
         "/admin/households/new",
         data={
             "name": "",
@@ -127,7 +127,7 @@ def test_new_household_form_shows_field_errors_with_422(admin_pages, grid):
             "members": "200",
             "status": "active",
             "key": "form-2",
-            "csrf_token": csrf_token(admin_pages),
+            "csrf_token": csrf_token(admin_client),
         },
     )
 
@@ -157,7 +157,7 @@ def test_new_household_form_shows_field_errors_with_422(admin_pages, grid):
     ],
 )
 def test_new_household_form_refuses_what_the_api_refuses(
-    admin_pages, client, admin_headers, grid, field, value
+    admin_client, client, admin_headers, grid, field, value
 ):
     fields = {"name": "王建国", "address": "和平路12号", "phone": "", "members": ""}
     api = client.post(
@@ -167,7 +167,7 @@ def test_new_household_form_refuses_what_the_api_refuses(
     )
     assert_problem(api, 422, "validation_error")
 
-    response = admin_pages.post(
+    response = admin_client.post(
         "/admin/households/new",
         data={
             **fields,
@@ -175,7 +175,7 @@ def test_new_household_form_refuses_what_the_api_refuses(
             "status": "active",
             field: value,
             "key": "form-3",
-            "csrf_token": csrf_token(admin_pages),
+            "csrf_token": csrf_token(admin_client),
         },
     )
 
@@ -183,17 +183,17 @@ def test_new_household_form_refuses_what_the_api_refuses(
     assert household_count() == 0
 
 
-def test_new_household_form_refuses_another_villages_grid(admin_pages, make_grid, other_village):
+def test_new_household_form_refuses_another_villages_grid(admin_client, make_grid, other_village):
     theirs = make_grid("南一网格", of=other_village)
 
-    response = admin_pages.post(
+    response = admin_client.post(
         "/admin/households/new",
         data={
             "name": "王建国",
             "address": "和平路12号",
             "grid_id": str(theirs.id),
             "key": "form-4",
-            "csrf_token": csrf_token(admin_pages),
+            "csrf_token": csrf_token(admin_client),
         },
     )
 
@@ -202,12 +202,12 @@ def test_new_household_form_refuses_another_villages_grid(admin_pages, make_grid
     assert household_count() == 0
 
 
-def test_edit_form_changes_the_address(admin_pages, household):
-    form = admin_pages.get(f"/admin/households/{household.id}/edit")
+def test_edit_form_changes_the_address(admin_client, household):
+    form = admin_client.get(f"/admin/households/{household.id}/edit")
     assert form.status_code == 200
     assert "马庄村1组 幸福路8号" in form.text
 
-    response = admin_pages.post(
+    response = admin_client.post(
         f"/admin/households/{household.id}/edit",
         data={
             "name": "马秀英",
@@ -217,7 +217,7 @@ def test_edit_form_changes_the_address(admin_pages, household):
             "members": "",
             "status": "active",
             "key": "form-5",
-            "csrf_token": csrf_token(admin_pages),
+            "csrf_token": csrf_token(admin_client),
         },
     )
 
@@ -226,11 +226,11 @@ def test_edit_form_changes_the_address(admin_pages, household):
     db.session.refresh(household)
     assert household.address == "马庄村3组 新村路1号"
     assert household.code == "MZ-01-0001"
-    assert "马庄村3组 新村路1号" in admin_pages.get(response.headers["Location"]).text
+    assert "马庄村3组 新村路1号" in admin_client.get(response.headers["Location"]).text
 
 
-def test_edit_form_marks_moved_and_refuses_bad_input(admin_pages, household):
-    bad = admin_pages.post(
+def test_edit_form_marks_moved_and_refuses_bad_input(admin_client, household):
+    bad = admin_client.post(
         f"/admin/households/{household.id}/edit",
         data={
             "name": "马秀英",
@@ -238,13 +238,13 @@ def test_edit_form_marks_moved_and_refuses_bad_input(admin_pages, household):
             "grid_id": str(household.grid_id),
             "status": "gone",
             "key": "form-6",
-            "csrf_token": csrf_token(admin_pages),
+            "csrf_token": csrf_token(admin_client),
         },
     )
     assert bad.status_code == 422
     assert "Enter the address" in bad.text
 
-    moved = admin_pages.post(
+    moved = admin_client.post(
         f"/admin/households/{household.id}/edit",
         data={
             "name": "马秀英",
@@ -252,7 +252,7 @@ def test_edit_form_marks_moved_and_refuses_bad_input(admin_pages, household):
             "grid_id": str(household.grid_id),
             "status": "moved",
             "key": "form-7",
-            "csrf_token": csrf_token(admin_pages),
+            "csrf_token": csrf_token(admin_client),
         },
     )
     assert moved.status_code == 302
@@ -278,12 +278,12 @@ def test_editing_a_household_says_it_was_saved(client, admin, household, grid):
     assert "Saved." in client.get(response.headers["Location"]).text
 
 
-def test_detail_page_shows_balance_and_movements(admin_pages, household):
+def test_detail_page_shows_balance_and_movements(admin_client, household):
     adjust(household.village_id, household.id, 30, reason="春季评比奖励", actor_id=None)
     adjust(household.village_id, household.id, -4, reason="录入错误更正", actor_id=None)
     db.session.commit()
 
-    response = admin_pages.get(f"/admin/households/{household.id}")
+    response = admin_client.get(f"/admin/households/{household.id}")
 
     assert response.status_code == 200
     assert re.search(r"data-balance[^>]*>\s*26\s*<", response.text)
@@ -293,20 +293,20 @@ def test_detail_page_shows_balance_and_movements(admin_pages, household):
 
 
 def test_detail_page_of_another_villages_household_is_404(
-    admin_pages, make_household, other_village
+    admin_client, make_household, other_village
 ):
     theirs = make_household(of=other_village, name="李四光")
 
-    response = admin_pages.get(f"/admin/households/{theirs.id}")
+    response = admin_client.get(f"/admin/households/{theirs.id}")
 
     assert response.status_code == 404
     assert "李四光" not in response.text
 
 
-def test_reissue_form_bumps_the_card_version(admin_pages, admin, household):
-    response = admin_pages.post(
+def test_reissue_form_bumps_the_card_version(admin_client, admin, household):
+    response = admin_client.post(
         f"/admin/households/{household.id}/reissue",
-        data={"key": "form-8", "reason": "卡片遗失", "csrf_token": csrf_token(admin_pages)},
+        data={"key": "form-8", "reason": "卡片遗失", "csrf_token": csrf_token(admin_client)},
     )
 
     assert response.status_code == 302
@@ -315,17 +315,17 @@ def test_reissue_form_bumps_the_card_version(admin_pages, admin, household):
     assert household.card_version == 2
     record = db.session.scalar(select(CardReissue))
     assert (record.actor_id, record.reason, record.new_version) == (admin.id, "卡片遗失", 2)
-    assert "v2" in admin_pages.get(response.headers["Location"]).text
+    assert "v2" in admin_client.get(response.headers["Location"]).text
 
 
 def test_reissue_form_of_another_villages_household_is_404(
-    admin_pages, make_household, other_village
+    admin_client, make_household, other_village
 ):
     theirs = make_household(of=other_village, name="李四光")
 
-    response = admin_pages.post(
+    response = admin_client.post(
         f"/admin/households/{theirs.id}/reissue",
-        data={"key": "form-9", "reason": "x", "csrf_token": csrf_token(admin_pages)},
+        data={"key": "form-9", "reason": "x", "csrf_token": csrf_token(admin_client)},
     )
 
     assert response.status_code == 404
@@ -333,22 +333,22 @@ def test_reissue_form_of_another_villages_household_is_404(
     assert theirs.card_version == 1
 
 
-def test_detail_page_qr_decodes_to_the_payload(admin_pages, client, admin_headers, household):
+def test_detail_page_qr_decodes_to_the_payload(admin_client, client, admin_headers, household):
     payload = client.get(f"/api/v1/households/{household.id}", headers=admin_headers).json[
         "qr_payload"
     ]
-    svg = admin_pages.get(f"/admin/households/{household.id}/qr.svg")
+    svg = admin_client.get(f"/admin/households/{household.id}/qr.svg")
 
     assert svg.status_code == 200
     assert [r.text for r in zxingcpp.read_barcodes(rasterize_svg(svg.data))] == [payload]
 
 
 @pytest.mark.parametrize("base_url", [None, "http://127.0.0.1:5000", "http://localhost"])
-def test_detail_page_shows_no_card_a_phone_could_not_open(app, admin_pages, household, base_url):
+def test_detail_page_shows_no_card_a_phone_could_not_open(app, admin_client, household, base_url):
     """Unset or loopback BASE_URL: the page says so, as the cards page does, and offers no card."""
     app.config["BASE_URL"] = base_url
 
-    page = admin_pages.get(f"/admin/households/{household.id}").text
+    page = admin_client.get(f"/admin/households/{household.id}").text
 
     assert "data-card-address-refused" in page
     assert "Cards cannot be printed: BASE_URL" in page
@@ -356,10 +356,10 @@ def test_detail_page_shows_no_card_a_phone_could_not_open(app, admin_pages, hous
     assert "data-card-qr" not in page and "data-print-card" not in page
 
 
-def test_detail_page_says_where_a_village_network_card_points(app, admin_pages, household):
+def test_detail_page_says_where_a_village_network_card_points(app, admin_client, household):
     app.config["BASE_URL"] = "http://192.168.1.10:5000"
 
-    page = admin_pages.get(f"/admin/households/{household.id}").text
+    page = admin_client.get(f"/admin/households/{household.id}").text
 
     assert "data-card-address-private" in page
     assert "only phones on that network" in page

@@ -28,12 +28,6 @@ def user_named(username: str) -> User | None:
     return db.session.scalar(select(User).where(User.username == username))
 
 
-@pytest.fixture
-def inspector(make_user):
-    """The inspector under the name the tests log in with and look for."""
-    return make_user(INSPECTOR, username="wgy")
-
-
 # The API.
 
 
@@ -44,7 +38,7 @@ def test_the_admin_lists_the_villages_users(
     response = client.get("/api/v1/users", headers=admin_headers)
     assert response.status_code == 200
     items = response.json["items"]
-    assert {i["username"] for i in items} == {"admin", "wgy"}
+    assert {i["username"] for i in items} == {"admin", "inspector"}
     assert set(items[0]) == USER_FIELDS
     assert all(i["active"] for i in items)
 
@@ -114,7 +108,7 @@ def test_creating_a_user_validates_its_fields(client, admin_headers, change):
 def test_a_username_is_taken_once(client, admin_headers, inspector):
     response = client.post(
         "/api/v1/users",
-        json={"username": "wgy", "password": PASSWORD, "role": INSPECTOR},
+        json={"username": "inspector", "password": PASSWORD, "role": INSPECTOR},
         headers=admin_headers,
     )
     assert response.status_code == 422
@@ -132,7 +126,7 @@ def test_disabling_a_user_kills_its_token_at_once(
 
     assert response.status_code == 200 and response.json["active"] is False
     assert client.get("/api/v1/grids", headers=headers).status_code == 401
-    login = client.post("/api/v1/auth/tokens", json={"username": "wgy", "password": PASSWORD})
+    login = client.post("/api/v1/auth/tokens", json={"username": "inspector", "password": PASSWORD})
     assert login.status_code == 401
     (event,) = user_events(audit.USER_DISABLED)
     assert (event.actor_id, event.target_id) == (admin.id, inspector.id)
@@ -150,7 +144,7 @@ def test_disabling_a_user_kills_its_token_at_once(
 
 
 def test_disabling_a_user_ends_its_page_session(client, app, admin_headers, inspector):
-    log_in(client, "wgy", english=True)
+    log_in(client, "inspector", english=True)
     assert client.get("/home").status_code == 200
 
     with app.test_client() as admin_api:
@@ -189,8 +183,10 @@ def test_the_admin_resets_a_password(client, admin, admin_headers, inspector):
         headers=admin_headers,
     )
     assert response.status_code == 200
-    old = client.post("/api/v1/auth/tokens", json={"username": "wgy", "password": PASSWORD})
-    new = client.post("/api/v1/auth/tokens", json={"username": "wgy", "password": "a-new-password"})
+    old = client.post("/api/v1/auth/tokens", json={"username": "inspector", "password": PASSWORD})
+    new = client.post(
+        "/api/v1/auth/tokens", json={"username": "inspector", "password": "a-new-password"}
+    )
     assert (old.status_code, new.status_code) == (401, 201)
     (event,) = user_events(audit.PASSWORD_RESET)
     assert (event.actor_id, event.target_id) == (admin.id, inspector.id)
@@ -204,13 +200,13 @@ def test_patch_validates_its_fields(client, admin_headers, inspector, body):
 
 
 def test_another_villages_users_are_not_found(client, admin_headers, make_user, other_village):
-    stranger = make_user(INSPECTOR, of=other_village, username="lz-wgy")
+    stranger = make_user(INSPECTOR, of=other_village, username="lz-inspector")
     assert client.get(f"/api/v1/users/{stranger.id}", headers=admin_headers).status_code == 404
     patched = client.patch(
         f"/api/v1/users/{stranger.id}", json={"active": False}, headers=admin_headers
     )
     assert patched.status_code == 404
-    assert user_named("lz-wgy").active
+    assert user_named("lz-inspector").active
 
 
 @pytest.mark.parametrize("role", [INSPECTOR, STOREKEEPER, HOUSEHOLD])
@@ -235,7 +231,7 @@ def test_users_need_a_token(client):
 
 def test_the_users_page_lists_users_with_role_and_state(admin_client, inspector):
     page = admin_client.get("/admin/users").get_data(as_text=True)
-    assert 'data-user="admin"' in page and 'data-user="wgy"' in page
+    assert 'data-user="admin"' in page and 'data-user="inspector"' in page
     assert "Inspector" in page and "Enabled" in page
     assert 'name="csrf_token"' in page
 
@@ -293,13 +289,13 @@ def test_the_users_page_refuses_a_short_password(admin_client):
 
 def test_the_users_page_disables_and_enables(admin_client, admin, app, inspector):
     with app.test_client() as other:
-        log_in(other, "wgy", english=True)
+        log_in(other, "inspector", english=True)
         path = f"/admin/users/{inspector.id}/active"
         assert page_post(admin_client, path, {"active": "0"}).status_code == 302
-        assert not user_named("wgy").active
+        assert not user_named("inspector").active
         assert other.get("/home").status_code == 302  # logged out
         assert page_post(admin_client, path, {"active": "1"}).status_code == 302
-        assert user_named("wgy").active
+        assert user_named("inspector").active
     assert [e.actor_id for e in user_events(audit.USER_DISABLED)] == [admin.id]
     assert [e.actor_id for e in user_events(audit.USER_ENABLED)] == [admin.id]
 
@@ -312,17 +308,17 @@ def test_the_users_page_will_not_disable_its_admin(admin_client, admin):
 
 
 def test_the_users_page_is_for_the_admin_only(client, inspector):
-    log_in(client, "wgy", english=True)
+    log_in(client, "inspector", english=True)
     assert client.get("/admin/users").status_code == 403
     response = page_post(client, f"/admin/users/{inspector.id}/active", {"active": "0"})
     assert response.status_code == 403
-    assert user_named("wgy").active
+    assert user_named("inspector").active
 
 
 def test_the_users_page_needs_a_csrf_token(admin_client, inspector):
     response = admin_client.post(f"/admin/users/{inspector.id}/active", data={"active": "0"})
     assert response.status_code == 400
-    assert user_named("wgy").active
+    assert user_named("inspector").active
 
 
 # The command line.
@@ -330,14 +326,14 @@ def test_the_users_page_needs_a_csrf_token(admin_client, inspector):
 
 def test_users_disable_and_enable(runner, client, inspector, token_for):
     headers = token_for(inspector)
-    result = runner.invoke(args=["users", "disable", "wgy"])
+    result = runner.invoke(args=["users", "disable", "inspector"])
     assert result.exit_code == 0, result.output
-    assert "Disabled inspector wgy" in result.output
+    assert "Disabled inspector inspector" in result.output
     assert client.get("/api/v1/grids", headers=headers).status_code == 401
 
-    result = runner.invoke(args=["users", "enable", "wgy"])
+    result = runner.invoke(args=["users", "enable", "inspector"])
     assert result.exit_code == 0, result.output
-    assert user_named("wgy").active
+    assert user_named("inspector").active
     (disabled,) = user_events(audit.USER_DISABLED)
     (enabled,) = user_events(audit.USER_ENABLED)
     assert disabled.actor_id is None and enabled.actor_id is None
@@ -353,11 +349,11 @@ def test_users_disable_refuses_an_unknown_user(runner, village):
 
 def test_users_create_is_logged_as_the_command_line(runner, village):
     result = runner.invoke(
-        args=["users", "create", "wgy2", "--role", INSPECTOR, "--village", village.code],
+        args=["users", "create", "inspector2", "--role", INSPECTOR, "--village", village.code],
         input=f"{PASSWORD}\n",
     )
     assert result.exit_code == 0, result.output
-    user = user_named("wgy2")
+    user = user_named("inspector2")
     (event,) = [e for e in user_events(audit.USER_CREATED) if e.target_id == user.id]
     assert event.actor_id is None and event.village_id == village.id
 
