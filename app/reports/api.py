@@ -13,7 +13,6 @@ from app.reports import settlement as settlements
 from app.reports.schemas import RangeQuery, SummaryOut
 from app.scope import current_scope, reachable_villages
 from app.townships import services as township_services
-from app.townships.models import Township
 from app.townships.schemas import (
     SettlementOut,
     SettlementQuery,
@@ -21,7 +20,7 @@ from app.townships.schemas import (
     VillageRows,
     VillagesQuery,
 )
-from app.villages.models import Village
+from app.villages.models import Township, Village
 
 blp = Blueprint(
     "reports_api",

@@ -16,8 +16,7 @@ from app.reports.services import ACTIVE, outstanding
 from app.reports.settlement import cost_per_point, owed_cents
 from app.scope import utc_bounds, zone
 from app.townships import figures
-from app.townships.models import Township
-from app.villages.models import Village
+from app.villages.models import Township, Village
 from app.villages.services import by_code, check_code_free, checked_name_and_code
 
 

@@ -22,7 +22,7 @@ from app.reports.dashboard import month_bounds
 from app.scope import current_scope, reachable_villages, village_today
 from app.townships import services
 from app.townships.boards import render_township_board
-from app.townships.models import Township
+from app.villages.models import Township
 
 bp = Blueprint("townships", __name__)
 

@@ -13,8 +13,7 @@ from app.errors import NotFound, ValidationFailed
 from app.households.models import Household
 from app.ledger.services import open_village_accounts
 from app.rules.services import create_default_rules
-from app.townships.models import Township
-from app.villages.models import DEFAULT_TIMEZONE, Grid, Village
+from app.villages.models import DEFAULT_TIMEZONE, Grid, Township, Village
 
 # Villages and townships are both named by a short code, unique among their kind.
 Coded = TypeVar("Coded", Village, Township)
