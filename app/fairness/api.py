@@ -19,9 +19,8 @@ from app.fairness.schemas import (
     SpotCheckList,
     SpotCheckOut,
 )
-from app.reports.services import resolve_range
+from app.figures import resolve_range, resolve_villages_range
 from app.scope import Scope, current_scope, reachable_villages
-from app.townships.services import resolve_range as township_range
 from app.villages.models import Village
 
 blp = Blueprint(
@@ -145,7 +144,7 @@ def anomalies_report(args):
         village_ids = reachable_villages(user)
     else:
         village_ids = [current_scope(args.get("village_id")).village_id]
-    day_from, day_to = township_range(village_ids, args.get("day_from"), args.get("day_to"))
+    day_from, day_to = resolve_villages_range(village_ids, args.get("day_from"), args.get("day_to"))
     items: list[dict] = []
     villages = []
     for village_id in village_ids:
