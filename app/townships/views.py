@@ -12,6 +12,7 @@ from openpyxl.styles import Font
 
 from app.auth.decorators import role_required
 from app.auth.models import TOWNSHIP
+from app.catalogue.labels import yuan
 from app.db import db, reads_may_lag
 from app.errors import ValidationFailed
 from app.fairness.reports import flag_counts
@@ -122,7 +123,7 @@ def dashboard_page():
         chart=_chart(months),
         months=months,
         percent=percent,
-        yuan=settlements.yuan,
+        yuan=yuan,
     )
 
 
