@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from app.actions import action, reading
 from app.auth.models import ADMIN, INSPECTOR, TOWNSHIP
+from app.auth.reach import reachable_villages
 from app.db import db
 from app.fairness import reports, spotchecks
 from app.fairness.anomalies import counts, find_flags
@@ -20,7 +21,7 @@ from app.fairness.schemas import (
     SpotCheckOut,
 )
 from app.figures import resolve_range, resolve_villages_range
-from app.scope import Scope, current_scope, reachable_villages
+from app.scope import Scope, current_scope
 from app.villages.models import Village
 
 blp = Blueprint(

@@ -7,12 +7,13 @@ from flask_smorest import Blueprint
 
 from app.actions import reading
 from app.auth.models import ADMIN, STOREKEEPER, TOWNSHIP
+from app.auth.reach import reachable_villages
 from app.db import db
 from app.figures import RangeQuery, SummaryQuery, resolve_range, resolve_villages_range
 from app.reports import export_files, exports, services
 from app.reports import settlement as settlements
 from app.reports.schemas import SummaryOut
-from app.scope import current_scope, reachable_villages
+from app.scope import current_scope
 from app.townships import services as township_services
 from app.townships.schemas import (
     SettlementOut,
