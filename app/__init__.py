@@ -105,8 +105,6 @@ def register_blueprints(app: Flask) -> None:
     from app import checks
     from app.appeals import api as appeals_api
     from app.appeals import views as appeals_views
-    from app.audit import api as audit_api
-    from app.audit import views as audit_views
     from app.auth import api as auth_api
     from app.auth import views as auth_views
     from app.cases import api as cases_api
@@ -131,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
     from app.inspections import views as inspections_views
     from app.ledger import api as ledger_api
     from app.main import views as main_views
+    from app.office import audit_api, audit_views
     from app.redemptions import api as redemptions_api
     from app.redemptions import views as redemptions_views
     from app.reports import api as reports_api
