@@ -129,7 +129,8 @@ def register_blueprints(app: Flask) -> None:
     from app.inspections import views as inspections_views
     from app.ledger import api as ledger_api
     from app.main import views as main_views
-    from app.office import audit_api, audit_views
+    from app.office import audit_api, audit_views, users_api
+    from app.office import users_views as _users_views  # noqa: F401  (its routes join auth_views.bp)
     from app.redemptions import api as redemptions_api
     from app.redemptions import views as redemptions_views
     from app.reports import api as reports_api
@@ -152,7 +153,7 @@ def register_blueprints(app: Flask) -> None:
         ledger_api.blp,
         checks.blp,
         reports_api.blp,
-        auth_api.users_blp,
+        users_api.users_blp,
         audit_api.blp,
         townships_api.blp,
         roster.blp,
@@ -193,11 +194,11 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from app.auth.cli import users_cli
     from app.backup.cli import backup_cli
     from app.checks import ledger_cli
     from app.demo.cli import demo_command
     from app.households.cli import households_cli
+    from app.office.cli import users_cli
     from app.villages.cli import villages_cli
 
     for command in (villages_cli, users_cli, households_cli, ledger_cli, backup_cli, demo_command):

@@ -10,6 +10,7 @@ from app.auth.services import create_user, set_active, user_by_username
 from app.db import db
 from app.errors import DomainError
 from app.households.services import get_household
+from app.townships.services import create_township_user, township_by_code
 from app.villages.services import village_by_code
 
 users_cli = AppGroup("users", help="Manage users.")
@@ -57,8 +58,6 @@ def create(
 
 
 def _create_township_user(username: str, township_code: str, password: str) -> None:
-    from app.townships.services import create_township_user, township_by_code
-
     try:
         township = township_by_code(township_code)
         user = create_township_user(township, username, password)
