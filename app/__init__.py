@@ -129,7 +129,7 @@ def register_blueprints(app: Flask) -> None:
     from app.inspections import views as inspections_views
     from app.ledger import api as ledger_api
     from app.main import views as main_views
-    from app.office import audit_api, audit_views, users_api
+    from app.office import audit_api, audit_views, grids_api, grids_views, users_api
     from app.office import users_views as _users_views  # noqa: F401  (its routes join auth_views.bp)
     from app.redemptions import api as redemptions_api
     from app.redemptions import views as redemptions_views
@@ -138,13 +138,11 @@ def register_blueprints(app: Flask) -> None:
     from app.reports import views as reports_views
     from app.townships import api as townships_api
     from app.townships import views as townships_views
-    from app.villages import api as villages_api
-    from app.villages import views as villages_views
 
     # The API's order is the order of the OpenAPI document's sections.
     for blp in (
         auth_api.blp,
-        villages_api.blp,
+        grids_api.blp,
         households_api.blp,
         household_logins.blp,
         inspections_api.blp,
@@ -179,7 +177,7 @@ def register_blueprints(app: Flask) -> None:
         audit_views.bp,
         expiry_views.bp,
         open311.bp,
-        villages_views.bp,
+        grids_views.bp,
         cases_views.bp,
         fairness_views.bp,
         appeals_views.bp,
@@ -198,8 +196,7 @@ def register_cli(app: Flask) -> None:
     from app.checks import ledger_cli
     from app.demo.cli import demo_command
     from app.households.cli import households_cli
-    from app.office.cli import users_cli
-    from app.villages.cli import villages_cli
+    from app.office.cli import users_cli, villages_cli
 
     for command in (villages_cli, users_cli, households_cli, ledger_cli, backup_cli, demo_command):
         app.cli.add_command(command)
