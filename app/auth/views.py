@@ -1,4 +1,8 @@
-"""Login and logout pages (cookie session)."""
+"""Login and logout pages (cookie session).
+
+The admin's users page adds its routes to this blueprint from app/office/users_views.py,
+so that its endpoints keep their names (auth.users_page, auth.user_create...).
+"""
 
 import math
 

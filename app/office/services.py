@@ -1,5 +1,5 @@
-"""What the office does and reads: it founds a village; it reads the grids' overview and
-a page of the audit log, with who did each event."""
+"""What the office does and reads: it founds a village, and reads the grids' overview and
+the audit log (each event with who did it)."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,43 +16,6 @@ from app.ledger.services import open_village_accounts
 from app.rules.services import create_default_rules
 from app.villages.models import DEFAULT_TIMEZONE, Grid, Village
 from app.villages.services import check_code_free, checked_name_and_code, list_grids
-
-
-@dataclass(frozen=True)
-class AuditPage:
-    items: list[tuple[AuditEvent, str | None]]
-    total: int
-
-
-def list_events(
-    village_id: int,
-    *,
-    action: str | None = None,
-    actor_id: int | None = None,
-    start: datetime | None = None,
-    end: datetime | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> AuditPage:
-    """Return one page of the village's audit events, newest first, with who did each."""
-    query = select(AuditEvent).where(AuditEvent.village_id == village_id)
-    if action:
-        query = query.where(AuditEvent.action == action)
-    if actor_id is not None:
-        query = query.where(AuditEvent.actor_id == actor_id)
-    if start is not None:
-        query = query.where(AuditEvent.created_at >= start)
-    if end is not None:
-        query = query.where(AuditEvent.created_at < end)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = db.session.execute(
-        query.add_columns(User.username)
-        .outerjoin(User, User.id == AuditEvent.actor_id)
-        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return AuditPage([(event, username) for event, username in rows], total)
 
 
 def create_village(name: str, code: str, timezone: str = DEFAULT_TIMEZONE) -> Village:
@@ -117,3 +80,40 @@ def whole_village_inspectors(village_id: int) -> list[str]:
             .order_by(User.username)
         )
     )
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    items: list[tuple[AuditEvent, str | None]]
+    total: int
+
+
+def list_events(
+    village_id: int,
+    *,
+    action: str | None = None,
+    actor_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> AuditPage:
+    """Return one page of the village's audit events, newest first, with who did each."""
+    query = select(AuditEvent).where(AuditEvent.village_id == village_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if actor_id is not None:
+        query = query.where(AuditEvent.actor_id == actor_id)
+    if start is not None:
+        query = query.where(AuditEvent.created_at >= start)
+    if end is not None:
+        query = query.where(AuditEvent.created_at < end)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = db.session.execute(
+        query.add_columns(User.username)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return AuditPage([(event, username) for event, username in rows], total)

@@ -1,7 +1,8 @@
 """The admin's page of users: add one, disable or enable it, give it a password or grids.
 
-Its routes join the auth blueprint (app/auth/views.py), as they always have; each
-form is the users API's action (app/office/users_api.py), once per form key.
+Its routes join the auth blueprint (app/auth/views.py), so that their endpoints keep
+their names; each form is the users API's action (app/office/users_api.py), once per
+form key.
 """
 
 import math
