@@ -110,7 +110,6 @@ def register_blueprints(app: Flask) -> None:
 def _register_api() -> None:
     from app import checks
     from app.appeals import api as appeals_api
-    from app.audit import api as audit_api
     from app.auth import api as auth_api
     from app.cases import api as cases_api
     from app.catalogue import api as catalogue_api
@@ -121,15 +120,15 @@ def _register_api() -> None:
     from app.inspections import api as inspections_api
     from app.inspections import roster
     from app.ledger import api as ledger_api
+    from app.office import audit_api, grids_api, users_api
     from app.redemptions import api as redemptions_api
     from app.reports import api as reports_api
     from app.townships import api as townships_api
-    from app.villages import api as villages_api
 
     # The API's order is the order of the OpenAPI document's sections.
     for blp in (
         auth_api.blp,
-        villages_api.blp,
+        grids_api.blp,
         households_api.blp,
         household_logins.blp,
         inspections_api.blp,
@@ -138,7 +137,7 @@ def _register_api() -> None:
         ledger_api.blp,
         checks.blp,
         reports_api.blp,
-        auth_api.users_blp,
+        users_api.users_blp,
         audit_api.blp,
         townships_api.blp,
         roster.blp,
@@ -152,7 +151,6 @@ def _register_api() -> None:
 
 def _register_pages(app: Flask) -> None:
     from app.appeals import views as appeals_views
-    from app.audit import views as audit_views
     from app.auth import views as auth_views
     from app.cases import desk as _cases_desk  # noqa: F401  (its routes join cases_views.bp)
     from app.cases import offline as _cases_offline  # noqa: F401  (its routes join cases_views.bp)
@@ -168,11 +166,12 @@ def _register_pages(app: Flask) -> None:
     from app.inspections import roster
     from app.inspections import views as inspections_views
     from app.main import views as main_views
+    from app.office import audit_views, grids_views
+    from app.office import users_views as _users_views  # noqa: F401  (its routes join auth_views.bp)
     from app.redemptions import views as redemptions_views
     from app.reports import expiry_views
     from app.reports import views as reports_views
     from app.townships import views as townships_views
-    from app.villages import views as villages_views
 
     for bp in (
         townships_views.bp,
@@ -190,7 +189,7 @@ def _register_pages(app: Flask) -> None:
         audit_views.bp,
         expiry_views.bp,
         open311.bp,
-        villages_views.bp,
+        grids_views.bp,
         cases_views.bp,
         fairness_views.bp,
         appeals_views.bp,
@@ -205,12 +204,11 @@ def register_error_handlers(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from app.auth.cli import users_cli
     from app.backup.cli import backup_cli
     from app.checks import ledger_cli
     from app.demo.cli import demo_command
     from app.households.cli import households_cli
-    from app.villages.cli import villages_cli
+    from app.office.cli import users_cli, villages_cli
 
     for command in (villages_cli, users_cli, households_cli, ledger_cli, backup_cli, demo_command):
         app.cli.add_command(command)

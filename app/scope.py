@@ -3,10 +3,11 @@
 A view never reads `g.user.village_id`: it asks for the request's Scope, which
 names the user, the village the user acts in, and the village's calendar. A row
 is fetched "in my village or 404" through Scope.get(), so another village's
-object answers exactly as a missing one does.
+object answers exactly as a missing one does. Which villages a role reaches, and
+whether it writes, is the one table of app/auth/reach.py (REACH).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol, TypeVar
@@ -15,7 +16,8 @@ from zoneinfo import ZoneInfo
 from flask import g
 from sqlalchemy import Connection, select
 
-from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, STOREKEEPER, TOWNSHIP, User
+from app.auth.models import User
+from app.auth.reach import reachable_villages
 from app.db import db, utcnow
 from app.errors import NotFound, Unauthorized
 from app.villages.models import DEFAULT_TIMEZONE, Village
@@ -71,51 +73,6 @@ def in_village(model: type[R], village_id: int, row_id: int, message: str = "Not
     if row is None or row.village_id != village_id:
         raise NotFound(message)
     return row
-
-
-def _own_village(user: User) -> list[int]:
-    return [user.village_id] if user.village_id is not None else []
-
-
-def _township_villages(user: User) -> list[int]:
-    if user.township_id is None:
-        return []
-    return list(
-        db.session.scalars(
-            select(Village.id).where(Village.township_id == user.township_id).order_by(Village.id)
-        )
-    )
-
-
-@dataclass(frozen=True)
-class Reach:
-    """What a role's users reach: the villages they may read, and whether they write."""
-
-    villages: Callable[[User], list[int]]
-    writes: bool
-
-
-# The one table of who reaches what: a new role is a row here, not a change in every view.
-REACH: dict[str, Reach] = {
-    ADMIN: Reach(_own_village, writes=True),
-    INSPECTOR: Reach(_own_village, writes=True),
-    STOREKEEPER: Reach(_own_village, writes=True),
-    HOUSEHOLD: Reach(_own_village, writes=True),
-    # A township reads its villages' figures and never changes them.
-    TOWNSHIP: Reach(_township_villages, writes=False),
-}
-
-
-def reachable_villages(user: User) -> list[int]:
-    """Return the ids of the villages whose figures the user may read."""
-    reach = REACH.get(user.role)
-    return reach.villages(user) if reach is not None else []
-
-
-def may_write(user: User) -> bool:
-    """Tell whether the user's role may change a village's data at all."""
-    reach = REACH.get(user.role)
-    return reach is not None and reach.writes
 
 
 @dataclass

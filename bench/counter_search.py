@@ -24,7 +24,8 @@ from app.households.models import Household
 from app.households.pinyin import name_keys
 from app.households.services import search_households
 from app.ledger.models import Account
-from app.villages.services import create_grid, create_village
+from app.office.services import create_village
+from app.villages.services import create_grid
 
 HOUSEHOLDS = 20_000
 GRIDS = 20

@@ -22,8 +22,8 @@ from app.catalogue.services import create_good
 from app.db import db, utcnow
 from app.ledger.models import ADJUSTMENT
 from app.ledger.services import system_account_id
+from app.office.services import create_village
 from app.townships.services import create_township, create_township_user, move_village
-from app.villages.services import create_village
 from bench.seed import (
     CREDIT,
     DEBIT,

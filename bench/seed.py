@@ -24,9 +24,10 @@ from app.db import db, utcnow
 from app.households.models import Household
 from app.ledger.models import ADJUSTMENT, Account
 from app.ledger.services import system_account_id
+from app.office.services import create_village
 from app.types import UTCDateTime
 from app.villages.models import Village
-from app.villages.services import create_grid, create_village
+from app.villages.services import create_grid
 
 PASSWORD = "bench-password"
 USERS = {ADMIN: "bench-admin", INSPECTOR: "bench-inspector", STOREKEEPER: "bench-storekeeper"}

@@ -36,8 +36,9 @@ from app.db import db
 from app.households.services import create_household
 from app.inspections.models import Inspection
 from app.ledger.models import Account
+from app.office.services import create_village
 from app.rules.services import DEFAULT_GRADES, Grade, set_rules
-from app.villages.services import create_grid, create_village, village_by_code
+from app.villages.services import create_grid, village_by_code
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent

@@ -28,8 +28,9 @@ from app.catalogue.models import Good
 from app.db import db
 from app.households.models import Household
 from app.households.services import create_household
+from app.office.services import create_village
 from app.villages.models import Grid, Village
-from app.villages.services import create_grid, create_village
+from app.villages.services import create_grid
 
 __all__ = ["PASSWORD", "TEST_CONFIG"]
 

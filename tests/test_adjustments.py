@@ -132,7 +132,7 @@ def test_a_bad_correction_is_refused_with_a_message(admin_client, make_household
 
 
 def test_only_the_villages_admin_corrects_points(client, make_user, make_household, village):
-    from app.villages.services import create_village
+    from app.office.services import create_village
 
     household = make_household(points=10)
     inspector = make_user("inspector")

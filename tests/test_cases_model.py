@@ -36,9 +36,10 @@ from app.cases.models import Case, CaseEvent
 from app.db import db, run_write, utcnow
 from app.households.services import create_household
 from app.ledger import services as ledger
+from app.office.services import create_village
 from app.scope import local_date, village_zone
 from app.townships.services import create_township, create_township_user, move_village
-from app.villages.services import create_grid, create_village
+from app.villages.services import create_grid
 
 POINTS, DAILY_CAP = 3, 2
 MAX_EXTENSION = 15 * 24

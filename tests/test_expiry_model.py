@@ -20,10 +20,11 @@ from app.households.services import create_household
 from app.ledger import services as ledger
 from app.ledger.expiry import add_months, expire, left_of_earned, year_end_expiry
 from app.ledger.models import Journal, JournalKind, Transfer
+from app.office.services import create_village
 from app.rules.expiry import END_OF_NEXT_YEAR, IDLE_MONTHS, ExpiryPolicy
 from app.rules.services import current_rules, set_rules
 from app.scope import day_start, zone
-from app.villages.services import create_grid, create_village
+from app.villages.services import create_grid
 
 START = date(2026, 1, 1)
 # Three years, and the morning the first two years' points expire by end_of_next_year.

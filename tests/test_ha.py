@@ -42,9 +42,10 @@ from app.households.services import create_household
 from app.inspections.models import Inspection
 from app.ledger.models import Account
 from app.ledger.services import adjust
+from app.office.services import create_village
 from app.redemptions.models import Redemption
 from app.rules.services import DEFAULT_GRADES, Grade, set_rules
-from app.villages.services import create_grid, create_village
+from app.villages.services import create_grid
 
 # One cluster under .ha: `make test`'s workers run these tests and test_pitr.py's one after another.
 pytestmark = pytest.mark.xdist_group("ha-cluster")

@@ -38,11 +38,12 @@ from app.households.models import Household
 from app.households.services import create_household
 from app.inspections.services import record_inspection
 from app.ledger import services as ledger
+from app.office.services import create_village
 from app.rules.fairness import FairnessRules
 from app.rules.models import RuleSet
 from app.rules.services import Grade, set_rules
 from app.scope import village_today
-from app.villages.services import create_grid, create_village
+from app.villages.services import create_grid
 
 HOUSEHOLDS = 3
 POINTS = {"A": 3, "B": 2, "C": 1, "D": 0}

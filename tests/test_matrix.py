@@ -41,12 +41,13 @@ from app.inspections.models import Inspection
 from app.inspections.services import record_inspection
 from app.ledger.approvals import request as request_adjustment
 from app.ledger.services import adjust, household_account
+from app.office.services import create_village
 from app.photos import store_photo
 from app.redemptions.services import LineRequest, redeem_goods
 from app.scope import village_today
 from app.townships.services import create_township, create_township_user, move_village
 from app.villages.models import Grid, Village
-from app.villages.services import create_grid, create_village
+from app.villages.services import create_grid
 
 CALLERS = (
     "anon",

@@ -60,7 +60,7 @@ def test_a_read_only_database_refuses_writes_clearly(sqlite_template, tmp_path):
     with writable.app_context():
         from app.auth.services import create_user
         from app.db import db
-        from app.villages.services import create_village
+        from app.office.services import create_village
 
         create_user(create_village("马庄村", "MZ"), "admin", "long-password", "admin")
         db.session.commit()

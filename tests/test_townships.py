@@ -14,9 +14,8 @@ from app.catalogue.services import create_good
 from app.db import db
 from app.inspections.services import record_inspection
 from app.redemptions.services import LineRequest, redeem_goods
-from app.townships.models import Township
 from app.townships.services import create_township, create_township_user, move_village
-from app.villages.models import Village
+from app.villages.models import Township, Village
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from functools import wraps
 from flask import g, redirect, request, session, url_for
 
 from app.auth.models import User
+from app.auth.reach import may_write
 from app.auth.services import user_for_token
 from app.db import begin_write, db
 from app.errors import Forbidden, ReadOnly, Unauthorized, wants_json
-from app.scope import may_write
 
 # Methods that read: a read-only role may call them.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

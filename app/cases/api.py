@@ -24,13 +24,12 @@ from app.cases.schemas import (
 )
 from app.db import db, utcnow
 from app.errors import NotFound, ValidationFailed
+from app.figures import SummaryQuery, resolve_range
 from app.households.cards import qr_png
 from app.households.models import Household
 from app.photos import photo_response
-from app.reports.services import resolve_range
 from app.rules.cases import case_rules, category_name
 from app.scope import Scope, current_scope, utc_bounds
-from app.townships.schemas import SummaryQuery
 from app.villages.models import Village
 
 blp = Blueprint(

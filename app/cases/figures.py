@@ -25,7 +25,7 @@ from app.cases.models import (
     Case,
 )
 from app.db import db, utcnow
-from app.reports.services import rate
+from app.figures import rate
 from app.villages.models import Grid
 
 

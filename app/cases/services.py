@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from app.audit.services import CASE_SUPERVISED, record
 from app.auth.models import ADMIN, INSPECTOR, TOWNSHIP, User, UserGrid
+from app.auth.reach import may_write, reachable_villages
 from app.cases import transitions
 from app.cases.models import (
     AFTER,
@@ -26,7 +27,7 @@ from app.ledger.models import ISSUANCE, JournalKind
 from app.ledger.services import Leg, post, posting_accounts, reverse
 from app.photos import store_photo
 from app.rules.cases import CaseRules, case_rules
-from app.scope import day_start, local_date, may_write, reachable_villages, village_zone
+from app.scope import day_start, local_date, village_zone
 from app.villages.models import Village
 
 MAX_EXTENSION_HOURS = 15 * 24

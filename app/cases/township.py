@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from app.auth.decorators import role_required
 from app.auth.models import TOWNSHIP
+from app.auth.reach import reachable_villages
 from app.cases.api import add_event
 from app.cases.models import WORKING_STATES, Case
 from app.cases.views import bp, case_message, case_refusal, shown_case
 from app.db import db, utcnow
-from app.scope import reachable_villages
 from app.villages.models import Village
 
 # At most this many open cases on the page, the most overdue first.

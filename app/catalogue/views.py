@@ -25,11 +25,10 @@ from app.catalogue.api import (
     upload_picture,
     write_off,
 )
-from app.catalogue.labels import movement_kind_label
+from app.catalogue.labels import movement_kind_label, yuan
 from app.catalogue.models import Good
 from app.db import db
 from app.errors import DomainError, NotFound, ValidationFailed, refusal_message
-from app.reports.settlement import yuan
 from app.scope import current_scope
 
 bp = Blueprint("catalogue", __name__)

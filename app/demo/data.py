@@ -14,9 +14,10 @@ from app.db import db, utcnow
 from app.households.services import create_household
 from app.inspections.services import record_inspection
 from app.ledger.services import adjust, household_balance
+from app.office.services import create_village
 from app.redemptions.services import LineRequest, redeem_goods
 from app.villages.models import Village
-from app.villages.services import create_grid, create_village
+from app.villages.services import create_grid
 
 VILLAGE_NAME = "马庄村"
 VILLAGE_CODE = "MZ"

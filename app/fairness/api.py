@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 
 from app.actions import action, reading
 from app.auth.models import ADMIN, INSPECTOR, TOWNSHIP
+from app.auth.reach import reachable_villages
 from app.db import db
 from app.fairness import reports, spotchecks
 from app.fairness.anomalies import counts, find_flags
@@ -19,9 +20,8 @@ from app.fairness.schemas import (
     SpotCheckList,
     SpotCheckOut,
 )
-from app.reports.services import resolve_range
-from app.scope import Scope, current_scope, reachable_villages
-from app.townships.services import resolve_range as township_range
+from app.figures import resolve_range, resolve_villages_range
+from app.scope import Scope, current_scope
 from app.villages.models import Village
 
 blp = Blueprint(
@@ -145,7 +145,7 @@ def anomalies_report(args):
         village_ids = reachable_villages(user)
     else:
         village_ids = [current_scope(args.get("village_id")).village_id]
-    day_from, day_to = township_range(village_ids, args.get("day_from"), args.get("day_to"))
+    day_from, day_to = resolve_villages_range(village_ids, args.get("day_from"), args.get("day_to"))
     items: list[dict] = []
     villages = []
     for village_id in village_ids:

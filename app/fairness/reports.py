@@ -9,8 +9,8 @@ from app.appeals.services import appeal_counts
 from app.auth.models import INSPECTOR, User
 from app.db import db
 from app.fairness import anomalies, spotchecks
+from app.figures import rate
 from app.households.models import Household
-from app.reports.services import rate
 from app.rules.services import current_rules
 from app.villages.models import Grid
 

@@ -3,7 +3,7 @@
 from marshmallow import Schema, fields, validate
 
 from app.fairness.spotchecks import MAX_SIZE
-from app.reports.schemas import REPORT_DAY, RangeQuery
+from app.figures import REPORT_DAY, RangeQuery
 from app.schemas import Id, QueryId, Text, list_of
 
 

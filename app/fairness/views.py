@@ -14,9 +14,9 @@ from app.errors import DomainError, ValidationFailed, refusal_message
 from app.fairness import reports, spotchecks
 from app.fairness.api import check_spot_check_item, create_spot_check
 from app.fairness.models import SpotCheck
+from app.figures import resolve_range
 from app.households.models import Household
 from app.inspections.models import Inspection
-from app.reports.services import resolve_range
 from app.rules.services import current_rules
 from app.scope import current_scope
 from app.villages.services import list_grids

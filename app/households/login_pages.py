@@ -11,12 +11,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from app.actions import FormInvalid, page_error
-from app.auth.api import update_user
 from app.auth.decorators import role_required, start_session
 from app.auth.models import ADMIN, HOUSEHOLD, User
 from app.errors import DomainError, refusal_message
 from app.households.logins import WrongPassword, change_password, household_login
 from app.households.services import get_household
+from app.office.users_api import update_user
 from app.scope import current_scope
 
 bp = Blueprint("household_logins", __name__)

@@ -7,21 +7,21 @@ from flask_smorest import Blueprint
 
 from app.actions import reading
 from app.auth.models import ADMIN, STOREKEEPER, TOWNSHIP
+from app.auth.reach import reachable_villages
 from app.db import db
+from app.figures import RangeQuery, SummaryQuery, resolve_range, resolve_villages_range
 from app.reports import export_files, exports, services
 from app.reports import settlement as settlements
-from app.reports.schemas import RangeQuery, SummaryOut
-from app.scope import current_scope, reachable_villages
+from app.reports.schemas import SummaryOut
+from app.scope import current_scope
 from app.townships import services as township_services
-from app.townships.models import Township
 from app.townships.schemas import (
     SettlementOut,
     SettlementQuery,
-    SummaryQuery,
     VillageRows,
     VillagesQuery,
 )
-from app.villages.models import Village
+from app.villages.models import Township, Village
 
 blp = Blueprint(
     "reports_api",
@@ -83,9 +83,7 @@ def summary(args):
     `village_id` (another village answers 404).
     """
     scope = current_scope(args.get("village_id"))
-    day_from, day_to = services.resolve_range(
-        scope.village_id, args.get("day_from"), args.get("day_to")
-    )
+    day_from, day_to = resolve_range(scope.village_id, args.get("day_from"), args.get("day_to"))
     return services.summary(scope.village_id, day_from, day_to)
 
 
@@ -107,9 +105,7 @@ def villages(args):
     point of the three months ending with `to`'s month.
     """
     village_ids = reachable_villages(g.user)
-    day_from, day_to = township_services.resolve_range(
-        village_ids, args.get("day_from"), args.get("day_to")
-    )
+    day_from, day_to = resolve_villages_range(village_ids, args.get("day_from"), args.get("day_to"))
     return {
         "day_from": day_from,
         "day_to": day_to,
@@ -203,7 +199,7 @@ def export(args, what: str, fmt: str):
     account; households: every household, with its balance now and its figures over
     the range). CSV is UTF-8 with a byte order mark so that Excel opens it.
     """
-    day_from, day_to = services.resolve_range(
+    day_from, day_to = resolve_range(
         current_scope().village_id, args.get("day_from"), args.get("day_to")
     )
     village = db.session.get_one(Village, current_scope().village_id)

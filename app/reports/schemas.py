@@ -1,16 +1,6 @@
 """Reports API schemas."""
 
-from datetime import date
-
-from marshmallow import Schema, fields, validate
-
-from app.reports.services import MAX_RANGE_DAYS
-
-# Days a report may name: a day at either end of the calendar has no UTC bounds.
-FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
-REPORT_DAY = validate.Range(
-    min=FIRST_DAY, max=LAST_DAY, error=f"A day from {FIRST_DAY} to {LAST_DAY}."
-)
+from marshmallow import Schema, fields
 
 GRADES = {
     "description": "Inspections per grade: every grade of the rules in force, "
@@ -26,24 +16,6 @@ POINTS_ISSUED = (
     "Points credited to households by the range's inspections, minus the "
     "reversals of those credits: the points of its inspections not voided."
 )
-
-
-class RangeQuery(Schema):
-    day_from = fields.Date(
-        data_key="from",
-        validate=REPORT_DAY,
-        metadata={
-            "description": "First village day (YYYY-MM-DD); default: the first day of to's month."
-        },
-    )
-    day_to = fields.Date(
-        data_key="to",
-        validate=REPORT_DAY,
-        metadata={
-            "description": f"Last village day, inclusive; default: today. At most "
-            f"{MAX_RANGE_DAYS} days from `from`."
-        },
-    )
 
 
 class Grading(Schema):

@@ -29,7 +29,7 @@ from sqlalchemy.orm import aliased
 from app.auth.models import User
 from app.catalogue.models import Good
 from app.db import db
-from app.errors import ValidationFailed
+from app.figures import rate
 from app.households.models import Household
 from app.inspections.models import Inspection
 from app.ledger.expiry import expired_between
@@ -42,36 +42,10 @@ from app.reports.filters import (
     standing_inspections,
 )
 from app.rules.services import current_rules
-from app.scope import utc_bounds, village_today, village_zone
+from app.scope import utc_bounds, village_zone
 from app.villages.models import Grid
 
 ACTIVE = "active"
-
-MAX_RANGE_DAYS = 366
-
-
-def resolve_range(village_id: int, day_from: date | None, day_to: date | None) -> tuple[date, date]:
-    """Fill in a report's range and check it: at most MAX_RANGE_DAYS days, from <= to.
-
-    to defaults to the village's today, from to the first day of to's month.
-    """
-    day_to = day_to or village_today(village_id)
-    day_from = day_from or day_to.replace(day=1)
-    if day_from > day_to:
-        raise ValidationFailed(
-            "The range starts after it ends.", errors={"from": ["Must not be after to."]}
-        )
-    if (day_to - day_from).days + 1 > MAX_RANGE_DAYS:
-        raise ValidationFailed(
-            f"A report covers at most {MAX_RANGE_DAYS} days.",
-            errors={"to": [f"At most {MAX_RANGE_DAYS} days after from."]},
-        )
-    return day_from, day_to
-
-
-def rate(part: int, whole: int) -> float:
-    """Return part / whole rounded to 4 places, 0 when whole is 0."""
-    return round(part / whole, 4) if whole else 0.0
 
 
 @dataclass

@@ -17,6 +17,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 from sqlalchemy import func, select
 
+from app.catalogue.labels import yuan
 from app.db import db
 from app.errors import ValidationFailed
 from app.households.sheets import register_fonts
@@ -130,12 +131,6 @@ def cost_per_point(village_id: int, year: int, month: int) -> float:
 def owed_cents(outstanding: int, per_point: float) -> int:
     """Return what the outstanding points would cost in goods, in whole fen."""
     return round(outstanding * per_point)
-
-
-def yuan(cents: int) -> str:
-    """Show fen as yuan with two decimals."""
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100:,}.{abs(cents) % 100:02d}"
 
 
 def render_settlement_pdf(

@@ -14,6 +14,7 @@ from app.auth.models import ADMIN
 from app.db import db, reads_may_lag
 from app.errors import DomainError
 from app.fairness.reports import village_agreement
+from app.figures import MAX_RANGE_DAYS, resolve_range
 from app.reports import board as boards
 from app.reports import charts, dashboard, export_files, exports, services
 from app.reports.expiry_views import expiring_this_month
@@ -175,9 +176,7 @@ def _day(text: str | None) -> date | None:
 
 def _range(village_id: int) -> tuple[date, date]:
     """The range the query asks for (default: this month so far), checked as the API checks it."""
-    return services.resolve_range(
-        village_id, _day(request.args.get("from")), _day(request.args.get("to"))
-    )
+    return resolve_range(village_id, _day(request.args.get("from")), _day(request.args.get("to")))
 
 
 @bp.get("/admin/reports")
@@ -202,7 +201,7 @@ def reports_page():
             message=_(
                 "Choose a range that starts on or before its last day and covers at most "
                 "%(n)d days.",
-                n=services.MAX_RANGE_DAYS,
+                n=MAX_RANGE_DAYS,
             ),
             day_from=_day(request.args.get("from")) or this_month,
             day_to=_day(request.args.get("to")) or today,

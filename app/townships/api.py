@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 
 from app.actions import reading
 from app.auth.models import ADMIN, TOWNSHIP
-from app.scope import reachable_villages
+from app.auth.reach import reachable_villages
 from app.townships import services
 from app.townships.schemas import VillageList
 

@@ -14,12 +14,13 @@ from datetime import date, datetime
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 
 from app.db import db
+from app.figures import rate
 from app.households.models import Household
 from app.inspections.models import Inspection
 from app.ledger.models import HOUSEHOLD, Account
 from app.redemptions.models import Redemption, RedemptionLine
 from app.reports.dashboard import month_bounds
-from app.reports.services import ACTIVE, rate
+from app.reports.services import ACTIVE
 from app.reports.settlement import COST_MONTHS, Settlement, SettlementLine, owed_cents, shift
 from app.scope import utc_bounds, zone
 

@@ -2,7 +2,7 @@
 
 from marshmallow import Schema, fields, validate
 
-from app.reports.schemas import RangeQuery
+from app.figures import RangeQuery
 from app.schemas import QueryId
 
 MONTH_PATTERN = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="A month as YYYY-MM.")
@@ -18,10 +18,6 @@ class VillageOut(Schema):
 
 class VillageList(Schema):
     items = fields.List(fields.Nested(VillageOut))
-
-
-class SummaryQuery(RangeQuery):
-    village_id = QueryId()
 
 
 class VillagesQuery(RangeQuery):

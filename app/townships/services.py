@@ -8,16 +8,14 @@ from app.auth.models import TOWNSHIP, User
 from app.auth.schemas import has_control_or_invisible
 from app.auth.services import _check_password, hash_password
 from app.cases.figures import village_case_rates
-from app.db import db, utcnow
+from app.db import db
 from app.errors import ValidationFailed
 from app.households.models import Household
-from app.reports import services as reports
 from app.reports.services import ACTIVE, outstanding
 from app.reports.settlement import cost_per_point, owed_cents
 from app.scope import utc_bounds, zone
 from app.townships import figures
-from app.townships.models import Township
-from app.villages.models import Village
+from app.villages.models import Township, Village
 from app.villages.services import by_code, check_code_free, checked_name_and_code
 
 
@@ -152,13 +150,3 @@ def _case_rates(villages: list[Village], day_from: date, day_to: date) -> dict[i
         start, end = utc_bounds(zone(name or None), day_from, day_to)
         rates.update(village_case_rates(ids, start, end))
     return rates
-
-
-def resolve_range(
-    village_ids: list[int], day_from: date | None, day_to: date | None
-) -> tuple[date, date]:
-    """Fill in and check a range over villages: today is the first village's (UTC if none)."""
-    if not village_ids:
-        # No village to ask what day it is: a township of none reads an empty range.
-        day_to = day_to or utcnow().date()
-    return reports.resolve_range(village_ids[0] if village_ids else 0, day_from, day_to)

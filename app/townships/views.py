@@ -12,6 +12,8 @@ from openpyxl.styles import Font
 
 from app.auth.decorators import role_required
 from app.auth.models import TOWNSHIP
+from app.auth.reach import reachable_villages
+from app.catalogue.labels import yuan
 from app.db import db, reads_may_lag
 from app.errors import ValidationFailed
 from app.fairness.reports import flag_counts
@@ -19,10 +21,10 @@ from app.reports import charts
 from app.reports import settlement as settlements
 from app.reports.board import percent
 from app.reports.dashboard import month_bounds
-from app.scope import current_scope, reachable_villages, village_today
+from app.scope import current_scope, village_today
 from app.townships import services
 from app.townships.boards import render_township_board
-from app.townships.models import Township
+from app.villages.models import Township
 
 bp = Blueprint("townships", __name__)
 
@@ -122,7 +124,7 @@ def dashboard_page():
         chart=_chart(months),
         months=months,
         percent=percent,
-        yuan=settlements.yuan,
+        yuan=yuan,
     )
 
 

@@ -1,4 +1,4 @@
-"""Villages and grids."""
+"""The places: townships, their villages, and the villages' grids."""
 
 from datetime import datetime
 
@@ -6,11 +6,21 @@ from sqlalchemy import ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Model, utcnow
-from app.townships.models import Township  # noqa: F401  (villages point at townships)
 from app.types import UTCDateTime
 
 # "Today" in a village whose time zone was never set (API.md).
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+class Township(Model):
+    """A township (乡镇/街道): groups villages, funds their shops and reads their figures."""
+
+    __tablename__ = "townships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Village(Model):

@@ -1,20 +1,16 @@
-"""Villages and their grids."""
+"""The places: villages, townships and grids, found by their codes and numbers.
 
-from dataclasses import dataclass
+Founding a village (its accounts and its rules too) is app/office/services.py's.
+"""
+
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 
 from app.audit.services import GRID_CREATED, GRID_RENAMED, record
-from app.auth.models import INSPECTOR, User, UserGrid
 from app.db import db
 from app.errors import NotFound, ValidationFailed
-from app.households.models import Household
-from app.ledger.services import open_village_accounts
-from app.rules.services import create_default_rules
-from app.townships.models import Township
-from app.villages.models import DEFAULT_TIMEZONE, Grid, Village
+from app.villages.models import Grid, Township, Village
 
 # Villages and townships are both named by a short code, unique among their kind.
 Coded = TypeVar("Coded", Village, Township)
@@ -42,23 +38,6 @@ def by_code(model: type[Coded], kind: str, code: str) -> Coded:
     if found is None:
         raise NotFound(f"No {kind} with code {code!r}.")
     return found
-
-
-def create_village(name: str, code: str, timezone: str = DEFAULT_TIMEZONE) -> Village:
-    """Create a village with its system accounts."""
-    name, code = checked_name_and_code("village", name, code, "MZ")
-    try:
-        ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationFailed(f"Unknown time zone {timezone!r}.") from None
-    check_code_free(Village, "village", code)
-    village = Village(name=name, code=code, timezone=timezone)
-    db.session.add(village)
-    db.session.flush()
-    open_village_accounts(village.id)
-
-    create_default_rules(village.id)
-    return village
 
 
 def village_by_code(code: str) -> Village:
@@ -110,53 +89,6 @@ def rename_grid(grid: Grid, name: str, *, actor_id: int | None = None) -> Grid:
         {"name": name, "changes": {"name": {"old": old, "new": name}}},
     )
     return grid
-
-
-@dataclass(frozen=True)
-class GridOverview:
-    """A grid as the admin's grids page shows it."""
-
-    grid: Grid
-    inspectors: list[str]  # the usernames of the inspectors assigned to it
-    households: int  # its households that have not moved away
-
-
-def grid_overview(village_id: int) -> list[GridOverview]:
-    """Return the village's grids with their assigned inspectors and household counts."""
-    grids = list_grids(village_id)
-    counts = dict(
-        db.session.execute(
-            select(Household.grid_id, func.count(Household.id))
-            .where(Household.village_id == village_id, Household.status == "active")
-            .group_by(Household.grid_id)
-        ).all()
-    )
-    inspectors: dict[int, list[str]] = {}
-    for grid_id, username in db.session.execute(
-        select(UserGrid.grid_id, User.username)
-        .join(User, User.id == UserGrid.user_id)
-        .where(User.village_id == village_id, User.role == INSPECTOR, User.active.is_(True))
-        .order_by(User.username)
-    ):
-        inspectors.setdefault(grid_id, []).append(username)
-    return [GridOverview(g, inspectors.get(g.id, []), counts.get(g.id, 0)) for g in grids]
-
-
-def whole_village_inspectors(village_id: int) -> list[str]:
-    """Return the active inspectors assigned to no grid: they work the whole village."""
-    assigned = select(UserGrid.user_id)
-    return list(
-        db.session.scalars(
-            select(User.username)
-            .where(
-                User.village_id == village_id,
-                User.role == INSPECTOR,
-                User.active.is_(True),
-                User.id.not_in(assigned),
-            )
-            .order_by(User.username)
-        )
-    )
 
 
 def list_grids(village_id: int) -> list[Grid]:

@@ -2,12 +2,12 @@
 
 from flask_smorest import Blueprint
 
-from app.audit import services
 from app.audit.models import AuditEvent
 from app.audit.schemas import AuditList, AuditQuery
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN
 from app.errors import ValidationFailed
+from app.office.services import list_events
 from app.scope import current_scope, utc_bounds
 
 blp = Blueprint(
@@ -50,7 +50,7 @@ def list_audit_events(args):
     zone = scope.zone
     start = utc_bounds(zone, day_from, day_from)[0] if day_from else None
     end = utc_bounds(zone, day_to, day_to)[1] if day_to else None
-    page = services.list_events(
+    page = list_events(
         village_id,
         action=args.get("action"),
         actor_id=args.get("actor_id"),

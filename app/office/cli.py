@@ -1,4 +1,4 @@
-"""flask users ..."""
+"""flask villages ... and flask users ...: founding a village, and its users."""
 
 import sys
 
@@ -10,7 +10,34 @@ from app.auth.services import create_user, set_active, user_by_username
 from app.db import db
 from app.errors import DomainError
 from app.households.services import get_household
+from app.office.services import create_village
+from app.townships.services import create_township_user, move_village, township_by_code
+from app.villages.models import DEFAULT_TIMEZONE
 from app.villages.services import village_by_code
+
+villages_cli = AppGroup("villages", help="Manage villages.")
+
+
+@villages_cli.command("create")
+@click.argument("name")
+@click.option("--code", required=True, help="Short code, printed on cards (e.g. MZ).")
+@click.option(
+    "--tz", "timezone", default=DEFAULT_TIMEZONE, show_default=True, help="The village's time zone."
+)
+@click.option("--township", "township_code", help="The code of the township it belongs to.")
+def villages_create(name: str, code: str, timezone: str, township_code: str | None) -> None:
+    """Create a village with its system accounts."""
+    try:
+        township = township_by_code(township_code) if township_code else None
+        village = create_village(name, code, timezone)
+        if township is not None:
+            move_village(village, township)
+        db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.detail) from None
+    click.echo(f"Created village {village.name} ({village.code}), id {village.id}.")
+
 
 users_cli = AppGroup("users", help="Manage users.")
 
@@ -26,7 +53,7 @@ users_cli = AppGroup("users", help="Manage users.")
     type=int,
     help="The household id (required for the household role).",
 )
-def create(
+def users_create(
     username: str,
     role: str,
     village_code: str | None,
@@ -57,8 +84,6 @@ def create(
 
 
 def _create_township_user(username: str, township_code: str, password: str) -> None:
-    from app.townships.services import create_township_user, township_by_code
-
     try:
         township = township_by_code(township_code)
         user = create_township_user(township, username, password)

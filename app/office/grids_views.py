@@ -10,9 +10,10 @@ from app.actions import page_error, redirect_to, refused_to
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN
 from app.errors import DomainError, refusal_message
+from app.office.grids_api import create_grid, rename_grid
+from app.office.services import grid_overview, whole_village_inspectors
 from app.scope import current_scope
 from app.villages import services
-from app.villages.api import create_grid, rename_grid
 
 bp = Blueprint("villages", __name__)
 
@@ -34,8 +35,8 @@ def _grids_page(*, message: str | None = None, status: int = 200, typed: str = "
     village_id = current_scope().village_id
     return render_template(
         "villages/grids.html",
-        grids=services.grid_overview(village_id),
-        whole_village=services.whole_village_inspectors(village_id),
+        grids=grid_overview(village_id),
+        whole_village=whole_village_inspectors(village_id),
         message=message or refusal_message(request.args.get("refused")),
         saved=request.args.get("saved"),
         typed=typed,

@@ -16,6 +16,7 @@ from app.auth.decorators import role_required
 from app.auth.models import ADMIN
 from app.db import db
 from app.households.models import Household
+from app.office.services import list_events
 from app.scope import current_scope
 from app.villages.models import Grid
 
@@ -377,7 +378,7 @@ def audit_page():
         action = ""
     page = max(1, min(request.args.get("page", 1, type=int), 100_000))
     village_id = current_scope().village_id
-    result = services.list_events(
+    result = list_events(
         village_id,
         action=action or None,
         limit=PER_PAGE,
