@@ -14,7 +14,7 @@ from app.auth.decorators import role_required
 from app.auth.models import TOWNSHIP
 from app.db import db, reads_may_lag
 from app.errors import ValidationFailed
-from app.fairness.reports import flag_counts
+from app.fairness.counts import flag_counts_of
 from app.reports import charts
 from app.reports import settlement as settlements
 from app.reports.board import percent
@@ -109,7 +109,8 @@ def dashboard_page():
     by_village = services.village_settlements(village_ids, today.year, today.month)
     settled = [(row, by_village[row["village_id"]]) for row in rows]
     months = _months(village_ids, today)
-    flags = [(row, flag_counts(row["village_id"], first, today)) for row in rows]
+    counts = flag_counts_of(village_ids, first, today)
+    flags = [(row, counts[row["village_id"]]) for row in rows]
     return render_template(
         "townships/dashboard.html",
         flags=flags,
