@@ -82,8 +82,9 @@ def _scoped(query: Select, column: Any, village_id: int | None) -> Select:
 
     One village's checks filter every table they read by its own village_id, entries
     too (0019), so that each side of every join is the village's rows whatever the
-    county holds (issue 32), and join rows of one village only: an entry or a transfer
-    that names another village than its account's is not counted there, in both modes.
+    county holds (issue 32). An account's sums, a transfer's account and journal and a
+    negative entry's account are joined on the village too, in both modes: a row that
+    names another village than its account's is not counted as that account's.
     """
     return query.where(column == village_id) if village_id is not None else query
 
