@@ -26,6 +26,7 @@ from sqlalchemy import (
     Insert,
     Integer,
     MetaData,
+    Numeric,
     Select,
     Table,
     Text,
@@ -333,6 +334,29 @@ def _contains_text(element: ContainsText, compiler: SQLCompiler, **kw: Any) -> s
 @compiles(ContainsText, "postgresql")
 def _contains_text_folded(element: ContainsText, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.column.ilike(element.pattern, escape="\\"), **kw)
+
+
+class microseconds_between(FunctionElement):  # noqa: N801 (used as a SQL function)
+    """end - start in whole microseconds, exactly on both engines: (start, end) columns."""
+
+    inherit_cache = True
+    type = Numeric()
+
+
+@compiles(microseconds_between, "postgresql")
+def _microseconds_pg(element: microseconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"((EXTRACT(EPOCH FROM {end}) - EXTRACT(EPOCH FROM {start})) * 1000000)"
+
+
+@compiles(microseconds_between)
+def _microseconds_sqlite(element: microseconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    # SQLite keeps UTC as 'YYYY-MM-DD HH:MM:SS.ffffff': whole seconds, then the digits after.
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return (
+        f"((strftime('%s', {end}) - strftime('%s', {start})) * 1000000"
+        f" + CAST(substr({end}, 21) AS INTEGER) - CAST(substr({start}, 21) AS INTEGER))"
+    )
 
 
 M = TypeVar("M", bound=Base)

@@ -12,10 +12,15 @@ points are not posted, the ledger's volume is the history's). `ledger verify` is
 proof that the ledger keeps its rules.
 """
 
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from unittest import mock
 
 from sqlalchemy import text
 
+from app.auth import services as auth_services
 from app.auth.models import ADMIN, INSPECTOR, STOREKEEPER
 from app.auth.services import create_user
 from app.catalogue.services import create_good
@@ -23,6 +28,7 @@ from app.db import db, utcnow
 from app.ledger.models import ADJUSTMENT
 from app.ledger.services import system_account_id
 from app.office.services import create_village
+from app.townships import services as township_services
 from app.townships.services import create_township, create_township_user, move_village
 from bench.seed import (
     CREDIT,
@@ -56,8 +62,27 @@ def username(role: str, code: str) -> str:
     return f"{role}-{code.lower()}"
 
 
+@contextmanager
+def _one_password_hash() -> Iterator[None]:
+    """Hash the bench's one password once: scrypt is most of a village's creation.
+
+    The users are made by the app's service all the same; only the hash is reused.
+    """
+    cached = functools.cache(auth_services.hash_password)
+    with (
+        mock.patch.object(auth_services, "hash_password", cached),
+        mock.patch.object(township_services, "hash_password", cached),
+    ):
+        yield
+
+
 def create_county(villages: int, townships: int, grids: int) -> list[BenchVillage]:
     """The townships, their villages (staff, a good, grids), a township user each."""
+    with _one_password_hash():
+        return _create_county(villages, townships, grids)
+
+
+def _create_county(villages: int, townships: int, grids: int) -> list[BenchVillage]:
     towns = [create_township(f"Bench township {t + 1}", f"T{t + 1:02d}") for t in range(townships)]
     for town in towns:
         create_township_user(town, username("township", town.code), PASSWORD)
@@ -103,27 +128,46 @@ def seed_county(
         at=year_ago,
     )
     db.session.commit()
-    entries = _seed_history(county, per_village, movements)
-    _seed_grades(inspect_every)
+    with _without_keys("journals", "transfers", "entries", "inspections"):
+        entries = _seed_history(county, per_village, movements)
+        _seed_grades(inspect_every)
     return County(county, per_village, movements, entries)
 
 
-def _ledger_keys() -> tuple[list, list]:
-    tables = "('journals'::regclass, 'transfers'::regclass, 'entries'::regclass)"
-    foreign_keys = db.session.execute(
+@contextmanager
+def _without_keys(*tables: str) -> Iterator[None]:
+    """Drop the tables' foreign keys, unique constraints and indexes (primary keys aside),
+    and make them again after the block: one sort and one check of each over the whole
+    table, not one index entry and one foreign-key lookup per row inserted."""
+    names = ", ".join(f"'{table}'::regclass" for table in tables)
+    constraints = db.session.execute(
         text(
-            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-            f"FROM pg_constraint WHERE contype = 'f' AND conrelid IN {tables}"
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), contype "
+            f"FROM pg_constraint WHERE contype IN ('f', 'u') AND conrelid IN ({names}) "
+            "ORDER BY contype DESC"  # unique constraints are made again before foreign keys
         )
     ).all()
     indexes = db.session.execute(
         text(
             "SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
             "JOIN pg_class c ON c.oid = i.indexrelid "
-            f"WHERE i.indrelid IN {tables} AND NOT i.indisunique"
+            f"WHERE i.indrelid IN ({names}) AND NOT i.indisprimary "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)"
         )
     ).all()
-    return list(foreign_keys), list(indexes)
+    for table, name, _definition, _kind in sorted(constraints, key=lambda c: c[3]):
+        db.session.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+    for name, _definition in indexes:
+        db.session.execute(text(f'DROP INDEX "{name}"'))
+    db.session.commit()
+    yield
+    db.session.execute(text("SET maintenance_work_mem = '512MB'"))
+    for _name, definition in indexes:
+        db.session.execute(text(definition))
+    for table, name, definition, _kind in constraints:
+        db.session.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
+    db.session.execute(text("RESET maintenance_work_mem"))
+    db.session.commit()
 
 
 def _seed_history(county: list[BenchVillage], per_village: int, movements: int) -> int:
@@ -168,11 +212,6 @@ def _seed_history(county: list[BenchVillage], per_village: int, movements: int) 
     after = f"({CREDIT} * s.k - {CREDIT + DEBIT} * (s.k / 4))"
     before = f"({CREDIT} * (s.k - 1) - {CREDIT + DEBIT} * ((s.k - 1) / 4))"
     params = dict(j0=j0, t0=t0, at=utcnow())
-    foreign_keys, indexes = _ledger_keys()
-    for table, name, _definition in foreign_keys:
-        db.session.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
-    for name, _definition in indexes:
-        db.session.execute(text(f'DROP INDEX "{name}"'))
     admins = {v.id: v.admin_id for v in county}
     db.session.execute(
         text("CREATE TEMP TABLE bench_admins (village_id bigint, admin_id bigint) ON COMMIT DROP")
@@ -236,11 +275,6 @@ def _seed_history(county: list[BenchVillage], per_village: int, movements: int) 
         count=movements * per_village,
     )
     _move_sequences("journals", "transfers")
-    db.session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
-    for _name, definition in indexes:
-        db.session.execute(text(definition))
-    for table, name, definition in foreign_keys:
-        db.session.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'))
     db.session.commit()
     return 2 * total
 

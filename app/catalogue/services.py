@@ -420,13 +420,12 @@ def low_stock(village_id: int) -> list[Good]:
 def verify_stock(village_id: int | None = None) -> list[Problem]:
     """Check each good's stock equals the sum of its movements, and each chain adds up."""
     problems: list[Problem] = []
-    sums = (
-        select(
-            StockMovement.good_id, func.coalesce(func.sum(StockMovement.quantity), 0).label("total")
-        )
-        .group_by(StockMovement.good_id)
-        .subquery()
+    movements = select(
+        StockMovement.good_id, func.coalesce(func.sum(StockMovement.quantity), 0).label("total")
     )
+    if village_id is not None:  # the village's movements only, not the county's (issue 32)
+        movements = movements.where(StockMovement.village_id == village_id)
+    sums = movements.group_by(StockMovement.good_id).subquery()
     query = select(Good.id, Good.name, Good.stock, func.coalesce(sums.c.total, 0)).outerjoin(
         sums, sums.c.good_id == Good.id
     )

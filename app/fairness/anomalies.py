@@ -36,7 +36,7 @@ from sqlalchemy import select
 
 from app.db import db
 from app.inspections.models import Inspection
-from app.rules.services import current_rules
+from app.rules.services import Rules, current_rules
 
 MIN_GRADES = 30
 TOP_Z = 3.09
@@ -101,9 +101,28 @@ def graded_in(village_id: int, day_from: date, day_to: date) -> list[Graded]:
     return [Graded(*row) for row in rows]
 
 
-def top_grade(village_id: int) -> str:
-    rules = current_rules(village_id)
+def top_grade_of(rules: Rules) -> str:
+    """The grade of the most points in the rules."""
     return max(rules.grades, key=lambda g: g.points).grade
+
+
+def top_grade(village_id: int) -> str:
+    return top_grade_of(current_rules(village_id))
+
+
+def top_share_z(n1: int, k1: int, n2: int, k2: int) -> float | None:
+    """The z of k1 top grades of n1 against k2 of n2 when it flags, else None.
+
+    Shared with app/fairness/counts.py, which counts the flags of many villages.
+    """
+    if n1 < MIN_GRADES or n2 < MIN_GRADES:
+        return None
+    p1, p2, pooled = k1 / n1, k2 / n2, (k1 + k2) / (n1 + n2)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    if se == 0:
+        return None
+    z = (p1 - p2) / se
+    return z if z >= TOP_Z and p1 - p2 >= TOP_MIN_GAP else None
 
 
 def top_grade_share(graded: Sequence[Graded], top: str) -> list[Flag]:
@@ -115,16 +134,11 @@ def top_grade_share(graded: Sequence[Graded], top: str) -> list[Flag]:
         for inspector_id, own in by_inspector.items():
             others = [g for i, rows in by_inspector.items() if i != inspector_id for g in rows]
             n1, n2 = len(own), len(others)
-            if n1 < MIN_GRADES or n2 < MIN_GRADES:
-                continue
             k1 = sum(g.grade == top for g in own)
             k2 = sum(g.grade == top for g in others)
-            p1, p2, pooled = k1 / n1, k2 / n2, (k1 + k2) / (n1 + n2)
-            se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-            if se == 0:
-                continue
-            z = (p1 - p2) / se
-            if z >= TOP_Z and p1 - p2 >= TOP_MIN_GAP:
+            z = top_share_z(n1, k1, n2, k2)
+            if z is not None:
+                p1, p2 = k1 / n1, k2 / n2
                 flags.append(
                     Flag(
                         "top_grade_share",
@@ -173,17 +187,26 @@ def too_fast(graded: Sequence[Graded]) -> list[Flag]:
     return flags
 
 
-def _spread(graded: Sequence[Graded]) -> float:
-    """The standard deviation of points over the range's grades (at least 0.5)."""
-    if len(graded) < 2:
+def spread_of(n: int, total: int, squares: int) -> float:
+    """The standard deviation of n grades' points (at least 0.5), from their sum and the
+    sum of their squares: exact integers, so that any grouping of the grades agrees."""
+    if n < 2:
         return 0.5
-    mean = sum(g.points for g in graded) / len(graded)
-    variance = sum((g.points - mean) ** 2 for g in graded) / (len(graded) - 1)
+    variance = (n * squares - total * total) / (n * (n - 1))
     return max(math.sqrt(variance), 0.5)
 
 
+def is_favoured(own: tuple[int, int], others: tuple[int, int], spread: float) -> bool:
+    """Whether (grades, points) from one inspector stand out of the others' (grades, points)."""
+    if own[0] < FAVOUR_MIN or others[0] < FAVOUR_MIN:
+        return False
+    gap = own[1] / own[0] - others[1] / others[0]
+    z = gap / (spread * math.sqrt(1 / own[0] + 1 / others[0]))
+    return gap >= FAVOUR_GAP and z >= FAVOUR_Z
+
+
 def favoured_household(graded: Sequence[Graded]) -> list[Flag]:
-    spread = _spread(graded)
+    spread = spread_of(len(graded), sum(g.points for g in graded), sum(g.points**2 for g in graded))
     by_household: dict[int, dict[int, list[Graded]]] = defaultdict(lambda: defaultdict(list))
     for g in graded:
         by_household[g.household_id][g.inspector_id].append(g)
@@ -191,13 +214,9 @@ def favoured_household(graded: Sequence[Graded]) -> list[Flag]:
     for household_id, by_inspector in by_household.items():
         for inspector_id, own in by_inspector.items():
             others = [g for i, rows in by_inspector.items() if i != inspector_id for g in rows]
-            if len(own) < FAVOUR_MIN or len(others) < FAVOUR_MIN:
-                continue
-            mean_own = sum(g.points for g in own) / len(own)
-            mean_others = sum(g.points for g in others) / len(others)
-            gap = mean_own - mean_others
-            z = gap / (spread * math.sqrt(1 / len(own) + 1 / len(others)))
-            if gap >= FAVOUR_GAP and z >= FAVOUR_Z:
+            points, others_points = sum(g.points for g in own), sum(g.points for g in others)
+            if is_favoured((len(own), points), (len(others), others_points), spread):
+                mean_own, mean_others = points / len(own), others_points / len(others)
                 flags.append(
                     Flag(
                         "favoured_household",
@@ -223,11 +242,7 @@ def late_arrivals(graded: Sequence[Graded]) -> list[Flag]:
     flags = []
     for inspector_id, rows in by_inspector.items():
         late = [g for g in rows if is_late(g)]
-        if (
-            len(rows) >= LATE_MIN_GRADES
-            and len(late) >= LATE_MIN_COUNT
-            and len(late) / len(rows) >= LATE_SHARE
-        ):
+        if late_flagged(len(rows), len(late)):
             flags.append(
                 Flag(
                     "late_arrivals",
@@ -241,6 +256,11 @@ def late_arrivals(graded: Sequence[Graded]) -> list[Flag]:
                 )
             )
     return flags
+
+
+def late_flagged(grades: int, late: int) -> bool:
+    """Whether an inspector's late grades, of all their grades, raise a flag."""
+    return grades >= LATE_MIN_GRADES and late >= LATE_MIN_COUNT and late / grades >= LATE_SHARE
 
 
 def is_late(g: Graded) -> bool:

@@ -102,8 +102,3 @@ def village_agreement(village_id: int, day_from: date, day_to: date) -> spotchec
         total.checked += one.checked
         total.agreed += one.agreed
     return total
-
-
-def flag_counts(village_id: int, day_from: date, day_to: date) -> dict[str, int]:
-    """How many flags of each kind the village has over the range: no names."""
-    return anomalies.counts(anomalies.find_flags(village_id, day_from, day_to))

@@ -243,11 +243,10 @@ def verify_inspections(village_id: int | None = None) -> list[Problem]:
     """Check each inspection's points against its journal, and voids against reversals."""
     from app.ledger.models import Journal, Transfer
 
-    credited = (
-        select(Transfer.journal_id, func.sum(Transfer.amount).label("total"))
-        .group_by(Transfer.journal_id)
-        .subquery()
-    )
+    sums = select(Transfer.journal_id, func.sum(Transfer.amount).label("total"))
+    if village_id is not None:  # the village's transfers only, not the county's (issue 32)
+        sums = sums.where(Transfer.village_id == village_id)
+    credited = sums.group_by(Transfer.journal_id).subquery()
     query = (
         select(
             Inspection.id,

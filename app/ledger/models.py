@@ -129,7 +129,8 @@ class Entry(Model):
     version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id"), index=True)
     journal_id: Mapped[int] = mapped_column(ForeignKey("journals.id"), index=True)
-    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    # Indexed (0019): one village's verify reads its own entries, whatever the county holds.
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
     delta: Mapped[int] = mapped_column(BigInteger)
     balance_after: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, or_, select, true
+from sqlalchemy import Connection, Select, func, or_, select
 
 from app.db import snapshot_connection
 from app.ledger.models import EXPIRY, HOUSEHOLD, Account, Entry, Journal, JournalKind, Transfer
@@ -78,32 +78,37 @@ Check = Callable[[Connection, int | None], list[Problem]]
 
 
 def _scoped(query: Select, column: Any, village_id: int | None) -> Select:
-    return query.where(column == village_id) if village_id is not None else query
+    """Scope a query to one village by a table's own village_id (each has an index on it).
 
-
-def _of_accounts(query: Select, column: Any, village_id: int | None) -> Select:
-    """Scope by an account id column to the village's accounts (an index's way in).
-
-    One village's verify then reads its own rows through the indexes on account ids,
-    not every row of the county (entries have no index on village_id): issue 32.
+    One village's checks filter every table they read by its own village_id, entries
+    too (0019), so that each side of every join is the village's rows whatever the
+    county holds (issue 32). An account's sums, a transfer's account and journal and a
+    negative entry's account are joined on the village too, in both modes: a row that
+    names another village than its account's is not counted as that account's.
     """
-    if village_id is None:
-        return query
-    return query.where(column.in_(select(Account.id).where(Account.village_id == village_id)))
+    return query.where(column == village_id) if village_id is not None else query
 
 
 def invalid_transfers(connection: Connection, village_id: int | None) -> list[Problem]:
     """Every transfer moves a positive amount between two accounts of its village."""
+    # Outer joins on the village too: an account or a journal of another village is
+    # missing, and one village's verify reads only its own accounts and journals.
     query = (
         select(Transfer.id, Transfer.amount)
-        .join(Account, Account.id == Transfer.debit_account_id)
-        .join(Journal, Journal.id == Transfer.journal_id)
+        .outerjoin(
+            Account,
+            (Account.id == Transfer.debit_account_id) & (Account.village_id == Transfer.village_id),
+        )
+        .outerjoin(
+            Journal,
+            (Journal.id == Transfer.journal_id) & (Journal.village_id == Transfer.village_id),
+        )
         .where(
             or_(
                 Transfer.amount <= 0,
                 Transfer.debit_account_id == Transfer.credit_account_id,
-                Account.village_id != Transfer.village_id,
-                Journal.village_id != Transfer.village_id,
+                Account.id.is_(None),
+                Journal.id.is_(None),
             )
         )
     )
@@ -134,21 +139,16 @@ def empty_journals(connection: Connection, village_id: int | None) -> list[Probl
 
 def unbalanced_transfers(connection: Connection, village_id: int | None) -> list[Problem]:
     """Every transfer has its two mirror entries, which move its amount."""
-    entry_sums = (
+    entry_sums = _scoped(
         select(
             Entry.transfer_id,
             func.count().label("n"),
             func.sum(Entry.delta).label("total"),
             func.sum(func.abs(Entry.delta)).label("moved"),
-        )
-        .where(
-            Entry.transfer_id.in_(_scoped(select(Transfer.id), Transfer.village_id, village_id))
-            if village_id is not None
-            else true()
-        )
-        .group_by(Entry.transfer_id)
-        .subquery()
-    )
+        ).group_by(Entry.transfer_id),
+        Entry.village_id,
+        village_id,
+    ).subquery()
     query = (
         select(Transfer.id, Transfer.journal_id, entry_sums.c.n, entry_sums.c.total)
         .outerjoin(entry_sums, entry_sums.c.transfer_id == Transfer.id)
@@ -174,30 +174,40 @@ def unbalanced_transfers(connection: Connection, village_id: int | None) -> list
     ]
 
 
+def _same_account(sums: Any) -> Any:
+    """Join an account to its sums of the same village (rows naming another are not its)."""
+    return (sums.c.account_id == Account.id) & (sums.c.village_id == Account.village_id)
+
+
 def account_totals(connection: Connection, village_id: int | None) -> list[Problem]:
     """Each account's cached balance and version equal its entries and its transfers."""
-    by_entries = _of_accounts(
+    by_entries = _scoped(
         select(
             Entry.account_id,
+            Entry.village_id,
             func.count().label("n"),
             func.sum(Entry.delta).label("total"),
             func.max(Entry.version).label("top"),
-        ).group_by(Entry.account_id),
-        Entry.account_id,
+        ).group_by(Entry.account_id, Entry.village_id),
+        Entry.village_id,
         village_id,
     ).subquery()
-    credits = _of_accounts(
+    credits = _scoped(
         select(
-            Transfer.credit_account_id.label("account_id"), func.sum(Transfer.amount).label("total")
-        ).group_by(Transfer.credit_account_id),
-        Transfer.credit_account_id,
+            Transfer.credit_account_id.label("account_id"),
+            Transfer.village_id,
+            func.sum(Transfer.amount).label("total"),
+        ).group_by(Transfer.credit_account_id, Transfer.village_id),
+        Transfer.village_id,
         village_id,
     ).subquery()
-    debits = _of_accounts(
+    debits = _scoped(
         select(
-            Transfer.debit_account_id.label("account_id"), func.sum(Transfer.amount).label("total")
-        ).group_by(Transfer.debit_account_id),
-        Transfer.debit_account_id,
+            Transfer.debit_account_id.label("account_id"),
+            Transfer.village_id,
+            func.sum(Transfer.amount).label("total"),
+        ).group_by(Transfer.debit_account_id, Transfer.village_id),
+        Transfer.village_id,
         village_id,
     ).subquery()
     query = (
@@ -211,9 +221,9 @@ def account_totals(connection: Connection, village_id: int | None) -> list[Probl
             func.coalesce(by_entries.c.top, 0),
             func.coalesce(credits.c.total, 0) - func.coalesce(debits.c.total, 0),
         )
-        .outerjoin(by_entries, by_entries.c.account_id == Account.id)
-        .outerjoin(credits, credits.c.account_id == Account.id)
-        .outerjoin(debits, debits.c.account_id == Account.id)
+        .outerjoin(by_entries, _same_account(by_entries))
+        .outerjoin(credits, _same_account(credits))
+        .outerjoin(debits, _same_account(debits))
         .order_by(Account.id)
     )
     problems = []
@@ -278,7 +288,7 @@ def entry_chains(connection: Connection, village_id: int | None) -> list[Problem
         partition_by=Entry.account_id, order_by=Entry.version
     )
     position = func.row_number().over(partition_by=Entry.account_id, order_by=Entry.version)
-    chain = _of_accounts(
+    chain = _scoped(
         select(
             Entry.account_id,
             Entry.version,
@@ -287,7 +297,7 @@ def entry_chains(connection: Connection, village_id: int | None) -> list[Problem
             previous.label("previous"),
             position.label("position"),
         ),
-        Entry.account_id,
+        Entry.village_id,
         village_id,
     ).subquery()
     query = (
@@ -317,7 +327,7 @@ def negative_entries(connection: Connection, village_id: int | None) -> list[Pro
     """No entry ever took a household account below zero."""
     query = (
         select(Entry.account_id, Entry.version, Entry.balance_after)
-        .join(Account, Account.id == Entry.account_id)
+        .join(Account, (Account.id == Entry.account_id) & (Account.village_id == Entry.village_id))
         .where(Account.kind == HOUSEHOLD, Entry.balance_after < 0)
     )
     return [
@@ -329,7 +339,7 @@ def negative_entries(connection: Connection, village_id: int | None) -> list[Pro
             actual=balance_after,
         )
         for account_id, version, balance_after in connection.execute(
-            _scoped(query, Account.village_id, village_id)
+            _scoped(_scoped(query, Account.village_id, village_id), Entry.village_id, village_id)
         )
     ]
 
@@ -474,7 +484,7 @@ def verify(village_id: int | None = None) -> VerifyReport:
             _scoped(select(func.count(Journal.id)), Journal.village_id, village_id)
         )
         postings = connection.scalar(
-            _of_accounts(select(func.count()).select_from(Entry), Entry.account_id, village_id)
+            _scoped(select(func.count()).select_from(Entry), Entry.village_id, village_id)
         )
         problems = [problem for check in CHECKS for problem in check(connection, village_id)]
     return VerifyReport(transactions=transactions or 0, postings=postings or 0, problems=problems)

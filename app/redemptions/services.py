@@ -392,16 +392,17 @@ def verify_redemptions(village_id: int | None = None) -> list[Problem]:
     """Check each redemption's total equals its lines and its journal."""
     from app.ledger.models import Transfer
 
-    line_sums = (
-        select(RedemptionLine.redemption_id, func.sum(RedemptionLine.line_points).label("total"))
-        .group_by(RedemptionLine.redemption_id)
-        .subquery()
+    lines = select(
+        RedemptionLine.redemption_id, func.sum(RedemptionLine.line_points).label("total")
     )
-    journal_sums = (
-        select(Transfer.journal_id, func.sum(Transfer.amount).label("total"))
-        .group_by(Transfer.journal_id)
-        .subquery()
-    )
+    transfers = select(Transfer.journal_id, func.sum(Transfer.amount).label("total"))
+    if village_id is not None:  # the village's rows only, not the county's (issue 32)
+        lines = lines.join(Redemption, Redemption.id == RedemptionLine.redemption_id).where(
+            Redemption.village_id == village_id
+        )
+        transfers = transfers.where(Transfer.village_id == village_id)
+    line_sums = lines.group_by(RedemptionLine.redemption_id).subquery()
+    journal_sums = transfers.group_by(Transfer.journal_id).subquery()
     query = (
         select(
             Redemption.id,

@@ -16,7 +16,7 @@ from app.auth.reach import reachable_villages
 from app.catalogue.labels import yuan
 from app.db import db, reads_may_lag
 from app.errors import ValidationFailed
-from app.fairness.reports import flag_counts
+from app.fairness.counts import flag_counts_of
 from app.reports import charts
 from app.reports import settlement as settlements
 from app.reports.board import percent
@@ -111,7 +111,8 @@ def dashboard_page():
     by_village = services.village_settlements(village_ids, today.year, today.month)
     settled = [(row, by_village[row["village_id"]]) for row in rows]
     months = _months(village_ids, today)
-    flags = [(row, flag_counts(row["village_id"], first, today)) for row in rows]
+    counts = flag_counts_of(village_ids, first, today)
+    flags = [(row, counts[row["village_id"]]) for row in rows]
     return render_template(
         "townships/dashboard.html",
         flags=flags,
