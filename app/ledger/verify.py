@@ -192,24 +192,8 @@ def account_totals(connection: Connection, village_id: int | None) -> list[Probl
         Entry.village_id,
         village_id,
     ).subquery()
-    credits = _scoped(
-        select(
-            Transfer.credit_account_id.label("account_id"),
-            Transfer.village_id,
-            func.sum(Transfer.amount).label("total"),
-        ).group_by(Transfer.credit_account_id, Transfer.village_id),
-        Transfer.village_id,
-        village_id,
-    ).subquery()
-    debits = _scoped(
-        select(
-            Transfer.debit_account_id.label("account_id"),
-            Transfer.village_id,
-            func.sum(Transfer.amount).label("total"),
-        ).group_by(Transfer.debit_account_id, Transfer.village_id),
-        Transfer.village_id,
-        village_id,
-    ).subquery()
+    credits = _transfer_totals(Transfer.credit_account_id, village_id)
+    debits = _transfer_totals(Transfer.debit_account_id, village_id)
     query = (
         select(
             Account.id,
@@ -226,59 +210,78 @@ def account_totals(connection: Connection, village_id: int | None) -> list[Probl
         .outerjoin(debits, _same_account(debits))
         .order_by(Account.id)
     )
+    return [
+        problem
+        for row in connection.execute(_scoped(query, Account.village_id, village_id))
+        for problem in _account_problems(*row)
+    ]
+
+
+def _transfer_totals(side, village_id: int | None):
+    """Each account's transfers on one side (credit or debit), summed."""
+    return _scoped(
+        select(
+            side.label("account_id"), Transfer.village_id, func.sum(Transfer.amount).label("total")
+        ).group_by(side, Transfer.village_id),
+        Transfer.village_id,
+        village_id,
+    ).subquery()
+
+
+def _account_problems(
+    account_id: int,
+    kind: str,
+    cached: int,
+    version: int,
+    n: int,
+    entry_total: int,
+    top: int,
+    transfer_total: int,
+) -> list[Problem]:
+    """What is wrong with one account: its cached balance against its entries and its
+    transfers, its version against its entries, a household below zero."""
+    ids = {"account_id": account_id}
     problems = []
-    for (
-        account_id,
-        kind,
-        cached,
-        version,
-        n,
-        entry_total,
-        top,
-        transfer_total,
-    ) in connection.execute(_scoped(query, Account.village_id, village_id)):
-        ids = {"account_id": account_id}
-        if cached != entry_total:
-            problems.append(
-                Problem(
-                    "account_balance",
-                    f"account {account_id}: cached balance {cached}, entries sum to {entry_total}",
-                    ids,
-                    expected=entry_total,
-                    actual=cached,
-                )
+    if cached != entry_total:
+        problems.append(
+            Problem(
+                "account_balance",
+                f"account {account_id}: cached balance {cached}, entries sum to {entry_total}",
+                ids,
+                expected=entry_total,
+                actual=cached,
             )
-        if cached != transfer_total:
-            problems.append(
-                Problem(
-                    "account_transfers",
-                    f"account {account_id}: cached balance {cached}, "
-                    f"transfers sum to {transfer_total}",
-                    ids,
-                    expected=transfer_total,
-                    actual=cached,
-                )
+        )
+    if cached != transfer_total:
+        problems.append(
+            Problem(
+                "account_transfers",
+                f"account {account_id}: cached balance {cached}, transfers sum to {transfer_total}",
+                ids,
+                expected=transfer_total,
+                actual=cached,
             )
-        if not version == n == top:
-            problems.append(
-                Problem(
-                    "account_version",
-                    f"account {account_id}: version {version}, {n} entries, last entry {top}",
-                    ids,
-                    expected=n,
-                    actual=version,
-                )
+        )
+    if not version == n == top:
+        problems.append(
+            Problem(
+                "account_version",
+                f"account {account_id}: version {version}, {n} entries, last entry {top}",
+                ids,
+                expected=n,
+                actual=version,
             )
-        if kind == HOUSEHOLD and cached < 0:
-            problems.append(
-                Problem(
-                    "household_negative",
-                    f"household account {account_id} is at {cached}",
-                    ids,
-                    expected=0,
-                    actual=cached,
-                )
+        )
+    if kind == HOUSEHOLD and cached < 0:
+        problems.append(
+            Problem(
+                "household_negative",
+                f"household account {account_id} is at {cached}",
+                ids,
+                expected=0,
+                actual=cached,
             )
+        )
     return problems
 
 
