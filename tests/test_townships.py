@@ -2,6 +2,7 @@
 sees a household's personal data."""
 
 import io
+import re
 
 import pytest
 from openpyxl import load_workbook
@@ -226,3 +227,27 @@ def test_the_township_page_logs_out(client, towns):
 
     assert out.status_code == 302
     assert client.get("/township").status_code in (302, 401)
+
+
+def test_the_month_by_month_table_counts_the_villages_as_one(
+    client, towns, make_household, make_user
+):
+    village_a = db.session.get_one(Village, towns["villages"]["A"])
+    village_b = db.session.get_one(Village, towns["villages"]["B"])
+    make_household(of=village_a, name="甲二", phone="13912340011")  # never inspected
+    late = make_household(of=village_b, name="乙二", phone="13912340012")
+    record_inspection(late, make_user(INSPECTOR, of=village_b), "D")  # no points
+    db.session.commit()
+    log_in(client, "dh-staff")
+
+    page = client.get("/township")
+
+    # This month, A and B together: 3 of 4 households inspected, 2 of 3 grades with points.
+    rows = re.findall(
+        r"<tr><td>(\d{4}-\d{2})</td><td class=\"num\">([^<]*)</td>"
+        r"<td class=\"num\">([^<]*)</td></tr>",
+        page.text,
+    )
+    assert len(rows) == 6
+    assert rows[-1][1:] == ("75%", "67%")
+    assert all(row[1:] == ("0%", "0%") for row in rows[:-1])

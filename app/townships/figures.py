@@ -184,6 +184,17 @@ def costs_per_point(zones: Zones, year: int, month: int) -> dict[int, float]:
     }
 
 
+def together(zones: Zones, first: date, last: date) -> tuple[float, float]:
+    """The villages' participation and sorting accuracy over these days, all of them as one:
+    two of summary_figures()'s statements, for the township's month-on-month chart."""
+    ids = [village_id for group in zones.values() for village_id in group]
+    tallies = inspections(ids, first, last).values()
+    households = participation(zones, first, last).values()
+    total, seen = sum(t for t, _ in households), sum(s for _, s in households)
+    count, good = sum(c for c, _, _ in tallies), sum(w for _, w, _ in tallies)
+    return (seen / total if total else 0.0, good / count if count else 0.0)
+
+
 def summary_figures(zones: Zones, first: date, last: date) -> dict[int, dict]:
     """Per village: the summary's households, participation, accuracy, inspections, points."""
     ids = [village_id for group in zones.values() for village_id in group]

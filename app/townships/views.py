@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from openpyxl import Workbook
 from openpyxl.styles import Font
+from sqlalchemy import select
 
 from app.auth.decorators import role_required
 from app.auth.models import TOWNSHIP
@@ -22,9 +23,9 @@ from app.reports import settlement as settlements
 from app.reports.board import percent
 from app.reports.dashboard import month_bounds
 from app.scope import current_scope, village_today
-from app.townships import services
+from app.townships import figures, services
 from app.townships.boards import render_township_board
-from app.villages.models import Township
+from app.villages.models import Township, Village
 
 bp = Blueprint("townships", __name__)
 
@@ -57,22 +58,13 @@ def _month_arg(today: date) -> tuple[int, int]:
 
 def _months(village_ids: list[int], today: date) -> list[Month]:
     """The township's participation and accuracy, month by month up to this one."""
+    zones = figures.by_zone(db.session.scalars(select(Village).where(Village.id.in_(village_ids))))
     months = []
     for back in range(CHART_MONTHS - 1, -1, -1):
         year, month = settlements.shift(today.year, today.month, -back)
         first, last = month_bounds(year, month)
-        rows = services.village_rows(village_ids, first, min(last, today), costs=False)
-        households = sum(row["households"] for row in rows)
-        inspected = sum(round(row["participation_rate"] * row["households"]) for row in rows)
-        inspections = sum(row["inspections"] for row in rows)
-        good = sum(round(row["accuracy"] * row["inspections"]) for row in rows)
-        months.append(
-            Month(
-                f"{year:04d}-{month:02d}",
-                inspected / households if households else 0.0,
-                good / inspections if inspections else 0.0,
-            )
-        )
+        participation, accuracy = figures.together(zones, first, min(last, today))
+        months.append(Month(f"{year:04d}-{month:02d}", participation, accuracy))
     return months
 
 
