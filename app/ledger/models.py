@@ -84,10 +84,12 @@ class Journal(Model):
         # What a journal does, named once per village: a second posting of the same
         # business operation (an expiry run twice, or two at once) collides here.
         Index("uq_journals_village_id_business_key", "village_id", "business_key", unique=True),
+        # A village's journals of a range of days (0020); it serves lookups by village too.
+        Index("ix_journals_village_id_created_at", "village_id", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
     kind: Mapped[str] = mapped_column(String(32))
     memo: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(String(500))
