@@ -283,6 +283,9 @@ class OneOf(ColumnElement[bool]):
 
     inherit_cache = True
     type = Boolean()
+    # A comparison: SQLite's WHERE takes it as it is. Without this SQLAlchemy writes
+    # (x IN (...)) = 1 there, which no index serves (a scan of the village's rows).
+    _is_implicitly_boolean = True
     _traverse_internals = [
         ("column", InternalTraversal.dp_clauseelement),
         ("name", InternalTraversal.dp_string),
@@ -315,6 +318,7 @@ class ContainsText(ColumnElement[bool]):
 
     inherit_cache = True
     type = Boolean()
+    _is_implicitly_boolean = True  # as OneOf: no "= 1" after it on SQLite
     _traverse_internals = [
         ("column", InternalTraversal.dp_clauseelement),
         ("pattern", InternalTraversal.dp_clauseelement),
