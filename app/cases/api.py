@@ -85,6 +85,14 @@ def list_stations():
 )
 def station_qr(station_id: int):
     """The collection point's QR as a PNG; it encodes BASE_URL/s/<token>."""
+    return station_qr_png(station_id)
+
+
+def station_qr_png(station_id: int) -> Response:
+    """Answer a collection point of the caller's village as its QR card's PNG, kept by no cache.
+
+    The API and the admin's page of collection points both serve it.
+    """
     station = stations.get_station(current_scope().village_id, station_id)
     return Response(
         qr_png(stations.station_payload(station)),
@@ -290,6 +298,11 @@ def get_case(case_id: int):
 )
 def case_photo(case_id: int, photo_id: int):
     """A case's photo, for the village's staff and the reporter."""
+    return visible_case_photo(case_id, photo_id)
+
+
+def visible_case_photo(case_id: int, photo_id: int) -> Response:
+    """Answer a photo of a case the caller may see (the API and the pages both serve it)."""
     scope = current_scope()
     case = services.visible_case(scope.user, scope.village_id, case_id)
     photo = db.session.get(CasePhoto, photo_id)
