@@ -1,22 +1,30 @@
 """What every page of figures shares: the range of village days it covers, and its rates.
 
 A report names its range in the query (RangeQuery: from, to); resolve_range() fills in
-what was left out and checks it, for one village or for a township's villages. A
-rate is part / whole rounded to 4 places, 0 when there is no whole. The village
-dashboard (app/reports), the case figures (app/cases), the inspectors' figures
-(app/fairness) and the township's pages (app/townships) all stand on it.
+what was left out and checks it, for one village or for a township's villages;
+village_and_range() reads the village and the range off a SummaryQuery, and BAD_RANGE
+and OTHER_VILLAGE are the refusals the API documents for them. A rate is part / whole
+rounded to 4 places, 0 when there is no whole. The village dashboard (app/reports), the
+case figures (app/cases), the inspectors' figures (app/fairness) and the township's
+pages (app/townships) all stand on it.
 """
 
+from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from marshmallow import Schema, fields, validate
 
 from app.db import utcnow
 from app.errors import ValidationFailed
 from app.schemas import QueryId
-from app.scope import village_today
+from app.scope import Scope, current_scope, village_today
 
 MAX_RANGE_DAYS = 366
+
+# The refusals a report's query answers, as the OpenAPI document names them.
+BAD_RANGE = {422: f"validation_error: from after to, or over {MAX_RANGE_DAYS} days"}
+OTHER_VILLAGE = {404: "not_found: village_id names none of the caller's villages"}
 
 # Days a report may name: a day at either end of the calendar has no UTC bounds.
 FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
@@ -64,6 +72,13 @@ def resolve_range(village_id: int, day_from: date | None, day_to: date | None) -
             errors={"to": [f"At most {MAX_RANGE_DAYS} days after from."]},
         )
     return day_from, day_to
+
+
+def village_and_range(args: Mapping[str, Any]) -> tuple[Scope, date, date]:
+    """Return the scope of the village a query names (else the caller's) and its checked range."""
+    scope = current_scope(args.get("village_id"))
+    day_from, day_to = resolve_range(scope.village_id, args.get("day_from"), args.get("day_to"))
+    return scope, day_from, day_to
 
 
 def resolve_villages_range(

@@ -24,7 +24,7 @@ from app.cases.schemas import (
 )
 from app.db import db, utcnow
 from app.errors import NotFound, ValidationFailed
-from app.figures import SummaryQuery, resolve_range
+from app.figures import BAD_RANGE, OTHER_VILLAGE, SummaryQuery, resolve_range, village_and_range
 from app.households.cards import qr_png
 from app.households.models import Household
 from app.photos import photo_response
@@ -38,7 +38,6 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Resident reports (随手拍): collection points, cases, dispatch and their figures.",
 )
-OTHER_VILLAGE = {404: "not_found: village_id names none of the caller's villages"}
 NO_CASE = {404: "not_found: no such case, or one the caller may not see"}
 
 
@@ -85,6 +84,14 @@ def list_stations():
 )
 def station_qr(station_id: int):
     """The collection point's QR as a PNG; it encodes BASE_URL/s/<token>."""
+    return station_qr_png(station_id)
+
+
+def station_qr_png(station_id: int) -> Response:
+    """Answer a collection point of the caller's village as its QR card's PNG, kept by no cache.
+
+    The API and the admin's page of collection points both serve it.
+    """
     station = stations.get_station(current_scope().village_id, station_id)
     return Response(
         qr_png(stations.station_payload(station)),
@@ -249,7 +256,7 @@ def add_event(scope: Scope, data: dict, case_id: int):
     roles=(*ROLES, TOWNSHIP),
     query=CasesQuery,
     out=CaseList,
-    responses={**OTHER_VILLAGE, 422: "validation_error: from after to, or over 366 days"},
+    responses={**OTHER_VILLAGE, **BAD_RANGE},
 )
 def list_cases(args):
     """Cases: staff see the village's (an inspector's own grids first); a household its own."""
@@ -290,6 +297,11 @@ def get_case(case_id: int):
 )
 def case_photo(case_id: int, photo_id: int):
     """A case's photo, for the village's staff and the reporter."""
+    return visible_case_photo(case_id, photo_id)
+
+
+def visible_case_photo(case_id: int, photo_id: int) -> Response:
+    """Answer a photo of a case the caller may see (the API and the pages both serve it)."""
     scope = current_scope()
     case = services.visible_case(scope.user, scope.village_id, case_id)
     photo = db.session.get(CasePhoto, photo_id)
@@ -333,8 +345,7 @@ figures_blp = Blueprint(
 )
 def case_figures(args):
     """Cases due in the range: completed, on time, reworked, and what was excluded and why."""
-    scope = current_scope(args.get("village_id"))
-    day_from, day_to = resolve_range(scope.village_id, args.get("day_from"), args.get("day_to"))
+    scope, day_from, day_to = village_and_range(args)
     start, end = utc_bounds(scope.zone, day_from, day_to)
     return {
         "village_id": scope.village_id,

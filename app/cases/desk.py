@@ -7,7 +7,7 @@ the API's add_event action, once per form key.
 
 from datetime import datetime
 
-from flask import Response, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response as AnyResponse
@@ -16,7 +16,7 @@ from app.actions import Action, redirect_to
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, INSPECTOR, User
 from app.cases import reads, services, stations, transitions
-from app.cases.api import add_event, create_station, publish_photo
+from app.cases.api import add_event, create_station, publish_photo, station_qr_png
 from app.cases.figures import case_figures
 from app.cases.models import AFTER, CLOSED, RESOLVED, STATES, WORKING_STATES, Case
 from app.cases.schemas import EventIn
@@ -30,7 +30,6 @@ from app.cases.views import (
     upload,
 )
 from app.db import db, utcnow
-from app.households.cards import qr_png
 from app.scope import Scope, current_scope, utc_bounds
 from app.villages.services import list_grids
 
@@ -297,12 +296,7 @@ def station_add():
 @role_required(ADMIN)
 def station_qr(station_id: int):
     """The collection point's QR, to print on its card."""
-    station = stations.get_station(current_scope().village_id, station_id)
-    return Response(
-        qr_png(stations.station_payload(station)),
-        mimetype="image/png",
-        headers={"Cache-Control": "private, no-store"},
-    )
+    return station_qr_png(station_id)
 
 
 @bp.get("/admin/stations/cards")

@@ -18,14 +18,13 @@ from app.actions import FormExpired, FormInvalid, page_error
 from app.auth.decorators import role_required
 from app.auth.models import ADMIN, HOUSEHOLD, INSPECTOR, ROLES, TOWNSHIP, User
 from app.cases import reads, services, transitions
-from app.cases.api import add_event, case_out, report_case
+from app.cases.api import add_event, case_out, report_case, visible_case_photo
 from app.cases.models import (
     BEFORE,
     CLOSED,
     RESOLVED,
     WORKING_STATES,
     Case,
-    CasePhoto,
     Station,
 )
 from app.cases.stations import add_reporters_photo, resolve_station
@@ -33,13 +32,11 @@ from app.db import db, utcnow
 from app.errors import (
     DomainError,
     InvalidQr,
-    NotFound,
     RateLimited,
     RevokedQr,
     ValidationFailed,
     refusal_message,
 )
-from app.photos import photo_response
 from app.rules.cases import case_rules, category_name
 from app.scope import current_scope
 from app.villages.models import Grid
@@ -182,12 +179,7 @@ def case_helpers() -> dict:
 @role_required(*ROLES)
 def photo(case_id: int, photo_id: int):
     """A case's photo for a page: the village's staff and the case's reporter."""
-    scope = current_scope()
-    case = services.visible_case(scope.user, scope.village_id, case_id)
-    found = db.session.get(CasePhoto, photo_id)
-    if found is None or found.case_id != case.id:
-        raise NotFound("No such photo.")
-    return photo_response(found.filename)
+    return visible_case_photo(case_id, photo_id)
 
 
 # The resident's report (随手拍) ---------------------------------------------------------

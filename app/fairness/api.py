@@ -22,7 +22,7 @@ from app.fairness.schemas import (
     SpotCheckList,
     SpotCheckOut,
 )
-from app.figures import resolve_range, resolve_villages_range
+from app.figures import BAD_RANGE, OTHER_VILLAGE, resolve_villages_range, village_and_range
 from app.scope import Scope, current_scope
 from app.villages.models import Village
 
@@ -32,8 +32,6 @@ blp = Blueprint(
     url_prefix="/api/v1",
     description="Fairness: spot checks (复核), the inspectors' figures and anomaly flags.",
 )
-BAD_RANGE = {422: "validation_error: from after to, or over 366 days"}
-OTHER_VILLAGE = {404: "not_found: village_id names none of the caller's villages"}
 
 
 def check_out(check: SpotCheck) -> dict:
@@ -119,8 +117,7 @@ def inspectors_report(args):
     (reached the server over 24 hours after they were given), spot-checked and the
     agreement rate (spot checks of the range's days), appeals and overturned, and flags.
     Voided inspections are left out."""
-    scope = current_scope(args.get("village_id"))
-    day_from, day_to = resolve_range(scope.village_id, args.get("day_from"), args.get("day_to"))
+    scope, day_from, day_to = village_and_range(args)
     return reports.inspectors(scope.village_id, day_from, day_to)
 
 

@@ -9,7 +9,14 @@ from app.actions import reading
 from app.auth.models import ADMIN, STOREKEEPER, TOWNSHIP
 from app.auth.reach import reachable_villages
 from app.db import db
-from app.figures import RangeQuery, SummaryQuery, resolve_range, resolve_villages_range
+from app.figures import (
+    BAD_RANGE,
+    OTHER_VILLAGE,
+    RangeQuery,
+    SummaryQuery,
+    resolve_villages_range,
+    village_and_range,
+)
 from app.reports import export_files, exports, services
 from app.reports import settlement as settlements
 from app.reports.schemas import SummaryOut
@@ -45,10 +52,8 @@ EXPORT_DOC = {
     }
 }
 
-# The refusals the queries answer, as the OpenAPI document names them.
-BAD_RANGE = {422: "validation_error: from after to, or over 366 days"}
+# The settlement's refusal, as the OpenAPI document names it (the ranges' are in app/figures.py).
 BAD_MONTH = {422: "validation_error: a month not YYYY-MM"}
-OTHER_VILLAGE = {404: "not_found: village_id names none of the caller's villages"}
 SETTLEMENT_PDF_DOC = {
     "responses": {
         "200": {
@@ -82,8 +87,7 @@ def summary(args):
     in the grid they were recorded in. A township names one of its villages with
     `village_id` (another village answers 404).
     """
-    scope = current_scope(args.get("village_id"))
-    day_from, day_to = resolve_range(scope.village_id, args.get("day_from"), args.get("day_to"))
+    scope, day_from, day_to = village_and_range(args)
     return services.summary(scope.village_id, day_from, day_to)
 
 
@@ -199,8 +203,6 @@ def export(args, what: str, fmt: str):
     account; households: every household, with its balance now and its figures over
     the range). CSV is UTF-8 with a byte order mark so that Excel opens it.
     """
-    day_from, day_to = resolve_range(
-        current_scope().village_id, args.get("day_from"), args.get("day_to")
-    )
-    village = db.session.get_one(Village, current_scope().village_id)
+    scope, day_from, day_to = village_and_range(args)
+    village = db.session.get_one(Village, scope.village_id)
     return export_files.download(what, fmt, village.id, village.code, day_from, day_to)
