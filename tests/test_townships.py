@@ -3,18 +3,23 @@ sees a household's personal data."""
 
 import io
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfReader
+from sqlalchemy import func, select
 from testsupport import PASSWORD, api_log_in, assert_problem, bearer, log_in, page_post
 
 from app.auth.models import ADMIN, INSPECTOR, STOREKEEPER, User
 from app.auth.services import issue_token
 from app.catalogue.services import create_good
 from app.db import db
-from app.inspections.services import record_inspection
+from app.inspections.services import record_inspection, void_inspection
 from app.redemptions.services import LineRequest, redeem_goods
+from app.reports.settlement import shift
+from app.scope import village_today
+from app.townships.models import MonthFigures
 from app.townships.services import create_township, create_township_user, move_village
 from app.villages.models import Township, Village
 
@@ -251,3 +256,98 @@ def test_the_month_by_month_table_counts_the_villages_as_one(
     assert len(rows) == 6
     assert rows[-1][1:] == ("75%", "67%")
     assert all(row[1:] == ("0%", "0%") for row in rows[:-1])
+
+
+def _chart_rows(page) -> list[tuple[str, str, str]]:
+    return re.findall(
+        r"<tr><td>(\d{4}-\d{2})</td><td class=\"num\">([^<]*)</td>"
+        r"<td class=\"num\">([^<]*)</td></tr>",
+        page.text,
+    )
+
+
+@pytest.fixture
+def graded_two_months_ago(towns, make_household, make_user):
+    """In village A two months ago: an old household graded A, another graded D and
+    merged since. Returns the month (YYYY-MM) and the first grade."""
+    village = db.session.get_one(Village, towns["villages"]["A"])
+    today = village_today(village.id)
+    year, month = shift(today.year, today.month, -2)
+    graded_at = datetime(year, month, 10, 4, tzinfo=UTC)
+    inspector = make_user(INSPECTOR, of=village)
+    old = make_household(of=village, name="甲老", phone="13912340021")
+    gone = make_household(of=village, name="甲迁", phone="13912340022")
+    for household in (old, gone):
+        household.created_at = graded_at - timedelta(days=30)
+    first = record_inspection(old, inspector, "A", at=graded_at)
+    record_inspection(gone, inspector, "D", at=graded_at)
+    gone.status = "merged"
+    db.session.commit()
+    return f"{year:04d}-{month:02d}", first, inspector
+
+
+def test_the_month_by_month_table_counts_each_month_as_it_was(client, graded_two_months_ago):
+    """A past month counts the households active and made before it ended, and those
+    inspected in it (moved away since or not); a household made later counts only later."""
+    label, _, _ = graded_two_months_ago
+    log_in(client, "dh-staff")
+
+    rows = _chart_rows(client.get("/township"))
+
+    # Two months ago: both inspected of the two counted; one grade of two with points.
+    assert rows[-3] == (label, "100%", "50%")
+    # Last month: only the old household counted (the others were made this month), none seen.
+    assert rows[-2][1:] == ("0%", "0%")
+    # This month: A's and B's fixture households and the old one are active; two inspected.
+    assert rows[-1][1:] == ("67%", "100%")
+
+
+def test_counted_months_show_what_the_chart_counted_live(client, runner, graded_two_months_ago):
+    log_in(client, "dh-staff")
+    live = _chart_rows(client.get("/township"))
+
+    counted = runner.invoke(args=["townships", "count-months"])
+
+    assert counted.exit_code == 0, counted.output
+    villages = db.session.scalar(select(func.count()).select_from(Village))
+    assert f"Counted the 5 months before this one for {villages} villages" in counted.output
+    assert db.session.scalar(select(func.count()).select_from(MonthFigures)) == villages * 5
+    assert _chart_rows(client.get("/township")) == live
+
+
+def test_the_chart_shows_a_past_month_as_last_counted(client, runner, graded_two_months_ago):
+    """A change to an ended month (a void, a late grade) shows after the next count."""
+    label, first, inspector = graded_two_months_ago
+    assert runner.invoke(args=["townships", "count-months"]).exit_code == 0
+    void_inspection(first, actor=inspector, reason="录错了")
+    db.session.commit()
+    log_in(client, "dh-staff")
+
+    assert _chart_rows(client.get("/township"))[-3] == (label, "100%", "50%")
+    assert runner.invoke(args=["townships", "count-months"]).exit_code == 0
+    # Now one household of the two inspected (the other's grade is void), no grade with points.
+    assert _chart_rows(client.get("/township"))[-3] == (label, "50%", "0%")
+
+
+def test_a_village_counted_by_no_count_yet_has_its_months_counted_live(
+    client, runner, towns, graded_two_months_ago, make_village, make_household, make_user
+):
+    label, _, _ = graded_two_months_ago
+    assert runner.invoke(args=["townships", "count-months"]).exit_code == 0
+    east = db.session.get_one(Township, towns["town"].township_id)
+    newcomer = make_village("E村", "E")
+    move_village(newcomer, east)
+    household = make_household(of=newcomer, name="戊家", phone="13912340031")
+    household.created_at -= timedelta(days=100)
+    db.session.commit()
+    log_in(client, "dh-staff")
+
+    # Two months ago: E's household, never inspected, now counts: 2 of 3 inspected.
+    assert _chart_rows(client.get("/township"))[-3] == (label, "67%", "50%")
+
+
+def test_count_months_takes_one_to_24_months(runner):
+    refused = runner.invoke(args=["townships", "count-months", "--months", "0"])
+
+    assert refused.exit_code == 2
+    assert "0 is not in the range 1<=x<=24" in refused.output

@@ -1,10 +1,13 @@
 """flask townships ..."""
 
+import time
+
 import click
 from flask.cli import AppGroup
 
 from app.db import db
 from app.errors import DomainError
+from app.townships.months import CHART_MONTHS, count_months
 from app.townships.services import create_township, move_village, township_by_code
 from app.villages.services import village_by_code
 
@@ -43,3 +46,22 @@ def move(village_code: str, township_code: str | None, to_none: bool) -> None:
         raise click.ClickException(error.detail) from None
     where = f"township {township.code}" if township else "no township"
     click.echo(f"Village {village.code} is now in {where}.")
+
+
+@townships_cli.command("count-months")
+@click.option(
+    "--months",
+    type=click.IntRange(1, 24),
+    default=CHART_MONTHS - 1,
+    show_default=True,
+    help="How many months before this one to count.",
+)
+def count(months: int) -> None:
+    """Keep every village's figures of the months before this one (run nightly)."""
+    started = time.perf_counter()
+    villages = count_months(months)
+    db.session.commit()
+    click.echo(
+        f"Counted the {months} months before this one for {villages} villages "
+        f"in {time.perf_counter() - started:.1f} s."
+    )

@@ -1,7 +1,6 @@
 """The township's pages: its villages side by side, the board, the settlements, the export."""
 
 import io
-from dataclasses import dataclass
 from datetime import date
 
 from flask import Blueprint, Response, g, render_template, request
@@ -9,7 +8,6 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from openpyxl import Workbook
 from openpyxl.styles import Font
-from sqlalchemy import select
 
 from app.auth.decorators import role_required
 from app.auth.models import TOWNSHIP
@@ -23,23 +21,12 @@ from app.reports import settlement as settlements
 from app.reports.board import percent
 from app.reports.dashboard import month_bounds
 from app.scope import current_scope, village_today
-from app.townships import figures, services
+from app.townships import services
 from app.townships.boards import render_township_board
-from app.villages.models import Township, Village
+from app.townships.months import Month, month_by_month
+from app.villages.models import Township
 
 bp = Blueprint("townships", __name__)
-
-# The months the month-on-month chart shows, this one included.
-CHART_MONTHS = 6
-
-
-@dataclass
-class Month:
-    """A township's month: its villages' figures summed."""
-
-    label: str
-    participation: float
-    accuracy: float
 
 
 def _township() -> tuple[Township, list[int], date]:
@@ -54,18 +41,6 @@ def _month_arg(today: date) -> tuple[int, int]:
     """The month asked for (YYYY-MM), this month by default; a malformed one is refused."""
     text = (request.args.get("month") or "")[:20] or today.strftime("%Y-%m")
     return settlements.parse_month(text)
-
-
-def _months(village_ids: list[int], today: date) -> list[Month]:
-    """The township's participation and accuracy, month by month up to this one."""
-    zones = figures.by_zone(db.session.scalars(select(Village).where(Village.id.in_(village_ids))))
-    months = []
-    for back in range(CHART_MONTHS - 1, -1, -1):
-        year, month = settlements.shift(today.year, today.month, -back)
-        first, last = month_bounds(year, month)
-        participation, accuracy = figures.together(zones, first, min(last, today))
-        months.append(Month(f"{year:04d}-{month:02d}", participation, accuracy))
-    return months
 
 
 def _chart(months: list[Month]) -> Markup:
@@ -102,7 +77,7 @@ def dashboard_page():
     by_accuracy = sorted(rows, key=lambda r: (-r["accuracy"], r["code"]))
     by_village = services.village_settlements(village_ids, today.year, today.month)
     settled = [(row, by_village[row["village_id"]]) for row in rows]
-    months = _months(village_ids, today)
+    months = month_by_month(village_ids, today)
     counts = flag_counts_of(village_ids, first, today)
     flags = [(row, counts[row["village_id"]]) for row in rows]
     return render_template(
