@@ -21,9 +21,22 @@ depends_on = None
 
 
 def upgrade():
-    # A plain CREATE INDEX (no batch): SQLite keeps the table and its append-only triggers.
-    op.create_index(op.f("ix_entries_village_id"), "entries", ["village_id"], unique=False)
+    # PostgreSQL builds it CONCURRENTLY, outside a transaction (README: Upgrading): a
+    # county's 20 million entries take minutes to index, and a plain CREATE INDEX holds
+    # every posting, so every credit and redemption, for that long. SQLite: a plain
+    # CREATE INDEX (no batch), which keeps the table and its append-only triggers.
+    with op.get_context().autocommit_block():
+        op.create_index(
+            op.f("ix_entries_village_id"),
+            "entries",
+            ["village_id"],
+            unique=False,
+            postgresql_concurrently=True,
+        )
 
 
 def downgrade():
-    op.drop_index(op.f("ix_entries_village_id"), table_name="entries")
+    with op.get_context().autocommit_block():
+        op.drop_index(
+            op.f("ix_entries_village_id"), table_name="entries", postgresql_concurrently=True
+        )

@@ -22,13 +22,33 @@ depends_on = None
 
 
 def upgrade():
-    # Plain CREATE/DROP INDEX (no batch): SQLite keeps the table and its append-only triggers.
-    op.create_index(
-        "ix_journals_village_id_created_at", "journals", ["village_id", "created_at"], unique=False
-    )
-    op.drop_index("ix_journals_village_id", table_name="journals")
+    # CONCURRENTLY on PostgreSQL, outside a transaction, as 0019: postings go on while the
+    # index builds. SQLite: plain CREATE/DROP INDEX (no batch), which keeps the table and
+    # its append-only triggers.
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_journals_village_id_created_at",
+            "journals",
+            ["village_id", "created_at"],
+            unique=False,
+            postgresql_concurrently=True,
+        )
+        op.drop_index(
+            "ix_journals_village_id", table_name="journals", postgresql_concurrently=True
+        )
 
 
 def downgrade():
-    op.create_index("ix_journals_village_id", "journals", ["village_id"], unique=False)
-    op.drop_index("ix_journals_village_id_created_at", table_name="journals")
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_journals_village_id",
+            "journals",
+            ["village_id"],
+            unique=False,
+            postgresql_concurrently=True,
+        )
+        op.drop_index(
+            "ix_journals_village_id_created_at",
+            table_name="journals",
+            postgresql_concurrently=True,
+        )
