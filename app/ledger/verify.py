@@ -382,25 +382,18 @@ def reversals(connection: Connection, village_id: int | None) -> list[Problem]:
             village_id,
         )
     )
+
+    def transfers(journal_id: int) -> list[tuple[int, ...]]:
+        """A journal's transfers as (debit, credit, amount), sorted."""
+        query = select(Transfer.debit_account_id, Transfer.credit_account_id, Transfer.amount)
+        return sorted(
+            tuple(row) for row in connection.execute(query.where(Transfer.journal_id == journal_id))
+        )
+
     problems = []
     for reversal_id, original_id in pairs.all():
-        mirror = sorted(
-            tuple(row)
-            for row in connection.execute(
-                select(
-                    Transfer.credit_account_id, Transfer.debit_account_id, Transfer.amount
-                ).where(Transfer.journal_id == original_id)
-            )
-        )
-        actual = sorted(
-            tuple(row)
-            for row in connection.execute(
-                select(
-                    Transfer.debit_account_id, Transfer.credit_account_id, Transfer.amount
-                ).where(Transfer.journal_id == reversal_id)
-            )
-        )
-        if mirror != actual:
+        mirror = sorted((credit, debit, amount) for debit, credit, amount in transfers(original_id))
+        if mirror != transfers(reversal_id):
             problems.append(
                 Problem(
                     "reversal",
