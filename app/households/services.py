@@ -317,8 +317,8 @@ def reissue_card(household: Household, *, actor_id: int | None, reason: str) -> 
     return household
 
 
-def grid_households(village_id: int, grid_id: int) -> list[Household]:
-    """Return the active households of a grid, in code order."""
+def grid_households(village_id: int, grid_id: int, *where: ColumnElement[bool]) -> list[Household]:
+    """Return the active households of a grid (those that also meet where), in code order."""
     return list(
         db.session.scalars(
             select(Household)
@@ -326,6 +326,7 @@ def grid_households(village_id: int, grid_id: int) -> list[Household]:
                 Household.village_id == village_id,
                 Household.grid_id == grid_id,
                 Household.status == ACTIVE,
+                *where,
             )
             .order_by(Household.code)
         )

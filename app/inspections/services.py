@@ -17,6 +17,7 @@ from app.errors import (
     UndoWindowClosed,
 )
 from app.households.models import Household
+from app.households.services import grid_households
 from app.inspections.batch import credit_queue
 from app.inspections.models import Inspection, InspectionResult
 from app.ledger.services import reverse
@@ -225,18 +226,7 @@ def not_inspected_today(village_id: int, grid_id: int) -> list[Household]:
         Inspection.local_date == today,
         Inspection.voided_at.is_(None),
     )
-    return list(
-        db.session.scalars(
-            select(Household)
-            .where(
-                Household.village_id == village_id,
-                Household.grid_id == grid_id,
-                Household.status == "active",
-                Household.id.not_in(inspected),
-            )
-            .order_by(Household.code)
-        )
-    )
+    return grid_households(village_id, grid_id, Household.id.not_in(inspected))
 
 
 def verify_inspections(village_id: int | None = None) -> list[Problem]:
