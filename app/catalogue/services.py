@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Integer, Table, bindparam, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -167,29 +167,9 @@ def list_goods(village_id: int, *, active_only: bool = True) -> list[Good]:
     return list(db.session.scalars(query.order_by(Good.category, Good.name)))
 
 
-def move_stock(
-    good_id: int,
-    village_id: int,
-    quantity: int,
-    *,
-    kind: str,
-    note: str | None = None,
-    supplier: str | None = None,
-    redemption_id: int | None = None,
-    actor_id: int | None = None,
-    unit_cost_cents: int | None = None,
-) -> StockMovement:
-    """Change a good's stock by quantity and record why; never below zero (move_stocks())."""
-    return move_stocks(
-        village_id,
-        {good_id: quantity},
-        kind=kind,
-        note=note,
-        supplier=supplier,
-        redemption_id=redemption_id,
-        actor_id=actor_id,
-        unit_cost_cents=unit_cost_cents,
-    )[0]
+def move_stock(good_id: int, village_id: int, quantity: int, **why: Any) -> StockMovement:
+    """Change a good's stock by quantity and record why (move_stocks()'s keywords)."""
+    return move_stocks(village_id, {good_id: quantity}, **why)[0]
 
 
 def move_stocks(
