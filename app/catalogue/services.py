@@ -14,9 +14,7 @@ from app.audit.services import (
     STOCK_COUNTED,
     STOCK_WRITTEN_OFF,
     record,
-)
-from app.audit.services import (
-    changes as audit_changes,
+    set_fields,
 )
 from app.catalogue.models import (
     RESTOCK,
@@ -141,12 +139,7 @@ def update_good(good: Good, changes: dict, *, actor_id: int | None = None) -> Go
     if "name" in changes:
         _check_name_free(good.village_id, changes["name"], other_than=good.id)
     fields = ("name", "unit", "price_points", "category", "low_stock", "active", "cost_cents")
-    before = {field: getattr(good, field) for field in fields}
-    for field in fields:
-        if field in changes:
-            setattr(good, field, changes[field])
-    db.session.flush()
-    changed = audit_changes(before, {field: getattr(good, field) for field in fields})
+    changed = set_fields(good, fields, changes)
     if changed:
         record(
             good.village_id,

@@ -11,8 +11,8 @@ from app.audit.services import (
     HOUSEHOLD_MOVED,
     HOUSEHOLD_UPDATED,
     record,
+    set_fields,
 )
-from app.audit.services import changes as audit_changes
 from app.db import ContainsText, db
 from app.errors import ValidationFailed
 from app.households.models import Household
@@ -192,12 +192,7 @@ def update_household(
             errors={"status": ["Use move-back."]},
         )
     fields = ("name", "address", "grid_id", "phone", "members", "status")
-    before = {field: getattr(household, field) for field in fields}
-    for field in fields:
-        if field in changes:
-            setattr(household, field, changes[field])
-    db.session.flush()
-    changed = audit_changes(before, {field: getattr(household, field) for field in fields})
+    changed = set_fields(household, fields, changes)
     if changed:
         moved = "status" in changed and household.status == MOVED
         record(
