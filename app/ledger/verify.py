@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, or_, select
+from sqlalchemy import Connection, Select, Subquery, func, or_, select
 
 from app.db import snapshot_connection
 from app.ledger.models import EXPIRY, HOUSEHOLD, Account, Entry, Journal, JournalKind, Transfer
@@ -87,6 +87,12 @@ def _scoped(query: Select, column: Any, village_id: int | None) -> Select:
     names another village than its account's is not counted as that account's.
     """
     return query.where(column == village_id) if village_id is not None else query
+
+
+def journal_totals(village_id: int | None) -> Subquery:
+    """What each journal moved, as (journal_id, total): the village's journals, or all."""
+    query = select(Transfer.journal_id, func.sum(Transfer.amount).label("total"))
+    return _scoped(query, Transfer.village_id, village_id).group_by(Transfer.journal_id).subquery()
 
 
 def invalid_transfers(connection: Connection, village_id: int | None) -> list[Problem]:
