@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from app.actions import page_error
+from app.actions import Action, page_error
 from app.appeals import services
 from app.appeals.api import appeal_inspection, decide_appeal
 from app.appeals.models import OPEN, Appeal
@@ -192,34 +192,31 @@ def _back_to_dashboard(error: DomainError) -> Response:
     return redirect(url_for("reports.dashboard_page", adjustment_refused=error.code))
 
 
-@bp.post("/admin/adjustments/<id:adjustment_id>/approve")
-@role_required(ADMIN)
-def approve(adjustment_id: int):
-    """Approve a pending adjustment (the API's approve_adjustment)."""
+def _decide_adjustment(action: Action, adjustment_id: int, outcome: str) -> Response | tuple:
+    """Post the dashboard's approve or reject form; back to the dashboard either way."""
     get_pending(current_scope().village_id, adjustment_id)
-    return approve_adjustment.submit(
+    return action.submit(
         request.form,
         key=request.form.get("key"),
-        done=lambda _r: redirect(url_for("reports.dashboard_page", adjustment_done="approved")),
+        done=lambda _r: redirect(url_for("reports.dashboard_page", adjustment_done=outcome)),
         refused=_back_to_dashboard,
         invalid=_back_to_dashboard,
         adjustment_id=adjustment_id,
     )
+
+
+@bp.post("/admin/adjustments/<id:adjustment_id>/approve")
+@role_required(ADMIN)
+def approve(adjustment_id: int):
+    """Approve a pending adjustment (the API's approve_adjustment)."""
+    return _decide_adjustment(approve_adjustment, adjustment_id, "approved")
 
 
 @bp.post("/admin/adjustments/<id:adjustment_id>/reject")
 @role_required(ADMIN)
 def reject(adjustment_id: int):
     """Reject a pending adjustment with a reason (the API's reject_adjustment)."""
-    get_pending(current_scope().village_id, adjustment_id)
-    return reject_adjustment.submit(
-        request.form,
-        key=request.form.get("key"),
-        done=lambda _r: redirect(url_for("reports.dashboard_page", adjustment_done="rejected")),
-        refused=_back_to_dashboard,
-        invalid=_back_to_dashboard,
-        adjustment_id=adjustment_id,
-    )
+    return _decide_adjustment(reject_adjustment, adjustment_id, "rejected")
 
 
 def dashboard_panel(village_id: int) -> dict:

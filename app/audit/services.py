@@ -1,5 +1,6 @@
 """Recording admin actions in the audit log (the office reads it back: app/office)."""
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app.audit.models import AuditEvent
@@ -117,3 +118,15 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str
         for field, value in after.items()
         if before.get(field) != value
     }
+
+
+def set_fields(
+    row: Any, fields: Sequence[str], given: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Set the fields of row that given names, flush, and return what changed (changes())."""
+    before = {field: getattr(row, field) for field in fields}
+    for field in fields:
+        if field in given:
+            setattr(row, field, given[field])
+    db.session.flush()
+    return changes(before, {field: getattr(row, field) for field in fields})

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Integer, Table, bindparam, func, select, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -14,9 +14,7 @@ from app.audit.services import (
     STOCK_COUNTED,
     STOCK_WRITTEN_OFF,
     record,
-)
-from app.audit.services import (
-    changes as audit_changes,
+    set_fields,
 )
 from app.catalogue.models import (
     RESTOCK,
@@ -141,12 +139,7 @@ def update_good(good: Good, changes: dict, *, actor_id: int | None = None) -> Go
     if "name" in changes:
         _check_name_free(good.village_id, changes["name"], other_than=good.id)
     fields = ("name", "unit", "price_points", "category", "low_stock", "active", "cost_cents")
-    before = {field: getattr(good, field) for field in fields}
-    for field in fields:
-        if field in changes:
-            setattr(good, field, changes[field])
-    db.session.flush()
-    changed = audit_changes(before, {field: getattr(good, field) for field in fields})
+    changed = set_fields(good, fields, changes)
     if changed:
         record(
             good.village_id,
@@ -167,29 +160,9 @@ def list_goods(village_id: int, *, active_only: bool = True) -> list[Good]:
     return list(db.session.scalars(query.order_by(Good.category, Good.name)))
 
 
-def move_stock(
-    good_id: int,
-    village_id: int,
-    quantity: int,
-    *,
-    kind: str,
-    note: str | None = None,
-    supplier: str | None = None,
-    redemption_id: int | None = None,
-    actor_id: int | None = None,
-    unit_cost_cents: int | None = None,
-) -> StockMovement:
-    """Change a good's stock by quantity and record why; never below zero (move_stocks())."""
-    return move_stocks(
-        village_id,
-        {good_id: quantity},
-        kind=kind,
-        note=note,
-        supplier=supplier,
-        redemption_id=redemption_id,
-        actor_id=actor_id,
-        unit_cost_cents=unit_cost_cents,
-    )[0]
+def move_stock(good_id: int, village_id: int, quantity: int, **why: Any) -> StockMovement:
+    """Change a good's stock by quantity and record why (move_stocks()'s keywords)."""
+    return move_stocks(village_id, {good_id: quantity}, **why)[0]
 
 
 def move_stocks(

@@ -91,6 +91,12 @@ def _submit(action, household: Household, form, labels: Mapping[str, Any], done)
     )
 
 
+def _submit_as_posted(action, household_id: int, labels: Mapping[str, Any], changed: str) -> Any:
+    """Post a change form whose fields go to the API action as they are."""
+    household = services.get_household(current_scope().village_id, household_id)
+    return _submit(action, household, request.form, labels, _done(household_id, changed))
+
+
 @bp.post("/admin/households/<id:household_id>/split")
 @role_required(ADMIN)
 def household_split(household_id: int):
@@ -125,15 +131,11 @@ def household_merge(household_id: int):
 @role_required(ADMIN)
 def household_move_out(household_id: int):
     """迁出 on a day, with the days it may still spend (the API's move_out_household)."""
-    household = services.get_household(current_scope().village_id, household_id)
-    done = _done(household_id, "moved_out")
-    return _submit(move_out_household, household, request.form, MOVE_OUT_FIELDS, done)
+    return _submit_as_posted(move_out_household, household_id, MOVE_OUT_FIELDS, "moved_out")
 
 
 @bp.post("/admin/households/<id:household_id>/move-back")
 @role_required(ADMIN)
 def household_move_back(household_id: int):
     """迁回 before the forfeit date (the API's move_back_household)."""
-    household = services.get_household(current_scope().village_id, household_id)
-    done = _done(household_id, "moved_back")
-    return _submit(move_back_household, household, request.form, MOVE_BACK_FIELDS, done)
+    return _submit_as_posted(move_back_household, household_id, MOVE_BACK_FIELDS, "moved_back")

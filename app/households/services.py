@@ -11,8 +11,8 @@ from app.audit.services import (
     HOUSEHOLD_MOVED,
     HOUSEHOLD_UPDATED,
     record,
+    set_fields,
 )
-from app.audit.services import changes as audit_changes
 from app.db import ContainsText, db
 from app.errors import ValidationFailed
 from app.households.models import Household
@@ -192,12 +192,7 @@ def update_household(
             errors={"status": ["Use move-back."]},
         )
     fields = ("name", "address", "grid_id", "phone", "members", "status")
-    before = {field: getattr(household, field) for field in fields}
-    for field in fields:
-        if field in changes:
-            setattr(household, field, changes[field])
-    db.session.flush()
-    changed = audit_changes(before, {field: getattr(household, field) for field in fields})
+    changed = set_fields(household, fields, changes)
     if changed:
         moved = "status" in changed and household.status == MOVED
         record(
@@ -317,8 +312,8 @@ def reissue_card(household: Household, *, actor_id: int | None, reason: str) -> 
     return household
 
 
-def grid_households(village_id: int, grid_id: int) -> list[Household]:
-    """Return the active households of a grid, in code order."""
+def grid_households(village_id: int, grid_id: int, *where: ColumnElement[bool]) -> list[Household]:
+    """Return the active households of a grid (those that also meet where), in code order."""
     return list(
         db.session.scalars(
             select(Household)
@@ -326,6 +321,7 @@ def grid_households(village_id: int, grid_id: int) -> list[Household]:
                 Household.village_id == village_id,
                 Household.grid_id == grid_id,
                 Household.status == ACTIVE,
+                *where,
             )
             .order_by(Household.code)
         )

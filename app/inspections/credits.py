@@ -43,7 +43,7 @@ from app.errors import (
 from app.households.cards import household_by_ref, read_token
 from app.households.models import CardReissue, Household
 from app.inspections.models import Inspection
-from app.ledger.models import ISSUANCE, Account
+from app.ledger.models import ISSUANCE, Account, village_system_account
 from app.rules.services import (
     RULE_LABELS,
     RULES_IN_FORCE,
@@ -75,17 +75,6 @@ _DECIDED_ON = (
     Household.card_version,
     Household.moved_out_on,
 )
-_issuance = accounts.alias("issuance")
-_ISSUANCE_ID = (
-    select(_issuance.c.id)
-    .where(
-        _issuance.c.village_id == bindparam("village_id"),
-        _issuance.c.household_id.is_(None),
-        _issuance.c.kind == ISSUANCE,
-    )
-    .scalar_subquery()
-    .label("issuance_id")
-)
 # The village's households named, each with its points account (locked, in id
 # order so that two queues never wait on each other), the village's time zone, its
 # issuance account and the version of its rules in force at the moment (the same on
@@ -96,7 +85,7 @@ _HOUSEHOLDS_AND_ACCOUNTS = (
         accounts.c.id,
         accounts.c.balance,
         villages.c.timezone,
-        _ISSUANCE_ID,
+        village_system_account(ISSUANCE, "issuance_id"),
         *RULE_LABELS,
     )
     .options(load_only(*_DECIDED_ON))

@@ -17,10 +17,11 @@ from app.errors import (
     UndoWindowClosed,
 )
 from app.households.models import Household
+from app.households.services import grid_households
 from app.inspections.batch import credit_queue
 from app.inspections.models import Inspection, InspectionResult
 from app.ledger.services import reverse
-from app.ledger.verify import Problem
+from app.ledger.verify import Problem, journal_totals
 from app.scope import village_today
 from app.villages.models import Village
 
@@ -225,28 +226,14 @@ def not_inspected_today(village_id: int, grid_id: int) -> list[Household]:
         Inspection.local_date == today,
         Inspection.voided_at.is_(None),
     )
-    return list(
-        db.session.scalars(
-            select(Household)
-            .where(
-                Household.village_id == village_id,
-                Household.grid_id == grid_id,
-                Household.status == "active",
-                Household.id.not_in(inspected),
-            )
-            .order_by(Household.code)
-        )
-    )
+    return grid_households(village_id, grid_id, Household.id.not_in(inspected))
 
 
 def verify_inspections(village_id: int | None = None) -> list[Problem]:
     """Check each inspection's points against its journal, and voids against reversals."""
-    from app.ledger.models import Journal, Transfer
+    from app.ledger.models import Journal
 
-    sums = select(Transfer.journal_id, func.sum(Transfer.amount).label("total"))
-    if village_id is not None:  # the village's transfers only, not the county's (issue 32)
-        sums = sums.where(Transfer.village_id == village_id)
-    credited = sums.group_by(Transfer.journal_id).subquery()
+    credited = journal_totals(village_id)
     query = (
         select(
             Inspection.id,

@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.actions import (
+    Action,
     FormInvalid,
     form_error_text,
     int_or_text,
@@ -199,38 +200,33 @@ def _after_change(inspection_id: int, **values: Any):
     return redirect(url_for("inspections.done", inspection_id=inspection_id, **values))
 
 
-@bp.post("/inspect/done/<id:inspection_id>/undo")
-@role_required(INSPECTOR, ADMIN)
-def undo(inspection_id: int):
-    """Undo a mis-tapped grade: the API's void, with its reason, once per form key."""
+def _change_grade(action: Action, inspection_id: int, **done_values: str):
+    """Post the done page's undo or note form; a form to correct shows the page again."""
     inspection = services.get_inspection(current_scope().village_id, inspection_id)
-    return void_inspection.submit(
+    return action.submit(
         request.form,
         key=request.form.get("key"),
-        done=lambda _result: _after_change(inspection_id),
+        done=lambda _result: _after_change(inspection_id, **done_values),
         refused=lambda error: _after_change(inspection_id, refused=error.code),
         invalid=lambda error: _done_page(
             inspection, message=page_error(error, UNDO_FIELDS), status=error.status
         ),
         inspection_id=inspection_id,
     )
+
+
+@bp.post("/inspect/done/<id:inspection_id>/undo")
+@role_required(INSPECTOR, ADMIN)
+def undo(inspection_id: int):
+    """Undo a mis-tapped grade: the API's void, with its reason, once per form key."""
+    return _change_grade(void_inspection, inspection_id)
 
 
 @bp.post("/inspect/done/<id:inspection_id>/note")
 @role_required(INSPECTOR, ADMIN)
 def note(inspection_id: int):
     """Add or change the grade's note (the API's note action), once per form key."""
-    inspection = services.get_inspection(current_scope().village_id, inspection_id)
-    return note_inspection.submit(
-        request.form,
-        key=request.form.get("key"),
-        done=lambda _result: _after_change(inspection_id, noted="1"),
-        refused=lambda error: _after_change(inspection_id, refused=error.code),
-        invalid=lambda error: _done_page(
-            inspection, message=page_error(error, UNDO_FIELDS), status=error.status
-        ),
-        inspection_id=inspection_id,
-    )
+    return _change_grade(note_inspection, inspection_id, noted="1")
 
 
 def expiry_from_form(form: Mapping[str, str]) -> dict:

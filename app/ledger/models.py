@@ -10,7 +10,10 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Label,
     String,
+    bindparam,
+    select,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -70,6 +73,24 @@ class Account(Model):
     # The number of entries; the next entry gets version + 1.
     version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def village_system_account(kind: str, label: str) -> Label[int]:
+    """The id of the village's system account of a kind, as a column named label.
+
+    For a statement that binds the village as :village_id and reads it on every row.
+    """
+    account = Account.__table__.alias(f"{kind}_account")
+    return (
+        select(account.c.id)
+        .where(
+            account.c.village_id == bindparam("village_id"),
+            account.c.household_id.is_(None),
+            account.c.kind == kind,
+        )
+        .scalar_subquery()
+        .label(label)
+    )
 
 
 class Journal(Model):

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, or_, select
+from sqlalchemy import Connection, Select, Subquery, func, or_, select
 
 from app.db import snapshot_connection
 from app.ledger.models import EXPIRY, HOUSEHOLD, Account, Entry, Journal, JournalKind, Transfer
@@ -87,6 +87,12 @@ def _scoped(query: Select, column: Any, village_id: int | None) -> Select:
     names another village than its account's is not counted as that account's.
     """
     return query.where(column == village_id) if village_id is not None else query
+
+
+def journal_totals(village_id: int | None) -> Subquery:
+    """What each journal moved, as (journal_id, total): the village's journals, or all."""
+    query = select(Transfer.journal_id, func.sum(Transfer.amount).label("total"))
+    return _scoped(query, Transfer.village_id, village_id).group_by(Transfer.journal_id).subquery()
 
 
 def invalid_transfers(connection: Connection, village_id: int | None) -> list[Problem]:
@@ -382,25 +388,18 @@ def reversals(connection: Connection, village_id: int | None) -> list[Problem]:
             village_id,
         )
     )
+
+    def transfers(journal_id: int) -> list[tuple[int, ...]]:
+        """A journal's transfers as (debit, credit, amount), sorted."""
+        query = select(Transfer.debit_account_id, Transfer.credit_account_id, Transfer.amount)
+        return sorted(
+            tuple(row) for row in connection.execute(query.where(Transfer.journal_id == journal_id))
+        )
+
     problems = []
     for reversal_id, original_id in pairs.all():
-        mirror = sorted(
-            tuple(row)
-            for row in connection.execute(
-                select(
-                    Transfer.credit_account_id, Transfer.debit_account_id, Transfer.amount
-                ).where(Transfer.journal_id == original_id)
-            )
-        )
-        actual = sorted(
-            tuple(row)
-            for row in connection.execute(
-                select(
-                    Transfer.debit_account_id, Transfer.credit_account_id, Transfer.amount
-                ).where(Transfer.journal_id == reversal_id)
-            )
-        )
-        if mirror != actual:
+        mirror = sorted((credit, debit, amount) for debit, credit, amount in transfers(original_id))
+        if mirror != transfers(reversal_id):
             problems.append(
                 Problem(
                     "reversal",

@@ -30,9 +30,9 @@ from app.errors import (
 )
 from app.households.models import Household
 from app.ledger.models import REDEMPTION as REDEMPTION_ACCOUNT
-from app.ledger.models import Account
+from app.ledger.models import Account, village_system_account
 from app.ledger.services import Leg, Posted, household_balance, post, reverse
-from app.ledger.verify import Problem
+from app.ledger.verify import Problem, journal_totals
 from app.redemptions.models import ReceiptCounter, Redemption, RedemptionLine
 from app.scope import zone
 from app.villages.models import Village
@@ -59,7 +59,6 @@ _NEXT_RECEIPT = (
 # each redemption cost more app CPU than the read itself). The goods are named as one
 # list (OneOf): one statement text for any basket.
 _household_account = accounts.alias("household_account")
-_shop_account = accounts.alias("shop_account")
 _BASKET = (
     select(
         goods.c.id,
@@ -77,14 +76,7 @@ _BASKET = (
         )
         .scalar_subquery()
         .label("account_id"),
-        select(_shop_account.c.id)
-        .where(
-            _shop_account.c.village_id == bindparam("village_id"),
-            _shop_account.c.household_id.is_(None),
-            _shop_account.c.kind == REDEMPTION_ACCOUNT,
-        )
-        .scalar_subquery()
-        .label("shop_id"),
+        village_system_account(REDEMPTION_ACCOUNT, "shop_id"),
     )
     .join(villages, villages.c.id == goods.c.village_id)
     .where(goods.c.village_id == bindparam("village_id"), OneOf(goods.c.id, "good_ids"))
@@ -390,19 +382,15 @@ def list_redemptions(
 
 def verify_redemptions(village_id: int | None = None) -> list[Problem]:
     """Check each redemption's total equals its lines and its journal."""
-    from app.ledger.models import Transfer
-
     lines = select(
         RedemptionLine.redemption_id, func.sum(RedemptionLine.line_points).label("total")
     )
-    transfers = select(Transfer.journal_id, func.sum(Transfer.amount).label("total"))
     if village_id is not None:  # the village's rows only, not the county's (issue 32)
         lines = lines.join(Redemption, Redemption.id == RedemptionLine.redemption_id).where(
             Redemption.village_id == village_id
         )
-        transfers = transfers.where(Transfer.village_id == village_id)
     line_sums = lines.group_by(RedemptionLine.redemption_id).subquery()
-    journal_sums = transfers.group_by(Transfer.journal_id).subquery()
+    journal_sums = journal_totals(village_id)
     query = (
         select(
             Redemption.id,
