@@ -283,9 +283,7 @@ class OneOf(ColumnElement[bool]):
 
     inherit_cache = True
     type = Boolean()
-    # A comparison: SQLite's WHERE takes it as it is. Without this SQLAlchemy writes
-    # (x IN (...)) = 1 there, which no index serves (a scan of the village's rows).
-    _is_implicitly_boolean = True
+    _is_implicitly_boolean = True  # else SQLite gets (x IN (...)) = 1, which no index serves
     _traverse_internals = [
         ("column", InternalTraversal.dp_clauseelement),
         ("name", InternalTraversal.dp_string),
