@@ -308,6 +308,7 @@ def action(
     responses: Mapping[int, str] | None = None,
     township_village: Callable[..., int] | None = None,
     status_of: Callable[[Any], int] | None = None,
+    guard: Callable[[Callable], Callable] | None = None,
 ) -> Callable[[Callable[..., Any]], Action]:
     """Declare a write served at rule on the API blueprint; return it as an Action for pages.
 
@@ -322,6 +323,9 @@ def action(
 
     status_of, if given, chooses the success status from the result (an adjustment
     that waits for approval answers 202 where one posted answers 201).
+
+    guard, if given, wraps the API view outside its write transaction, after the role
+    check: what it writes stays whatever the write does (a try limit's count).
     """
     allowed = tuple(roles)
 
@@ -342,6 +346,8 @@ def action(
         wrapped = blp.arguments(schema(), location=arguments_location)(wrapped)
         wrapped = blp.doc(**IDEMPOTENCY_DOC)(wrapped)
         wrapped = write_endpoint(wrapped, village=lambda **path: declared.scope(**path).village_id)
+        if guard is not None:
+            wrapped = guard(wrapped)
         wrapped = role_required(*allowed, read_only_may=township_village is not None)(wrapped)
         blp.route(rule, methods=[method])(wrapped)
         return declared

@@ -256,6 +256,72 @@ def test_a_wrong_current_password_changes_nothing(client, family):
     assert events(audit.PASSWORD_CHANGED) == []
 
 
+def _change(client, token, current):
+    return client.post(
+        "/api/v1/me/password",
+        json={"current_password": current, "new_password": NEW_PASSWORD},
+        headers=bearer(token),
+    )
+
+
+def test_wrong_current_passwords_meet_the_login_limits(app, client, family):
+    """A stolen session cannot guess the password: past the free failures of a login
+    (LOGIN_MAX_FAILURES) a change is refused 429 before the password is checked, and
+    logging in from that address waits as well."""
+    token = api_log_in(client, "ma-son").json["token"]
+    free = app.config["LOGIN_MAX_FAILURES"]
+    for _ in range(free):
+        assert_problem(_change(client, token, "not-my-password"), 422, "wrong_password")
+
+    refused = _change(client, token, PASSWORD)  # even the right one, until the wait is over
+
+    assert_problem(refused, 429, "rate_limited")
+    assert int(refused.headers["Retry-After"]) > 0
+    assert api_log_in(client, "ma-son").status_code == 429
+    assert events(audit.PASSWORD_CHANGED) == []
+
+
+def test_a_password_changed_wipes_the_wrong_tries_before_it(app, client, family):
+    token = api_log_in(client, "ma-son").json["token"]
+    free = app.config["LOGIN_MAX_FAILURES"]
+    for _ in range(free - 1):
+        assert_problem(_change(client, token, "not-my-password"), 422, "wrong_password")
+
+    assert _change(client, token, PASSWORD).status_code == 200
+
+    for _ in range(free - 1):  # the count starts again
+        assert_problem(_change(client, token, "still-not-it"), 422, "wrong_password")
+    assert api_log_in(client, "ma-son", NEW_PASSWORD).status_code == 201
+
+
+def test_a_weak_new_password_is_no_wrong_guess(app, client, family):
+    token = api_log_in(client, "ma-son").json["token"]
+    weak = {"current_password": PASSWORD, "new_password": "short"}
+    for _ in range(app.config["LOGIN_MAX_FAILURES"] + 2):
+        refused = client.post("/api/v1/me/password", json=weak, headers=bearer(token))
+        assert_problem(refused, 422, "validation_error")
+
+    assert _change(client, token, PASSWORD).status_code == 200
+
+
+def test_the_password_page_says_to_wait_after_too_many_wrong_passwords(app, family):
+    here = browser(app, "ma-son")
+    wrong = {
+        "current_password": "not-my-password",
+        "new_password": NEW_PASSWORD,
+        "new_password_again": NEW_PASSWORD,
+    }
+    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+        assert page_post(here, "/my/password", wrong).status_code == 422
+
+    response = page_post(here, "/my/password", {**wrong, "current_password": PASSWORD})
+
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 0
+    assert "Too many failed logins. Please wait and try again later." in response.text
+    assert events(audit.PASSWORD_CHANGED) == []
+
+
 # The pages.
 
 

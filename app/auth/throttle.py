@@ -124,6 +124,12 @@ def forget_failures(attempt: LoginTry) -> None:
     run_write(wipe)
 
 
+def forget_try(attempt: LoginTry) -> None:
+    """Not a guess after all (a form refused before any password was checked): drop this
+    try alone."""
+    run_write(lambda: db.session.execute(delete(LoginAttempt).filter_by(id=attempt.id)))
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 

@@ -50,7 +50,7 @@ def signed_out() -> bool:
         return False
 
 
-def _wait_words(seconds: int) -> str:
+def wait_words(seconds: int) -> str:
     """Say in the reader's language when a limited login may try again (whole minutes)."""
     minutes = max(1, math.ceil(seconds / 60))
     if minutes == 1:
@@ -89,7 +89,7 @@ def login():
         headers = refusal.extra["headers"]
         message = _("Too many failed logins. Please wait and try again later.")
         return _login_page(
-            f"{message} {_wait_words(int(headers['Retry-After']))}", 429, args["username"], headers
+            f"{message} {wait_words(int(headers['Retry-After']))}", 429, args["username"], headers
         )
     user = services.check_credentials(args["username"], args["password"])
     if user is None:

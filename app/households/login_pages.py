@@ -13,8 +13,14 @@ from flask_babel import lazy_gettext as _l
 from app.actions import FormInvalid, page_error
 from app.auth.decorators import role_required, start_session
 from app.auth.models import ADMIN, HOUSEHOLD, User
-from app.errors import DomainError, refusal_message
-from app.households.logins import WrongPassword, change_password, household_login
+from app.auth.views import wait_words
+from app.errors import DomainError, RateLimited, refusal_message
+from app.households.logins import (
+    WrongPassword,
+    change_password,
+    counted_as_a_login_try,
+    household_login,
+)
 from app.households.services import get_household
 from app.office.users_api import update_user
 from app.scope import current_scope
@@ -49,11 +55,17 @@ def household_login_active(household_id: int, user_id: int):
     )
 
 
-def _password_page(message: str | None = None, status: int = 200):
-    return render_template(
-        "households/my_password.html",
-        message=message or _refusal(request.args.get("refused")),
-    ), status
+def _password_page(
+    message: str | None = None, status: int = 200, headers: dict[str, str] | None = None
+):
+    return (
+        render_template(
+            "households/my_password.html",
+            message=message or _refusal(request.args.get("refused")),
+        ),
+        status,
+        headers or {},
+    )
 
 
 def _refusal(code: str | None) -> str | None:
@@ -88,6 +100,16 @@ def my_password():
     form = request.form
     if form.get("new_password", "") != form.get("new_password_again", ""):
         return _password_page(_("The two new passwords are not the same."), 422)
+    try:
+        return counted_as_a_login_try(_change_password)()
+    except RateLimited as refusal:
+        wait = refusal.extra["headers"]["Retry-After"]
+        message = _("Too many failed logins. Please wait and try again later.")
+        return _password_page(f"{message} {wait_words(int(wait))}", 429, {"Retry-After": wait})
+
+
+def _change_password():
+    form = request.form
     return change_password.submit(
         {name: form.get(name, "") for name in ("current_password", "new_password")},
         key=form.get("key"),

@@ -7,9 +7,11 @@ A member changes their own password with the current one: every other session an
 token of that login ends, the one making the change goes on, the other members' stay.
 """
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
-from flask import request
+from flask import Response, g, make_response, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select, update
@@ -18,6 +20,8 @@ from werkzeug.security import check_password_hash
 
 from app.actions import action, location_of, reading
 from app.audit.services import PASSWORD_CHANGED, record
+from app.auth import throttle
+from app.auth.api import client_address
 from app.auth.decorators import bearer_token
 from app.auth.models import ADMIN, HOUSEHOLD, ApiToken, User
 from app.auth.schemas import PASSWORD, UserDetailOut, UserIn
@@ -111,6 +115,7 @@ def change_own_password(user: User, current: str, new: str, *, keep_token: str |
     the page making the change starts a new session itself. Never logs a password.
     """
     if not check_password_hash(user.password_hash, current):
+        g.wrong_password = True  # a guess: counted_as_a_login_try() keeps the try
         raise WrongPassword(
             "The current password is wrong.",
             errors={"current_password": ["The current password is wrong."]},
@@ -156,13 +161,47 @@ def list_household_logins(household_id: int):
     return {"items": household_logins(household.id)}
 
 
+def counted_as_a_login_try(view: Callable) -> Callable:
+    """Count a password change as a login try: a wrong current password is a guess.
+
+    The try is recorded first (as a login's, so that parallel guesses see each other);
+    past the login limits (app/auth/throttle.py) it is refused 429 with Retry-After
+    before the password is checked. It stays a failure only if the current password was
+    wrong: a change that succeeds wipes the login's failures, and a request refused
+    before the password was checked (a weak new one, a replay) drops its own try. The
+    count is kept outside the change's transaction, which a refusal rolls back.
+    """
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        attempt = throttle.start_login(g.user.username, client_address())
+        g.wrong_password = False
+        try:
+            response = make_response(view(*args, **kwargs))
+        except BaseException:  # the form refused before its fields reached the check
+            if not g.wrong_password:
+                throttle.forget_try(attempt)
+            raise
+        if response.status_code < 400:
+            throttle.forget_failures(attempt)
+        elif not g.wrong_password:
+            throttle.forget_try(attempt)
+        return response
+
+    return wrapper
+
+
 @action(
     blp,
     "/me/password",
     roles=(HOUSEHOLD,),
     schema=PasswordChangeIn,
     out=UserDetailOut,
-    responses={422: "wrong_password: the current password is not this login's"},
+    responses={
+        422: "wrong_password: the current password is not this login's",
+        429: "rate_limited: too many wrong passwords (the login limits); see Retry-After",
+    },
+    guard=counted_as_a_login_try,
 )
 def change_password(scope: Scope, data: dict) -> User:
     """Change one's own password: the login's other sessions and tokens end; this token stays."""

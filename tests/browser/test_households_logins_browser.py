@@ -90,6 +90,21 @@ def test_a_family_member_sees_the_households_points_and_changes_the_password(
         fresh.close()
 
 
+def test_the_password_page_says_when_to_try_again_after_wrong_passwords(page, app, family):
+    log_in_phone(page, "ma-son")
+    page.goto("/my/password")
+    for _ in range(app.config["LOGIN_MAX_FAILURES"] + 1):
+        page.fill("#current-password", "不是我的密码")
+        page.fill("#new-password", NEW_PASSWORD)
+        page.fill("#new-password-again", NEW_PASSWORD)
+        page.click("[data-change-password]")
+
+    expect(page.locator("[data-password-error]")).to_contain_text("登录失败次数过多")
+    expect(page.locator("[data-password-error]")).to_contain_text("分钟后再试")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    page.screenshot(path=str(SHOTS / "member-password-wait-360.png"), full_page=True)
+
+
 def test_the_admin_sees_and_adds_the_family_logins(page, family, admin):
     SHOTS.mkdir(exist_ok=True)
     page.set_viewport_size({"width": 1280, "height": 900})
