@@ -217,16 +217,20 @@ def test_only_the_admin_adds_or_lists_logins(client, family, make_user, token_fo
     assert user_count() == before
 
 
+def _change(client, token, current, new=NEW_PASSWORD):
+    return client.post(
+        "/api/v1/me/password",
+        json={"current_password": current, "new_password": new},
+        headers=bearer(token),
+    )
+
+
 def test_a_member_changes_their_password_over_the_api(client, family):
     here = api_log_in(client, "ma-son").json["token"]
     elsewhere = api_log_in(client, "ma-son").json["token"]
     mother = api_log_in(client, "ma-mother").json["token"]
 
-    response = client.post(
-        "/api/v1/me/password",
-        json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-        headers=bearer(here),
-    )
+    response = _change(client, here, PASSWORD)
 
     assert response.status_code == 200
     assert NEW_PASSWORD not in response.text
@@ -244,24 +248,12 @@ def test_a_member_changes_their_password_over_the_api(client, family):
 def test_a_wrong_current_password_changes_nothing(client, family):
     token = api_log_in(client, "ma-son").json["token"]
 
-    response = client.post(
-        "/api/v1/me/password",
-        json={"current_password": "not-my-password", "new_password": NEW_PASSWORD},
-        headers=bearer(token),
-    )
+    response = _change(client, token, "not-my-password")
 
     assert_problem(response, 422, "wrong_password")
     assert api_log_in(client, "ma-son").status_code == 201
     assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
     assert events(audit.PASSWORD_CHANGED) == []
-
-
-def _change(client, token, current):
-    return client.post(
-        "/api/v1/me/password",
-        json={"current_password": current, "new_password": NEW_PASSWORD},
-        headers=bearer(token),
-    )
 
 
 def test_wrong_current_passwords_meet_the_login_limits(app, client, family):
@@ -296,10 +288,8 @@ def test_a_password_changed_wipes_the_wrong_tries_before_it(app, client, family)
 
 def test_a_weak_new_password_is_no_wrong_guess(app, client, family):
     token = api_log_in(client, "ma-son").json["token"]
-    weak = {"current_password": PASSWORD, "new_password": "short"}
     for _ in range(app.config["LOGIN_MAX_FAILURES"] + 2):
-        refused = client.post("/api/v1/me/password", json=weak, headers=bearer(token))
-        assert_problem(refused, 422, "validation_error")
+        assert_problem(_change(client, token, PASSWORD, "short"), 422, "validation_error")
 
     assert _change(client, token, PASSWORD).status_code == 200
 

@@ -50,12 +50,16 @@ def signed_out() -> bool:
         return False
 
 
-def wait_words(seconds: int) -> str:
-    """Say in the reader's language when a limited login may try again (whole minutes)."""
-    minutes = max(1, math.ceil(seconds / 60))
+def too_many_tries(refusal: RateLimited) -> str:
+    """Say in the reader's language that a limited login must wait, and how long (whole
+    minutes): the login page and the password page both say it."""
+    minutes = max(1, math.ceil(int(refusal.extra["headers"]["Retry-After"]) / 60))
+    message = _("Too many failed logins. Please wait and try again later.")
     if minutes == 1:
-        return _("Try again in 1 minute.")
-    return _("Try again in %(minutes)d minutes.", minutes=minutes)
+        wait = _("Try again in 1 minute.")
+    else:
+        wait = _("Try again in %(minutes)d minutes.", minutes=minutes)
+    return f"{message} {wait}"
 
 
 def _login_page(
@@ -87,10 +91,7 @@ def login():
         attempt = throttle.start_login(args["username"], client_address())
     except RateLimited as refusal:
         headers = refusal.extra["headers"]
-        message = _("Too many failed logins. Please wait and try again later.")
-        return _login_page(
-            f"{message} {wait_words(int(headers['Retry-After']))}", 429, args["username"], headers
-        )
+        return _login_page(too_many_tries(refusal), 429, args["username"], headers)
     user = services.check_credentials(args["username"], args["password"])
     if user is None:
         db.session.rollback()

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from app.actions import FormInvalid, page_error
 from app.auth.decorators import role_required, start_session
 from app.auth.models import ADMIN, HOUSEHOLD, User
-from app.auth.views import wait_words
+from app.auth.views import too_many_tries
 from app.errors import DomainError, RateLimited, refusal_message
 from app.households.logins import (
     WrongPassword,
@@ -103,9 +103,7 @@ def my_password():
     try:
         return counted_as_a_login_try(_change_password)()
     except RateLimited as refusal:
-        wait = refusal.extra["headers"]["Retry-After"]
-        message = _("Too many failed logins. Please wait and try again later.")
-        return _password_page(f"{message} {wait_words(int(wait))}", 429, {"Retry-After": wait})
+        return _password_page(too_many_tries(refusal), 429, refusal.extra["headers"])
 
 
 def _change_password():

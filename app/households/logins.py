@@ -175,18 +175,16 @@ def counted_as_a_login_try(view: Callable) -> Callable:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         attempt = throttle.start_login(g.user.username, client_address())
-        g.wrong_password = False
+        g.wrong_password = changed = False
         try:
             response = make_response(view(*args, **kwargs))
-        except BaseException:  # the form refused before its fields reached the check
-            if not g.wrong_password:
+            changed = response.status_code < 400
+            return response
+        finally:  # also when the form was refused by raising, before the check
+            if changed:
+                throttle.forget_failures(attempt)
+            elif not g.wrong_password:
                 throttle.forget_try(attempt)
-            raise
-        if response.status_code < 400:
-            throttle.forget_failures(attempt)
-        elif not g.wrong_password:
-            throttle.forget_try(attempt)
-        return response
 
     return wrapper
 
