@@ -57,21 +57,22 @@ def count_months(months: int = CHART_MONTHS - 1) -> int:
                     MonthFigures.village_id.in_(ids), MonthFigures.month == first
                 )
             )
-            db.session.execute(
-                insert(MonthFigures),
-                [
+            rows = []
+            for village_id in ids:
+                total, seen = households.get(village_id, (0, 0))
+                grades, with_points, _points = tallies.get(village_id, (0, 0, 0))
+                rows.append(
                     {
                         "village_id": village_id,
                         "month": first,
-                        "households": households.get(village_id, (0, 0))[0],
-                        "inspected": households.get(village_id, (0, 0))[1],
-                        "grades": tallies.get(village_id, (0, 0, 0))[0],
-                        "graded_with_points": tallies.get(village_id, (0, 0, 0))[1],
+                        "households": total,
+                        "inspected": seen,
+                        "grades": grades,
+                        "graded_with_points": with_points,
                         "counted_at": now,
                     }
-                    for village_id in ids
-                ],
-            )
+                )
+            db.session.execute(insert(MonthFigures), rows)
     return sum(len(ids) for ids in zones.values())
 
 
